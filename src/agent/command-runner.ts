@@ -1,0 +1,179 @@
+/**
+ * Runs commands one at a time, as IPA does: a command may start only when the previous
+ * one has finished (409 otherwise). Sync commands run to completion before the HTTP
+ * answer; async ones answer RUNNING at once and are polled.
+ */
+import { EventEmitter } from 'node:events';
+import { isIpaError, VersionMismatch, CommandExecutionError, type WireError } from '../hardware/errors.js';
+import type { Logger } from '../hardware/logger.js';
+import { formatZodError } from '../hardware/zod-error.js';
+import { CommandResult } from './command-result.js';
+import type { CommandContext, CommandDefinition, Extension } from './command.js';
+import { AgentIsBusy, InvalidCommandError, InvalidCommandParamsError, RequestedObjectNotFoundError } from './errors.js';
+import type { AgentServices } from './services.js';
+
+/**
+ * Results kept for `GET /v1/commands/`. IPA keeps every result forever, so its list (and
+ * latency) grows for the life of the process; Ironic only ever reads the last one. The
+ * oldest finished results are dropped beyond this count.
+ */
+const MAX_KEPT_RESULTS = 1000;
+
+export interface CommandRunnerEvents {
+  /** An async command finished (any outcome): the heartbeater sends an early heartbeat. */
+  'async-command-finished': [CommandResult];
+}
+
+export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
+  readonly #extensions = new Map<string, Map<string, CommandDefinition>>();
+  readonly #results = new Map<string, CommandResult>();
+  readonly #services: AgentServices;
+  readonly #log: Logger;
+  readonly #shutdown = new AbortController();
+  #last: CommandResult | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(extensions: readonly Extension[], services: AgentServices) {
+    super();
+    this.#services = services;
+    this.#log = services.log;
+    for (const extension of extensions) {
+      if (this.#extensions.has(extension.name)) throw new TypeError(`Extension "${extension.name}" registered twice`);
+      this.#extensions.set(extension.name, new Map(extension.commands.map((c) => [c.name, c])));
+    }
+  }
+
+  /** Every known `extension.command` name. */
+  commandNames(): string[] {
+    return [...this.#extensions].flatMap(([ext, cmds]) => [...cmds.keys()].map((c) => `${ext}.${c}`));
+  }
+
+  get(id: string): CommandResult {
+    const result = this.#results.get(id);
+    if (!result) throw new RequestedObjectNotFoundError('Command Result', id);
+    return result;
+  }
+
+  list(): CommandResult[] {
+    return [...this.#results.values()];
+  }
+
+  /** `{"commands":[...]}` without re-serialising finished results. */
+  listJSON(): string {
+    let body = '{"commands":[';
+    let first = true;
+    for (const result of this.#results.values()) {
+      body += (first ? '' : ',') + result.toJSONString();
+      first = false;
+    }
+    return body + ']}';
+  }
+
+  /** Forget every result (IPA does so after a reboot; we do after a new lookup token). */
+  reset(): void {
+    this.#results.clear();
+    this.#last = undefined;
+  }
+
+  /** Abort the signal given to running commands (agent shutdown). */
+  abortAll(reason = 'agent is shutting down'): void {
+    this.#shutdown.abort(new Error(reason));
+  }
+
+  /**
+   * Validate and start a command. Throws (and stores nothing) for the HTTP-level failures:
+   * bad name, unknown extension or command, invalid params, busy.
+   */
+  execute(name: string, params: Record<string, unknown>): Promise<CommandResult> {
+    // Serialise: a sync command holds the line until it ends, as IPA's lock does.
+    const run = this.#queue.then(() => this.#execute(name, params));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {
+    const dot = fullName.indexOf('.');
+    if (dot < 0) throw new InvalidCommandError('Command name must be of the form <extension>.<name>');
+    const extensionName = fullName.slice(0, dot);
+    const commandName = fullName.slice(dot + 1);
+
+    if (this.#last && !this.#last.isDone) throw new AgentIsBusy(this.#last.name);
+
+    const extension = this.#extensions.get(extensionName);
+    if (!extension) throw new RequestedObjectNotFoundError('Extension', extensionName);
+    const command = extension.get(commandName);
+    if (!command) throw new InvalidCommandError(`Unknown command: ${commandName}`);
+
+    const parsed = command.params.safeParse(rawParams);
+    if (!parsed.success) {
+      throw new InvalidCommandParamsError(formatZodError(parsed.error));
+    }
+    const params: unknown = parsed.data;
+    const result = new CommandResult(command.name);
+    const log = this.#log.child({ command: fullName, command_id: result.id });
+    const ctx: CommandContext = {
+      services: this.#services,
+      log,
+      progress: { update: (progress) => result.setProgress(progress) },
+      signal: this.#shutdown.signal,
+    };
+
+    if (command.validate) await command.validate(params, ctx);
+
+    if (command.mode === 'sync') {
+      try {
+        result.succeed(wrapResult(await command.run(params, ctx), command.name, 'sync'));
+      } catch (error) {
+        // IPA lets content errors raised by a sync command become a 400; anything else is
+        // recorded as a FAILED result and answered with 200.
+        if (isIpaError(error) && error.code === 400) throw error;
+        log.error({ err: error }, 'command failed');
+        result.fail(wireErrorOf(error));
+      }
+      this.#store(result);
+      return result;
+    }
+
+    this.#store(result);
+    log.info('command started');
+    void this.#runAsync(command, params, ctx, result, log);
+    return result;
+  }
+
+  async #runAsync(command: CommandDefinition, params: unknown, ctx: CommandContext, result: CommandResult, log: Logger) {
+    try {
+      result.succeed(wrapResult(await command.run(params, ctx), command.name, 'async'));
+      log.info({ durationMs: Date.now() - result.startedAt }, 'command succeeded');
+    } catch (error) {
+      if (isIpaError(error) && error.type === VersionMismatch.name) {
+        log.warn({ err: error }, 'hardware manager versions changed since the steps were listed');
+        result.fail(error.toWire(), 'CLEAN_VERSION_MISMATCH');
+      } else {
+        log.error({ err: error, durationMs: Date.now() - result.startedAt }, 'command failed');
+        result.fail(wireErrorOf(error));
+      }
+    }
+    this.emit('async-command-finished', result);
+  }
+
+  #store(result: CommandResult): void {
+    this.#results.set(result.id, result);
+    this.#last = result;
+    if (this.#results.size <= MAX_KEPT_RESULTS) return;
+    for (const [id, old] of this.#results) {
+      if (this.#results.size <= MAX_KEPT_RESULTS) break;
+      if (old.isDone && old !== result) this.#results.delete(id);
+    }
+  }
+}
+
+/** IPA's result conventions: strings are wrapped, async ones prefixed by the command name. */
+function wrapResult(value: unknown, commandName: string, mode: 'sync' | 'async'): unknown {
+  if (typeof value === 'string') return { result: mode === 'async' ? `${commandName}: ${value}` : value };
+  return value ?? null;
+}
+
+function wireErrorOf(error: unknown): WireError {
+  if (isIpaError(error)) return error.toWire();
+  return new CommandExecutionError(error instanceof Error ? error.message : String(error)).toWire();
+}

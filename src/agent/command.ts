@@ -1,0 +1,44 @@
+/**
+ * How an extension declares its commands: a name, sync or async, a zod schema for the
+ * params (a mismatch is a 400 `Invalid command parameters: ...`), and the function.
+ */
+import type { z } from 'zod';
+import type { Logger } from '../hardware/logger.js';
+import type { ProgressReporter } from '../hardware/step-context.js';
+import type { AgentServices } from './services.js';
+
+export interface CommandContext {
+  services: AgentServices;
+  log: Logger;
+  progress: ProgressReporter;
+  signal: AbortSignal;
+}
+
+export type CommandMode = 'sync' | 'async';
+
+export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  mode: CommandMode;
+  params: S;
+  /** Extra synchronous checks (IPA's validators): throw an `InvalidContentError` for a 400. */
+  validate?: (params: z.output<S>, ctx: CommandContext) => void | Promise<void>;
+  run: (params: z.output<S>, ctx: CommandContext) => unknown;
+}
+
+export interface Extension {
+  name: string;
+  commands: readonly CommandDefinition<any>[];
+}
+
+export function defineCommand<S extends z.ZodType>(definition: CommandDefinition<S>): CommandDefinition<S> {
+  return definition;
+}
+
+export function defineExtension(name: string, commands: readonly CommandDefinition<any>[]): Extension {
+  const seen = new Set<string>();
+  for (const command of commands) {
+    if (seen.has(command.name)) throw new TypeError(`Extension "${name}" declares command "${command.name}" twice`);
+    seen.add(command.name);
+  }
+  return { name, commands };
+}

@@ -1,0 +1,72 @@
+/**
+ * The agent's configuration: one zod schema, fed (lowest to highest precedence) by the
+ * defaults below, a JSON config file, the kernel command line (`ipa-*`, as IPA reads it)
+ * and the CLI flags. Defaults are IPA's (reference §13) unless a comment says otherwise.
+ */
+import { z } from 'zod';
+
+const seconds = (value: number) => z.number().nonnegative().default(value);
+
+export const agentConfigSchema = z.object({
+  /** Conductor API URL(s), tried in order. */
+  apiUrls: z.array(z.url()).default([]),
+  /** Run without a conductor: no lookup, no heartbeats; the token is `agentToken`, if any. */
+  standalone: z.boolean().default(false),
+  /** Pre-shared token (virtual media boots, or standalone). */
+  agentToken: z.string().min(1).optional(),
+  listenHost: z.string().default('::'),
+  listenPort: z.number().int().min(0).max(65535).default(9999),
+  advertiseHost: z.string().optional(),
+  advertisePort: z.number().int().min(1).max(65535).optional(),
+  advertiseProtocol: z.enum(['http', 'https']).default('http'),
+  networkInterface: z.string().optional(),
+  ipLookupAttempts: z.number().int().positive().default(6),
+  ipLookupSleep: seconds(10),
+  /** Devices (or plain files) destructive steps may write outside a ramdisk. */
+  allowDevices: z.array(z.string()).default([]),
+  /** Extra directories of hardware-manager plugins, after the shipped ones. */
+  hardwareManagerPaths: z.array(z.string()).default([]),
+  /** Load the managers shipped under `hardware-managers/` (tests turn this off). */
+  loadShippedManagers: z.boolean().default(true),
+  /** `real` powers the machine off/reboots it; `simulate` records it. Default: real only in a ramdisk. */
+  powerActions: z.enum(['real', 'simulate']).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  globalRequestId: z.string().optional(),
+  ironicApiVersion: z.string().regex(/^\d+\.\d+$/).optional(),
+  lookupTimeout: seconds(600),
+  lookupInterval: seconds(1),
+  httpRequestTimeout: seconds(30),
+  insecure: z.boolean().default(false),
+  cafile: z.string().optional(),
+  certfile: z.string().optional(),
+  keyfile: z.string().optional(),
+  listenTls: z.boolean().default(false),
+  tlsCertFile: z.string().optional(),
+  tlsKeyFile: z.string().optional(),
+  enableAutoTls: z.boolean().default(true),
+  autoTlsAllowedClockSkew: seconds(3600),
+  tlsMinVersion: z.enum(['1.2', '1.3']).default('1.2'),
+  tlsCertificateCurve: z.enum(['p256', 'p384', 'p521']).default('p384'),
+  hardwareInitializationDelay: seconds(0),
+  diskWaitAttempts: z.number().int().nonnegative().default(10),
+  diskWaitDelay: seconds(3),
+  imageDownloadConnectionTimeout: seconds(60),
+  imageDownloadConnectionRetries: z.number().int().nonnegative().default(9),
+  imageDownloadConnectionRetryInterval: seconds(10),
+  imageDownloadMaxDuration: seconds(0),
+  md5Enabled: z.boolean().default(true),
+  injectFilesPriority: z.number().int().min(0).max(99).default(0),
+  guardSpecialFilesystems: z.boolean().default(true),
+  ignoreBootloaderFailure: z.boolean().optional(),
+  enableVlanInterfaces: z.string().default(''),
+  ntpServer: z.string().optional(),
+  inspectionCallbackUrl: z.string().optional(),
+  inspectionCollectors: z.string().default('default,logs'),
+  /** PXE boot MAC from `BOOTIF=01-aa-bb-...`. */
+  bootif: z.string().optional(),
+  /** Set when `boot_method=vmedia` is on the kernel command line. */
+  vmediaBoot: z.boolean().default(false),
+});
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;

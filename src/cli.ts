@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * `ramdisk-agent <command>`: the one command-line entry point.
+ *   agent      run the in-band agent (what the ramdisk starts)
+ */
+import { startAgent } from './agent/agent.js';
+import { AGENT_USAGE, FlagError, parseAgentFlags } from './agent/config/flags.js';
+import { ConfigError, loadAgentConfig } from './agent/config/load.js';
+import { AGENT_VERSION } from './version.js';
+
+const USAGE = `ramdisk-agent ${AGENT_VERSION}
+
+Usage: ramdisk-agent <command> [options]
+
+Commands:
+  agent       run the in-band agent (IPA-compatible API on port 9999)
+  version     print the version
+
+Run "ramdisk-agent <command> --help" for a command's options.
+`;
+
+async function runAgent(argv: string[]): Promise<number> {
+  const flags = parseAgentFlags(argv);
+  if (flags.help) {
+    process.stdout.write(AGENT_USAGE);
+    return 0;
+  }
+  const config = await loadAgentConfig(flags);
+  const agent = await startAgent({ config });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      agent.app.log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await agent.close();
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'agent':
+      return runAgent(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`${AGENT_VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof FlagError || error instanceof ConfigError) {
+      process.stderr.write(`ramdisk-agent: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`ramdisk-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

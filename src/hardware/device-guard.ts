@@ -1,0 +1,179 @@
+/**
+ * The safety guard every destructive step goes through before it writes a byte.
+ *
+ * A device (block device or plain file standing in for one) may be written only if
+ *  - it is on the explicit allow-list, or the agent runs from a ramdisk (root filesystem is
+ *    rootfs/tmpfs/ramfs: the machine being provisioned, whose disks are ours to erase); and
+ *  - it does not hold a mounted filesystem or active swap (itself, a partition, or a
+ *    device stacked on it); and
+ *  - it is not read-only.
+ * Outside a ramdisk (a developer's laptop, CI) an empty allow-list therefore refuses
+ * everything: no test or tool can touch a disk it did not create.
+ */
+import { constants } from 'node:fs';
+import { access, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ProtectedDeviceError } from './errors.js';
+
+export type GuardRefusal = 'not-allowed' | 'mounted' | 'read-only' | 'missing' | 'swap';
+
+export interface GuardVerdict {
+  device: string;
+  writable: boolean;
+  refusal?: GuardRefusal;
+  reason?: string;
+}
+
+export interface DeviceGuardOptions {
+  allowList: readonly string[];
+  /** Override ramdisk detection (tests); by default read from /proc/self/mounts. */
+  inRamdisk?: boolean;
+  /** Roots of procfs and sysfs, for tests that feed captured trees. */
+  procRoot?: string;
+  sysRoot?: string;
+}
+
+const RAMDISK_ROOT_FS = new Set(['rootfs', 'tmpfs', 'ramfs']);
+
+export class DeviceGuard {
+  readonly #allowList: readonly string[];
+  #allowResolved: Promise<Set<string>> | undefined;
+  #inRamdisk: Promise<boolean> | undefined;
+  readonly #procRoot: string;
+  readonly #sysRoot: string;
+
+  constructor(options: DeviceGuardOptions) {
+    this.#allowList = options.allowList;
+    this.#procRoot = options.procRoot ?? '/proc';
+    this.#sysRoot = options.sysRoot ?? '/sys';
+    if (options.inRamdisk !== undefined) this.#inRamdisk = Promise.resolve(options.inRamdisk);
+  }
+
+  get allowList(): readonly string[] {
+    return this.#allowList;
+  }
+
+  /** True when the agent runs from a ramdisk and may erase any disk of the machine. */
+  inRamdisk(): Promise<boolean> {
+    this.#inRamdisk ??= detectRamdiskRoot(this.#procRoot);
+    return this.#inRamdisk;
+  }
+
+  /** Whether the allow-list names this device (by any path resolving to the same node). */
+  async isAllowListed(device: string): Promise<boolean> {
+    this.#allowResolved ??= Promise.all(this.#allowList.map((p) => realpath(p).catch(() => p))).then((l) => new Set(l));
+    const resolved = await realpath(device).catch(() => device);
+    return (await this.#allowResolved).has(resolved);
+  }
+
+  /** Whether destructive work would be allowed here, and if not, why. Never throws. */
+  async check(device: string): Promise<GuardVerdict> {
+    let resolved: string;
+    try {
+      resolved = await realpath(device);
+    } catch {
+      return { device, writable: false, refusal: 'missing', reason: 'no such device or file' };
+    }
+    if (!(await this.inRamdisk()) && !(await this.isAllowListed(resolved))) {
+      return {
+        device,
+        writable: false,
+        refusal: 'not-allowed',
+        reason: 'not in the allow-list (outside a ramdisk only allow-listed devices may be written)',
+      };
+    }
+    const info = await stat(resolved);
+    if (info.isBlockDevice()) {
+      const name = basename(resolved);
+      const sysDir = join(this.#sysRoot, 'class', 'block', name);
+      if ((await readFile(join(sysDir, 'ro'), 'utf8').catch(() => '0')).trim() === '1') {
+        return { device, writable: false, refusal: 'read-only', reason: 'the device is read-only' };
+      }
+      const inUse = await this.#blockDeviceInUse(sysDir);
+      if (inUse) return { device, writable: false, ...inUse };
+      return { device, writable: true };
+    }
+    if (info.isFile()) {
+      try {
+        await access(resolved, constants.W_OK);
+      } catch {
+        return { device, writable: false, refusal: 'read-only', reason: 'the file is not writable' };
+      }
+      const inUse = await this.#fileBackingInUse(resolved);
+      if (inUse) return { device, writable: false, ...inUse };
+      return { device, writable: true };
+    }
+    return { device, writable: false, refusal: 'not-allowed', reason: 'neither a block device nor a regular file' };
+  }
+
+  /** Throws `ProtectedDeviceError` unless `check` allows writing. */
+  async assertWritable(device: string): Promise<void> {
+    const verdict = await this.check(device);
+    if (!verdict.writable) throw new ProtectedDeviceError(device, verdict.reason ?? 'refused');
+  }
+
+  /** Mounted or swapped: the device itself, its partitions, or anything stacked on top. */
+  async #blockDeviceInUse(sysDir: string): Promise<Pick<GuardVerdict, 'refusal' | 'reason'> | undefined> {
+    const numbers = await collectDeviceNumbers(sysDir, this.#sysRoot);
+    const mounts = await readFile(join(this.#procRoot, 'self', 'mountinfo'), 'utf8').catch(() => '');
+    for (const line of mounts.split('\n')) {
+      const fields = line.split(' ');
+      const majMin = fields[2];
+      if (majMin && numbers.has(majMin)) {
+        return { refusal: 'mounted', reason: `it holds a mounted filesystem (${fields[4] ?? '?'})` };
+      }
+    }
+    const swaps = await readFile(join(this.#procRoot, 'swaps'), 'utf8').catch(() => '');
+    for (const line of swaps.split('\n').slice(1)) {
+      const source = line.split(/\s+/)[0];
+      if (!source) continue;
+      const resolved = await realpath(source).catch(() => source);
+      const dev = await readFile(join(this.#sysRoot, 'class', 'block', basename(resolved), 'dev'), 'utf8').catch(() => '');
+      if (dev && numbers.has(dev.trim())) return { refusal: 'swap', reason: `it is in use as swap (${source})` };
+    }
+    return undefined;
+  }
+
+  /** A plain file is in use when a loop device backed by it is mounted. */
+  async #fileBackingInUse(file: string): Promise<Pick<GuardVerdict, 'refusal' | 'reason'> | undefined> {
+    const blockDir = join(this.#sysRoot, 'block');
+    const names = await readdir(blockDir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith('loop'))) {
+      const backing = (await readFile(join(blockDir, name, 'loop', 'backing_file'), 'utf8').catch(() => '')).trim();
+      if (backing !== file) continue;
+      const verdict = await this.#blockDeviceInUse(join(this.#sysRoot, 'class', 'block', name));
+      if (verdict) return { ...verdict, reason: `${verdict.reason} through /dev/${name}` };
+    }
+    return undefined;
+  }
+}
+
+/** `major:minor` of the device, its partitions and every device stacked on them (holders). */
+async function collectDeviceNumbers(sysDir: string, sysRoot: string, seen = new Set<string>()): Promise<Set<string>> {
+  const dev = (await readFile(join(sysDir, 'dev'), 'utf8').catch(() => '')).trim();
+  if (!dev || seen.has(dev)) return seen;
+  seen.add(dev);
+  const entries = await readdir(sysDir).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const partitionFile = join(sysDir, entry, 'partition');
+    if (await access(partitionFile).then(() => true, () => false)) {
+      await collectDeviceNumbers(join(sysDir, entry), sysRoot, seen);
+    }
+  }
+  const holders = await readdir(join(sysDir, 'holders')).catch(() => [] as string[]);
+  for (const holder of holders) {
+    await collectDeviceNumbers(join(sysRoot, 'class', 'block', holder), sysRoot, seen);
+  }
+  return seen;
+}
+
+async function detectRamdiskRoot(procRoot: string): Promise<boolean> {
+  const mounts = await readFile(join(procRoot, 'self', 'mounts'), 'utf8').catch(() => '');
+  let rootType: string | undefined;
+  // The last mount on "/" is the one in effect.
+  for (const line of mounts.split('\n')) {
+    const [, target, type] = line.split(' ');
+    if (target === '/') rootType = type;
+  }
+  return rootType !== undefined && RAMDISK_ROOT_FS.has(rootType);
+}

@@ -1,0 +1,170 @@
+/**
+ * The one place the code base starts external programs (lsblk, wipefs, shred, sgdisk, ...).
+ *
+ * Every call is logged with its command line, bounded by a timeout, abortable, and a
+ * failure becomes an `ExecError` carrying the exit code and stderr, so a step's error
+ * message says what the tool said.
+ */
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { IpaError } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+
+export interface ExecOptions {
+  /** Kill the program after this long (default 5 minutes; long erases pass their own). */
+  timeoutMs?: number;
+  /** Exit codes that are not failures (default: only 0). */
+  okExitCodes?: readonly number[];
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Called with each complete output line while the program runs (progress parsing). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * `background`: run under `nice`/`ionice` so that heartbeats and the API stay responsive
+   * while a long erase or copy runs.
+   */
+  priority?: 'normal' | 'background';
+  logger?: Logger;
+  /** Do not log stdout on success (large or sensitive outputs). */
+  quiet?: boolean;
+}
+
+export interface ExecResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export class ExecError extends IpaError {
+  readonly command: string;
+  readonly exitCode: number | undefined;
+  readonly stderr: string;
+  readonly stdout: string;
+  readonly reason: 'exit' | 'timeout' | 'aborted' | 'not-found' | 'spawn';
+
+  constructor(init: {
+    command: string;
+    exitCode?: number;
+    stdout?: string;
+    stderr?: string;
+    reason: ExecError['reason'];
+    cause?: unknown;
+  }) {
+    const what = {
+      exit: `exited with code ${init.exitCode}`,
+      timeout: 'timed out',
+      aborted: 'was aborted',
+      'not-found': 'is not installed',
+      spawn: 'could not be started',
+    }[init.reason];
+    const stderr = (init.stderr ?? '').trim();
+    super(
+      'Command execution failed',
+      `${init.command} ${what}${stderr ? `: ${stderr}` : ''}`,
+      500,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
+    this.command = init.command;
+    this.exitCode = init.exitCode;
+    this.stderr = init.stderr ?? '';
+    this.stdout = init.stdout ?? '';
+    this.reason = init.reason;
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+const BACKGROUND_PREFIX = ['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7'];
+
+function quote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatCommand(file: string, args: readonly string[]): string {
+  return [file, ...args].map(quote).join(' ');
+}
+
+export async function run(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
+  const log = options.logger ?? silentLogger;
+  const command = formatCommand(file, args);
+  const argv = options.priority === 'background' ? [...BACKGROUND_PREFIX, file, ...args] : [file, ...args];
+  const [bin, ...rest] = argv as [string, ...string[]];
+  const started = performance.now();
+  log.debug({ command }, 'exec');
+
+  const child = execa(bin, rest, {
+    reject: false,
+    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+    // Tools print in the C locale: the parsers depend on it.
+    env: { LC_ALL: 'C', ...options.env },
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    forceKillAfterDelay: 5_000,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+    ...(options.onLine ? { buffer: true } : {}),
+  });
+
+  if (options.onLine) {
+    const onLine = options.onLine;
+    attachLineReader(child.stdout, (line) => onLine(line, 'stdout'));
+    attachLineReader(child.stderr, (line) => onLine(line, 'stderr'));
+  }
+
+  const result = await child;
+  const durationMs = Math.round(performance.now() - started);
+  const stdout = String(result.stdout ?? '');
+  const stderr = String(result.stderr ?? '');
+
+  if (result.isCanceled) {
+    throw new ExecError({ command, stdout, stderr, reason: 'aborted' });
+  }
+  if (result.timedOut) {
+    throw new ExecError({ command, stdout, stderr, reason: 'timeout' });
+  }
+  if (result.exitCode === undefined) {
+    const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
+    throw new ExecError({ command, stderr, reason: code === 'ENOENT' ? 'not-found' : 'spawn', cause: result.cause });
+  }
+  const exitCode = result.exitCode;
+  const ok = options.okExitCodes ?? [0];
+  if (!ok.includes(exitCode)) {
+    log.warn({ command, exitCode, stderr: stderr.trim(), durationMs }, 'command failed');
+    throw new ExecError({ command, exitCode, stdout, stderr, reason: 'exit' });
+  }
+  log.debug({ command, exitCode, durationMs, ...(options.quiet ? {} : { stdout: stdout.slice(0, 2000) }) }, 'exec done');
+  return { command, exitCode, stdout, stderr, durationMs };
+}
+
+function attachLineReader(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  if (!stream) return;
+  let pending = '';
+  stream.on('data', (chunk: Buffer | string) => {
+    pending += chunk.toString();
+    // shred and dd end progress lines with \r as well as \n.
+    const parts = pending.split(/\r?\n|\r/);
+    pending = parts.pop() ?? '';
+    for (const line of parts) if (line.length > 0) onLine(line);
+  });
+  stream.on('end', () => {
+    if (pending.length > 0) onLine(pending);
+    pending = '';
+  });
+}
+
+/** True when `file` can be found on PATH: optional tools (nvme, hdparm) degrade, not crash. */
+export async function hasCommand(file: string): Promise<boolean> {
+  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  for (const dir of dirs) {
+    try {
+      await access(join(dir, file), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}

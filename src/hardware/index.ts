@@ -1,0 +1,33 @@
+/**
+ * The public contract for hardware-manager plugins. A plugin (shipped under
+ * `hardware-managers/` or a vendor's) imports only from here.
+ *
+ * @example
+ * import { z } from 'zod';
+ * import { defineHardwareManager, defineStep, HardwareSupport } from 'ramdisk-agent/hardware';
+ *
+ * const flashFirmware = defineStep({
+ *   name: 'update_acme_firmware',
+ *   clean: { priority: 0, interface: 'management', abortable: false },
+ *   args: z.object({ url: z.string().url().describe('Firmware bundle URL') }),
+ *   async run(ctx, { url }) { ... },
+ * });
+ *
+ * export default defineHardwareManager({
+ *   name: 'acme_hardware_manager',
+ *   version: '1.0',
+ *   evaluateHardwareSupport: async () => HardwareSupport.SERVICE_PROVIDER,
+ *   steps: [flashFirmware],
+ * });
+ */
+export { defineHardwareManager, HardwareSupport, CONTRACT_VERSION } from './manager.js';
+export type { HardwareManager, HardwareManagerInit, HardwareSupportLevel, ManagerContext, ManagerMethod } from './manager.js';
+export { defineStep, argsinfoFromSchema, stepToWire, STEP_PHASES } from './step.js';
+export type { StepDefinition, StepDefinitionInit, StepListing, StepPhase, StepInterface, ArgInfo } from './step.js';
+export type { StepContext, IronicNode, IronicPort, ProgressReporter, Exec } from './step-context.js';
+export { DeviceGuard } from './device-guard.js';
+export type { GuardVerdict, GuardRefusal } from './device-guard.js';
+export { run as exec, ExecError, hasCommand } from './exec.js';
+export type { ExecOptions, ExecResult } from './exec.js';
+export type { Logger } from './logger.js';
+export * from './errors.js';

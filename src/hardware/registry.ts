@@ -1,0 +1,181 @@
+/**
+ * The active hardware managers, in IPA's order (highest support first), and everything that
+ * routes work to them: step listing with de-duplication, the version check, and dispatch.
+ */
+import { z } from 'zod';
+import {
+  HardwareManagerMethodNotFound,
+  HardwareManagerNotFound,
+  IncompatibleHardwareMethodError,
+  InvalidCommandParamsError,
+  VersionMismatch,
+  isIpaError,
+} from './errors.js';
+import type { HardwareManager, ManagerContext } from './manager.js';
+import type { PluginSource } from './loader.js';
+import { formatZodError } from './zod-error.js';
+import { stepToWire, type StepDefinition, type StepPhase } from './step.js';
+import type { StepContext } from './step-context.js';
+
+export interface ActiveManager {
+  manager: HardwareManager;
+  support: number;
+  source: string;
+}
+
+export type StepListingByManager = Record<string, Record<string, unknown>[]>;
+
+function isIncompatible(error: unknown): boolean {
+  return isIpaError(error) && error.type === IncompatibleHardwareMethodError.name;
+}
+
+export class ManagerRegistry {
+  readonly #active: readonly ActiveManager[];
+  readonly #versions: Readonly<Record<string, string>>;
+
+  private constructor(active: ActiveManager[]) {
+    this.#active = Object.freeze(active);
+    this.#versions = Object.freeze(Object.fromEntries(active.map(({ manager }) => [manager.name, manager.version])));
+  }
+
+  /**
+   * Evaluate support, keep managers above NONE, order by support (stable: ties keep load
+   * order) and initialise them in that order, as IPA's `get_managers` does.
+   */
+  static async activate(plugins: readonly PluginSource[], ctx: ManagerContext): Promise<ManagerRegistry> {
+    const evaluated: ActiveManager[] = [];
+    for (const { manager, source } of plugins) {
+      let support = 0;
+      try {
+        support = Number(await manager.evaluateHardwareSupport(ctx));
+      } catch (error) {
+        ctx.log.error({ manager: manager.name, err: error }, 'evaluateHardwareSupport failed; manager disabled');
+      }
+      ctx.log.info({ manager: manager.name, version: manager.version, support, source }, 'hardware manager evaluated');
+      if (Number.isFinite(support) && support > 0) evaluated.push({ manager, support, source });
+    }
+    if (evaluated.length === 0) throw new HardwareManagerNotFound();
+    evaluated.sort((a, b) => b.support - a.support);
+    for (const { manager } of evaluated) {
+      await manager.initialize?.(ctx);
+    }
+    return new ManagerRegistry(evaluated);
+  }
+
+  get managers(): readonly ActiveManager[] {
+    return this.#active;
+  }
+
+  /** `hardware_manager_version`: `{name: version}` of every active manager. */
+  versions(): Record<string, string> {
+    return { ...this.#versions };
+  }
+
+  /** IPA's `check_versions`: nothing sent (first run) passes; otherwise exact equality. */
+  checkVersions(provided: unknown): void {
+    if (provided === null || provided === undefined) return;
+    const current = this.#versions;
+    const same =
+      typeof provided === 'object' &&
+      !Array.isArray(provided) &&
+      Object.keys(provided).length === Object.keys(current).length &&
+      Object.entries(provided as Record<string, unknown>).every(([k, v]) => current[k] === v);
+    if (!same) throw new VersionMismatch({ ...current }, provided);
+  }
+
+  /**
+   * Steps of one phase, grouped by manager class name. A step name offered by several
+   * managers is listed once, for the winner: higher support, then higher priority, then
+   * class name alphabetically (IPA's `deduplicate_steps`).
+   */
+  listSteps(phase: StepPhase): StepListingByManager {
+    const winners = new Map<string, { active: ActiveManager; step: StepDefinition; priority: number }>();
+    for (const active of this.#active) {
+      for (const step of active.manager.steps) {
+        const listing = step.listings[phase];
+        if (!listing) continue;
+        const current = winners.get(step.name);
+        const candidate = { active, step, priority: listing.priority };
+        if (!current || beats(candidate, current)) winners.set(step.name, candidate);
+      }
+    }
+    const grouped: StepListingByManager = {};
+    for (const { active, step } of winners.values()) {
+      const wire = stepToWire(step, phase);
+      if (!wire) continue;
+      (grouped[active.manager.className] ??= []).push(wire);
+    }
+    return grouped;
+  }
+
+  /**
+   * Run a step by name on the highest-support manager that has it, falling through to the
+   * next one on `IncompatibleHardwareMethodError`. Args are validated by the step's schema.
+   */
+  async dispatchStep(name: string, ctx: StepContext, args: Record<string, unknown>): Promise<unknown> {
+    return this.#walk(name, (manager) => {
+      const step = manager.steps.find((s) => s.name === name);
+      if (!step) return undefined;
+      return async () => step.run(ctx, parseStepArgs(step, args));
+    });
+  }
+
+  /** IPA's `dispatch_to_managers` for non-step methods (e.g. `erase_block_device`). */
+  async dispatchToManagers<T = unknown>(method: string, ...args: unknown[]): Promise<T> {
+    return (await this.#walk(method, (manager) => {
+      const fn = manager.methods[method];
+      return fn ? async () => fn(...args) : undefined;
+    })) as T;
+  }
+
+  /** IPA's `dispatch_to_all_managers`: `{className: result}` of every manager that has the method. */
+  async dispatchToAllManagers<T = unknown>(method: string, ...args: unknown[]): Promise<Record<string, T>> {
+    const results: Record<string, T> = {};
+    for (const { manager } of this.#active) {
+      const fn = manager.methods[method];
+      if (!fn) continue;
+      try {
+        results[manager.className] = (await fn(...args)) as T;
+      } catch (error) {
+        if (isIncompatible(error)) continue;
+        throw error;
+      }
+    }
+    if (Object.keys(results).length === 0) throw new HardwareManagerMethodNotFound(method);
+    return results;
+  }
+
+  async #walk(method: string, pick: (manager: HardwareManager) => (() => Promise<unknown>) | undefined): Promise<unknown> {
+    for (const { manager } of this.#active) {
+      const call = pick(manager);
+      if (!call) continue;
+      try {
+        return await call();
+      } catch (error) {
+        // Only "not on this hardware" falls through; any other failure (including a
+        // configuration error) is the step's outcome.
+        if (isIncompatible(error)) continue;
+        throw error;
+      }
+    }
+    throw new HardwareManagerMethodNotFound(method);
+  }
+}
+
+function beats(
+  a: { active: ActiveManager; priority: number },
+  b: { active: ActiveManager; priority: number },
+): boolean {
+  if (a.active.support !== b.active.support) return a.active.support > b.active.support;
+  if (a.priority !== b.priority) return a.priority > b.priority;
+  return a.active.manager.className < b.active.manager.className;
+}
+
+function parseStepArgs(step: StepDefinition, args: Record<string, unknown>): Record<string, unknown> {
+  const schema = step.args ?? z.object({});
+  const result = schema.strict().safeParse(args);
+  if (!result.success) {
+    throw new InvalidCommandParamsError(`step ${step.name}: ${formatZodError(result.error)}`);
+  }
+  return result.data;
+}

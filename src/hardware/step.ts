@@ -1,0 +1,119 @@
+/**
+ * `defineStep`: the one construct a plugin author uses to declare a clean, deploy or service
+ * step. The args are a zod object; `argsinfo` for Ironic is derived from it and the same
+ * schema validates the args the conductor sends, so the two can never disagree.
+ */
+import { z } from 'zod';
+import type { StepContext } from './step-context.js';
+
+export type StepPhase = 'clean' | 'deploy' | 'service';
+export const STEP_PHASES: readonly StepPhase[] = ['clean', 'deploy', 'service'];
+
+/** Ironic's driver interfaces a step may belong to. */
+export type StepInterface = 'deploy' | 'raid' | 'bios' | 'management' | 'power' | 'boot' | 'firmware' | 'inspect' | 'storage';
+
+export interface StepListing {
+  /** 0 means "manual only"; automated cleaning runs steps with priority > 0, highest first. */
+  priority: number;
+  interface?: StepInterface;
+  /** Ironic reboots the node after the step succeeds (the agent itself never reboots for it). */
+  reboot_requested?: boolean;
+  /** Clean and service steps only: the conductor may abort the step while it runs. */
+  abortable?: boolean;
+}
+
+export interface ArgInfo {
+  description: string;
+  required: boolean;
+}
+
+// A zod object whose inferred output is the step's args.
+export type StepArgsSchema = z.ZodObject<z.ZodRawShape>;
+
+export interface StepDefinitionInit<S extends StepArgsSchema, R> {
+  /** The wire name Ironic uses, snake_case (`erase_devices_metadata`). */
+  name: string;
+  description?: string;
+  /** Where the step is offered, and with which priority. A phase left out is not offered. */
+  clean?: StepListing;
+  deploy?: StepListing;
+  service?: StepListing;
+  args?: S;
+  run: (ctx: StepContext, args: z.output<S>) => Promise<R> | R;
+}
+
+const kStep = Symbol.for('ramdisk-agent.StepDefinition');
+
+export interface StepDefinition<S extends StepArgsSchema = StepArgsSchema, R = unknown> {
+  readonly [kStep]: true;
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly listings: Readonly<Partial<Record<StepPhase, Required<Pick<StepListing, 'priority'>> & StepListing>>>;
+  readonly args: S | undefined;
+  readonly argsinfo: Record<string, ArgInfo> | undefined;
+  readonly run: (ctx: StepContext, args: z.output<S>) => Promise<R> | R;
+}
+
+export function isStepDefinition(value: unknown): value is StepDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kStep] === true;
+}
+
+const STEP_NAME = /^[a-z][a-z0-9_]*$/;
+
+export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unknown>(
+  init: StepDefinitionInit<S, R>,
+): StepDefinition<S, R> {
+  if (!STEP_NAME.test(init.name)) {
+    throw new TypeError(`Step name "${init.name}" must be snake_case (letters, digits, underscores)`);
+  }
+  const listings: Partial<Record<StepPhase, StepListing>> = {};
+  for (const phase of STEP_PHASES) {
+    const listing = init[phase];
+    if (!listing) continue;
+    if (!Number.isInteger(listing.priority) || listing.priority < 0) {
+      throw new TypeError(`Step "${init.name}": ${phase} priority must be a non-negative integer, got ${listing.priority}`);
+    }
+    listings[phase] = { interface: 'deploy', reboot_requested: false, ...listing };
+  }
+  if (Object.keys(listings).length === 0) {
+    throw new TypeError(`Step "${init.name}" is offered in no phase: give it clean, deploy or service`);
+  }
+  return Object.freeze({
+    [kStep]: true as const,
+    name: init.name,
+    description: init.description,
+    listings: Object.freeze(listings) as StepDefinition<S, R>['listings'],
+    args: init.args,
+    argsinfo: init.args ? argsinfoFromSchema(init.args) : undefined,
+    run: init.run,
+  });
+}
+
+/** `{arg: {description, required}}` as Ironic expects, from a zod object's shape. */
+export function argsinfoFromSchema(schema: StepArgsSchema): Record<string, ArgInfo> {
+  const info: Record<string, ArgInfo> = {};
+  for (const [key, field] of Object.entries(schema.shape)) {
+    const type = field as z.ZodType;
+    info[key] = {
+      description: type.description ?? key,
+      // An arg with a default or marked optional may be left out by the operator.
+      required: !type.safeParse(undefined).success,
+    };
+  }
+  return info;
+}
+
+/** The dict Ironic receives for one step in one phase (IPA's exact keys). */
+export function stepToWire(step: StepDefinition, phase: StepPhase): Record<string, unknown> | undefined {
+  const listing = step.listings[phase];
+  if (!listing) return undefined;
+  const wire: Record<string, unknown> = {
+    step: step.name,
+    priority: listing.priority,
+    interface: listing.interface ?? 'deploy',
+    reboot_requested: listing.reboot_requested ?? false,
+  };
+  if (phase !== 'deploy') wire.abortable = listing.abortable ?? false;
+  if (step.argsinfo) wire.argsinfo = step.argsinfo;
+  return wire;
+}
