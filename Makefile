@@ -1,0 +1,27 @@
+# The commands a newcomer needs. Each installs what it needs first.
+.PHONY: all deps build typecheck test demo bench clean
+
+all: build
+
+deps:
+	@scripts/ensure-system-deps.sh
+	@scripts/ensure-node-deps.sh
+
+build: deps
+	npx tsc -p tsconfig.json --noEmit
+	node scripts/build.mjs
+
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+test:
+	@scripts/test.sh
+
+demo: build
+	node dist/ramdisk-agent.mjs demo
+
+bench: build
+	node bench/run.mjs
+
+clean:
+	rm -rf dist test-results

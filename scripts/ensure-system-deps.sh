@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the agent's steps and the tests call, when any is missing.
+# Idempotent and quick when everything is present. Needs root (apt-get); without root it
+# only reports what is missing.
+set -euo pipefail
+
+# command -> package
+declare -A NEEDED=(
+  [lsblk]=util-linux [wipefs]=util-linux [losetup]=util-linux [blkdiscard]=util-linux
+  [blockdev]=util-linux [sgdisk]=gdisk [sfdisk]=fdisk [parted]=parted [mkfs.ext4]=e2fsprogs
+  [mkfs.vfat]=dosfstools [shred]=coreutils [qemu-img]=qemu-utils [hdparm]=hdparm
+  [nvme]=nvme-cli [smartctl]=smartmontools [mdadm]=mdadm [efibootmgr]=efibootmgr
+  [ip]=iproute2 [curl]=curl [xz]=xz-utils [zstd]=zstd [udevadm]=udev
+)
+
+missing=()
+for cmd in "${!NEEDED[@]}"; do
+  if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1; then
+    missing+=("${NEEDED[$cmd]}")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages (install as root): ${packages[*]}" >&2
+  exit 0
+fi
+echo "installing system packages: ${packages[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# mdadm and udev would start services; in a container or CI there is nothing to start.
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

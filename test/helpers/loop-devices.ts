@@ -1,0 +1,95 @@
+/**
+ * Scratch block devices for integration tests: sparse files, attached as loop devices when
+ * the test runs as root with loop support, and always cleaned up (detached, deleted), even
+ * when a test fails. These are the only devices a test may write to.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, closeSync, ftruncateSync, rmSync, writeSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ScratchDevice {
+  /** The loop device (`/dev/loopN`), or the file itself when loop devices are unavailable. */
+  path: string;
+  file: string;
+  sizeBytes: number;
+  isLoop: boolean;
+}
+
+export function canUseLoopDevices(): boolean {
+  if (process.getuid?.() !== 0 || !existsSync('/dev/loop-control')) return false;
+  try {
+    execFileSync('losetup', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ScratchOptions {
+  sizeMiB: number;
+  /** Fill with random data up to this many MiB from the start (and the last MiB). */
+  randomMiB?: number;
+  readOnly?: boolean;
+  /** Force a plain file even when loop devices are available. */
+  plainFile?: boolean;
+}
+
+/** Owns every scratch device a test makes; call `cleanup()` in afterEach/afterAll. */
+export class ScratchDevices {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-test-'));
+  readonly #devices: ScratchDevice[] = [];
+  readonly #mounts: string[] = [];
+
+  create(options: ScratchOptions): ScratchDevice {
+    const file = join(this.dir, `disk-${this.#devices.length}.img`);
+    const sizeBytes = options.sizeMiB * 1024 * 1024;
+    const fd = openSync(file, 'w');
+    try {
+      ftruncateSync(fd, sizeBytes);
+      if (options.randomMiB) {
+        const chunk = randomBytes(1024 * 1024);
+        for (let i = 0; i < options.randomMiB; i++) writeSync(fd, chunk, 0, chunk.length, i * chunk.length);
+        writeSync(fd, chunk, 0, chunk.length, sizeBytes - chunk.length);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const useLoop = !options.plainFile && canUseLoopDevices();
+    const path = useLoop
+      ? execFileSync('losetup', ['--find', '--show', ...(options.readOnly ? ['--read-only'] : []), file], { encoding: 'utf8' }).trim()
+      : file;
+    const device = { path, file, sizeBytes, isLoop: useLoop };
+    this.#devices.push(device);
+    return device;
+  }
+
+  /** Mount a filesystem made on `device` (root only); unmounted by cleanup. */
+  mount(device: ScratchDevice, fsType = 'ext4'): string {
+    execFileSync(`mkfs.${fsType}`, ['-q', '-F', device.path], { stdio: 'ignore' });
+    const target = mkdtempSync(join(this.dir, 'mnt-'));
+    execFileSync('mount', [device.path, target]);
+    this.#mounts.push(target);
+    return target;
+  }
+
+  cleanup(): void {
+    for (const target of this.#mounts.splice(0).reverse()) {
+      try {
+        execFileSync('umount', [target], { stdio: 'ignore' });
+      } catch {
+        // already unmounted
+      }
+    }
+    for (const device of this.#devices.splice(0)) {
+      if (!device.isLoop) continue;
+      try {
+        execFileSync('losetup', ['--detach', device.path], { stdio: 'ignore' });
+      } catch {
+        // already detached
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
