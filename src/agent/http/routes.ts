@@ -41,19 +41,27 @@ function wantsWait(query: Query): boolean {
 /** werkzeug's strict-slash redirect, keeping the query string. */
 function redirectWithSlash(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const [path, query] = request.url.split('?', 2) as [string, string | undefined];
-  return reply.code(308).header('location', `${rootUrl(request)}${path}/${query ? `?${query}` : ''}`).send();
+  return reply
+    .code(308)
+    .header('location', `${rootUrl(request)}${path}/${query ? `?${query}` : ''}`)
+    .send();
 }
 
 export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOptions): void {
   const { runner, tokenGate } = options;
   const knownPaths: RegExp[] = [];
-  const route = (method: 'GET' | 'POST', path: string, handler: (req: FastifyRequest, reply: FastifyReply) => unknown) => {
-    app.route({ method, url: path, handler: handler as never });
-    knownPaths.push(new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`));
-  };
-
-  const requireToken = (request: FastifyRequest) => {
+  // The token is checked in onRequest, before the body is read or parsed (IPA LP#2160196).
+  const requireToken = async (request: FastifyRequest) => {
     if (!tokenGate.accepts((request.query as Query).agent_token)) throw Faults.tokenInvalid();
+  };
+  const route = (
+    method: 'GET' | 'POST',
+    path: string,
+    handler: (req: FastifyRequest, reply: FastifyReply) => unknown,
+    { token = false } = {},
+  ) => {
+    app.route({ method, url: path, handler: handler as never, ...(token ? { onRequest: requireToken } : {}) });
+    knownPaths.push(new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`));
   };
 
   const sendResult = async (reply: FastifyReply, result: CommandResult, wait: boolean) => {
@@ -96,33 +104,38 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     route('GET', `${prefix}/commands`, redirectWithSlash);
     route('POST', `${prefix}/commands`, redirectWithSlash);
 
-    route('GET', `${prefix}/commands/`, (request, reply) => {
-      requireToken(request);
-      return sendJson(reply, runner.listJSON());
-    });
+    route('GET', `${prefix}/commands/`, (_request, reply) => sendJson(reply, runner.listJSON()), { token: true });
 
-    route('POST', `${prefix}/commands/`, async (request, reply) => {
-      requireToken(request);
-      const body = request.body as { name?: unknown; params?: unknown } | undefined;
-      if (
-        typeof body !== 'object' ||
-        body === null ||
-        typeof body.name !== 'string' ||
-        typeof body.params !== 'object' ||
-        body.params === null ||
-        Array.isArray(body.params)
-      ) {
-        throw Faults.badCommandBody();
-      }
-      const result = await runner.execute(body.name, body.params as Record<string, unknown>);
-      return sendResult(reply, result, wantsWait(request.query as Query));
-    });
+    route(
+      'POST',
+      `${prefix}/commands/`,
+      async (request, reply) => {
+        const body = request.body as { name?: unknown; params?: unknown } | undefined;
+        if (
+          typeof body !== 'object' ||
+          body === null ||
+          typeof body.name !== 'string' ||
+          typeof body.params !== 'object' ||
+          body.params === null ||
+          Array.isArray(body.params)
+        ) {
+          throw Faults.badCommandBody();
+        }
+        const result = await runner.execute(body.name, body.params as Record<string, unknown>);
+        return sendResult(reply, result, wantsWait(request.query as Query));
+      },
+      { token: true },
+    );
 
-    route('GET', `${prefix}/commands/:id`, async (request, reply) => {
-      requireToken(request);
-      const result = runner.get((request.params as { id: string }).id);
-      return sendResult(reply, result, wantsWait(request.query as Query));
-    });
+    route(
+      'GET',
+      `${prefix}/commands/:id`,
+      async (request, reply) => {
+        const result = runner.get((request.params as { id: string }).id);
+        return sendResult(reply, result, wantsWait(request.query as Query));
+      },
+      { token: true },
+    );
   }
 
   app.setNotFoundHandler((request) => {
