@@ -38,12 +38,19 @@ export interface ScratchOptions {
 
 /** Owns every scratch device a test makes; call `cleanup()` in afterEach/afterAll. */
 export class ScratchDevices {
-  readonly dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-test-'));
+  #dir: string | undefined;
+  #counter = 0;
   readonly #devices: ScratchDevice[] = [];
   readonly #mounts: string[] = [];
 
+  /** A fresh temporary folder per round of use (cleanup() removes it). */
+  get dir(): string {
+    this.#dir ??= mkdtempSync(join(tmpdir(), 'ramdisk-agent-test-'));
+    return this.#dir;
+  }
+
   create(options: ScratchOptions): ScratchDevice {
-    const file = join(this.dir, `disk-${this.#devices.length}.img`);
+    const file = join(this.dir, `disk-${this.#counter++}.img`);
     const sizeBytes = options.sizeMiB * 1024 * 1024;
     const fd = openSync(file, 'w');
     try {
@@ -90,6 +97,7 @@ export class ScratchDevices {
         // already detached
       }
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
   }
 }

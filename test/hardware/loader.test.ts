@@ -1,0 +1,40 @@
+// Plugin loading: the same code loads shipped and vendor managers, and refuses broken ones
+// by name without taking the agent down.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadHardwareManagers } from '../../src/hardware/loader.js';
+import { silentLogger } from '../../src/hardware/logger.js';
+import { FIXTURE_MANAGERS } from '../helpers/agent.js';
+
+const BROKEN = join(import.meta.dirname, '..', 'fixtures', 'broken-hardware-managers');
+
+describe('loadHardwareManagers', () => {
+  it('loads every sub-folder of a managers directory, in name order', async () => {
+    const { plugins, problems } = await loadHardwareManagers([FIXTURE_MANAGERS], silentLogger);
+    expect(problems).toEqual([]);
+    expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic', 'fixture_mainline', 'fixture_unsupported']);
+    expect(plugins[0]!.source).toBe(join(FIXTURE_MANAGERS, 'fixture-generic'));
+  });
+
+  it('accepts a directory that is itself one plugin', async () => {
+    const { plugins } = await loadHardwareManagers([join(FIXTURE_MANAGERS, 'fixture-generic')], silentLogger);
+    expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic']);
+  });
+
+  it('reports each broken plugin with the reason and keeps the good ones', async () => {
+    const { plugins, problems } = await loadHardwareManagers([FIXTURE_MANAGERS, BROKEN], silentLogger);
+    expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic', 'fixture_mainline', 'fixture_unsupported']);
+    const bySource = Object.fromEntries(problems.map((p) => [p.source.split('/').at(-1), p.message]));
+    expect(bySource['bad-export']).toMatch(/does not export a hardware manager made by defineHardwareManager\(\)/);
+    expect(bySource['contract-mismatch']).toBe('manager "from_the_future" needs contract ^2.0.0, this agent provides 1.0.0');
+    expect(bySource['duplicate-name']).toMatch(/a hardware manager named "fixture_generic" was already loaded from .*fixture-generic/);
+    expect(bySource['no-entry']).toMatch(/no entry point/);
+    expect(bySource['throws-on-import']).toMatch(/vendor SDK not found/);
+  });
+
+  it('a missing directory is a problem, not a crash', async () => {
+    const { plugins, problems } = await loadHardwareManagers(['/nonexistent/managers'], silentLogger);
+    expect(plugins).toEqual([]);
+    expect(problems[0]!.message).toMatch(/cannot read hardware manager directory/);
+  });
+});
