@@ -27,7 +27,9 @@ describe('loadHardwareManagers', () => {
     const bySource = Object.fromEntries(problems.map((p) => [p.source.split('/').at(-1), p.message]));
     expect(bySource['bad-export']).toMatch(/does not export a hardware manager made by defineHardwareManager\(\)/);
     expect(bySource['contract-mismatch']).toBe('manager "from_the_future" needs contract ^2.0.0, this agent provides 1.0.0');
-    expect(bySource['duplicate-name']).toMatch(/a hardware manager named "fixture_generic" was already loaded from .*fixture-generic/);
+    expect(bySource['duplicate-name']).toMatch(
+      /a hardware manager named "fixture_generic" was already loaded from .*fixture-generic/,
+    );
     expect(bySource['no-entry']).toMatch(/no entry point/);
     expect(bySource['throws-on-import']).toMatch(/vendor SDK not found/);
   });

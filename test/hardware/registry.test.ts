@@ -180,7 +180,9 @@ describe('dispatch', () => {
   });
 
   it('validates args with the step schema: defaults applied, unknown and missing args refused', async () => {
-    expect(await registry.dispatchStep('fixture_args', stepContext(), { level: '1' })).toEqual({ built: { level: '1', spares: 0 } });
+    expect(await registry.dispatchStep('fixture_args', stepContext(), { level: '1' })).toEqual({
+      built: { level: '1', spares: 0 },
+    });
     const missing = await rejection(registry.dispatchStep('fixture_args', stepContext(), {}));
     expect(missing.type).toBe('InvalidCommandParamsError');
     expect(missing.details).toMatch(/^step fixture_args: level: /);
@@ -206,7 +208,9 @@ describe('version check', () => {
         expect(error.type).toBe('VersionMismatch');
         expect(error.code).toBe(409);
         expect(error.summary).toBe('Hardware managers version mismatch, reload agent with correct version');
-        expect(error.details).toMatch(/^Current versions: \{'fixture_mainline': '2.0', 'fixture_generic': '1.5'\}, versions used by ironic: /);
+        expect(error.details).toMatch(
+          /^Current versions: \{'fixture_mainline': '2.0', 'fixture_generic': '1.5'\}, versions used by ironic: /,
+        );
       }
     },
   );
@@ -218,8 +222,8 @@ describe('defineStep and defineHardwareManager checks', () => {
     expect(() => defineStep({ name: 'nowhere', run: () => null })).toThrow(/no phase/);
     expect(() => defineStep({ name: 'neg', clean: { priority: -1 }, run: () => null })).toThrow(/non-negative integer/);
     const step = defineStep({ name: 'dup', clean: { priority: 1 }, args: z.object({}), run: () => null });
-    expect(() => defineHardwareManager({ name: 'm', version: '1', evaluateHardwareSupport: () => 1, steps: [step, step] })).toThrow(
-      /"m" declares step "dup" twice/,
-    );
+    expect(() =>
+      defineHardwareManager({ name: 'm', version: '1', evaluateHardwareSupport: () => 1, steps: [step, step] }),
+    ).toThrow(/"m" declares step "dup" twice/);
   });
 });
