@@ -31,3 +31,20 @@ export { run as exec, ExecError, hasCommand } from './exec.js';
 export type { ExecOptions, ExecResult } from './exec.js';
 export type { Logger } from './logger.js';
 export * from './errors.js';
+export { listBlockDevices, describeFileDevice, isMounted, parseLsblkJson } from './block-devices.js';
+export type { BlockDevice, ListBlockDevicesOptions } from './block-devices.js';
+export { listTargetDisks, applySkipList, skipListHints, skipListVolumeNames, ramdiskMediaReason } from './disk-targets.js';
+export type { TargetDisks, SkippedDevice, ListTargetDisksOptions } from './disk-targets.js';
+export {
+  matchesRootDeviceHints,
+  findDevicesByHints,
+  parseRootDeviceHints,
+  selectRootDevice,
+  rootDeviceHintsFromNode,
+  hintValuesOf,
+  InvalidRootDeviceHint,
+  MIN_ROOT_DISK_BYTES,
+  ROOT_DEVICE_HINT_TYPES,
+} from './root-device-hints.js';
+export type { RootDeviceHints, ParsedRootDeviceHints, RootDeviceHintName, SelectRootDeviceOptions } from './root-device-hints.js';
+export { matchSpec } from './specs-matcher.js';

@@ -1,0 +1,320 @@
+/**
+ * Block-device discovery shared by every manager (erase, image writer, inventory): one
+ * `lsblk --json --bytes` call, completed from /sys and /dev/disk where lsblk says nothing
+ * (holders, by-path, loop backing files, udev's WWN extensions).
+ *
+ * Plain files can stand in for disks (tests, demos): `describeFileDevice` gives them the
+ * same shape with type `file`.
+ */
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Exec } from './step-context.js';
+
+export interface BlockDevice {
+  /** Kernel name: `sda`, `nvme0n1`, `loop3`, `sda1` (a plain file: its path). */
+  name: string;
+  /** `/dev/sda` (a plain file: its absolute path). IPA calls this `name`. */
+  path: string;
+  /** `major:minor`, null for a plain file. */
+  majMin: string | null;
+  /** lsblk's TYPE: `disk`, `part`, `loop`, `rom`, `raid1`, `lvm`, `crypt`, `mpath`, ...; `file` for a plain file. */
+  type: string;
+  sizeBytes: number;
+  model: string | null;
+  vendor: string | null;
+  serial: string | null;
+  wwn: string | null;
+  wwnWithExtension: string | null;
+  wwnVendorExtension: string | null;
+  rotational: boolean;
+  /** SCSI host:channel:target:lun. */
+  hctl: string | null;
+  /** `/dev/disk/by-path/...` link to this device, if udev made one. */
+  byPath: string | null;
+  readOnly: boolean;
+  removable: boolean;
+  /** lsblk's TRAN: `sata`, `nvme`, `usb`, `iscsi`, ... */
+  transport: string | null;
+  logicalSectorSize: number;
+  physicalSectorSize: number;
+  fsType: string | null;
+  label: string | null;
+  partitionTableType: string | null;
+  /** Whether discard (TRIM) guarantees zeroes on read-back (lsblk DISC-ZERO). */
+  discardZeroesData: boolean;
+  /** 0 when the device does not support discard at all. */
+  discardGranularity: number;
+  /** Non-empty mount points of this device itself (not of its partitions). */
+  mountpoints: string[];
+  /** Kernel names of devices stacked directly on this one (md, dm, bcache), from /sys. */
+  holders: string[];
+  /** Kernel name of the parent disk for a partition. */
+  parent: string | null;
+  /** The partitions of a whole device, in lsblk order. */
+  partitions: BlockDevice[];
+  /** For a loop device: the file behind it. */
+  backingFile: string | null;
+}
+
+export interface ListBlockDevicesOptions {
+  /** Restrict the listing to these device paths (lsblk arguments); default: all. */
+  devices?: readonly string[];
+  /** Roots for tests that feed captured trees. */
+  sysRoot?: string;
+  devRoot?: string;
+  udevRoot?: string;
+}
+
+const LSBLK_COLUMNS = [
+  'NAME', 'KNAME', 'PATH', 'MAJ:MIN', 'PKNAME', 'TYPE', 'SIZE', 'MODEL', 'VENDOR', 'SERIAL', 'WWN', 'ROTA',
+  'HCTL', 'RO', 'RM', 'TRAN', 'LOG-SEC', 'PHY-SEC', 'FSTYPE', 'LABEL', 'PTTYPE', 'MOUNTPOINTS', 'DISC-GRAN',
+  'DISC-ZERO',
+] as const;
+
+/** lsblk prints booleans as true/false or "1"/"0" depending on its version. */
+const lsblkBool = z.union([z.boolean(), z.string(), z.number(), z.null()]).transform((v) => v === true || v === '1' || v === 1);
+const lsblkNumber = z.union([z.number(), z.string(), z.null()]).transform((v) => (v === null || v === '' ? 0 : Number(v)));
+const lsblkText = z
+  .union([z.string(), z.null()])
+  .optional()
+  .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()));
+
+interface LsblkNode {
+  name: string;
+  kname: string | null;
+  path: string | null;
+  'maj:min': string | null;
+  pkname: string | null;
+  type: string;
+  size: number;
+  model: string | null;
+  vendor: string | null;
+  serial: string | null;
+  wwn: string | null;
+  rota: boolean;
+  hctl: string | null;
+  ro: boolean;
+  rm: boolean;
+  tran: string | null;
+  'log-sec': number;
+  'phy-sec': number;
+  fstype: string | null;
+  label: string | null;
+  pttype: string | null;
+  mountpoints: string[];
+  'disc-gran': number;
+  'disc-zero': boolean;
+  children: LsblkNode[];
+}
+
+const lsblkNode: z.ZodType<LsblkNode> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    kname: lsblkText,
+    path: lsblkText,
+    'maj:min': lsblkText,
+    pkname: lsblkText,
+    type: z.string(),
+    size: lsblkNumber,
+    model: lsblkText,
+    vendor: lsblkText,
+    serial: lsblkText,
+    wwn: lsblkText,
+    rota: lsblkBool,
+    hctl: lsblkText,
+    ro: lsblkBool,
+    rm: lsblkBool,
+    tran: lsblkText,
+    'log-sec': lsblkNumber,
+    'phy-sec': lsblkNumber,
+    fstype: lsblkText,
+    label: lsblkText,
+    pttype: lsblkText,
+    // lsblk ≥ 2.37 prints a list (with null for "not mounted"); older ones MOUNTPOINT.
+    mountpoints: z
+      .array(z.string().nullable())
+      .optional()
+      .transform((list) => (list ?? []).filter((m): m is string => typeof m === 'string' && m.length > 0)),
+    'disc-gran': lsblkNumber,
+    'disc-zero': lsblkBool,
+    children: z.array(lsblkNode).optional().default([]),
+  }),
+) as unknown as z.ZodType<LsblkNode>;
+
+const lsblkOutput = z.object({ blockdevices: z.array(lsblkNode).default([]) });
+
+/** Parses `lsblk --json --bytes --output <LSBLK_COLUMNS>` output (exported for fixture tests). */
+export function parseLsblkJson(stdout: string): LsblkNode[] {
+  return lsblkOutput.parse(JSON.parse(stdout)).blockdevices;
+}
+
+/**
+ * Every block device lsblk knows, whole devices at the top level with their partitions
+ * nested. Devices stacked on several disks (md, dm) appear once per parent in lsblk's
+ * tree; here they are listed once, at the top level, and named in the parents' `holders`.
+ */
+export async function listBlockDevices(exec: Exec, options: ListBlockDevicesOptions = {}): Promise<BlockDevice[]> {
+  const { stdout } = await exec(
+    'lsblk',
+    ['--json', '--bytes', '--all', '--output', LSBLK_COLUMNS.join(','), ...(options.devices ?? [])],
+    { quiet: true },
+  );
+  const roots = parseLsblkJson(stdout);
+  const sysRoot = options.sysRoot ?? '/sys';
+  const extras = new SysfsExtras(sysRoot, options.devRoot ?? '/dev', options.udevRoot ?? '/run/udev/data');
+
+  const devices: BlockDevice[] = [];
+  const seen = new Set<string>();
+  const visit = async (node: LsblkNode): Promise<void> => {
+    // Stacked devices sit under the disk or under one of its partitions in lsblk's tree.
+    for (const child of node.children) {
+      if (child.type !== 'part') await visit(child);
+      else for (const stacked of child.children) await visit(stacked);
+    }
+    const key = node.kname ?? node.name;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const device = await toBlockDevice(node, extras);
+    device.partitions = await Promise.all(node.children.filter((c) => c.type === 'part').map((c) => toBlockDevice(c, extras)));
+    devices.push(device);
+  };
+  for (const root of roots) await visit(root);
+  // Top-level order follows lsblk's (by name) with stacked devices after their members.
+  return devices.sort((a, b) => (isStacked(a) === isStacked(b) ? 0 : isStacked(a) ? 1 : -1));
+}
+
+function isStacked(device: BlockDevice): boolean {
+  return device.parent !== null || /^(raid|lvm|crypt|dm|mpath)/.test(device.type);
+}
+
+async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<BlockDevice> {
+  const kname = node.kname ?? node.name;
+  const path = node.path ?? `/dev/${node.name}`;
+  const udev = await extras.udevProperties(node['maj:min']);
+  return {
+    name: kname,
+    path,
+    majMin: node['maj:min'],
+    type: node.type,
+    sizeBytes: node.size,
+    model: node.model,
+    vendor: node.vendor ?? (await extras.sysfsText(kname, 'device/vendor')),
+    serial: node.serial ?? udev.get('ID_SERIAL_SHORT') ?? udev.get('ID_SERIAL') ?? null,
+    wwn: node.wwn ?? udev.get('ID_WWN') ?? null,
+    wwnWithExtension: udev.get('ID_WWN_WITH_EXTENSION') ?? null,
+    wwnVendorExtension: udev.get('ID_WWN_VENDOR_EXTENSION') ?? null,
+    rotational: node.rota,
+    hctl: node.hctl,
+    byPath: await extras.byPath(path),
+    readOnly: node.ro,
+    removable: node.rm,
+    transport: node.tran,
+    logicalSectorSize: node['log-sec'] || 512,
+    physicalSectorSize: node['phy-sec'] || 512,
+    fsType: node.fstype,
+    label: node.label,
+    partitionTableType: node.pttype,
+    discardZeroesData: node['disc-zero'],
+    discardGranularity: node['disc-gran'],
+    mountpoints: node.mountpoints,
+    holders: await extras.holders(kname),
+    parent: node.type === 'part' ? (node.pkname ?? null) : null,
+    partitions: [],
+    backingFile: node.type === 'loop' ? await extras.sysfsText(kname, 'loop/backing_file') : null,
+  };
+}
+
+/** The facts lsblk leaves out, read once per listing. */
+class SysfsExtras {
+  #byPath: Promise<Map<string, string>> | undefined;
+
+  constructor(
+    readonly sysRoot: string,
+    readonly devRoot: string,
+    readonly udevRoot: string,
+  ) {}
+
+  async sysfsText(kname: string, relative: string): Promise<string | null> {
+    const text = await readFile(join(this.sysRoot, 'class', 'block', kname, relative), 'utf8').catch(() => '');
+    return text.trim() === '' ? null : text.trim();
+  }
+
+  async holders(kname: string): Promise<string[]> {
+    return (await readdir(join(this.sysRoot, 'class', 'block', kname, 'holders')).catch(() => [] as string[])).sort();
+  }
+
+  async byPath(devicePath: string): Promise<string | null> {
+    this.#byPath ??= this.#scanByPath();
+    const resolved = await realpath(devicePath).catch(() => devicePath);
+    return (await this.#byPath).get(resolved) ?? null;
+  }
+
+  async #scanByPath(): Promise<Map<string, string>> {
+    const dir = join(this.devRoot, 'disk', 'by-path');
+    const map = new Map<string, string>();
+    for (const link of (await readdir(dir).catch(() => [] as string[])).sort()) {
+      const target = await readlink(join(dir, link)).catch(() => undefined);
+      // Keep the first (shortest-sorted) link per device, as IPA does.
+      if (target) {
+        const device = resolve(dir, target).replace(this.devRoot, '/dev');
+        if (!map.has(device)) map.set(device, join('/dev', 'disk', 'by-path', link));
+      }
+    }
+    return map;
+  }
+
+  async udevProperties(majMin: string | null): Promise<Map<string, string>> {
+    const properties = new Map<string, string>();
+    if (!majMin) return properties;
+    const text = await readFile(join(this.udevRoot, `b${majMin}`), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const match = /^E:([A-Z0-9_]+)=(.*)$/.exec(line);
+      if (match?.[1] && match[2] !== undefined && match[2] !== '') properties.set(match[1], match[2]);
+    }
+    return properties;
+  }
+}
+
+/** A plain file standing in for a disk (tests, demos), in the same shape as a block device. */
+export async function describeFileDevice(file: string): Promise<BlockDevice> {
+  const path = resolve(file);
+  const info = await stat(path);
+  if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
+  return {
+    name: basename(path),
+    path,
+    majMin: null,
+    type: 'file',
+    sizeBytes: info.size,
+    model: null,
+    vendor: null,
+    serial: null,
+    wwn: null,
+    wwnWithExtension: null,
+    wwnVendorExtension: null,
+    rotational: false,
+    hctl: null,
+    byPath: null,
+    readOnly: false,
+    removable: false,
+    transport: null,
+    logicalSectorSize: 512,
+    physicalSectorSize: 512,
+    fsType: null,
+    label: null,
+    partitionTableType: null,
+    discardZeroesData: false,
+    discardGranularity: 0,
+    mountpoints: [],
+    holders: [],
+    parent: null,
+    partitions: [],
+    backingFile: null,
+  };
+}
+
+/** True when the device or any of its partitions is mounted. */
+export function isMounted(device: BlockDevice): boolean {
+  return device.mountpoints.length > 0 || device.partitions.some((p) => p.mountpoints.length > 0);
+}
