@@ -15,6 +15,7 @@ const common = {
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
+  minify: true,
   // IPA error types come from class names: keep them through minification.
   keepNames: true,
   logLevel: 'warning',
@@ -22,7 +23,36 @@ const common = {
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 };
 
-await build({ ...common, entryPoints: [join(root, 'src/cli.ts')], outfile: join(dist, 'ramdisk-agent.mjs') });
+// Code splitting: modules imported dynamically (execa, TLS certificate code, ...) become
+// chunks loaded on first use, so start-up parses only what serving the API needs.
+await build({
+  ...common,
+  entryPoints: { 'ramdisk-agent': join(root, 'src/cli.ts') },
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+});
+
+// Plugins read the contract and zod from the agent at run time (src/hardware/host-modules.ts)
+// instead of bundling their own copies.
+const hostContract = join(root, 'src', 'hardware', 'index.ts');
+const useHostModules = {
+  name: 'use-host-modules',
+  setup(b) {
+    b.onResolve({ filter: /^zod$/ }, () => ({ path: 'zod', namespace: 'host-module' }));
+    b.onResolve({ filter: /src\/hardware\/index(\.js|\.ts)?$/ }, (args) => {
+      const resolved = join(args.resolveDir, args.path).replace(/\.js$/, '.ts');
+      return resolved === hostContract ? { path: 'hardware', namespace: 'host-module' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'host-module' }, (args) => ({
+      loader: 'js',
+      contents: `const host = globalThis[Symbol.for('ramdisk-agent.host-modules')];
+if (!host) throw new Error('this hardware manager must be loaded by ramdisk-agent');
+module.exports = host[${JSON.stringify(args.path)}];`,
+    }));
+  },
+};
 
 const managersDir = join(root, 'hardware-managers');
 for (const name of readdirSync(managersDir)) {
@@ -30,6 +60,11 @@ for (const name of readdirSync(managersDir)) {
   if (!statSync(dir).isDirectory()) continue;
   const entry = ['index.ts', 'index.js'].map((f) => join(dir, f)).find((f) => existsSync(f));
   if (!entry) continue;
-  await build({ ...common, entryPoints: [entry], outfile: join(dist, 'hardware-managers', name, 'index.mjs') });
+  await build({
+    ...common,
+    entryPoints: [entry],
+    outfile: join(dist, 'hardware-managers', name, 'index.mjs'),
+    plugins: [useHostModules],
+  });
 }
 console.log(`built ${dist}`);

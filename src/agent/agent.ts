@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
+import { publishHostModules } from '../hardware/host-modules.js';
 import { loadHardwareManagers, type LoadProblem } from '../hardware/loader.js';
 import type { Logger } from '../hardware/logger.js';
 import { ManagerRegistry } from '../hardware/registry.js';
@@ -62,6 +63,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(config.loadShippedManagers ? [locateShippedManagers()].filter((d): d is string => d !== undefined) : []),
     ...config.hardwareManagerPaths,
   ];
+  publishHostModules();
   const { plugins, problems } = await loadHardwareManagers(managerDirs, log);
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) => run(file, args, { logger: log, ...opts });
   const hardware = await ManagerRegistry.activate(plugins, { log, exec, guard });

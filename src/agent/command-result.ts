@@ -22,7 +22,8 @@ export class CommandResult {
   readonly startedAt = Date.now();
   #status: CommandStatus = 'RUNNING';
   #error: WireError | null = null;
-  #result: unknown = null;
+  /** The result as JSON, produced once when the command finishes. */
+  #resultJson = 'null';
   #progress: Record<string, unknown> | null = null;
   #json: string | undefined;
   readonly #done: Promise<void>;
@@ -44,7 +45,7 @@ export class CommandResult {
   }
 
   get result(): unknown {
-    return this.#result;
+    return this.isDone ? JSON.parse(this.#resultJson) : null;
   }
 
   get error(): WireError | null {
@@ -77,13 +78,14 @@ export class CommandResult {
     if (this.isDone) return;
     this.#status = status;
     this.#error = error;
-    // Round-trip now so a value JSON cannot carry (a BigInt, a cycle) fails the command
-    // here instead of breaking every later GET /v1/commands/.
+    // Serialise now, once: a value JSON cannot carry (a BigInt, a cycle) fails the command
+    // here instead of breaking every later GET /v1/commands/, and a value the command keeps
+    // mutating afterwards cannot change what was reported.
     try {
-      this.#result = result === undefined ? null : JSON.parse(JSON.stringify(result));
+      this.#resultJson = JSON.stringify(result ?? null) ?? 'null';
     } catch (e) {
       this.#status = 'FAILED';
-      this.#result = null;
+      this.#resultJson = 'null';
       this.#error = {
         type: 'CommandExecutionError',
         code: 500,
@@ -95,20 +97,16 @@ export class CommandResult {
   }
 
   toWire(): CommandResultWire {
-    return {
-      id: this.id,
-      command_name: this.name,
-      command_status: this.#status,
-      command_error: this.#error,
-      command_result: this.#result,
-      command_progress: this.#progress,
-    };
+    return JSON.parse(this.toJSONString()) as CommandResultWire;
   }
 
   /** Finished results never change, so their JSON is computed once. */
   toJSONString(): string {
     if (this.#json) return this.#json;
-    const json = JSON.stringify(this.toWire());
+    const json =
+      `{"id":${JSON.stringify(this.id)},"command_name":${JSON.stringify(this.name)},` +
+      `"command_status":"${this.#status}","command_error":${JSON.stringify(this.#error)},` +
+      `"command_result":${this.#resultJson},"command_progress":${JSON.stringify(this.#progress)}}`;
     if (this.isDone) this.#json = json;
     return json;
   }

@@ -31,6 +31,8 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   readonly #log: Logger;
   readonly #shutdown = new AbortController();
   #last: CommandResult | undefined;
+  #listCache: Buffer | undefined;
+  #listCacheFor: CommandResult | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(extensions: readonly Extension[], services: AgentServices) {
@@ -58,21 +60,33 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     return [...this.#results.values()];
   }
 
-  /** `{"commands":[...]}` without re-serialising finished results. */
+  /**
+   * `{"commands":[...]}`. Finished results are serialised once; the whole body is reused
+   * until a command is added or the last one (the only one that can be running) changes.
+   */
   listJSON(): string {
+    return this.listBody().toString();
+  }
+
+  listBody(): Buffer {
+    const last = this.#last;
+    if (this.#listCache && this.#listCacheFor === last && (last === undefined || last.isDone)) return this.#listCache;
     let body = '{"commands":[';
     let first = true;
     for (const result of this.#results.values()) {
       body += (first ? '' : ',') + result.toJSONString();
       first = false;
     }
-    return body + ']}';
+    this.#listCache = Buffer.from(body + ']}');
+    this.#listCacheFor = last;
+    return this.#listCache;
   }
 
   /** Forget every result (IPA does so after a reboot; we do after a new lookup token). */
   reset(): void {
     this.#results.clear();
     this.#last = undefined;
+    this.#listCache = undefined;
   }
 
   /** Abort the signal given to running commands (agent shutdown). */
@@ -157,6 +171,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   }
 
   #store(result: CommandResult): void {
+    this.#listCache = undefined;
     this.#results.set(result.id, result);
     this.#last = result;
     if (this.#results.size <= MAX_KEPT_RESULTS) return;

@@ -7,7 +7,6 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { IpaError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 
@@ -95,6 +94,9 @@ export async function run(file: string, args: readonly string[] = [], options: E
   const started = performance.now();
   log.debug({ command }, 'exec');
 
+  // Loaded on first use: execa is a large module graph and the API must answer before any
+  // tool has to run.
+  const { execa } = await import('execa');
   const child = execa(bin, rest, {
     reject: false,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,

@@ -32,6 +32,8 @@ function isIncompatible(error: unknown): boolean {
 export class ManagerRegistry {
   readonly #active: readonly ActiveManager[];
   readonly #versions: Readonly<Record<string, string>>;
+  // Managers never change after activation, so each phase's listing is computed once.
+  readonly #listings = new Map<StepPhase, StepListingByManager>();
 
   private constructor(active: ActiveManager[]) {
     this.#active = Object.freeze(active);
@@ -89,6 +91,15 @@ export class ManagerRegistry {
    * class name alphabetically (IPA's `deduplicate_steps`).
    */
   listSteps(phase: StepPhase): StepListingByManager {
+    let listing = this.#listings.get(phase);
+    if (listing === undefined) {
+      listing = deepFreeze(this.#computeListing(phase));
+      this.#listings.set(phase, listing);
+    }
+    return listing;
+  }
+
+  #computeListing(phase: StepPhase): StepListingByManager {
     const winners = new Map<string, { active: ActiveManager; step: StepDefinition; priority: number }>();
     for (const active of this.#active) {
       for (const step of active.manager.steps) {
@@ -178,4 +189,12 @@ function parseStepArgs(step: StepDefinition, args: Record<string, unknown>): Rec
     throw new InvalidCommandParamsError(`step ${step.name}: ${formatZodError(result.error)}`);
   }
   return result.data;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -28,10 +28,8 @@ function v1Document(root: string) {
 }
 
 function sendJson(reply: FastifyReply, payload: unknown, status = 200): FastifyReply {
-  return reply
-    .code(status)
-    .type('application/json')
-    .send(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+  return reply.code(status).type('application/json').send(body);
 }
 
 function wantsWait(query: Query): boolean {
@@ -104,7 +102,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     route('GET', `${prefix}/commands`, redirectWithSlash);
     route('POST', `${prefix}/commands`, redirectWithSlash);
 
-    route('GET', `${prefix}/commands/`, (_request, reply) => sendJson(reply, runner.listJSON()), { token: true });
+    route('GET', `${prefix}/commands/`, (_request, reply) => sendJson(reply, runner.listBody()), { token: true });
 
     route(
       'POST',
