@@ -25,6 +25,8 @@ export type { HardwareManager, HardwareManagerInit, HardwareSupportLevel, Manage
 export { defineStep, argsinfoFromSchema, stepToWire, STEP_PHASES } from './step.js';
 export type { StepDefinition, StepDefinitionInit, StepListing, StepPhase, StepInterface, ArgInfo } from './step.js';
 export type { StepContext, IronicNode, IronicPort, ProgressReporter, Exec } from './step-context.js';
+export { DEFAULT_HARDWARE_SETTINGS } from './settings.js';
+export type { HardwareSettings } from './settings.js';
 export { DeviceGuard } from './device-guard.js';
 export type { GuardVerdict, GuardRefusal } from './device-guard.js';
 export { run as exec, ExecError, hasCommand } from './exec.js';

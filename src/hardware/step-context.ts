@@ -5,6 +5,7 @@
 import type { DeviceGuard } from './device-guard.js';
 import type { ExecOptions, ExecResult } from './exec.js';
 import type { Logger } from './logger.js';
+import type { HardwareSettings } from './settings.js';
 
 /** Ironic's node as sent to the agent (`node.as_dict(secure=True)`); only a few keys are typed. */
 export interface IronicNode {
@@ -41,6 +42,8 @@ export interface StepContext {
   signal: AbortSignal;
   guard: DeviceGuard;
   exec: Exec;
+  /** The agent's settings hardware code reads (download retries, md5, TLS); IPA's defaults when absent. */
+  settings?: HardwareSettings;
   /** Call another manager method by name, as IPA's `dispatch_to_managers` does. */
   dispatch<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
 }

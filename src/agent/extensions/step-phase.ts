@@ -43,6 +43,7 @@ export function createStepContext(ctx: CommandContext, phase: StepPhase, node: I
     progress,
     signal,
     guard: services.guard,
+    settings: services.config,
     exec: (file, args, options) => run(file, args, { logger: log, signal, ...options }),
     dispatch: (method, ...args) => services.hardware.dispatchToManagers(method, ...args),
   };

@@ -1,0 +1,36 @@
+/**
+ * The agent settings hardware code may read, as a read-only view of the agent's
+ * configuration (IPA's `CONF` options that its hardware code consults). The agent hands
+ * in its whole config, which has these keys; hardware code never imports the agent.
+ */
+export interface HardwareSettings {
+  /** Accept 32-hex-digit (MD5) image checksums. */
+  readonly md5Enabled: boolean;
+  /** Seconds without data before a download attempt is abandoned (also the connect timeout). */
+  readonly imageDownloadConnectionTimeout: number;
+  /** Extra attempts per URL (and whole-download retries after a bad checksum). */
+  readonly imageDownloadConnectionRetries: number;
+  /** Seconds between attempts. */
+  readonly imageDownloadConnectionRetryInterval: number;
+  /** Seconds a whole download may take; 0 = unlimited. */
+  readonly imageDownloadMaxDuration: number;
+  /** Skip TLS verification of image servers. */
+  readonly insecure: boolean;
+  /** CA bundle for image servers (and the conductor). */
+  readonly cafile?: string | undefined;
+  /** Client certificate and key presented to image servers. */
+  readonly certfile?: string | undefined;
+  readonly keyfile?: string | undefined;
+  /** Report success when the bootloader cannot be installed (IPA's option of the same name). */
+  readonly ignoreBootloaderFailure?: boolean | undefined;
+}
+
+/** IPA's defaults, used when a caller (a unit test, a tool) provides no settings. */
+export const DEFAULT_HARDWARE_SETTINGS: HardwareSettings = Object.freeze({
+  md5Enabled: true,
+  imageDownloadConnectionTimeout: 60,
+  imageDownloadConnectionRetries: 9,
+  imageDownloadConnectionRetryInterval: 10,
+  imageDownloadMaxDuration: 0,
+  insecure: false,
+});
