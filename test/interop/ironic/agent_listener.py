@@ -3,7 +3,7 @@
 exactly what a real conductor sends after a heartbeat. Stdlib only; 127.0.0.1 only.
 
 Usage: agent_listener.py PORT LOGFILE [--steps none|ipa] [--lifetime SECONDS]
-  Every request is appended to LOGFILE as one JSON line {t (epoch), method, path, body}.
+  Every request is appended to LOGFILE as one JSON line {t (epoch), method, path, headers, body}.
   --steps none: clean.get_clean_steps answers an empty step list (default).
   --steps ipa:  answers IPA's two automated-clean steps (erase_devices_metadata 99,
                 erase_devices 10).
@@ -24,6 +24,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("port", type=int)
 ap.add_argument("logfile")
 ap.add_argument("--steps", choices=["none", "ipa"], default="none")
+ap.add_argument("--no-deploy-steps", action="store_true",
+                help="answer get_deploy_steps with no steps (reproduces the hang below)")
 ap.add_argument("--lifetime", type=float, default=300)
 args = ap.parse_args()
 
@@ -33,6 +35,16 @@ IPA_STEPS = [
      "reboot_requested": False, "abortable": True},
     {"step": "erase_devices", "priority": 10, "interface": "deploy",
      "reboot_requested": False, "abortable": True},
+]
+# IPA 9.4's deploy steps, all at priority 0 (the conductor's own write_image proxies the
+# in-band one). Must not be empty: a 2023.1 conductor re-runs get_deploy_steps on every
+# DEPLOYWAIT heartbeat while agent_cached_deploy_steps is empty, so that command becomes
+# the agent's last one, hides the execute_deploy_step result, and the deploy hangs in
+# "wait call-back" for ever (each heartbeat also resets the callback timeout).
+IPA_DEPLOY_STEPS = [
+    {"step": "erase_devices_metadata", "priority": 0, "interface": "deploy",
+     "reboot_requested": False},
+    {"step": "write_image", "priority": 0, "interface": "deploy", "reboot_requested": False},
 ]
 HW_VERSION = {"generic_hardware_manager": "1.1"}
 IMAGE = bytes(1024 * 1024)
@@ -69,7 +81,8 @@ class Handler(BaseHTTPRequestHandler):
     def record(self, body):
         with open(args.logfile, "a") as f:
             f.write(json.dumps({"t": round(time.time(), 3), "method": self.command,
-                                "path": self.path, "body": body}) + "\n")
+                                "path": self.path, "headers": dict(self.headers),
+                                "body": body}) + "\n")
 
     def do_GET(self, head=False):
         self.record(None)
@@ -102,8 +115,9 @@ class Handler(BaseHTTPRequestHandler):
                 steps = IPA_STEPS if args.steps == "ipa" else []
                 cmd = command(short, result={"clean_steps": {"GenericHardwareManager": steps},
                                              "hardware_manager_version": HW_VERSION})
-            elif name == "deploy.get_deploy_steps":  # nothing in-band at priority > 0
-                cmd = command(short, result={"deploy_steps": {"GenericHardwareManager": []},
+            elif name == "deploy.get_deploy_steps":
+                steps = [] if args.no_deploy_steps else IPA_DEPLOY_STEPS
+                cmd = command(short, result={"deploy_steps": {"GenericHardwareManager": steps},
                                              "hardware_manager_version": HW_VERSION})
             elif name == "standby.get_partition_uuids":  # whole-disk image, as IPA
                 cmd = command(short, result={"root uuid": "0x1a2b3c4d"})

@@ -131,8 +131,9 @@ import json, os, sys, time, urllib.request
 port, pid = sys.argv[1], int(sys.argv[2])
 deadline = time.time() + 90
 while time.time() < deadline:
-    try:
-        os.kill(pid, 0)
+    try:  # gone, or a zombie (its parent, this script's shell, has not reaped it yet)
+        if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            raise OSError
     except OSError:
         sys.exit("ironic exited during start-up")
     try:
