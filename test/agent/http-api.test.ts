@@ -86,6 +86,11 @@ describe('token', () => {
     expect(res.status).toBe(401);
   });
 
+  it('a GET with a JSON content type and no body (as python-requests sends it) is served', async () => {
+    const res = await raw(`/v1/commands/?agent_token=${TOKEN}`, { headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+  });
+
   it('the right token is accepted on the unversioned alias too', async () => {
     const res = await raw(`/commands/?agent_token=${TOKEN}`);
     expect(res.status).toBe(200);
