@@ -41,6 +41,8 @@ export interface BlockDevice {
   fsType: string | null;
   label: string | null;
   partitionTableType: string | null;
+  /** GPT type GUID or MBR type (`0x83`) of a partition. */
+  partitionType: string | null;
   /** Whether discard (TRIM) guarantees zeroes on read-back (lsblk DISC-ZERO). */
   discardZeroesData: boolean;
   /** 0 when the device does not support discard at all. */
@@ -68,7 +70,7 @@ export interface ListBlockDevicesOptions {
 
 const LSBLK_COLUMNS = [
   'NAME', 'KNAME', 'PATH', 'MAJ:MIN', 'PKNAME', 'TYPE', 'SIZE', 'MODEL', 'VENDOR', 'SERIAL', 'WWN', 'ROTA',
-  'HCTL', 'RO', 'RM', 'TRAN', 'LOG-SEC', 'PHY-SEC', 'FSTYPE', 'LABEL', 'PTTYPE', 'MOUNTPOINTS', 'DISC-GRAN',
+  'HCTL', 'RO', 'RM', 'TRAN', 'LOG-SEC', 'PHY-SEC', 'FSTYPE', 'LABEL', 'PTTYPE', 'PARTTYPE', 'MOUNTPOINTS', 'DISC-GRAN',
   'DISC-ZERO',
 ] as const;
 
@@ -102,6 +104,7 @@ interface LsblkNode {
   fstype: string | null;
   label: string | null;
   pttype: string | null;
+  parttype: string | null;
   mountpoints: string[];
   'disc-gran': number;
   'disc-zero': boolean;
@@ -131,6 +134,7 @@ const lsblkNode: z.ZodType<LsblkNode> = z.lazy(() =>
     fstype: lsblkText,
     label: lsblkText,
     pttype: lsblkText,
+    parttype: lsblkText,
     // lsblk ≥ 2.37 prints a list (with null for "not mounted"); older ones MOUNTPOINT.
     mountpoints: z
       .array(z.string().nullable())
@@ -215,6 +219,7 @@ async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<Bloc
     fsType: node.fstype,
     label: node.label,
     partitionTableType: node.pttype,
+    partitionType: node.parttype,
     discardZeroesData: node['disc-zero'],
     discardGranularity: node['disc-gran'],
     mountpoints: node.mountpoints,
@@ -304,6 +309,7 @@ export async function describeFileDevice(file: string): Promise<BlockDevice> {
     fsType: null,
     label: null,
     partitionTableType: null,
+    partitionType: null,
     discardZeroesData: false,
     discardGranularity: 0,
     mountpoints: [],

@@ -17,7 +17,7 @@ function disk(overrides: Partial<BlockDevice>): BlockDevice {
     vendor: 'ATA', serial: 'S1', wwn: '0x5000c500a1b2c3d4', wwnWithExtension: null, wwnVendorExtension: null,
     rotational: true, hctl: '0:0:0:0', byPath: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1', readOnly: false,
     removable: false, transport: 'sata', logicalSectorSize: 512, physicalSectorSize: 512, fsType: null, label: null,
-    partitionTableType: null, discardZeroesData: false, discardGranularity: 0, mountpoints: [], holders: [],
+    partitionTableType: null, partitionType: null, discardZeroesData: false, discardGranularity: 0, mountpoints: [], holders: [],
     parent: null, partitions: [], backingFile: null, ...overrides,
   };
 }

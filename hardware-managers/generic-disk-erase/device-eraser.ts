@@ -1,0 +1,208 @@
+/**
+ * One device, one method: chooses how to erase a device (read-only probes only, so that a
+ * dry run can show the same choice), then erases it and verifies the result.
+ *
+ * erase_devices follows IPA's order: NVMe format, else ATA secure erase, else overwrite;
+ * a failed secure erase falls through to overwrite only with
+ * agent_continue_if_secure_erase_failed. erase_devices_express prefers what the device does
+ * itself (NVMe format, discard, write-zeroes), else erases metadata.
+ */
+import {
+  BlockDeviceEraseError,
+  IncompatibleHardwareMethodError,
+  isIpaError,
+  type BlockDevice,
+  type StepContext,
+} from '../../src/hardware/index.js';
+import { ataSecureErase, probeAtaSecurity, type AtaSecurity } from './ata.js';
+import { destroyDiskMetadata } from './metadata.js';
+import { nvmeFormat, probeNvmeFormat } from './nvme.js';
+import { overwrite, overwritePasses, type OverwritePlan } from './overwrite.js';
+import { writeZeroesMaxBytes } from './plan.js';
+import type { ProgressBoard } from './progress.js';
+import type { EraseSettings } from './settings.js';
+import { verifyNoSignatures, verifyZeroed, type VerifyOutcome } from './verify.js';
+
+export type EraseMethod =
+  | { kind: 'nvme_format'; ses: 1 | 2 }
+  | { kind: 'ata_secure_erase'; security: AtaSecurity }
+  | { kind: 'overwrite'; plan: OverwritePlan }
+  | { kind: 'blkdiscard' }
+  | { kind: 'blkdiscard_zeroout' }
+  | { kind: 'metadata' };
+
+export interface MethodChoice {
+  method: EraseMethod;
+  /** Methods considered first and why they were not used. */
+  notUsed: { method: string; reason: string }[];
+  /** When the chosen hardware method fails, what runs instead (erase_devices only). */
+  fallback?: EraseMethod;
+}
+
+export function methodName(method: EraseMethod): string {
+  switch (method.kind) {
+    case 'nvme_format':
+      return method.ses === 2 ? 'nvme_format_crypto_erase' : 'nvme_format_user_data_erase';
+    case 'ata_secure_erase':
+      return method.security.enhancedErase ? 'ata_enhanced_secure_erase' : 'ata_secure_erase';
+    case 'overwrite':
+      return method.plan.randomPasses > 0 ? (method.plan.zeroPass ? 'shred_then_zero' : 'shred') : 'zero';
+    default:
+      return method.kind;
+  }
+}
+
+/** Passes over the whole device: the metadata erase touches only a few sectors. */
+function passesOf(method: EraseMethod): number {
+  if (method.kind === 'overwrite') return overwritePasses(method.plan);
+  return method.kind === 'metadata' ? 0 : 1;
+}
+
+export function overwritePlanFrom(settings: EraseSettings): OverwritePlan {
+  return { randomPasses: settings.iterations, zeroPass: settings.zeroize };
+}
+
+export async function chooseFullEraseMethod(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice> {
+  const notUsed: MethodChoice['notUsed'] = [];
+  const plan = overwritePlanFrom(settings);
+  if (overwritePasses(plan) === 0) {
+    throw new BlockDeviceEraseError(
+      `Refusing to erase ${device.path}: agent_erase_devices_iterations is 0 and agent_erase_devices_zeroize is false, ` +
+        'so an overwrite would write nothing',
+    );
+  }
+  const overwriteMethod: EraseMethod = { kind: 'overwrite', plan };
+  const fallback = settings.continueIfSecureEraseFailed ? overwriteMethod : undefined;
+  const isBlock = device.type !== 'file';
+
+  if (!settings.enableNvmeSecureErase) notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
+  else if (!isBlock) notUsed.push({ method: 'nvme_format', reason: 'a plain file' });
+  else {
+    const nvme = await probeNvmeFormat(ctx, device.path);
+    if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, ...(fallback ? { fallback } : {}) };
+    notUsed.push({ method: 'nvme_format', reason: nvme.reason });
+  }
+
+  if (!settings.enableAtaSecureErase) notUsed.push({ method: 'ata_secure_erase', reason: 'disabled (agent_enable_ata_secure_erase)' });
+  else if (!isBlock) notUsed.push({ method: 'ata_secure_erase', reason: 'a plain file' });
+  else if (device.path.startsWith('/dev/nvme')) notUsed.push({ method: 'ata_secure_erase', reason: 'an NVMe device' });
+  else if (device.type === 'loop') notUsed.push({ method: 'ata_secure_erase', reason: 'a loop device (no drive behind it)' });
+  else {
+    const ata = await probeAtaSecurity(ctx, device.path);
+    if (ata.usable) return { method: { kind: 'ata_secure_erase', security: ata.security }, notUsed, ...(fallback ? { fallback } : {}) };
+    notUsed.push({ method: 'ata_secure_erase', reason: ata.reason });
+  }
+  return { method: overwriteMethod, notUsed };
+}
+
+export async function chooseExpressMethod(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice> {
+  const notUsed: MethodChoice['notUsed'] = [];
+  if (device.type === 'file') {
+    notUsed.push({ method: 'nvme_format', reason: 'a plain file' }, { method: 'blkdiscard', reason: 'a plain file' });
+    return { method: { kind: 'metadata' }, notUsed };
+  }
+  if (!settings.enableNvmeSecureErase) notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
+  else {
+    const nvme = await probeNvmeFormat(ctx, device.path);
+    if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, fallback: { kind: 'metadata' } };
+    notUsed.push({ method: 'nvme_format', reason: nvme.reason });
+  }
+  if (device.discardGranularity > 0 && device.discardZeroesData) return { method: { kind: 'blkdiscard' }, notUsed };
+  if (device.discardGranularity === 0) notUsed.push({ method: 'blkdiscard', reason: 'the device does not support discard' });
+  else notUsed.push({ method: 'blkdiscard', reason: 'discarded blocks do not read back as zeros (DISC-ZERO 0)' });
+  if ((await writeZeroesMaxBytes(device)) > 0) return { method: { kind: 'blkdiscard_zeroout' }, notUsed };
+  notUsed.push({ method: 'blkdiscard_zeroout', reason: 'the device has no write-zeroes offload (it would be a full overwrite)' });
+  return { method: { kind: 'metadata' }, notUsed };
+}
+
+export interface DeviceReport {
+  device: string;
+  size_bytes: number;
+  method: string;
+  methods_not_used: { method: string; reason: string }[];
+  passes: number;
+  bytes_written: number;
+  started_at: string;
+  finished_at: string;
+  duration_seconds: number;
+  verify: VerifyOutcome;
+}
+
+async function runMethod(ctx: StepContext, device: BlockDevice, method: EraseMethod, board: ProgressBoard): Promise<void> {
+  switch (method.kind) {
+    case 'nvme_format':
+      await nvmeFormat(ctx, device.path, method.ses);
+      return;
+    case 'ata_secure_erase':
+      await ataSecureErase(ctx, device.path, method.security);
+      return;
+    case 'overwrite':
+      await overwrite(ctx, device, method.plan, board);
+      return;
+    case 'blkdiscard':
+      await ctx.exec('blkdiscard', [device.path], { timeoutMs: 3600_000, signal: ctx.signal });
+      return;
+    case 'blkdiscard_zeroout':
+      await ctx.exec('blkdiscard', ['--zeroout', device.path], { timeoutMs: 4 * 3600_000, signal: ctx.signal });
+      return;
+    case 'metadata':
+      await destroyDiskMetadata(ctx, device);
+      return;
+  }
+}
+
+/** What proves the method worked: zeros where the method guarantees them, else no signature. */
+async function verifyAfter(ctx: StepContext, device: BlockDevice, method: EraseMethod): Promise<VerifyOutcome> {
+  const endsInZeros =
+    (method.kind === 'overwrite' && method.plan.zeroPass) || method.kind === 'blkdiscard' || method.kind === 'blkdiscard_zeroout';
+  return endsInZeros ? verifyZeroed(ctx, device) : verifyNoSignatures(ctx, device);
+}
+
+/**
+ * Erase one device with the chosen method (and its fallback), verify, and report. Throws
+ * IPA's errors: a failed secure erase without fallback is `IncompatibleHardwareMethodError`;
+ * a failed verify is `BlockDeviceEraseError`.
+ */
+export async function eraseDevice(ctx: StepContext, device: BlockDevice, choice: MethodChoice, board: ProgressBoard): Promise<DeviceReport> {
+  const started = Date.now();
+  const notUsed = [...choice.notUsed];
+  let method = choice.method;
+  board.start(device.path, methodName(method), passesOf(method));
+  ctx.log.info({ device: device.path, method: methodName(method) }, 'erasing device');
+  try {
+    await runMethod(ctx, device, method, board);
+  } catch (error) {
+    const hardware = method.kind === 'nvme_format' || method.kind === 'ata_secure_erase';
+    if (!hardware || !isIpaError(error) || error.type !== BlockDeviceEraseError.name) throw error;
+    if (!choice.fallback) {
+      throw new IncompatibleHardwareMethodError(
+        `${error.details}. Set agent_continue_if_secure_erase_failed ([deploy]continue_if_disk_secure_erase_fails) to fall back to an overwrite.`,
+      );
+    }
+    ctx.log.warn({ device: device.path, err: error }, 'secure erase failed; falling back');
+    notUsed.push({ method: methodName(method), reason: `failed: ${error.details}` });
+    method = choice.fallback;
+    board.start(device.path, methodName(method), passesOf(method));
+    await runMethod(ctx, device, method, board);
+  }
+  board.verifying(device.path);
+  const verify = await verifyAfter(ctx, device, method);
+  if (!verify.passed) {
+    throw new BlockDeviceEraseError(`Verification after ${methodName(method)} of ${device.path} failed: ${verify.problem}`);
+  }
+  const finished = Date.now();
+  const writes = method.kind === 'overwrite' ? overwritePasses(method.plan) : 0;
+  return {
+    device: device.path,
+    size_bytes: device.sizeBytes,
+    method: methodName(method),
+    methods_not_used: notUsed,
+    passes: passesOf(method),
+    bytes_written: writes * device.sizeBytes,
+    started_at: new Date(started).toISOString(),
+    finished_at: new Date(finished).toISOString(),
+    duration_seconds: Math.round(finished - started) / 1000,
+    verify,
+  };
+}
+

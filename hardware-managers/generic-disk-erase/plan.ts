@@ -1,0 +1,138 @@
+/**
+ * Which devices an erase step touches, and why every other one is left alone. Shared
+ * discovery (`listTargetDisks`) decides what counts as a disk here (allow-list outside a
+ * ramdisk, never ramdisk media inside one, the node's skip list); this adds what only
+ * erasing cares about: virtual media, RAID members and kept RAID volumes, read-only and
+ * mounted devices, the safety guard's verdict, and IPA's special-filesystem guard.
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import {
+  BlockDeviceEraseError,
+  hasCommand,
+  isMounted,
+  listBlockDevices,
+  listTargetDisks,
+  ProtectedDeviceError,
+  skipListVolumeNames,
+  type BlockDevice,
+  type StepContext,
+} from '../../src/hardware/index.js';
+import type { EraseSettings } from './settings.js';
+
+export interface SkippedEntry {
+  device: string;
+  reason: string;
+}
+
+export interface ErasePlan {
+  targets: BlockDevice[];
+  skipped: SkippedEntry[];
+}
+
+/** Filesystem labels of virtual media a BMC attaches (config drive, boot ISO). */
+const VIRTUAL_MEDIA_LABELS = new Set(['config-2', 'vmedia_boot_iso']);
+/** IPA's shared-filesystem guard: GPFS and VMFS partition types, MBR 0xfb, gfs2. */
+const PROTECTED_PARTITION_TYPES = new Set(['37affc90-ef7d-4e96-91c3-2d7ae055b174', 'aa31e02a-400f-11db-9590-000c2911d1b8', '0xfb']);
+
+export interface PlanOptions {
+  settings: EraseSettings;
+  /** erase_devices refuses a read-only device unless agent_erase_skip_read_only; the others skip it. */
+  readOnly: 'skip-or-fail' | 'skip';
+}
+
+function describeMounts(device: BlockDevice): string {
+  const mounts = [...device.mountpoints, ...device.partitions.flatMap((p) => p.mountpoints)];
+  return mounts.join(', ');
+}
+
+async function virtualFloppy(): Promise<string | undefined> {
+  return realpath('/dev/disk/by-label/ir-vfd-dev').catch(() => undefined);
+}
+
+/** `MD_NAME=host:name` → `name`, as IPA's get_volume_name_of_raid_device. */
+async function raidVolumeName(ctx: StepContext, device: BlockDevice): Promise<string | undefined> {
+  const { stdout } = await ctx.exec('mdadm', ['--detail', '--export', device.path], { quiet: true }).catch(() => ({ stdout: '' }));
+  const name = /^MD_NAME=(.*)$/m.exec(stdout)?.[1];
+  return name?.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
+}
+
+function specialFilesystem(device: BlockDevice): string | undefined {
+  for (const part of [device, ...device.partitions]) {
+    if (part.fsType === 'gfs2') return `${part.path} holds a gfs2 filesystem`;
+    const type = part.partitionType?.toLowerCase();
+    if (type && PROTECTED_PARTITION_TYPES.has(type)) return `${part.path} has the protected partition type ${type} (GPFS/VMFS)`;
+  }
+  return undefined;
+}
+
+export async function planErase(ctx: StepContext, options: PlanOptions): Promise<ErasePlan> {
+  const listing = await listBlockDevices(ctx.exec);
+  const { targets: candidates, skipped: shared } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node, listing });
+  const skipped: SkippedEntry[] = shared.map(({ device, reason }) => ({ device: device.path, reason }));
+  const targets: BlockDevice[] = [];
+  const readOnlyRefusals: string[] = [];
+  const floppy = await virtualFloppy();
+  const keptVolumes = new Set(skipListVolumeNames(ctx.node));
+  const keptRaidMembers = new Map<string, string>();
+
+  if (keptVolumes.size > 0 && (await hasCommand('mdadm'))) {
+    for (const md of listing.filter((d) => /^raid|^md$/.test(d.type))) {
+      const volume = await raidVolumeName(ctx, md);
+      if (!volume || !keptVolumes.has(volume)) continue;
+      skipped.push({ device: md.path, reason: `software RAID volume "${volume}" is kept (skip_block_devices)` });
+      for (const member of listing) {
+        const holdsIt = member.holders.includes(md.name) || member.partitions.some((p) => p.holders.includes(md.name));
+        if (holdsIt) keptRaidMembers.set(member.path, volume);
+      }
+    }
+  }
+
+  for (const device of candidates) {
+    const labels = [device.label, ...device.partitions.map((p) => p.label)].filter((l): l is string => l !== null);
+    const vmedia = labels.find((label) => VIRTUAL_MEDIA_LABELS.has(label));
+    const raidMember = [device, ...device.partitions].some((p) => p.fsType === 'linux_raid_member');
+    let reason: string | undefined;
+    if (floppy && floppy === (await realpath(device.path).catch(() => device.path))) reason = 'virtual media floppy (ir-vfd-dev)';
+    else if (vmedia) reason = `virtual media (filesystem label ${vmedia})`;
+    else if (keptRaidMembers.has(device.path)) reason = `member of the kept software RAID volume "${keptRaidMembers.get(device.path)}"`;
+    else if (/^raid|^md$/.test(device.type) && skipped.some((s) => s.device === device.path)) continue;
+    else if (raidMember) reason = 'member of a software RAID (the RAID device is erased instead)';
+    else if (isMounted(device)) reason = `holds a mounted filesystem (${describeMounts(device)})`;
+    else if (device.readOnly) {
+      if (options.readOnly === 'skip-or-fail' && !options.settings.skipReadOnly) {
+        readOnlyRefusals.push(device.path);
+        continue;
+      }
+      reason = 'read-only device';
+    }
+    if (!reason) {
+      const verdict = await ctx.guard.check(device.path);
+      if (!verdict.writable) reason = `refused by the safety guard: ${verdict.reason ?? verdict.refusal}`;
+    }
+    if (reason) {
+      skipped.push({ device: device.path, reason });
+      continue;
+    }
+    if (options.settings.guardSpecialFilesystems) {
+      const special = specialFilesystem(device);
+      if (special) throw new ProtectedDeviceError(device.path, special);
+    }
+    targets.push(device);
+  }
+
+  if (readOnlyRefusals.length > 0) {
+    throw new BlockDeviceEraseError(
+      `Read-only block device(s) ${readOnlyRefusals.join(', ')} cannot be erased; set agent_erase_skip_read_only ` +
+        '([deploy]erase_skip_read_only) to skip them. Nothing was written.',
+    );
+  }
+  for (const entry of skipped) ctx.log.info({ device: entry.device, reason: entry.reason }, 'not erasing device');
+  return { targets, skipped };
+}
+
+/** `/sys/block/<dev>/queue/write_zeroes_max_bytes`: > 0 when the device zeroes ranges itself. */
+export async function writeZeroesMaxBytes(device: BlockDevice): Promise<number> {
+  if (device.type === 'file') return 0;
+  const text = await readFile(`/sys/class/block/${device.name}/queue/write_zeroes_max_bytes`, 'utf8').catch(() => '0');
+  return Number(text.trim()) || 0;
+}

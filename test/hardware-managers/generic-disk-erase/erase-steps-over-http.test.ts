@@ -1,0 +1,175 @@
+// The erase steps driven as Ironic drives them: clean.execute_clean_step over HTTP, then
+// polling GET /v1/commands/{id}, on real loop devices and plain files made by the test.
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../../../src/agent/agent.js';
+import type { AgentTestClient } from '../../helpers/agent.js';
+import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
+import { isAllZero, probe, runStep, sha256, startEraseAgent, withGptAndFilesystem } from './helpers.js';
+
+const scratch = new ScratchDevices();
+let agent: RunningAgent | undefined;
+let client: AgentTestClient;
+
+async function agentFor(allow: string[]) {
+  ({ agent, client } = await startEraseAgent(allow));
+}
+
+afterEach(async () => {
+  await agent?.close();
+  agent = undefined;
+  scratch.cleanup();
+});
+afterAll(() => scratch.cleanup());
+
+describe('step listing', () => {
+  beforeAll(async () => agentFor([]));
+  afterAll(async () => agent?.close());
+
+  it('offers IPA\'s erase steps with IPA\'s priorities and interfaces', async () => {
+    const node = { uuid: 'n1', properties: {}, instance_info: {}, driver_internal_info: {} };
+    const { body } = await client.post('clean.get_clean_steps', { node, ports: [] }, true);
+    const steps = Object.values(body.command_result.clean_steps as Record<string, any[]>).flat();
+    const byName = Object.fromEntries(steps.map((s) => [s.step, s]));
+    expect(byName.erase_devices).toMatchObject({ priority: 10, interface: 'deploy', abortable: true, reboot_requested: false });
+    expect(byName.erase_devices_metadata).toMatchObject({ priority: 99, interface: 'deploy', abortable: true });
+    expect(byName.erase_devices_express).toMatchObject({ priority: 0, interface: 'deploy', abortable: true });
+    expect(byName.erase_pstore).toMatchObject({ priority: 0, interface: 'deploy', abortable: true });
+
+    const deploy = await client.post('deploy.get_deploy_steps', { node, ports: [] }, true);
+    const deploySteps = Object.values(deploy.body.command_result.deploy_steps as Record<string, any[]>).flat();
+    expect(deploySteps.find((s) => s.step === 'erase_devices_metadata')).toMatchObject({ priority: 0, interface: 'deploy' });
+    expect(deploySteps.find((s) => s.step === 'erase_devices')).toBeUndefined();
+  });
+});
+
+describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
+  it('erase_devices_metadata removes tables and signatures, verifies it, and leaves read-only, mounted and not allow-listed devices untouched', async () => {
+    const a = scratch.create({ sizeMiB: 24, randomMiB: 24 });
+    const b = scratch.create({ sizeMiB: 24, randomMiB: 24 });
+    withGptAndFilesystem(scratch, a);
+    withGptAndFilesystem(scratch, b);
+    const readOnly = scratch.create({ sizeMiB: 8, randomMiB: 8, readOnly: true });
+    const mounted = scratch.create({ sizeMiB: 16 });
+    scratch.mount(mounted);
+    const notAllowed = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const untouched = [readOnly, mounted, notAllowed].map((d) => ({ d, sum: sha256(d.file) }));
+    expect(probe(a.path)).toMatch(/PTTYPE=gpt/);
+
+    await agentFor([a.path, b.path, readOnly.path, mounted.path]);
+    const { final, runningSnapshots } = await runStep(client, 'erase_devices_metadata', {});
+
+    expect(final.command_status).toBe('SUCCEEDED');
+    const report = final.command_result.clean_result;
+    for (const device of [a, b]) {
+      expect(probe(device.path)).toBe('');
+      expect(execFileSync('sgdisk', ['-p', device.path], { encoding: 'utf8' })).toMatch(/Creating new GPT entries/);
+      expect(report.devices[device.path]).toMatchObject({ method: 'metadata', verify: { method: 'no_signature', passed: true } });
+    }
+    const reasons = Object.fromEntries(report.skipped.map((s: any) => [s.device, s.reason]));
+    expect(reasons[readOnly.path]).toMatch(/read-only/);
+    expect(reasons[mounted.path]).toMatch(/mounted/);
+    expect(reasons[notAllowed.path]).toMatch(/not in the allow-list/);
+    for (const { d, sum } of untouched) expect(sha256(d.file)).toBe(sum);
+    expect(runningSnapshots.length).toBeGreaterThan(0);
+    expect(runningSnapshots[0]).toMatchObject({ step: 'erase_devices_metadata' });
+  });
+
+  it('erase_devices overwrites every device in parallel (shred + zero pass), verifies zeros, and shows progress while running', async () => {
+    const devices = [scratch.create({ sizeMiB: 48, randomMiB: 48 }), scratch.create({ sizeMiB: 48, randomMiB: 48 })];
+    const file = scratch.create({ sizeMiB: 16, randomMiB: 16, plainFile: true });
+    const readOnly = scratch.create({ sizeMiB: 8, randomMiB: 8, readOnly: true });
+    const readOnlySum = sha256(readOnly.file);
+    await agentFor([...devices.map((d) => d.path), file.path, readOnly.path]);
+
+    const { final, runningSnapshots } = await runStep(client, 'erase_devices', {
+      driver_internal_info: { agent_erase_devices_iterations: 1, agent_erase_devices_zeroize: true, agent_erase_skip_read_only: true },
+    });
+
+    expect(final.command_status).toBe('SUCCEEDED');
+    const report = final.command_result.clean_result;
+    for (const d of [...devices, file]) {
+      expect(isAllZero(d.file)).toBe(true);
+      expect(report.devices[d.path]).toMatchObject({
+        method: 'shred_then_zero',
+        passes: 2,
+        bytes_written: 2 * d.sizeBytes,
+        verify: { method: 'zero_sample', passed: true },
+      });
+    }
+    expect(report.devices[devices[0]!.path].methods_not_used.map((m: any) => m.method)).toEqual(['nvme_format', 'ata_secure_erase']);
+    expect(report.skipped.find((s: any) => s.device === readOnly.path)?.reason).toMatch(/read-only/);
+    expect(sha256(readOnly.file)).toBe(readOnlySum);
+
+    // Erased concurrently: each device started before the other finished.
+    const [first, second] = devices.map((d) => report.devices[d.path]);
+    expect(Date.parse(first.started_at)).toBeLessThan(Date.parse(second.finished_at));
+    expect(Date.parse(second.started_at)).toBeLessThan(Date.parse(first.finished_at));
+    // And the live view showed both running at the same time.
+    const bothRunning = runningSnapshots.some(
+      (p) => p.devices.filter((d: any) => devices.some((x) => x.path === d.device) && d.state === 'running').length === 2,
+    );
+    expect(bothRunning).toBe(true);
+    const last = runningSnapshots.at(-1);
+    expect(last.overall.bytes_total).toBe(2 * (2 * 48 + 16) * 1024 * 1024);
+    expect(last.devices[0]).toHaveProperty('rate_bytes_per_second');
+    expect(last.devices[0]).toHaveProperty('eta_seconds');
+  });
+
+  it('erase_devices refuses a read-only device without agent_erase_skip_read_only, before writing anything', async () => {
+    const writable = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const readOnly = scratch.create({ sizeMiB: 8, randomMiB: 8, readOnly: true });
+    const sums = [writable, readOnly].map((d) => sha256(d.file));
+    await agentFor([writable.path, readOnly.path]);
+
+    const { final } = await runStep(client, 'erase_devices', {});
+    expect(final.command_status).toBe('FAILED');
+    expect(final.command_error).toMatchObject({ type: 'BlockDeviceEraseError' });
+    expect(final.command_error.details).toContain(readOnly.path);
+    expect([writable, readOnly].map((d) => sha256(d.file))).toEqual(sums);
+  });
+
+  it('dry_run returns the plan with methods and skip reasons and writes nothing', async () => {
+    const loop = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const file = scratch.create({ sizeMiB: 8, randomMiB: 8, plainFile: true });
+    const sums = [loop, file].map((d) => sha256(d.file));
+    await agentFor([loop.path, file.path]);
+
+    const { final } = await runStep(client, 'erase_devices_express', {}, { dry_run: true });
+    expect(final.command_status).toBe('SUCCEEDED');
+    const plan = final.command_result.clean_result;
+    expect(plan.dry_run).toBe(true);
+    expect(plan.devices[loop.path]).toMatchObject({ method: 'blkdiscard_zeroout' });
+    expect(plan.devices[file.path]).toMatchObject({ method: 'metadata' });
+    expect([loop, file].map((d) => sha256(d.file))).toEqual(sums);
+  });
+
+  it('erase_devices_express zeroes a loop device with blkdiscard --zeroout and erases a file\'s metadata', async () => {
+    const loop = scratch.create({ sizeMiB: 16, randomMiB: 16 });
+    const file = scratch.create({ sizeMiB: 16, randomMiB: 16, plainFile: true });
+    withGptAndFilesystem(scratch, file);
+    await agentFor([loop.path, file.path]);
+
+    const { final } = await runStep(client, 'erase_devices_express', {});
+    expect(final.command_status).toBe('SUCCEEDED');
+    const report = final.command_result.clean_result;
+    expect(isAllZero(loop.file)).toBe(true);
+    expect(report.devices[loop.path]).toMatchObject({ method: 'blkdiscard_zeroout', verify: { passed: true } });
+    expect(report.devices[file.path]).toMatchObject({ method: 'metadata', verify: { method: 'no_signature', passed: true } });
+    expect(probe(file.file)).toBe('');
+  });
+
+  it('leaves devices matched by properties.skip_block_devices alone and says why', async () => {
+    const erased = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const kept = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const keptSum = sha256(kept.file);
+    await agentFor([erased.path, kept.path]);
+
+    const { final } = await runStep(client, 'erase_devices_metadata', { properties: { skip_block_devices: [{ name: kept.path }] } });
+    expect(final.command_status).toBe('SUCCEEDED');
+    const report = final.command_result.clean_result;
+    expect(Object.keys(report.devices)).toContain(erased.path);
+    expect(report.skipped.find((s: any) => s.device === kept.path)?.reason).toMatch(/skip_block_devices/);
+    expect(sha256(kept.file)).toBe(keptSum);
+  });
+});

@@ -1,0 +1,64 @@
+/** Shared by the erase tests: an agent with only the erase manager, and checks on scratch devices. */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunningAgent } from '../../../src/agent/agent.js';
+import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
+import type { ScratchDevice, ScratchDevices } from '../../helpers/loop-devices.js';
+
+export const ERASE_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'generic-disk-erase');
+
+export async function startEraseAgent(allowDevices: string[]): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
+  const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [ERASE_MANAGER] });
+  return { agent, client: new AgentTestClient(agent.url) };
+}
+
+export function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+export function isAllZero(file: string): boolean {
+  const data = readFileSync(file);
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
+  return true;
+}
+
+/** GPT with one partition holding ext4, on top of random data. */
+export function withGptAndFilesystem(scratch: ScratchDevices, device: ScratchDevice): void {
+  execFileSync('sgdisk', ['-n1:0:+8M', device.path], { stdio: 'ignore' });
+  if (device.isLoop) {
+    execFileSync('partx', ['-u', device.path], { stdio: 'ignore' });
+    execFileSync('mkfs.ext4', ['-q', '-F', `${device.path}p1`], { stdio: 'ignore' });
+  }
+  void scratch;
+}
+
+/** What `blkid -p` finds on the device (empty when nothing). */
+export function probe(path: string): string {
+  try {
+    return execFileSync('blkid', ['-p', '-o', 'export', path], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+export interface Polled {
+  final: any;
+  runningSnapshots: any[];
+}
+
+export async function runStep(client: AgentTestClient, step: string, node: Record<string, unknown>, args: Record<string, unknown> = {}): Promise<Polled> {
+  const posted = await client.post('clean.execute_clean_step', {
+    step: { step, interface: 'deploy', priority: 0, args },
+    node: { uuid: '4e4d3b8a-0c9d-4a8f-9d6a-2a6b8f1c9e11', properties: {}, instance_info: {}, driver_internal_info: {}, ...node },
+    ports: [],
+    clean_version: undefined,
+  });
+  if (posted.status !== 200) throw new Error(`POST answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+  const runningSnapshots: any[] = [];
+  const final = await client.waitFor(posted.body.id, (body) => {
+    if (body.command_status === 'RUNNING' && body.command_progress) runningSnapshots.push(body.command_progress);
+  });
+  return { final, runningSnapshots };
+}
