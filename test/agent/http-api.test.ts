@@ -1,6 +1,6 @@
 // IPA's REST API as a stock Ironic conductor sees it: routes, documents, status codes and
 // fault strings (reference §2), over real HTTP to an agent on 127.0.0.1.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { AgentTestClient, FIXTURE_MANAGERS, startTestAgent } from '../helpers/agent.js';
 
@@ -69,8 +69,8 @@ describe('strict slashes', () => {
 });
 
 describe('token', () => {
-  it.each(['/v1/commands/', '/commands/', '/v1/commands/some-id'])('GET %s without a token is 401', async (path) => {
-    const res = await raw(path);
+  it.each(['/v1/commands/', '/commands/'])('POST %s without a token is 401', async (path) => {
+    const res = await raw(path, { method: 'POST', body: JSON.stringify({ name: 'clean.get_clean_steps', params: {} }) });
     expect(res.status).toBe(401);
     expect(res.json).toEqual({ faultcode: 'Client', faultstring: '401 Unauthorized: Token invalid.' });
   });
@@ -81,8 +81,8 @@ describe('token', () => {
     expect(res.json.faultstring).toBe('401 Unauthorized: Token invalid.');
   });
 
-  it('an empty token is 401', async () => {
-    const res = await raw('/v1/commands/?agent_token=');
+  it('an empty token is 401 on a command', async () => {
+    const res = await raw('/v1/commands/?agent_token=', { method: 'POST', body: '{}' });
     expect(res.status).toBe(401);
   });
 
@@ -95,6 +95,58 @@ describe('token', () => {
     const res = await raw(`/commands/?agent_token=${TOKEN}`);
     expect(res.status).toBe(200);
     expect(Array.isArray(res.json.commands)).toBe(true);
+  });
+});
+
+// A 2023.1 conductor polls GET /v1/commands/ without the token (ironic-conductor §6.3);
+// IPA serves such reads until some read has carried a token. Fresh agents: the rule is sticky.
+describe('token on reads of command results', () => {
+  let fresh: RunningAgent | undefined;
+  afterEach(async () => {
+    await fresh?.close();
+    fresh = undefined;
+  });
+  const get = async (path: string) => {
+    const response = await fetch(`${fresh!.url}${path}`, { headers: { 'content-type': 'application/json' } });
+    return { status: response.status, json: (await response.json()) as any };
+  };
+
+  it('serves a tokenless GET /v1/commands/ and /v1/commands/<id>, as a 2023.1 conductor sends them', async () => {
+    fresh = await startTestAgent({ loadShippedManagers: false, hardwareManagerPaths: [FIXTURE_MANAGERS] });
+    const started = await new AgentTestClient(fresh.url).post('clean.get_clean_steps', { node, ports: [] }, true);
+    expect(started.status).toBe(200);
+    const list = await get('/v1/commands/');
+    expect(list.status).toBe(200);
+    expect(list.json.commands.map((c: any) => c.command_name)).toEqual(['get_clean_steps']);
+    expect((await get(`/v1/commands/${started.body.id}`)).json.command_status).toBe('SUCCEEDED');
+    expect((await get('/commands/')).status).toBe(200);
+  });
+
+  it('once a read carried a token, reads without one or with a wrong one are 401', async () => {
+    fresh = await startTestAgent();
+    expect((await get(`/v1/commands/?agent_token=${TOKEN}`)).status).toBe(200);
+    for (const path of ['/v1/commands/', '/commands/', '/v1/commands/some-id', '/v1/commands/?agent_token=']) {
+      const res = await get(path);
+      expect(res.status).toBe(401);
+      expect(res.json).toEqual({ faultcode: 'Client', faultstring: '401 Unauthorized: Token invalid.' });
+    }
+  });
+
+  it('a read with a wrong token is 401 and makes later tokenless reads 401 too', async () => {
+    fresh = await startTestAgent();
+    expect((await get('/v1/commands/?agent_token=wrong')).status).toBe(401);
+    expect((await get('/v1/commands/')).status).toBe(401);
+  });
+
+  it('never lets a tokenless request run a command', async () => {
+    fresh = await startTestAgent();
+    expect((await get('/v1/commands/')).status).toBe(200);
+    const res = await fetch(`${fresh.url}/v1/commands/?wait=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'clean.get_clean_steps', params: { node, ports: [] } }),
+    });
+    expect(res.status).toBe(401);
   });
 });
 

@@ -52,13 +52,18 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
   const requireToken = async (request: FastifyRequest) => {
     if (!tokenGate.accepts((request.query as Query).agent_token)) throw Faults.tokenInvalid();
   };
+  // Reads of command results: open to a conductor that never sends the token (token-gate.ts).
+  const requireReadToken = async (request: FastifyRequest) => {
+    if (!tokenGate.acceptsRead((request.query as Query).agent_token)) throw Faults.tokenInvalid();
+  };
   const route = (
     method: 'GET' | 'POST',
     path: string,
     handler: (req: FastifyRequest, reply: FastifyReply) => unknown,
-    { token = false } = {},
+    { token = 'none' }: { token?: 'none' | 'read' | 'command' } = {},
   ) => {
-    app.route({ method, url: path, handler: handler as never, ...(token ? { onRequest: requireToken } : {}) });
+    const onRequest = token === 'command' ? requireToken : token === 'read' ? requireReadToken : undefined;
+    app.route({ method, url: path, handler: handler as never, ...(onRequest ? { onRequest } : {}) });
     knownPaths.push(new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`));
   };
 
@@ -102,7 +107,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     route('GET', `${prefix}/commands`, redirectWithSlash);
     route('POST', `${prefix}/commands`, redirectWithSlash);
 
-    route('GET', `${prefix}/commands/`, (_request, reply) => sendJson(reply, runner.listBody()), { token: true });
+    route('GET', `${prefix}/commands/`, (_request, reply) => sendJson(reply, runner.listBody()), { token: 'read' });
 
     route(
       'POST',
@@ -122,7 +127,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
         const result = await runner.execute(body.name, body.params as Record<string, unknown>);
         return sendResult(reply, result, wantsWait(request.query as Query));
       },
-      { token: true },
+      { token: 'command' },
     );
 
     route(
@@ -132,7 +137,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
         const result = runner.get((request.params as { id: string }).id);
         return sendResult(reply, result, wantsWait(request.query as Query));
       },
-      { token: true },
+      { token: 'read' },
     );
   }
 
