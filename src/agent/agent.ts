@@ -1,12 +1,15 @@
 /**
  * Wires one agent process together: configuration → logger → hardware managers → command
- * runner → HTTP API. Lookup and heartbeats (not standalone) plug in on top of what this
- * returns.
+ * runner → (not standalone: lookup, advertised address, auto-TLS) → HTTP API → heartbeats.
+ * The order is IPA's (reference §1): the API is served only after a successful lookup, so
+ * the token is in place before the first command can arrive.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
 import { publishHostModules } from '../hardware/host-modules.js';
@@ -19,9 +22,15 @@ import type { AgentConfig } from './config/schema.js';
 import { ConfigError } from './config/load.js';
 import { builtinExtensions } from './extensions/index.js';
 import { registerAgentRoutes } from './http/routes.js';
-import { createHttpServer } from './http/server.js';
+import { ConductorLink } from './heartbeat/conductor-link.js';
+import { callbackUrl, resolveAdvertiseHost } from './heartbeat/advertise-address.js';
+import { AGENT_VERIFY_CA_IRONIC_VERSION, compareVersions } from './heartbeat/ironic-api-client.js';
+import { LOG_REDACTION, createHttpServer, type HttpServerOptions } from './http/server.js';
 import { TokenGate } from './http/token-gate.js';
+import { LogBuffer } from './log-buffer.js';
+import { PowerActions, resolvePowerMode } from './power.js';
 import { NodeCache, type AgentServices } from './services.js';
+import { listNetworkInterfaces } from '../hardware/inventory/interfaces.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -38,6 +47,15 @@ export interface RunningAgent {
   services: AgentServices;
   tokenGate: TokenGate;
   loadProblems: LoadProblem[];
+  power: PowerActions;
+  /** Lookup and heartbeats; undefined when standalone. */
+  conductor: ConductorLink | undefined;
+  /** The auto-TLS certificate (PEM) sent as `agent_verify_ca`, when the API is on HTTPS. */
+  certificatePem: string | undefined;
+  /** False once the agent stopped serving (powered off, rescued, locked down) or never could. */
+  readonly serving: boolean;
+  /** Resolves with the reason when the agent stops serving. */
+  stopped: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -48,14 +66,55 @@ export function locateShippedManagers(): string | undefined {
   return candidates.find((dir) => existsSync(dir));
 }
 
+/** pino with the token redacted, teeing every line into the in-memory log buffer. */
+function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.Logger {
+  const given = options.logger;
+  const base: LoggerOptions & { stream?: NodeJS.WritableStream } =
+    given === false ? { level: 'silent' } : typeof given === 'object' && given !== null ? (given as LoggerOptions) : { level: options.config.logLevel };
+  const { stream, ...pinoOptions } = base;
+  return pino({ redact: LOG_REDACTION, ...pinoOptions }, buffer.tee(stream ?? process.stdout)) as Logger & pino.Logger;
+}
+
+interface ServePlan {
+  https: HttpServerOptions['https'];
+  protocol: 'http' | 'https';
+  certificatePem: string | undefined;
+}
+
+/** Static TLS from files, or auto-TLS when the conductor can take our certificate (≥ 1.68). */
+async function planTls(config: AgentConfig, link: ConductorLink | undefined, advertiseHost: string | undefined, log: Logger): Promise<ServePlan> {
+  const minVersion = config.tlsMinVersion === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
+  if (config.listenTls) {
+    if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError('listenTls needs tlsCertFile and tlsKeyFile');
+    const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
+    return { https: { cert, key, minVersion }, protocol: 'https', certificatePem: undefined };
+  }
+  if (config.enableAutoTls && link && advertiseHost) {
+    const version = await link.client.apiVersion();
+    if (compareVersions(version, AGENT_VERIFY_CA_IRONIC_VERSION) >= 0) {
+      // Loaded only here: the certificate library is not needed by a plain-HTTP agent.
+      const { generateAgentCertificate } = await import('./tls/auto-tls.js');
+      const cert = await generateAgentCertificate({
+        advertiseHost,
+        curve: config.tlsCertificateCurve,
+        allowedClockSkew: config.autoTlsAllowedClockSkew,
+      });
+      log.info({ advertiseHost, notAfter: cert.notAfter.toISOString() }, 'auto-TLS: serving the API with a self-signed certificate');
+      return { https: { cert: cert.certPem, key: cert.keyPem, minVersion }, protocol: 'https', certificatePem: cert.certPem };
+    }
+    log.info({ ironicApiVersion: version.join('.') }, 'auto-TLS off: the conductor API is older than 1.68 and cannot take our certificate');
+  }
+  return { https: undefined, protocol: config.advertiseProtocol, certificatePem: undefined };
+}
+
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config } = options;
   if (!config.standalone && config.apiUrls.length === 0) {
     throw new ConfigError('a conductor URL is required (--api-url or ipa-api-url=...) unless --standalone is given');
   }
 
-  const app = createHttpServer({ logLevel: config.logLevel, ...(options.logger !== undefined ? { logger: options.logger } : {}) });
-  const log = app.log as unknown as Logger;
+  const logBuffer = new LogBuffer();
+  const log = createLogger(options, logBuffer);
   const startedAt = Date.now() / 1000;
 
   const guard = new DeviceGuard({ allowList: config.allowDevices });
@@ -67,8 +126,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { plugins, problems } = await loadHardwareManagers(managerDirs, log);
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) => run(file, args, { logger: log, ...opts });
   const hardware = await ManagerRegistry.activate(plugins, { log, exec, guard });
+  const power = new PowerActions({
+    mode: await resolvePowerMode(config.powerActions, guard, log),
+    exec,
+    log,
+    simulatedRoot: config.simulatedHostRoot,
+  });
 
-  const services: AgentServices = { config, log, hardware, guard, exec, node: new NodeCache() };
+  let stopServing: (reason: string) => Promise<void> = async () => undefined;
+  const services: AgentServices = {
+    config,
+    log,
+    hardware,
+    guard,
+    exec,
+    node: new NodeCache(),
+    power,
+    logBuffer,
+    conductor: undefined,
+    stopServing: (reason) => stopServing(reason),
+  };
   const runner = new CommandRunner(builtinExtensions, services);
 
   const tokenGate = new TokenGate({ token: config.agentToken, required: !(config.standalone && !config.agentToken) });
@@ -76,24 +153,111 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     log.warn('STANDALONE WITHOUT A TOKEN: anyone who can reach this port can run commands, including erasing disks');
   }
 
+  let serving = true;
+  // A simulated host without a configured root starts fresh: there is no marker to find.
+  const rescuedMarker = power.mode === 'real' || config.simulatedHostRoot ? power.hostPath('/etc/.rescued') : undefined;
+  if (rescuedMarker && existsSync(rescuedMarker)) {
+    // IPA: a rescued node must never expose the agent API again (reference §5).
+    log.warn({ marker: rescuedMarker }, 'this node was rescued: not serving the API and not heartbeating');
+    serving = false;
+  }
+
+  let link: ConductorLink | undefined;
+  let advertiseHost: string | undefined;
+  if (!config.standalone && serving) {
+    link = new ConductorLink({
+      config,
+      log,
+      tokenGate,
+      runner,
+      nodeCache: services.node,
+      agentVersion: AGENT_VERSION,
+      collectMacs: async () => (await listNetworkInterfaces({ exec, log, enableVlanInterfaces: config.enableVlanInterfaces })).map((i) => i.mac_address),
+    });
+    services.conductor = link;
+    try {
+      const decision = await link.lookup();
+      if (decision.kind === 'fatal') serving = false;
+      else {
+        advertiseHost = await resolveAdvertiseHost({
+          advertiseHost: config.advertiseHost,
+          networkInterface: config.networkInterface,
+          apiUrls: config.apiUrls,
+          attempts: config.ipLookupAttempts,
+          sleepSeconds: config.ipLookupSleep,
+          exec,
+          log,
+        });
+      }
+    } catch (error) {
+      await link.stop();
+      throw error;
+    }
+  }
+
+  const plan = serving ? await planTls(config, link, advertiseHost, log) : { https: undefined, protocol: 'http' as const, certificatePem: undefined };
+  const app = createHttpServer({ logLevel: config.logLevel, loggerInstance: log, https: plan.https });
   registerAgentRoutes(app, { runner, tokenGate, version: AGENT_VERSION, startedAt: () => startedAt });
-  await app.listen({ host: config.listenHost, port: config.listenPort });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.listenPort;
+
+  let port = config.listenPort;
+  if (serving) {
+    await app.listen({ host: config.listenHost, port: config.listenPort });
+    const address = app.server.address();
+    port = typeof address === 'object' && address ? address.port : config.listenPort;
+    log.info({ port, tls: plan.https !== undefined, managers: hardware.managers.map((m) => `${m.manager.name}@${m.manager.version}`) }, 'agent API listening');
+  } else {
+    await app.ready();
+  }
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
-  log.info({ port, managers: hardware.managers.map((m) => `${m.manager.name}@${m.manager.version}`) }, 'agent API listening');
+
+  let resolveStopped!: (reason: string) => void;
+  const stopped = new Promise<string>((resolve) => (resolveStopped = resolve));
+  let closing: Promise<void> | undefined;
+  const goDark = (reason: string, dropConnections: boolean): Promise<void> => {
+    if (closing) return closing;
+    serving = false;
+    log.warn({ reason }, 'the agent stops serving the API and heartbeating');
+    closing = (async () => {
+      await link?.stop();
+      const closed = app.close();
+      // A machine that lost power does not finish its conversations.
+      if (dropConnections) app.server.closeAllConnections?.();
+      await closed;
+      resolveStopped(reason);
+    })();
+    return closing;
+  };
+  // After the response that asked for it has gone out.
+  stopServing = (reason) => new Promise<void>((resolve) => setImmediate(() => void goDark(reason, false).then(resolve)));
+  power.on('halted', (record) => void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true)));
+  if (!serving) resolveStopped('not serving');
+
+  if (link && serving) {
+    link.startHeartbeats(callbackUrl(plan.protocol, advertiseHost!, config.advertisePort ?? port), plan.certificatePem);
+  }
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${plan.https ? 'https' : 'http'}://${host}:${port}`,
     port,
     app,
     runner,
     services,
     tokenGate,
     loadProblems: problems,
+    power,
+    conductor: link,
+    certificatePem: plan.certificatePem,
+    get serving() {
+      return serving;
+    },
+    stopped,
     async close() {
       runner.abortAll();
-      await app.close();
+      if (closing) await closing;
+      else {
+        await link?.stop();
+        await app.close();
+      }
     },
   };
 }

@@ -105,18 +105,32 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     return run;
   }
 
-  async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {
+  /** `ext.cmd` → its definition; 404 for an unknown extension, 400 for an unknown command. */
+  #resolve(fullName: string): CommandDefinition {
     const dot = fullName.indexOf('.');
     if (dot < 0) throw new InvalidCommandError('Command name must be of the form <extension>.<name>');
     const extensionName = fullName.slice(0, dot);
     const commandName = fullName.slice(dot + 1);
-
-    if (this.#last && !this.#last.isDone) throw new AgentIsBusy(this.#last.name);
-
     const extension = this.#extensions.get(extensionName);
     if (!extension) throw new RequestedObjectNotFoundError('Extension', extensionName);
     const command = extension.get(commandName);
     if (!command) throw new InvalidCommandError(`Unknown command: ${commandName}`);
+    return command;
+  }
+
+  /** Runs a command inside another (flow): validated, not stored, no busy check. */
+  async #invoke(fullName: string, rawParams: Record<string, unknown>, parent: CommandContext): Promise<unknown> {
+    const command = this.#resolve(fullName);
+    const parsed = command.params.safeParse(rawParams);
+    if (!parsed.success) throw new InvalidCommandParamsError(formatZodError(parsed.error));
+    const ctx: CommandContext = { ...parent, log: parent.log.child({ subcommand: fullName }) };
+    if (command.validate) await command.validate(parsed.data, ctx);
+    return wrapResult(await command.run(parsed.data, ctx), command.name, command.mode);
+  }
+
+  async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {
+    if (this.#last && !this.#last.isDone) throw new AgentIsBusy(this.#last.name);
+    const command = this.#resolve(fullName);
 
     const parsed = command.params.safeParse(rawParams);
     if (!parsed.success) {
@@ -130,6 +144,10 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
       log,
       progress: { update: (progress) => result.setProgress(progress) },
       signal: this.#shutdown.signal,
+      commands: {
+        resolve: (name) => this.#resolve(name),
+        invoke: (name, subParams) => this.#invoke(name, subParams, ctx),
+      },
     };
 
     if (command.validate) await command.validate(params, ctx);

@@ -12,6 +12,15 @@ export interface CommandContext {
   log: Logger;
   progress: ProgressReporter;
   signal: AbortSignal;
+  /**
+   * Other commands, run inline (IPA's `ExecuteCommandMixin`, used by `flow.start_flow`):
+   * `resolve` throws IPA's 404/400 for an unknown extension/command; `invoke` validates and
+   * runs one to completion without the busy check and without storing a result.
+   */
+  commands: {
+    resolve(fullName: string): CommandDefinition;
+    invoke(fullName: string, params: Record<string, unknown>): Promise<unknown>;
+  };
 }
 
 export type CommandMode = 'sync' | 'async';

@@ -8,6 +8,9 @@ import type { Logger } from '../hardware/logger.js';
 import type { ManagerRegistry } from '../hardware/registry.js';
 import type { Exec, IronicNode } from '../hardware/step-context.js';
 import type { AgentConfig } from './config/schema.js';
+import type { ConductorLink } from './heartbeat/conductor-link.js';
+import type { LogBuffer } from './log-buffer.js';
+import type { PowerActions } from './power.js';
 
 export interface AgentServices {
   config: AgentConfig;
@@ -16,6 +19,17 @@ export interface AgentServices {
   guard: DeviceGuard;
   exec: Exec;
   node: NodeCache;
+  /** Power off / reboot / NICs down: real in a ramdisk, simulated elsewhere. */
+  power: PowerActions;
+  /** The agent's own recent log lines (for `log.collect_system_logs`). */
+  logBuffer: LogBuffer;
+  /** Lookup and heartbeats; absent when standalone. */
+  conductor: ConductorLink | undefined;
+  /**
+   * Stop serving the API and heartbeating once the current response is out (IPA's
+   * `serve_api = False`: rescue finalized, lockdown). Resolves when the API is closed.
+   */
+  stopServing(reason: string): Promise<void>;
 }
 
 /** IPA's `hardware.cache_node`: the last node dict any command carried. */

@@ -160,6 +160,50 @@ export class ProtectedDeviceError extends IpaError {
   }
 }
 
+/** The conductor could not be reached or did not return a usable node in time (IPA's name). */
+export class LookupNodeError extends IpaError {
+  constructor(details: string, options?: ErrorOptions) {
+    super('Error getting configuration from Ironic', details, 500, options);
+  }
+}
+
+/** No address could be found to advertise in the callback URL. */
+export class LookupAgentIPError extends IpaError {
+  constructor(details: string, options?: ErrorOptions) {
+    super('Error finding IP for Ironic Agent', details, 500, options);
+  }
+}
+
+export class HeartbeatError extends IpaError {
+  constructor(details: string, options?: ErrorOptions) {
+    super('Error heartbeating to agent API', details, 500, options);
+  }
+}
+
+/** 409 from the conductor (node locked): retried soon, logged as a warning. */
+export class HeartbeatConflictError extends IpaError {
+  constructor(details: string) {
+    super('ConflictError heartbeating to agent API', details, 409);
+  }
+}
+
+export class HeartbeatConnectionError extends IpaError {
+  constructor(details: string, options?: ErrorOptions) {
+    super(
+      'Error attempting to heartbeat - Possible transitory network failure or blocking port may be present.',
+      details,
+      500,
+      options,
+    );
+  }
+}
+
+export class SystemRebootError extends IpaError {
+  constructor(details: string, options?: ErrorOptions) {
+    super('Error rebooting system', details, 500, options);
+  }
+}
+
 /**
  * Python's repr of a JSON-ish value, so messages read exactly like IPA's
  * (`{'generic_hardware_manager': '1.2'}`), which operators grep for.

@@ -30,6 +30,11 @@ export const agentConfigSchema = z.object({
   loadShippedManagers: z.boolean().default(true),
   /** `real` powers the machine off/reboots it; `simulate` records it. Default: real only in a ramdisk. */
   powerActions: z.enum(['real', 'simulate']).optional(),
+  /**
+   * With simulated power actions, where files IPA writes into the ramdisk's /etc (rescue
+   * password, `.rescued` marker) go instead. Default: a fresh temporary directory.
+   */
+  simulatedHostRoot: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   globalRequestId: z.string().optional(),
   ironicApiVersion: z.string().regex(/^\d+\.\d+$/).optional(),

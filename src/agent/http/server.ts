@@ -3,7 +3,7 @@
  * bodies parsed whatever their Content-Type (as IPA's `get_json(force=True)`), and one log
  * line per request in IPA's format with the token redacted.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Faults, renderFault } from './fault.js';
 
 /** Config drives (gzip+base64, up to 64 MiB raw) travel inside command params. */
@@ -14,7 +14,12 @@ export interface HttpServerOptions {
   /** A pino destination or options; tests pass a silent level. */
   logger?: FastifyServerOptions['logger'];
   https?: { key: string | Buffer; cert: string | Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3' } | undefined;
+  /** A pino logger built by the caller (the agent builds it before it knows about TLS). */
+  loggerInstance?: FastifyBaseLogger | undefined;
 }
+
+/** Never log the agent token, wherever it appears in a log object. */
+export const LOG_REDACTION = { paths: ['agent_token', 'params.agent_token', 'config.agent_token', '*.agent_token'], censor: '***' };
 
 export function redactToken(url: string): string {
   return url.replace(/([?&]agent_token=)[^&]*/g, '$1***');
@@ -22,10 +27,9 @@ export function redactToken(url: string): string {
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
-    logger: options.logger ?? {
-      level: options.logLevel,
-      redact: { paths: ['agent_token', 'params.agent_token', 'config.agent_token', '*.agent_token'], censor: '***' },
-    },
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? { level: options.logLevel, redact: LOG_REDACTION } }),
     // One IPA-format line per request (onResponse below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,

@@ -1,0 +1,18 @@
+/** IPA's `log` extension: `log.collect_system_logs` → `{"system_logs": "<base64 tar.gz>"}`. */
+import { z } from 'zod';
+import { defineCommand, defineExtension } from '../command.js';
+import { collectSystemLogs } from '../logs/collect-system-logs.js';
+import { hardwareInventory } from './poll.js';
+
+export const logExtension = defineExtension('log', [
+  defineCommand({
+    name: 'collect_system_logs',
+    mode: 'sync',
+    params: z.object({}).loose(),
+    async run(_params, ctx) {
+      const { entries, archive } = await collectSystemLogs(ctx.services, () => hardwareInventory(ctx.services));
+      ctx.log.info({ files: entries.length, bytes: archive.length }, 'system logs collected');
+      return { system_logs: archive.toString('base64') };
+    },
+  }),
+]);

@@ -1,0 +1,51 @@
+/**
+ * IPA's `poll` extension: `poll.get_hardware_info` (the inventory, freshly collected,
+ * reference §11) and `poll.set_node_info` (standalone only, as in IPA).
+ */
+import { z } from 'zod';
+import { listBlockDevices } from '../../hardware/block-devices.js';
+import type { BmcInfo } from '../../hardware/inventory/bmc.js';
+import { inventoryDisks } from '../../hardware/inventory/disks.js';
+import { collectInventory, type Inventory } from '../../hardware/inventory/index.js';
+import type { IronicNode } from '../../hardware/step-context.js';
+import { defineCommand, defineExtension } from '../command.js';
+import { InvalidCommandError } from '../errors.js';
+import type { AgentServices } from '../services.js';
+
+/** BMC facts found once per agent, as IPA caches them (ipmitool is slow). */
+const bmcCaches = new WeakMap<AgentServices, { value?: Promise<BmcInfo> }>();
+
+export async function hardwareInventory(services: AgentServices): Promise<Inventory> {
+  let bmcCache = bmcCaches.get(services);
+  if (!bmcCache) bmcCaches.set(services, (bmcCache = {}));
+  return collectInventory({
+    exec: services.exec,
+    log: services.log,
+    listDisks: async () => inventoryDisks(await listBlockDevices(services.exec)),
+    bootif: services.config.bootif,
+    skipBmcDetect: services.conductor?.lookupConfig?.agent_skip_bmc_detect ?? false,
+    enableVlanInterfaces: services.config.enableVlanInterfaces,
+    bmcCache,
+  });
+}
+
+export const pollExtension = defineExtension('poll', [
+  defineCommand({
+    name: 'get_hardware_info',
+    mode: 'sync',
+    params: z.object({}).loose(),
+    run: (_params, ctx) => hardwareInventory(ctx.services),
+  }),
+  defineCommand({
+    name: 'set_node_info',
+    mode: 'sync',
+    params: z.object({ node_info: z.looseObject({ node: z.looseObject({ uuid: z.string() }).optional() }).optional() }).loose(),
+    run({ node_info }, ctx) {
+      if (!ctx.services.config.standalone) {
+        throw new InvalidCommandError('Node lookup data can only be set when the Ironic Python Agent is running in standalone mode.');
+      }
+      if (node_info?.node) ctx.services.node.update(node_info.node as IronicNode);
+      return null;
+    },
+  }),
+]);

@@ -1,0 +1,99 @@
+/**
+ * The address put in the callback URL (reference §12.5): `--advertise-host`, else the IPv4
+ * of `--network-interface`, else the source address the kernel would use to reach a
+ * conductor URL that answers (`ip route get`), probing up to `ip_lookup_attempts` times.
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { Agent } from 'undici';
+import { z } from 'zod';
+import { LookupAgentIPError } from '../../hardware/errors.js';
+import type { Logger } from '../../hardware/logger.js';
+import type { Exec } from '../../hardware/step-context.js';
+
+export interface AdvertiseOptions {
+  advertiseHost?: string | undefined;
+  networkInterface?: string | undefined;
+  apiUrls: readonly string[];
+  attempts: number;
+  /** Seconds between attempts. */
+  sleepSeconds: number;
+  exec: Exec;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+const routeSchema = z.array(z.looseObject({ prefsrc: z.string().optional() }));
+const addrSchema = z.array(
+  z.looseObject({ addr_info: z.array(z.looseObject({ family: z.string().optional(), local: z.string().optional() })).default([]) }),
+);
+
+function isLinkLocal(ip: string): boolean {
+  return ip.startsWith('169.254.') || ip.toLowerCase().startsWith('fe80:');
+}
+
+/** `http://host:port`, IPv6 literals in brackets. */
+export function callbackUrl(protocol: 'http' | 'https', host: string, port: number): string {
+  return `${protocol}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+async function interfaceIpv4(exec: Exec, name: string): Promise<string | undefined> {
+  const { stdout } = await exec('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { timeoutMs: 10_000, quiet: true });
+  const entries = addrSchema.parse(JSON.parse(stdout));
+  return entries.flatMap((e) => e.addr_info).find((a) => a.family === 'inet' && a.local)?.local;
+}
+
+/** The kernel's source address towards `ip`, unless link-local. */
+export async function routeSource(exec: Exec, ip: string): Promise<string | undefined> {
+  const { stdout } = await exec('ip', ['-j', 'route', 'get', ip], { timeoutMs: 10_000, quiet: true });
+  const src = routeSchema.parse(JSON.parse(stdout))[0]?.prefsrc;
+  return src && !isLinkLocal(src) ? src : undefined;
+}
+
+async function reachable(url: string, dispatcher: Agent): Promise<boolean> {
+  try {
+    const response = await request(url, { method: 'GET', dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    await response.body.dump();
+    return true; // any HTTP answer will do
+  } catch {
+    return false;
+  }
+}
+
+export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<string> {
+  if (options.advertiseHost) return options.advertiseHost;
+  const { exec, log } = options;
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    for (let attempt = 1; attempt <= Math.max(1, options.attempts); attempt++) {
+      options.signal?.throwIfAborted();
+      try {
+        if (options.networkInterface) {
+          const ip = await interfaceIpv4(exec, options.networkInterface);
+          if (ip) return ip;
+        } else {
+          for (const url of options.apiUrls) {
+            if (!(await reachable(url, dispatcher))) continue;
+            const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+            const addresses = isIP(host) ? [host] : (await dnsLookup(host, { all: true })).map((a) => a.address);
+            for (const address of addresses) {
+              const src = await routeSource(exec, address);
+              if (src) return src;
+            }
+          }
+        }
+      } catch (error) {
+        log.warn({ err: error, attempt }, 'could not determine the address to advertise yet');
+      }
+      if (attempt < options.attempts) {
+        log.warn({ attempt, of: options.attempts }, `no address to advertise yet, retrying in ${options.sleepSeconds} s`);
+        await sleep(options.sleepSeconds * 1000, undefined, options.signal ? { signal: options.signal } : {});
+      }
+    }
+  } finally {
+    await dispatcher.close();
+  }
+  throw new LookupAgentIPError('Unable to find an IP address to advertise: no conductor URL was reachable');
+}

@@ -1,0 +1,184 @@
+/**
+ * Everything the agent does towards the conductor when not standalone: the lookup (node,
+ * heartbeat timeout, one-time token), the heartbeats, and the recovery IPA never needs
+ * because its machine really reboots: when the conductor wipes the token (it power-cycled
+ * the node, reference ironic-conductor §7.4) the next heartbeat is refused with 400
+ * "Invalid or missing agent token", so the agent looks up again, takes the new token and
+ * forgets its commands, as a freshly booted agent would.
+ */
+import { EventEmitter } from 'node:events';
+import { HeartbeatError, LookupNodeError } from '../../hardware/errors.js';
+import type { Logger } from '../../hardware/logger.js';
+import type { CommandRunner } from '../command-runner.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { TokenGate } from '../http/token-gate.js';
+import type { NodeCache } from '../services.js';
+import { Heartbeater, type HeartbeatOutcome } from './heartbeater.js';
+import { HeartbeatRejectedError, IronicApiClient } from './ironic-api-client.js';
+import { decideToken, lookupNode, type LookupConfig, type LookupResult, type TokenDecision } from './lookup.js';
+
+export interface ConductorLinkOptions {
+  config: AgentConfig;
+  log: Logger;
+  tokenGate: TokenGate;
+  runner: CommandRunner;
+  nodeCache: NodeCache;
+  agentVersion: string;
+  /** MAC addresses to look up with (the inventory's interfaces). */
+  collectMacs: () => Promise<string[]>;
+}
+
+export interface ConductorLinkEvents {
+  lookup: [LookupResult, TokenDecision];
+  heartbeat: [HeartbeatOutcome];
+  'token-rejected': [HeartbeatRejectedError];
+}
+
+export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
+  readonly client: IronicApiClient;
+  readonly #options: ConductorLinkOptions;
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  #token: string | undefined;
+  #node: LookupResult['node'] | undefined;
+  #lookupConfig: LookupConfig | undefined;
+  #heartbeater: Heartbeater | undefined;
+  #callbackUrl: string | undefined;
+  #verifyCa: string | undefined;
+
+  constructor(options: ConductorLinkOptions) {
+    super();
+    this.#options = options;
+    this.#log = options.log.child({ component: 'conductor-link' });
+    this.#token = options.config.agentToken;
+    const { config } = options;
+    this.client = new IronicApiClient({
+      apiUrls: config.apiUrls,
+      log: this.#log,
+      requestTimeoutMs: config.httpRequestTimeout * 1000,
+      pinnedVersion: config.ironicApiVersion,
+      globalRequestId: config.globalRequestId,
+      insecure: config.insecure,
+      cafile: config.cafile,
+      certfile: config.certfile,
+      keyfile: config.keyfile,
+      tlsMinVersion: config.tlsMinVersion,
+    });
+  }
+
+  get nodeUuid(): string | undefined {
+    return this.#node?.uuid;
+  }
+
+  /** The `config` dict of the last lookup (heartbeat timeout, skip-BMC flag, ...). */
+  get lookupConfig(): LookupConfig | undefined {
+    return this.#lookupConfig;
+  }
+
+  get callbackUrl(): string | undefined {
+    return this.#callbackUrl;
+  }
+
+  /** Look the node up (retrying until `lookup_timeout`) and apply what came back. */
+  async lookup(): Promise<TokenDecision> {
+    const addresses = await this.#options.collectMacs();
+    if (addresses.length === 0) this.#log.warn('no network interface with a MAC address: looking up without addresses');
+    const { config } = this.#options;
+    const result = await lookupNode({
+      client: this.client,
+      log: this.#log,
+      addresses,
+      timeout: config.lookupTimeout,
+      interval: config.lookupInterval,
+      signal: this.#stop.signal,
+    });
+    return this.#apply(result);
+  }
+
+  #apply(result: LookupResult): TokenDecision {
+    this.#node = result.node;
+    this.#lookupConfig = result.config;
+    this.#options.nodeCache.update(result.node);
+    const decision = decideToken(result.config.agent_token, this.#token !== undefined);
+    switch (decision.kind) {
+      case 'accept':
+        this.#token = decision.token;
+        this.#options.tokenGate.setToken(decision.token);
+        this.#log.info({ node: result.node.uuid }, 'received a new agent token from the conductor');
+        break;
+      case 'keep-existing':
+        this.#log.info({ node: result.node.uuid }, 'the conductor already issued the agent token; using the one we hold');
+        break;
+      case 'fatal':
+        this.#log.error({ node: result.node.uuid }, `cannot serve: ${decision.reason}`);
+        break;
+      case 'ignore':
+        this.#log.warn({ node: result.node.uuid }, decision.reason);
+        break;
+    }
+    this.emit('lookup', result, decision);
+    return decision;
+  }
+
+  /** Start heartbeating (the first one at once). */
+  startHeartbeats(callbackUrl: string, verifyCa?: string): void {
+    if (!this.#node) throw new LookupNodeError('heartbeats need a successful lookup first');
+    this.#callbackUrl = callbackUrl;
+    this.#verifyCa = verifyCa;
+    this.#heartbeater ??= new Heartbeater({
+      send: () => this.#sendHeartbeat(),
+      heartbeatTimeout: () => this.#lookupConfig?.heartbeat_timeout ?? 300,
+      log: this.#log,
+    });
+    this.#heartbeater.on('heartbeat', (outcome) => this.emit('heartbeat', outcome));
+    this.#options.runner.on('async-command-finished', this.#onCommandFinished);
+    this.#heartbeater.start();
+    this.#log.info({ callbackUrl, tls: verifyCa !== undefined }, 'heartbeating to the conductor');
+  }
+
+  readonly #onCommandFinished = () => this.#heartbeater?.force();
+
+  /** Stop heartbeating and any lookup in progress. */
+  async stop(): Promise<void> {
+    this.#stop.abort(new Error('the agent stopped talking to the conductor'));
+    this.#options.runner.off('async-command-finished', this.#onCommandFinished);
+    await this.#heartbeater?.stop();
+    await this.client.close();
+  }
+
+  async #heartbeatOnce(): Promise<void> {
+    await this.client.heartbeat(
+      this.#node!.uuid,
+      {
+        callbackUrl: this.#callbackUrl!,
+        agentToken: this.#token ?? null,
+        agentVersion: this.#options.agentVersion,
+        agentVerifyCa: this.#verifyCa,
+      },
+      this.#stop.signal,
+    );
+  }
+
+  async #sendHeartbeat(): Promise<void> {
+    try {
+      await this.#heartbeatOnce();
+    } catch (error) {
+      if (!(error instanceof HeartbeatRejectedError) || !error.isTokenRejection) throw error;
+      this.emit('token-rejected', error);
+      this.#log.warn(
+        { faultstring: error.faultstring },
+        'the conductor rejected our agent token (it power-cycled this node): looking up again',
+      );
+      const decision = await this.lookup();
+      if (decision.kind !== 'accept') {
+        throw new HeartbeatError(`the conductor rejected our token and the new lookup gave none (${decision.kind})`);
+      }
+      if (this.#options.runner.list().some((r) => !r.isDone)) {
+        this.#log.warn('a command is still running while the conductor restarted the node; its result is dropped');
+      }
+      this.#options.runner.reset();
+      this.#log.warn('new agent token installed; previous command results forgotten, as after a reboot');
+      await this.#heartbeatOnce();
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The lookup (reference §12.3): ask the conductor which node owns our MACs, retrying with
+ * random exponential backoff (tenacity's `wait_random_exponential(min=lookup_interval,
+ * max=60)`) until `lookup_timeout`; a 409 (node locked) adds 5 s, 10 s, then 30 s. A try
+ * fails on connection errors, non-200, undecodable JSON, a node without uuid, or no
+ * heartbeat timeout.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { LookupNodeError } from '../../hardware/errors.js';
+import type { Logger } from '../../hardware/logger.js';
+import type { IronicNode } from '../../hardware/step-context.js';
+import type { IronicApiClient } from './ironic-api-client.js';
+
+const MAX_BACKOFF_S = 60;
+const CONFLICT_SLEEPS_S = [5, 10, 30];
+
+export const lookupConfigSchema = z.looseObject({
+  heartbeat_timeout: z.number().positive(),
+  agent_token: z.string().nullable().optional(),
+  agent_token_required: z.boolean().optional(),
+  agent_skip_bmc_detect: z.boolean().optional(),
+  agent_md5_checksum_enable: z.boolean().optional(),
+  permitted_image_formats: z.array(z.string()).optional(),
+  disable_deep_image_inspection: z.boolean().optional(),
+  tls_min_version: z.string().nullable().optional(),
+});
+
+const lookupResponseSchema = z.looseObject({
+  node: z.looseObject({ uuid: z.string().min(1) }),
+  config: lookupConfigSchema.optional(),
+  // Before the `config` dict existed Ironic sent the timeout at the top level.
+  heartbeat_timeout: z.number().positive().optional(),
+});
+
+export type LookupConfig = z.output<typeof lookupConfigSchema>;
+
+export interface LookupResult {
+  node: IronicNode & { uuid: string };
+  config: LookupConfig;
+}
+
+/** Parses a 200 body; returns a reason string when the content is not usable. */
+export function parseLookupResponse(text: string): LookupResult | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return `Error decoding response: ${(error as Error).message}`;
+  }
+  const parsed = lookupResponseSchema.safeParse(json);
+  if (!parsed.success) return `Got invalid node data in response: ${text.slice(0, 500)}`;
+  const { node, config, heartbeat_timeout } = parsed.data;
+  if (config) return { node: node as LookupResult['node'], config };
+  if (heartbeat_timeout !== undefined) return { node: node as LookupResult['node'], config: { heartbeat_timeout } };
+  return `Got invalid heartbeat from the API: ${text.slice(0, 500)}`;
+}
+
+/** tenacity's wait_random_exponential: U(min, max(min, min(2^(n-1), max))). */
+export function backoffSeconds(attempt: number, minSeconds: number, random: () => number = Math.random): number {
+  const high = Math.max(minSeconds, Math.min(2 ** (attempt - 1), MAX_BACKOFF_S));
+  return minSeconds + (high - minSeconds) * random();
+}
+
+export interface LookupOptions {
+  client: IronicApiClient;
+  log: Logger;
+  addresses: readonly string[];
+  nodeUuid?: string | undefined;
+  /** Seconds: give up after this long. */
+  timeout: number;
+  /** Seconds: the smallest wait between tries. */
+  interval: number;
+  signal?: AbortSignal;
+}
+
+export async function lookupNode(options: LookupOptions): Promise<LookupResult> {
+  const { client, log, addresses } = options;
+  const deadline = Date.now() + options.timeout * 1000;
+  let attempt = 0;
+  let conflicts = 0;
+  for (;;) {
+    attempt += 1;
+    options.signal?.throwIfAborted();
+    let extraSleep = 0;
+    try {
+      const response = await client.lookup(addresses, options.nodeUuid, options.signal);
+      if (response.status === 200) {
+        const result = parseLookupResponse(response.text);
+        if (typeof result !== 'string') {
+          log.info({ node: result.node.uuid, attempt }, 'lookup succeeded');
+          return result;
+        }
+        log.warn({ url: response.url }, result);
+      } else {
+        if (response.status === 409) {
+          extraSleep = CONFLICT_SLEEPS_S[Math.min(conflicts, CONFLICT_SLEEPS_S.length - 1)]!;
+          conflicts += 1;
+        }
+        log.warn(
+          { url: response.url, status: response.status, addresses: addresses.join(',') },
+          `Failed looking up node with addresses ${addresses.join(',')}, status code: ${response.status}`,
+        );
+      }
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      log.warn({ err: error }, 'Error detected while attempting to perform lookup, retrying');
+    }
+    const wait = backoffSeconds(attempt, options.interval) + extraSleep;
+    if (Date.now() + wait * 1000 > deadline) {
+      throw new LookupNodeError('Could not look up node info. Check logs for details.');
+    }
+    await sleep(wait * 1000, undefined, options.signal ? { signal: options.signal } : {});
+  }
+}
+
+export type TokenDecision =
+  | { kind: 'accept'; token: string }
+  | { kind: 'keep-existing' }
+  | { kind: 'fatal'; reason: string }
+  | { kind: 'ignore'; reason: string };
+
+/**
+ * What to do with `config.agent_token` (reference §17.1): a real token (≥ 32 chars) is
+ * taken; `"******"` means it was already revealed, which is fine only when we hold one
+ * (pre-shared, or from an earlier lookup) and fatal otherwise; anything else is ignored.
+ */
+export function decideToken(received: string | null | undefined, holdingToken: boolean): TokenDecision {
+  if (typeof received === 'string' && received === '******') {
+    return holdingToken
+      ? { kind: 'keep-existing' }
+      : { kind: 'fatal', reason: 'the conductor revealed the agent token to another agent already ("******") and none was pre-shared' };
+  }
+  if (typeof received === 'string' && received.length >= 32) return { kind: 'accept', token: received };
+  if (received === null || received === undefined) {
+    return holdingToken ? { kind: 'keep-existing' } : { kind: 'ignore', reason: 'the conductor sent no agent token' };
+  }
+  return { kind: 'ignore', reason: 'the agent token from the conductor is invalid (shorter than 32 characters)' };
+}

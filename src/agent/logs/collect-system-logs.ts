@@ -1,0 +1,132 @@
+/**
+ * `log.collect_system_logs` (reference §16): what an operator needs to understand a failed
+ * clean or deploy, as one tar.gz. The conductor stores it (`[agent]deploy_logs_collect`)
+ * when a step fails. Names follow IPA's bundle, so existing tooling finds its files; ours
+ * adds the agent's own log, its effective configuration (token removed), the routes and the
+ * inventory.
+ */
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { listBlockDevices } from '../../hardware/block-devices.js';
+import { ExecError, hasCommand } from '../../hardware/exec.js';
+import type { AgentServices } from '../services.js';
+import { tarGz, type TarEntry } from './tar-writer.js';
+
+/** IPA's command set (hardware.py), plus the routes, which decide where heartbeats go. */
+const COMMANDS: Record<string, [string, ...string[]]> = {
+  df: ['df', '-a'],
+  dmesg: ['dmesg'],
+  efibootmgr: ['efibootmgr', '-v'],
+  iptables: ['iptables', '-L'],
+  ip_addr: ['ip', 'addr'],
+  ip_route: ['ip', 'route'],
+  lsblk: ['lsblk', '--all', '-oKNAME,MODEL,SIZE,ROTA,TYPE,UUID,PARTUUID,SERIAL,WWN,LOG-SEC,PHY-SEC,TRAN'],
+  'lsblk-full': ['lsblk', '--all', '--bytes', '--output-all', '--pairs'],
+  lshw: ['lshw', '-quiet', '-json'],
+  mdstat: ['cat', '/proc/mdstat'],
+  mount: ['mount'],
+  multipath: ['multipath', '-ll'],
+  parted: ['parted', '-l'],
+  ps: ['ps', 'au'],
+};
+
+const COMMAND_TIMEOUT_MS = 60_000;
+const VAR_LOG_FILE_LIMIT = 20 * 1024 * 1024;
+const VAR_LOG_TOTAL_LIMIT = 100 * 1024 * 1024;
+
+async function commandOutput(services: AgentServices, name: string, argv: [string, ...string[]]): Promise<TarEntry> {
+  const [file, ...args] = argv;
+  try {
+    // parted -l exits 1 when a disk has no label, and still prints what it knows.
+    const { stdout, stderr } = await services.exec(file, args, { timeoutMs: COMMAND_TIMEOUT_MS, okExitCodes: [0, 1], quiet: true });
+    return { name, data: stdout + (stderr.trim() ? `\n--- stderr ---\n${stderr}` : '') };
+  } catch (error) {
+    const reason = error instanceof ExecError ? error.details : String(error);
+    services.log.warn({ command: argv.join(' '), err: error }, 'could not collect a log');
+    return { name, data: `Failed to get output from "${argv.join(' ')}": ${reason}\n` };
+  }
+}
+
+/** The whole journal of this boot, or null when there is no journald (many ramdisks). */
+async function journal(services: AgentServices): Promise<TarEntry | null> {
+  if (!(await hasCommand('journalctl'))) return null;
+  try {
+    const { stdout } = await services.exec('journalctl', ['--full', '--no-pager', '-b'], { timeoutMs: COMMAND_TIMEOUT_MS, quiet: true });
+    if (stdout.trim() === '' || stdout.startsWith('No journal files were found')) return null;
+    return { name: 'journal', data: stdout };
+  } catch {
+    return null;
+  }
+}
+
+/** /var/log as it is, when there is no journal to read. */
+async function varLog(root = '/var/log'): Promise<TarEntry[]> {
+  const entries: TarEntry[] = [];
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const path = join(dir, name);
+      const info = await lstat(path).catch(() => null);
+      if (!info) continue;
+      if (info.isDirectory()) await walk(path);
+      else if (info.isFile() && info.size <= VAR_LOG_FILE_LIMIT && total + info.size <= VAR_LOG_TOTAL_LIMIT) {
+        const data = await readFile(path).catch(() => null);
+        if (!data) continue;
+        total += data.length;
+        entries.push({ name: join('var', 'log', relative(root, path)), data, mtime: info.mtime });
+      }
+    }
+  };
+  await walk(root);
+  return entries;
+}
+
+/** `udevadm info` properties of every block device, as IPA's `udev/<kname>` JSON files. */
+async function udevProperties(services: AgentServices): Promise<TarEntry[]> {
+  if (!(await hasCommand('udevadm'))) return [];
+  const devices = await listBlockDevices(services.exec).catch(() => []);
+  const all = devices.flatMap((d) => [d, ...d.partitions]);
+  return Promise.all(
+    all.map(async (device) => {
+      try {
+        const { stdout } = await services.exec('udevadm', ['info', '--query=property', `--name=${device.path}`], { timeoutMs: 10_000, quiet: true });
+        const properties = Object.fromEntries(
+          stdout
+            .split('\n')
+            .filter((line) => line.includes('='))
+            .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+        );
+        return { name: `udev/${device.name}`, data: JSON.stringify(properties, null, 2) };
+      } catch (error) {
+        return { name: `udev/${device.name}`, data: JSON.stringify({ error: String(error) }) };
+      }
+    }),
+  );
+}
+
+function redactedConfig(services: AgentServices): string {
+  const { agentToken, ...rest } = services.config;
+  return JSON.stringify({ ...rest, agentToken: agentToken ? '***' : undefined }, null, 2);
+}
+
+export async function collectSystemLogs(services: AgentServices, inventory: () => Promise<unknown>): Promise<{ entries: TarEntry[]; archive: Buffer }> {
+  const [journalEntry, commands, udev, inventoryEntry] = await Promise.all([
+    journal(services),
+    Promise.all(Object.entries(COMMANDS).map(([name, argv]) => commandOutput(services, name, argv))),
+    udevProperties(services),
+    inventory().then(
+      (value) => ({ name: 'inventory.json', data: JSON.stringify(value, null, 2) }),
+      (error: unknown) => ({ name: 'inventory.json', data: JSON.stringify({ error: String(error) }) }),
+    ),
+  ]);
+  const entries: TarEntry[] = [
+    ...(journalEntry ? [journalEntry] : await varLog()),
+    { name: 'ramdisk-agent.log', data: services.logBuffer.text() },
+    { name: 'ramdisk-agent-config.json', data: redactedConfig(services) },
+    ...commands,
+    ...udev,
+    inventoryEntry,
+  ];
+  return { entries, archive: await tarGz(entries) };
+}

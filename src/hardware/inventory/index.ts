@@ -1,0 +1,89 @@
+/**
+ * The hardware inventory (IPA's `list_hardware_info`, reference §11). Every part is
+ * collected concurrently: one `ip`, one `lscpu`, one `lsblk` (through the block-device
+ * discovery), optional `dmidecode`/`ipmitool`/`biosdevname`, and /proc, /sys reads.
+ * Optional tools that are absent leave their fields null; they are not errors.
+ */
+import { access } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { hasCommand } from '../exec.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Exec } from '../step-context.js';
+import { detectBmc, hasIpmiDevice, type BmcInfo } from './bmc.js';
+import { getCpu } from './cpu.js';
+import { listNetworkInterfaces } from './interfaces.js';
+import { getMemory } from './memory.js';
+import { getSystemVendor } from './system-vendor.js';
+import type { Inventory, InventoryDisk } from './types.js';
+
+export type { Inventory } from './types.js';
+export { listNetworkInterfaces } from './interfaces.js';
+
+export interface InventoryOptions {
+  exec: Exec;
+  log?: Logger;
+  /** The `disks` part (block-device discovery); injected so the inventory stays testable. */
+  listDisks: () => Promise<InventoryDisk[]>;
+  /** `BOOTIF` from the kernel command line, reported as `boot.pxe_interface`. */
+  bootif?: string | undefined;
+  /** The conductor's `agent_skip_bmc_detect` (redfish-managed nodes). */
+  skipBmcDetect?: boolean;
+  enableVlanInterfaces?: string;
+  /** BMC facts found earlier in this process (IPA caches them). */
+  bmcCache?: { value?: Promise<BmcInfo> };
+}
+
+async function uefiBooted(): Promise<boolean> {
+  return access('/sys/firmware/efi').then(
+    () => true,
+    () => false,
+  );
+}
+
+async function bmcInfo(options: InventoryOptions, log: Logger): Promise<BmcInfo> {
+  if (options.skipBmcDetect) return { v4: null, v6: null, mac: null };
+  const detect = async (): Promise<BmcInfo> => {
+    if (!(await hasIpmiDevice()) || !(await hasCommand('ipmitool'))) return { v4: null, v6: null, mac: null };
+    return detectBmc(options.exec, log);
+  };
+  if (!options.bmcCache) return detect();
+  options.bmcCache.value ??= detect();
+  return options.bmcCache.value;
+}
+
+export async function collectInventory(options: InventoryOptions): Promise<Inventory> {
+  const log = options.log ?? silentLogger;
+  const started = performance.now();
+  const [hasDmidecode, hasBiosdevname] = await Promise.all([
+    process.getuid?.() === 0 ? hasCommand('dmidecode') : Promise.resolve(false),
+    hasCommand('biosdevname'),
+  ]);
+  const [interfaces, cpu, disks, memory, bmc, systemVendor, uefi] = await Promise.all([
+    listNetworkInterfaces({
+      exec: options.exec,
+      log,
+      hasBiosdevname,
+      ...(options.enableVlanInterfaces !== undefined ? { enableVlanInterfaces: options.enableVlanInterfaces } : {}),
+    }),
+    getCpu(options.exec),
+    options.listDisks(),
+    getMemory(options.exec, { hasDmidecode, log }),
+    bmcInfo(options, log),
+    getSystemVendor(),
+    uefiBooted(),
+  ]);
+  const inventory: Inventory = {
+    interfaces,
+    cpu,
+    disks,
+    memory,
+    bmc_address: bmc.v4,
+    bmc_v6address: bmc.v6,
+    ...(bmc.mac ? { bmc_mac: bmc.mac } : {}),
+    system_vendor: systemVendor,
+    boot: { current_boot_mode: uefi ? 'uefi' : 'bios', pxe_interface: options.bootif ?? null },
+    hostname: hostname(),
+  };
+  log.info({ durationMs: Math.round(performance.now() - started) }, 'inventory collected');
+  return inventory;
+}
