@@ -220,3 +220,65 @@ export function pythonRepr(value: unknown): string {
   }
   return String(value);
 }
+
+// --- Image writing (IPA's errors.py names, summaries and detail formats) ---
+
+export class ImageDownloadError extends IpaError {
+  readonly imageId: string;
+  constructor(imageId: string, reason: string, options?: ErrorOptions) {
+    super('Error downloading image', `Download of image ${imageId} failed: ${reason}`, 500, options);
+    this.imageId = imageId;
+  }
+}
+
+/** The scratch space or device ran out of room while downloading (never retried). */
+export class ImageDownloadOutofSpaceError extends ImageDownloadError {}
+
+export class ImageChecksumError extends IpaError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(imageId: string, location: string, expected: string, actual: string) {
+    super(
+      'Error verifying image checksum',
+      `Image failed to verify against checksum. location: ${location}; image ID: ${imageId}; ` +
+        `image checksum: ${expected}; verification checksum: ${actual}`,
+    );
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+export class ImageWriteError extends IpaError {
+  constructor(device: string, exitCode: number | string, stdout: string, stderr: string, options?: ErrorOptions) {
+    super(
+      'Error writing image to device',
+      `Writing image to device ${device} failed with exit code ${exitCode}. stdout: ${stdout}. stderr: ${stderr}`,
+      500,
+      options,
+    );
+  }
+}
+
+export class InvalidImage extends IpaError {
+  constructor(details: string) {
+    super('The image is invalid', details);
+  }
+}
+
+export class ConfigDriveTooLargeError extends IpaError {
+  constructor(location: string, sizeBytes: number) {
+    super(
+      'Configdrive is too large for intended partition',
+      `Configdrive at ${location} has size ${sizeBytes}, which is larger than the intended partition.`,
+    );
+  }
+}
+
+export class ConfigDriveWriteError extends IpaError {
+  constructor(device: string, exitCode: number | string, stdout: string, stderr: string) {
+    super(
+      'Error writing configdrive to device',
+      `Writing configdrive to device ${device} failed with exit code ${exitCode}. stdout: ${stdout}. stderr: ${stderr}.`,
+    );
+  }
+}

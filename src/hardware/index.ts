@@ -50,3 +50,4 @@ export {
 } from './root-device-hints.js';
 export type { RootDeviceHints, ParsedRootDeviceHints, RootDeviceHintName, SelectRootDeviceOptions } from './root-device-hints.js';
 export { matchSpec } from './specs-matcher.js';
+export * from './image/index.js';

@@ -3,6 +3,7 @@ import type { Extension } from '../command.js';
 import { cleanExtension } from './clean.js';
 import { deployExtension } from './deploy.js';
 import { flowExtension } from './flow.js';
+import { imageExtension } from './image.js';
 import { logExtension } from './log.js';
 import { pollExtension } from './poll.js';
 import { rescueExtension } from './rescue.js';
@@ -20,4 +21,5 @@ export const builtinExtensions: readonly Extension[] = [
   rescueExtension,
   systemExtension,
   flowExtension,
+  imageExtension,
 ];

@@ -4,6 +4,7 @@
  * the image writer adds to this list.
  */
 import { defineExtension } from '../command.js';
+import { standbyImageCommands } from './standby-image.js';
 import { standbyPowerCommands } from './standby-power.js';
 
-export const standbyExtension = defineExtension('standby', [...standbyPowerCommands]);
+export const standbyExtension = defineExtension('standby', [...standbyImageCommands, ...standbyPowerCommands]);

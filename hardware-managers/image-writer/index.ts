@@ -1,0 +1,44 @@
+/**
+ * The image writer: IPA's `write_image` deploy step and the methods behind the `standby`
+ * and `image` extensions (`prepare_image`, `get_partition_uuids`, `install_bootloader`,
+ * `get_os_install_device`). Written against the public contract only, like a vendor's
+ * manager; a vendor may override any method by claiming higher hardware support.
+ */
+import { z } from 'zod';
+import { defineHardwareManager, defineStep, HardwareSupport, type StepContext } from '../../src/hardware/index.js';
+import { installBootloader, type InstallBootloaderParams } from './install-bootloader.js';
+import { selectInstallDevice } from './install-device.js';
+import { forgetLastWrite, getLastWrite } from './last-write.js';
+import { writeImage } from './write-image.js';
+
+const writeImageStep = defineStep({
+  name: 'write_image',
+  description: 'Download a whole-disk image (raw streamed, qcow2 converted on the disk), verify its checksum and write it with the config drive.',
+  // Priority 0 on the agent side: Ironic's own write_image deploy step (80) calls it in-band.
+  deploy: { priority: 0, interface: 'deploy' },
+  service: { priority: 0, interface: 'deploy', abortable: false },
+  args: z.object({
+    image_info: z.record(z.string(), z.unknown()).describe('Image description as Ironic sends it (id, urls, checksum, disk_format, ...)'),
+    configdrive: z.string().nullish().describe('Config drive: base64 of a gzipped ISO labelled config-2, or a URL to one'),
+  }),
+  async run(ctx, args) {
+    return writeImage(ctx, args.image_info, args.configdrive);
+  },
+});
+
+export default defineHardwareManager({
+  name: 'image_writer_hardware_manager',
+  version: '1.0',
+  className: 'ImageWriterHardwareManager',
+  evaluateHardwareSupport: () => HardwareSupport.GENERIC,
+  initialize() {
+    forgetLastWrite();
+  },
+  steps: [writeImageStep],
+  methods: {
+    prepare_image: (ctx: StepContext, imageInfo: unknown, configdrive?: string | null) => writeImage(ctx, imageInfo, configdrive),
+    get_partition_uuids: () => getLastWrite()?.partitionUuids ?? {},
+    install_bootloader: (ctx: StepContext, params: InstallBootloaderParams) => installBootloader(ctx, params),
+    get_os_install_device: async (ctx: StepContext) => (await selectInstallDevice(ctx)).path,
+  },
+});

@@ -1,0 +1,80 @@
+/**
+ * IPA's `image.install_bootloader` for whole-disk images (reference §14.9): in UEFI mode,
+ * NVRAM boot entries for the loaders found on the written disk's EFI system partition;
+ * in BIOS mode a whole-disk image carries its own boot code, so there is nothing to do.
+ * Legacy GRUB installation into partition images is not offered (partition images are
+ * refused by prepare_image).
+ */
+import {
+  bootedInUefi,
+  DEFAULT_HARDWARE_SETTINGS,
+  findEfiLoaders,
+  findEfiSystemPartition,
+  CommandExecutionError,
+  registerBootEntries,
+  isIpaError,
+  type StepContext,
+} from '../../src/hardware/index.js';
+import { selectInstallDevice } from './install-device.js';
+import { getLastWrite } from './last-write.js';
+
+export interface InstallBootloaderParams {
+  root_uuid?: string | null | undefined;
+  efi_system_part_uuid?: string | null | undefined;
+  prep_boot_part_uuid?: string | null | undefined;
+  target_boot_mode?: string | null | undefined;
+  ignore_bootloader_failure?: boolean | null | undefined;
+}
+
+export interface InstallBootloaderResult {
+  boot_mode: 'uefi' | 'bios';
+  device: string;
+  action: 'uefi-boot-entries' | 'none';
+  efi_system_partition?: string;
+  boot_entries?: { label: string; path: string }[];
+  /** Set when a failure was ignored (`ignore_bootloader_failure`). */
+  ignored_error?: string;
+  message: string;
+}
+
+export async function installBootloader(ctx: StepContext, params: InstallBootloaderParams): Promise<InstallBootloaderResult> {
+  const settings = ctx.settings ?? DEFAULT_HARDWARE_SETTINGS;
+  const ignoreFailure = params.ignore_bootloader_failure ?? settings.ignoreBootloaderFailure ?? false;
+  const device = getLastWrite()?.device ?? (await selectInstallDevice(ctx)).path;
+  const uefi = params.target_boot_mode === 'uefi' || (params.target_boot_mode == null && (await bootedInUefi()));
+
+  if (!uefi) {
+    return {
+      boot_mode: 'bios',
+      device,
+      action: 'none',
+      message: `Whole-disk image on ${device} boots in BIOS mode with its own boot code; no bootloader to install`,
+    };
+  }
+  try {
+    const { partition } = await findEfiSystemPartition(ctx.exec, device, params.efi_system_part_uuid);
+    const loaders = await findEfiLoaders(ctx.exec, device, partition);
+    if (loaders.length === 0) {
+      throw new CommandExecutionError(`No EFI bootloader (BOOTX64.CSV, shim, grub or \\EFI\\BOOT\\BOOTX64.EFI) found on ${partition.node}`);
+    }
+    // efibootmgr -w may write a disk signature: it is a write to the disk.
+    await ctx.guard.assertWritable(device);
+    await registerBootEntries(ctx.exec, device, partition, loaders);
+    ctx.log.info({ device, esp: partition.node, loaders }, 'UEFI boot entries added');
+    return {
+      boot_mode: 'uefi',
+      device,
+      action: 'uefi-boot-entries',
+      efi_system_partition: partition.node,
+      boot_entries: loaders,
+      message: `Added UEFI boot entries ${loaders.map((l) => `${l.label} (${l.path})`).join(', ')} for ${partition.node}`,
+    };
+  } catch (error) {
+    const reason = isIpaError(error) ? error.details : (error as Error).message;
+    if (!ignoreFailure) {
+      throw isIpaError(error) ? error : new CommandExecutionError(`Installing the UEFI bootloader on ${device} failed: ${reason}`);
+    }
+    ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
+    return { boot_mode: 'uefi', device, action: 'none', ignored_error: reason, message: `Bootloader installation failed and was ignored: ${reason}` };
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * IPA's `standby.prepare_image` for whole-disk images (reference §14.5): pick the install
+ * disk, download the image with its checksum verified, write it, make the kernel and GPT
+ * agree with the new layout, add the config drive, and record the partition UUIDs.
+ *
+ * Raw images stream straight onto the disk while being hashed. qcow2 images are parked
+ * at the END of the target disk while being hashed (the same streaming writer), verified,
+ * then converted by `qemu-img` onto the START of the same disk: nothing is held in RAM or
+ * tmpfs, unlike IPA's `/tmp` cache. Only when the disk cannot hold the image and its
+ * virtual size at once does the download go to a scratch file in the temp directory
+ * (RAM on a ramdisk), as IPA always does.
+ */
+import { statfs, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  assertSafeQemuImage,
+  BlockWriter,
+  convertToDevice,
+  DEFAULT_HARDWARE_SETTINGS,
+  DeploymentError,
+  detectFormat,
+  diskIdentifier,
+  downloadImage,
+  FORMAT_PROBE_BYTES,
+  ImageDownloadError,
+  ImageDownloadOutofSpaceError,
+  ImageHttpClient,
+  imageAtOffsetSpec,
+  InvalidImage,
+  isEfiSystemPartition,
+  isPrepBootPartition,
+  loadConfigDrive,
+  moveGptBackupToEnd,
+  PERMITTED_FORMATS,
+  qcow2VirtualSize,
+  qemuImgInfo,
+  readPartitionTable,
+  redactUrl,
+  rescanPartitions,
+  resolveExpectedChecksum,
+  TransferProgress,
+  validateImageInfo,
+  wipeDiskSignatures,
+  writeConfigDrive,
+  type BlockDevice,
+  type DownloadResult,
+  type ImageInfo,
+  type PartitionTable,
+  type StepContext,
+} from '../../src/hardware/index.js';
+import { selectInstallDevice } from './install-device.js';
+import { recordLastWrite, type PartitionUuids } from './last-write.js';
+
+const MIB = 1024 * 1024;
+/** Room left between the converted image's end and the parked qcow2 (alignment, GPT backup). */
+const SCRATCH_MARGIN = 4 * MIB;
+/** A config drive URL holds at most 64 MiB of ISO, base64-encoded (4/3) and maybe not compressed. */
+const CONFIGDRIVE_DOWNLOAD_LIMIT = 96 * MIB;
+
+export interface WriteImageResult {
+  /** IPA's result message: `image (<id>) written to device <dev> root_uuid=<uuid>[ efi_system_partition_uuid=<uuid>]`. */
+  message: string;
+  image_id: string;
+  device: string;
+  disk_format: string;
+  write_method: 'stream' | 'qcow2-in-place' | 'qcow2-scratch-file';
+  bytes_downloaded: number;
+  checksum: { algorithm: string; value: string };
+  download: { requests: number; resumes: number; rounds: number };
+  duration_seconds: number;
+  partition_uuids: PartitionUuids;
+  configdrive: { partition: string; reused: boolean } | null;
+}
+
+export async function writeImage(ctx: StepContext, rawImageInfo: unknown, configdriveArg: string | null | undefined): Promise<WriteImageResult> {
+  const started = performance.now();
+  const settings = ctx.settings ?? DEFAULT_HARDWARE_SETTINGS;
+  const info = validateImageInfo(rawImageInfo, { md5Enabled: settings.md5Enabled });
+  // Old Ironic releases sent the config drive inside image_info.
+  const configdrive = configdriveArg ?? info.configdrive ?? null;
+
+  const device = await selectInstallDevice(ctx);
+  await ctx.guard.assertWritable(device.path);
+  const isBlockDevice = device.type !== 'file';
+  const progress = new TransferProgress(ctx.progress, { imageId: info.id, device: device.path, stage: 'preparing' });
+  const client = new ImageHttpClient(info, settings);
+  try {
+    const expected = await resolveExpectedChecksum(info, {
+      md5Enabled: settings.md5Enabled,
+      fetchText: (url) => client.fetchText(url, ctx.signal),
+    });
+    const format = await decideFormat(info, client, ctx.signal);
+    ctx.log.info({ image: info.id, device: device.path, format: format.name, algorithm: expected.algorithm }, 'writing image');
+
+    // IPA's destroy_disk_metadata: the old partition table must not survive the new image.
+    await wipeDiskSignatures(ctx.exec, device.path);
+
+    let download: DownloadResult;
+    let method: WriteImageResult['write_method'];
+    if (format.name === 'raw') {
+      method = 'stream';
+      download = await streamRaw(ctx, info, client, expected, device, progress, settings);
+    } else {
+      ({ download, method } = await writeQcow2(ctx, info, client, expected, device, isBlockDevice, format, progress, settings));
+    }
+
+    progress.stage('partitioning');
+    const table = await settleLayout(ctx, device.path, isBlockDevice);
+
+    let configdriveResult: WriteImageResult['configdrive'] = null;
+    let finalTable = table;
+    if (configdrive) {
+      progress.stage('configdrive');
+      const image = await loadConfigDrive(configdrive, (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal));
+      const placed = await writeConfigDrive(ctx.exec, device.path, isBlockDevice, device.sizeBytes, image);
+      finalTable = placed.table;
+      configdriveResult = { partition: placed.partition.node, reused: placed.reused };
+      ctx.log.info({ partition: placed.partition.node, bytes: image.length, reused: placed.reused }, 'config drive written');
+    }
+
+    const partitionUuids = await collectPartitionUuids(device.path, finalTable, configdriveResult?.partition);
+    recordLastWrite({ imageId: info.id, device: device.path, partitionUuids });
+    const message = resultMessage(info, device.path, partitionUuids);
+    progress.stage('done');
+    ctx.log.info({ image: info.id, device: device.path, bytes: download.bytes }, message);
+    return {
+      message,
+      image_id: info.id,
+      device: device.path,
+      disk_format: format.name,
+      write_method: method,
+      bytes_downloaded: download.bytes,
+      checksum: { algorithm: expected.algorithm, value: download.checksum },
+      download: { requests: download.requests, resumes: download.resumes, rounds: download.rounds },
+      duration_seconds: Math.round((performance.now() - started) / 100) / 10,
+      partition_uuids: partitionUuids,
+      configdrive: configdriveResult,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+interface FormatDecision {
+  name: 'raw' | 'qcow2';
+  /** Size of the file to download, when the server said. */
+  totalBytes: number | undefined;
+  /** qcow2 only: the disk size the image expands to. */
+  virtualSize: number | undefined;
+}
+
+/**
+ * raw/gpt are trusted without inspection (IPA's streaming path). Anything else is
+ * inspected from its first bytes and must be a permitted format equal to `disk_format`.
+ */
+async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: AbortSignal): Promise<FormatDecision> {
+  const declared = (info.disk_format ?? '').toLowerCase();
+  if (declared === 'raw' || declared === 'gpt') return { name: 'raw', totalBytes: undefined, virtualSize: undefined };
+  if (declared && declared !== 'unknown' && !PERMITTED_FORMATS.has(declared)) {
+    throw new InvalidImage(`Image ${info.id} has disk_format ${declared}, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`);
+  }
+  let probed: { head: Buffer; totalBytes: number | undefined } | undefined;
+  let problem = '';
+  for (const url of info.urls) {
+    try {
+      probed = await client.probe(url, FORMAT_PROBE_BYTES, signal);
+      break;
+    } catch (error) {
+      problem = `${redactUrl(url)}: ${(error as Error).message}`;
+    }
+  }
+  if (!probed) throw new ImageDownloadError(info.id, `cannot read the image to inspect its format: ${problem}`);
+  const detected = detectFormat(probed.head);
+  if (declared && declared !== 'unknown' && detected !== declared) {
+    throw new InvalidImage(`Image ${info.id} is declared as ${declared} but its content is ${detected}`);
+  }
+  if (detected !== 'raw' && detected !== 'qcow2') {
+    throw new InvalidImage(`Image ${info.id} is in ${detected} format, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`);
+  }
+  return {
+    name: detected,
+    totalBytes: probed.totalBytes,
+    virtualSize: detected === 'qcow2' ? qcow2VirtualSize(probed.head) : undefined,
+  };
+}
+
+async function streamRaw(
+  ctx: StepContext,
+  info: ImageInfo,
+  client: ImageHttpClient,
+  expected: Awaited<ReturnType<typeof resolveExpectedChecksum>>,
+  device: BlockDevice,
+  progress: TransferProgress,
+  settings: typeof DEFAULT_HARDWARE_SETTINGS,
+): Promise<DownloadResult> {
+  const writer = await BlockWriter.open(device.path, { limit: device.sizeBytes, onWritten: (bytes) => progress.written(bytes) });
+  ctx.log.info({ device: device.path, directIo: writer.direct }, 'streaming raw image onto the device');
+  try {
+    return await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: device.path });
+  } finally {
+    await writer.close();
+  }
+}
+
+async function writeQcow2(
+  ctx: StepContext,
+  info: ImageInfo,
+  client: ImageHttpClient,
+  expected: Awaited<ReturnType<typeof resolveExpectedChecksum>>,
+  device: BlockDevice,
+  isBlockDevice: boolean,
+  format: FormatDecision,
+  progress: TransferProgress,
+  settings: typeof DEFAULT_HARDWARE_SETTINGS,
+): Promise<{ download: DownloadResult; method: WriteImageResult['write_method'] }> {
+  const fileBytes = format.totalBytes;
+  const virtualSize = format.virtualSize ?? 0;
+  if (virtualSize > device.sizeBytes) {
+    throw new InvalidImage(`Image ${info.id} expands to ${virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`);
+  }
+  const scratchOffset =
+    fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
+  if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
+    // Park the qcow2 at the end of the disk, then expand it onto the start.
+    const writer = await BlockWriter.open(device.path, {
+      baseOffset: scratchOffset,
+      limit: fileBytes,
+      onWritten: (bytes) => progress.written(bytes),
+    });
+    let download: DownloadResult;
+    try {
+      download = await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: `${device.path}@${scratchOffset}` });
+    } finally {
+      await writer.close();
+    }
+    const source = imageAtOffsetSpec('qcow2', device.path, scratchOffset, download.bytes);
+    await inspectAndConvert(ctx, info, source, device, isBlockDevice, progress);
+    // The parked copy is dead data now: its header must not be mistaken for anything later.
+    await ctx.exec('blkdiscard', ['-f', '-o', String(scratchOffset), '-l', String(Math.ceil(download.bytes / MIB) * MIB), device.path]).catch(
+      async () => ctx.exec('dd', ['if=/dev/zero', `of=${device.path}`, 'bs=1M', 'count=1', `seek=${scratchOffset}`, 'oflag=seek_bytes,direct', 'conv=notrunc']),
+    );
+    return { download, method: 'qcow2-in-place' };
+  }
+
+  // The disk cannot hold both at once (or the server gave no size): spool to a scratch file.
+  const dir = tmpdir();
+  const room = await statfs(dir).then((s) => s.bavail * s.bsize);
+  if (fileBytes !== undefined && fileBytes + SCRATCH_MARGIN > room) {
+    throw new ImageDownloadOutofSpaceError(
+      info.id,
+      `the ${fileBytes}-byte qcow2 fits neither beside its ${virtualSize}-byte expansion on ${device.path} (${device.sizeBytes} bytes) ` +
+        `nor in ${dir} (${room} bytes free)`,
+    );
+  }
+  ctx.log.warn({ dir, fileBytes: fileBytes ?? null }, 'qcow2 image does not fit beside its expansion on the disk; using a scratch file (RAM on a ramdisk)');
+  const scratch = join(dir, `ramdisk-agent-image-${process.pid}-${Date.now()}.qcow2`);
+  await writeFile(scratch, '');
+  try {
+    const writer = await BlockWriter.open(scratch, { limit: Math.min(room, fileBytes ?? room), onWritten: (bytes) => progress.written(bytes) });
+    let download: DownloadResult;
+    try {
+      download = await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: scratch });
+    } finally {
+      await writer.close();
+    }
+    await inspectAndConvert(ctx, info, scratch, device, isBlockDevice, progress);
+    return { download, method: 'qcow2-scratch-file' };
+  } finally {
+    await unlink(scratch).catch(() => undefined);
+  }
+}
+
+async function inspectAndConvert(
+  ctx: StepContext,
+  info: ImageInfo,
+  source: string,
+  device: BlockDevice,
+  isBlockDevice: boolean,
+  progress: TransferProgress,
+): Promise<void> {
+  progress.stage('inspecting');
+  const details = await qemuImgInfo(ctx.exec, source, 'qcow2');
+  if (details.format !== 'qcow2') throw new InvalidImage(`Image ${info.id} is ${details.format}, not qcow2`);
+  assertSafeQemuImage(details, info.id);
+  if (details.virtualSize > device.sizeBytes) {
+    throw new InvalidImage(`Image ${info.id} expands to ${details.virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`);
+  }
+  progress.stage('converting', { totalBytes: details.virtualSize });
+  progress.written(0);
+  await ctx.guard.assertWritable(device.path);
+  await convertToDevice(ctx.exec, source, device.path, isBlockDevice, {
+    sourceFormat: 'qcow2',
+    onPercent: (percent) => progress.written(Math.round((percent / 100) * details.virtualSize)),
+  });
+  progress.written(details.virtualSize);
+}
+
+/** The kernel re-reads the table, GPT's backup header moves to the disk's end, and partitions must exist. */
+async function settleLayout(ctx: StepContext, device: string, isBlockDevice: boolean): Promise<PartitionTable> {
+  await rescanPartitions(ctx.exec, device, isBlockDevice);
+  let table = await readPartitionTable(ctx.exec, device);
+  if (table?.label === 'gpt') {
+    await moveGptBackupToEnd(ctx.exec, device);
+    await rescanPartitions(ctx.exec, device, isBlockDevice);
+    table = await readPartitionTable(ctx.exec, device);
+  }
+  if (!table || table.partitions.length === 0) {
+    throw new DeploymentError(`No partitions found on the device ${device} after writing the image.`);
+  }
+  return table;
+}
+
+async function collectPartitionUuids(device: string, table: PartitionTable, configdrivePartition: string | undefined): Promise<PartitionUuids> {
+  const uuids: PartitionUuids = { 'root uuid': await diskIdentifier(device) };
+  const partitions: Record<string, string> = {};
+  const esp = table.partitions.find((p) => isEfiSystemPartition(table, p));
+  if (esp) {
+    partitions['efi system partition'] = esp.node;
+    if (esp.partUuid) uuids['efi system partition uuid'] = esp.partUuid;
+  }
+  const prep = table.partitions.find((p) => isPrepBootPartition(table, p));
+  if (prep?.partUuid) {
+    partitions['PReP Boot partition'] = prep.node;
+    uuids['PReP Boot partition uuid'] = prep.partUuid;
+  }
+  if (configdrivePartition) partitions.configdrive = configdrivePartition;
+  if (Object.keys(partitions).length > 0) uuids.partitions = partitions;
+  return uuids;
+}
+
+/** IPA's `_message_format`. */
+function resultMessage(info: ImageInfo, device: string, uuids: PartitionUuids): string {
+  const base = `image (${info.id}) written to device ${device} root_uuid=${uuids['root uuid'] ?? 'None'}`;
+  const esp = uuids['efi system partition uuid'];
+  return info.deploy_boot_mode === 'uefi' && esp ? `${base} efi_system_partition_uuid=${esp}` : base;
+}

@@ -1,0 +1,44 @@
+/**
+ * The image commands of IPA's `standby` extension: `prepare_image` (async; `image_info`
+ * is validated before the command starts, so a bad one is an HTTP 400 as in IPA) and
+ * `get_partition_uuids`. The work is done by whichever hardware manager offers the
+ * methods (the shipped image writer, or a vendor's that claims more support).
+ */
+import { z } from 'zod';
+import { validateImageInfo } from '../../hardware/image/image-info.js';
+import { defineCommand } from '../command.js';
+import { createStepContext } from './step-phase.js';
+
+const prepareImage = defineCommand({
+  name: 'prepare_image',
+  mode: 'async',
+  params: z.looseObject({
+    image_info: z.unknown().optional(),
+    configdrive: z.string().nullish(),
+  }),
+  validate(params, { services }) {
+    validateImageInfo(params.image_info, { md5Enabled: services.config.md5Enabled });
+  },
+  async run(params, ctx) {
+    const stepCtx = createStepContext(ctx, 'deploy', ctx.services.node.current ?? {}, []);
+    const result = await ctx.services.hardware.dispatchToManagers<{ message: string }>(
+      'prepare_image',
+      stepCtx,
+      params.image_info,
+      params.configdrive ?? null,
+    );
+    // IPA returns the message string; the runner wraps it as {"result": "prepare_image: ..."}.
+    return result.message;
+  },
+});
+
+const getPartitionUuids = defineCommand({
+  name: 'get_partition_uuids',
+  mode: 'sync',
+  params: z.looseObject({}),
+  async run(_params, { services }) {
+    return services.hardware.dispatchToManagers<Record<string, unknown>>('get_partition_uuids');
+  },
+});
+
+export const standbyImageCommands = [prepareImage, getPartitionUuids];

@@ -1,0 +1,233 @@
+/**
+ * Sequential, positional writes of a stream onto a block device (or a plain file standing
+ * in for one) without the page cache: incoming chunks are copied into a few 4 MiB
+ * sector-aligned buffers and written with O_DIRECT while the next buffer fills, so the
+ * download, the hash and the disk work at the same time and memory stays bounded
+ * (buffers × 4 MiB) whatever the image size. Falls back to buffered writes where
+ * O_DIRECT is refused (tmpfs files).
+ */
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { ImageWriteError } from '../errors.js';
+
+/** O_DIRECT needs memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
+const ALIGNMENT = 4096;
+const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
+const DEFAULT_BUFFERS = 4;
+
+export interface BlockWriterOptions {
+  /** Where byte 0 of the stream goes on the device (the qcow2 scratch area sits at the disk's end). */
+  baseOffset?: number;
+  /** Bytes available from `baseOffset`; a longer stream fails before writing past it. */
+  limit: number;
+  bufferBytes?: number;
+  buffers?: number;
+  /** Called after each completed write with the bytes written so far (relative to `baseOffset`). */
+  onWritten?: (bytes: number) => void;
+}
+
+interface Slot {
+  buffer: Buffer;
+}
+
+export class BlockWriter {
+  readonly path: string;
+  readonly direct: boolean;
+  readonly #handle: FileHandle;
+  readonly #base: number;
+  readonly #limit: number;
+  readonly #onWritten: ((bytes: number) => void) | undefined;
+  readonly #free: Slot[];
+  readonly #waiters: (() => void)[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  #current: Slot;
+  #fill = 0;
+  /** Stream bytes accepted (copied into buffers). */
+  #position = 0;
+  /** Stream bytes on the device (completed writes; contiguous because only the tail can be pending). */
+  #written = 0;
+  #pendingBytes = new Map<number, number>();
+  #error: Error | undefined;
+
+  private constructor(path: string, handle: FileHandle, direct: boolean, slots: Slot[], options: BlockWriterOptions) {
+    this.path = path;
+    this.#handle = handle;
+    this.direct = direct;
+    this.#base = options.baseOffset ?? 0;
+    this.#limit = options.limit;
+    this.#onWritten = options.onWritten;
+    this.#current = slots.pop()!;
+    this.#free = slots;
+  }
+
+  static async open(path: string, options: BlockWriterOptions): Promise<BlockWriter> {
+    const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+    if (bufferBytes % ALIGNMENT !== 0) throw new RangeError(`bufferBytes must be a multiple of ${ALIGNMENT}`);
+    if ((options.baseOffset ?? 0) % ALIGNMENT !== 0) throw new RangeError(`baseOffset must be a multiple of ${ALIGNMENT}`);
+    let handle: FileHandle;
+    let direct = true;
+    try {
+      handle = await fsp.open(path, constants.O_RDWR | constants.O_DIRECT);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      handle = await fsp.open(path, constants.O_RDWR);
+      direct = false;
+    }
+    try {
+      const count = Math.max(2, options.buffers ?? DEFAULT_BUFFERS);
+      const slots: Slot[] = [];
+      for (let i = 0; i < count; i++) slots.push({ buffer: direct ? await alignedBuffer(handle, bufferBytes) : Buffer.allocUnsafeSlow(bufferBytes) });
+      return new BlockWriter(path, handle, direct, slots, options);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /** Stream bytes accepted so far. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Stream bytes known to be on the device. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Append `chunk`; resolves once it is copied (waits only when every buffer is busy). */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
+    if (this.#position + chunk.length > this.#limit) {
+      throw new ImageWriteError(
+        this.path,
+        'ENOSPC',
+        '',
+        `the image does not fit: more than ${this.#limit} bytes for the ${this.#limit}-byte target area`,
+      );
+    }
+    let offset = 0;
+    while (offset < chunk.length) {
+      const size = this.#current.buffer.length;
+      const n = Math.min(chunk.length - offset, size - this.#fill);
+      this.#current.buffer.set(chunk.subarray(offset, offset + n), this.#fill);
+      this.#fill += n;
+      offset += n;
+      this.#position += n;
+      if (this.#fill === size) {
+        this.#submit(this.#current, this.#fill, this.#position - this.#fill);
+        this.#fill = 0;
+        this.#current = await this.#takeFree();
+        this.#throwIfFailed();
+      }
+    }
+  }
+
+  /** Start over at stream byte 0 (the server ignored Range, or a whole-download retry). */
+  async restart(): Promise<void> {
+    await this.#drain();
+    this.#error = undefined;
+    this.#fill = 0;
+    this.#position = 0;
+    this.#written = 0;
+    this.#pendingBytes.clear();
+  }
+
+  /** Write what is buffered and flush the device's cache; returns the bytes written. */
+  async finish(): Promise<number> {
+    this.#throwIfFailed();
+    const tail = this.#fill;
+    const start = this.#position - tail;
+    if (tail > 0) {
+      const aligned = this.direct ? tail - (tail % ALIGNMENT) : tail;
+      if (aligned > 0) this.#submit(this.#current, aligned, start);
+      await this.#drain();
+      this.#throwIfFailed();
+      if (aligned < tail) {
+        // O_DIRECT cannot write a partial sector: the last few bytes go through the page cache.
+        const buffered = await fsp.open(this.path, constants.O_RDWR);
+        try {
+          await buffered.write(this.#current.buffer, aligned, tail - aligned, this.#base + start + aligned);
+          await buffered.datasync();
+        } finally {
+          await buffered.close();
+        }
+        this.#written = this.#position;
+        this.#onWritten?.(this.#written);
+      }
+      this.#fill = 0;
+    }
+    await this.#drain();
+    this.#throwIfFailed();
+    try {
+      await this.#handle.datasync();
+    } catch (error) {
+      throw this.#wrap(error);
+    }
+    return this.#position;
+  }
+
+  async close(): Promise<void> {
+    await this.#drain();
+    await this.#handle.close();
+  }
+
+  #submit(slot: Slot, length: number, streamOffset: number): void {
+    this.#pendingBytes.set(streamOffset, length);
+    const write = (async () => {
+      try {
+        let done = 0;
+        while (done < length) {
+          const { bytesWritten } = await this.#handle.write(slot.buffer, done, length - done, this.#base + streamOffset + done);
+          if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          done += bytesWritten;
+        }
+        this.#pendingBytes.delete(streamOffset);
+        this.#written = this.#pendingBytes.size === 0 ? this.#position - this.#fill : Math.min(...this.#pendingBytes.keys());
+        this.#onWritten?.(this.#written);
+      } catch (error) {
+        this.#error ??= this.#wrap(error);
+      } finally {
+        this.#free.push(slot);
+        this.#waiters.shift()?.();
+      }
+    })();
+    this.#inFlight.add(write);
+    void write.finally(() => this.#inFlight.delete(write));
+  }
+
+  async #takeFree(): Promise<Slot> {
+    while (this.#free.length === 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    return this.#free.pop()!;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  #throwIfFailed(): void {
+    if (this.#error) throw this.#error;
+  }
+
+  #wrap(error: unknown): Error {
+    const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    return new ImageWriteError(this.path, code, '', (error as Error).message ?? String(error), { cause: error });
+  }
+}
+
+/**
+ * A buffer whose memory is aligned for O_DIRECT. Node cannot ask for aligned memory, so
+ * an oversized buffer is probed: an O_DIRECT read of one block into a misaligned view
+ * fails with EINVAL, the first offset that succeeds is aligned (reads are harmless).
+ */
+async function alignedBuffer(handle: FileHandle, size: number): Promise<Buffer> {
+  const raw = Buffer.allocUnsafeSlow(size + ALIGNMENT);
+  for (let shift = 0; shift < ALIGNMENT; shift += 8) {
+    try {
+      await handle.read(raw, shift, ALIGNMENT, 0);
+      return raw.subarray(shift, shift + size);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    }
+  }
+  throw new Error('could not find an O_DIRECT-aligned offset in a buffer');
+}

@@ -1,0 +1,202 @@
+/**
+ * HTTP(S) access to an image server with IPA's semantics (reference §14.4): the
+ * `Authorization` header Ironic hands over (or HTTP basic credentials), the proxies and
+ * `no_proxy` of `image_info`, the agent's CA bundle / client certificate / insecure flag,
+ * redirects followed, and a stall timeout between body chunks.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
+import type { HardwareSettings } from '../settings.js';
+import type { ImageInfo } from './image-info.js';
+
+export interface OpenedBody {
+  /** 200, or 206 when the server honoured the range. */
+  status: number;
+  /** First byte of the image this body starts at. */
+  offset: number;
+  /** Size of the whole image when the server said (Content-Length / Content-Range). */
+  totalBytes: number | undefined;
+  /** Strong validator to resume against the same entity (ETag, else Last-Modified). */
+  validator: string | undefined;
+  body: Readable;
+}
+
+/** A failure that another attempt may cure (network, 5xx, stall, truncation). */
+export class TransientDownloadError extends Error {
+  override name = 'TransientDownloadError';
+}
+
+/** A failure retrying cannot cure (4xx). */
+export class FatalDownloadError extends Error {
+  override name = 'FatalDownloadError';
+}
+
+const MAX_REDIRECTIONS = 5;
+
+export class ImageHttpClient {
+  readonly #dispatcher: Dispatcher;
+  readonly #baseDispatcher: EnvHttpProxyAgent;
+  readonly #headers: Record<string, string>;
+  readonly #stallMs: number;
+
+  constructor(info: ImageInfo, settings: HardwareSettings) {
+    this.#stallMs = Math.max(1, settings.imageDownloadConnectionTimeout) * 1000;
+    const tls = {
+      rejectUnauthorized: !settings.insecure,
+      ...(settings.cafile ? { ca: readFileSync(settings.cafile) } : {}),
+      ...(settings.certfile ? { cert: readFileSync(settings.certfile) } : {}),
+      ...(settings.keyfile ? { key: readFileSync(settings.keyfile) } : {}),
+    };
+    const proxies = info.proxies ?? {};
+    this.#baseDispatcher = new EnvHttpProxyAgent({
+      // image_info's proxies win over the environment, as requests' `proxies=` does.
+      ...(proxies.http ? { httpProxy: proxies.http } : {}),
+      ...(proxies.https ? { httpsProxy: proxies.https } : {}),
+      ...(info.no_proxy ? { noProxy: info.no_proxy } : {}),
+      connect: { ...tls, timeout: this.#stallMs },
+      requestTls: tls,
+      // One connection per image: the body is consumed sequentially.
+      connections: 2,
+    });
+    this.#dispatcher = this.#baseDispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+    this.#headers = authorizationHeaders(info);
+  }
+
+  /**
+   * GET `url` from `offset` on. With `validator`, the server must still serve the same
+   * entity (If-Range); otherwise it answers 200 and the caller starts over.
+   */
+  async open(url: string, options: { offset?: number; validator?: string | undefined; signal?: AbortSignal } = {}): Promise<OpenedBody> {
+    const offset = options.offset ?? 0;
+    const headers: Record<string, string> = { ...this.#headers, 'accept-encoding': 'identity' };
+    if (offset > 0) {
+      headers.range = `bytes=${offset}-`;
+      if (options.validator) headers['if-range'] = options.validator;
+    }
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'GET',
+        headers,
+        dispatcher: this.#dispatcher,
+        headersTimeout: this.#stallMs,
+        bodyTimeout: this.#stallMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new TransientDownloadError(`Connection to ${redact(url)} failed: ${describe(error)}`, { cause: error });
+    }
+    const { statusCode, headers: h, body } = response;
+    if (statusCode === 200 || (statusCode === 206 && offset > 0)) {
+      const contentLength = numberHeader(h['content-length']);
+      let start = 0;
+      let total = contentLength;
+      if (statusCode === 206) {
+        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(h['content-range'] ?? ''));
+        start = range ? Number(range[1]) : -1;
+        total = range && range[3] !== '*' ? Number(range[3]) : undefined;
+        if (start !== offset) {
+          body.destroy();
+          throw new TransientDownloadError(`${redact(url)} answered a range starting at ${start}, asked for ${offset}`);
+        }
+      }
+      const etag = stringHeader(h.etag);
+      const validator = etag && !etag.startsWith('W/') ? etag : stringHeader(h['last-modified']);
+      return { status: statusCode, offset: start, totalBytes: total, validator, body };
+    }
+    const text = await body.text().catch(() => '');
+    const message = `Received status code ${statusCode} from ${redact(url)}, expected 200. Response body: ${text.slice(0, 200).trim()}`;
+    if (statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429 && statusCode !== 416) {
+      throw new FatalDownloadError(message);
+    }
+    throw new TransientDownloadError(message);
+  }
+
+  /** The first `bytes` of the image and its size, without downloading the rest. */
+  async probe(url: string, bytes: number, signal?: AbortSignal): Promise<{ head: Buffer; totalBytes: number | undefined }> {
+    const opened = await this.open(url, signal ? { signal } : {});
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= bytes) break;
+      }
+    } finally {
+      opened.body.destroy();
+    }
+    return { head: Buffer.concat(chunks).subarray(0, bytes), totalBytes: opened.totalBytes };
+  }
+
+  /** A small resource (checksum file, config drive), read whole; refused beyond `limitBytes`. */
+  async fetchBytes(url: string, limitBytes: number, signal?: AbortSignal): Promise<Buffer> {
+    const opened = await this.open(url, signal ? { signal } : {});
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limitBytes) {
+        opened.body.destroy();
+        throw new FatalDownloadError(`${redact(url)} is larger than ${limitBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** A checksum file: a few KiB of text (16 MiB at most). */
+  async fetchText(url: string, signal?: AbortSignal): Promise<string> {
+    return (await this.fetchBytes(url, 16 * 1024 * 1024, signal)).toString('utf8');
+  }
+
+  async close(): Promise<void> {
+    await this.#baseDispatcher.close().catch(() => undefined);
+  }
+}
+
+function authorizationHeaders(info: ImageInfo): Record<string, string> {
+  if (info.image_request_authorization) {
+    // Ironic base64-encodes the whole header value (e.g. "Bearer ..."), IPA decodes and sends it verbatim.
+    return { authorization: Buffer.from(info.image_request_authorization, 'base64').toString('utf8') };
+  }
+  if (info.image_server_auth_strategy === 'http_basic' && info.image_server_user) {
+    const pair = `${info.image_server_user}:${info.image_server_password ?? ''}`;
+    return { authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
+  }
+  return {};
+}
+
+function numberHeader(value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  return Number(text);
+}
+
+function stringHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** URLs may carry credentials (`https://user:pass@host/...`): never log or report them. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username || parsed.password) {
+      parsed.username = '***';
+      parsed.password = '';
+    }
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}

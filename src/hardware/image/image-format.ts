@@ -1,0 +1,126 @@
+/**
+ * What an image is, from its first bytes and from `qemu-img info`, and the qcow2 → disk
+ * conversion. IPA's rules (reference §14.5 B): `raw` (and `gpt`) are trusted as they are;
+ * anything else must be a permitted format equal to Ironic's `disk_format`, and a qcow2
+ * with a backing file or external data file is refused (it could read other files).
+ */
+import { z } from 'zod';
+import { InvalidImage } from '../errors.js';
+import type { Exec } from '../step-context.js';
+
+export type DetectedFormat = 'qcow2' | 'vmdk' | 'vhdx' | 'vdi' | 'qed' | 'luks' | 'raw';
+
+/** Formats this agent writes (IPA's default `permitted_image_formats`: raw, gpt, qcow2). */
+export const PERMITTED_FORMATS: ReadonlySet<string> = new Set(['raw', 'gpt', 'qcow2']);
+
+/** Enough of the image's start to recognise its container format. */
+export const FORMAT_PROBE_BYTES = 512;
+
+export function detectFormat(head: Buffer): DetectedFormat {
+  const ascii = (start: number, length: number) => head.subarray(start, start + length).toString('latin1');
+  if (ascii(0, 4) === 'QFI\xfb') return 'qcow2';
+  if (ascii(0, 4) === 'KDMV' || ascii(0, 21) === '# Disk DescriptorFile') return 'vmdk';
+  if (ascii(0, 8) === 'vhdxfile') return 'vhdx';
+  if (head.length >= 68 && head.readUInt32LE(64) === 0xbeda107f) return 'vdi';
+  if (ascii(0, 4) === 'QED\0') return 'qed';
+  if (ascii(0, 6) === 'LUKS\xba\xbe') return 'luks';
+  return 'raw';
+}
+
+/** qcow2 header: virtual size is a big-endian u64 at byte 24. */
+export function qcow2VirtualSize(head: Buffer): number {
+  return Number(head.readBigUInt64BE(24));
+}
+
+const qemuInfoSchema = z.looseObject({
+  format: z.string(),
+  'virtual-size': z.number(),
+  'backing-filename': z.string().optional(),
+  'full-backing-filename': z.string().optional(),
+  'format-specific': z
+    .looseObject({ type: z.string().optional(), data: z.looseObject({ 'data-file': z.string().optional() }).optional() })
+    .optional(),
+});
+
+export interface QemuImageInfo {
+  format: string;
+  virtualSize: number;
+  backingFile: string | undefined;
+  dataFile: string | undefined;
+}
+
+export async function qemuImgInfo(exec: Exec, source: string, format: string): Promise<QemuImageInfo> {
+  const { stdout } = await exec('qemu-img', ['info', '--output=json', '-U', '-f', format, source], { quiet: true });
+  const info = qemuInfoSchema.parse(JSON.parse(stdout));
+  return {
+    format: info.format,
+    virtualSize: info['virtual-size'],
+    backingFile: info['full-backing-filename'] ?? info['backing-filename'],
+    dataFile: info['format-specific']?.data?.['data-file'],
+  };
+}
+
+/** Refuses images IPA's safety check refuses. */
+export function assertSafeQemuImage(info: QemuImageInfo, imageId: string): void {
+  if (info.backingFile) throw new InvalidImage(`Image ${imageId} has a backing file (${info.backingFile}); refusing it`);
+  if (info.dataFile) throw new InvalidImage(`Image ${imageId} has an external data file (${info.dataFile}); refusing it`);
+}
+
+/**
+ * A qemu block spec reading an image that lies at `offset` on a device: the qcow2 is
+ * parked at the end of the target disk and converted onto the disk's start.
+ */
+export function imageAtOffsetSpec(format: string, device: string, offset: number, size: number): string {
+  return `json:${JSON.stringify({
+    driver: format,
+    file: {
+      driver: 'raw',
+      offset,
+      size,
+      // The same device is opened again as the target; image locking would refuse that.
+      file: { driver: 'host_device', filename: device, locking: 'off' },
+    },
+  })}`;
+}
+
+export interface ConvertOptions {
+  sourceFormat: string;
+  onPercent?: (percent: number) => void;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/**
+ * `qemu-img convert` straight onto the device: O_DIRECT target (`-t none`, no page cache
+ * to grow), out-of-order writes (`-W`), no target creation (`-n`: the disk exists).
+ * IPA also caps qemu-img's address space and malloc arenas; qemu-img's own buffers are a
+ * few MiB per coroutine, which the bench measures.
+ */
+export async function convertToDevice(exec: Exec, source: string, device: string, isBlockDevice: boolean, options: ConvertOptions): Promise<void> {
+  const args = [
+    'convert',
+    '-p',
+    '-U',
+    '-f',
+    options.sourceFormat,
+    '-O',
+    isBlockDevice ? 'host_device' : 'raw',
+    '-t',
+    isBlockDevice ? 'none' : 'writeback',
+    '-W',
+    '-n',
+    source,
+    device,
+  ];
+  await exec('qemu-img', args, {
+    env: { MALLOC_ARENA_MAX: '3' },
+    timeoutMs: options.timeoutMs ?? 6 * 60 * 60_000,
+    priority: 'background',
+    quiet: true,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onLine: (line) => {
+      const match = /\((\d+(?:\.\d+)?)\/100%\)/.exec(line);
+      if (match) options.onPercent?.(Number(match[1]));
+    },
+  });
+}
