@@ -79,6 +79,11 @@ describe('lookup and heartbeat', () => {
     expect(withoutToken.status).toBe(401);
     const wrongToken = await new AgentTestClient(agent.url, 'x'.repeat(43)).list();
     expect(wrongToken.status).toBe(401);
+
+    // The node comes from the conductor: poll.set_node_info is refused, as IPA does.
+    const setNode = await new AgentTestClient(agent.url, node.token).post('poll.set_node_info', { node_info: {} }, true);
+    expect(setNode.status).toBe(400);
+    expect(setNode.body.faultstring).toMatch(/standalone mode/);
   });
 
   it('a second agent looking up the same node gets "******" and does not serve', async () => {
