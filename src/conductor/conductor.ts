@@ -1,0 +1,463 @@
+/**
+ * The conductor: node store + interface registry + workers + periodic tasks, and the
+ * operations the API calls (provision actions, lookup, heartbeat). One process, one host
+ * name; locks live in the store so a second process on the same file respects them.
+ */
+import { randomBytes } from 'node:crypto';
+import { doNodeClean, doNodeCleanAbort } from './cleaning.js';
+import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js';
+import { doNodeDeploy } from './deployments.js';
+import type { Driver } from './drivers/registry.js';
+import { InterfaceRegistry } from './drivers/registry.js';
+import { continueNodeClean } from './cleaning.js';
+import { continueNodeDeploy } from './deployments.js';
+import {
+  AgentConnectionFailed,
+  excClassAndMessage,
+  IncompleteLookup,
+  InstanceDeployFailure,
+  InvalidParameterValue,
+  InvalidState,
+  InvalidStateRequested,
+  NodeLocked,
+  NodeNotFound,
+} from './errors.js';
+import { type ConductorLogger, silentLogger } from './logger.js';
+import { isStepSet, type NodeData } from './node.js';
+import { type NodePeriodicOptions, PeriodicStop, periodicMethods, periodicOptionsOf } from './periodics.js';
+import { FASTTRACK_LOOKUP_ALLOWED_STATES, LOOKUP_ALLOWED_STATES, states, STUCK_STATES_TREATED_AS_FAIL } from './states.js';
+import { type Step, stepId, type UserStep } from './step-types.js';
+import type { NodeCreate, NodeStore } from './store/node-store.js';
+import { bindNode, Task, withTask } from './task.js';
+import { fastTrackAble, nodePowerAction } from './utils.js';
+import { parseUserCleanSteps, parseUserDeploySteps } from './user-steps.js';
+
+export interface ConductorOptions {
+  store: NodeStore;
+  conf?: ConductorConfInput;
+  log?: ConductorLogger;
+  interfaces?: InterfaceRegistry;
+  /** Where `log.collect_system_logs` tarballs go on failure (`[agent]deploy_logs_local_path`). */
+  deployLogsDir?: string;
+}
+
+interface RunningPeriodic {
+  name: string;
+  options: NodePeriodicOptions;
+  run: () => Promise<void>;
+  timer?: NodeJS.Timeout;
+  busy?: boolean;
+}
+
+export interface HeartbeatParams {
+  callbackUrl: string;
+  agentToken?: string | null;
+  agentVersion?: string | null;
+  agentVerifyCa?: string | null;
+  agentStatus?: string | null;
+  agentStatusMessage?: string | null;
+}
+
+export class Conductor {
+  readonly store: NodeStore;
+  readonly conf: ConductorConf;
+  readonly log: ConductorLogger;
+  readonly interfaces: InterfaceRegistry;
+  readonly deployLogsDir: string | undefined;
+  readonly #workers = new Set<Promise<void>>();
+  readonly #periodics: RunningPeriodic[] = [];
+  #started = false;
+
+  constructor(options: ConductorOptions) {
+    this.store = options.store;
+    this.conf = makeConf(options.conf);
+    this.log = options.log ?? silentLogger;
+    this.interfaces = options.interfaces ?? new InterfaceRegistry();
+    this.deployLogsDir = options.deployLogsDir;
+    this.#addBuiltinPeriodics();
+  }
+
+  driverFor(node: Pick<NodeData, 'interfaces'>): Driver {
+    return this.interfaces.driverFor(node);
+  }
+
+  trackWorker(work: Promise<void>): void {
+    this.#workers.add(work);
+    void work.finally(() => this.#workers.delete(work));
+  }
+
+  /** Resolves when no worker is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#workers.size > 0) await Promise.allSettled([...this.#workers]);
+  }
+
+  /**
+   * Take over after a (re)start: drop our stale locks, fail nodes stuck in states nobody
+   * drives any more (`*ING`), keep the `*WAIT` ones (the agent's next heartbeat resumes
+   * them), and start the periodic tasks.
+   */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.store.clearReservations(this.conf.host);
+    for (const row of this.store.getNodeinfoList({ fields: ['provisionState'], filters: { provisionStateIn: [...STUCK_STATES_TREATED_AS_FAIL] } })) {
+      try {
+        await withTask(this, row.uuid, { purpose: 'start-up recovery' }, async (task) => {
+          const state = task.node.provisionState;
+          const message = `Conductor ${this.conf.host} restarted while node ${task.node.uuid} was in state "${state}"; moving it to a failed state.`;
+          if (state === states.CLEANING) {
+            task.node.cleanStep = {};
+            task.processEvent('fail', { lastError: message });
+          } else if (state === states.DEPLOYING) {
+            task.node.deployStep = {};
+            task.processEvent('fail', { lastError: message });
+          }
+        });
+      } catch (error) {
+        this.log.warn({ node: row.uuid, err: error }, 'could not recover node at start-up');
+      }
+    }
+    for (const periodic of this.#periodics) this.#schedule(periodic);
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    for (const periodic of this.#periodics) clearInterval(periodic.timer);
+    await this.idle();
+  }
+
+  // ---------------------------------------------------------------- periodics
+
+  /** Register a `nodePeriodic`-marked function `(task, context)` run by this conductor. */
+  addPeriodic(fn: (task: Task, context: Record<string, unknown>) => unknown, name = fn.name || 'periodic'): void {
+    const options = periodicOptionsOf(fn);
+    if (!options) throw new InvalidParameterValue(`${name} is not decorated with nodePeriodic`);
+    const periodic: RunningPeriodic = { name, options, run: () => this.#runNodePeriodic(options, (task) => fn(task, {})) };
+    this.#periodics.push(periodic);
+    if (this.#started) this.#schedule(periodic);
+  }
+
+  /** Run every periodic once now (tests; `ramdisk-agent conductor` does it on its timers). */
+  async runPeriodicsOnce(): Promise<void> {
+    for (const periodic of this.#periodics) await periodic.run();
+  }
+
+  #addBuiltinPeriodics(): void {
+    const seen = new Set<unknown>();
+    for (const instance of this.interfaces.allInstances()) {
+      if (seen.has(instance)) continue;
+      seen.add(instance);
+      for (const { name, fn, options } of periodicMethods(instance as object)) {
+        const cls = (instance as object).constructor as abstract new () => object;
+        const iface = (instance as { interfaceType: keyof Driver }).interfaceType;
+        this.#periodics.push({
+          name: `${cls.name}.${name}`,
+          options,
+          run: () =>
+            this.#runNodePeriodic(options, async (task) => {
+              if (!(task.driver[iface] instanceof cls)) return false;
+              return fn.call(instance, task, this, {});
+            }),
+        });
+      }
+    }
+    const interval = () => this.conf.conductor.checkProvisionStateInterval;
+    this.#periodics.push({
+      name: 'checkCleanwaitTimeouts',
+      options: { purpose: 'checking cleaning timeouts', spacing: interval() },
+      run: () => this.#failTimedOut(states.CLEANWAIT, this.conf.conductor.cleanCallbackTimeout),
+    });
+    this.#periodics.push({
+      name: 'checkDeployTimeouts',
+      options: { purpose: 'checking deployment timeouts', spacing: interval() },
+      run: () => this.#failTimedOut(states.DEPLOYWAIT, this.conf.conductor.deployCallbackTimeout),
+    });
+  }
+
+  #schedule(periodic: RunningPeriodic): void {
+    const { spacing, enabled = true } = periodic.options;
+    if (!enabled || spacing <= 0) return;
+    periodic.timer = setInterval(() => {
+      if (periodic.busy) return;
+      periodic.busy = true;
+      periodic
+        .run()
+        .catch((error) => this.log.error({ err: error }, `periodic ${periodic.name} failed`))
+        .finally(() => {
+          periodic.busy = false;
+        });
+    }, spacing * 1000);
+    periodic.timer.unref();
+  }
+
+  async #runNodePeriodic(options: NodePeriodicOptions, body: (task: Task) => unknown): Promise<void> {
+    const rows = this.store.getNodeinfoList({ fields: options.predicateExtraFields ?? [], filters: options.filters ?? {} });
+    const limit = typeof options.limit === 'function' ? options.limit() : options.limit;
+    let processed = 0;
+    for (const row of rows) {
+      if (limit !== undefined && processed >= limit) break;
+      if (options.predicate && !(options.predicate.length >= 2 ? options.predicate(row, this) : options.predicate(row))) continue;
+      let task: Task;
+      try {
+        task = await Task.acquire(this, row.uuid, { shared: options.sharedTask ?? true, purpose: options.purpose, retry: false });
+      } catch (error) {
+        if (error instanceof NodeNotFound || error instanceof NodeLocked) {
+          this.log.info({ node: row.uuid }, `${options.purpose}: skipping node ${row.uuid}: ${(error as Error).message}`);
+          continue;
+        }
+        throw error;
+      }
+      try {
+        const result = await body(task);
+        if (result !== false) processed++;
+      } catch (error) {
+        if (error instanceof PeriodicStop) break;
+        if (error instanceof NodeLocked || error instanceof NodeNotFound) {
+          this.log.info({ node: row.uuid }, `${options.purpose}: ${(error as Error).message}`);
+          continue;
+        }
+        this.log.error({ node: row.uuid, err: error }, `${options.purpose} failed for node ${row.uuid}`);
+      } finally {
+        task.release();
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** `_fail_if_in_state`: a *WAIT node silent for longer than the callback timeout fails. */
+  async #failTimedOut(state: string, timeout: number): Promise<void> {
+    if (timeout <= 0) return;
+    const rows = this.store.getNodeinfoList({ filters: { reserved: false, provisionState: state, maintenance: false, provisionedBefore: timeout } });
+    for (const row of rows) {
+      try {
+        await withTask(this, row.uuid, { purpose: 'node state check', retry: false }, async (task) => {
+          if (task.node.provisionState !== state) return;
+          if (state === states.CLEANWAIT) {
+            const manual = task.node.targetProvisionState === states.MANAGEABLE;
+            const step = isStepSet(task.node.cleanStep) ? stepId(task.node.cleanStep) : null;
+            task.processEvent('fail', manual ? { targetState: states.MANAGEABLE } : {});
+            const { cleaningErrorHandler } = await import('./utils.js');
+            await cleaningErrorHandler(
+              task,
+              `Timeout reached while cleaning the node. Please check if the ramdisk responsible for the cleaning is running on the node. Failed on step ${step}.`,
+              { setFailState: false },
+            );
+          } else {
+            task.processEvent('fail');
+            const { deployingErrorHandler } = await import('./utils.js');
+            await deployingErrorHandler(task, `Timeout reached while waiting for callback for node ${task.node.uuid}`);
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof NodeLocked)) this.log.error({ node: row.uuid, err: error }, 'timeout check failed');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- nodes
+
+  createNode(init: NodeCreate & { ports?: string[] }): NodeData {
+    if (init.interfaces) {
+      for (const [kind, name] of Object.entries(init.interfaces)) this.interfaces.instance(kind as keyof Driver, name as string);
+    }
+    const node = this.store.createNode(init);
+    for (const address of init.ports ?? []) this.store.createPort(node.uuid, address);
+    return node;
+  }
+
+  /** `do_provisioning_action` / `do_node_clean` / `do_node_deploy` entry points. */
+  async provision(ident: string, target: string, options: { cleanSteps?: unknown; deploySteps?: unknown; disableRamdisk?: boolean } = {}): Promise<void> {
+    const task = await Task.acquire(this, ident, { purpose: `provision action ${target}` });
+    try {
+      const node = task.node;
+      const state = node.provisionState;
+      switch (target) {
+        case 'manage':
+          this.#requireState(task, target, [states.ENROLL, states.AVAILABLE, states.CLEANFAIL]);
+          if (state === states.ENROLL) await task.driver.power.validate(task);
+          task.processEvent('manage');
+          return;
+        case 'provide':
+          this.#requireState(task, target, [states.MANAGEABLE]);
+          task.processEvent('provide', { targetState: states.AVAILABLE });
+          task.spawnAfter((t) => doNodeClean(t));
+          return;
+        case 'clean': {
+          this.#requireState(task, target, [states.MANAGEABLE]);
+          const steps = parseUserCleanSteps(options.cleanSteps);
+          task.processEvent('clean', { targetState: states.MANAGEABLE });
+          task.spawnAfter((t) => doNodeClean(t, steps, options.disableRamdisk ?? false));
+          return;
+        }
+        case 'active':
+        case 'deploy':
+        case 'rebuild': {
+          const event = target === 'rebuild' ? 'rebuild' : 'deploy';
+          this.#requireState(task, target, target === 'rebuild' ? [states.ACTIVE, states.DEPLOYFAIL, states.ERROR] : [states.AVAILABLE, states.DEPLOYFAIL]);
+          const steps = options.deploySteps === undefined ? null : parseUserDeploySteps(options.deploySteps);
+          try {
+            await task.driver.power.validate(task);
+            await task.driver.deploy.validate(task);
+            if (steps) {
+              node.driverInternalInfo.user_deploy_steps = steps;
+              const { getAllDeploymentSteps } = await import('./steps.js');
+              await getAllDeploymentSteps(task, true);
+            }
+          } catch (error) {
+            const [, msg] = excClassAndMessage(error);
+            throw new InstanceDeployFailure(`Failed to validate deploy or power info for node ${node.uuid}: ${msg}`);
+          }
+          task.processEvent(event, { targetState: states.ACTIVE });
+          task.spawnAfter((t) => doNodeDeploy(t, steps));
+          return;
+        }
+        case 'deleted':
+        case 'undeploy':
+          this.#requireState(task, target, [states.ACTIVE, states.DEPLOYWAIT, states.DEPLOYFAIL, states.ERROR]);
+          task.processEvent('delete', { targetState: states.AVAILABLE });
+          task.spawnAfter(async (t) => {
+            await nodePowerAction(t, states.POWER_OFF);
+            t.node.instanceInfo = {};
+            t.node.save();
+            t.processEvent('clean', { targetState: states.AVAILABLE });
+            await doNodeClean(t);
+          });
+          return;
+        case 'abort':
+          await this.#abort(task);
+          return;
+        default:
+          throw new InvalidParameterValue(`The requested action "${target}" is not supported.`);
+      }
+    } finally {
+      task.release();
+    }
+  }
+
+  #requireState(task: Task, action: string, allowed: readonly string[]): void {
+    if (!allowed.includes(task.node.provisionState)) {
+      throw new InvalidStateRequested(
+        `The requested action "${action}" can not be performed on node "${task.node.uuid}" while it is in state "${task.node.provisionState}".`,
+      );
+    }
+  }
+
+  /** `_do_abort` (2023.1): only CLEANWAIT can be aborted among the step states. */
+  async #abort(task: Task): Promise<void> {
+    const node = task.node;
+    if (node.provisionState !== states.CLEANWAIT) {
+      throw new InvalidStateRequested(`The requested action "abort" can not be performed on node "${node.uuid}" while it is in state "${node.provisionState}".`);
+    }
+    const current = node.cleanStep;
+    if (isStepSet(current) && !current.abortable) {
+      this.log.info({ node: node.uuid }, `clean step ${stepId(current)} is not abortable; cleaning will be aborted once it ends`);
+      node.cleanStep = { ...current, abort_after: true };
+      node.save();
+      return;
+    }
+    const manual = node.targetProvisionState === states.MANAGEABLE;
+    task.processEvent('abort', manual ? { targetState: states.MANAGEABLE } : {});
+    const stepName = isStepSet(current) ? stepId(current) : undefined;
+    task.spawnAfter((t) => doNodeCleanAbort(t, stepName));
+  }
+
+  /** `notify_conductor_resume_clean/deploy`: continue a parked node from a periodic or hook. */
+  resume(uuid: string, type: 'clean' | 'deploy'): void {
+    this.trackWorker(
+      (async () => {
+        await new Promise((r) => setImmediate(r));
+        const task = await Task.acquire(this, uuid, { purpose: `continue ${type}` });
+        const expected = type === 'clean' ? states.CLEANWAIT : states.DEPLOYWAIT;
+        try {
+          if (task.node.provisionState !== expected) {
+            throw new InvalidStateRequested(`Cannot continue ${type}ing on ${uuid}. Node is in ${task.node.provisionState} state; should be ${expected} state.`);
+          }
+          if (type === 'clean') {
+            task.resumeCleaning();
+            await continueNodeClean(task);
+          } else {
+            task.processEvent('resume');
+            await continueNodeDeploy(task);
+          }
+        } finally {
+          task.release();
+        }
+      })().catch((error) => this.log.error({ node: uuid, err: error }, `could not continue ${type}ing`)),
+    );
+  }
+
+  // ---------------------------------------------------------------- ramdisk endpoints
+
+  /** `GET /v1/lookup`: find the node, check its state, reveal the token once. */
+  async lookup(addresses: readonly string[], nodeUuid: string | undefined): Promise<{ node: NodeData; token: string | null }> {
+    if (addresses.length === 0 && !nodeUuid) throw new IncompleteLookup();
+    let data: NodeData | undefined;
+    if (nodeUuid) {
+      try {
+        data = this.store.getNode(nodeUuid);
+      } catch (error) {
+        if (!(error instanceof NodeNotFound)) throw error;
+      }
+    }
+    data ??= this.store.findNodeByAddresses(addresses);
+    if (!data) throw new NodeNotFound(nodeUuid ?? addresses.join(','));
+    return withTask(this, data.uuid, { purpose: 'getting node with token' }, (task) => {
+      const allowed = fastTrackAble(task) ? FASTTRACK_LOOKUP_ALLOWED_STATES : LOOKUP_ALLOWED_STATES;
+      if (!allowed.has(task.node.provisionState)) throw new NodeNotFound(task.node.uuid);
+      const dii = task.node.driverInternalInfo;
+      if (dii.agent_secret_token) return { node: structuredClone(task.node), token: '******' };
+      const token = randomBytes(32).toString('base64url');
+      dii.agent_secret_token = token;
+      delete dii.agent_secret_token_pregenerated;
+      task.node.save();
+      return { node: structuredClone(task.node), token };
+    });
+  }
+
+  /** `POST /v1/heartbeat/{node}`: checks, then the deploy interface's heartbeat in a worker. */
+  async heartbeat(ident: string, params: HeartbeatParams): Promise<void> {
+    const data = this.store.getNode(ident);
+    const dii = data.driverInternalInfo;
+    if (dii.agent_url && dii.agent_url !== params.callbackUrl) throw new InvalidParameterValue('Detected change in ramdisk provided "callback_url"');
+    if (params.agentToken === undefined || params.agentToken === null) throw new InvalidParameterValue('Agent token is required for heartbeat processing.');
+    if (params.agentStatus && !['start', 'end', 'error'].includes(params.agentStatus)) {
+      throw new InvalidParameterValue('Agent status is invalid. Valid states are start,end,error.');
+    }
+    if ((params.agentVersion ?? null) === null && (params.agentStatus ?? null) === null) {
+      throw new InvalidParameterValue('Agent did not transmit a version, and a version is required. Please update the agent being used.');
+    }
+    const task = await Task.acquire(this, data.uuid, { shared: true, purpose: 'heartbeat' });
+    try {
+      const expected = task.node.driverInternalInfo.agent_secret_token;
+      if (!expected || expected !== params.agentToken) throw new InvalidParameterValue('Invalid or missing agent token received.');
+      task.spawnAfter((t) =>
+        t.driver.deploy.heartbeat(t, params.callbackUrl, params.agentVersion ?? null, {
+          agentVerifyCa: params.agentVerifyCa ?? null,
+          agentStatus: params.agentStatus ?? null,
+          agentStatusMessage: params.agentStatusMessage ?? null,
+        }) as Promise<void>,
+      );
+    } finally {
+      task.release();
+    }
+  }
+
+  async setPowerState(ident: string, target: string): Promise<void> {
+    await withTask(this, ident, { purpose: 'changing node power state' }, async (task) => {
+      const allowed: Record<string, typeof states.POWER_ON | typeof states.POWER_OFF | typeof states.REBOOT> = {
+        'power on': states.POWER_ON,
+        'power off': states.POWER_OFF,
+        rebooting: states.REBOOT,
+      };
+      const state = allowed[target];
+      if (!state) throw new InvalidParameterValue(`Invalid power state: ${target}`);
+      await nodePowerAction(task, state);
+    });
+  }
+
+  bind(node: NodeData) {
+    return bindNode(node, this);
+  }
+}
+
+export { AgentConnectionFailed, InvalidState, type Step, type UserStep };
