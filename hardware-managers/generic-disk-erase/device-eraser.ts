@@ -124,7 +124,11 @@ export interface DeviceReport {
   bytes_written: number;
   started_at: string;
   finished_at: string;
+  /** Whole device: erase plus verification. */
   duration_seconds: number;
+  /** The erase method alone (including a fallback after a failed secure erase). */
+  erase_seconds: number;
+  verify_seconds: number;
   verify: VerifyOutcome;
 }
 
@@ -185,6 +189,7 @@ export async function eraseDevice(ctx: StepContext, device: BlockDevice, choice:
     board.start(device.path, methodName(method), passesOf(method));
     await runMethod(ctx, device, method, board);
   }
+  const erased = Date.now();
   board.verifying(device.path);
   const verify = await verifyAfter(ctx, device, method);
   if (!verify.passed) {
@@ -201,7 +206,9 @@ export async function eraseDevice(ctx: StepContext, device: BlockDevice, choice:
     bytes_written: writes * device.sizeBytes,
     started_at: new Date(started).toISOString(),
     finished_at: new Date(finished).toISOString(),
-    duration_seconds: Math.round(finished - started) / 1000,
+    duration_seconds: (finished - started) / 1000,
+    erase_seconds: (erased - started) / 1000,
+    verify_seconds: (finished - erased) / 1000,
     verify,
   };
 }

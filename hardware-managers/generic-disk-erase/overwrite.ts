@@ -90,7 +90,6 @@ export async function zeroFill(ctx: StepContext, device: BlockDevice, onBytes: (
   await ctx.exec('dd', args, {
     timeoutMs: timeoutFor(device, passesForTimeout),
     signal: ctx.signal,
-    priority: 'background',
     onLine: (line) => {
       const bytes = parseDdProgressLine(line);
       if (bytes !== undefined) onBytes(bytes);
