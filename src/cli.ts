@@ -7,6 +7,7 @@ import { startAgent } from './agent/agent.js';
 import { AGENT_USAGE, FlagError, parseAgentFlags } from './agent/config/flags.js';
 import { ConfigError, loadAgentConfig } from './agent/config/load.js';
 import { AGENT_VERSION } from './version.js';
+import { parseProgressFlags, PROGRESS_USAGE, ProgressUsageError, runProgress } from './cli/progress-command.js';
 
 const USAGE = `ramdisk-agent ${AGENT_VERSION}
 
@@ -14,6 +15,7 @@ Usage: ramdisk-agent <command> [options]
 
 Commands:
   agent       run the in-band agent (IPA-compatible API on port 9999)
+  progress    follow a running agent's command as progress bars
   version     print the version
 
 Run "ramdisk-agent <command> --help" for a command's options.
@@ -44,6 +46,14 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'agent':
       return runAgent(rest);
+    case 'progress': {
+      const options = parseProgressFlags(rest);
+      if (options === 'help') {
+        process.stdout.write(PROGRESS_USAGE);
+        return 0;
+      }
+      return runProgress(options, { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true });
+    }
     case 'version':
     case '--version':
       process.stdout.write(`${AGENT_VERSION}\n`);
@@ -65,7 +75,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof FlagError || error instanceof ConfigError) {
+    if (error instanceof FlagError || error instanceof ConfigError || error instanceof ProgressUsageError) {
       process.stderr.write(`ramdisk-agent: ${error.message}\n`);
       process.exitCode = 2;
       return;
