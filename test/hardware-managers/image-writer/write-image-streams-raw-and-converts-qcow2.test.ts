@@ -1,0 +1,123 @@
+/**
+ * write_image through the HTTP API, as Ironic calls it, onto a real loop device from a
+ * real HTTP server: the device ends up holding the image's bytes (raw streamed, qcow2 as
+ * `qemu-img convert` makes it), with the GPT moved to the disk's end, partition UUIDs
+ * as blkid sees them, and live progress while it runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
+import { ImageServer } from '../../helpers/image-server.js';
+import { imageInfo, runWriteImage, startImageAgent, type ImageAgent } from './harness.js';
+import { buildGptImage, buildMbrImage, qcow2ToRaw, readRange, sha256Of, toQcow2, type TestImage } from './test-images.js';
+
+const DISK_MIB = 4608; // sparse; above IPA's 4 GiB minimum so no hints are needed
+
+describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', () => {
+  const scratch = new ScratchDevices();
+  let server: ImageServer;
+  let gpt: TestImage;
+  let mbr: TestImage;
+  let harness: ImageAgent | undefined;
+
+  beforeAll(async () => {
+    server = await ImageServer.start();
+    gpt = buildGptImage(scratch.dir);
+    mbr = buildMbrImage(scratch.dir);
+  });
+  afterEach(async () => {
+    await harness?.agent.close();
+    harness = undefined;
+  });
+  afterAll(async () => {
+    await server.close();
+    scratch.cleanup();
+  });
+
+  it('streams a raw MBR image so the device holds exactly the image bytes, with IPA result and root uuid', async () => {
+    const device = scratch.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('mbr.raw', mbr.path);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, mbr.sha256));
+
+    expect(outcome.status).toBe('SUCCEEDED');
+    const result = outcome.body.command_result.deploy_result;
+    expect(result.message).toBe(`image (mbr.raw) written to device ${device.path} root_uuid=0x1a2b3c4d`);
+    expect(result.write_method).toBe('stream');
+    expect(result.checksum).toEqual({ algorithm: 'sha256', value: mbr.sha256 });
+    expect(outcome.body.command_result.deploy_step.step).toBe('write_image');
+    expect(readRange(device.path, 0, mbr.sizeBytes).equals(readRange(mbr.path, 0, mbr.sizeBytes))).toBe(true);
+  });
+
+  it('streams a raw GPT image: partition data byte-identical, backup GPT moved to the disk end, UUIDs as blkid reports', async () => {
+    const device = scratch.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('gpt.raw', gpt.path);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, gpt.sha256, { deploy_boot_mode: 'uefi' }));
+
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(gpt.path, gpt.dataStart, gpt.dataEnd))).toBe(true);
+    // sgdisk -v is clean only when the backup header sits at the real end of the disk.
+    const verify = execFileSync('sgdisk', ['-v', device.path], { encoding: 'utf8' });
+    expect(verify).toMatch(/No problems found/);
+
+    const espPartUuid = execFileSync('blkid', ['-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', `${device.path}p1`], { encoding: 'utf8' }).trim();
+    const uuids = await harness.client.post('standby.get_partition_uuids', {}, true);
+    expect(uuids.status).toBe(200);
+    expect(uuids.body.command_result['efi system partition uuid']).toBe(espPartUuid);
+    expect(uuids.body.command_result['root uuid']).toBe('0x00000000');
+    expect(outcome.body.command_result.deploy_result.message).toBe(
+      `image (gpt.raw) written to device ${device.path} root_uuid=0x00000000 efi_system_partition_uuid=${espPartUuid}`,
+    );
+  });
+
+  it('converts a qcow2 image on the disk itself: the device holds what qemu-img convert makes of it', async () => {
+    const device = scratch.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const qcow2 = toQcow2(gpt.path);
+    const reference = qcow2ToRaw(qcow2);
+    const url = server.serveFile('gpt.qcow2', qcow2);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, sha256Of(qcow2), { disk_format: 'qcow2' }));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(outcome.body.command_result.deploy_result.write_method).toBe('qcow2-in-place');
+    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(true);
+    expect(execFileSync('sgdisk', ['-v', device.path], { encoding: 'utf8' })).toMatch(/No problems found/);
+    // The parked copy at the disk's end was discarded: no qcow2 header left anywhere near it.
+    const tail = readRange(device.path, device.sizeBytes - 64 * 1024 * 1024, device.sizeBytes);
+    expect(tail.includes(Buffer.from('QFI\xfb', 'latin1'))).toBe(false);
+  });
+
+  it('reports live progress (bytes downloaded and written, rate, ETA) while the image streams', async () => {
+    const device = scratch.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('slow.raw', mbr.path, { bytesPerSecond: 12 * 1024 * 1024 });
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, mbr.sha256));
+
+    expect(outcome.status).toBe('SUCCEEDED');
+    const downloading = outcome.progress.filter((p) => p.stage === 'downloading' && p.bytes_downloaded > 0);
+    expect(downloading.length).toBeGreaterThan(1);
+    const sample = downloading.at(-1);
+    expect(sample).toMatchObject({ image_id: 'slow.raw', device: device.path, total_bytes: mbr.sizeBytes });
+    expect(sample.bytes_written).toBeLessThanOrEqual(sample.bytes_downloaded);
+    expect(sample.rate_bytes_per_second).toBeGreaterThan(0);
+    expect(typeof sample.eta_seconds).toBe('number');
+    expect(outcome.body.command_progress.stage).toBe('done');
+  });
+
+  it('fails with InvalidImage when disk_format says qcow2 but the content is raw', async () => {
+    const device = scratch.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('not-really.qcow2', mbr.path);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, mbr.sha256, { disk_format: 'qcow2' }));
+
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.body.command_error.type).toBe('InvalidImage');
+    expect(outcome.body.command_error.details).toMatch(/declared as qcow2 but its content is raw/);
+  });
+});
