@@ -1,0 +1,95 @@
+// `ramdisk-agent progress`: what an operator sees while an erase runs and when it ends.
+import { afterEach, describe, expect, it } from 'vitest';
+import { runProgress, parseProgressFlags, ProgressUsageError } from '../../src/cli/progress-command.js';
+import { bar, formatBytes, renderCommand } from '../../src/cli/progress-view.js';
+import type { RunningAgent } from '../../src/agent/agent.js';
+import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
+import { startEraseAgent } from '../hardware-managers/generic-disk-erase/helpers.js';
+
+const MIB = 1024 * 1024;
+
+const running = {
+  id: 'c1',
+  command_name: 'execute_clean_step',
+  command_status: 'RUNNING',
+  command_error: null,
+  command_result: null,
+  command_progress: {
+    step: 'erase_devices',
+    overall: { percent: 37.5, bytes_done: 96 * MIB, bytes_total: 256 * MIB, rate_bytes_per_second: 200 * MIB, eta_seconds: 1 },
+    devices: [
+      { device: '/dev/loop3', state: 'running', method: 'shred_then_zero', pass: 2, passes: 2, bytes_done: 96 * MIB, bytes_total: 128 * MIB, percent: 75, rate_bytes_per_second: 200 * MIB, eta_seconds: 1 },
+      { device: '/dev/loop4', state: 'pending', method: null, pass: 0, passes: 0, bytes_done: 0, bytes_total: 0, percent: 0, rate_bytes_per_second: 0, eta_seconds: null },
+    ],
+    skipped: [{ device: '/dev/vda', reason: 'not in the allow-list' }],
+  },
+};
+
+describe('progress view', () => {
+  it('draws the step and every device as bars with bytes, rate, ETA and pass, then the skipped devices', () => {
+    const text = renderCommand(running);
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('execute_clean_step  c1  RUNNING');
+    expect(lines[1]).toContain(bar(37.5));
+    expect(lines[1]).toContain('96.0 MiB/256 MiB');
+    expect(lines[2]).toMatch(/\/dev\/loop3 .*75\.0%.*shred_then_zero.*pass 2\/2.*96\.0 MiB\/128 MiB.*200 MiB\/s.*ETA 1s/);
+    expect(lines[3]).toMatch(/\/dev\/loop4 .*pending/);
+    expect(text).toContain('/dev/vda: not in the allow-list');
+  });
+
+  it('ends with each device\'s method and verify outcome, or the error', () => {
+    const done = renderCommand({
+      ...running,
+      command_status: 'SUCCEEDED',
+      command_result: {
+        clean_result: { devices: { '/dev/loop3': { method: 'zero', duration_seconds: 3, verify: { passed: true, checked: 'zeros' } } } },
+        clean_step: {},
+      },
+    });
+    expect(done).toContain('/dev/loop3: zero in 3s, verify passed (zeros)');
+    const failed = renderCommand({ ...running, command_status: 'FAILED', command_error: { type: 'BlockDeviceEraseError', details: '/dev/loop3: boom' } });
+    expect(failed).toContain('error: BlockDeviceEraseError: /dev/loop3: boom');
+  });
+
+  it('shows other progress shapes as key: value lines', () => {
+    expect(renderCommand({ ...running, command_progress: { phase: 'downloading', percent: 12 } })).toContain('  phase: downloading');
+  });
+
+  it('formats sizes in binary units and rejects bad flags', () => {
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+    expect(() => parseProgressFlags(['--interval', '5'])).toThrow(ProgressUsageError);
+    expect(() => parseProgressFlags(['--bogus'])).toThrow(ProgressUsageError);
+    expect(parseProgressFlags(['--agent', 'http://127.0.0.1:1234/', '--token', 't'])).toMatchObject({ agent: 'http://127.0.0.1:1234', token: 't' });
+  });
+});
+
+describe.runIf(canUseLoopDevices())('following a real erase', () => {
+  const scratch = new ScratchDevices();
+  let agent: RunningAgent | undefined;
+  afterEach(async () => {
+    await agent?.close();
+    scratch.cleanup();
+  });
+
+  it('follows the command until it succeeds, drawing the running state and the verified result', async () => {
+    const device = scratch.create({ sizeMiB: 64, randomMiB: 64 });
+    const started = await startEraseAgent([device.path]);
+    agent = started.agent;
+    const posted = await started.client.post('clean.execute_clean_step', {
+      step: { step: 'erase_devices', interface: 'deploy', priority: 10 },
+      node: { uuid: 'n1', properties: {}, instance_info: {}, driver_internal_info: { agent_erase_devices_iterations: 2 } },
+      ports: [],
+    });
+    const frames: string[] = [];
+    const status = await runProgress(
+      { agent: agent.url, token: started.client.token, command: undefined, intervalMs: 50, once: false },
+      { write: (text) => frames.push(text), isTTY: false },
+    );
+    expect(status).toBe(0);
+    expect(frames.some((f) => f.includes('RUNNING') && f.includes(device.path) && /\[[█░]+\]/.test(f))).toBe(true);
+    expect(frames.at(-1)).toContain(`${posted.body.id}  SUCCEEDED`);
+    expect(frames.at(-1)).toContain(`${device.path}: shred_then_zero`);
+    expect(frames.at(-1)).toContain('verify passed');
+  });
+});
