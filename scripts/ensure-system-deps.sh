@@ -11,6 +11,8 @@ declare -A NEEDED=(
   [mkfs.vfat]=dosfstools [shred]=coreutils [qemu-img]=qemu-utils [hdparm]=hdparm
   [nvme]=nvme-cli [smartctl]=smartmontools [mdadm]=mdadm [efibootmgr]=efibootmgr
   [ip]=iproute2 [curl]=curl [xz]=xz-utils [zstd]=zstd [udevadm]=udev
+  # rescue password hash (openssl passwd -5), log bundle checks, inventory memory banks
+  [openssl]=openssl [tar]=tar [dmidecode]=dmidecode
   # image-writer tests: config drive ISO and files on a FAT ESP without mounting
   [genisoimage]=genisoimage [mcopy]=mtools
   # better-sqlite3 (conductor node store) builds from source when no prebuilt binary can be fetched
