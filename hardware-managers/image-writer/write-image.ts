@@ -98,11 +98,19 @@ export async function writeImage(ctx: StepContext, rawImageInfo: unknown, config
 
     let download: DownloadResult;
     let method: WriteImageResult['write_method'];
-    if (format.name === 'raw') {
-      method = 'stream';
-      download = await streamRaw(ctx, info, client, expected, device, progress, settings);
-    } else {
-      ({ download, method } = await writeQcow2(ctx, info, client, expected, device, isBlockDevice, format, progress, settings));
+    try {
+      if (format.name === 'raw') {
+        method = 'stream';
+        download = await streamRaw(ctx, info, client, expected, device, progress, settings);
+      } else {
+        ({ download, method } = await writeQcow2(ctx, info, client, expected, device, isBlockDevice, format, progress, settings));
+      }
+    } catch (error) {
+      // A half-written or unverified image must not look bootable: drop its partition table.
+      await wipeDiskSignatures(ctx.exec, device.path).catch((wipeError: unknown) =>
+        ctx.log.error({ device: device.path, err: wipeError }, 'could not wipe the partition table of a failed image write'),
+      );
+      throw error;
     }
 
     progress.stage('partitioning');

@@ -1,0 +1,163 @@
+/**
+ * What happens when the download goes wrong: a wrong checksum fails the step naming both
+ * checksums, a cut connection is resumed with Range (or restarted when the server cannot
+ * resume), a connection cut every time ends FAILED, a 4xx is not retried, a 5xx is.
+ * The command is never reported SUCCEEDED after a failed download.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { canUseLoopDevices, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
+import { ImageServer } from '../../helpers/image-server.js';
+import { imageInfo, runWriteImage, startImageAgent, type ImageAgent } from './harness.js';
+import { buildMbrImage, readRange, type TestImage } from './test-images.js';
+
+const DISK_MIB = 4608;
+
+describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
+  const scratch = new ScratchDevices();
+  let server: ImageServer;
+  let image: TestImage;
+  let device: ScratchDevice;
+  let harness: ImageAgent | undefined;
+  let seq = 0;
+
+  beforeAll(async () => {
+    server = await ImageServer.start();
+    image = buildMbrImage(scratch.dir);
+    device = scratch.create({ sizeMiB: DISK_MIB });
+  });
+  // Every test starts from a zeroed device, so "the device holds the image" proves this test's write.
+  beforeEach(() => {
+    execFileSync('dd', ['if=/dev/zero', `of=${device.path}`, 'bs=1M', `count=${image.sizeBytes / (1024 * 1024)}`, 'oflag=direct', 'status=none']);
+  });
+  afterEach(async () => {
+    await harness?.agent.close();
+    harness = undefined;
+  });
+  afterAll(async () => {
+    await server.close();
+    scratch.cleanup();
+  });
+
+  const serve = (options: Parameters<ImageServer['serveFile']>[2] = {}) => {
+    const name = `image-${++seq}.raw`;
+    return { name, url: server.serveFile(name, image.path, options) };
+  };
+  const deviceMatchesImage = () => readRange(device.path, 0, image.sizeBytes).equals(readRange(image.path, 0, image.sizeBytes));
+
+  it('fails a wrong checksum with ImageChecksumError naming the expected and the computed value, after retrying the download', async () => {
+    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 1 });
+    const { name, url } = serve();
+    const wrong = 'a'.repeat(64);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, wrong));
+
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.body.command_result).toBeNull();
+    expect(outcome.body.command_error.type).toBe('ImageChecksumError');
+    expect(outcome.body.command_error.details).toContain(`image checksum: ${wrong}`);
+    expect(outcome.body.command_error.details).toContain(`verification checksum: ${image.sha256}`);
+    // IPA retries the whole download on a mismatch: 1 + retries downloads.
+    expect(server.requestsFor(name).length).toBe(2);
+    // The unverified image must not look bootable: its partition table is gone.
+    expect(readRange(device.path, 510, 512).equals(Buffer.from([0x55, 0xaa]))).toBe(false);
+  });
+
+  it('verifies a legacy sha512 `checksum` and an md5 one by their length', async () => {
+    harness = await startImageAgent([device.path]);
+    const data = readFileSync(image.path);
+    const { url } = serve();
+    const sha512 = createHash('sha512').update(data).digest('hex');
+    const ok = await runWriteImage(harness.client, imageInfo(url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: sha512 }));
+    expect(ok.status).toBe('SUCCEEDED');
+    expect(ok.body.command_result.deploy_result.checksum.algorithm).toBe('sha512');
+    expect(deviceMatchesImage()).toBe(true);
+
+    const md5 = createHash('md5').update(data).digest('hex');
+    const second = serve();
+    const viaMd5 = await runWriteImage(harness.client, imageInfo(second.url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: md5 }));
+    expect(viaMd5.status).toBe('SUCCEEDED');
+    expect(viaMd5.body.command_result.deploy_result.checksum.algorithm).toBe('md5');
+  });
+
+  it('takes the checksum from a checksum file URL, finding the line for the image name', async () => {
+    harness = await startImageAgent([device.path]);
+    const { name, url } = serve();
+    const sums = `# SHA256 sums\n${'b'.repeat(64)}  other.raw\n${image.sha256}  ${name}\n`;
+    const sumsUrl = server.serveBuffer(`SHA256SUMS-${seq}`, sums);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: sumsUrl }));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(deviceMatchesImage()).toBe(true);
+  });
+
+  it('resumes a cut download with Range/If-Range from the last byte received and writes the exact image', async () => {
+    harness = await startImageAgent([device.path]);
+    const cutAt = 5 * 1024 * 1024 + 12345;
+    const { name, url } = serve({ truncateAfter: cutAt, truncateTimes: 1 });
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    const requests = server.requestsFor(name);
+    expect(requests.map((r) => r.range)).toEqual([undefined, `bytes=${cutAt}-`]);
+    expect(requests[1]!.ifRange).toBeTruthy();
+    expect(requests[1]!.status).toBe(206);
+    expect(outcome.body.command_result.deploy_result.download).toMatchObject({ resumes: 1, rounds: 1 });
+    expect(deviceMatchesImage()).toBe(true);
+  });
+
+  it('starts over from byte 0 when the server cannot resume, and still writes the exact image', async () => {
+    harness = await startImageAgent([device.path]);
+    const { name, url } = serve({ truncateAfter: 3 * 1024 * 1024, truncateTimes: 1, ignoreRange: true });
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(server.requestsFor(name).map((r) => r.status)).toEqual([200, 200]);
+    expect(deviceMatchesImage()).toBe(true);
+  });
+
+  it('fails with ImageDownloadError when every attempt is cut short: never SUCCEEDED', async () => {
+    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 2 });
+    const { name, url } = serve({ truncateAfter: 1024 * 1024 });
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
+
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.body.command_error.type).toBe('ImageDownloadError');
+    expect(outcome.body.command_error.details).toMatch(/Download of image image-\d+\.raw failed: .*after 3 attempts per URL/);
+    expect(server.requestsFor(name).length).toBe(3);
+    const list = await harness.client.list();
+    expect(list.body.commands.every((c: any) => c.command_status !== 'SUCCEEDED')).toBe(true);
+  });
+
+  it('does not retry a 404 (fatal, as IPA) and retries 503s until the image comes', async () => {
+    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 3 });
+    const missing = await runWriteImage(harness.client, imageInfo(server.url('no-such-image.raw'), image.sha256));
+    expect(missing.status).toBe('FAILED');
+    expect(missing.body.command_error.details).toMatch(/Received status code 404/);
+    expect(server.requestsFor('no-such-image.raw').length).toBe(1);
+
+    const { name, url } = serve({ failFirst: { count: 2, status: 503 } });
+    const flaky = await runWriteImage(harness.client, imageInfo(url, image.sha256));
+    expect(flaky.status, JSON.stringify(flaky.body.command_error)).toBe('SUCCEEDED');
+    expect(server.requestsFor(name).map((r) => r.status)).toEqual([503, 503, 200]);
+  });
+
+  it('sends the Authorization header Ironic provides (base64 of the header value)', async () => {
+    harness = await startImageAgent([device.path]);
+    const header = 'Bearer s3cr3t-token';
+    const { url } = serve({ authorization: header });
+
+    const outcome = await runWriteImage(
+      harness.client,
+      imageInfo(url, image.sha256, { image_request_authorization: Buffer.from(header).toString('base64') }),
+    );
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+  });
+});
