@@ -100,7 +100,7 @@ describe('lookup and heartbeat', () => {
   it('gives up with LookupNodeError when no node matches within lookup_timeout', async () => {
     conductor = await FakeConductor.start();
     conductor.addNode(['52:54:00:00:00:99']);
-    await expect(startLinkedAgent({ lookupTimeout: 1, lookupInterval: 0.1 })).rejects.toThrow(/Could not look up node info/);
+    await expect(startLinkedAgent({ lookupTimeout: 2, lookupInterval: 0.1 })).rejects.toThrow(/Could not look up node info/);
     expect(conductor.lookups.length).toBeGreaterThan(1);
     expect(conductor.lookups.every((l) => l.status === 404)).toBe(true);
   });
