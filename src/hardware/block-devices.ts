@@ -184,6 +184,7 @@ export async function listBlockDevices(exec: Exec, options: ListBlockDevicesOpti
     devices.push(device);
   };
   for (const root of roots) await visit(root);
+  if (!(await extras.hasUdevDatabase())) await probeSignatures(exec, devices);
   // Top-level order follows lsblk's (by name) with stacked devices after their members.
   return devices.sort((a, b) => (isStacked(a) === isStacked(b) ? 0 : isStacked(a) ? 1 : -1));
 }
@@ -269,6 +270,11 @@ class SysfsExtras {
     return map;
   }
 
+  /** Without udev (a minimal ramdisk, a container) lsblk knows no filesystem or label. */
+  async hasUdevDatabase(): Promise<boolean> {
+    return (await readdir(this.udevRoot).catch(() => [] as string[])).length > 0;
+  }
+
   async udevProperties(majMin: string | null): Promise<Map<string, string>> {
     const properties = new Map<string, string>();
     if (!majMin) return properties;
@@ -279,6 +285,31 @@ class SysfsExtras {
     }
     return properties;
   }
+}
+
+/**
+ * Fills filesystem type, label, table type and partition type from `blkid -p`, which reads
+ * the signatures from the devices themselves. One call per device: given several, blkid
+ * stops at the first one it cannot open and reports nothing for the rest.
+ */
+async function probeSignatures(exec: Exec, devices: BlockDevice[]): Promise<void> {
+  const all = devices.flatMap((d) => [d, ...d.partitions]).filter((d) => d.sizeBytes > 0);
+  const probeOne = async (device: BlockDevice) => {
+    // blkid exits 2 when it finds nothing; a device it cannot open is simply left as is.
+    const { stdout } = await exec('blkid', ['-p', '-o', 'export', device.path], { okExitCodes: [0, 2], quiet: true }).catch(() => ({
+      stdout: '',
+    }));
+    const fields = new Map<string, string>();
+    for (const line of stdout.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+    device.fsType ??= fields.get('TYPE') ?? null;
+    device.label ??= fields.get('LABEL') ?? null;
+    device.partitionTableType ??= fields.get('PTTYPE') ?? null;
+    device.partitionType ??= fields.get('PART_ENTRY_TYPE') ?? null;
+  };
+  for (let i = 0; i < all.length; i += 8) await Promise.all(all.slice(i, i + 8).map(probeOne));
 }
 
 /** A plain file standing in for a disk (tests, demos), in the same shape as a block device. */

@@ -57,18 +57,20 @@ export async function listTargetDisks(exec: Exec, guard: DeviceGuard, options: L
 
   for (const device of listing) {
     if (device.parent !== null) continue;
-    const allowListed = await guard.isAllowListed(device.path);
-    if (allowListed) {
+    const media = ramdiskMediaReason(device);
+    if (inRamdisk && media) {
+      // Even allow-listed: in a ramdisk these hold the running system or its media.
+      skipped.push({ device, reason: media });
+      continue;
+    }
+    if (await guard.isAllowListed(device.path)) {
       targets.push(device);
       continue;
     }
-    const media = ramdiskMediaReason(device);
     const isDisk = DISK_TYPES.test(device.type);
     if (!isDisk && !media) continue;
     if (!inRamdisk) {
       skipped.push({ device, reason: 'not in the allow-list (outside a ramdisk only allow-listed devices are touched)' });
-    } else if (media) {
-      skipped.push({ device, reason: media });
     } else if (device.sizeBytes === 0) {
       skipped.push({ device, reason: 'zero-size device (no medium)' });
     } else {

@@ -30,6 +30,16 @@ describe.runIf(canUseLoopDevices())('block-device discovery on real loop devices
     expect(listed!.partitions[0]).toMatchObject({ type: 'part', sizeBytes: 4 * MIB, parent: listed!.name });
   });
 
+  it('reads filesystem type, label, table and partition type from the device when udev has no record', async () => {
+    const device = scratch.create({ sizeMiB: 16 });
+    execFileSync('sgdisk', ['-n1:0:+8M', '-t1:8300', device.path], { stdio: 'ignore' });
+    execFileSync('partx', ['-u', device.path], { stdio: 'ignore' });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'config-2', `${device.path}p1`], { stdio: 'ignore' });
+    const [listed] = await listBlockDevices(run, { devices: [device.path], udevRoot: '/nonexistent' });
+    expect(listed?.partitionTableType).toBe('gpt');
+    expect(listed?.partitions[0]).toMatchObject({ fsType: 'ext4', label: 'config-2', partitionType: '0fc63daf-8483-4772-8e79-3d69d8477de4' });
+  });
+
   it('reports read-only and mounted loop devices as such', async () => {
     const readOnly = scratch.create({ sizeMiB: 8, readOnly: true });
     const mounted = scratch.create({ sizeMiB: 16 });

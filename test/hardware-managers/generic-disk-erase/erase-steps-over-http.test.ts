@@ -172,4 +172,31 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(report.skipped.find((s: any) => s.device === kept.path)?.reason).toMatch(/skip_block_devices/);
     expect(sha256(kept.file)).toBe(keptSum);
   });
+
+  it('skips virtual media (config-2 label) and aborts on a VMFS partition without writing anything', async () => {
+    const configDrive = scratch.create({ sizeMiB: 16 });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'config-2', configDrive.path], { stdio: 'ignore' });
+    const other = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const sums = [configDrive, other].map((d) => sha256(d.file));
+    await agentFor([configDrive.path, other.path]);
+
+    const { final } = await runStep(client, 'erase_devices_metadata', {});
+    expect(final.command_status).toBe('SUCCEEDED');
+    expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(/virtual media.*config-2/);
+    expect(sha256(configDrive.file)).toBe(sums[0]);
+
+    const vmfs = scratch.create({ sizeMiB: 16, randomMiB: 16 });
+    execFileSync('sgdisk', ['-n1:0:+8M', '-t1:AA31E02A-400F-11DB-9590-000C2911D1B8', vmfs.path], { stdio: 'ignore' });
+    execFileSync('partx', ['-u', vmfs.path], { stdio: 'ignore' });
+    const vmfsSum = sha256(vmfs.file);
+    const otherSum = sha256(other.file);
+    await agent?.close();
+    await agentFor([vmfs.path, other.path]);
+    const aborted = await runStep(client, 'erase_devices_metadata', {});
+    expect(aborted.final.command_status).toBe('FAILED');
+    expect(aborted.final.command_error).toMatchObject({ type: 'ProtectedDeviceError' });
+    expect(aborted.final.command_error.details).toMatch(/GPFS\/VMFS/);
+    expect(sha256(vmfs.file)).toBe(vmfsSum);
+    expect(sha256(other.file)).toBe(otherSum);
+  });
 });
