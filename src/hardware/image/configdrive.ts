@@ -1,7 +1,7 @@
 /**
  * The config drive (reference §14.8): Ironic sends a gzipped, base64-encoded ISO9660
  * image labelled `config-2` (or a URL to one). It is written to a partition at the end of
- * the disk (an existing `config-2` partition is reused), GPT or MBR as the image has it,
+ * the disk (an existing `config-2` partition is reused), GPT (sgdisk) or MBR (sfdisk, keeping the disk signature) as the image has it,
  * where cloud-init finds it with `blkid -L config-2`.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,6 +18,8 @@ const MIB = 1024 * 1024;
 /** MBR cannot address beyond 2 TiB: the partition goes just below that limit on bigger disks. */
 const MBR_LIMIT_MIB = 2 * 1024 * 1024;
 const CONFIG_DRIVE_LABEL = 'config-2';
+/** IPA's 64 MiB config drive partition. */
+const CONFIG_DRIVE_PARTITION_BYTES = 64 * MIB;
 
 /** Decoded config drive bytes from Ironic's value (base64 of gzip, or a URL to that or to raw bytes). */
 export async function loadConfigDrive(value: string, fetchBytes: (url: string) => Promise<Buffer>): Promise<Buffer> {
@@ -106,9 +108,18 @@ async function createPartitionAtEnd(exec: Exec, device: string, table: Partition
     if (primaries >= 4) {
       throw new DeploymentError(`Config drive cannot be created on ${device}: the MBR already has 4 primary partitions`);
     }
-    const [start, end] =
-      diskBytes > MBR_LIMIT_MIB * MIB ? [`${MBR_LIMIT_MIB - 64 - 1}MiB`, `${MBR_LIMIT_MIB - 1}MiB`] : ['-64MiB', '-0'];
-    await exec('parted', ['-a', 'optimal', '-s', '--', device, 'mkpart', 'primary', 'fat32', start, end]);
+    // sfdisk --append keeps the MBR disk signature (parted replaces it, which breaks images
+    // that find their disk by it: root=PARTUUID=<signature>-NN, Windows' BCD).
+    const sector = table.sectorSize;
+    const limitBytes = Math.min(diskBytes, MBR_LIMIT_MIB * MIB);
+    const startBytes = Math.floor((limitBytes - CONFIG_DRIVE_PARTITION_BYTES - MIB) / MIB) * MIB;
+    const lastEnd = Math.max(0, ...table.partitions.map((p) => p.startBytes + p.sizeBytes));
+    if (startBytes < lastEnd) {
+      throw new DeploymentError(`Config drive cannot be created on ${device}: no free space for it after the last partition`);
+    }
+    await exec('sfdisk', ['--append', '--no-reread', '--no-tell-kernel', '-q', device], {
+      input: `start=${startBytes / sector}, size=${CONFIG_DRIVE_PARTITION_BYTES / sector}, type=c\n`,
+    });
   } catch (error) {
     if (isIpaError(error) && !(error instanceof ExecError)) throw error;
     const exec_ = error instanceof ExecError ? error : undefined;

@@ -1,0 +1,133 @@
+/**
+ * standby.prepare_image as IPA serves it: image_info validated before the command starts
+ * (HTTP 400 with IPA's messages, partition images refused), then the async write with the
+ * config drive in a new partition at the disk's end labelled config-2 (GPT and MBR), found
+ * by `blkid -L config-2`; standby.get_partition_uuids with IPA's keys matching blkid.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
+import { ImageServer } from '../../helpers/image-server.js';
+import { imageInfo, startImageAgent, type ImageAgent } from './harness.js';
+import { buildConfigDrive, buildGptImage, buildMbrImage, readRange, type TestImage } from './test-images.js';
+
+const DISK_MIB = 4608;
+const blkid = (...args: string[]) => execFileSync('blkid', args, { encoding: 'utf8' }).trim();
+
+describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config drive', () => {
+  const scratch = new ScratchDevices();
+  let server: ImageServer;
+  let gpt: TestImage;
+  let mbr: TestImage;
+  let configdrive: { base64: string; iso: Buffer };
+  let harness: ImageAgent | undefined;
+  // blkid -L searches every device: each config drive test detaches its disk before the next.
+  let disks: ScratchDevices | undefined;
+
+  beforeAll(async () => {
+    server = await ImageServer.start();
+    gpt = buildGptImage(scratch.dir);
+    mbr = buildMbrImage(scratch.dir);
+    configdrive = buildConfigDrive(scratch.dir);
+  });
+  afterEach(async () => {
+    await harness?.agent.close();
+    harness = undefined;
+    disks?.cleanup();
+    disks = undefined;
+  });
+  afterAll(async () => {
+    await server.close();
+    scratch.cleanup();
+  });
+
+  it.each([
+    [{ urls: ['http://x/y'] }, "Image is missing 'id' field."],
+    [{ id: 'a' }, "Image is missing 'urls' field."],
+    [{ id: 'a', urls: [] }, "Image 'urls' must be a list with at least one element."],
+    [{ id: 'a', urls: ['http://x/a'], checksum: '' }, "Image 'checksum' must be a non-empty string."],
+    [{ id: 'a', urls: ['http://x/a'], os_hash_algo: 'sha256' }, "Image 'os_hash_value' must be a non-empty string."],
+    [{ id: 'a', urls: ['http://x/a'] }, "Image checksum is not available, either the 'checksum' field or the 'os_hash_algo' and 'os_hash_value' fields must be provided."],
+    [{ id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(64), image_type: 'partition' }, /partition image; this agent writes whole-disk images only/],
+  ])('answers 400 before starting for invalid image_info %j', async (info, message) => {
+    const device = scratch.create({ sizeMiB: 64 });
+    harness = await startImageAgent([device.path]);
+    const response = await harness.client.post('standby.prepare_image', { image_info: info });
+    expect(response.status).toBe(400);
+    expect(response.body.faultstring).toMatch(typeof message === 'string' ? new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : message);
+    expect((await harness.client.list()).body.commands).toEqual([]);
+  });
+
+  it('refuses a 32-digit MD5 checksum with 400 when md5 is disabled', async () => {
+    const device = scratch.create({ sizeMiB: 64 });
+    harness = await startImageAgent([device.path], { md5Enabled: false });
+    const response = await harness.client.post('standby.prepare_image', { image_info: { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(32) } });
+    expect(response.status).toBe(400);
+    expect(response.body.faultstring).toMatch(/Image checksum is not available/);
+  });
+
+  it('writes a GPT image with the config drive in a new last partition labelled config-2, found by blkid -L', async () => {
+    disks = new ScratchDevices();
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('cd-gpt.raw', gpt.path);
+
+    const started = await harness.client.post('standby.prepare_image', { image_info: imageInfo(url, gpt.sha256), configdrive: configdrive.base64 });
+    expect(started.status).toBe(200);
+    expect(started.body.command_status).toBe('RUNNING');
+    const done = await harness.client.waitFor(started.body.id);
+
+    expect(done.command_status, JSON.stringify(done.command_error)).toBe('SUCCEEDED');
+    expect(done.command_result.result).toMatch(new RegExp(`^prepare_image: image \\(cd-gpt.raw\\) written to device ${device.path} root_uuid=0x00000000$`));
+    const partition = blkid('-L', 'config-2');
+    expect(partition).toBe(`${device.path}p3`);
+    expect(blkid('-p', '-s', 'TYPE', '-o', 'value', partition)).toBe('iso9660');
+    // The partition holds exactly the ISO, at the end of the disk.
+    const table = JSON.parse(execFileSync('sfdisk', ['--json', device.path], { encoding: 'utf8' })).partitiontable;
+    const last = table.partitions.at(-1);
+    expect(last.node).toBe(partition);
+    expect((last.start + last.size) * 512).toBeGreaterThan(device.sizeBytes - 2 * 1024 * 1024);
+    expect(readRange(device.path, last.start * 512, last.start * 512 + configdrive.iso.length).equals(configdrive.iso)).toBe(true);
+
+    const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
+    expect(uuids['root uuid']).toBe('0x00000000');
+    expect(uuids['efi system partition uuid']).toBe(blkid('-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', `${device.path}p1`));
+    expect(uuids.partitions).toEqual({ 'efi system partition': `${device.path}p1`, configdrive: partition });
+  });
+
+  it('adds the config drive to an MBR image as a primary partition, keeping the disk signature, the same way when written again', async () => {
+    disks = new ScratchDevices();
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('cd-mbr.raw', mbr.path);
+    const info = imageInfo(url, mbr.sha256);
+
+    const first = await harness.client.waitFor((await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id);
+    expect(first.command_status, JSON.stringify(first.command_error)).toBe('SUCCEEDED');
+    expect(first.command_result.result).toMatch(/root_uuid=0x1a2b3c4d$/);
+    const partition = blkid('-L', 'config-2');
+    expect(partition).toBe(`${device.path}p3`);
+    const table = JSON.parse(execFileSync('sfdisk', ['--json', device.path], { encoding: 'utf8' })).partitiontable;
+    expect(table.label).toBe('dos');
+    expect(table.partitions.at(-1).type).toBe('c');
+
+    const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
+    expect(uuids['root uuid']).toBe('0x1a2b3c4d');
+    expect(uuids['efi system partition uuid']).toBe(blkid('-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', `${device.path}p1`));
+    expect(uuids['efi system partition uuid']).toBe('1a2b3c4d-01');
+
+    const again = await harness.client.waitFor((await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id);
+    expect(again.command_status, JSON.stringify(again.command_error)).toBe('SUCCEEDED');
+    const after = JSON.parse(execFileSync('sfdisk', ['--json', device.path], { encoding: 'utf8' })).partitiontable;
+    expect(after.partitions.length).toBe(3);
+    expect(blkid('-L', 'config-2')).toBe(`${device.path}p3`);
+  });
+
+  it('answers {} from get_partition_uuids before any image was written', async () => {
+    const device = scratch.create({ sizeMiB: 64 });
+    harness = await startImageAgent([device.path]);
+    const response = await harness.client.post('standby.get_partition_uuids', {}, true);
+    expect(response.body.command_status).toBe('SUCCEEDED');
+    expect(response.body.command_result).toEqual({});
+  });
+});
