@@ -59,6 +59,13 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
     }
     // efibootmgr -w may write a disk signature: it is a write to the disk.
     await ctx.guard.assertWritable(device);
+    if (!(await ctx.guard.inRamdisk())) {
+      // NVRAM belongs to the machine the agent runs on; outside a ramdisk that is a
+      // developer's or CI host, whose boot entries no allow-listed disk makes ours.
+      throw new CommandExecutionError(
+        `Refusing to change this machine's UEFI boot entries outside a ramdisk (would add ${loaders.map((l) => `${l.label} ${l.path}`).join(', ')} for ${partition.node})`,
+      );
+    }
     await registerBootEntries(ctx.exec, device, partition, loaders);
     ctx.log.info({ device, esp: partition.node, loaders }, 'UEFI boot entries added');
     return {

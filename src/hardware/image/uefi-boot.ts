@@ -2,14 +2,15 @@
  * UEFI boot entries for a written whole-disk image (reference §14.9, IPA's
  * `efi_utils.manage_uefi`): find the EFI system partition on the disk, look on it for
  * the loaders the image ships (shim's BOOT<ARCH>.CSV first, then shim/grub, then the
- * removable-media path), and register them in NVRAM with `efibootmgr`, replacing
+ * removable-media path; read with mtools, no mount), and register them in NVRAM with
+ * `efibootmgr`, replacing
  * entries of the same label.
  */
-import { access, mkdtemp, readdir, readFile, rmdir } from 'node:fs/promises';
+import { access, mkdtemp, readFile as fsReadFile, rm } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandExecutionError, DeviceNotFound } from '../errors.js';
-import { hasCommand } from '../exec.js';
+import { ExecError, hasCommand } from '../exec.js';
 import type { Exec } from '../step-context.js';
 import { isEfiSystemPartition, readPartitionTable, type PartitionEntry, type PartitionTable } from './disk-layout.js';
 
@@ -62,59 +63,62 @@ export async function findEfiSystemPartition(
   return { table, partition };
 }
 
-/** Mounts the ESP read-only and lists the loaders to register. */
+/**
+ * Lists the loaders to register, reading the ESP's FAT with mtools straight from the disk
+ * at the partition's offset: no mount, no kernel FAT driver needed (minimal ramdisk
+ * kernels and containers often have none), nothing to clean up.
+ */
 export async function findEfiLoaders(exec: Exec, device: string, partition: PartitionEntry): Promise<EfiLoader[]> {
-  const mountpoint = await mkdtemp(join(tmpdir(), 'ramdisk-agent-esp-'));
-  const source = (await access(partition.node).then(() => true, () => false)) ? partition.node : device;
-  const offset = source === device ? [`,offset=${partition.startBytes},sizelimit=${partition.sizeBytes}`] : [''];
+  const image = `${device}@@${partition.startBytes}`;
+  const env = { MTOOLS_SKIP_CHECK: '1' };
+  let listing: string;
   try {
-    await exec('mount', ['-t', 'vfat', '-o', `ro,nodev,nosuid,noexec${offset[0]}`, source, mountpoint]);
-    try {
-      return await scanEsp(mountpoint);
-    } finally {
-      await exec('umount', [mountpoint]);
+    ({ stdout: listing } = await exec('mdir', ['-/', '-b', '-i', image, '::/'], { env, quiet: true }));
+  } catch (error) {
+    if (error instanceof ExecError && error.reason === 'not-found') {
+      throw new CommandExecutionError('mtools (mdir) is not available in the ramdisk; cannot read the EFI system partition');
     }
-  } finally {
-    await rmdir(mountpoint).catch(() => undefined);
+    throw new CommandExecutionError(`Cannot read the FAT filesystem of ${partition.node}: ${(error as Error).message}`);
   }
+  const files = listing
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('::/') && !line.endsWith('/'))
+    .map((line) => line.slice(3));
+  const readFile = async (path: string): Promise<Buffer> => {
+    const dir = await mkdtemp(join(tmpdir(), 'ramdisk-agent-esp-'));
+    try {
+      const out = join(dir, 'file');
+      await exec('mcopy', ['-n', '-i', image, `::/${path}`, out], { env });
+      return await fsReadFile(out);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  return chooseLoaders(files, readFile);
 }
 
-async function listDir(path: string): Promise<string[]> {
-  return readdir(path).catch(() => [] as string[]);
-}
-
-function findName(names: string[], wanted: string): string | undefined {
-  return names.find((n) => n.toLowerCase() === wanted.toLowerCase());
-}
-
-async function scanEsp(root: string): Promise<EfiLoader[]> {
-  const efiDir = findName(await listDir(root), 'EFI');
-  if (!efiDir) return [];
-  const vendors = (await listDir(join(root, efiDir))).sort();
+/** The loaders among the ESP's files (paths like `EFI/debian/shimx64.efi`), IPA's preference order. */
+export async function chooseLoaders(files: readonly string[], readFile: (path: string) => Promise<Buffer>): Promise<EfiLoader[]> {
+  const split = files.map((f) => f.split('/')).filter((parts) => parts.length === 3 && parts[0]!.toLowerCase() === 'efi');
+  const toEfiPath = (parts: string[]) => `\\${parts.join('\\')}`;
   const loaders: EfiLoader[] = [];
   // shim's CSV names the loader and its label: the distribution's own choice wins.
-  for (const vendor of vendors) {
-    const files = await listDir(join(root, efiDir, vendor));
-    const csv = findName(files, `BOOT${EFI_ARCH.toUpperCase()}.CSV`) ?? findName(files, 'BOOT.CSV');
-    if (!csv) continue;
-    for (const entry of parseBootCsv(await readFile(join(root, efiDir, vendor, csv)))) {
-      const loader = findName(files, entry.file);
-      if (loader) loaders.push({ path: `\\${efiDir}\\${vendor}\\${loader}`, label: entry.label });
+  for (const parts of split) {
+    const name = parts[2]!.toLowerCase();
+    if (name !== `boot${EFI_ARCH}.csv` && name !== 'boot.csv') continue;
+    for (const entry of parseBootCsv(await readFile(parts.join('/')))) {
+      const loader = split.find((p) => p[1] === parts[1] && p[2]!.toLowerCase() === entry.file.toLowerCase());
+      if (loader) loaders.push({ path: toEfiPath(loader), label: entry.label });
     }
   }
   if (loaders.length > 0) return loaders;
-  for (const name of [`shim${EFI_ARCH}.efi`, `grub${EFI_ARCH}.efi`]) {
-    for (const vendor of vendors.filter((v) => v.toLowerCase() !== 'boot')) {
-      const file = findName(await listDir(join(root, efiDir, vendor)), name);
-      if (file) return [{ path: `\\${efiDir}\\${vendor}\\${file}`, label: vendor }];
-    }
+  for (const wanted of [`shim${EFI_ARCH}.efi`, `grub${EFI_ARCH}.efi`]) {
+    const found = split.find((p) => p[1]!.toLowerCase() !== 'boot' && p[2]!.toLowerCase() === wanted);
+    if (found) return [{ path: toEfiPath(found), label: found[1]! }];
   }
-  const bootDir = findName(vendors, 'BOOT');
-  if (bootDir) {
-    const file = findName(await listDir(join(root, efiDir, bootDir)), `BOOT${EFI_ARCH.toUpperCase()}.EFI`);
-    if (file) return [{ path: `\\${efiDir}\\${bootDir}\\${file}`, label: 'ironic1' }];
-  }
-  return [];
+  const fallback = split.find((p) => p[1]!.toLowerCase() === 'boot' && p[2]!.toLowerCase() === `boot${EFI_ARCH}.efi`);
+  return fallback ? [{ path: toEfiPath(fallback), label: 'ironic1' }] : [];
 }
 
 /** shim's BOOT<ARCH>.CSV: UCS-2 (or UTF-8) lines `loader.efi,label,options,description`. */
