@@ -15,7 +15,7 @@ import {
   type StepContext,
 } from '../../src/hardware/index.js';
 import { ataSecureErase, probeAtaSecurity, type AtaSecurity } from './ata.js';
-import { destroyDiskMetadata } from './metadata.js';
+import { destroyDiskMetadata, dropKernelPartitions } from './metadata.js';
 import { nvmeFormat, probeNvmeFormat } from './nvme.js';
 import { overwrite, overwritePasses, type OverwritePlan } from './overwrite.js';
 import { writeZeroesMaxBytes } from './plan.js';
@@ -189,6 +189,7 @@ export async function eraseDevice(ctx: StepContext, device: BlockDevice, choice:
     board.start(device.path, methodName(method), passesOf(method));
     await runMethod(ctx, device, method, board);
   }
+  await dropKernelPartitions(ctx, device);
   const erased = Date.now();
   board.verifying(device.path);
   const verify = await verifyAfter(ctx, device, method);

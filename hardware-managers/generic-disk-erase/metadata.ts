@@ -69,3 +69,15 @@ export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice)
   await ctx.exec('sgdisk', ['-Z', device.path]);
   if (device.type !== 'file') await waitUntilUnused(ctx, device.path);
 }
+
+/**
+ * After an erase the disk has no partition table, but the kernel keeps the partitions it
+ * knew (always so for devices without partition scanning, such as loop devices): drop
+ * them so that later steps and tools see the disk as it is. Best effort.
+ */
+export async function dropKernelPartitions(ctx: StepContext, device: BlockDevice): Promise<void> {
+  if (device.type === 'file' || device.partitions.length === 0) return;
+  await ctx.exec('partx', ['--delete', device.path]).catch((error: unknown) => {
+    ctx.log.warn({ device: device.path, err: error }, 'could not drop the kernel partition entries after the erase');
+  });
+}

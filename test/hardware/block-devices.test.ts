@@ -5,16 +5,19 @@ import { DeviceGuard } from '../../src/hardware/device-guard.js';
 import { listTargetDisks } from '../../src/hardware/disk-targets.js';
 import { run } from '../../src/hardware/exec.js';
 import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
+import { dropPartitions, partition } from '../hardware-managers/generic-disk-erase/helpers.js';
 
 const MIB = 1024 * 1024;
 const scratch = new ScratchDevices();
-afterEach(() => scratch.cleanup());
+afterEach(() => {
+  dropPartitions();
+  scratch.cleanup();
+});
 
 describe.runIf(canUseLoopDevices())('block-device discovery on real loop devices', () => {
   it('describes a loop device with its partitions, sizes, sector sizes and backing file', async () => {
     const device = scratch.create({ sizeMiB: 16 });
-    execFileSync('sgdisk', ['-n1:0:+4M', '-n2:0:0', device.path], { stdio: 'ignore' });
-    execFileSync('partx', ['-u', device.path], { stdio: 'ignore' });
+    partition(device, ['-n1:0:+4M', '-n2:0:0']);
     const [listed] = await listBlockDevices(run, { devices: [device.path] });
     expect(listed).toMatchObject({
       path: device.path,
@@ -32,8 +35,7 @@ describe.runIf(canUseLoopDevices())('block-device discovery on real loop devices
 
   it('reads filesystem type, label, table and partition type from the device when udev has no record', async () => {
     const device = scratch.create({ sizeMiB: 16 });
-    execFileSync('sgdisk', ['-n1:0:+8M', '-t1:8300', device.path], { stdio: 'ignore' });
-    execFileSync('partx', ['-u', device.path], { stdio: 'ignore' });
+    partition(device, ['-n1:0:+8M', '-t1:8300']);
     execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'config-2', `${device.path}p1`], { stdio: 'ignore' });
     const [listed] = await listBlockDevices(run, { devices: [device.path], udevRoot: '/nonexistent' });
     expect(listed?.partitionTableType).toBe('gpt');

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import type { AgentTestClient } from '../../helpers/agent.js';
 import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { isAllZero, probe, runStep, sha256, startEraseAgent, withGptAndFilesystem } from './helpers.js';
+import { dropPartitions, isAllZero, partition, probe, runStep, sha256, startEraseAgent, withGptAndFilesystem } from './helpers.js';
 
 const scratch = new ScratchDevices();
 let agent: RunningAgent | undefined;
@@ -18,6 +18,7 @@ async function agentFor(allow: string[]) {
 afterEach(async () => {
   await agent?.close();
   agent = undefined;
+  dropPartitions();
   scratch.cleanup();
 });
 afterAll(() => scratch.cleanup());
@@ -186,8 +187,7 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(sha256(configDrive.file)).toBe(sums[0]);
 
     const vmfs = scratch.create({ sizeMiB: 16, randomMiB: 16 });
-    execFileSync('sgdisk', ['-n1:0:+8M', '-t1:AA31E02A-400F-11DB-9590-000C2911D1B8', vmfs.path], { stdio: 'ignore' });
-    execFileSync('partx', ['-u', vmfs.path], { stdio: 'ignore' });
+    partition(vmfs, ['-n1:0:+8M', '-t1:AA31E02A-400F-11DB-9590-000C2911D1B8']);
     const vmfsSum = sha256(vmfs.file);
     const otherSum = sha256(other.file);
     await agent?.close();

@@ -24,13 +24,44 @@ export function isAllZero(file: string): boolean {
   return true;
 }
 
+const partitioned = new Set<string>();
+
+/**
+ * Creates partitions on a scratch loop device and tells the kernel (loop devices here have
+ * no partition scanning). Partition entries a previous user of the same loop number left
+ * behind are dropped first; `dropPartitions()` removes ours before the loop is detached,
+ * since the kernel keeps them otherwise.
+ */
+export function partition(device: ScratchDevice, sgdiskArgs: string[]): void {
+  if (device.isLoop) {
+    try {
+      execFileSync('partx', ['-d', device.path], { stdio: 'ignore' });
+    } catch {
+      // partx exits 1 when the kernel knows no partition of the device
+    }
+  }
+  execFileSync('sgdisk', [...sgdiskArgs, device.path], { stdio: 'ignore' });
+  if (device.isLoop) {
+    execFileSync('partx', ['-a', device.path], { stdio: 'ignore' });
+    partitioned.add(device.path);
+  }
+}
+
+export function dropPartitions(): void {
+  for (const path of partitioned) {
+    try {
+      execFileSync('partx', ['-d', path], { stdio: 'ignore' });
+    } catch {
+      // none left
+    }
+  }
+  partitioned.clear();
+}
+
 /** GPT with one partition holding ext4, on top of random data. */
 export function withGptAndFilesystem(scratch: ScratchDevices, device: ScratchDevice): void {
-  execFileSync('sgdisk', ['-n1:0:+8M', device.path], { stdio: 'ignore' });
-  if (device.isLoop) {
-    execFileSync('partx', ['-u', device.path], { stdio: 'ignore' });
-    execFileSync('mkfs.ext4', ['-q', '-F', `${device.path}p1`], { stdio: 'ignore' });
-  }
+  partition(device, ['-n1:0:+8M']);
+  if (device.isLoop) execFileSync('mkfs.ext4', ['-q', '-F', `${device.path}p1`], { stdio: 'ignore' });
   void scratch;
 }
 
