@@ -77,9 +77,16 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
       body += (first ? '' : ',') + result.toJSONString();
       first = false;
     }
-    this.#listCache = Buffer.from(body + ']}');
-    this.#listCacheFor = last;
-    return this.#listCache;
+    const built = Buffer.from(body + ']}');
+    // Only a list whose last command has finished may be cached: one built while it was
+    // RUNNING would otherwise be served after it finished (the conductor would wait forever).
+    if (last === undefined || last.isDone) {
+      this.#listCache = built;
+      this.#listCacheFor = last;
+    } else {
+      this.#listCache = undefined;
+    }
+    return built;
   }
 
   /** Forget every result (IPA does so after a reboot; we do after a new lookup token). */
