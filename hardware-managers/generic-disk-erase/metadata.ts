@@ -4,7 +4,7 @@
  * aware), `sgdisk -Z`, then wait until nothing holds the device open.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BlockDeviceEraseError, ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import { BlockDeviceEraseError, ExecError, hasCommand, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 
 /** Sectors holding MBR + GPT header + 16 KiB of entries: 33 of 512 bytes, 5 of 4096 (IPA). */
 export function gptSectors(sectorSize: number): number {
@@ -48,6 +48,10 @@ async function zeroTableAreas(ctx: StepContext, device: BlockDevice): Promise<vo
 }
 
 async function waitUntilUnused(ctx: StepContext, path: string, attempts = 20, intervalMs = 1000): Promise<void> {
+  if (!(await hasCommand('fuser'))) {
+    ctx.log.warn({ device: path }, 'fuser (psmisc) is not installed: not waiting for holders to let go of the device');
+    return;
+  }
   for (let attempt = 1; attempt <= attempts; attempt++) {
     // fuser exits 1 when no process uses the file.
     const { exitCode } = await ctx.exec('fuser', [path], { okExitCodes: [0, 1], quiet: true });
