@@ -83,11 +83,15 @@ interface ServePlan {
 
 /** Static TLS from files, or auto-TLS when the conductor can take our certificate (≥ 1.68). */
 async function planTls(config: AgentConfig, link: ConductorLink | undefined, advertiseHost: string | undefined, log: Logger): Promise<ServePlan> {
-  const minVersion = config.tlsMinVersion === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
+  // The conductor may set the TLS floor and ciphers in the lookup's config (IPA applies them).
+  const fromLookup = link?.lookupConfig;
+  const floor = typeof fromLookup?.tls_min_version === 'string' ? fromLookup.tls_min_version : config.tlsMinVersion;
+  const minVersion = floor === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
+  const ciphers = typeof fromLookup?.tls_cipher_suites === 'string' && fromLookup.tls_cipher_suites ? fromLookup.tls_cipher_suites : config.tlsCipherSuites;
   if (config.listenTls) {
     if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError('listenTls needs tlsCertFile and tlsKeyFile');
     const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
-    return { https: { cert, key, minVersion }, protocol: 'https', certificatePem: undefined };
+    return { https: { cert, key, minVersion, ciphers }, protocol: 'https', certificatePem: undefined };
   }
   if (config.enableAutoTls && link && advertiseHost) {
     const version = await link.client.apiVersion();
@@ -100,7 +104,7 @@ async function planTls(config: AgentConfig, link: ConductorLink | undefined, adv
         allowedClockSkew: config.autoTlsAllowedClockSkew,
       });
       log.info({ advertiseHost, notAfter: cert.notAfter.toISOString() }, 'auto-TLS: serving the API with a self-signed certificate');
-      return { https: { cert: cert.certPem, key: cert.keyPem, minVersion }, protocol: 'https', certificatePem: cert.certPem };
+      return { https: { cert: cert.certPem, key: cert.keyPem, minVersion, ciphers }, protocol: 'https', certificatePem: cert.certPem };
     }
     log.info({ ironicApiVersion: version.join('.') }, 'auto-TLS off: the conductor API is older than 1.68 and cannot take our certificate');
   }

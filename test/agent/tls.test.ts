@@ -24,8 +24,9 @@ afterEach(async () => {
   conductor = undefined;
 });
 
-async function startAgainst(maxVersion: string): Promise<{ agent: RunningAgent; conductor: FakeConductor }> {
+async function startAgainst(maxVersion: string, lookupConfig: Record<string, unknown> = {}): Promise<{ agent: RunningAgent; conductor: FakeConductor }> {
   conductor = await FakeConductor.start({ maxVersion });
+  conductor.lookupConfigExtra = lookupConfig;
   conductor.addNode((await listNetworkInterfaces({ exec: run })).map((i) => i.mac_address));
   agent = await startTestAgent({ standalone: false, agentToken: undefined, apiUrls: [conductor.url], lookupInterval: 0.05 });
   return { agent, conductor };
@@ -71,6 +72,28 @@ describe('auto-TLS', () => {
     expect(first.body).not.toHaveProperty('agent_verify_ca');
     expect(agent.certificatePem).toBeUndefined();
     expect((await fetch(`${agent.url}/v1/status`)).status).toBe(200);
+  });
+
+  it('applies the TLS floor the conductor sets in the lookup config (1.3 only)', async () => {
+    const { agent } = await startAgainst('1.82', { tls_min_version: '1.3' });
+    const ca = agent.certificatePem!;
+    const tls12 = new Agent({ connect: { ca, maxVersion: 'TLSv1.2' } });
+    await expect(request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: tls12 })).rejects.toThrow();
+    await tls12.close();
+    const tls13 = new Agent({ connect: { ca, minVersion: 'TLSv1.3' } });
+    expect((await request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: tls13 })).statusCode).toBe(200);
+    await tls13.close();
+  });
+
+  it('offers TLS 1.2 only with the ECDHE-GCM suites', async () => {
+    const { agent } = await startAgainst('1.82');
+    const ca = agent.certificatePem!;
+    const weak = new Agent({ connect: { ca, maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA256' } });
+    await expect(request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: weak })).rejects.toThrow();
+    await weak.close();
+    const strong = new Agent({ connect: { ca, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' } });
+    expect((await request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: strong })).statusCode).toBe(200);
+    await strong.close();
   });
 
   it('makes the requested curve and a DNS SAN for a host name', async () => {

@@ -74,6 +74,8 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
   readonly #app: FastifyInstance;
   readonly #maxVersion: string;
   heartbeatTimeout: number;
+  /** Extra keys merged into the lookup's `config` (e.g. `tls_min_version`). */
+  lookupConfigExtra: Record<string, unknown> = {};
   /** Statuses to answer the next lookups with, before answering normally. */
   failLookups: number[] = [];
   url = '';
@@ -205,6 +207,7 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
         permitted_image_formats: ['raw', 'gpt', 'qcow2'],
         agent_md5_checksum_enable: false,
         agent_skip_bmc_detect: false,
+        ...this.lookupConfigExtra,
       },
     });
   }

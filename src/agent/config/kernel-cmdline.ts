@@ -57,6 +57,7 @@ const KERNEL_PARAMS: Record<string, [Key, Kind]> = {
   'ipa-guard-special-filesystems': ['guardSpecialFilesystems', 'bool'],
   'ipa-http-request-timeout': ['httpRequestTimeout', 'number'],
   'ipa-tls-min-version': ['tlsMinVersion', 'string'],
+  'ipa-tls-cipher-suites': ['tlsCipherSuites', 'string'],
   'ipa-tls-certificate-curve': ['tlsCertificateCurve', 'string'],
   BOOTIF: ['bootif', 'string'],
 };

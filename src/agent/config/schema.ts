@@ -51,6 +51,10 @@ export const agentConfigSchema = z.object({
   enableAutoTls: z.boolean().default(true),
   autoTlsAllowedClockSkew: seconds(3600),
   tlsMinVersion: z.enum(['1.2', '1.3']).default('1.2'),
+  /** TLS 1.2 cipher suites (OpenSSL names), for the API and towards the conductor. IPA's default. */
+  tlsCipherSuites: z
+    .string()
+    .default('ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256'),
   tlsCertificateCurve: z.enum(['p256', 'p384', 'p521']).default('p384'),
   hardwareInitializationDelay: seconds(0),
   diskWaitAttempts: z.number().int().nonnegative().default(10),

@@ -63,6 +63,7 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
       certfile: config.certfile,
       keyfile: config.keyfile,
       tlsMinVersion: config.tlsMinVersion,
+      ciphers: config.tlsCipherSuites,
     });
   }
 

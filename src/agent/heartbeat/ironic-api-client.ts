@@ -48,6 +48,8 @@ export interface IronicApiClientOptions {
   certfile?: string | undefined;
   keyfile?: string | undefined;
   tlsMinVersion?: '1.2' | '1.3';
+  /** TLS 1.2 cipher suites (OpenSSL names). */
+  ciphers?: string | undefined;
 }
 
 export interface ApiResponse {
@@ -139,6 +141,7 @@ export class IronicApiClient {
       connect: {
         rejectUnauthorized: !options.insecure,
         minVersion: options.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+        ...(options.ciphers ? { ciphers: options.ciphers } : {}),
         ...(options.cafile ? { ca: readFileSync(options.cafile) } : {}),
         ...(options.certfile ? { cert: readFileSync(options.certfile) } : {}),
         ...(options.keyfile ? { key: readFileSync(options.keyfile) } : {}),

@@ -24,6 +24,7 @@ export const lookupConfigSchema = z.looseObject({
   permitted_image_formats: z.array(z.string()).optional(),
   disable_deep_image_inspection: z.boolean().optional(),
   tls_min_version: z.string().nullable().optional(),
+  tls_cipher_suites: z.string().nullable().optional(),
 });
 
 const lookupResponseSchema = z.looseObject({

@@ -13,7 +13,7 @@ export interface HttpServerOptions {
   logLevel: string;
   /** A pino destination or options; tests pass a silent level. */
   logger?: FastifyServerOptions['logger'];
-  https?: { key: string | Buffer; cert: string | Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3' } | undefined;
+  https?: { key: string | Buffer; cert: string | Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string } | undefined;
   /** A pino logger built by the caller (the agent builds it before it knows about TLS). */
   loggerInstance?: FastifyBaseLogger | undefined;
 }
