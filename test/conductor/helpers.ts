@@ -27,6 +27,9 @@ export const FAST_CONF: ConductorConfInput = {
   deploy: { defaultBootMode: 'bios' },
 };
 
+const write = (level: string) => (a: unknown, b?: string) => console.log(level, typeof a === 'string' ? a : `${b ?? ''} ${JSON.stringify(a)}`);
+const consoleLogger = { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+
 export interface RunningConductor {
   conductor: Conductor;
   url: string;
@@ -35,7 +38,13 @@ export interface RunningConductor {
 
 export async function startConductor(options: { dbPath?: string; conf?: ConductorConfInput; interfaces?: InterfaceRegistry } = {}): Promise<RunningConductor> {
   const store = new SqliteNodeStore(options.dbPath ?? ':memory:');
-  const conductor = new Conductor({ store, conf: { ...FAST_CONF, ...options.conf }, ...(options.interfaces ? { interfaces: options.interfaces } : {}) });
+  const conductor = new Conductor({
+    store,
+    conf: { ...FAST_CONF, ...options.conf },
+    ...(options.interfaces ? { interfaces: options.interfaces } : {}),
+    // TEST_CONDUCTOR_LOG=1 prints the conductor's log while debugging a test.
+    ...(process.env.TEST_CONDUCTOR_LOG ? { log: consoleLogger } : {}),
+  });
   const app = buildConductorApi({ conductor });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address() as { port: number };

@@ -1,0 +1,102 @@
+/**
+ * Deploying end to end against a real linked agent: the `custom-agent` step list with the
+ * agent's in-band step merged at 70, driver_internal_info as `baremetal node show` prints
+ * it, tear_down_agent powering the ramdisk off, ACTIVE; in-band steps outside 41–99 refused
+ * with the reason; user deploy steps validated with Ironic's messages.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../../src/agent/agent.js';
+import { states } from '../../src/conductor/states.js';
+import { enrollHostNode, OUT_OF_RANGE_FIXTURES, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
+
+let running: RunningConductor | undefined;
+const agents: RunningAgent[] = [];
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+  await running?.close();
+  running = undefined;
+});
+
+async function available(): Promise<string> {
+  const node = await enrollHostNode(running!.conductor, { automatedClean: false });
+  await running!.conductor.provision(node.uuid, 'manage');
+  await running!.conductor.provision(node.uuid, 'provide');
+  await waitForState(running!.conductor, node.uuid, states.AVAILABLE);
+  return node.uuid;
+}
+
+describe('deploy with custom-agent', () => {
+  it('runs deploy 100, the agent’s step at 70, prepare_instance_boot 60 … boot_instance 20, and ends ACTIVE', async () => {
+    running = await startConductor();
+    const { conductor } = running;
+    const uuid = await available();
+    await conductor.provision(uuid, 'active');
+    await waitForState(conductor, uuid, states.DEPLOYWAIT);
+    const agent = await startLinkedAgent(running.url);
+    agents.push(agent);
+    // While the in-band step runs, driver_internal_info looks as the seed document shows it.
+    const during = await waitFor('the in-band step', () => {
+      const n = conductor.store.getNode(uuid);
+      return n.deployStep && (n.deployStep as { step?: string }).step === 'fixture_inband_70' ? n : undefined;
+    });
+    const steps = during.driverInternalInfo.deploy_steps as Array<{ step: string; priority: number; interface: string }>;
+    expect(steps.map((s) => `${s.interface}.${s.step} ${s.priority}`)).toEqual([
+      'deploy.deploy 100',
+      'deploy.fixture_inband_70 70',
+      'deploy.prepare_instance_boot 60',
+      'deploy.tear_down_agent 40',
+      'deploy.switch_to_tenant_network 30',
+      'deploy.boot_instance 20',
+    ]);
+    expect(steps[0]).toEqual({ step: 'deploy', priority: 100, argsinfo: null, interface: 'deploy' });
+    expect(during.driverInternalInfo.deploy_step_index).toBe(1);
+    expect(during.driverInternalInfo.steps_validated).toBe(true);
+
+    const done = await waitForState(conductor, uuid, [states.ACTIVE, states.DEPLOYFAIL]);
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    expect(done.powerState).toBe(states.POWER_ON);
+    expect(done.deployStep).toBeNull();
+    expect(done.driverInternalInfo.deploy_steps).toBeNull();
+    // tear_down_agent asked the agent to power off; a simulated power-off stops its service.
+    expect(await agent.stopped).toMatch(/power_off/);
+    expect(agent.power.history.map((r) => r.action)).toContain('power_off');
+    expect(agent.serving).toBe(false);
+  });
+
+  it('refuses an in-band deploy step outside 41–99 and says why', async () => {
+    running = await startConductor();
+    const { conductor } = running;
+    const uuid = await available();
+    await conductor.provision(uuid, 'active');
+    agents.push(await startLinkedAgent(running.url, { hardwareManagerPaths: [OUT_OF_RANGE_FIXTURES] }));
+    const failed = await waitForState(conductor, uuid, states.DEPLOYFAIL);
+    expect(failed.lastError).toMatch(
+      /^Failed to load in-band deploy steps: agent get_deploy_steps for node \S+ returned in-band deploy step deploy.inband_30 with priority 30: in-band deploy steps must have priorities between 41 and 99 \(or 0 to run only on request\), because it would run after deploy.tear_down_agent \(40\) has powered the agent off/,
+    );
+  });
+
+  it('validates user deploy steps at the API: the core step cannot be re-prioritised', async () => {
+    running = await startConductor();
+    const uuid = await available();
+    const error = await running.conductor
+      .provision(uuid, 'active', { deploySteps: [{ interface: 'deploy', step: 'deploy', args: {}, priority: 150 }] })
+      .catch((e: unknown) => e as Error);
+    expect((error as Error).message).toBe(
+      `Failed to validate deploy or power info for node ${uuid}: Validation of deploy steps from "deploy steps" argument failed.deploy step deploy on interface deploy is a core step and cannot be overridden by user steps. It may be disabled by setting the priority to 0`,
+    );
+    expect(running.conductor.store.getNode(uuid).provisionState).toBe(states.AVAILABLE);
+  });
+
+  it('needs an image and a checksum for the direct interface', async () => {
+    running = await startConductor();
+    const node = await enrollHostNode(running.conductor, { automatedClean: false, interfaces: { deploy: 'direct' } });
+    await running.conductor.provision(node.uuid, 'manage');
+    await running.conductor.provision(node.uuid, 'provide');
+    await waitForState(running.conductor, node.uuid, states.AVAILABLE);
+    await expect(running.conductor.provision(node.uuid, 'active')).rejects.toThrow(
+      `Failed to validate deploy or power info for node ${node.uuid}: Node ${node.uuid} is missing some fields: instance_info.image_source`,
+    );
+  });
+});
