@@ -71,6 +71,8 @@ describe('lookup and heartbeat', () => {
     // No --advertise-host: the source address of the route to the conductor.
     expect(heartbeat.body.callback_url).toBe(`http://127.0.0.1:${agent.port}`);
     expect(agent.services.node.current?.uuid).toBe(node.uuid);
+    // The lookup's agent_md5_checksum_enable (false here) overrides the local default.
+    expect(agent.services.config.md5Enabled).toBe(false);
 
     // The token from the lookup now guards the command API.
     const withToken = await new AgentTestClient(agent.url, node.token).list();

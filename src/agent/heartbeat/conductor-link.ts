@@ -100,6 +100,10 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
     this.#node = result.node;
     this.#lookupConfig = result.config;
     this.#options.nodeCache.update(result.node);
+    // IPA's process_lookup_data: the conductor's word overrides the local option.
+    if (typeof result.config.agent_md5_checksum_enable === 'boolean') {
+      this.#options.config.md5Enabled = result.config.agent_md5_checksum_enable;
+    }
     const decision = decideToken(result.config.agent_token, this.#token !== undefined);
     switch (decision.kind) {
       case 'accept':
