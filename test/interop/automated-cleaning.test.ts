@@ -38,7 +38,6 @@ describe.skipIf(skipReason)(
         const changes: StateChange[] = [];
         await suite.ironic.setProvisionState(node.uuid, 'provide');
         await suite.ironic.waitForProvisionState(node.uuid, 'clean wait', {
-          settled: false,
           failOn: ['clean failed'],
           timeoutMs: 30_000,
           changes,

@@ -81,7 +81,6 @@ describe.skipIf(skipReason)(
         const changes: StateChange[] = [];
         await suite.ironic.setProvisionState(node.uuid, 'active');
         await suite.ironic.waitForProvisionState(node.uuid, 'wait call-back', {
-          settled: false,
           failOn: ['deploy failed'],
           timeoutMs: 60_000,
           changes,

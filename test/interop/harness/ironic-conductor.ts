@@ -172,8 +172,8 @@ export class IronicConductor {
   }
 
   /**
-   * Poll the node (every 250 ms) until its provision state is one of `expected` and (unless
-   * `settled: false`) no transition is pending; fail early when it lands in one of `failOn`. `changes` records
+   * Poll the node (every 250 ms) until its provision state is one of `expected` (for the
+   * stable states: with no transition pending); fail early when it lands in one of `failOn`. `changes` records
    * every state seen, with the time, for the test's own assertions and for error messages.
    */
   async waitForProvisionState(
@@ -183,8 +183,6 @@ export class IronicConductor {
       timeoutMs?: number;
       failOn?: readonly string[];
       changes?: StateChange[];
-      /** Also wait for target_provision_state to clear (default); false for the *WAIT states. */
-      settled?: boolean;
     } = {},
   ): Promise<IronicNode> {
     const wanted = typeof expected === 'string' ? [expected] : expected;
@@ -202,9 +200,8 @@ export class IronicConductor {
           targetProvisionState: node.target_provision_state,
         });
       }
-      if (wanted.includes(node.provision_state) && (options.settled === false || node.target_provision_state === null))
-        return node;
-      if (failOn.includes(node.provision_state) && node.target_provision_state === null) {
+      if (wanted.includes(node.provision_state) && settled(node)) return node;
+      if (failOn.includes(node.provision_state)) {
         throw new Error(
           `node ${uuid} ended in "${node.provision_state}" waiting for "${wanted.join('" or "')}": last_error=${JSON.stringify(node.last_error)}\n` +
             `states: ${describeChanges(changes)}\nconductor log:\n${this.problems()}`,
@@ -235,6 +232,13 @@ export class IronicConductor {
       .map((line) => line.slice(0, 600))
       .join('\n');
   }
+}
+
+// A node just set `manage`d is briefly `manageable` → `manageable` with a pending target;
+// failed and *WAIT states keep their target.
+const STABLE_STATES = new Set(['enroll', 'manageable', 'available', 'active']);
+function settled(node: IronicNode): boolean {
+  return !STABLE_STATES.has(node.provision_state) || node.target_provision_state === null;
 }
 
 // start.sh runs Ironic in its own session, so it would outlive a test process that dies
