@@ -99,6 +99,20 @@ describe('lookup and heartbeat', () => {
     await expect(fetch(`http://127.0.0.1:${second.port}/v1/status`)).rejects.toThrow();
   });
 
+  it('refreshes the node on request (IPA update_cached_node) and keeps its token', async () => {
+    conductor = await FakeConductor.start();
+    const node = conductor.addNode(macs);
+    const agent = await startLinkedAgent();
+    const token = node.token;
+    node.properties = { root_device: { serial: 'S123' } };
+    const refreshed = await agent.conductor!.refreshNode();
+    expect(refreshed.properties).toEqual({ root_device: { serial: 'S123' } });
+    expect(agent.services.node.current?.properties).toEqual({ root_device: { serial: 'S123' } });
+    expect(conductor.lookups.at(-1)?.status).toBe(200);
+    expect(node.token).toBe(token);
+    expect((await new AgentTestClient(agent.url, token).list()).status).toBe(200);
+  });
+
   it('gives up with LookupNodeError when no node matches within lookup_timeout', async () => {
     conductor = await FakeConductor.start();
     conductor.addNode(['52:54:00:00:00:99']);

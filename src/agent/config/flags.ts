@@ -17,6 +17,9 @@ export const AGENT_USAGE = `Usage: ramdisk-agent agent [options]
   --hardware-manager-path DIR   extra hardware-manager plugins; repeatable
   --no-shipped-managers         do not load the managers shipped under hardware-managers/
   --power-actions real|simulate power off / reboot for real, or only record it
+                                (default: real only when running from a ramdisk)
+  --network-interface IFACE     advertise the IPv4 address of this interface
+  --no-auto-tls                 serve plain HTTP even when the conductor could take a certificate
   --cmdline FILE                read kernel parameters from FILE (default /proc/cmdline)
   --config FILE                 JSON config file (default /etc/ramdisk-agent/agent.json if present)
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent
@@ -59,6 +62,8 @@ export function parseAgentFlags(argv: readonly string[]): AgentFlags {
         'hardware-manager-path': { type: 'string', multiple: true },
         'no-shipped-managers': { type: 'boolean' },
         'power-actions': { type: 'string' },
+        'network-interface': { type: 'string' },
+        'no-auto-tls': { type: 'boolean' },
         cmdline: { type: 'string' },
         config: { type: 'string' },
         'log-level': { type: 'string' },
@@ -84,6 +89,8 @@ export function parseAgentFlags(argv: readonly string[]): AgentFlags {
   if (v['hardware-manager-path'] !== undefined) config.hardwareManagerPaths = v['hardware-manager-path'];
   if (v['no-shipped-managers']) config.loadShippedManagers = false;
   if (v['power-actions'] !== undefined) config.powerActions = v['power-actions'];
+  if (v['network-interface'] !== undefined) config.networkInterface = v['network-interface'];
+  if (v['no-auto-tls']) config.enableAutoTls = false;
   if (v['log-level'] !== undefined) config.logLevel = v['log-level'];
   return {
     config: config as Partial<AgentConfigInput>,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { listBlockDevices } from '../../hardware/block-devices.js';
 import { isIpaError } from '../../hardware/errors.js';
+import { hasCommand } from '../../hardware/exec.js';
 import { defineCommand, type CommandContext } from '../command.js';
 
 const noParams = z.object({}).loose();
@@ -41,12 +42,39 @@ export async function fullSync(ctx: CommandContext): Promise<void> {
   }
 }
 
+/**
+ * Before the machine goes down, as IPA does: set the clock from `ntp_server` when one is
+ * configured, then write the system time to the hardware clock, so the next OS boots with
+ * the right time. Best effort, and only for real power actions: a simulated power-off never
+ * touches the host's clock.
+ */
+async function syncClock(ctx: CommandContext): Promise<void> {
+  const { exec, power, config, log } = ctx.services;
+  if (power.mode !== 'real') return;
+  const attempt = async (file: string, args: string[]) => {
+    try {
+      await exec(file, args, { timeoutMs: 60_000 });
+      return true;
+    } catch (error) {
+      log.warn({ err: error }, `${file} failed; continuing`);
+      return false;
+    }
+  };
+  if (config.ntpServer) {
+    if (await hasCommand('chronyd')) await attempt('chronyd', ['-q', `server ${config.ntpServer} iburst`]);
+    else if (await hasCommand('ntpdate')) await attempt('ntpdate', [config.ntpServer]);
+    else log.warn({ ntpServer: config.ntpServer }, 'no chronyd or ntpdate to sync the clock with');
+  }
+  if (await hasCommand('hwclock')) await attempt('hwclock', ['-v', '--systohc']);
+}
+
 export const standbyPowerCommands = [
   defineCommand({
     name: 'power_off',
     mode: 'async',
     params: noParams,
     async run(_params, ctx) {
+      await syncClock(ctx);
       await fullSync(ctx);
       await ctx.services.power.powerOff();
       return null;
@@ -57,6 +85,7 @@ export const standbyPowerCommands = [
     mode: 'async',
     params: noParams,
     async run(_params, ctx) {
+      await syncClock(ctx);
       await fullSync(ctx);
       await ctx.services.power.reboot();
       return null;

@@ -82,18 +82,25 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
 
   /** Look the node up (retrying until `lookup_timeout`) and apply what came back. */
   async lookup(): Promise<TokenDecision> {
-    const addresses = await this.#options.collectMacs();
-    if (addresses.length === 0) this.#log.warn('no network interface with a MAC address: looking up without addresses');
     const { config } = this.#options;
     const result = await lookupNode({
       client: this.client,
       log: this.#log,
-      addresses,
+      addresses: this.#options.collectMacs,
       timeout: config.lookupTimeout,
       interval: config.lookupInterval,
       signal: this.#stop.signal,
     });
     return this.#apply(result);
+  }
+
+  /**
+   * IPA's `update_cached_node`: look the node up again for fresher data (e.g. root device
+   * hints set after the agent booted). The token is not re-issued ("******"); ours stays.
+   */
+  async refreshNode(): Promise<LookupResult['node']> {
+    await this.lookup();
+    return this.#node!;
   }
 
   #apply(result: LookupResult): TokenDecision {

@@ -66,7 +66,8 @@ export function backoffSeconds(attempt: number, minSeconds: number, random: () =
 export interface LookupOptions {
   client: IronicApiClient;
   log: Logger;
-  addresses: readonly string[];
+  /** Read before every try: a NIC whose driver loads late still gets looked up. */
+  addresses: () => Promise<readonly string[]>;
   nodeUuid?: string | undefined;
   /** Seconds: give up after this long. */
   timeout: number;
@@ -76,7 +77,7 @@ export interface LookupOptions {
 }
 
 export async function lookupNode(options: LookupOptions): Promise<LookupResult> {
-  const { client, log, addresses } = options;
+  const { client, log } = options;
   const deadline = Date.now() + options.timeout * 1000;
   let attempt = 0;
   let conflicts = 0;
@@ -84,7 +85,10 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
     attempt += 1;
     options.signal?.throwIfAborted();
     let extraSleep = 0;
+    let addresses: readonly string[] = [];
     try {
+      addresses = await options.addresses();
+      if (addresses.length === 0) log.warn('no network interface with a MAC address yet');
       const response = await client.lookup(addresses, options.nodeUuid, options.signal);
       if (response.status === 200) {
         const result = parseLookupResponse(response.text);
