@@ -153,8 +153,15 @@ export class IronicApiClient {
     return this.#urls;
   }
 
+  /** Idempotent: the agent may stop its link from several paths (power off, then close). */
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    const dispatcher = this.#dispatcher as { closed?: boolean; destroyed?: boolean; close(): Promise<void> };
+    if (dispatcher.closed || dispatcher.destroyed) return;
+    try {
+      await dispatcher.close();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'UND_ERR_DESTROYED') throw error;
+    }
   }
 
   /** One request, trying each URL in turn on connection-class errors. */
