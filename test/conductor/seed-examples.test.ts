@@ -1,0 +1,439 @@
+/**
+ * The acceptance test for the API's shape: every example of Ironic's "Developing deploy and
+ * clean steps" guide (../shared/seed/developing-deploy-and-clean-steps.txt), written nearly
+ * line for line in TypeScript against `src/conductor`, then run by a real conductor (and a
+ * real agent where the example needs one).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../../src/agent/agent.js';
+import {
+  agentBase,
+  agentClient,
+  AgentDeploy,
+  BIOSInterface,
+  cacheBiosSettings,
+  cleanStep,
+  CustomAgentDeploy,
+  deployStep,
+  deployUtils,
+  InterfaceRegistry,
+  ManagementInterface,
+  nodePeriodic,
+  notifyConductorResumeClean,
+  periodics,
+  popNodeNestedField,
+  RAID_APPLY_CONFIGURATION_ARGSINFO,
+  RAIDInterface,
+  setNodeNestedField,
+  states,
+  type Task,
+} from '../../src/conductor/index.js';
+import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
+
+let running: RunningConductor | undefined;
+const agents: RunningAgent[] = [];
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+  await running?.close();
+  running = undefined;
+});
+async function linkAgent(): Promise<RunningAgent> {
+  const agent = await startLinkedAgent(running!.url);
+  agents.push(agent);
+  return agent;
+}
+
+// ---------------------------------------------------------------- "Deploy steps basics"
+
+class DoNothingDeploy extends AgentDeploy {
+  @deployStep({
+    priority: 200,
+    argsinfo: {
+      test_arg: {
+        description: 'This is a test argument.',
+        required: true,
+      },
+    },
+  })
+  doNothing(task: Task, args: Record<string, unknown>) {
+    void task;
+    void args;
+    return null;
+  }
+}
+
+// "If you want to completely replace the deployment procedure, but still have the agent up
+// and running, inherit CustomAgentDeploy"
+const customCalls: string[] = [];
+class MyCustomDeploy extends CustomAgentDeploy {
+  override validate(task: Task) {
+    super.validate(task);
+    // ... custom validation
+    customCalls.push('validate');
+  }
+
+  @deployStep({ priority: 80 })
+  myWriteImage(task: Task) {
+    void task; // ... custom image writing
+    customCalls.push('my_write_image');
+  }
+
+  @deployStep({ priority: 70 })
+  myConfigureBootloader(task: Task) {
+    void task; // ... custom bootloader configuration
+    customCalls.push('my_configure_bootloader');
+  }
+}
+
+// ---------------------------------------------------------------- "Asynchronous steps"
+
+const asyncCalls: string[] = [];
+class MyDeploy extends CustomAgentDeploy {
+  @deployStep({ priority: 80 })
+  myDeploy(task: Task) {
+    asyncCalls.push('my_deploy');
+    return deployUtils.getAsyncStepReturnState(task.node);
+  }
+
+  // Usually you can use a more high-level pattern:
+
+  @deployStep({ priority: 60 })
+  myDeploy2(task: Task) {
+    asyncCalls.push('my_deploy2');
+    const newStep = { interface: 'deploy', step: 'my_deploy2', priority: 60, args: { answer: 42 } };
+    const client = agentClient.getClient(task);
+    return agentBase.executeStep(task, newStep, 'deploy', { client });
+  }
+}
+
+// "Execution on reboot"
+class MyRebootingManagement extends ManagementInterface {
+  getSupportedBootDevices() {
+    return ['pxe', 'disk'];
+  }
+  setBootDevice() {}
+
+  @cleanStep({ priority: 0 })
+  myAction(task: Task) {
+    const node = task.node;
+    // Tell ironic that...
+    deployUtils.setAsyncStepFlags(node, {
+      // ... we're waiting for IPA to come back after reboot
+      reboot: true,
+      // ... the current step is done
+      skipCurrentStep: true,
+    });
+    return deployUtils.rebootToFinishStep(task);
+  }
+}
+
+// "Polling for completion"
+const STATUS_CHECK_INTERVAL = 60; // better use a configuration option
+let bmcJobDone = false;
+const needsActions = () => !bmcJobDone;
+
+class MyPollingManagement extends ManagementInterface {
+  getSupportedBootDevices() {
+    return ['pxe', 'disk'];
+  }
+  setBootDevice() {}
+
+  @cleanStep({ priority: 0 })
+  async myAction(task: Task) {
+    const node = task.node;
+    const rebootRequired = false; // your step may or may not need rebooting
+
+    // Make this node as running my_action. Often enough you will store
+    // some useful data rather than a boolean flag.
+    setNodeNestedField(task.node, 'driver_internal_info', 'in_my_action', true);
+
+    // Tell ironic that...
+    deployUtils.setAsyncStepFlags(node, {
+      // ... we're waiting for IPA to come back after reboot
+      reboot: rebootRequired,
+      // ... the current step shouldn't be entered again
+      skipCurrentStep: true,
+      // ... we'll be polling until the step is done
+      polling: true,
+    });
+
+    if (rebootRequired) return deployUtils.rebootToFinishStep(task);
+    // (The guide leaves this out; without it the step would count as finished at once.)
+    return deployUtils.getAsyncStepReturnState(task.node);
+  }
+
+  @nodePeriodic({
+    purpose: 'checking my action status',
+    spacing: STATUS_CHECK_INTERVAL,
+    filters: {
+      // Skip nodes that already have a lock
+      reserved: false,
+      // Only consider nodes that are waiting for cleaning or failed on timeout.
+      provisionStateIn: [states.CLEANWAIT, states.CLEANFAIL],
+    },
+    // Load driver_internal_info from the database on listing
+    predicateExtraFields: ['driverInternalInfo'],
+    // Only consider nodes with in_my_action
+    predicate: (n) => n.driverInternalInfo?.in_my_action,
+  })
+  async checkMyAction(task: Task, manager: unknown, context: unknown) {
+    void manager;
+    void context;
+    if (needsActions()) return; // insert your checks here
+
+    await task.upgradeLock();
+
+    // ... do any required updates
+
+    // Drop the flag so that this node is no longer considered
+    popNodeNestedField(task.node, 'driver_internal_info', 'in_my_action');
+    task.node.save();
+    notifyConductorResumeClean(task);
+  }
+}
+
+// ---------------------------------------------------------------- "Implementing RAID"
+
+const raidCalls: Array<[string, unknown]> = [];
+class MyRAID extends RAIDInterface {
+  @cleanStep({
+    priority: 0,
+    abortable: false,
+    argsinfo: {
+      create_root_volume: {
+        description: 'This specifies whether to create the root volume. Defaults to `True`.',
+        required: false,
+      },
+      create_nonroot_volumes: {
+        description: 'This specifies whether to create the non-root volumes. Defaults to `True`.',
+        required: false,
+      },
+      delete_existing: {
+        description:
+          'Setting this to `True` indicates to delete existing RAID configuration prior to creating the new configuration. Default value is `False`.',
+        required: false,
+      },
+    },
+  })
+  createConfiguration(task: Task, { create_root_volume = true, create_nonroot_volumes = true, delete_existing = false } = {}) {
+    void task;
+    raidCalls.push(['create_configuration', { create_root_volume, create_nonroot_volumes, delete_existing }]);
+  }
+
+  @cleanStep({ priority: 0 })
+  @deployStep({ priority: 0 })
+  deleteConfiguration(task: Task) {
+    void task;
+    raidCalls.push(['delete_configuration', null]);
+  }
+
+  @deployStep({ priority: 0, argsinfo: RAID_APPLY_CONFIGURATION_ARGSINFO })
+  override async applyConfiguration(
+    task: Task,
+    { raid_config, create_root_volume = true, create_nonroot_volumes = false, delete_existing = false }: { raid_config: Record<string, unknown>; create_root_volume?: boolean; create_nonroot_volumes?: boolean; delete_existing?: boolean },
+  ) {
+    void task;
+    raidCalls.push(['apply_configuration', { raid_config, create_root_volume, create_nonroot_volumes, delete_existing }]);
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- "Implementing BIOS settings"
+
+const APPLY_CONFIGURATION_ARGSINFO = {
+  settings: {
+    description: 'A list of BIOS settings to be applied',
+    required: true,
+  },
+};
+
+const biosCalls: string[] = [];
+class MyBIOS extends BIOSInterface {
+  @cleanStep({ priority: 0 })
+  @deployStep({ priority: 0 })
+  @cacheBiosSettings
+  async factoryReset(task: Task) {
+    void task;
+    biosCalls.push('factory_reset');
+  }
+
+  @cleanStep({ priority: 0, argsinfo: APPLY_CONFIGURATION_ARGSINFO })
+  @deployStep({ priority: 0, argsinfo: APPLY_CONFIGURATION_ARGSINFO })
+  @cacheBiosSettings
+  async applyConfiguration(task: Task, { settings }: { settings: Array<{ name: string; value: unknown }> }) {
+    void task;
+    biosCalls.push(`apply_configuration ${settings.map((s) => `${s.name}=${String(s.value)}`).join(',')}`);
+  }
+
+  cacheBiosSettings(task: Task) {
+    void task;
+    biosCalls.push('cache_bios_settings');
+  }
+}
+
+function registry(): InterfaceRegistry {
+  const interfaces = new InterfaceRegistry();
+  interfaces.register('deploy', 'seed-do-nothing', DoNothingDeploy);
+  interfaces.register('deploy', 'seed-custom', MyCustomDeploy);
+  interfaces.register('deploy', 'seed-async', MyDeploy);
+  interfaces.register('management', 'seed-reboot', MyRebootingManagement);
+  interfaces.register('management', 'seed-polling', MyPollingManagement);
+  interfaces.register('raid', 'seed-raid', MyRAID);
+  interfaces.register('bios', 'seed-bios', MyBIOS);
+  return interfaces;
+}
+
+async function availableNode(interfaces: Record<string, string>, extra: Parameters<typeof enrollHostNode>[1] = {}): Promise<string> {
+  const node = await enrollHostNode(running!.conductor, { automatedClean: false, interfaces: { deploy: 'custom-agent', ...interfaces }, ...extra });
+  await running!.conductor.provision(node.uuid, 'manage');
+  await running!.conductor.provision(node.uuid, 'provide');
+  await waitForState(running!.conductor, node.uuid, states.AVAILABLE);
+  return node.uuid;
+}
+
+describe('Deploy steps basics', () => {
+  it('a do_nothing deploy step at 200 on AgentDeploy shows in driver_internal_info as in the guide', async () => {
+    running = await startConductor({ interfaces: registry() });
+    const uuid = await availableNode(
+      { deploy: 'seed-do-nothing' },
+      { instanceInfo: { image_source: 'http://127.0.0.1/image.raw', image_os_hash_algo: 'sha256', image_os_hash_value: 'ab'.repeat(32) } },
+    );
+    await running.conductor.provision(uuid, 'active');
+    await waitForState(running.conductor, uuid, states.DEPLOYWAIT);
+
+    // baremetal node show $node_ident -f json -c driver_internal_info
+    const shown = (await (await fetch(`${running.url}/v1/nodes/${uuid}?fields=driver_internal_info`)).json()) as {
+      driver_internal_info: { deploy_steps: unknown[]; deploy_step_index: number };
+    };
+    expect(shown.driver_internal_info.deploy_steps.slice(0, 2)).toEqual([
+      { priority: 200, interface: 'deploy', step: 'do_nothing', argsinfo: { test_arg: { required: true, description: 'This is a test argument.' } } },
+      { priority: 100, interface: 'deploy', step: 'deploy', argsinfo: null },
+    ]);
+    expect(shown.driver_internal_info.deploy_step_index).toBe(1);
+  });
+
+  it('a CustomAgentDeploy subclass replaces image writing with its own steps and still runs the agent', async () => {
+    running = await startConductor({ interfaces: registry() });
+    customCalls.length = 0;
+    const uuid = await availableNode({ deploy: 'seed-custom' });
+    await running.conductor.provision(uuid, 'active');
+    await linkAgent();
+    const done = await waitForState(running.conductor, uuid, [states.ACTIVE, states.DEPLOYFAIL]);
+    expect(done.lastError).toBeNull();
+    expect(customCalls).toEqual(['validate', 'my_write_image', 'my_configure_bootloader']);
+  });
+});
+
+describe('Asynchronous steps', () => {
+  it('returns the wait state, and delegates in-band with agentBase.executeStep', async () => {
+    running = await startConductor({ interfaces: registry() });
+    asyncCalls.length = 0;
+    const uuid = await availableNode({ deploy: 'seed-async' });
+    await running.conductor.provision(uuid, 'active');
+    const agent = await linkAgent();
+    const seen = await waitFor('my_deploy2 to run in-band', () => {
+      const n = running!.conductor.store.getNode(uuid);
+      return (n.deployStep as { step?: string } | null)?.step === 'my_deploy2' ? (n.driverInternalInfo.agent_secret_token as string) : undefined;
+    });
+    const done = await waitForState(running.conductor, uuid, [states.ACTIVE, states.DEPLOYFAIL]);
+    expect(done.lastError).toBeNull();
+    expect(asyncCalls).toEqual(['my_deploy', 'my_deploy2']);
+    void seen;
+    // The agent ran the in-band half with the args the out-of-band step gave it.
+    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_name: string; command_result: any }>;
+    const inband = commands.filter((c) => c.command_name === 'execute_deploy_step').map((c) => [c.command_result.deploy_step.step, c.command_result.deploy_result]);
+    expect(inband).toContainEqual(['my_deploy2', { echoed: 42 }]);
+  });
+
+  it('execution on reboot: set_async_step_flags(reboot, skip_current_step) + reboot_to_finish_step', async () => {
+    running = await startConductor({ interfaces: registry() });
+    const node = await enrollHostNode(running.conductor, { interfaces: { deploy: 'custom-agent', management: 'seed-reboot' } });
+    await running.conductor.provision(node.uuid, 'manage');
+    await running.conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'my_action' }] });
+    await linkAgent();
+    let flags: Record<string, unknown> | undefined;
+    const done = await waitFor('cleaning to end', () => {
+      const n = running!.conductor.store.getNode(node.uuid);
+      if (n.driverInternalInfo.cleaning_reboot) flags ??= { ...n.driverInternalInfo };
+      return n.provisionState === states.MANAGEABLE || n.provisionState === states.CLEANFAIL ? n : undefined;
+    });
+    expect(done.lastError).toBeNull();
+    expect(flags).toMatchObject({ cleaning_reboot: true, skip_current_clean_step: true });
+    expect(flags).not.toHaveProperty('agent_secret_token');
+  });
+
+  it('polling for completion: a node_periodic finishes the step; heartbeats do not', async () => {
+    running = await startConductor({ interfaces: registry() });
+    bmcJobDone = false;
+    const node = await enrollHostNode(running.conductor, { interfaces: { deploy: 'custom-agent', management: 'seed-polling' } });
+    await running.conductor.provision(node.uuid, 'manage');
+    await running.conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'my_action' }] });
+    await linkAgent();
+    await waitFor('my_action to be polled', () => running!.conductor.store.getNode(node.uuid).driverInternalInfo.cleaning_polling === true);
+    // Heartbeats keep coming; the node stays parked while the "BMC job" runs.
+    await new Promise((r) => setTimeout(r, 800));
+    await running.conductor.runPeriodicsOnce();
+    expect(running.conductor.store.getNode(node.uuid).provisionState).toBe(states.CLEANWAIT);
+    expect(running.conductor.store.getNode(node.uuid).driverInternalInfo.in_my_action).toBe(true);
+
+    bmcJobDone = true;
+    await running.conductor.runPeriodicsOnce();
+    const done = await waitForState(running.conductor, node.uuid, [states.MANAGEABLE, states.CLEANFAIL]);
+    expect(done.lastError).toBeNull();
+    expect(done.driverInternalInfo).not.toHaveProperty('in_my_action');
+    expect(periodics.PeriodicStop).toBeTypeOf('function');
+  });
+});
+
+describe('Implementing RAID and BIOS settings', () => {
+  it('collects the conventional signatures as steps', () => {
+    const raid = new MyRAID();
+    expect(raid.cleanSteps.map((s) => [s.step, s.priority, s.abortable])).toEqual([
+      ['create_configuration', 0, false],
+      ['delete_configuration', 0, false],
+    ]);
+    expect(raid.deploySteps).toEqual([
+      { step: 'apply_configuration', priority: 0, argsinfo: RAID_APPLY_CONFIGURATION_ARGSINFO, interface: 'raid' },
+      { step: 'delete_configuration', priority: 0, argsinfo: null, interface: 'raid' },
+    ]);
+    const bios = new MyBIOS();
+    expect(bios.cleanSteps.map((s) => s.step)).toEqual(['apply_configuration', 'factory_reset']);
+    expect(bios.deploySteps.map((s) => [s.step, s.argsinfo])).toEqual([
+      ['apply_configuration', APPLY_CONFIGURATION_ARGSINFO],
+      ['factory_reset', null],
+    ]);
+  });
+
+  it('runs RAID and BIOS clean steps in a manual clean; cache_bios_settings follows each BIOS step', async () => {
+    running = await startConductor({ interfaces: registry() });
+    raidCalls.length = 0;
+    biosCalls.length = 0;
+    const node = await enrollHostNode(running.conductor, { interfaces: { deploy: 'custom-agent', raid: 'seed-raid', bios: 'seed-bios' } });
+    await running.conductor.provision(node.uuid, 'manage');
+    await running.conductor.provision(node.uuid, 'clean', {
+      cleanSteps: [
+        { interface: 'raid', step: 'delete_configuration' },
+        { interface: 'raid', step: 'create_configuration', args: { delete_existing: true } },
+        { interface: 'bios', step: 'apply_configuration', args: { settings: [{ name: 'LogicalProc', value: 'Enabled' }] } },
+        { interface: 'bios', step: 'factory_reset' },
+      ],
+    });
+    await linkAgent();
+    const done = await waitForState(running.conductor, node.uuid, [states.MANAGEABLE, states.CLEANFAIL]);
+    expect(done.lastError).toBeNull();
+    expect(raidCalls).toEqual([
+      ['delete_configuration', null],
+      ['create_configuration', { create_root_volume: true, create_nonroot_volumes: true, delete_existing: true }],
+    ]);
+    // cleaning caches BIOS settings once before it starts, then after each BIOS step
+    expect(biosCalls).toEqual(['cache_bios_settings', 'apply_configuration LogicalProc=Enabled', 'cache_bios_settings', 'factory_reset', 'cache_bios_settings']);
+  });
+
+  it('apply_configuration validates the RAID config with Ironic’s message', async () => {
+    const raid = new MyRAID();
+    expect(() => raid.validateRaidConfig({} as Task, { logical_disks: [{ raid_level: '1', size_gb: 10, is_root_volume: true }, { raid_level: '0', size_gb: 'MAX', is_root_volume: true }] })).toThrow(
+      'Raid config cannot have more than one root volume. 2 root volumes were specified',
+    );
+    expect(() => raid.validateRaidConfig({} as Task, { logical_disks: [] })).toThrow(/^RAID config validation error: /);
+  });
+});
