@@ -66,6 +66,12 @@ export interface ListBlockDevicesOptions {
   sysRoot?: string;
   devRoot?: string;
   udevRoot?: string;
+  /**
+   * `auto` (default): without a udev database, read filesystem/label/table signatures with
+   * `blkid -p` (one call per device); `never`: leave them to `probeMissingSignatures` on
+   * the few devices a caller cares about.
+   */
+  signatures?: 'auto' | 'never';
 }
 
 const LSBLK_COLUMNS = [
@@ -184,7 +190,7 @@ export async function listBlockDevices(exec: Exec, options: ListBlockDevicesOpti
     devices.push(device);
   };
   for (const root of roots) await visit(root);
-  if (!(await extras.hasUdevDatabase())) await probeSignatures(exec, devices);
+  if (options.signatures !== 'never' && !(await extras.hasUdevDatabase())) await probeSignatures(exec, devices);
   // Top-level order follows lsblk's (by name) with stacked devices after their members.
   return devices.sort((a, b) => (isStacked(a) === isStacked(b) ? 0 : isStacked(a) ? 1 : -1));
 }
@@ -292,7 +298,7 @@ class SysfsExtras {
  * the signatures from the devices themselves. One call per device: given several, blkid
  * stops at the first one it cannot open and reports nothing for the rest.
  */
-async function probeSignatures(exec: Exec, devices: BlockDevice[]): Promise<void> {
+async function probeSignatures(exec: Exec, devices: readonly BlockDevice[]): Promise<void> {
   const all = devices.flatMap((d) => [d, ...d.partitions]).filter((d) => d.sizeBytes > 0);
   const probeOne = async (device: BlockDevice) => {
     // blkid exits 2 when it finds nothing; a device it cannot open is simply left as is.
@@ -310,6 +316,15 @@ async function probeSignatures(exec: Exec, devices: BlockDevice[]): Promise<void
     device.partitionType ??= fields.get('PART_ENTRY_TYPE') ?? null;
   };
   for (let i = 0; i < all.length; i += 8) await Promise.all(all.slice(i, i + 8).map(probeOne));
+}
+
+/**
+ * Fills signatures lsblk could not give (no udev database) for these devices and their
+ * partitions only; a no-op where udev knows them.
+ */
+export async function probeMissingSignatures(exec: Exec, devices: readonly BlockDevice[], udevRoot = '/run/udev/data'): Promise<void> {
+  if ((await readdir(udevRoot).catch(() => [] as string[])).length > 0) return;
+  await probeSignatures(exec, devices);
 }
 
 /** A plain file standing in for a disk (tests, demos), in the same shape as a block device. */

@@ -9,7 +9,7 @@
  * skipped. The node's `properties.skip_block_devices` hints remove further disks.
  */
 import { stat } from 'node:fs/promises';
-import { describeFileDevice, listBlockDevices, type BlockDevice, type ListBlockDevicesOptions } from './block-devices.js';
+import { describeFileDevice, listBlockDevices, probeMissingSignatures, type BlockDevice, type ListBlockDevicesOptions } from './block-devices.js';
 import type { DeviceGuard } from './device-guard.js';
 import { BlockDeviceError, pythonRepr } from './errors.js';
 import { findDevicesByHints, InvalidRootDeviceHint } from './root-device-hints.js';
@@ -50,7 +50,8 @@ export function ramdiskMediaReason(device: BlockDevice): string | undefined {
  * and stacked devices (lvm, crypt, ...) are neither: they are not disks.
  */
 export async function listTargetDisks(exec: Exec, guard: DeviceGuard, options: ListTargetDisksOptions = {}): Promise<TargetDisks> {
-  const listing = options.listing ?? (await listBlockDevices(exec, options));
+  // Signatures (labels, RAID membership) matter only for the candidates: probed below.
+  const listing = options.listing ?? (await listBlockDevices(exec, { ...options, signatures: 'never' }));
   const inRamdisk = await guard.inRamdisk();
   const targets: BlockDevice[] = [];
   const skipped: SkippedDevice[] = [];
@@ -84,6 +85,7 @@ export async function listTargetDisks(exec: Exec, guard: DeviceGuard, options: L
     if (info?.isFile()) targets.push(await describeFileDevice(entry));
   }
 
+  await probeMissingSignatures(exec, targets, options.udevRoot);
   return applySkipList({ targets, skipped }, options.node);
 }
 

@@ -33,7 +33,7 @@ export { run as exec, ExecError, hasCommand } from './exec.js';
 export type { ExecOptions, ExecResult } from './exec.js';
 export type { Logger } from './logger.js';
 export * from './errors.js';
-export { listBlockDevices, describeFileDevice, isMounted, parseLsblkJson } from './block-devices.js';
+export { listBlockDevices, describeFileDevice, isMounted, parseLsblkJson, probeMissingSignatures } from './block-devices.js';
 export type { BlockDevice, ListBlockDevicesOptions } from './block-devices.js';
 export { listTargetDisks, applySkipList, skipListHints, skipListVolumeNames, ramdiskMediaReason } from './disk-targets.js';
 export type { TargetDisks, SkippedDevice, ListTargetDisksOptions } from './disk-targets.js';
