@@ -22,9 +22,9 @@ import type { AgentConfig } from './config/schema.js';
 import { ConfigError } from './config/load.js';
 import { builtinExtensions } from './extensions/index.js';
 import { registerAgentRoutes } from './http/routes.js';
-import { ConductorLink } from './heartbeat/conductor-link.js';
-import { callbackUrl, resolveAdvertiseHost } from './heartbeat/advertise-address.js';
-import { AGENT_VERIFY_CA_IRONIC_VERSION, compareVersions } from './heartbeat/ironic-api-client.js';
+// Type-only: the conductor link (and undici, ~0.1–0.2 s to load) is imported only when not
+// standalone, so a standalone agent starts without it.
+import type { ConductorLink } from './heartbeat/conductor-link.js';
 import { LOG_REDACTION, createHttpServer, type HttpServerOptions } from './http/server.js';
 import { TokenGate } from './http/token-gate.js';
 import { LogBuffer } from './log-buffer.js';
@@ -94,6 +94,7 @@ async function planTls(config: AgentConfig, link: ConductorLink | undefined, adv
     return { https: { cert, key, minVersion, ciphers }, protocol: 'https', certificatePem: undefined };
   }
   if (config.enableAutoTls && link && advertiseHost) {
+    const { AGENT_VERIFY_CA_IRONIC_VERSION, compareVersions } = await import('./heartbeat/ironic-api-client.js');
     const version = await link.client.apiVersion();
     if (compareVersions(version, AGENT_VERIFY_CA_IRONIC_VERSION) >= 0) {
       // Loaded only here: the certificate library is not needed by a plain-HTTP agent.
@@ -168,7 +169,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   let link: ConductorLink | undefined;
   let advertiseHost: string | undefined;
+  let callbackUrl: ((protocol: 'http' | 'https', host: string, port: number) => string) | undefined;
   if (!config.standalone && serving) {
+    const [{ ConductorLink }, advertise] = await Promise.all([
+      import('./heartbeat/conductor-link.js'),
+      import('./heartbeat/advertise-address.js'),
+    ]);
+    callbackUrl = advertise.callbackUrl;
     link = new ConductorLink({
       config,
       log,
@@ -183,7 +190,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       const decision = await link.lookup();
       if (decision.kind === 'fatal') serving = false;
       else {
-        advertiseHost = await resolveAdvertiseHost({
+        advertiseHost = await advertise.resolveAdvertiseHost({
           advertiseHost: config.advertiseHost,
           networkInterface: config.networkInterface,
           apiUrls: config.apiUrls,
@@ -236,7 +243,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   power.on('halted', (record) => void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true)));
   if (!serving) resolveStopped('not serving');
 
-  if (link && serving) {
+  if (link && serving && callbackUrl) {
     link.startHeartbeats(callbackUrl(plan.protocol, advertiseHost!, config.advertisePort ?? port), plan.certificatePem);
   }
 
