@@ -67,7 +67,7 @@ function specialFilesystem(device: BlockDevice): string | undefined {
 
 export async function planErase(ctx: StepContext, options: PlanOptions): Promise<ErasePlan> {
   // Signatures are probed for the candidates only, by listTargetDisks.
-  const listing = await listBlockDevices(ctx.exec, { signatures: 'never' });
+  const listing = await listBlockDevices(ctx.exec);
   const { targets: candidates, skipped: shared } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node, listing });
   const skipped: SkippedEntry[] = shared.map(({ device, reason }) => ({ device: device.path, reason }));
   const targets: BlockDevice[] = [];

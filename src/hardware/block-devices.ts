@@ -67,11 +67,11 @@ export interface ListBlockDevicesOptions {
   devRoot?: string;
   udevRoot?: string;
   /**
-   * `auto` (default): without a udev database, read filesystem/label/table signatures with
-   * `blkid -p` (one call per device); `never`: leave them to `probeMissingSignatures` on
-   * the few devices a caller cares about.
+   * Without a udev database lsblk knows no filesystem, label or table type. `true`: read
+   * them with `blkid -p` (one call per device, so off by default: inventory does not need
+   * them; `listTargetDisks` probes its candidates with `probeMissingSignatures`).
    */
-  signatures?: 'auto' | 'never';
+  probeSignatures?: boolean;
 }
 
 const LSBLK_COLUMNS = [
@@ -190,7 +190,7 @@ export async function listBlockDevices(exec: Exec, options: ListBlockDevicesOpti
     devices.push(device);
   };
   for (const root of roots) await visit(root);
-  if (options.signatures !== 'never' && !(await extras.hasUdevDatabase())) await probeSignatures(exec, devices);
+  if (options.probeSignatures && !(await extras.hasUdevDatabase())) await probeSignatures(exec, devices);
   // Top-level order follows lsblk's (by name) with stacked devices after their members.
   return devices.sort((a, b) => (isStacked(a) === isStacked(b) ? 0 : isStacked(a) ? 1 : -1));
 }

@@ -51,7 +51,7 @@ export function ramdiskMediaReason(device: BlockDevice): string | undefined {
  */
 export async function listTargetDisks(exec: Exec, guard: DeviceGuard, options: ListTargetDisksOptions = {}): Promise<TargetDisks> {
   // Signatures (labels, RAID membership) matter only for the candidates: probed below.
-  const listing = options.listing ?? (await listBlockDevices(exec, { ...options, signatures: 'never' }));
+  const listing = options.listing ?? (await listBlockDevices(exec, { ...options, probeSignatures: false }));
   const inRamdisk = await guard.inRamdisk();
   const targets: BlockDevice[] = [];
   const skipped: SkippedDevice[] = [];
