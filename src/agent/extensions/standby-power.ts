@@ -4,42 +4,16 @@
  * command list: `standby.ts` assembles it with the image commands into one extension.
  */
 import { z } from 'zod';
-import { listBlockDevices } from '../../hardware/block-devices.js';
-import { isIpaError } from '../../hardware/errors.js';
+import { fullSync as syncDisks } from '../../hardware/full-sync.js';
 import { hasCommand } from '../../hardware/exec.js';
 import { defineCommand, type CommandContext } from '../command.js';
 
 const noParams = z.object({}).loose();
 
-/**
- * IPA's `full_sync`: flush the page cache to the disks so that nothing written by the
- * previous steps is lost when the power goes. Simulated power actions flush only the
- * devices the agent may write (its allow-list); the host's own disks are left alone.
- */
-export async function fullSync(ctx: CommandContext): Promise<void> {
-  const { exec, power, guard, hardware, log } = ctx.services;
-  await exec('sync', [], { timeoutMs: 10 * 60_000 });
-  let devices: string[];
-  if (power.mode === 'real') {
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile('/proc/sys/vm/drop_caches', '3').catch((error: unknown) => log.warn({ err: error }, 'could not drop caches'));
-    devices = (await listBlockDevices(exec)).filter((d) => d.type === 'disk').map((d) => d.path);
-  } else {
-    devices = (await listBlockDevices(exec).catch(() => []))
-      .filter((d) => guard.allowList.includes(d.path) || (d.backingFile !== null && guard.allowList.includes(d.backingFile)))
-      .map((d) => d.path);
-  }
-  for (const device of devices) {
-    await exec('blockdev', ['--flushbufs', device], { timeoutMs: 60_000 }).catch((error: unknown) =>
-      log.warn({ err: error, device }, 'could not flush the buffers of a device'),
-    );
-  }
-  // Managers may have more to flush (RAID controller caches, ...).
-  try {
-    await hardware.dispatchToAllManagers('full_sync');
-  } catch (error) {
-    if (!(isIpaError(error) && error.type === 'HardwareManagerMethodNotFound')) throw error;
-  }
+/** IPA's `full_sync` with this agent's services; all disks only for real power actions. */
+export function fullSync(ctx: CommandContext): Promise<void> {
+  const { exec, guard, hardware, log, power } = ctx.services;
+  return syncDisks({ exec, guard, hardware, log, allDisks: power.mode === 'real' });
 }
 
 /**
