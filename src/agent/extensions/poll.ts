@@ -3,9 +3,7 @@
  * reference §11) and `poll.set_node_info` (standalone only, as in IPA).
  */
 import { z } from 'zod';
-import { listBlockDevices } from '../../hardware/block-devices.js';
 import type { BmcInfo } from '../../hardware/inventory/bmc.js';
-import { inventoryDisks } from '../../hardware/inventory/disks.js';
 import { collectInventory, type Inventory } from '../../hardware/inventory/index.js';
 import type { IronicNode } from '../../hardware/step-context.js';
 import { defineCommand, defineExtension } from '../command.js';
@@ -21,7 +19,6 @@ export async function hardwareInventory(services: AgentServices): Promise<Invent
   return collectInventory({
     exec: services.exec,
     log: services.log,
-    listDisks: async () => inventoryDisks(await listBlockDevices(services.exec)),
     bootif: services.config.bootif,
     skipBmcDetect: services.conductor?.lookupConfig?.agent_skip_bmc_detect ?? false,
     enableVlanInterfaces: services.config.enableVlanInterfaces,

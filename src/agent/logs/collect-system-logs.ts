@@ -7,8 +7,8 @@
  */
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { listBlockDevices } from '../../hardware/block-devices.js';
 import { ExecError, hasCommand } from '../../hardware/exec.js';
+import { blockDeviceUdevProperties } from '../../hardware/udev-properties.js';
 import type { AgentServices } from '../services.js';
 import { tarGz, type TarEntry } from './tar-writer.js';
 
@@ -82,27 +82,9 @@ async function varLog(root = '/var/log'): Promise<TarEntry[]> {
   return entries;
 }
 
-/** `udevadm info` properties of every block device, as IPA's `udev/<kname>` JSON files. */
 async function udevProperties(services: AgentServices): Promise<TarEntry[]> {
-  if (!(await hasCommand('udevadm'))) return [];
-  const devices = await listBlockDevices(services.exec).catch(() => []);
-  const all = devices.flatMap((d) => [d, ...d.partitions]);
-  return Promise.all(
-    all.map(async (device) => {
-      try {
-        const { stdout } = await services.exec('udevadm', ['info', '--query=property', `--name=${device.path}`], { timeoutMs: 10_000, quiet: true });
-        const properties = Object.fromEntries(
-          stdout
-            .split('\n')
-            .filter((line) => line.includes('='))
-            .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-        );
-        return { name: `udev/${device.name}`, data: JSON.stringify(properties, null, 2) };
-      } catch (error) {
-        return { name: `udev/${device.name}`, data: JSON.stringify({ error: String(error) }) };
-      }
-    }),
-  );
+  const dumps = await blockDeviceUdevProperties(services.exec);
+  return dumps.map((d) => ({ name: `udev/${d.name}`, data: JSON.stringify(d.properties, null, 2) }));
 }
 
 function redactedConfig(services: AgentServices): string {

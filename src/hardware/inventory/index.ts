@@ -6,11 +6,13 @@
  */
 import { access } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { listBlockDevices } from '../block-devices.js';
 import { hasCommand } from '../exec.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Exec } from '../step-context.js';
 import { detectBmc, hasIpmiDevice, type BmcInfo } from './bmc.js';
 import { getCpu } from './cpu.js';
+import { inventoryDisks } from './disks.js';
 import { listNetworkInterfaces } from './interfaces.js';
 import { getMemory } from './memory.js';
 import { getSystemVendor } from './system-vendor.js';
@@ -22,8 +24,8 @@ export { listNetworkInterfaces } from './interfaces.js';
 export interface InventoryOptions {
   exec: Exec;
   log?: Logger;
-  /** The `disks` part (block-device discovery); injected so the inventory stays testable. */
-  listDisks: () => Promise<InventoryDisk[]>;
+  /** The `disks` part; default: the shared block-device discovery. */
+  listDisks?: () => Promise<InventoryDisk[]>;
   /** `BOOTIF` from the kernel command line, reported as `boot.pxe_interface`. */
   bootif?: string | undefined;
   /** The conductor's `agent_skip_bmc_detect` (redfish-managed nodes). */
@@ -66,7 +68,7 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
       ...(options.enableVlanInterfaces !== undefined ? { enableVlanInterfaces: options.enableVlanInterfaces } : {}),
     }),
     getCpu(options.exec),
-    options.listDisks(),
+    options.listDisks ? options.listDisks() : listBlockDevices(options.exec).then(inventoryDisks),
     getMemory(options.exec, { hasDmidecode, log }),
     bmcInfo(options, log),
     getSystemVendor(),
