@@ -30,8 +30,14 @@ export function findIronicInstall(): IronicInstall | { missing: string } {
 
 export const interopRequired = process.env.RAMDISK_AGENT_INTEROP === 'required';
 
-/** A reason to skip the interop tests here, or undefined when they can run. */
+/** A reason to skip the interop tests here (also printed), or undefined when they can run. */
 export function interopSkipReason(): string | undefined {
+  const reason = skipReason();
+  if (reason) process.stderr.write(`[interop] skipped: ${reason}\n`);
+  return reason;
+}
+
+function skipReason(): string | undefined {
   const install = findIronicInstall();
   if ('missing' in install) {
     if (interopRequired) throw new Error(`RAMDISK_AGENT_INTEROP=required but ${install.missing}`);
