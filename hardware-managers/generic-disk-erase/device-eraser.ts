@@ -9,6 +9,7 @@
  */
 import {
   BlockDeviceEraseError,
+  HardwareManagerMethodNotFound,
   IncompatibleHardwareMethodError,
   isIpaError,
   type BlockDevice,
@@ -167,10 +168,45 @@ async function verifyAfter(ctx: StepContext, device: BlockDevice, method: EraseM
  * IPA's errors: a failed secure erase without fallback is `IncompatibleHardwareMethodError`;
  * a failed verify is `BlockDeviceEraseError`.
  */
-export async function eraseDevice(ctx: StepContext, device: BlockDevice, choice: MethodChoice, board: ProgressBoard): Promise<DeviceReport> {
+/**
+ * IPA's extension point: erase_devices dispatches `erase_block_device(node, device)` to the
+ * managers, so a vendor manager can erase its own drives its own way. It also receives the
+ * step context. True when some manager did; false when none offers it or all declined
+ * (IncompatibleHardwareMethodError), and the generic methods apply.
+ */
+export async function eraseWithOtherManager(ctx: StepContext, device: BlockDevice): Promise<boolean> {
+  try {
+    await ctx.dispatch('erase_block_device', ctx.node, device, ctx);
+    return true;
+  } catch (error) {
+    if (isIpaError(error) && error.type === HardwareManagerMethodNotFound.name) return false;
+    throw error;
+  }
+}
+
+export interface EraseDeviceOptions {
+  /** erase_devices: let another manager's erase_block_device handle the device first. */
+  offerToOtherManagers?: boolean;
+}
+
+export async function eraseDevice(
+  ctx: StepContext,
+  device: BlockDevice,
+  choice: MethodChoice,
+  board: ProgressBoard,
+  options: EraseDeviceOptions = {},
+): Promise<DeviceReport> {
   const started = Date.now();
   const notUsed = [...choice.notUsed];
   let method = choice.method;
+  if (options.offerToOtherManagers) {
+    board.start(device.path, 'erase_block_device', 1);
+    if (await eraseWithOtherManager(ctx, device)) {
+      ctx.log.info({ device: device.path }, 'erased by another hardware manager (erase_block_device)');
+      const generic = [{ method: methodName(method), reason: 'another hardware manager erased the device (erase_block_device)' }];
+      return finishReport(ctx, device, { kind: 'delegated' }, generic, board, started, Date.now());
+    }
+  }
   board.start(device.path, methodName(method), passesOf(method));
   ctx.log.info({ device: device.path, method: methodName(method) }, 'erasing device');
   try {
@@ -189,21 +225,34 @@ export async function eraseDevice(ctx: StepContext, device: BlockDevice, choice:
     board.start(device.path, methodName(method), passesOf(method));
     await runMethod(ctx, device, method, board);
   }
+  return finishReport(ctx, device, method, notUsed, board, started, Date.now());
+}
+
+async function finishReport(
+  ctx: StepContext,
+  device: BlockDevice,
+  method: EraseMethod | { kind: 'delegated' },
+  notUsed: { method: string; reason: string }[],
+  board: ProgressBoard,
+  started: number,
+  erased: number,
+): Promise<DeviceReport> {
   await dropKernelPartitions(ctx, device);
-  const erased = Date.now();
   board.verifying(device.path);
-  const verify = await verifyAfter(ctx, device, method);
+  // Another manager's erase promises nothing about the content but that data is gone.
+  const verify = method.kind === 'delegated' ? await verifyNoSignatures(ctx, device) : await verifyAfter(ctx, device, method);
+  const name = method.kind === 'delegated' ? 'erase_block_device' : methodName(method);
   if (!verify.passed) {
-    throw new BlockDeviceEraseError(`Verification after ${methodName(method)} of ${device.path} failed: ${verify.problem}`);
+    throw new BlockDeviceEraseError(`Verification after ${name} of ${device.path} failed: ${verify.problem}`);
   }
   const finished = Date.now();
   const writes = method.kind === 'overwrite' ? overwritePasses(method.plan) : 0;
   return {
     device: device.path,
     size_bytes: device.sizeBytes,
-    method: methodName(method),
+    method: name,
     methods_not_used: notUsed,
-    passes: passesOf(method),
+    passes: method.kind === 'delegated' ? 1 : passesOf(method),
     bytes_written: writes * device.sizeBytes,
     started_at: new Date(started).toISOString(),
     finished_at: new Date(finished).toISOString(),

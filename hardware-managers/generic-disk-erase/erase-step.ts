@@ -35,6 +35,8 @@ export interface PlannedDevice {
 export interface EraseStepSpec {
   step: string;
   readOnly: PlanOptions['readOnly'];
+  /** Offer each device to other managers' erase_block_device first (erase_devices, as IPA). */
+  offerToOtherManagers?: boolean;
   choose(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice>;
 }
 
@@ -68,7 +70,9 @@ export async function runEraseStep(ctx: StepContext, spec: EraseStepSpec, dryRun
   const limit = settings.concurrency ?? Math.max(plan.targets.length, 1);
   const results = await forEachConcurrently(plan.targets, limit, async (device) => {
     try {
-      const report = await eraseDevice(ctx, device, choices.get(device.path)!, board);
+      const report = await eraseDevice(ctx, device, choices.get(device.path)!, board, {
+        offerToOtherManagers: spec.offerToOtherManagers ?? false,
+      });
       board.finish(device.path);
       return report;
     } catch (error) {

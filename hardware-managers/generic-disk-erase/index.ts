@@ -24,7 +24,11 @@ const eraseDevices = defineStep({
   clean: { priority: 10, interface: 'deploy', abortable: true },
   args: dryRunArgs,
   run: (ctx, { dry_run }) =>
-    runEraseStep(ctx, { step: 'erase_devices', readOnly: 'skip-or-fail', choose: chooseFullEraseMethod }, dry_run),
+    runEraseStep(
+      ctx,
+      { step: 'erase_devices', readOnly: 'skip-or-fail', choose: chooseFullEraseMethod, offerToOtherManagers: true },
+      dry_run,
+    ),
 });
 
 const eraseDevicesMetadata = defineStep({

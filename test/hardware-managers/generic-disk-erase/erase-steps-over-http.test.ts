@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import type { AgentTestClient } from '../../helpers/agent.js';
 import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { dropPartitions, isAllZero, partition, probe, runStep, sha256, startEraseAgent, withGptAndFilesystem } from './helpers.js';
+import { dropPartitions, isAllZero, partition, probe, runStep, sha256, startEraseAgent, VENDOR_MANAGER, withGptAndFilesystem } from './helpers.js';
 
 const scratch = new ScratchDevices();
 let agent: RunningAgent | undefined;
@@ -198,5 +198,23 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(aborted.final.command_error.details).toMatch(/GPFS\/VMFS/);
     expect(sha256(vmfs.file)).toBe(vmfsSum);
     expect(sha256(other.file)).toBe(otherSum);
+  });
+
+  it('erase_devices lets another manager\'s erase_block_device take the devices it claims, and erases the rest itself', async () => {
+    const vendorDrive = scratch.create({ sizeMiB: 16, randomMiB: 16 });
+    withGptAndFilesystem(scratch, vendorDrive);
+    const plain = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    ({ agent, client } = await startEraseAgent([vendorDrive.path, plain.path], [VENDOR_MANAGER]));
+
+    const { final } = await runStep(client, 'erase_devices', {
+      driver_internal_info: { vendor_erase_devices: [vendorDrive.path], agent_erase_devices_iterations: 0 },
+    });
+    expect(final.command_status).toBe('SUCCEEDED');
+    const report = final.command_result.clean_result;
+    expect(report.devices[vendorDrive.path]).toMatchObject({ method: 'erase_block_device', verify: { method: 'no_signature', passed: true } });
+    expect(probe(vendorDrive.path)).toBe('');
+    expect(isAllZero(vendorDrive.file)).toBe(false);
+    expect(report.devices[plain.path]).toMatchObject({ method: 'zero', verify: { passed: true } });
+    expect(isAllZero(plain.file)).toBe(true);
   });
 });

@@ -9,8 +9,14 @@ import type { ScratchDevice, ScratchDevices } from '../../helpers/loop-devices.j
 
 export const ERASE_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'generic-disk-erase');
 
-export async function startEraseAgent(allowDevices: string[]): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
-  const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [ERASE_MANAGER] });
+/** A vendor manager whose erase_block_device claims some devices (test/fixtures/erase). */
+export const VENDOR_MANAGER = join(import.meta.dirname, '..', '..', 'fixtures', 'erase', 'vendor-erase-manager');
+
+export async function startEraseAgent(
+  allowDevices: string[],
+  extraManagers: string[] = [],
+): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
+  const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [ERASE_MANAGER, ...extraManagers] });
   return { agent, client: new AgentTestClient(agent.url) };
 }
 
