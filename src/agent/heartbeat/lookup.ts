@@ -87,7 +87,8 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
     let extraSleep = 0;
     let addresses: readonly string[] = [];
     try {
-      addresses = await options.addresses();
+      // The version detection (first try only) runs while the NICs are read.
+      [addresses] = await Promise.all([options.addresses(), client.apiVersion(options.signal)]);
       if (addresses.length === 0) log.warn('no network interface with a MAC address yet');
       const response = await client.lookup(addresses, options.nodeUuid, options.signal);
       if (response.status === 200) {

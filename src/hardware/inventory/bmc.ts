@@ -56,13 +56,15 @@ async function tryIpmitool(exec: Exec, args: string[], log?: Logger): Promise<st
 }
 
 export async function detectBmc(exec: Exec, log?: Logger): Promise<BmcInfo> {
-  let sawChannel = false;
+  // Each ipmitool call can take a good fraction of a second on a real BMC: find the LAN
+  // channels once and ask only those for IPv6.
+  const lanChannels: number[] = [];
   let v4: string | null = null;
   let mac: string | null = null;
   for (const channel of CHANNELS) {
     const out = await tryIpmitool(exec, ['lan', 'print', String(channel)], log);
     if (out === null || out.startsWith('Invalid channel')) continue;
-    sawChannel = true;
+    lanChannels.push(channel);
     const parsed = parseLanPrint(out);
     if (parsed.ip && parsed.ip !== '0.0.0.0') {
       v4 = parsed.ip;
@@ -71,14 +73,12 @@ export async function detectBmc(exec: Exec, log?: Logger): Promise<BmcInfo> {
     }
     mac ??= parsed.mac && parsed.mac !== '00:00:00:00:00:00' ? parsed.mac : null;
   }
+  if (lanChannels.length === 0) return { v4: null, v6: null, mac: null };
   let v6: string | null = null;
-  for (const channel of CHANNELS) {
+  for (const channel of lanChannels) {
     const out = await tryIpmitool(exec, ['lan6', 'print', String(channel)], log);
-    if (out === null) continue;
-    sawChannel = true;
-    v6 = parseLan6Print(out);
+    v6 = out === null ? null : parseLan6Print(out);
     if (v6) break;
   }
-  if (!sawChannel) return { v4: null, v6: null, mac: null };
   return { v4: v4 ?? '0.0.0.0', v6: v6 ?? '::/0', mac };
 }
