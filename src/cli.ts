@@ -7,7 +7,7 @@ import { startAgent } from './agent/agent.js';
 import { AGENT_USAGE, FlagError, parseAgentFlags } from './agent/config/flags.js';
 import { ConfigError, loadAgentConfig } from './agent/config/load.js';
 import { AGENT_VERSION } from './version.js';
-import { parseProgressFlags, PROGRESS_USAGE, ProgressUsageError, runProgress } from './cli/progress-command.js';
+import { parseProgressFlags, PROGRESS_USAGE, ProgressError, ProgressUsageError, runProgress } from './cli/progress-command.js';
 
 const USAGE = `ramdisk-agent ${AGENT_VERSION}
 
@@ -16,6 +16,8 @@ Usage: ramdisk-agent <command> [options]
 Commands:
   agent       run the in-band agent (IPA-compatible API on port 9999)
   progress    follow a running agent's command as progress bars
+  conductor   run or drive the conductor (serve, enroll, clean, deploy, abort, node show)
+  demo        provision a pretend machine on this computer, end to end (make demo)
   version     print the version
 
 Run "ramdisk-agent <command> --help" for a command's options.
@@ -52,7 +54,35 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(PROGRESS_USAGE);
         return 0;
       }
-      return runProgress(options, { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true });
+      return runProgress(options, { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true }).catch(
+        (error: unknown) => {
+          if (!(error instanceof ProgressError)) throw error;
+          process.stderr.write(`ramdisk-agent progress: ${error.message}\n`);
+          return 1;
+        },
+      );
+    }
+    case 'conductor': {
+      // Loaded on demand: the agent in a ramdisk never needs the conductor or SQLite.
+      const { runConductorCommand, UsageError } = await import('./conductor/cli/conductor-command.js');
+      try {
+        return await runConductorCommand(rest);
+      } catch (error) {
+        if (error instanceof UsageError) {
+          process.stderr.write(`ramdisk-agent conductor: ${error.message}\n\nRun "ramdisk-agent conductor --help" for usage.\n`);
+          return 2;
+        }
+        const { ConductorApiError } = await import('./conductor/cli/api-client.js');
+        if (error instanceof ConductorApiError) {
+          process.stderr.write(`ramdisk-agent conductor: ${error.message}\n`);
+          return 1;
+        }
+        throw error;
+      }
+    }
+    case 'demo': {
+      const { runDemo } = await import('./conductor/cli/demo/demo.js');
+      return runDemo();
     }
     case 'version':
     case '--version':

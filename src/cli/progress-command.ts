@@ -64,12 +64,19 @@ export function parseProgressFlags(argv: string[]): ProgressOptions | 'help' {
 
 const commandList = z.looseObject({ commands: z.array(commandResultSchema) });
 
+/** A failure to show the operator as one line (agent unreachable, unknown command). */
+export class ProgressError extends Error {}
+
 async function getJson(url: string): Promise<unknown> {
-  const response = await fetch(url);
+  const shown = url.replace(/agent_token=[^&]*/, 'agent_token=…');
+  const response = await fetch(url).catch((error: unknown) => {
+    const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+    throw new ProgressError(`cannot reach the agent at ${shown}: ${cause}`);
+  });
   const body = await response.json().catch(() => undefined);
   if (!response.ok) {
     const fault = body as { faultstring?: string } | undefined;
-    throw new Error(`${url.replace(/agent_token=[^&]*/, 'agent_token=…')} answered ${response.status}${fault?.faultstring ? `: ${fault.faultstring}` : ''}`);
+    throw new ProgressError(`${shown} answered ${response.status}${fault?.faultstring ? `: ${fault.faultstring}` : ''}`);
   }
   return body;
 }
@@ -84,7 +91,7 @@ async function fetchCommand(options: ProgressOptions): Promise<CommandResultView
   }
   const { commands } = commandList.parse(await getJson(withToken(`${options.agent}/v1/commands/`, options.token)));
   const latest = commands.at(-1);
-  if (!latest) throw new Error('the agent has run no command yet');
+  if (!latest) throw new ProgressError('the agent has run no command yet');
   return latest;
 }
 

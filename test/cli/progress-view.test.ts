@@ -1,6 +1,6 @@
 // `ramdisk-agent progress`: what an operator sees while an erase runs and when it ends.
 import { afterEach, describe, expect, it } from 'vitest';
-import { runProgress, parseProgressFlags, ProgressUsageError } from '../../src/cli/progress-command.js';
+import { runProgress, parseProgressFlags, ProgressError, ProgressUsageError } from '../../src/cli/progress-command.js';
 import { bar, formatBytes, renderCommand } from '../../src/cli/progress-view.js';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
@@ -61,6 +61,18 @@ describe('progress view', () => {
     expect(() => parseProgressFlags(['--interval', '5'])).toThrow(ProgressUsageError);
     expect(() => parseProgressFlags(['--bogus'])).toThrow(ProgressUsageError);
     expect(parseProgressFlags(['--agent', 'http://127.0.0.1:1234/', '--token', 't'])).toMatchObject({ agent: 'http://127.0.0.1:1234', token: 't' });
+  });
+});
+
+describe('talking to an agent', () => {
+  it('says so in one line when the agent has run nothing yet or cannot be reached', async () => {
+    const { agent, client } = await startEraseAgent([]);
+    const options = { agent: agent.url, token: client.token, command: undefined, intervalMs: 50, once: false };
+    const out = { write: () => undefined, isTTY: false };
+    await expect(runProgress(options, out)).rejects.toThrow(new ProgressError('the agent has run no command yet'));
+    await expect(runProgress({ ...options, command: 'no-such-id' }, out)).rejects.toThrow(/answered 404/);
+    await agent.close();
+    await expect(runProgress(options, out)).rejects.toThrow(/cannot reach the agent at http:\/\/127\.0\.0\.1:\d+\/v1\/commands\/\?agent_token=…/);
   });
 });
 
