@@ -1,0 +1,61 @@
+// An erase that reports success but did not do its work must fail the step: here the
+// writing tools are swallowed (they "succeed" without touching the device) and the
+// read-back verification has to notice. Reads and probes are real.
+import { afterEach, describe, expect, it } from 'vitest';
+import { eraseDevice } from '../../../hardware-managers/generic-disk-erase/device-eraser.js';
+import { ProgressBoard } from '../../../hardware-managers/generic-disk-erase/progress.js';
+import { describeFileDevice, DeviceGuard, exec as realExec, type ExecOptions, type StepContext } from '../../../src/hardware/index.js';
+import { silentLogger } from '../../../src/hardware/logger.js';
+import { ScratchDevices } from '../../helpers/loop-devices.js';
+import { partition } from './helpers.js';
+
+const WRITERS = new Set(['dd', 'shred', 'wipefs', 'sgdisk', 'blkdiscard']);
+
+function contextThatSkipsWrites(): StepContext {
+  return {
+    node: {},
+    ports: [],
+    phase: 'clean',
+    log: silentLogger,
+    progress: { update: () => undefined },
+    signal: new AbortController().signal,
+    guard: new DeviceGuard({ allowList: [], inRamdisk: false }),
+    exec: async (file: string, args: readonly string[] = [], options?: ExecOptions) => {
+      // wipefs --no-act and sgdisk -p only read: let them through.
+      const readOnly = (file === 'wipefs' && args.includes('--no-act')) || (file === 'sgdisk' && args[0] === '-p');
+      if (WRITERS.has(file) && !readOnly) return { command: file, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+      return realExec(file, args, options);
+    },
+    dispatch: async () => undefined as never,
+  };
+}
+
+const scratch = new ScratchDevices();
+afterEach(() => scratch.cleanup());
+
+async function attempt(kind: 'zero' | 'metadata', setup: (file: ReturnType<ScratchDevices['create']>) => void) {
+  const file = scratch.create({ sizeMiB: 8, randomMiB: 8, plainFile: true });
+  setup(file);
+  const device = await describeFileDevice(file.file);
+  const ctx = contextThatSkipsWrites();
+  const board = new ProgressBoard(ctx.progress, 'erase_devices', [{ path: device.path, sizeBytes: device.sizeBytes }], []);
+  const method =
+    kind === 'zero' ? { kind: 'overwrite' as const, plan: { randomPasses: 0, zeroPass: true } } : { kind: 'metadata' as const };
+  return eraseDevice(ctx, device, { method, notUsed: [] }, board);
+}
+
+describe('a failed verification fails the erase', () => {
+  it('a zero pass that left data behind: BlockDeviceEraseError naming the offset', async () => {
+    await expect(attempt('zero', () => undefined)).rejects.toMatchObject({
+      type: 'BlockDeviceEraseError',
+      details: expect.stringMatching(/^Verification after zero of .* failed: non-zero byte at offset \d+$/),
+    });
+  });
+
+  it('a metadata erase that left the partition table: BlockDeviceEraseError saying what is still found', async () => {
+    await expect(attempt('metadata', (file) => partition(file, ['-n1:0:+4M']))).rejects.toMatchObject({
+      type: 'BlockDeviceEraseError',
+      details: expect.stringMatching(/^Verification after metadata of .* failed: blkid still finds: .*PTTYPE=gpt/),
+    });
+  });
+});
