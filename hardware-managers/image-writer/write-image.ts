@@ -42,6 +42,7 @@ import {
   TransferProgress,
   validateImageInfo,
   wipeDiskSignatures,
+  WorkerHasher,
   writeConfigDrive,
   type BlockDevice,
   type DownloadResult,
@@ -202,7 +203,11 @@ async function streamRaw(
   progress: TransferProgress,
   settings: typeof DEFAULT_HARDWARE_SETTINGS,
 ): Promise<DownloadResult> {
-  const writer = await BlockWriter.open(device.path, { limit: device.sizeBytes, onWritten: (bytes) => progress.written(bytes) });
+  const writer = await BlockWriter.open(device.path, {
+    limit: device.sizeBytes,
+    onWritten: (bytes) => progress.written(bytes),
+    hasher: new WorkerHasher(expected.algorithm),
+  });
   ctx.log.info({ device: device.path, directIo: writer.direct }, 'streaming raw image onto the device');
   try {
     return await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: device.path });
@@ -235,6 +240,7 @@ async function writeQcow2(
       baseOffset: scratchOffset,
       limit: fileBytes,
       onWritten: (bytes) => progress.written(bytes),
+      hasher: new WorkerHasher(expected.algorithm),
     });
     let download: DownloadResult;
     try {
@@ -265,7 +271,11 @@ async function writeQcow2(
   const scratch = join(dir, `ramdisk-agent-image-${process.pid}-${Date.now()}.qcow2`);
   await writeFile(scratch, '');
   try {
-    const writer = await BlockWriter.open(scratch, { limit: Math.min(room, fileBytes ?? room), onWritten: (bytes) => progress.written(bytes) });
+    const writer = await BlockWriter.open(scratch, {
+      limit: Math.min(room, fileBytes ?? room),
+      onWritten: (bytes) => progress.written(bytes),
+      hasher: new WorkerHasher(expected.algorithm),
+    });
     let download: DownloadResult;
     try {
       download = await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: scratch });

@@ -3,12 +3,15 @@
  * in for one) without the page cache: incoming chunks are copied into a few 4 MiB
  * sector-aligned buffers and written with O_DIRECT while the next buffer fills, so the
  * download, the hash and the disk work at the same time and memory stays bounded
- * (buffers × 4 MiB) whatever the image size. Falls back to buffered writes where
- * O_DIRECT is refused (tmpfs files).
+ * (buffers × 4 MiB) whatever the image size. Each block is also handed, in order, to a
+ * hasher (a worker thread reading the shared buffer in place), so what is verified is
+ * exactly what was written. Falls back to buffered writes where O_DIRECT is refused
+ * (tmpfs files).
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ImageWriteError } from '../errors.js';
+import type { BlockHasher } from './block-hasher.js';
 
 /** O_DIRECT needs memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
 const ALIGNMENT = 4096;
@@ -24,6 +27,8 @@ export interface BlockWriterOptions {
   buffers?: number;
   /** Called after each completed write with the bytes written so far (relative to `baseOffset`). */
   onWritten?: (bytes: number) => void;
+  /** Hashes every byte written, in stream order; owned (closed) by the writer. */
+  hasher?: BlockHasher;
 }
 
 interface Slot {
@@ -37,6 +42,7 @@ export class BlockWriter {
   readonly #base: number;
   readonly #limit: number;
   readonly #onWritten: ((bytes: number) => void) | undefined;
+  readonly #hasher: BlockHasher | undefined;
   readonly #free: Slot[];
   readonly #waiters: (() => void)[] = [];
   readonly #inFlight = new Set<Promise<void>>();
@@ -56,6 +62,7 @@ export class BlockWriter {
     this.#base = options.baseOffset ?? 0;
     this.#limit = options.limit;
     this.#onWritten = options.onWritten;
+    this.#hasher = options.hasher;
     this.#current = slots.pop()!;
     this.#free = slots;
   }
@@ -69,17 +76,24 @@ export class BlockWriter {
     try {
       handle = await fsp.open(path, constants.O_RDWR | constants.O_DIRECT);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-      handle = await fsp.open(path, constants.O_RDWR);
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') {
+        await options.hasher?.close();
+        throw error;
+      }
+      handle = await fsp.open(path, constants.O_RDWR).catch(async (retryError: unknown) => {
+        await options.hasher?.close();
+        throw retryError;
+      });
       direct = false;
     }
     try {
       const count = Math.max(2, options.buffers ?? DEFAULT_BUFFERS);
       const slots: Slot[] = [];
-      for (let i = 0; i < count; i++) slots.push({ buffer: direct ? await alignedBuffer(handle, bufferBytes) : Buffer.allocUnsafeSlow(bufferBytes) });
+      for (let i = 0; i < count; i++) slots.push({ buffer: await sharedBuffer(handle, bufferBytes, direct) });
       return new BlockWriter(path, handle, direct, slots, options);
     } catch (error) {
       await handle.close();
+      await options.hasher?.close();
       throw error;
     }
   }
@@ -125,6 +139,7 @@ export class BlockWriter {
   /** Start over at stream byte 0 (the server ignored Range, or a whole-download retry). */
   async restart(): Promise<void> {
     await this.#drain();
+    await this.#hasher?.reset();
     this.#error = undefined;
     this.#fill = 0;
     this.#position = 0;
@@ -143,6 +158,7 @@ export class BlockWriter {
       await this.#drain();
       this.#throwIfFailed();
       if (aligned < tail) {
+        await this.#hasher?.update(this.#current.buffer.subarray(aligned, tail));
         // O_DIRECT cannot write a partial sector: the last few bytes go through the page cache.
         const buffered = await fsp.open(this.path, constants.O_RDWR);
         try {
@@ -166,13 +182,23 @@ export class BlockWriter {
     return this.#position;
   }
 
+  /** Hex digest of every byte written since the start (or the last restart). */
+  async digest(): Promise<string> {
+    await this.#drain();
+    if (!this.#hasher) throw new Error('this writer has no hasher');
+    return this.#hasher.digest();
+  }
+
   async close(): Promise<void> {
     await this.#drain();
+    await this.#hasher?.close();
     await this.#handle.close();
   }
 
   #submit(slot: Slot, length: number, streamOffset: number): void {
     this.#pendingBytes.set(streamOffset, length);
+    // Queued now, so blocks reach the hasher in stream order.
+    const hashed = this.#hasher?.update(slot.buffer.subarray(0, length));
     const write = (async () => {
       try {
         let done = 0;
@@ -186,6 +212,12 @@ export class BlockWriter {
         this.#onWritten?.(this.#written);
       } catch (error) {
         this.#error ??= this.#wrap(error);
+      }
+      try {
+        // The slot is reused only once the hasher has read it too.
+        await hashed;
+      } catch (error) {
+        this.#error ??= error as Error;
       } finally {
         this.#free.push(slot);
         this.#waiters.shift()?.();
@@ -215,12 +247,14 @@ export class BlockWriter {
 }
 
 /**
- * A buffer whose memory is aligned for O_DIRECT. Node cannot ask for aligned memory, so
- * an oversized buffer is probed: an O_DIRECT read of one block into a misaligned view
- * fails with EINVAL, the first offset that succeeds is aligned (reads are harmless).
+ * A buffer over shared memory (the hash worker reads it in place), aligned for O_DIRECT.
+ * Node cannot ask for aligned memory, so an oversized buffer is probed: an O_DIRECT read
+ * of one block into a misaligned view fails with EINVAL, the first offset that succeeds
+ * is aligned (reads are harmless).
  */
-async function alignedBuffer(handle: FileHandle, size: number): Promise<Buffer> {
-  const raw = Buffer.allocUnsafeSlow(size + ALIGNMENT);
+async function sharedBuffer(handle: FileHandle, size: number, direct: boolean): Promise<Buffer> {
+  const raw = Buffer.from(new SharedArrayBuffer(size + ALIGNMENT));
+  if (!direct) return raw.subarray(0, size);
   for (let shift = 0; shift < ALIGNMENT; shift += 8) {
     try {
       await handle.read(raw, shift, ALIGNMENT, 0);

@@ -21,7 +21,7 @@ export interface ExpectedChecksum {
 const ALGORITHM_BY_HEX_LENGTH: Readonly<Record<number, string>> = { 32: 'md5', 64: 'sha256', 128: 'sha512' };
 
 /** Glance/hashlib names → OpenSSL's names as Node knows them. */
-function nodeHashName(algorithm: string): string | undefined {
+export function nodeHashName(algorithm: string): string | undefined {
   const name = algorithm.trim().toLowerCase();
   const mapped =
     { sha3_224: 'sha3-224', sha3_256: 'sha3-256', sha3_384: 'sha3-384', sha3_512: 'sha3-512', blake2b: 'blake2b512', blake2s: 'blake2s256' }[

@@ -150,9 +150,12 @@ export async function waitForPartitionNodes(table: PartitionTable, timeoutMs = 1
   }
 }
 
-/** IPA's `fix_gpt_partition`: an image smaller than the disk leaves GPT's backup header mid-disk. */
+/**
+ * IPA's `fix_gpt_partition`: an image smaller than the disk leaves GPT's backup header
+ * mid-disk. sfdisk does it in milliseconds; `sgdisk -e` sleeps a second after writing.
+ */
 export async function moveGptBackupToEnd(exec: Exec, device: string): Promise<void> {
-  await exec('sgdisk', ['-e', device]);
+  await exec('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', '--relocate', 'gpt-bak-std', device]);
 }
 
 /**

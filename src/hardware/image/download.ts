@@ -1,26 +1,27 @@
 /**
- * Downloads an image into a sink while hashing it (reference §14.4), with IPA's retry
+ * Downloads an image into a sink that hashes what it writes (reference §14.4), with IPA's retry
  * rules made resumable: a connection error, 5xx, stall or truncated body is retried up to
  * `imageDownloadConnectionRetries` times per URL, resuming with `Range` (+ `If-Range`)
  * from the last byte received; a server that ignores Range restarts the image from byte 0.
  * A 4xx is fatal. URLs are tried in order. A checksum mismatch retries the whole download
  * (IPA does the same) and finally fails naming both checksums.
  */
-import type { Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageChecksumError, ImageDownloadError, isIpaError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HardwareSettings } from '../settings.js';
-import { createImageHash, type ExpectedChecksum } from './checksum.js';
+import type { ExpectedChecksum } from './checksum.js';
 import { describe, FatalDownloadError, redact, type ImageHttpClient } from './http-source.js';
 import type { ImageInfo } from './image-info.js';
 import type { TransferProgress } from './transfer-progress.js';
 
-/** Where downloaded bytes go: appended in order; `restart` goes back to byte 0. */
+/** Where downloaded bytes go: appended in order, hashed by the sink; `restart` goes back to byte 0. */
 export interface ImageSink {
   write(chunk: Uint8Array): Promise<void>;
   restart(): Promise<void>;
   finish(): Promise<number>;
+  /** Digest (the expected checksum's algorithm) of everything written since the last restart. */
+  digest(): Promise<string>;
 }
 
 export interface DownloadOptions {
@@ -81,14 +82,12 @@ async function transferOnce(
   const { info, client, sink, progress, log, settings } = options;
   const retries = settings.imageDownloadConnectionRetries;
   let lastProblem = 'no URL could be downloaded';
-  let hash: Hash = createImageHash(options.expected.algorithm);
   let received = 0;
   let startedFresh = true;
 
   for (const url of info.urls) {
     if (!startedFresh) {
       // A different URL may serve a different entity: start this one from byte 0.
-      hash = createImageHash(options.expected.algorithm);
       received = 0;
       await sink.restart();
       progress.rewind(0);
@@ -102,7 +101,6 @@ async function transferOnce(
         const opened = await client.open(url, { offset: received, validator, signal });
         if (opened.offset === 0 && received > 0) {
           log.warn({ url: redact(url), offset: received }, 'server did not resume the download; starting the image over');
-          hash = createImageHash(options.expected.algorithm);
           received = 0;
           await sink.restart();
           progress.rewind(0);
@@ -111,7 +109,6 @@ async function transferOnce(
         const total = opened.totalBytes;
         progress.stage('downloading', { url: redact(url), attempt, totalBytes: total ?? null });
         for await (const chunk of opened.body as AsyncIterable<Buffer>) {
-          hash.update(chunk);
           await sink.write(chunk);
           received += chunk.length;
           progress.downloaded(received);
@@ -121,7 +118,7 @@ async function transferOnce(
         }
         progress.stage('flushing');
         await sink.finish();
-        return { bytes: received, digest: hash.digest('hex'), url };
+        return { bytes: received, digest: await sink.digest(), url };
       } catch (error) {
         if (signal.aborted) {
           const why = options.signal.aborted ? describe(options.signal.reason) : `it took longer than ${settings.imageDownloadMaxDuration} s`;
