@@ -28,6 +28,9 @@ const common = {
 await build({
   ...common,
   entryPoints: { 'ramdisk-agent': join(root, 'src/cli.ts') },
+  // The conductor's SQLite binding is a native addon: loaded from node_modules at run time
+  // (only by `conductor` and `demo`; the ramdisk never loads it).
+  external: ['better-sqlite3'],
   outdir: dist,
   outExtension: { '.js': '.mjs' },
   splitting: true,

@@ -13,12 +13,15 @@
  * Ironic does since 29.0.0/2025.1), because current agents, ours and IPA since LP#2160196,
  * require the token on every `/commands` route.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { Agent, fetch, type Response } from 'undici';
 import type { ConductorConf } from './conf.js';
 import {
   AgentAPIError,
   AgentCommandTimeout,
   AgentConnectionFailed,
   AgentInProgress,
+  InvalidParameterValue,
   IronicException,
 } from './errors.js';
 import type { ConductorLogger } from './logger.js';
@@ -113,11 +116,50 @@ export interface InstallBootloaderOptions {
   softwareRaid?: boolean;
 }
 
+/**
+ * `_get_verify`: the first of `driver_internal_info.agent_verify_ca` (the certificate the
+ * agent sent in its heartbeat, stored as a file), `driver_info.agent_verify_ca` and the
+ * default (verify against the system CAs). Strings are booleans or paths.
+ */
+export function agentVerifyOption(node: NodeData): boolean | string {
+  const value = node.driverInternalInfo.agent_verify_ca ?? node.driverInfo.agent_verify_ca ?? true;
+  if (typeof value === 'boolean') return value;
+  const text = String(value);
+  if (/^(true|1|yes|on|t|y)$/i.test(text)) return true;
+  if (/^(false|0|no|off|f|n)$/i.test(text)) return false;
+  if (!existsSync(text)) throw new InvalidParameterValue(`Agent CA ${text} is neither a path nor a boolean`);
+  return text;
+}
+
 export class AgentClient {
+  readonly #dispatchers = new Map<string, Agent>();
+
   constructor(
     readonly conf: ClientConf,
     readonly log: ConductorLogger = silentLogger,
   ) {}
+
+  /** A connection pool per verification setting (plain HTTP agents need none of it). */
+  #dispatcher(node: NodeData): Agent | undefined {
+    const url = String(node.driverInternalInfo.agent_url ?? '');
+    if (!url.startsWith('https:')) return undefined;
+    const verify = agentVerifyOption(node);
+    const key = String(verify);
+    let dispatcher = this.#dispatchers.get(key);
+    if (!dispatcher) {
+      dispatcher = new Agent({
+        connect: verify === false ? { rejectUnauthorized: false } : typeof verify === 'string' ? { ca: readFileSync(verify, 'utf8') } : {},
+      });
+      this.#dispatchers.set(key, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  /** Close the connection pools (a task's client is dropped with the task). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#dispatchers.values()].map((d) => d.close()));
+    this.#dispatchers.clear();
+  }
 
   #baseUrl(node: NodeData): string {
     const url = node.driverInternalInfo.agent_url as string | undefined;
@@ -156,7 +198,14 @@ export class AgentClient {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: this.#timeoutSignal() });
+      const dispatcher = this.#dispatcher(node);
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+        signal: this.#timeoutSignal(),
+        ...(dispatcher ? { dispatcher } : {}),
+      });
       text = await response.text();
     } catch (error) {
       if (isConnectionFailure(error)) return this.#handleTimeoutOnCommandExecution(node, method, error);
@@ -220,7 +269,8 @@ export class AgentClient {
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
-        response = await fetch(url, { signal: this.#timeoutSignal() });
+        const dispatcher = this.#dispatcher(node);
+        response = await fetch(url, { signal: this.#timeoutSignal(), ...(dispatcher ? { dispatcher } : {}) });
       } catch (error) {
         const failure = new AgentConnectionFailed(
           `Failed to connect to the agent running on node ${node.uuid} to collect commands status. Error: ${describeFailure(error)}`,

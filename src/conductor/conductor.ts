@@ -4,6 +4,8 @@
  * name; locks live in the store so a second process on the same file respects them.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { doNodeClean, doNodeCleanAbort } from './cleaning.js';
 import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js';
 import { doNodeDeploy } from './deployments.js';
@@ -430,9 +432,10 @@ export class Conductor {
     try {
       const expected = task.node.driverInternalInfo.agent_secret_token;
       if (!expected || expected !== params.agentToken) throw new InvalidParameterValue('Invalid or missing agent token received.');
+      const verifyCa = params.agentVerifyCa ? storeAgentCertificate(this.conf.agent.certificatesPath, task.node.uuid, params.agentVerifyCa, task.node.driverInternalInfo.agent_verify_ca) : null;
       task.spawnAfter((t) =>
         t.driver.deploy.heartbeat(t, params.callbackUrl, params.agentVersion ?? null, {
-          agentVerifyCa: params.agentVerifyCa ?? null,
+          agentVerifyCa: verifyCa,
           agentStatus: params.agentStatus ?? null,
           agentStatusMessage: params.agentStatusMessage ?? null,
         }) as Promise<void>,
@@ -458,6 +461,22 @@ export class Conductor {
   bind(node: NodeData) {
     return bindNode(node, this);
   }
+}
+
+/**
+ * `store_agent_certificate`: keep the agent's auto-TLS certificate as a file the client
+ * verifies against; a different certificate for the same node is refused.
+ */
+export function storeAgentCertificate(dir: string, nodeUuid: string, pem: string, current?: string): string {
+  // A recorded certificate (wiped by power actions) must not change under a running agent.
+  if (current && existsSync(current)) {
+    if (readFileSync(current, 'utf8') !== pem) throw new InvalidParameterValue('Detected change in ramdisk provided "agent_verify_ca"');
+    return current;
+  }
+  const file = join(dir, `${nodeUuid}.crt`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, pem, { mode: 0o600 });
+  return file;
 }
 
 export { AgentConnectionFailed, InvalidState, type Step, type UserStep };

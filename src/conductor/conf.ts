@@ -2,6 +2,9 @@
  * The Ironic options the step machinery reads, with Ironic 2023.1's defaults. Names are
  * Ironic's (`[agent]command_timeout` → `agent.commandTimeout`) so operators can map them.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 export interface ConductorConf {
   host: string;
   conductor: {
@@ -24,6 +27,8 @@ export interface ConductorConf {
     agentApiVersion: string;
     streamRawImages: boolean;
     manageAgentBoot: boolean;
+    /** Where agents' auto-TLS certificates are kept (`[agent]certificates_path`). */
+    certificatesPath: string;
   };
   deploy: {
     fastTrack: boolean;
@@ -65,6 +70,7 @@ export function makeConf(input: ConductorConfInput = {}): ConductorConf {
       agentApiVersion: 'v1',
       streamRawImages: true,
       manageAgentBoot: true,
+      certificatesPath: join(tmpdir(), 'ramdisk-agent-conductor', 'certificates'),
       ...input.agent,
     },
     deploy: {

@@ -21,8 +21,10 @@
 import { InvalidParameterValue, pyStr } from './errors.js';
 import type { ArgsInfo, StepType } from './step-types.js';
 
-// Node 20 has no Symbol.metadata; TypeScript's and esbuild's decorator helpers look it up.
-(Symbol as { metadata?: symbol }).metadata ??= Symbol('Symbol.metadata');
+// Node 20 has no Symbol.metadata. esbuild's decorator helper falls back to
+// Symbol.for('Symbol.metadata'); using the same symbol keeps both in agreement whatever the
+// module order.
+(Symbol as { metadata?: symbol }).metadata ??= Symbol.for('Symbol.metadata');
 
 const STEP_DECLARATIONS = Symbol.for('ramdisk-agent.conductor.stepDeclarations');
 const FUNCTION_STEPS = Symbol.for('ramdisk-agent.conductor.functionSteps');

@@ -81,7 +81,8 @@ export function nodeToApi(node: NodeData): Record<string, unknown> {
     deploy_step: node.deployStep,
     automated_clean: node.automatedClean,
     driver_info: node.driverInfo,
-    driver_internal_info: node.driverInternalInfo,
+    // As Ironic's API: the agent token never leaves the conductor.
+    driver_internal_info: node.driverInternalInfo.agent_secret_token ? { ...node.driverInternalInfo, agent_secret_token: '******' } : node.driverInternalInfo,
     instance_info: node.instanceInfo,
     properties: node.properties,
     target_raid_config: node.targetRaidConfig,
