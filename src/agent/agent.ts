@@ -264,11 +264,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopped,
     async close() {
       runner.abortAll();
-      if (closing) await closing;
-      else {
+      // One shutdown path, whichever comes first: close() or going dark.
+      closing ??= (async () => {
+        serving = false;
         await link?.stop();
         await app.close();
-      }
+        resolveStopped('closed');
+      })();
+      await closing;
     },
   };
 }

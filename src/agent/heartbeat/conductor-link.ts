@@ -45,6 +45,7 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
   #heartbeater: Heartbeater | undefined;
   #callbackUrl: string | undefined;
   #verifyCa: string | undefined;
+  #stopping: Promise<void> | undefined;
 
   constructor(options: ConductorLinkOptions) {
     super();
@@ -150,12 +151,15 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
 
   readonly #onCommandFinished = () => this.#heartbeater?.force();
 
-  /** Stop heartbeating and any lookup in progress. */
-  async stop(): Promise<void> {
-    this.#stop.abort(new Error('the agent stopped talking to the conductor'));
-    this.#options.runner.off('async-command-finished', this.#onCommandFinished);
-    await this.#heartbeater?.stop();
-    await this.client.close();
+  /** Stop heartbeating and any lookup in progress. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#stop.abort(new Error('the agent stopped talking to the conductor'));
+      this.#options.runner.off('async-command-finished', this.#onCommandFinished);
+      await this.#heartbeater?.stop();
+      await this.client.close();
+    })();
+    return this.#stopping;
   }
 
   async #heartbeatOnce(): Promise<void> {
