@@ -174,16 +174,17 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(sha256(kept.file)).toBe(keptSum);
   });
 
-  it('skips virtual media (config-2 label) and aborts on a VMFS partition without writing anything', async () => {
+  it('skips virtual media (vmedia_boot_iso label) and aborts on a VMFS partition without writing anything', async () => {
+    // vmedia_boot_iso rather than config-2: other tests look config drives up with blkid -L config-2.
     const configDrive = scratch.create({ sizeMiB: 16 });
-    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'config-2', configDrive.path], { stdio: 'ignore' });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'vmedia_boot_iso', configDrive.path], { stdio: 'ignore' });
     const other = scratch.create({ sizeMiB: 8, randomMiB: 8 });
     const sums = [configDrive, other].map((d) => sha256(d.file));
     await agentFor([configDrive.path, other.path]);
 
     const { final } = await runStep(client, 'erase_devices_metadata', {});
     expect(final.command_status).toBe('SUCCEEDED');
-    expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(/virtual media.*config-2/);
+    expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(/virtual media.*vmedia_boot_iso/);
     expect(sha256(configDrive.file)).toBe(sums[0]);
 
     const vmfs = scratch.create({ sizeMiB: 16, randomMiB: 16 });
