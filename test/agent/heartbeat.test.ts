@@ -193,4 +193,15 @@ describe('lookup and heartbeat', () => {
     expect(conductor.heartbeats.length).toBe(countAtPowerOff);
     await expect(fetch(`${agent.url}/v1/status`)).rejects.toThrow();
   });
+
+  it('closing while a simulated power-off takes the agent down is one clean shutdown', async () => {
+    conductor = await FakeConductor.start();
+    const node = conductor.addNode(macs);
+    const agent = await startLinkedAgent({ powerActions: 'simulate' });
+    await conductor.nextHeartbeat((h) => h.status === 202);
+    await new AgentTestClient(agent.url, node.token).post('standby.power_off', {});
+    await Promise.all([agent.close(), agent.close()]);
+    expect(['simulated power_off', 'closed']).toContain(await agent.stopped);
+    expect(agent.serving).toBe(false);
+  });
 });
