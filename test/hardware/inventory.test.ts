@@ -204,3 +204,24 @@ describe('poll.get_hardware_info', () => {
     expect(agent.services.node.current?.uuid).toBe('x');
   });
 });
+
+describe('list_hardware_info extension point', () => {
+  let agent: RunningAgent;
+  beforeAll(async () => {
+    agent = await startTestAgent({
+      loadShippedManagers: false,
+      hardwareManagerPaths: [FIXTURE_MANAGERS, join(import.meta.dirname, '..', 'fixtures', 'inventory-managers')],
+    });
+  });
+  afterAll(async () => agent.close());
+
+  it('hands the collected inventory to the best manager that extends it, and returns its result', async () => {
+    const { body } = await new AgentTestClient(agent.url).post('poll.get_hardware_info', {}, true);
+    expect(body.command_status).toBe('SUCCEEDED');
+    const result = body.command_result;
+    expect(result.disk_enclosures).toEqual([{ id: 'enc0', slots: 12 }]);
+    expect(result.cpu.vendor_microcode).toBe('0x2b000461');
+    expect(result.cpu.count).toBe(cpus().length);
+    expect(result.hostname).toBe(hostname());
+  });
+});

@@ -3,6 +3,7 @@
  * reference §11) and `poll.set_node_info` (standalone only, as in IPA).
  */
 import { z } from 'zod';
+import { isIpaError } from '../../hardware/errors.js';
 import type { BmcInfo } from '../../hardware/inventory/bmc.js';
 import { collectInventory, type Inventory } from '../../hardware/inventory/index.js';
 import type { IronicNode } from '../../hardware/step-context.js';
@@ -13,7 +14,26 @@ import type { AgentServices } from '../services.js';
 /** BMC facts found once per agent, as IPA caches them (ipmitool is slow). */
 const bmcCaches = new WeakMap<AgentServices, { value?: Promise<BmcInfo> }>();
 
+/**
+ * The inventory, then IPA's extension point: the highest-support manager that has a
+ * `list_hardware_info` method gets it and returns it, usually with keys of its own added
+ * (disk enclosures, accelerators, ...). Without such a manager, the inventory as collected.
+ */
 export async function hardwareInventory(services: AgentServices): Promise<Inventory> {
+  const inventory = await baseInventory(services);
+  try {
+    const extended = await services.hardware.dispatchToManagers<unknown>('list_hardware_info', inventory);
+    if (typeof extended !== 'object' || extended === null || Array.isArray(extended)) {
+      throw new TypeError(`list_hardware_info returned ${Array.isArray(extended) ? 'an array' : typeof extended}, not an inventory object`);
+    }
+    return extended as Inventory;
+  } catch (error) {
+    if (isIpaError(error) && error.type === 'HardwareManagerMethodNotFound') return inventory;
+    throw error;
+  }
+}
+
+async function baseInventory(services: AgentServices): Promise<Inventory> {
   let bmcCache = bmcCaches.get(services);
   if (!bmcCache) bmcCaches.set(services, (bmcCache = {}));
   return collectInventory({
