@@ -99,6 +99,18 @@ describe('lookup and heartbeat', () => {
     await expect(fetch(`http://127.0.0.1:${second.port}/v1/status`)).rejects.toThrow();
   });
 
+  it('with a pre-shared token (virtual media boot) takes "******" from the lookup and heartbeats with its own', async () => {
+    conductor = await FakeConductor.start();
+    const preshared = 'p'.repeat(43);
+    conductor.addNode(macs, { token: preshared });
+    const first = conductor.nextHeartbeat();
+    const agent = await startLinkedAgent({ agentToken: preshared });
+    expect(agent.serving).toBe(true);
+    const heartbeat = await first;
+    expect(heartbeat.status).toBe(202);
+    expect(heartbeat.body.agent_token).toBe(preshared);
+  });
+
   it('refreshes the node on request (IPA update_cached_node) and keeps its token', async () => {
     conductor = await FakeConductor.start();
     const node = conductor.addNode(macs);
