@@ -111,8 +111,11 @@ export function renderCommand(command: CommandResultView): string {
       );
     }
     if (skipped && skipped.length > 0) {
+      // One line per reason: a machine full of devices not allow-listed stays readable.
+      const byReason = new Map<string, string[]>();
+      for (const s of skipped) byReason.set(s.reason, [...(byReason.get(s.reason) ?? []), s.device]);
       lines.push(`  skipped (${skipped.length}):`);
-      for (const s of skipped) lines.push(`    ${s.device}: ${s.reason}`);
+      for (const [reason, devicesSkipped] of byReason) lines.push(`    ${devicesSkipped.join(', ')}: ${reason}`);
     }
   } else if (progress) {
     for (const [key, value] of Object.entries(progress)) lines.push(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);

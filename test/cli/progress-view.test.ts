@@ -21,7 +21,11 @@ const running = {
       { device: '/dev/loop3', state: 'running', method: 'shred_then_zero', pass: 2, passes: 2, bytes_done: 96 * MIB, bytes_total: 128 * MIB, percent: 75, rate_bytes_per_second: 200 * MIB, eta_seconds: 1 },
       { device: '/dev/loop4', state: 'pending', method: null, pass: 0, passes: 0, bytes_done: 0, bytes_total: 0, percent: 0, rate_bytes_per_second: 0, eta_seconds: null },
     ],
-    skipped: [{ device: '/dev/vda', reason: 'not in the allow-list' }],
+    skipped: [
+      { device: '/dev/vda', reason: 'not in the allow-list' },
+      { device: '/dev/zram0', reason: 'not in the allow-list' },
+      { device: '/dev/loop9', reason: 'read-only device' },
+    ],
   },
 };
 
@@ -34,7 +38,7 @@ describe('progress view', () => {
     expect(lines[1]).toContain('96.0 MiB/256 MiB');
     expect(lines[2]).toMatch(/\/dev\/loop3 .*75\.0%.*shred_then_zero.*pass 2\/2.*96\.0 MiB\/128 MiB.*200 MiB\/s.*ETA 1s/);
     expect(lines[3]).toMatch(/\/dev\/loop4 .*pending/);
-    expect(text).toContain('/dev/vda: not in the allow-list');
+    expect(text).toContain('  skipped (3):\n    /dev/vda, /dev/zram0: not in the allow-list\n    /dev/loop9: read-only device');
   });
 
   it('ends with each device\'s method and verify outcome, or the error', () => {
