@@ -77,6 +77,23 @@ describe('deploy with custom-agent', () => {
     );
   });
 
+  it('runs a user-requested in-band step; its FAILED result ends in DEPLOYFAIL with Ironic’s last_error', async () => {
+    running = await startConductor();
+    const { conductor } = running;
+    const uuid = await available();
+    // Unknown to the conductor until the agent reports its steps: accepted, validated later.
+    await conductor.provision(uuid, 'active', { deploySteps: [{ interface: 'deploy', step: 'fixture_failing_deploy', args: {}, priority: 75 }] });
+    agents.push(await startLinkedAgent(running.url));
+    const failed = await waitForState(conductor, uuid, [states.DEPLOYFAIL, states.ACTIVE]);
+    expect(failed.provisionState).toBe(states.DEPLOYFAIL);
+    expect(failed.lastError).toMatch(new RegExp(`^Deploy step deploy.fixture_failing_deploy failed on node ${uuid}. .*the fixture deploy step failed on purpose`));
+    expect(failed.deployStep).toEqual({});
+    expect(failed.driverInternalInfo.deploy_steps).toBeNull();
+    // _step_failure_handler goes through deploying_error_handler, which (unlike
+    // set_failed_state) leaves the power alone: the ramdisk stays up for inspection.
+    expect(failed.powerState).toBe(states.POWER_ON);
+  });
+
   it('validates user deploy steps at the API: the core step cannot be re-prioritised', async () => {
     running = await startConductor();
     const uuid = await available();
