@@ -15,7 +15,7 @@ import type { BlockHasher } from './block-hasher.js';
 
 /** O_DIRECT needs memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
 const ALIGNMENT = 4096;
-const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
+const DEFAULT_BUFFER_BYTES = 2 * 1024 * 1024;
 const DEFAULT_BUFFERS = 4;
 
 export interface BlockWriterOptions {
