@@ -82,7 +82,15 @@ interface ServePlan {
 }
 
 /** Static TLS from files, or auto-TLS when the conductor can take our certificate (≥ 1.68). */
-async function planTls(config: AgentConfig, link: ConductorLink | undefined, advertiseHost: string | undefined, log: Logger): Promise<ServePlan> {
+type AutoTlsModule = typeof import('./tls/auto-tls.js');
+
+async function planTls(
+  config: AgentConfig,
+  link: ConductorLink | undefined,
+  advertiseHost: string | undefined,
+  log: Logger,
+  autoTls: Promise<AutoTlsModule> | undefined,
+): Promise<ServePlan> {
   // The conductor may set the TLS floor and ciphers in the lookup's config (IPA applies them).
   const fromLookup = link?.lookupConfig;
   const floor = typeof fromLookup?.tls_min_version === 'string' ? fromLookup.tls_min_version : config.tlsMinVersion;
@@ -93,12 +101,11 @@ async function planTls(config: AgentConfig, link: ConductorLink | undefined, adv
     const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
     return { https: { cert, key, minVersion, ciphers }, protocol: 'https', certificatePem: undefined };
   }
-  if (config.enableAutoTls && link && advertiseHost) {
+  if (config.enableAutoTls && link && advertiseHost && autoTls) {
     const { AGENT_VERIFY_CA_IRONIC_VERSION, compareVersions } = await import('./heartbeat/ironic-api-client.js');
     const version = await link.client.apiVersion();
     if (compareVersions(version, AGENT_VERIFY_CA_IRONIC_VERSION) >= 0) {
-      // Loaded only here: the certificate library is not needed by a plain-HTTP agent.
-      const { generateAgentCertificate } = await import('./tls/auto-tls.js');
+      const { generateAgentCertificate } = await autoTls;
       const cert = await generateAgentCertificate({
         advertiseHost,
         curve: config.tlsCertificateCurve,
@@ -170,6 +177,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let link: ConductorLink | undefined;
   let advertiseHost: string | undefined;
   let callbackUrl: ((protocol: 'http' | 'https', host: string, port: number) => string) | undefined;
+  // The certificate library loads while the lookup is on the wire; only a conductor-linked
+  // agent can use it (it sends the certificate in its heartbeats).
+  let autoTls: Promise<AutoTlsModule> | undefined;
+  if (!config.standalone && serving && config.enableAutoTls && !config.listenTls) {
+    autoTls = import('./tls/auto-tls.js');
+    autoTls.catch(() => undefined); // awaited (and reported) in planTls
+  }
   if (!config.standalone && serving) {
     const [{ ConductorLink }, advertise] = await Promise.all([
       import('./heartbeat/conductor-link.js'),
@@ -206,7 +220,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
   }
 
-  const plan = serving ? await planTls(config, link, advertiseHost, log) : { https: undefined, protocol: 'http' as const, certificatePem: undefined };
+  const plan = serving ? await planTls(config, link, advertiseHost, log, autoTls) : { https: undefined, protocol: 'http' as const, certificatePem: undefined };
   const app = createHttpServer({ logLevel: config.logLevel, loggerInstance: log, https: plan.https });
   registerAgentRoutes(app, { runner, tokenGate, version: AGENT_VERSION, startedAt: () => startedAt });
 
