@@ -170,9 +170,9 @@ function readSteps(value: string): unknown {
   }
 }
 
-async function finish(client: ConductorApiClient, node: string, wait: boolean, out: NodeJS.WritableStream): Promise<number> {
+async function finish(client: ConductorApiClient, node: string, from: string, wait: boolean, out: NodeJS.WritableStream): Promise<number> {
   if (!wait) return 0;
-  const end = await waitForProvisionEnd(client, node, { onChange: (state) => out.write(`${node}: ${state}\n`) });
+  const end = await waitForProvisionEnd(client, node, { from, onChange: (state) => out.write(`${node}: ${state}\n`) });
   if (end.last_error) out.write(`last_error: ${end.last_error}\n`);
   return end.provision_state.endsWith('failed') ? 1 : 0;
 }
@@ -181,9 +181,10 @@ async function clean(argv: string[], out: NodeJS.WritableStream): Promise<number
   const { values, positionals } = parse(argv, { steps: { type: 'string' }, wait: { type: 'boolean' } }, 1);
   const client = new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL);
   const node = positionals[0]!;
+  const from = (await client.getNode(node, ['provision_state'])).provision_state as string;
   if (values.steps) await client.setProvisionState(node, 'clean', { clean_steps: readSteps(values.steps as string) });
   else await client.setProvisionState(node, 'provide');
-  return finish(client, node, values.wait === true, out);
+  return finish(client, node, from, values.wait === true, out);
 }
 
 async function deploy(argv: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -200,9 +201,10 @@ async function deploy(argv: string[], out: NodeJS.WritableStream): Promise<numbe
   } else {
     ops.push({ op: 'add', path: '/instance_info/image_checksum', value: values.checksum });
   }
+  const from = (await client.getNode(node, ['provision_state'])).provision_state as string;
   await client.patchNode(node, ops);
   await client.setProvisionState(node, 'active');
-  return finish(client, node, values.wait === true, out);
+  return finish(client, node, from, values.wait === true, out);
 }
 
 async function abort(argv: string[]): Promise<number> {

@@ -6,11 +6,19 @@ const END_STATES = new Set(['available', 'manageable', 'active', 'clean failed',
 export async function waitForProvisionEnd(
   client: ConductorApiClient,
   node: string,
-  options: { onChange?: (state: string, node: Record<string, any>) => void; onPoll?: (node: Record<string, any>) => void | Promise<void>; intervalMs?: number; timeoutMs?: number } = {},
+  options: {
+    /** The state before the request: reaching another end state directly also counts as the end. */
+    from?: string;
+    onChange?: (state: string, node: Record<string, any>) => void;
+    onPoll?: (node: Record<string, any>) => void | Promise<void>;
+    intervalMs?: number;
+    timeoutMs?: number;
+  } = {},
 ): Promise<Record<string, any>> {
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   let last = '';
-  // The request itself is asynchronous: wait for the first transition out of the start state.
+  // A request returns once its first transition is made; a manual clean may end in the state
+  // it started from, so the end is an end state after a transient one (or another end state).
   let sawTransient = false;
   for (;;) {
     const current = await client.getNode(node);
@@ -21,8 +29,7 @@ export async function waitForProvisionEnd(
     }
     await options.onPoll?.(current);
     if (!END_STATES.has(state)) sawTransient = true;
-    if (sawTransient && END_STATES.has(state)) return current;
-    if (!sawTransient && current.target_provision_state === null && END_STATES.has(state) && Date.now() > deadline - 3_599_000) return current;
+    if (END_STATES.has(state) && (sawTransient || (options.from !== undefined && state !== options.from))) return current;
     if (Date.now() > deadline) throw new Error(`node ${node} still "${state}" after waiting`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
   }

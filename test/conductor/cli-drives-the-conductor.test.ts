@@ -1,0 +1,118 @@
+/**
+ * `ramdisk-agent conductor …`: the client commands against a real conductor API, and `serve`
+ * as a real process.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../../src/agent/agent.js';
+import { ConductorApiError } from '../../src/conductor/cli/api-client.js';
+import { runConductorCommand, UsageError } from '../../src/conductor/cli/conductor-command.js';
+import { hostMacs, type RunningConductor, startConductor, startLinkedAgent } from './helpers.js';
+
+let running: RunningConductor | undefined;
+const agents: RunningAgent[] = [];
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+  await running?.close();
+  running = undefined;
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      out += chunk.toString();
+      done();
+    },
+  });
+  const code = await runConductorCommand([...argv, '--url', running!.url], sink);
+  return { code, out };
+}
+
+describe('conductor client commands', () => {
+  it('enrolls, cleans manually with JSON steps (waiting), and shows driver_internal_info', async () => {
+    running = await startConductor();
+    const macs = await hostMacs();
+    const enrolled = await cli('enroll', '--name', 'cli-node', ...macs.flatMap((m) => ['--mac', m]), '--deploy-interface', 'custom-agent');
+    expect(enrolled.code).toBe(0);
+    const uuid = enrolled.out.trim();
+    expect(running.conductor.store.getNode(uuid)).toMatchObject({ name: 'cli-node', provisionState: 'manageable' });
+
+    // The agent boots once cleaning has started (it looks itself up in CLEANWAIT).
+    const cleaning = cli('clean', 'cli-node', '--steps', '[{"interface": "deploy", "step": "fixture_quick"}]', '--wait');
+    while (running.conductor.store.getNode(uuid).provisionState !== 'clean wait') await new Promise((r) => setTimeout(r, 20));
+    agents.push(await startLinkedAgent(running.url));
+    const cleaned = await cleaning;
+    expect(cleaned.out.split('\n')).toEqual(expect.arrayContaining([`cli-node: manageable`]));
+    expect(cleaned.code).toBe(0);
+
+    const shown = await cli('node', 'show', uuid, '-f', 'json', '-c', 'driver_internal_info');
+    const parsed = JSON.parse(shown.out) as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(['driver_internal_info']);
+    expect(parsed.driver_internal_info).toMatchObject({ clean_steps: null });
+
+    const listed = await cli('node', 'list');
+    expect(listed.out).toMatch(new RegExp(`^UUID\\s+Name\\s+Provision State\\s+Power State\\s+Maintenance\\n${uuid}\\s+cli-node\\s+manageable\\s+power off\\s+False\\n$`));
+  });
+
+  it('automated cleaning disabled: clean --wait goes to available', async () => {
+    running = await startConductor();
+    const { out } = await cli('enroll', '--mac', '52:54:00:aa:bb:cc', '--no-automated-clean');
+    const cleaned = await cli('clean', out.trim(), '--wait');
+    expect(cleaned.code).toBe(0);
+    expect(running.conductor.store.getNode(out.trim()).provisionState).toBe('available');
+  });
+
+  it('reports bad usage and the conductor’s refusals in plain words', async () => {
+    running = await startConductor();
+    const { out } = await cli('enroll', '--mac', '52:54:00:aa:bb:cd');
+    const uuid = out.trim();
+    await expect(cli('clean', uuid, '--steps', '{not json')).rejects.toBeInstanceOf(UsageError);
+    await expect(cli('deploy', uuid)).rejects.toThrow('deploy needs --image URL');
+    await expect(cli('deploy', uuid, '--image', 'http://x/i', '--os-hash', 'sha256')).rejects.toThrow('--os-hash expects ALGO:HEX');
+    const abort = await cli('abort', uuid).catch((e: unknown) => e);
+    expect(abort).toBeInstanceOf(ConductorApiError);
+    expect((abort as ConductorApiError).status).toBe(400);
+    expect((abort as Error).message).toBe(`The requested action "abort" can not be performed on node "${uuid}" while it is in state "manageable".`);
+    await expect(cli('node', 'show', 'missing')).rejects.toThrow('Node missing could not be found.');
+  });
+});
+
+describe('conductor serve', () => {
+  it('serves the API from a SQLite file until SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conductor-serve-'));
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'conductor', 'serve', '--listen', `127.0.0.1:${port}`, '--db', join(dir, 'c.sqlite'), '--log-level', 'warn'], {
+      cwd: join(import.meta.dirname, '..', '..'),
+      stdio: 'ignore',
+    });
+    try {
+      let nodes: unknown;
+      for (let i = 0; i < 100 && nodes === undefined; i++) {
+        nodes = await fetch(`http://127.0.0.1:${port}/v1/nodes`).then(
+          (r) => r.json(),
+          () => undefined,
+        );
+        if (nodes === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(nodes).toEqual({ nodes: [] });
+      const version = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { default_version: { version: string } };
+      expect(version.default_version.version).toBe('1.82');
+    } finally {
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
