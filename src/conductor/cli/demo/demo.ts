@@ -335,8 +335,8 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
   } catch (error) {
     say();
     say(`The demo stopped: ${(error as Error).message}`);
-    say(`Logs: ${join(dir, 'conductor.log')} and ${join(dir, 'agent.log')} (printed below, then removed).`);
-    for (const name of ['conductor.log', 'agent.log']) {
+    if (!interrupted) say(`Logs: ${join(dir, 'conductor.log')} and ${join(dir, 'agent.log')} (printed below, then removed).`);
+    for (const name of interrupted ? [] : ['conductor.log', 'agent.log']) {
       try {
         const { readFileSync } = await import('node:fs');
         const text = readFileSync(join(dir, name), 'utf8').trim().split('\n').slice(-30);

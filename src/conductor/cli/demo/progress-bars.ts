@@ -5,6 +5,11 @@
  */
 const BAR = 28;
 
+/** Device paths of plain-file disks are long; the file name is enough to tell them apart. */
+function shortLabel(path: string): string {
+  return path.length > 22 ? path.slice(path.lastIndexOf('/') + 1) : path;
+}
+
 function bar(percent: number): string {
   const filled = Math.round((Math.max(0, Math.min(100, percent)) / 100) * BAR);
   return `[${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ${percent.toFixed(0).padStart(3)}%`;
@@ -20,7 +25,7 @@ export function describeProgress(progress: Record<string, any> | null | undefine
   if (Array.isArray(progress.devices)) {
     return (progress.devices as Array<Record<string, any>>).map((d) => ({
       key: String(d.device),
-      label: String(d.device),
+      label: shortLabel(String(d.device)),
       percent: Number(d.percent ?? 0),
       detail: `${d.method ?? 'waiting'}${d.passes ? ` pass ${d.pass}/${d.passes}` : ''} ${d.state === 'done' ? 'done' : d.rate_bytes_per_second ? `${mib(d.rate_bytes_per_second)}/s` : ''}`.trim(),
     }));
@@ -29,7 +34,7 @@ export function describeProgress(progress: Record<string, any> | null | undefine
     const total = Number(progress.total_bytes ?? 0);
     const written = Number(progress.bytes_written ?? 0);
     const percent = progress.percent !== undefined && progress.percent !== null ? Number(progress.percent) : total > 0 ? (100 * written) / total : 0;
-    return [{ key: 'image', label: String(progress.device ?? 'image'), percent, detail: `${progress.stage ?? ''} ${mib(written)}${total ? ` of ${mib(total)}` : ''}`.trim() }];
+    return [{ key: 'image', label: shortLabel(String(progress.device ?? 'image')), percent, detail: `${progress.stage ?? ''} ${mib(written)}${total ? ` of ${mib(total)}` : ''}`.trim() }];
   }
   return [];
 }
