@@ -22,7 +22,7 @@ import type { AgentConfig } from './config/schema.js';
 import { ConfigError } from './config/load.js';
 import { builtinExtensions } from './extensions/index.js';
 import { registerAgentRoutes } from './http/routes.js';
-// Type-only: the conductor link (and undici, ~0.1–0.2 s to load) is imported only when not
+// Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.
 import type { ConductorLink } from './heartbeat/conductor-link.js';
 import { LOG_REDACTION, createHttpServer, type HttpServerOptions } from './http/server.js';

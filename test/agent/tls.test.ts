@@ -5,6 +5,9 @@
  * that does not is refused. Older conductors get plain HTTP.
  */
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
@@ -94,6 +97,31 @@ describe('auto-TLS', () => {
     const strong = new Agent({ connect: { ca, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' } });
     expect((await request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: strong })).statusCode).toBe(200);
     await strong.close();
+  });
+
+  it('verifies an HTTPS conductor against cafile, refuses an unknown one, and skips the check with insecure', async () => {
+    const conductorCert = await generateAgentCertificate({ advertiseHost: '127.0.0.1' });
+    conductor = await FakeConductor.start({ maxVersion: '1.62', tls: { cert: conductorCert.certPem, key: conductorCert.keyPem } });
+    conductor.addNode((await listNetworkInterfaces({ exec: run })).map((i) => i.mac_address));
+    const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-ca-'));
+    const cafile = join(dir, 'ca.pem');
+    writeFileSync(cafile, conductorCert.certPem);
+    const base = { standalone: false, agentToken: undefined, apiUrls: [conductor.url], lookupInterval: 0.05 };
+    try {
+      agent = await startTestAgent({ ...base, cafile });
+      expect(conductor.lookups.at(-1)?.status).toBe(200);
+      await agent.close();
+      agent = undefined;
+
+      await expect(startTestAgent({ ...base, lookupTimeout: 0.5 })).rejects.toThrow(/Could not look up node info/);
+      const before = conductor.lookups.length;
+
+      conductor.powerCycle([...conductor.nodes.keys()][0]!);
+      agent = await startTestAgent({ ...base, insecure: true });
+      expect(conductor.lookups.length).toBe(before + 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('makes the requested curve and a DNS SAN for a host name', async () => {

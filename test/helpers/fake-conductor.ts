@@ -42,6 +42,8 @@ export interface FakeConductorOptions {
   /** The max microversion announced on `GET /` (Ironic 2023.1 is 1.82). */
   maxVersion?: string;
   heartbeatTimeout?: number;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }
 
 interface FakeConductorEvents {
@@ -84,7 +86,7 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
     super();
     this.#maxVersion = options.maxVersion ?? '1.82';
     this.heartbeatTimeout = options.heartbeatTimeout ?? 300;
-    this.#app = Fastify({ logger: false });
+    this.#app = (options.tls ? Fastify({ logger: false, https: options.tls }) : Fastify({ logger: false })) as unknown as FastifyInstance;
     this.#app.get('/', async () => ({
       name: 'OpenStack Ironic API',
       default_version: { id: 'v1', status: 'CURRENT', min_version: '1.1', version: this.#maxVersion },
@@ -98,7 +100,7 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
     const conductor = new FakeConductor(options);
     await conductor.#app.listen({ host: '127.0.0.1', port: 0 });
     const address = conductor.#app.server.address();
-    conductor.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    conductor.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     return conductor;
   }
 

@@ -6,8 +6,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
-import { Agent } from 'undici';
+import { createAgents, destroyAgents, send, type HttpAgents } from './http-client.js';
 import { z } from 'zod';
 import { LookupAgentIPError } from '../../hardware/errors.js';
 import type { Logger } from '../../hardware/logger.js';
@@ -52,10 +51,9 @@ export async function routeSource(exec: Exec, ip: string): Promise<string | unde
   return src && !isLinkLocal(src) ? src : undefined;
 }
 
-async function reachable(url: string, dispatcher: Agent): Promise<boolean> {
+async function reachable(url: string, agents: HttpAgents): Promise<boolean> {
   try {
-    const response = await request(url, { method: 'GET', dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 });
-    await response.body.dump();
+    await send(url, { method: 'GET', agents, timeoutMs: 10_000 });
     return true; // any HTTP answer will do
   } catch {
     return false;
@@ -65,7 +63,8 @@ async function reachable(url: string, dispatcher: Agent): Promise<boolean> {
 export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<string> {
   if (options.advertiseHost) return options.advertiseHost;
   const { exec, log } = options;
-  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  // Reachability only: any answer counts, so the certificate is not checked.
+  const agents = createAgents({ rejectUnauthorized: false });
   try {
     for (let attempt = 1; attempt <= Math.max(1, options.attempts); attempt++) {
       options.signal?.throwIfAborted();
@@ -75,7 +74,7 @@ export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<s
           if (ip) return ip;
         } else {
           for (const url of options.apiUrls) {
-            if (!(await reachable(url, dispatcher))) continue;
+            if (!(await reachable(url, agents))) continue;
             const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
             const addresses = isIP(host) ? [host] : (await dnsLookup(host, { all: true })).map((a) => a.address);
             for (const address of addresses) {
@@ -93,7 +92,7 @@ export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<s
       }
     }
   } finally {
-    await dispatcher.close();
+    destroyAgents(agents);
   }
   throw new LookupAgentIPError('Unable to find an IP address to advertise: no conductor URL was reachable');
 }

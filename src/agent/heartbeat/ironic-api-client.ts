@@ -7,7 +7,7 @@
  * until detection succeeds the minimum, 1.31, is assumed (and detection is retried).
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import { createAgents, destroyAgents, send, type HttpAgents } from './http-client.js';
 import { z } from 'zod';
 import { HeartbeatConflictError, HeartbeatConnectionError, HeartbeatError } from '../../hardware/errors.js';
 import type { Logger } from '../../hardware/logger.js';
@@ -120,7 +120,7 @@ export class IronicApiClient {
   #urls: string[];
   readonly #log: Logger;
   readonly #timeoutMs: number;
-  readonly #dispatcher: Dispatcher;
+  readonly #agents: HttpAgents;
   readonly #headers: Record<string, string>;
   #version: ApiVersion | undefined;
 
@@ -135,17 +135,14 @@ export class IronicApiClient {
       accept: 'application/json',
       ...(options.globalRequestId ? { 'x-openstack-request-id': options.globalRequestId } : {}),
     };
-    this.#dispatcher = new Agent({
-      // IPA keeps at most two connections to the API.
-      connections: 2,
-      connect: {
-        rejectUnauthorized: !options.insecure,
-        minVersion: options.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
-        ...(options.ciphers ? { ciphers: options.ciphers } : {}),
-        ...(options.cafile ? { ca: readFileSync(options.cafile) } : {}),
-        ...(options.certfile ? { cert: readFileSync(options.certfile) } : {}),
-        ...(options.keyfile ? { key: readFileSync(options.keyfile) } : {}),
-      },
+    // IPA keeps at most two connections to the API.
+    this.#agents = createAgents({
+      rejectUnauthorized: !options.insecure,
+      minVersion: options.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+      ciphers: options.ciphers,
+      ca: options.cafile ? readFileSync(options.cafile) : undefined,
+      cert: options.certfile ? readFileSync(options.certfile) : undefined,
+      key: options.keyfile ? readFileSync(options.keyfile) : undefined,
     });
   }
 
@@ -155,13 +152,7 @@ export class IronicApiClient {
 
   /** Idempotent: the agent may stop its link from several paths (power off, then close). */
   async close(): Promise<void> {
-    const dispatcher = this.#dispatcher as { closed?: boolean; destroyed?: boolean; close(): Promise<void> };
-    if (dispatcher.closed || dispatcher.destroyed) return;
-    try {
-      await dispatcher.close();
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'UND_ERR_DESTROYED') throw error;
-    }
+    destroyAgents(this.#agents);
   }
 
   /** One request, trying each URL in turn on connection-class errors. */
@@ -170,18 +161,16 @@ export class IronicApiClient {
     for (const base of [...this.#urls]) {
       const url = `${base}${path}`;
       try {
-        const response = await request(url, {
+        const response = await send(url, {
           method,
-          dispatcher: this.#dispatcher,
+          agents: this.#agents,
           headers: { ...this.#headers, ...init.headers },
           ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-          headersTimeout: this.#timeoutMs,
-          bodyTimeout: this.#timeoutMs,
-          ...(init.signal ? { signal: init.signal } : {}),
+          timeoutMs: this.#timeoutMs,
+          signal: init.signal,
         });
-        const text = await response.body.text();
         if (this.#urls[0] !== base) this.#urls = [base, ...this.#urls.filter((u) => u !== base)];
-        return { url, status: response.statusCode, text };
+        return { url, status: response.status, text: response.text };
       } catch (error) {
         if (init.signal?.aborted) throw error;
         this.#log.warn({ url, err: error }, 'Ironic API request failed, trying the next URL if any');
