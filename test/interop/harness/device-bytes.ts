@@ -64,3 +64,13 @@ export function signatures(device: string): string[] {
     .map((line) => line.trim())
     .filter(Boolean);
 }
+
+/** Undefined when the device starts with `expected`; else where and how they differ. */
+export function differenceFrom(device: string, expected: Buffer): string | undefined {
+  const offset = firstDifference(device, expected);
+  if (offset < 0) return undefined;
+  const start = Math.max(0, offset - 4);
+  const length = Math.min(16, expected.length - start);
+  const hex = (bytes: Buffer) => bytes.toString('hex').replace(/(..)/g, '$1 ').trim();
+  return `first difference at byte ${offset}; from byte ${start}: device [${hex(readBytes(device, start, length))}] image [${hex(expected.subarray(start, start + length))}]`;
+}
