@@ -60,9 +60,9 @@ describe.skipIf(skipReason)(
           properties: {
             // The operator's root device hint: the only disk the agent may write.
             root_device: { name: root.path },
-            // BIOS: a whole-disk image brings its own boot code, so install_bootloader has
-            // nothing to write. UEFI would make the agent add boot entries to this host's
-            // NVRAM with efibootmgr, which no test may do.
+            // BIOS, as this machine boots: a whole-disk image brings its own boot code and
+            // 21.4 sends no install_bootloader. UEFI would need boot entries in this host's
+            // NVRAM, which the agent rightly refuses to write outside a ramdisk.
             capabilities: 'boot_mode:bios',
           },
         });
