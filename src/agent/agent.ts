@@ -177,13 +177,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let link: ConductorLink | undefined;
   let advertiseHost: string | undefined;
   let callbackUrl: ((protocol: 'http' | 'https', host: string, port: number) => string) | undefined;
-  // The certificate library loads while the lookup is on the wire; only a conductor-linked
-  // agent can use it (it sends the certificate in its heartbeats).
   let autoTls: Promise<AutoTlsModule> | undefined;
-  if (!config.standalone && serving && config.enableAutoTls && !config.listenTls) {
-    autoTls = import('./tls/auto-tls.js');
-    autoTls.catch(() => undefined); // awaited (and reported) in planTls
-  }
   if (!config.standalone && serving) {
     const [{ ConductorLink }, advertise] = await Promise.all([
       import('./heartbeat/conductor-link.js'),
@@ -201,7 +195,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     });
     services.conductor = link;
     try {
-      const decision = await link.lookup();
+      const lookup = link.lookup();
+      // The certificate library compiles while the lookup is on the wire; only a
+      // conductor-linked agent can use it (it sends the certificate in its heartbeats).
+      if (config.enableAutoTls && !config.listenTls) {
+        autoTls = import('./tls/auto-tls.js');
+        autoTls.catch(() => undefined); // awaited (and reported) in planTls
+      }
+      const decision = await lookup;
       if (decision.kind === 'fatal') serving = false;
       else {
         advertiseHost = await advertise.resolveAdvertiseHost({
