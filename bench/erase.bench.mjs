@@ -114,8 +114,12 @@ try {
 
   const dd = [], ours = [], oursStep = [], oursErase = [], shred = [], oursDefault = [], one = [], four = [], fourSequential = [], fourDd = [];
   for (let i = 0; i < RUNS; i++) {
-    dd.push(timed(() => run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none'])));
+    // Alternate which goes first, so that write-back of the previous run's dirty pages does
+    // not always land on the same side.
+    const runDd = () => dd.push(timed(() => run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none'])));
+    if (i % 2 === 0) runDd();
     const zero = await eraseOverHttp([first], others, zeroOnly);
+    if (i % 2 === 1) runDd();
     ours.push(zero.ms);
     oursStep.push(zero.stepSeconds * 1000);
     oursErase.push(zero.eraseSeconds * 1000);
