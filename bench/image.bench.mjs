@@ -1,8 +1,8 @@
 // bench/image: the image writer's raw write throughput beside `curl -s URL | dd of=DEV bs=4M
 // oflag=direct` on the same loop device from the same local HTTP server, the agent's peak RSS
 // growth while it writes a >= 2 GiB image (raw streamed, qcow2 parked at the disk's end and
-// converted), and qemu-img's own peak RSS. The agent first writes a 16 MiB image so the
-// one-time costs of a first write are reported apart. IPA's qcow2 path (download to a file, then
+// converted), and qemu-img's own peak RSS. The fresh agent's first write (which pays
+// one-time costs) is reported apart from the later ones. IPA's qcow2 path (download to a file, then
 // qemu-img convert) is timed beside ours. The agent is the built one (make bench builds it),
 // driven over its HTTP API exactly as Ironic drives it; the image server is a separate
 // process (test/helpers/image-server.ts).
@@ -186,17 +186,7 @@ try {
   // (our writer's final fdatasync) pays for both.
   loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', disk], { encoding: 'utf8' }).trim();
 
-  // A small image for the agent's first write: it pays the one-time costs (loading the
-  // HTTP client, which a conductor-connected agent has already loaded for lookup and
-  // heartbeats; JIT; the first hash worker), reported apart from the big writes.
-  const small = join(dir, 'warmup.raw');
-  const smallFd = openSync(small, 'w');
-  ftruncateSync(smallFd, 16 * MIB);
-  closeSync(smallFd);
-  execFileSync('sgdisk', ['-o', '-n', '1:0:0', small], { stdio: 'ignore' });
-  const smallSha = sha256File(small);
-
-  server = await startServer([raw, qcow2, small]);
+  server = await startServer([raw, qcow2]);
   const rawUrl = `http://127.0.0.1:${server.port}/bench.raw`;
   const qcowUrl = `http://127.0.0.1:${server.port}/bench.qcow2`;
   const started = await timeToFirstAnswer(
@@ -207,7 +197,6 @@ try {
   agent = started.child;
 
   const info = (url, id, format, sha) => ({ id, urls: [url], disk_format: format, stream_raw_images: true, os_hash_algo: 'sha256', os_hash_value: sha });
-  const cold = await writeImage(info(`http://127.0.0.1:${server.port}/warmup.raw`, 'warmup.raw', 'raw', smallSha));
   const baseline = [];
   const ours = [];
   const rawRss = [];
@@ -245,10 +234,20 @@ try {
       `${mibps(SIZE, base).toFixed(0)} MiB/s (${(base / 1000).toFixed(1)} s) curl | dd bs=4M oflag=direct`,
   );
   console.log(`${pad('  ours / baseline (target >= 90%)', 64)}${(ratio * 100).toFixed(0)}%  ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`);
+  // The first write of a fresh agent also pays one-time costs (loading the HTTP client,
+  // which a conductor-connected agent has already loaded for lookup/heartbeats; JIT; GC
+  // lag on the first big stream): reported as is, and the later writes apart.
+  const warm = rawRss.slice(1);
   console.log(
-    `${pad('agent peak RSS growth while writing raw (target <= 64 MiB)', 64)}${pad(`${Math.max(...rawRss).toFixed(1)} MiB`, 22)}` +
-      `${Math.max(...rawRss) <= 64 ? 'OK' : 'ABOVE TARGET'}`,
+    `${pad("agent peak RSS growth, raw, fresh agent's first write (<= 64)", 64)}${pad(`${rawRss[0].toFixed(1)} MiB`, 22)}` +
+      `${rawRss[0] <= 64 ? 'OK' : 'ABOVE TARGET'}`,
   );
+  if (warm.length > 0) {
+    console.log(
+      `${pad('agent peak RSS growth, raw, later writes (<= 64 MiB)', 64)}${pad(`${Math.max(...warm).toFixed(1)} MiB`, 22)}` +
+        `${Math.max(...warm) <= 64 ? 'OK' : 'ABOVE TARGET'}`,
+    );
+  }
   console.log(
     `${pad('qcow2 write_image, end to end (park at disk end + convert)', 64)}${pad(`${(qcow.ms / 1000).toFixed(1)} s`, 22)}` +
       `${(ipaLike / 1000).toFixed(1)} s IPA-like: curl -o file, qemu-img convert`,
@@ -258,9 +257,6 @@ try {
       `${qcow.rssGrowth <= 64 ? 'OK' : 'ABOVE TARGET'}`,
   );
   console.log(`${pad('qemu-img peak RSS during the conversion', 64)}${qcow.qemuPeak.toFixed(1)} MiB`);
-  console.log(
-    `${pad("agent's very first write (16 MiB), one-time costs included", 64)}${cold.rssGrowth.toFixed(1)} MiB RSS growth from ${cold.rssBefore.toFixed(1)} MiB idle`,
-  );
   console.log(`${pad('agent RSS after the writes', 64)}${agentRss().toFixed(1)} MiB`);
   console.log(`(qcow2 write method: ${qcow.result.write_method}; IPA would also hold the ${SIZE_MIB} MiB qcow2 in tmpfs = RAM)`);
 } finally {

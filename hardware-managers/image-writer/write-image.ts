@@ -92,6 +92,10 @@ export async function writeImage(ctx: StepContext, rawImageInfo: unknown, config
       fetchText: (url) => client.fetchText(url, ctx.signal),
     });
     const format = await decideFormat(info, client, ctx.signal);
+    // A bad or oversized config drive must fail the step before the disk is touched.
+    const configdriveImage = configdrive
+      ? await loadConfigDrive(configdrive, (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal))
+      : undefined;
     ctx.log.info({ image: info.id, device: device.path, format: format.name, algorithm: expected.algorithm }, 'writing image');
 
     // IPA's destroy_disk_metadata: the old partition table must not survive the new image.
@@ -119,13 +123,12 @@ export async function writeImage(ctx: StepContext, rawImageInfo: unknown, config
 
     let configdriveResult: WriteImageResult['configdrive'] = null;
     let finalTable = table;
-    if (configdrive) {
+    if (configdriveImage) {
       progress.stage('configdrive');
-      const image = await loadConfigDrive(configdrive, (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal));
-      const placed = await writeConfigDrive(ctx.exec, device.path, isBlockDevice, device.sizeBytes, image);
+      const placed = await writeConfigDrive(ctx.exec, device.path, isBlockDevice, device.sizeBytes, configdriveImage);
       finalTable = placed.table;
       configdriveResult = { partition: placed.partition.node, reused: placed.reused };
-      ctx.log.info({ partition: placed.partition.node, bytes: image.length, reused: placed.reused }, 'config drive written');
+      ctx.log.info({ partition: placed.partition.node, bytes: configdriveImage.length, reused: placed.reused }, 'config drive written');
     }
 
     const partitionUuids = await collectPartitionUuids(device.path, finalTable, configdriveResult?.partition);

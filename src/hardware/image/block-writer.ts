@@ -3,10 +3,10 @@
  * in for one) without the page cache: incoming chunks are copied into a few 4 MiB
  * sector-aligned buffers and written with O_DIRECT while the next buffer fills, so the
  * download, the hash and the disk work at the same time and memory stays bounded
- * (buffers × 4 MiB) whatever the image size. Each block is also handed, in order, to a
+ * (buffers × buffer size) whatever the image size. Each block is also handed, in order, to a
  * hasher (a worker thread reading the shared buffer in place), so what is verified is
- * exactly what was written. Falls back to buffered writes where O_DIRECT is refused
- * (tmpfs files).
+ * exactly what was written. Plain files (scratch files, files standing in for disks)
+ * are written through the page cache and flushed at the end.
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -71,25 +71,33 @@ export class BlockWriter {
     const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
     if (bufferBytes % ALIGNMENT !== 0) throw new RangeError(`bufferBytes must be a multiple of ${ALIGNMENT}`);
     if ((options.baseOffset ?? 0) % ALIGNMENT !== 0) throw new RangeError(`baseOffset must be a multiple of ${ALIGNMENT}`);
+    // O_DIRECT only on block devices: on a plain file a read from a hole does not check
+    // alignment, so the probe below would prove nothing (and tmpfs refuses O_DIRECT).
+    const isBlockDevice = await fsp.stat(path).then((st) => st.isBlockDevice(), () => false);
     let handle: FileHandle;
-    let direct = true;
+    let direct = isBlockDevice;
     try {
-      handle = await fsp.open(path, constants.O_RDWR | constants.O_DIRECT);
+      handle = await fsp.open(path, direct ? constants.O_RDWR | constants.O_DIRECT : constants.O_RDWR);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') {
-        await options.hasher?.close();
-        throw error;
-      }
-      handle = await fsp.open(path, constants.O_RDWR).catch(async (retryError: unknown) => {
-        await options.hasher?.close();
-        throw retryError;
-      });
-      direct = false;
+      await options.hasher?.close();
+      throw error;
     }
     try {
       const count = Math.max(2, options.buffers ?? DEFAULT_BUFFERS);
       const slots: Slot[] = [];
-      for (let i = 0; i < count; i++) slots.push({ buffer: await sharedBuffer(handle, bufferBytes, direct) });
+      for (let i = 0; i < count && direct; i++) {
+        const buffer = await sharedAlignedBuffer(handle, bufferBytes);
+        if (buffer) {
+          slots.push({ buffer });
+          continue;
+        }
+        // Nothing to read back (an empty scratch file): alignment cannot be probed, so no O_DIRECT.
+        await handle.close();
+        handle = await fsp.open(path, constants.O_RDWR);
+        direct = false;
+        slots.length = 0;
+      }
+      while (slots.length < count) slots.push({ buffer: Buffer.from(new SharedArrayBuffer(bufferBytes)) });
       return new BlockWriter(path, handle, direct, slots, options);
     } catch (error) {
       await handle.close();
@@ -249,16 +257,16 @@ export class BlockWriter {
 /**
  * A buffer over shared memory (the hash worker reads it in place), aligned for O_DIRECT.
  * Node cannot ask for aligned memory, so an oversized buffer is probed: an O_DIRECT read
- * of one block into a misaligned view fails with EINVAL, the first offset that succeeds
- * is aligned (reads are harmless).
+ * of one block into a misaligned view fails with EINVAL, the first offset whose read
+ * returns data is aligned (reads are harmless). Undefined when the device or file has no
+ * block to read, which proves nothing.
  */
-async function sharedBuffer(handle: FileHandle, size: number, direct: boolean): Promise<Buffer> {
+async function sharedAlignedBuffer(handle: FileHandle, size: number): Promise<Buffer | undefined> {
   const raw = Buffer.from(new SharedArrayBuffer(size + ALIGNMENT));
-  if (!direct) return raw.subarray(0, size);
   for (let shift = 0; shift < ALIGNMENT; shift += 8) {
     try {
-      await handle.read(raw, shift, ALIGNMENT, 0);
-      return raw.subarray(shift, shift + size);
+      const { bytesRead } = await handle.read(raw, shift, ALIGNMENT, 0);
+      return bytesRead > 0 ? raw.subarray(shift, shift + size) : undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
     }

@@ -14,6 +14,22 @@ import { buildConfigDrive, buildGptImage, buildMbrImage, readRange, type TestIma
 const DISK_MIB = 4608;
 const blkid = (...args: string[]) => execFileSync('blkid', args, { encoding: 'utf8' }).trim();
 
+/**
+ * `blkid -L config-2` once the previous test's disk is gone: a detached loop device that
+ * something still had open lingers until its last close (autoclear), with its partitions.
+ */
+async function configDriveByLabel(expected: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const all = execFileSync('blkid', ['-o', 'device', '-t', 'LABEL=config-2'], { encoding: 'utf8' }).trim().split('\n');
+    if (all.length === 1 || Date.now() > deadline) {
+      expect(all).toContain(expected);
+      return blkid('-L', 'config-2');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config drive', () => {
   const scratch = new ScratchDevices();
   let server: ImageServer;
@@ -79,7 +95,7 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
 
     expect(done.command_status, JSON.stringify(done.command_error)).toBe('SUCCEEDED');
     expect(done.command_result.result).toMatch(new RegExp(`^prepare_image: image \\(cd-gpt.raw\\) written to device ${device.path} root_uuid=0x00000000$`));
-    const partition = blkid('-L', 'config-2');
+    const partition = await configDriveByLabel(`${device.path}p3`);
     expect(partition).toBe(`${device.path}p3`);
     expect(blkid('-p', '-s', 'TYPE', '-o', 'value', partition)).toBe('iso9660');
     // The partition holds exactly the ISO, at the end of the disk.
@@ -105,7 +121,7 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     const first = await harness.client.waitFor((await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id);
     expect(first.command_status, JSON.stringify(first.command_error)).toBe('SUCCEEDED');
     expect(first.command_result.result).toMatch(/root_uuid=0x1a2b3c4d$/);
-    const partition = blkid('-L', 'config-2');
+    const partition = await configDriveByLabel(`${device.path}p3`);
     expect(partition).toBe(`${device.path}p3`);
     const table = JSON.parse(execFileSync('sfdisk', ['--json', device.path], { encoding: 'utf8' })).partitiontable;
     expect(table.label).toBe('dos');
@@ -120,7 +136,41 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(again.command_status, JSON.stringify(again.command_error)).toBe('SUCCEEDED');
     const after = JSON.parse(execFileSync('sfdisk', ['--json', device.path], { encoding: 'utf8' })).partitiontable;
     expect(after.partitions.length).toBe(3);
-    expect(blkid('-L', 'config-2')).toBe(`${device.path}p3`);
+    expect(await configDriveByLabel(`${device.path}p3`)).toBe(`${device.path}p3`);
+  });
+
+  it('downloads the config drive when Ironic sends a URL to it', async () => {
+    disks = new ScratchDevices();
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('cd-url.raw', gpt.path);
+    const configdriveUrl = server.serveBuffer('configdrive.b64', configdrive.base64);
+
+    const done = await harness.client.waitFor(
+      (await harness.client.post('standby.prepare_image', { image_info: imageInfo(url, gpt.sha256), configdrive: configdriveUrl })).body.id,
+    );
+
+    expect(done.command_status, JSON.stringify(done.command_error)).toBe('SUCCEEDED');
+    const partition = await configDriveByLabel(`${device.path}p3`);
+    expect(partition).toBe(`${device.path}p3`);
+    expect(blkid('-p', '-s', 'TYPE', '-o', 'value', partition)).toBe('iso9660');
+  });
+
+  it('fails a config drive over 64 MiB with ConfigDriveTooLargeError before touching the disk', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const device = scratch.create({ sizeMiB: DISK_MIB });
+    harness = await startImageAgent([device.path]);
+    const marker = Buffer.from('untouched disk marker');
+    execFileSync('dd', [`of=${device.path}`, 'conv=notrunc', 'status=none'], { input: marker });
+    const tooLarge = gzipSync(Buffer.alloc(65 * 1024 * 1024)).toString('base64');
+
+    const done = await harness.client.waitFor(
+      (await harness.client.post('standby.prepare_image', { image_info: imageInfo(server.serveFile('cd-big.raw', gpt.path), gpt.sha256), configdrive: tooLarge })).body.id,
+    );
+
+    expect(done.command_status).toBe('FAILED');
+    expect(done.command_error.type).toBe('ConfigDriveTooLargeError');
+    expect(readRange(device.path, 0, marker.length).equals(marker)).toBe(true);
   });
 
   it('answers {} from get_partition_uuids before any image was written', async () => {

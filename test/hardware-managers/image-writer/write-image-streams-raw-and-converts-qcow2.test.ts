@@ -91,6 +91,23 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(tail.includes(Buffer.from('QFI\xfb', 'latin1'))).toBe(false);
   });
 
+  it('spools a qcow2 to a scratch file when the disk cannot hold it beside its expansion, with the same result', async () => {
+    // 24 MiB virtual + ~6 MiB qcow2 + margin do not fit in 28 MiB: no room to park it on the disk.
+    const device = scratch.create({ sizeMiB: 28 });
+    harness = await startImageAgent([device.path]);
+    const qcow2 = toQcow2(gpt.path);
+    const reference = qcow2ToRaw(qcow2);
+    const url = server.serveFile('tight.qcow2', qcow2);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, sha256Of(qcow2), { disk_format: 'qcow2' }), {
+      node: { instance_info: { root_device: { name: device.path } } },
+    });
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(outcome.body.command_result.deploy_result.write_method).toBe('qcow2-scratch-file');
+    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(true);
+  });
+
   it('reports live progress (bytes downloaded and written, rate, ETA) while the image streams', async () => {
     const device = scratch.create({ sizeMiB: DISK_MIB });
     harness = await startImageAgent([device.path]);
