@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AgentClient } from './agent-client.js';
 import { doNodeClean, doNodeCleanAbort } from './cleaning.js';
 import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js';
 import { doNodeDeploy } from './deployments.js';
@@ -69,6 +70,7 @@ export class Conductor {
   readonly #workers = new Set<Promise<void>>();
   readonly #periodics: RunningPeriodic[] = [];
   #started = false;
+  #agentClient: AgentClient | undefined;
 
   constructor(options: ConductorOptions) {
     this.store = options.store;
@@ -77,6 +79,11 @@ export class Conductor {
     this.interfaces = options.interfaces ?? new InterfaceRegistry();
     this.deployLogsDir = options.deployLogsDir;
     this.#addBuiltinPeriodics();
+  }
+
+  /** The client every task talks to agents with (its TLS connection pools are reused). */
+  get agentClient(): AgentClient {
+    return (this.#agentClient ??= new AgentClient(this.conf.agent, this.log));
   }
 
   driverFor(node: Pick<NodeData, 'interfaces'>): Driver {
@@ -126,6 +133,8 @@ export class Conductor {
     this.#started = false;
     for (const periodic of this.#periodics) clearInterval(periodic.timer);
     await this.idle();
+    await this.#agentClient?.close();
+    this.#agentClient = undefined;
   }
 
   // ---------------------------------------------------------------- periodics

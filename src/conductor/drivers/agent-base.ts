@@ -3,7 +3,7 @@
  * interface. In-band steps are cached from the agent, executed by POSTing them to it, and
  * completed by heartbeats that read the agent's last command.
  */
-import { AgentClient, type AgentCommand, getCommandError } from '../agent-client.js';
+import { type AgentClient, type AgentCommand, getCommandError } from '../agent-client.js';
 import { continueNodeClean } from '../cleaning.js';
 import { deployStep } from '../decorators.js';
 import {
@@ -47,9 +47,9 @@ import { DeployInterface, type HeartbeatExtra } from './base.js';
 
 type AgentStepType = 'clean' | 'deploy';
 
-/** `agent_client.get_client(task)`: one client per task. */
+/** `agent_client.get_client(task)`: cached on the task; connection pools shared conductor-wide. */
 export function getClient(task: Task): AgentClient {
-  return (task.cachedAgentClient ??= new AgentClient(task.conductor.conf.agent, task.conductor.log));
+  return (task.cachedAgentClient ??= task.conductor.agentClient);
 }
 
 function raiseFor(type: AgentStepType, task: Task, message: string): never {
