@@ -67,6 +67,9 @@ export class ScratchDevices {
     const path = useLoop
       ? execFileSync('losetup', ['--find', '--show', ...(options.readOnly ? ['--read-only'] : []), file], { encoding: 'utf8' }).trim()
       : file;
+    // A loop device reused after another test can still carry that test's partition entries
+    // (loop devices here have no partition scanning to drop them): clear them first.
+    if (useLoop) dropPartitionEntries(path);
     const device = { path, file, sizeBytes, isLoop: useLoop };
     this.#devices.push(device);
     return device;
@@ -91,6 +94,7 @@ export class ScratchDevices {
     }
     for (const device of this.#devices.splice(0)) {
       if (!device.isLoop) continue;
+      dropPartitionEntries(device.path);
       try {
         execFileSync('losetup', ['--detach', device.path], { stdio: 'ignore' });
       } catch {
@@ -99,5 +103,14 @@ export class ScratchDevices {
     }
     if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
     this.#dir = undefined;
+  }
+}
+
+/** Remove the kernel's partition entries of a loop device (they outlive a detach otherwise). */
+export function dropPartitionEntries(device: string): void {
+  try {
+    execFileSync('partx', ['--delete', device], { stdio: 'ignore' });
+  } catch {
+    // no partitions, or none the kernel knows of
   }
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
-import type { ScratchDevice, ScratchDevices } from '../../helpers/loop-devices.js';
+import { dropPartitionEntries, type ScratchDevice, type ScratchDevices } from '../../helpers/loop-devices.js';
 
 export const ERASE_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'generic-disk-erase');
 
@@ -39,13 +39,7 @@ const partitioned = new Set<string>();
  * since the kernel keeps them otherwise.
  */
 export function partition(device: ScratchDevice, sgdiskArgs: string[]): void {
-  if (device.isLoop) {
-    try {
-      execFileSync('partx', ['-d', device.path], { stdio: 'ignore' });
-    } catch {
-      // partx exits 1 when the kernel knows no partition of the device
-    }
-  }
+  if (device.isLoop) dropPartitionEntries(device.path);
   execFileSync('sgdisk', [...sgdiskArgs, device.path], { stdio: 'ignore' });
   if (device.isLoop) {
     execFileSync('partx', ['-a', device.path], { stdio: 'ignore' });
@@ -54,13 +48,7 @@ export function partition(device: ScratchDevice, sgdiskArgs: string[]): void {
 }
 
 export function dropPartitions(): void {
-  for (const path of partitioned) {
-    try {
-      execFileSync('partx', ['-d', path], { stdio: 'ignore' });
-    } catch {
-      // none left
-    }
-  }
+  for (const path of partitioned) dropPartitionEntries(path);
   partitioned.clear();
 }
 
