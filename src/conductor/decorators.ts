@@ -43,17 +43,17 @@ export interface StepDeclaration {
   declaredIn?: object;
 }
 
-export interface CleanStepOptions {
+export interface CleanStepOptions<I extends ArgsInfo | null = ArgsInfo | null> {
   priority: number;
   abortable?: boolean;
-  argsinfo?: ArgsInfo | null;
+  argsinfo?: I;
   requiresRamdisk?: boolean;
   name?: string;
 }
 
-export interface DeployStepOptions {
+export interface DeployStepOptions<I extends ArgsInfo | null = ArgsInfo | null> {
   priority: number;
-  argsinfo?: ArgsInfo | null;
+  argsinfo?: I;
   name?: string;
 }
 
@@ -62,13 +62,21 @@ export interface VerifyStepOptions {
   name?: string;
 }
 
-// biome-ignore lint: step methods take (task, args) with any args shape
-export type StepMethod = (this: any, task: any, args?: any) => unknown;
+/**
+ * The args a step method may require: exactly the keys its `argsinfo` declares (values are
+ * the method's business). So a method that needs an argument its argsinfo does not declare
+ * fails to compile, where Ironic could only refuse it at run time.
+ */
+// biome-ignore lint: values are typed by the method itself
+export type ArgsOf<I> = [I] extends [null | undefined] ? {} : { [K in keyof I]: any };
 
-export interface StepDecorator {
-  <F extends StepMethod>(value: F, context: ClassMethodDecoratorContext): F;
+// biome-ignore lint: step methods take (task, args); `this` is the interface
+export type StepMethod<A = any> = (this: any, task: any, args: A) => unknown;
+
+export interface StepDecorator<A = any> {
+  <F extends StepMethod<A>>(value: F, context: ClassMethodDecoratorContext): F;
   /** Plain function form: marks `fn` itself and returns it. */
-  <F extends StepMethod>(fn: F): F;
+  <F extends StepMethod<A>>(fn: F): F;
 }
 
 export function snakeCase(name: string): string {
@@ -148,20 +156,20 @@ function makeDecorator(base: Omit<StepDeclaration, 'name' | 'method'>, explicitN
 }
 
 /** `@clean_step(priority, abortable=False, argsinfo=None, requires_ramdisk=True)`. */
-export function cleanStep(options: CleanStepOptions): StepDecorator {
+export function cleanStep<const I extends ArgsInfo | null = null>(options: CleanStepOptions<I>): StepDecorator<ArgsOf<I>> {
   const { priority, abortable = false, argsinfo = null, requiresRamdisk = true } = options;
   checkPriority(priority, false);
   checkAbortable(abortable);
   validateArgsinfo(argsinfo);
-  return makeDecorator({ type: 'clean', priority, abortable, argsinfo: argsinfo ?? null, requiresRamdisk }, options.name);
+  return makeDecorator({ type: 'clean', priority, abortable, argsinfo: (argsinfo as ArgsInfo | null) ?? null, requiresRamdisk }, options.name);
 }
 
 /** `@deploy_step(priority, argsinfo=None)` (2023.1: no `abortable`). */
-export function deployStep(options: DeployStepOptions): StepDecorator {
+export function deployStep<const I extends ArgsInfo | null = null>(options: DeployStepOptions<I>): StepDecorator<ArgsOf<I>> {
   const { priority, argsinfo = null } = options;
   checkPriority(priority, true);
   validateArgsinfo(argsinfo);
-  return makeDecorator({ type: 'deploy', priority, argsinfo: argsinfo ?? null }, options.name);
+  return makeDecorator({ type: 'deploy', priority, argsinfo: (argsinfo as ArgsInfo | null) ?? null }, options.name);
 }
 
 /** `@verify_step(priority)`: synchronous, no args. */

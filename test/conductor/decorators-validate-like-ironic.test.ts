@@ -61,7 +61,7 @@ describe('collected step dicts', () => {
   class Mgmt extends BaseMgmt {
     @cleanStep({ priority: 10, argsinfo: { level: { description: 'how much', required: true } } })
     @deployStep({ priority: 0 })
-    async resetBmc(_task: Task, _args: { level: number }) {}
+    async resetBmc(_task: Task, _args?: { level?: number }) {}
 
     @cleanStep({ priority: 0, abortable: true, requiresRamdisk: false, name: 'clear_SEL' })
     async clearSel(_task: Task) {}
@@ -118,6 +118,19 @@ describe('collected step dicts', () => {
     ]);
     await plain.executeCleanStep({} as Task, { step: 'update_firmware', interface: 'management', priority: 0, args: { firmware_images: [1] } });
     expect(calls).toEqual([{ firmware_images: [1] }]);
+  });
+
+  it('refuses at compile time a method that needs an argument its argsinfo does not declare', () => {
+    class Typed extends BaseMgmt {
+      @cleanStep({ priority: 0, argsinfo: { level: { description: 'how much', required: true } } })
+      async fine(_task: Task, _args: { level: number }) {}
+
+      // @ts-expect-error `size` is not declared in argsinfo, so the conductor could never pass it
+      @cleanStep({ priority: 0, argsinfo: { level: { description: 'how much' } } })
+      async needsSize(_task: Task, _args: { size: number }) {}
+    }
+    // (At run time both are steps: the check is the compiler's.)
+    expect(new Typed().cleanSteps.map((s) => s.step)).toEqual(['fine', 'needs_size']);
   });
 
   it('the direct and custom-agent interfaces carry Ironic’s deploy step priorities', () => {

@@ -155,7 +155,7 @@ export function cacheBiosSettings<This extends BIOSInterface, A extends unknown[
   return wrapped;
 }
 
-export const RAID_APPLY_CONFIGURATION_ARGSINFO: ArgsInfo = {
+export const RAID_APPLY_CONFIGURATION_ARGSINFO = {
   raid_config: { description: 'The RAID configuration to apply.', required: true },
   create_root_volume: {
     description: "Setting this to 'False' indicates not to create root volume that is specified in 'raid_config'. Default value is 'True'.",
@@ -169,7 +169,7 @@ export const RAID_APPLY_CONFIGURATION_ARGSINFO: ArgsInfo = {
     description: "Setting this to 'True' indicates to delete existing RAID configuration prior to creating the new configuration. Default value is 'True'.",
     required: false,
   },
-};
+} satisfies ArgsInfo;
 
 export interface RaidCreateArgs {
   create_root_volume?: boolean;
