@@ -111,6 +111,27 @@ describe('manual cleaning', () => {
     expect(await executedSteps(agent, token)).toEqual(['fixture_quick', 'fixture_slow', 'fixture_metadata']);
   });
 
+  it('talks HTTPS to an auto-TLS agent, verified against the certificate from its heartbeat', async () => {
+    running = await startConductor();
+    const { conductor } = running;
+    const node = await enrollHostNode(conductor);
+    await manageable(node.uuid);
+    await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'fixture_quick' }] });
+    const agent = await startLinkedAgent(running.url, { enableAutoTls: true });
+    agents.push(agent);
+    let url = '';
+    let ca = '';
+    const done = await waitFor('cleaning to end', () => {
+      const n = conductor.store.getNode(node.uuid);
+      url ||= n.driverInternalInfo.agent_url ?? '';
+      ca ||= n.driverInternalInfo.agent_verify_ca ?? '';
+      return n.provisionState === states.MANAGEABLE || n.provisionState === states.CLEANFAIL ? n : undefined;
+    });
+    expect(done.lastError).toBeNull();
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(ca).toMatch(/\.crt$/);
+  });
+
   it('refuses a step without its required argument at the first heartbeat, with Ironic’s message and no maintenance', async () => {
     running = await startConductor();
     const { conductor } = running;

@@ -106,6 +106,27 @@ describe('deploy with custom-agent', () => {
     expect(running.conductor.store.getNode(uuid).provisionState).toBe(states.AVAILABLE);
   });
 
+  it('fails a deploy whose agent never calls back once deploy_callback_timeout has passed', async () => {
+    running = await startConductor({ conf: { conductor: { deployCallbackTimeout: 1 } } });
+    const uuid = await available();
+    await running.conductor.provision(uuid, 'active');
+    await waitForState(running.conductor, uuid, states.DEPLOYWAIT);
+    await new Promise((r) => setTimeout(r, 1100));
+    await running.conductor.runPeriodicsOnce();
+    const failed = await waitForState(running.conductor, uuid, states.DEPLOYFAIL);
+    expect(failed.lastError).toBe(`Timeout reached while waiting for callback for node ${uuid}`);
+  });
+
+  it('cannot abort a deploy (2023.1 has no abort from DEPLOYWAIT)', async () => {
+    running = await startConductor();
+    const uuid = await available();
+    await running.conductor.provision(uuid, 'active');
+    await waitForState(running.conductor, uuid, states.DEPLOYWAIT);
+    await expect(running.conductor.provision(uuid, 'abort')).rejects.toThrow(
+      `The requested action "abort" can not be performed on node "${uuid}" while it is in state "wait call-back".`,
+    );
+  });
+
   it('needs an image and a checksum for the direct interface', async () => {
     running = await startConductor();
     const node = await enrollHostNode(running.conductor, { automatedClean: false, interfaces: { deploy: 'direct' } });

@@ -2,6 +2,8 @@
  * A real conductor (SQLite store, HTTP API on 127.0.0.1, free port) and real agents linked
  * to it (lookup + heartbeats over HTTP), for the conductor's integration tests.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { Conductor } from '../../src/conductor/conductor.js';
@@ -38,9 +40,11 @@ export interface RunningConductor {
 
 export async function startConductor(options: { dbPath?: string; conf?: ConductorConfInput; interfaces?: InterfaceRegistry } = {}): Promise<RunningConductor> {
   const store = new SqliteNodeStore(options.dbPath ?? ':memory:');
+  const certificates = mkdtempSync(join(tmpdir(), 'conductor-certs-'));
+  const conf = { ...FAST_CONF, ...options.conf };
   const conductor = new Conductor({
     store,
-    conf: { ...FAST_CONF, ...options.conf },
+    conf: { ...conf, agent: { ...conf.agent, certificatesPath: certificates } },
     ...(options.interfaces ? { interfaces: options.interfaces } : {}),
     // TEST_CONDUCTOR_LOG=1 prints the conductor's log while debugging a test.
     ...(process.env.TEST_CONDUCTOR_LOG ? { log: consoleLogger } : {}),
@@ -58,6 +62,7 @@ export async function startConductor(options: { dbPath?: string; conf?: Conducto
       await conductor.stop();
       await app.close();
       store.close();
+      rmSync(certificates, { recursive: true, force: true });
     },
   };
 }

@@ -121,6 +121,29 @@ describe('heartbeat', () => {
     expect((await call(`/v1/lookup?node_uuid=${uuid}`)).body.config.agent_token).not.toBe(token);
   });
 
+  it('stores the agent’s auto-TLS certificate and refuses a different one while it is recorded', async () => {
+    running = await startConductor();
+    // Fast track: a manageable node may look up and heartbeat, and the heartbeat is only recorded.
+    const node = running.conductor.createNode({ ports: [MAC], driverInfo: { fast_track: true } });
+    await running.conductor.provision(node.uuid, 'manage');
+    const uuid = node.uuid;
+    const token = (await call(`/v1/lookup?node_uuid=${uuid}`)).body.config.agent_token as string;
+    expect(token).toHaveLength(43);
+    const pem = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    const beat = (ca: string) =>
+      call(`/v1/heartbeat/${uuid}`, { method: 'POST', body: JSON.stringify({ callback_url: 'https://127.0.0.1:9', agent_token: token, agent_version: '1', agent_verify_ca: ca }) });
+    expect((await beat(pem)).status).toBe(202);
+    await running.conductor.idle();
+    const dii = running.conductor.store.getNode(uuid).driverInternalInfo;
+    expect(dii.agent_url).toBe('https://127.0.0.1:9');
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(dii.agent_verify_ca as string, 'utf8')).toBe(pem);
+    expect((await beat(pem.replace('AAAA', 'BBBB'))).fault.faultstring).toBe('Detected change in ramdisk provided "agent_verify_ca"');
+    expect((await call(`/v1/heartbeat/${uuid}`, { method: 'POST', version: '1.60', body: JSON.stringify({ callback_url: 'x', agent_token: token, agent_version: '1', agent_verify_ca: pem }) })).fault.faultstring).toBe(
+      'Field "agent_verify_ca" not recognised in this version',
+    );
+  });
+
   it('hides the token from node show', async () => {
     running = await startConductor();
     const uuid = await cleanWaitNode();
