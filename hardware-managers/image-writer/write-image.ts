@@ -42,7 +42,7 @@ import {
   TransferProgress,
   validateImageInfo,
   wipeDiskSignatures,
-  WorkerHasher,
+  createBlockHasher,
   writeConfigDrive,
   type BlockDevice,
   type DownloadResult,
@@ -209,7 +209,7 @@ async function streamRaw(
   const writer = await BlockWriter.open(device.path, {
     limit: device.sizeBytes,
     onWritten: (bytes) => progress.written(bytes),
-    hasher: new WorkerHasher(expected.algorithm),
+    hasher: createBlockHasher(expected.algorithm),
   });
   ctx.log.info({ device: device.path, directIo: writer.direct }, 'streaming raw image onto the device');
   try {
@@ -243,7 +243,7 @@ async function writeQcow2(
       baseOffset: scratchOffset,
       limit: fileBytes,
       onWritten: (bytes) => progress.written(bytes),
-      hasher: new WorkerHasher(expected.algorithm),
+      hasher: createBlockHasher(expected.algorithm),
     });
     let download: DownloadResult;
     try {
@@ -277,7 +277,7 @@ async function writeQcow2(
     const writer = await BlockWriter.open(scratch, {
       limit: Math.min(room, fileBytes ?? room),
       onWritten: (bytes) => progress.written(bytes),
-      hasher: new WorkerHasher(expected.algorithm),
+      hasher: createBlockHasher(expected.algorithm),
     });
     let download: DownloadResult;
     try {

@@ -8,7 +8,7 @@ export type { OpenedBody } from './http-source.js';
 export { downloadImage } from './download.js';
 export type { ImageSink, DownloadOptions, DownloadResult } from './download.js';
 export { BlockWriter } from './block-writer.js';
-export { InlineHasher, WorkerHasher } from './block-hasher.js';
+export { InlineHasher, WorkerHasher, createBlockHasher } from './block-hasher.js';
 export type { BlockHasher } from './block-hasher.js';
 export type { BlockWriterOptions } from './block-writer.js';
 export { TransferProgress } from './transfer-progress.js';
