@@ -4,7 +4,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ConductorApiClient, DEFAULT_CONDUCTOR_URL } from './api-client.js';
 import { startConductorService } from './serve.js';
 import { waitForProvisionEnd } from './wait.js';
@@ -59,13 +59,32 @@ function keyValues(values: string[] | undefined, flag: string): Record<string, u
   return out;
 }
 
-/** MAC addresses of this machine's NICs: what a local agent looks itself up with. */
+/**
+ * MAC addresses of this machine's NICs: what a local agent looks itself up with. The kernel's
+ * list (/sys/class/net) also has interfaces without an IP address, which Node's does not.
+ */
 export function localMacs(): string[] {
   const macs = new Set<string>();
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const a of addresses ?? []) if (!a.internal && a.mac && a.mac !== '00:00:00:00:00:00') macs.add(a.mac.toLowerCase());
+  const add = (mac: string | undefined) => {
+    const value = (mac ?? '').trim().toLowerCase();
+    if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(value) && value !== '00:00:00:00:00:00') macs.add(value);
+  };
+  try {
+    for (const name of readdirSync('/sys/class/net')) {
+      if (name === 'lo') continue;
+      try {
+        add(readFileSync(`/sys/class/net/${name}/address`, 'utf8'));
+      } catch {
+        // an interface that went away while we listed
+      }
+    }
+  } catch {
+    // no sysfs (not Linux): Node's view below
   }
-  return [...macs];
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (!a.internal) add(a.mac);
+  }
+  return [...macs].sort();
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
