@@ -155,6 +155,55 @@ describe('async step helpers (2023.1 keys)', () => {
   });
 });
 
+describe('manual cleaning without a ramdisk (disable_ramdisk)', () => {
+  class OobManagement extends ManagementInterface {
+    calls: string[] = [];
+    getSupportedBootDevices() {
+      return ['disk'];
+    }
+    setBootDevice() {}
+    @cleanStep({ priority: 0, requiresRamdisk: false })
+    resetBmc() {
+      this.calls.push('reset_bmc');
+    }
+    @cleanStep({ priority: 0 })
+    needsAgent() {}
+  }
+
+  async function conductorWith() {
+    const interfaces = new InterfaceRegistry();
+    interfaces.register('management', 'oob', OobManagement);
+    const store = new SqliteNodeStore(':memory:');
+    const conductor = new Conductor({ store, interfaces, conf: FAST_CONF });
+    const node = conductor.createNode({ interfaces: { management: 'oob', deploy: 'custom-agent' } });
+    await conductor.provision(node.uuid, 'manage');
+    return { conductor, store, uuid: node.uuid, mgmt: interfaces.instance('management', 'oob') as OobManagement };
+  }
+
+  it('runs out-of-band steps that need no ramdisk without booting one', async () => {
+    const { conductor, store, uuid, mgmt } = await conductorWith();
+    await conductor.provision(uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'reset_bmc' }], disableRamdisk: true });
+    await conductor.idle();
+    const node = store.getNode(uuid);
+    expect(node.provisionState).toBe(states.MANAGEABLE);
+    expect(node.lastError).toBeNull();
+    expect(mgmt.calls).toEqual(['reset_bmc']);
+    // No ramdisk was prepared: the node was never rebooted.
+    expect(node.driverInternalInfo).not.toHaveProperty('last_power_state_change');
+    store.close();
+  });
+
+  it('refuses a step that requires the ramdisk, with Ironic 2023.1’s message', async () => {
+    const { conductor, store, uuid } = await conductorWith();
+    await conductor.provision(uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'needs_agent' }], disableRamdisk: true });
+    await conductor.idle();
+    const node = store.getNode(uuid);
+    expect(node.provisionState).toBe(states.CLEANFAIL);
+    expect(node.lastError).toBe(`Cannot clean node ${uuid}: clean step {'interface': 'management', 'step': 'needs_agent'} requires booting a ramdisk`);
+    store.close();
+  });
+});
+
 describe('nodePeriodic as a plain function', () => {
   it('runs over filtered nodes that pass the predicate, honours limit and Stop', async () => {
     const store = new SqliteNodeStore(':memory:');
