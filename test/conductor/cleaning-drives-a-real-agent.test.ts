@@ -263,6 +263,36 @@ describe('manual cleaning', () => {
     expect(await executedSteps(agent, tokens[tokens.length - 1]!)).toEqual(['fixture_quick']);
   });
 
+  it('re-runs the current manual step after the agent reports CLEAN_VERSION_MISMATCH', async () => {
+    running = await startConductor();
+    const { conductor } = running;
+    const node = await enrollHostNode(conductor);
+    await manageable(node.uuid);
+    await conductor.provision(node.uuid, 'clean', {
+      cleanSteps: [
+        { interface: 'deploy', step: 'fixture_slow', args: { seconds: 1 } },
+        { interface: 'deploy', step: 'fixture_quick' },
+      ],
+    });
+    const agent = await agentFor(running.url);
+    await waitFor('the slow step to run', () => {
+      const n = conductor.store.getNode(node.uuid);
+      return n.provisionState === states.CLEANWAIT && n.cleanStep?.step === 'fixture_slow';
+    });
+    // As if the agent's managers changed since the conductor cached their versions.
+    const { withTask } = await import('../../src/conductor/task.js');
+    await withTask(conductor, node.uuid, {}, (task) => {
+      task.node.driverInternalInfo.hardware_manager_version = { conductor_fixture: '0.9' };
+      task.node.save();
+    });
+    const done = await waitForState(conductor, node.uuid, [states.MANAGEABLE, states.CLEANFAIL]);
+    expect(done.lastError).toBeNull();
+    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_name: string; command_status: string; command_params?: unknown; command_result: any }>;
+    const runs = commands.filter((c) => c.command_name === 'execute_clean_step').map((c) => c.command_status);
+    // fixture_slow, then fixture_quick refused for its stale version, then fixture_quick again.
+    expect(runs).toEqual(['SUCCEEDED', 'CLEAN_VERSION_MISMATCH', 'SUCCEEDED']);
+  });
+
   it('fails a node whose agent never calls back once clean_callback_timeout has passed', async () => {
     running = await startConductor({ conf: { conductor: { cleanCallbackTimeout: 1 } } });
     const { conductor } = running;
