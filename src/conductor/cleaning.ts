@@ -126,7 +126,7 @@ export async function doNextCleanStep(task: Task, stepIndex: number | null, disa
       }
       task.conductor.log.info({ node: node.uuid, step: stepId(step) }, `node ${node.uuid} finished clean step ${stepId(step)}`);
     }
-    const manual = isManual(task) || false;
+    const manual = isManual(task);
     node.cleanStep = null;
     wipeCleaningInternalInfo(task);
     node.save();

@@ -15,12 +15,10 @@ import { InterfaceRegistry } from './drivers/registry.js';
 import { continueNodeClean } from './cleaning.js';
 import { continueNodeDeploy } from './deployments.js';
 import {
-  AgentConnectionFailed,
   excClassAndMessage,
   IncompleteLookup,
   InstanceDeployFailure,
   InvalidParameterValue,
-  InvalidState,
   InvalidStateRequested,
   NodeLocked,
   NodeNotFound,
@@ -29,9 +27,9 @@ import { type ConductorLogger, silentLogger } from './logger.js';
 import { isStepSet, type NodeData } from './node.js';
 import { type NodePeriodicOptions, PeriodicStop, periodicMethods, periodicOptionsOf } from './periodics.js';
 import { FASTTRACK_LOOKUP_ALLOWED_STATES, LOOKUP_ALLOWED_STATES, states, STUCK_STATES_TREATED_AS_FAIL } from './states.js';
-import { type Step, stepId, type UserStep } from './step-types.js';
+import { stepId } from './step-types.js';
 import type { NodeCreate, NodeStore } from './store/node-store.js';
-import { bindNode, Task, withTask } from './task.js';
+import { Task, withTask } from './task.js';
 import { fastTrackAble, nodePowerAction } from './utils.js';
 import { parseUserCleanSteps, parseUserDeploySteps } from './user-steps.js';
 
@@ -467,9 +465,6 @@ export class Conductor {
     });
   }
 
-  bind(node: NodeData) {
-    return bindNode(node, this);
-  }
 }
 
 /**
@@ -488,4 +483,3 @@ export function storeAgentCertificate(dir: string, nodeUuid: string, pem: string
   return file;
 }
 
-export { AgentConnectionFailed, InvalidState, type Step, type UserStep };

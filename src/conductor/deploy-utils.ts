@@ -89,7 +89,10 @@ export function agentAddCleanParams(task: Task): void {
 
 /** `set_failed_state`: deploy failure from agent code; powers off (and keeps `last_error`). */
 export async function setFailedState(task: Task, msg: string, options: { collectLogs?: boolean } = {}): Promise<void> {
-  void options;
+  if (options.collectLogs ?? true) {
+    const deploy = task.driver.deploy as { collectRamdiskLogs?: (task: Task, label: string) => Promise<void> };
+    await deploy.collectRamdiskLogs?.(task, 'deploy');
+  }
   try {
     await deployingErrorHandler(task, msg, { errmsg: msg, cleanUp: false });
   } catch (error) {

@@ -7,7 +7,6 @@ import { type AgentClient, type AgentCommand, getCommandError } from '../agent-c
 import { continueNodeClean } from '../cleaning.js';
 import { deployStep } from '../decorators.js';
 import {
-  getAsyncStepReturnState,
   prepareAgentBoot,
   prepareInbandCleaning,
   rebootToFinishStep,
@@ -19,7 +18,6 @@ import {
   excClassAndMessage,
   InstanceDeployFailure,
   InvalidParameterValue,
-  IronicException,
   MissingParameterValue,
   NodeCleaningFailure,
   NodeLocked,
@@ -568,5 +566,3 @@ export class AgentDeploy extends CustomAgentDeploy {
     return undefined;
   }
 }
-
-export { getAsyncStepReturnState, IronicException };

@@ -3,7 +3,6 @@
  * the current step to the agent; post-step hooks record the result on the node.
  */
 import { cleanStep, deployStep } from '../decorators.js';
-import { isStepSet } from '../node.js';
 import type { StepReturn } from '../states.js';
 import type { Step } from '../step-types.js';
 import type { Task } from '../task.js';
@@ -65,5 +64,3 @@ registerPostStepHook('clean', 'raid', 'create_configuration', createConfiguratio
 registerPostStepHook('deploy', 'raid', 'apply_configuration', createConfigurationFinal);
 registerPostStepHook('clean', 'raid', 'delete_configuration', deleteConfigurationFinal);
 registerPostStepHook('deploy', 'raid', 'delete_configuration', deleteConfigurationFinal);
-
-export { isStepSet };
