@@ -200,9 +200,15 @@ try {
   const baseline = [];
   const ours = [];
   const rawRss = [];
+  const verified = [];
   const runBaseline = () => {
     execFileSync('sync');
     baseline.push(timeShell(`curl -s ${rawUrl} | dd of=${loop} bs=4M oflag=direct iflag=fullblock status=none`));
+    // The same with the checksum the agent must verify: the fair comparison of the work done.
+    execFileSync('sync');
+    verified.push(
+      timeShell(`curl -s ${rawUrl} | tee >(sha256sum > ${dir}/sum) | dd of=${loop} bs=4M oflag=direct iflag=fullblock status=none`),
+    );
   };
   for (let run = 0; run < RUNS; run++) {
     // Alternate who goes first: the machine is shared and its load drifts.
@@ -213,7 +219,7 @@ try {
     rawRss.push(write.rssGrowth);
     if (run % 2 === 1) runBaseline();
     console.log(
-      `  run ${run + 1}: curl|dd ${(baseline.at(-1) / 1000).toFixed(2)} s, ours ${(write.ms / 1000).toFixed(2)} s, ` +
+      `  run ${run + 1}: curl|dd ${(baseline.at(-1) / 1000).toFixed(2)} s, with sha256sum ${(verified.at(-1) / 1000).toFixed(2)} s, ours ${(write.ms / 1000).toFixed(2)} s, ` +
         `agent RSS ${write.rssBefore.toFixed(1)} MiB + ${write.rssGrowth.toFixed(1)} MiB peak growth`,
     );
   }
@@ -234,6 +240,11 @@ try {
       `${mibps(SIZE, base).toFixed(0)} MiB/s (${(base / 1000).toFixed(1)} s) curl | dd bs=4M oflag=direct`,
   );
   console.log(`${pad('  ours / baseline (target >= 90%)', 64)}${(ratio * 100).toFixed(0)}%  ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`);
+  const withSum = median(verified);
+  console.log(
+    `${pad('  same work by hand: curl | tee >(sha256sum) | dd oflag=direct', 64)}${pad(`${mibps(SIZE, withSum).toFixed(0)} MiB/s (${(withSum / 1000).toFixed(1)} s)`, 22)}` +
+      `ours = ${((withSum / mine) * 100).toFixed(0)}% of it`,
+  );
   // The first write of a fresh agent also pays one-time costs (loading the HTTP client,
   // which a conductor-connected agent has already loaded for lookup/heartbeats; JIT; GC
   // lag on the first big stream): reported as is, and the later writes apart.

@@ -322,8 +322,8 @@ async function settleLayout(ctx: StepContext, device: string, isBlockDevice: boo
   await rescanPartitions(ctx.exec, device, isBlockDevice);
   let table = await readPartitionTable(ctx.exec, device);
   if (table?.label === 'gpt') {
+    // Only the backup header moves: the partitions the kernel knows stay the same.
     await moveGptBackupToEnd(ctx.exec, device);
-    await rescanPartitions(ctx.exec, device, isBlockDevice);
     table = await readPartitionTable(ctx.exec, device);
   }
   if (!table || table.partitions.length === 0) {

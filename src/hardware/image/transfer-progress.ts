@@ -73,7 +73,8 @@ export class TransferProgress {
     this.#maybeFlush();
   }
 
-  get snapshot(): TransferSnapshot {
+  /** The progress object as published; also records a rate sample. */
+  #snapshot(): TransferSnapshot {
     const now = performance.now();
     const { bytes_written: written, total_bytes: total } = this.#state;
     this.#samples.push({ at: now, bytes: written });
@@ -93,7 +94,7 @@ export class TransferProgress {
 
   flush(): void {
     this.#lastUpdate = performance.now();
-    this.#reporter.update({ ...this.snapshot });
+    this.#reporter.update({ ...this.#snapshot() });
   }
 
   #maybeFlush(): void {
