@@ -32,6 +32,7 @@ import {
   isPrepBootPartition,
   loadConfigDrive,
   moveGptBackupToEnd,
+  gptBackupAtEnd,
   PERMITTED_FORMATS,
   qcow2VirtualSize,
   qemuImgInfo,
@@ -321,7 +322,7 @@ async function inspectAndConvert(
 async function settleLayout(ctx: StepContext, device: string, isBlockDevice: boolean): Promise<PartitionTable> {
   await rescanPartitions(ctx.exec, device, isBlockDevice);
   let table = await readPartitionTable(ctx.exec, device);
-  if (table?.label === 'gpt') {
+  if (table?.label === 'gpt' && !(await gptBackupAtEnd(device, table.sectorSize))) {
     // Only the backup header moves: the partitions the kernel knows stay the same.
     await moveGptBackupToEnd(ctx.exec, device);
     table = await readPartitionTable(ctx.exec, device);

@@ -3,7 +3,8 @@
  * (authoritative, no udev needed), re-read by the kernel after a write, GPT backup header
  * moved to the real end of the disk, and IPA's MBR "disk identifier".
  */
-import { open, access } from 'node:fs/promises';
+import { access, open, readFile, realpath } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ExecError, hasCommand } from '../exec.js';
@@ -148,6 +149,32 @@ export async function waitForPartitionNodes(table: PartitionTable, timeoutMs = 1
     if (Date.now() > deadline) return false;
     await sleep(100);
   }
+}
+
+/**
+ * Whether the GPT's backup header already sits on the device's last sector (the primary
+ * header's "alternate LBA" field): then relocating would only rewrite the protective MBR
+ * and an image as large as the disk would no longer be byte-identical.
+ */
+export async function gptBackupAtEnd(device: string, sectorSize: number): Promise<boolean> {
+  const handle = await open(device, 'r');
+  try {
+    const header = Buffer.alloc(92);
+    await handle.read(header, 0, header.length, sectorSize);
+    if (header.toString('latin1', 0, 8) !== 'EFI PART') return false;
+    const alternate = header.readBigUInt64LE(32);
+    const { size } = await handle.stat();
+    const bytes = size > 0 ? size : await blockDeviceBytes(device);
+    return alternate === BigInt(Math.floor(bytes / sectorSize) - 1);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Size of a block device (stat reports 0 for device nodes); /sys counts 512-byte units. */
+async function blockDeviceBytes(device: string): Promise<number> {
+  const name = basename(await realpath(device));
+  return Number((await readFile(`/sys/class/block/${name}/size`, 'utf8')).trim()) * 512;
 }
 
 /**

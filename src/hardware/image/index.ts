@@ -18,6 +18,7 @@ export {
   rescanPartitions,
   waitForPartitionNodes,
   moveGptBackupToEnd,
+  gptBackupAtEnd,
   diskIdentifier,
   wipeDiskSignatures,
   probeFilesystemAt,

@@ -73,6 +73,17 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     );
   });
 
+  it('leaves a GPT image as large as the disk byte-identical (its backup header is already at the end)', async () => {
+    const device = scratch.create({ sizeMiB: gpt.sizeBytes / (1024 * 1024) });
+    harness = await startImageAgent([device.path]);
+    const url = server.serveFile('exact.raw', gpt.path);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, gpt.sha256), { node: { instance_info: { root_device: { name: device.path } } } });
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(readRange(device.path, 0, gpt.sizeBytes).equals(readRange(gpt.path, 0, gpt.sizeBytes))).toBe(true);
+  });
+
   it('converts a qcow2 image on the disk itself: the device holds what qemu-img convert makes of it', async () => {
     const device = scratch.create({ sizeMiB: DISK_MIB });
     harness = await startImageAgent([device.path]);
