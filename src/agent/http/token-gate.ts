@@ -7,7 +7,7 @@
  * follows IPA's late-binding rule instead: conductors before 29.0.0 (2025.1) never send the
  * token on those GETs (ironic-conductor §6.3), so a strict check makes a 2023.1 conductor
  * fail every cleaning with "Node failed to check cleaning progress: 'commands'". Reads are
- * therefore open until the first read that carries a token; from then on the conductor is
+ * therefore open until the first read that carries the right token; from then on the conductor is
  * known to send it and every read must carry the right one.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -47,8 +47,14 @@ export class TokenGate {
 
   /** For reads of command results: IPA's `require_agent_token_for_command` (see above). */
   acceptsRead(supplied: unknown): boolean {
-    if (typeof supplied === 'string' && supplied.length > 0) this.#readsNeedToken = true;
-    return this.#readsNeedToken ? this.accepts(supplied) : true;
+    if (typeof supplied === 'string' && supplied.length > 0) {
+      const valid = this.accepts(supplied);
+      // Only the right token switches reads to "token required": a stranger sending a
+      // wrong one must not lock a 2023.1 conductor out of its own results.
+      if (valid) this.#readsNeedToken = true;
+      return valid;
+    }
+    return !this.#readsNeedToken || !this.#required;
   }
 
   /** Valid iff a token is held, one was supplied, and they are equal. */
