@@ -253,9 +253,9 @@ try {
     `${pad('  same work by hand: curl | tee >(sha256sum) | dd oflag=direct', 64)}${pad(`${mibps(SIZE, withSum).toFixed(0)} MiB/s (${(withSum / 1000).toFixed(1)} s)`, 22)}` +
       `ours = ${((withSum / mine) * 100).toFixed(0)}% of it`,
   );
-  // The first write of a fresh agent also pays one-time costs (loading the HTTP client,
-  // which a conductor-connected agent has already loaded for lookup/heartbeats; JIT; GC
-  // lag on the first big stream): reported as is, and the later writes apart.
+  // The first write of a fresh agent also pays one-time costs (loading undici, the image
+  // HTTP client, and its parser; JIT; V8 collecting the first stream's socket buffers
+  // late): reported as is, and the later writes apart.
   const warm = rawRss.slice(1);
   console.log(
     `${pad("agent peak RSS growth, raw, fresh agent's first write (<= 64)", 64)}${pad(`${rawRss[0].toFixed(1)} MiB`, 22)}` +
