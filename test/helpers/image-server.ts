@@ -53,6 +53,7 @@ interface Route {
 export class ImageServer {
   readonly requests: RecordedRequest[] = [];
   readonly #routes = new Map<string, Route>();
+  readonly #redirects = new Map<string, { location: string; status: number }>();
   readonly #server: Server;
   #port = 0;
 
@@ -103,6 +104,12 @@ export class ImageServer {
     return this.url(name);
   }
 
+  /** Answer `name` with a redirect to `location` (another served name or any URL). */
+  serveRedirect(name: string, location: string, status = 302): string {
+    this.#redirects.set(`/${name}`, { location, status });
+    return this.url(name);
+  }
+
   /** Change how an already served name misbehaves. */
   setOptions(name: string, options: ServeOptions): void {
     const route = this.#routes.get(`/${name}`);
@@ -137,6 +144,12 @@ export class ImageServer {
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
+    const redirect = this.#redirects.get(path);
+    if (redirect) {
+      record.status = redirect.status;
+      res.writeHead(redirect.status, { location: redirect.location, 'content-length': 0 });
+      return void res.end();
+    }
     const route = this.#routes.get(path);
     if (!route) return answer(404, 'not found');
     const { options } = route;

@@ -2,12 +2,14 @@
  * HTTP(S) access to an image server with IPA's semantics (reference §14.4): the
  * `Authorization` header Ironic hands over (or HTTP basic credentials), the proxies and
  * `no_proxy` of `image_info`, the agent's CA bundle / client certificate / insecure flag,
- * redirects followed, and a stall timeout between body chunks.
+ * redirects followed (credentials not carried to another origin), and a stall timeout
+ * for connecting, headers and body alike.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
 import type { HardwareSettings } from '../settings.js';
+import { HttpTransport } from './http-transport.js';
 import type { ImageInfo } from './image-info.js';
 
 export interface OpenedBody {
@@ -35,37 +37,30 @@ export class FatalDownloadError extends Error {
 const MAX_REDIRECTIONS = 5;
 
 export class ImageHttpClient {
-  readonly #dispatcher: Dispatcher;
-  readonly #baseDispatcher: EnvHttpProxyAgent;
+  readonly #transport: HttpTransport;
   readonly #headers: Record<string, string>;
-  readonly #stallMs: number;
 
   constructor(info: ImageInfo, settings: HardwareSettings) {
-    this.#stallMs = Math.max(1, settings.imageDownloadConnectionTimeout) * 1000;
-    const tls = {
-      rejectUnauthorized: !settings.insecure,
-      ...(settings.cafile ? { ca: readFileSync(settings.cafile) } : {}),
-      ...(settings.certfile ? { cert: readFileSync(settings.certfile) } : {}),
-      ...(settings.keyfile ? { key: readFileSync(settings.keyfile) } : {}),
-    };
     const proxies = info.proxies ?? {};
-    this.#baseDispatcher = new EnvHttpProxyAgent({
+    this.#transport = new HttpTransport({
+      tls: {
+        rejectUnauthorized: !settings.insecure,
+        ...(settings.cafile ? { ca: readFileSync(settings.cafile) } : {}),
+        ...(settings.certfile ? { cert: readFileSync(settings.certfile) } : {}),
+        ...(settings.keyfile ? { key: readFileSync(settings.keyfile) } : {}),
+      },
       // image_info's proxies win over the environment, as requests' `proxies=` does.
-      ...(proxies.http ? { httpProxy: proxies.http } : {}),
-      ...(proxies.https ? { httpsProxy: proxies.https } : {}),
-      ...(info.no_proxy ? { noProxy: info.no_proxy } : {}),
-      connect: { ...tls, timeout: this.#stallMs },
-      requestTls: tls,
-      // One connection per image: the body is consumed sequentially.
-      connections: 2,
+      proxies: { http: proxies.http, https: proxies.https },
+      noProxy: info.no_proxy ?? undefined,
+      stallMs: Math.max(1, settings.imageDownloadConnectionTimeout) * 1000,
     });
-    this.#dispatcher = this.#baseDispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
     this.#headers = authorizationHeaders(info);
   }
 
   /**
-   * GET `url` from `offset` on. With `validator`, the server must still serve the same
-   * entity (If-Range); otherwise it answers 200 and the caller starts over.
+   * GET `url` from `offset` on, following redirects. With `validator`, the server must
+   * still serve the same entity (If-Range); otherwise it answers 200 and the caller
+   * starts over.
    */
   async open(url: string, options: { offset?: number; validator?: string | undefined; signal?: AbortSignal } = {}): Promise<OpenedBody> {
     const offset = options.offset ?? 0;
@@ -74,40 +69,44 @@ export class ImageHttpClient {
       headers.range = `bytes=${offset}-`;
       if (options.validator) headers['if-range'] = options.validator;
     }
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await request(url, {
-        method: 'GET',
-        headers,
-        dispatcher: this.#dispatcher,
-        headersTimeout: this.#stallMs,
-        bodyTimeout: this.#stallMs,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      throw new TransientDownloadError(`Connection to ${redact(url)} failed: ${describe(error)}`, { cause: error });
+    let target = new URL(url);
+    let response: IncomingMessage;
+    for (let hops = 0; ; hops++) {
+      try {
+        response = await this.#transport.get(target, headers, options.signal);
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        throw new TransientDownloadError(`Connection to ${redact(target.href)} failed: ${describe(error)}`, { cause: error });
+      }
+      const location = response.headers.location;
+      if (!location || ![301, 302, 303, 307, 308].includes(response.statusCode ?? 0)) break;
+      response.resume();
+      if (hops >= MAX_REDIRECTIONS) throw new FatalDownloadError(`More than ${MAX_REDIRECTIONS} redirects from ${redact(url)}`);
+      const next = new URL(location, target);
+      // Credentials meant for the image server stay with it.
+      if (next.origin !== target.origin) delete headers.authorization;
+      target = next;
     }
-    const { statusCode, headers: h, body } = response;
+    const statusCode = response.statusCode ?? 0;
+    const h = response.headers;
     if (statusCode === 200 || (statusCode === 206 && offset > 0)) {
-      const contentLength = numberHeader(h['content-length']);
       let start = 0;
-      let total = contentLength;
+      let total = numberHeader(h['content-length']);
       if (statusCode === 206) {
         const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(h['content-range'] ?? ''));
         start = range ? Number(range[1]) : -1;
         total = range && range[3] !== '*' ? Number(range[3]) : undefined;
         if (start !== offset) {
-          body.destroy();
-          throw new TransientDownloadError(`${redact(url)} answered a range starting at ${start}, asked for ${offset}`);
+          response.destroy();
+          throw new TransientDownloadError(`${redact(target.href)} answered a range starting at ${start}, asked for ${offset}`);
         }
       }
       const etag = stringHeader(h.etag);
       const validator = etag && !etag.startsWith('W/') ? etag : stringHeader(h['last-modified']);
-      return { status: statusCode, offset: start, totalBytes: total, validator, body };
+      return { status: statusCode, offset: start, totalBytes: total, validator, body: response };
     }
-    const text = await body.text().catch(() => '');
-    const message = `Received status code ${statusCode} from ${redact(url)}, expected 200. Response body: ${text.slice(0, 200).trim()}`;
+    const text = await readSome(response, 200);
+    const message = `Received status code ${statusCode} from ${redact(target.href)}, expected 200. Response body: ${text.trim()}`;
     if (statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429 && statusCode !== 416) {
       throw new FatalDownloadError(message);
     }
@@ -153,7 +152,7 @@ export class ImageHttpClient {
   }
 
   async close(): Promise<void> {
-    await this.#baseDispatcher.close().catch(() => undefined);
+    this.#transport.close();
   }
 }
 
@@ -169,13 +168,28 @@ function authorizationHeaders(info: ImageInfo): Record<string, string> {
   return {};
 }
 
-function numberHeader(value: string | string[] | undefined): number | undefined {
+async function readSome(body: Readable, limit: number): Promise<string> {
+  let text = '';
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      text += chunk.toString('utf8');
+      if (text.length >= limit) break;
+    }
+  } catch {
+    // the error body is only decoration
+  } finally {
+    body.destroy();
+  }
+  return text.slice(0, limit);
+}
+
+function numberHeader(value: IncomingHttpHeaders[string]): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
   if (text === undefined || !/^\d+$/.test(text)) return undefined;
   return Number(text);
 }
 
-function stringHeader(value: string | string[] | undefined): string | undefined {
+function stringHeader(value: IncomingHttpHeaders[string]): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 

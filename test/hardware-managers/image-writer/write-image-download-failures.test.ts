@@ -205,6 +205,18 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(outcome.body.command_error.details).toMatch(/took longer than 1 s/);
   });
 
+  it('follows redirects to the image', async () => {
+    harness = await startImageAgent([device.path]);
+    const { name, url } = serve();
+    const first = server.serveRedirect(`moved-${seq}.raw`, server.serveRedirect(`moved-again-${seq}.raw`, url, 307), 301);
+
+    const outcome = await runWriteImage(harness.client, imageInfo(first, image.sha256));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(server.requestsFor(name).length).toBe(1);
+    expect(deviceMatchesImage()).toBe(true);
+  });
+
   it('sends the Authorization header Ironic provides (base64 of the header value)', async () => {
     harness = await startImageAgent([device.path]);
     const header = 'Bearer s3cr3t-token';
