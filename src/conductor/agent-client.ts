@@ -26,7 +26,7 @@ import {
 } from './errors.js';
 import type { ConductorLogger } from './logger.js';
 import { silentLogger } from './logger.js';
-import type { NodeData, Port } from './node.js';
+import { nodeCommonFields, type NodeData, type Port } from './node.js';
 import type { Step } from './step-types.js';
 
 export interface AgentCommand {
@@ -57,29 +57,10 @@ export function maskSecrets(value: unknown, keep: readonly string[] = []): unkno
 export function nodeAsDict(node: NodeData, options: { maskConfigdrive?: boolean } = {}): Record<string, unknown> {
   const keep = options.maskConfigdrive === false ? ['configdrive'] : [];
   return {
-    uuid: node.uuid,
-    name: node.name,
-    driver: node.driver,
-    deploy_interface: node.interfaces.deploy,
-    power_interface: node.interfaces.power,
-    management_interface: node.interfaces.management,
-    boot_interface: node.interfaces.boot,
-    bios_interface: node.interfaces.bios,
-    raid_interface: node.interfaces.raid,
-    provision_state: node.provisionState,
-    target_provision_state: node.targetProvisionState,
-    power_state: node.powerState,
-    maintenance: node.maintenance,
-    last_error: node.lastError,
-    clean_step: node.cleanStep,
-    deploy_step: node.deployStep,
-    automated_clean: node.automatedClean,
-    properties: node.properties,
+    ...nodeCommonFields(node),
     driver_info: maskSecrets(node.driverInfo),
     instance_info: maskSecrets(node.instanceInfo, keep),
     driver_internal_info: maskSecrets(node.driverInternalInfo),
-    target_raid_config: node.targetRaidConfig,
-    raid_config: node.raidConfig,
   };
 }
 

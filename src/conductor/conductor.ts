@@ -12,8 +12,7 @@ import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js
 import { doNodeDeploy } from './deployments.js';
 import type { Driver } from './drivers/registry.js';
 import { InterfaceRegistry } from './drivers/registry.js';
-import { continueNodeClean } from './cleaning.js';
-import { continueNodeDeploy } from './deployments.js';
+import { continueNodeSteps } from './continue-steps.js';
 import {
   excClassAndMessage,
   IncompleteLookup,
@@ -381,13 +380,7 @@ export class Conductor {
           if (task.node.provisionState !== expected) {
             throw new InvalidStateRequested(`Cannot continue ${type}ing on ${uuid}. Node is in ${task.node.provisionState} state; should be ${expected} state.`);
           }
-          if (type === 'clean') {
-            task.resumeCleaning();
-            await continueNodeClean(task);
-          } else {
-            task.processEvent('resume');
-            await continueNodeDeploy(task);
-          }
+          await continueNodeSteps(task, type);
         } finally {
           task.release();
         }

@@ -57,8 +57,8 @@ export function isStepSet(step: NodeData['cleanStep']): step is Step {
   return !!step && Object.keys(step).length > 0;
 }
 
-/** The API's view of a node (snake_case wire keys, as `baremetal node show -f json`). */
-export function nodeToApi(node: NodeData): Record<string, unknown> {
+/** Fields every wire view of a node shares (snake_case keys, as Ironic's `Node.as_dict`). */
+export function nodeCommonFields(node: NodeData): Record<string, unknown> {
   return {
     uuid: node.uuid,
     name: node.name,
@@ -73,20 +73,27 @@ export function nodeToApi(node: NodeData): Record<string, unknown> {
     target_provision_state: node.targetProvisionState,
     power_state: node.powerState,
     maintenance: node.maintenance,
-    maintenance_reason: node.maintenanceReason,
-    fault: node.fault,
     last_error: node.lastError,
-    reservation: node.reserved,
     clean_step: node.cleanStep,
     deploy_step: node.deployStep,
     automated_clean: node.automatedClean,
+    properties: node.properties,
+    target_raid_config: node.targetRaidConfig,
+    raid_config: node.raidConfig,
+  };
+}
+
+/** The API's view of a node (snake_case wire keys, as `baremetal node show -f json`). */
+export function nodeToApi(node: NodeData): Record<string, unknown> {
+  return {
+    ...nodeCommonFields(node),
+    maintenance_reason: node.maintenanceReason,
+    fault: node.fault,
+    reservation: node.reserved,
     driver_info: node.driverInfo,
     // As Ironic's API: the agent token never leaves the conductor.
     driver_internal_info: node.driverInternalInfo.agent_secret_token ? { ...node.driverInternalInfo, agent_secret_token: '******' } : node.driverInternalInfo,
     instance_info: node.instanceInfo,
-    properties: node.properties,
-    target_raid_config: node.targetRaidConfig,
-    raid_config: node.raidConfig,
     provision_updated_at: node.provisionUpdatedAt,
     created_at: node.createdAt,
     updated_at: node.updatedAt,

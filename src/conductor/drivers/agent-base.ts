@@ -5,6 +5,7 @@
  */
 import { type AgentClient, type AgentCommand, getCommandError } from '../agent-client.js';
 import { continueNodeClean } from '../cleaning.js';
+import { continueNodeSteps } from '../continue-steps.js';
 import { deployStep } from '../decorators.js';
 import {
   prepareAgentBoot,
@@ -13,7 +14,6 @@ import {
   setFailedState,
   tearDownInbandCleaning,
 } from '../deploy-utils.js';
-import { continueNodeDeploy } from '../deployments.js';
 import {
   excClassAndMessage,
   InstanceDeployFailure,
@@ -169,15 +169,6 @@ function getCompletedCommand(task: Task, commands: AgentCommand[], type: AgentSt
   return last;
 }
 
-async function continueSteps(task: Task, type: AgentStepType): Promise<void> {
-  if (type === 'clean') {
-    task.resumeCleaning();
-    await continueNodeClean(task);
-  } else {
-    task.processEvent('resume');
-    await continueNodeDeploy(task);
-  }
-}
 
 async function stepFailureHandler(task: Task, type: AgentStepType, message: string): Promise<void> {
   const deploy = task.driver.deploy as AgentBaseDeploy;
@@ -209,7 +200,7 @@ async function processVersionMismatch(task: Task, type: AgentStepType): Promise<
   } else {
     await setNodeCleaningSteps(task);
   }
-  await continueSteps(task, type);
+  await continueNodeSteps(task, type);
 }
 
 /** `process_next_step`: read the agent's last command and move on, wait, or fail. */
@@ -221,7 +212,7 @@ export async function processNextStep(task: Task, type: AgentStepType): Promise<
     delete node.driverInternalInfo[fields.reboot];
     node.save();
     task.conductor.log.info({ node: node.uuid }, `agent on node ${node.uuid} was freshly booted; the previous ${type} step is complete`);
-    await continueSteps(task, type);
+    await continueNodeSteps(task, type);
     return;
   }
   const command = getCompletedCommand(task, commands, type);
@@ -252,7 +243,7 @@ export async function processNextStep(task: Task, type: AgentStepType): Promise<
       await postStepReboot(task, type);
       return;
     }
-    await continueSteps(task, type);
+    await continueNodeSteps(task, type);
     return;
   }
   await stepFailureHandler(task, type, `Agent returned unknown status for ${type} step ${stepId(current)} on node ${node.uuid} : ${getCommandError(command)}.`);
