@@ -6,26 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { signatures } from './harness/device-bytes.js';
 import { describeChanges, type StateChange } from './harness/ironic-conductor.js';
-import { interopSkipReason } from './harness/ironic-install.js';
-import { InteropSuite, timedScenario } from './harness/interop-suite.js';
+import { describeInterop, timedScenario } from './harness/interop-suite.js';
 
-const skipReason = interopSkipReason();
-
-describe.skipIf(skipReason)(`interop: a clean step failing in the agent${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let suite: InteropSuite;
-  beforeAll(async () => {
-    suite = await InteropSuite.start();
-  }, 120_000);
-  afterEach(async () => {
-    await suite?.cleanupScenario();
-  }, 60_000);
-  afterAll(async () => {
-    await suite?.teardown();
-  }, 60_000);
-
+describeInterop('a clean step failing in the agent', (suite) => {
   it('ends in clean failed with our error details in last_error, after the steps before it ran', async () => {
     await timedScenario('4 clean step failing in the agent', async () => {
       const disk = suite.scratchDevice({ sizeMiB: 16, randomMiB: 2 });

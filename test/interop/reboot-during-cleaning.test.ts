@@ -4,28 +4,15 @@
 // a new token and comes back with an empty command list, as a freshly booted IPA would, and
 // the conductor continues cleaning with the next step.
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { firstNonZeroByte, signatures } from './harness/device-bytes.js';
 import { describeChanges, type StateChange } from './harness/ironic-conductor.js';
-import { interopSkipReason } from './harness/ironic-install.js';
-import { InteropSuite, timedScenario } from './harness/interop-suite.js';
+import { describeInterop, timedScenario } from './harness/interop-suite.js';
 
-const skipReason = interopSkipReason();
 // Offers `apply_settings_with_reboot`: automated clean step, priority 50, reboot_requested.
 const REBOOT_STEP = join(import.meta.dirname, 'fixtures', 'hardware-managers', 'reboot-step');
 
-describe.skipIf(skipReason)(`interop: a reboot in the middle of cleaning${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let suite: InteropSuite;
-  beforeAll(async () => {
-    suite = await InteropSuite.start();
-  }, 120_000);
-  afterEach(async () => {
-    await suite?.cleanupScenario();
-  }, 60_000);
-  afterAll(async () => {
-    await suite?.teardown();
-  }, 60_000);
-
+describeInterop('a reboot in the middle of cleaning', (suite) => {
   it('after the simulated reboot the agent looks up again with a new token and cleaning continues to available', async () => {
     await timedScenario('5 reboot during cleaning (token wiped, re-lookup)', async () => {
       const disk = suite.scratchDevice({ sizeMiB: 16, randomMiB: 4 });

@@ -4,11 +4,13 @@
  * devices it may touch. cleanupScenario() (afterEach) stops agents, frees the nodes' MACs and
  * detaches devices; teardown() (afterAll) also stops Ironic. Both run even when a test fails.
  */
+import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import { run } from '../../../src/hardware/exec.js';
 import { listNetworkInterfaces } from '../../../src/hardware/inventory/interfaces.js';
 import { ScratchDevices, type ScratchOptions, type ScratchDevice } from '../../helpers/loop-devices.js';
 import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
 import { IronicConductor, type IronicNode } from './ironic-conductor.js';
+import { interopSkipReason } from './ironic-install.js';
 
 /**
  * The node of the issue: fake power/boot (nothing out-of-band exists), `noop` management
@@ -135,4 +137,39 @@ export async function timedScenario<T>(name: string, body: () => Promise<T>): Pr
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(`[interop] ${name}: ${seconds.toFixed(1)} s (${outcome})\n`);
   }
+}
+
+/**
+ * One interop test file's frame: skipped with the reason when the stock conductor is not
+ * installed; otherwise one conductor for the file, scenario resources cleaned after each
+ * test and everything torn down at the end, even when a test fails. Tests are declared
+ * before the conductor starts, so `body` gets a stand-in that forwards to the live suite.
+ */
+export function describeInterop(title: string, body: (suite: InteropSuite) => void): void {
+  const skipReason = interopSkipReason();
+  describe.skipIf(skipReason)(`interop: ${title}${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+    let started: InteropSuite | undefined;
+    beforeAll(async () => {
+      started = await InteropSuite.start();
+    }, 120_000);
+    afterEach(async () => {
+      await started?.cleanupScenario();
+    }, 60_000);
+    afterAll(async () => {
+      await started?.teardown();
+    }, 60_000);
+    const live = (): InteropSuite => {
+      if (!started) throw new Error('the interop suite has not started');
+      return started;
+    };
+    body(
+      new Proxy({} as InteropSuite, {
+        get(_target, key) {
+          const suite = live();
+          const value: unknown = Reflect.get(suite, key, suite);
+          return typeof value === 'function' ? value.bind(suite) : value;
+        },
+      }),
+    );
+  });
 }
