@@ -107,7 +107,17 @@ function startAgentProcess(options: { conductorUrl: string; disks: ScratchDisk[]
 
 export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise<number> {
   const started = Date.now();
-  const say = (line = '') => out.write(`${line}\n`);
+  // A reader that goes away (`make demo | head`) must stop the demo the way Ctrl-C does,
+  // cleanup included, instead of crashing on EPIPE and leaving loop devices attached.
+  let outputClosed = false;
+  const onOutputError = () => {
+    outputClosed = true;
+    interrupted = true;
+  };
+  out.on('error', onOutputError);
+  const say = (line = '') => {
+    if (!outputClosed) out.write(`${line}\n`);
+  };
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   const cleanup = new Cleanup();
   const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-demo-'));
@@ -352,6 +362,7 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
     await cleanup.runAll(say);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    out.off('error', onOutputError);
   }
   if (interrupted) return 130;
   return ok ? 0 : 1;
