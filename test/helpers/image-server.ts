@@ -10,6 +10,7 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
@@ -56,15 +57,18 @@ export class ImageServer {
   readonly #redirects = new Map<string, { location: string; status: number }>();
   readonly #server: Server;
   #port = 0;
+  readonly #scheme: 'http' | 'https';
 
-  private constructor() {
-    this.#server = createServer((req, res) => this.#handle(req, res));
+  private constructor(tls?: { key: Buffer | string; cert: Buffer | string }) {
+    this.#scheme = tls ? 'https' : 'http';
+    this.#server = tls ? createTlsServer(tls, (req, res) => this.#handle(req, res)) : createServer((req, res) => this.#handle(req, res));
     // Keep-alive sockets must not hold close() up.
     this.#server.keepAliveTimeout = 1000;
   }
 
-  static async start(): Promise<ImageServer> {
-    const server = new ImageServer();
+  /** With `tls`, an HTTPS server (key and certificate in PEM). */
+  static async start(tls?: { key: Buffer | string; cert: Buffer | string }): Promise<ImageServer> {
+    const server = new ImageServer(tls);
     await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
     server.#port = (server.#server.address() as AddressInfo).port;
     return server;
@@ -75,7 +79,7 @@ export class ImageServer {
   }
 
   url(name: string): string {
-    return `http://127.0.0.1:${this.#port}/${name}`;
+    return `${this.#scheme}://127.0.0.1:${this.#port}/${name}`;
   }
 
   serveFile(name: string, path: string, options: ServeOptions = {}): string {

@@ -9,7 +9,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 
 export interface TransportOptions {
   tls: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
@@ -66,6 +66,13 @@ export class HttpTransport {
         (response) => {
           // From here on the stall limit is the body's: no data for that long ends it.
           response.setTimeout?.(this.#options.stallMs, () => response.destroy(new Error(`no data for ${this.#options.stallMs / 1000} s`)));
+          // The request's signal does not reach a body already streaming: an abort (agent
+          // shutdown, image_download_max_duration) must end it too.
+          if (signal) {
+            const abort = () => response.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            signal.addEventListener('abort', abort, { once: true });
+            response.once('close', () => signal.removeEventListener('abort', abort));
+          }
           resolve(response);
         },
       );
@@ -93,8 +100,15 @@ export class HttpTransport {
           reject(new Error(`proxy ${proxy.host} refused CONNECT ${url.hostname}:${port}: ${response.statusCode}`));
           return;
         }
-        const secure = tlsConnect({ socket, servername: url.hostname, ...this.#options.tls });
-        this.#send(url, { headers, createConnection: () => secure }, signal).then(resolve, reject);
+        // `host` is what the certificate is checked against; SNI carries names only (RFC 6066).
+        const host = url.hostname.replace(/^\[|\]$/g, '');
+        const secure = tlsConnect({ socket, host, ...(isIP(host) ? {} : { servername: host }), ...this.#options.tls });
+        secure.once('error', reject);
+        this.#send(url, { headers, createConnection: () => secure }, signal).then((response) => {
+          // The tunnel serves this one response: close it with the body.
+          response.once('close', () => secure.destroy());
+          resolve(response);
+        }, reject);
       });
       connect.end();
     });

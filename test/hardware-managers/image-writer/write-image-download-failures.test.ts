@@ -7,10 +7,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { canUseLoopDevices, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
+import { HttpProxy } from '../../helpers/http-proxy.js';
 import { ImageServer } from '../../helpers/image-server.js';
 import { imageInfo, runWriteImage, startImageAgent, type ImageAgent } from './harness.js';
 import { buildMbrImage, readRange, type TestImage } from './test-images.js';
@@ -151,46 +150,22 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
   });
 
   it('goes through the proxy image_info names, and around it for no_proxy hosts', async () => {
-    const proxied: string[] = [];
-    const proxy: Server = createServer((req, res) => {
-      // Plain-HTTP proxying: the request line carries the absolute URL.
-      proxied.push(`${req.method} ${req.url}`);
-      const upstream = httpRequest(req.url!, { method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      req.pipe(upstream);
-    });
-    proxy.on('connect', (req, socket, head) => {
-      proxied.push(`CONNECT ${req.url}`);
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host!, () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(socket);
-        socket.pipe(upstream);
-      });
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const proxy = await HttpProxy.start();
     try {
       harness = await startImageAgent([device.path]);
       const { url } = serve();
-      const through = await runWriteImage(harness.client, imageInfo(url, image.sha256, { proxies: { http: proxyUrl } }));
+      const through = await runWriteImage(harness.client, imageInfo(url, image.sha256, { proxies: { http: proxy.url } }));
       expect(through.status, JSON.stringify(through.body.command_error)).toBe('SUCCEEDED');
-      expect(proxied.length).toBeGreaterThan(0);
+      expect(proxy.seen).toContain(`GET ${url}`);
       expect(deviceMatchesImage()).toBe(true);
 
-      proxied.length = 0;
+      proxy.seen.length = 0;
       const second = serve();
-      const around = await runWriteImage(harness.client, imageInfo(second.url, image.sha256, { proxies: { http: proxyUrl }, no_proxy: '127.0.0.1' }));
+      const around = await runWriteImage(harness.client, imageInfo(second.url, image.sha256, { proxies: { http: proxy.url }, no_proxy: '127.0.0.1' }));
       expect(around.status, JSON.stringify(around.body.command_error)).toBe('SUCCEEDED');
-      expect(proxied).toEqual([]);
+      expect(proxy.seen).toEqual([]);
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   });
 
