@@ -50,12 +50,26 @@ export interface DownloadResult {
 }
 
 export async function downloadImage(options: DownloadOptions): Promise<DownloadResult> {
+  const { settings } = options;
+  if (settings.imageDownloadMaxDuration <= 0) return downloadRounds(options, options.signal);
+  // A controller and a timer we hold, not AbortSignal.timeout(): on Node 20 a timeout
+  // signal referenced only through AbortSignal.any() can be collected and never fire.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error('image_download_max_duration exceeded')), settings.imageDownloadMaxDuration * 1000);
+  const forward = () => deadline.abort(options.signal.reason);
+  if (options.signal.aborted) forward();
+  else options.signal.addEventListener('abort', forward, { once: true });
+  try {
+    return await downloadRounds(options, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener('abort', forward);
+  }
+}
+
+async function downloadRounds(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const { settings, log, info, expected } = options;
   const retries = settings.imageDownloadConnectionRetries;
-  const signal =
-    settings.imageDownloadMaxDuration > 0
-      ? AbortSignal.any([options.signal, AbortSignal.timeout(settings.imageDownloadMaxDuration * 1000)])
-      : options.signal;
   const counters = { requests: 0, resumes: 0 };
   for (let round = 1; ; round++) {
     if (round > 1) {
