@@ -77,9 +77,15 @@ export class ScratchDevices {
 
   /** Mount a filesystem made on `device` (root only); unmounted by cleanup. */
   mount(device: ScratchDevice, fsType = 'ext4'): string {
-    execFileSync(`mkfs.${fsType}`, ['-q', '-F', device.path], { stdio: 'ignore' });
+    // ext4 otherwise initialises inode tables in the background after mounting, writing to
+    // the device while a test compares its checksum before and after a step.
+    const noLazyInit = fsType.startsWith('ext') ? ['-E', 'lazy_itable_init=0,lazy_journal_init=0'] : [];
+    execFileSync(`mkfs.${fsType}`, ['-q', '-F', ...noLazyInit, device.path], { stdio: 'ignore' });
     const target = mkdtempSync(join(this.dir, 'mnt-'));
     execFileSync('mount', [device.path, target]);
+    // Flush what mounting wrote (superblock, journal) through to the backing file now, so a
+    // test's before/after checksum of a device it must not touch sees a settled file.
+    execFileSync('sync');
     this.#mounts.push(target);
     return target;
   }
