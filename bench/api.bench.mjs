@@ -9,14 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { fmt, keepAliveClient, rssMiB, stop, summarize, timeToFirstAnswer } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const agentBin = `${root}dist/ramdisk-agent.mjs`;
+// The shipped launcher (bin/ramdisk-agent: node with the agent's V8 flags), as the ramdisk runs it.
+const agentBin = `${root}bin/ramdisk-agent`;
 const REQUESTS = Number(process.env.BENCH_API_REQUESTS ?? 2000);
 const node = { uuid: '1be26c0b-03f2-4d2e-ae87-c02d7f33c123', properties: {}, instance_info: {}, driver_internal_info: {} };
 
 async function agentStart(port) {
   return timeToFirstAnswer(
-    process.execPath,
-    [agentBin, 'agent', '--standalone', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--cmdline', '/dev/null'],
+    agentBin,
+    ['agent', '--standalone', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--cmdline', '/dev/null'],
     `http://127.0.0.1:${port}/v1/status`,
   );
 }
