@@ -18,6 +18,8 @@ import { stop, timeToFirstAnswer } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const agentBin = `${root}dist/ramdisk-agent.mjs`;
+// Started through the shipped launcher, with the V8 flags the ramdisk runs it with.
+const launcher = `${root}bin/ramdisk-agent`;
 const SIZE_MIB = Number(process.env.BENCH_IMAGE_MIB ?? 2048);
 const RUNS = Number(process.env.BENCH_IMAGE_RUNS ?? 3);
 const SIZE = SIZE_MIB * 1024 * 1024;
@@ -198,8 +200,8 @@ try {
   const rawUrl = `http://127.0.0.1:${server.port}/bench.raw`;
   const qcowUrl = `http://127.0.0.1:${server.port}/bench.qcow2`;
   const started = await timeToFirstAnswer(
-    process.execPath,
-    [agentBin, 'agent', '--standalone', '--listen', `127.0.0.1:${PORT}`, '--agent-token', TOKEN, '--allow-device', loop, '--cmdline', '/dev/null', '--log-level', 'warn'],
+    launcher,
+    ['agent', '--standalone', '--listen', `127.0.0.1:${PORT}`, '--agent-token', TOKEN, '--allow-device', loop, '--cmdline', '/dev/null', '--log-level', 'warn'],
     `http://127.0.0.1:${PORT}/v1/status`,
   );
   agent = started.child;
