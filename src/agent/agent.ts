@@ -5,7 +5,6 @@
  * the token is in place before the first command can arrive.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -25,7 +24,8 @@ import { registerAgentRoutes } from './http/routes.js';
 // Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.
 import type { ConductorLink } from './heartbeat/conductor-link.js';
-import { LOG_REDACTION, createHttpServer, type HttpServerOptions } from './http/server.js';
+import { LOG_REDACTION, createHttpServer } from './http/server.js';
+import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
 import { TokenGate } from './http/token-gate.js';
 import { LogBuffer } from './log-buffer.js';
 import { PowerActions, resolvePowerMode } from './power.js';
@@ -73,50 +73,6 @@ function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.L
     given === false ? { level: 'silent' } : typeof given === 'object' && given !== null ? (given as LoggerOptions) : { level: options.config.logLevel };
   const { stream, ...pinoOptions } = base;
   return pino({ redact: LOG_REDACTION, ...pinoOptions }, buffer.tee(stream ?? process.stdout)) as Logger & pino.Logger;
-}
-
-interface ServePlan {
-  https: HttpServerOptions['https'];
-  protocol: 'http' | 'https';
-  certificatePem: string | undefined;
-}
-
-/** Static TLS from files, or auto-TLS when the conductor can take our certificate (≥ 1.68). */
-type AutoTlsModule = typeof import('./tls/auto-tls.js');
-
-async function planTls(
-  config: AgentConfig,
-  link: ConductorLink | undefined,
-  advertiseHost: string | undefined,
-  log: Logger,
-  autoTls: Promise<AutoTlsModule> | undefined,
-): Promise<ServePlan> {
-  // The conductor may set the TLS floor and ciphers in the lookup's config (IPA applies them).
-  const fromLookup = link?.lookupConfig;
-  const floor = typeof fromLookup?.tls_min_version === 'string' ? fromLookup.tls_min_version : config.tlsMinVersion;
-  const minVersion = floor === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
-  const ciphers = typeof fromLookup?.tls_cipher_suites === 'string' && fromLookup.tls_cipher_suites ? fromLookup.tls_cipher_suites : config.tlsCipherSuites;
-  if (config.listenTls) {
-    if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError('listenTls needs tlsCertFile and tlsKeyFile');
-    const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
-    return { https: { cert, key, minVersion, ciphers }, protocol: 'https', certificatePem: undefined };
-  }
-  if (config.enableAutoTls && link && advertiseHost && autoTls) {
-    const { AGENT_VERIFY_CA_IRONIC_VERSION, compareVersions } = await import('./heartbeat/ironic-api-client.js');
-    const version = await link.client.apiVersion();
-    if (compareVersions(version, AGENT_VERIFY_CA_IRONIC_VERSION) >= 0) {
-      const { generateAgentCertificate } = await autoTls;
-      const cert = await generateAgentCertificate({
-        advertiseHost,
-        curve: config.tlsCertificateCurve,
-        allowedClockSkew: config.autoTlsAllowedClockSkew,
-      });
-      log.info({ advertiseHost, notAfter: cert.notAfter.toISOString() }, 'auto-TLS: serving the API with a self-signed certificate');
-      return { https: { cert: cert.certPem, key: cert.keyPem, minVersion, ciphers }, protocol: 'https', certificatePem: cert.certPem };
-    }
-    log.info({ ironicApiVersion: version.join('.') }, 'auto-TLS off: the conductor API is older than 1.68 and cannot take our certificate');
-  }
-  return { https: undefined, protocol: config.advertiseProtocol, certificatePem: undefined };
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
