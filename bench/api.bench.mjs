@@ -58,13 +58,25 @@ const bare = await bareNodeStart(19121);
 const bareClient = keepAliveClient(19121);
 try {
   await latency(client, 'POST', '/v1/commands/?wait=true', { name: 'clean.get_clean_steps', params: { node, ports: [] } }, 200); // warm-up
-  const steps = await latency(client, 'POST', '/v1/commands/?wait=true', { name: 'clean.get_clean_steps', params: { node, ports: [] } }, REQUESTS);
+  const steps = await latency(
+    client,
+    'POST',
+    '/v1/commands/?wait=true',
+    { name: 'clean.get_clean_steps', params: { node, ports: [] } },
+    REQUESTS,
+  );
   const status = await latency(client, 'GET', '/v1/status', undefined, 500);
   const bareLatency = await latency(bareClient, 'GET', '/', undefined, 500);
   // The agent keeps the last 1000 results; measure the list at IPA's 420-result mark.
   const fresh = await agentStart(19122);
   const listClient = keepAliveClient(19122);
-  await latency(listClient, 'POST', '/v1/commands/?wait=true', { name: 'clean.get_clean_steps', params: { node, ports: [] } }, 420);
+  await latency(
+    listClient,
+    'POST',
+    '/v1/commands/?wait=true',
+    { name: 'clean.get_clean_steps', params: { node, ports: [] } },
+    420,
+  );
   const list = await latency(listClient, 'GET', '/v1/commands/', undefined, 200);
   listClient.close();
   await stop(fresh.child);
@@ -74,7 +86,13 @@ try {
     ['start → first GET /v1/status (ms, median of 5)', fmt(ourStart, 0), fmt(bareStart, 0), '1,030–1,190', '≤ 110'],
     [`get_clean_steps wait=true p50 (ms, n=${REQUESTS})`, fmt(steps.p50, 3), fmt(bareLatency.p50, 3), '0.77–0.86', '≤ 0.4'],
     [`get_clean_steps wait=true p99 (ms)`, fmt(steps.p99, 3), fmt(bareLatency.p99, 3), '1.2–1.6', '≤ 1'],
-    ['GET /v1/status p50 / p99 (ms, n=500)', `${fmt(status.p50, 3)} / ${fmt(status.p99, 3)}`, `${fmt(bareLatency.p50, 3)} / ${fmt(bareLatency.p99, 3)}`, '0.43 / 0.67–0.96', '—'],
+    [
+      'GET /v1/status p50 / p99 (ms, n=500)',
+      `${fmt(status.p50, 3)} / ${fmt(status.p99, 3)}`,
+      `${fmt(bareLatency.p50, 3)} / ${fmt(bareLatency.p99, 3)}`,
+      '0.43 / 0.67–0.96',
+      '—',
+    ],
     ['GET /v1/commands/ after 420 results p50 (ms)', fmt(list.p50, 3), '—', '7.7–12.5', '≤ 2'],
     ['RSS when first answering / after load (MiB)', `${fmt(rssAtStart, 0)} / ${fmt(rssAfter, 0)}`, '—', '81 / 86', '≤ 60 / ≤ 64'],
   ];

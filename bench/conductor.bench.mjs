@@ -59,19 +59,66 @@ const fd = openSync(disk, 'w');
 ftruncateSync(fd, 16 * 1024 * 1024);
 closeSync(fd);
 const children = [];
-const common = ['--power-actions', 'simulate', '--cmdline', '/dev/null', '--allow-device', disk, '--log-level', 'warn', '--no-auto-tls'];
+const common = [
+  '--power-actions',
+  'simulate',
+  '--cmdline',
+  '/dev/null',
+  '--allow-device',
+  disk,
+  '--log-level',
+  'warn',
+  '--no-auto-tls',
+];
 try {
   // --- through the conductor
   const cport = await freePort();
   const base = `http://127.0.0.1:${cport}`;
-  children.push(spawn(process.execPath, [cli, 'conductor', 'serve', '--listen', `127.0.0.1:${cport}`, '--db', join(dir, 'c.sqlite'), '--heartbeat-timeout', '1', '--log-level', 'warn'], { stdio: 'ignore' }));
-  await until('the conductor', () => fetch(`${base}/v1/nodes`).then(() => true, () => false));
-  const node = await api(base, 'POST', '/v1/nodes', { name: 'bench', deploy_interface: 'direct', automated_clean: false, driver_info: { fast_track: true } });
+  children.push(
+    spawn(
+      process.execPath,
+      [
+        cli,
+        'conductor',
+        'serve',
+        '--listen',
+        `127.0.0.1:${cport}`,
+        '--db',
+        join(dir, 'c.sqlite'),
+        '--heartbeat-timeout',
+        '1',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  await until('the conductor', () =>
+    fetch(`${base}/v1/nodes`).then(
+      () => true,
+      () => false,
+    ),
+  );
+  const node = await api(base, 'POST', '/v1/nodes', {
+    name: 'bench',
+    deploy_interface: 'direct',
+    automated_clean: false,
+    driver_info: { fast_track: true },
+  });
   for (const mac of macs()) await api(base, 'POST', '/v1/ports', { node_uuid: node.uuid, address: mac });
   await api(base, 'PUT', `/v1/nodes/${node.uuid}/states/provision`, { target: 'manage' });
   await api(base, 'PUT', `/v1/nodes/${node.uuid}/states/power`, { target: 'power on' });
-  children.push(spawn(process.execPath, [cli, 'agent', '--api-url', base, '--listen', '127.0.0.1:0', '--advertise-host', '127.0.0.1', ...common], { stdio: 'ignore' }));
-  await until('the agent to heartbeat', async () => (await api(base, 'GET', `/v1/nodes/${node.uuid}`)).driver_internal_info.agent_url);
+  children.push(
+    spawn(
+      process.execPath,
+      [cli, 'agent', '--api-url', base, '--listen', '127.0.0.1:0', '--advertise-host', '127.0.0.1', ...common],
+      { stdio: 'ignore' },
+    ),
+  );
+  await until(
+    'the agent to heartbeat',
+    async () => (await api(base, 'GET', `/v1/nodes/${node.uuid}`)).driver_internal_info.agent_url,
+  );
   const steps = Array.from({ length: STEPS }, () => ({ interface: 'deploy', step: 'erase_devices_metadata' }));
   const t0 = performance.now();
   await api(base, 'PUT', `/v1/nodes/${node.uuid}/states/provision`, { target: 'clean', clean_steps: steps });
@@ -85,9 +132,18 @@ try {
   // --- floor: straight to a standalone agent
   const aport = await freePort();
   const token = 'bench-conductor-token-0123456789abcdef';
-  children.push(spawn(process.execPath, [cli, 'agent', '--standalone', '--agent-token', token, '--listen', `127.0.0.1:${aport}`, ...common], { stdio: 'ignore' }));
+  children.push(
+    spawn(process.execPath, [cli, 'agent', '--standalone', '--agent-token', token, '--listen', `127.0.0.1:${aport}`, ...common], {
+      stdio: 'ignore',
+    }),
+  );
   const agent = `http://127.0.0.1:${aport}`;
-  await until('the standalone agent', () => fetch(`${agent}/v1/status`).then(() => true, () => false));
+  await until('the standalone agent', () =>
+    fetch(`${agent}/v1/status`).then(
+      () => true,
+      () => false,
+    ),
+  );
   const t1 = performance.now();
   for (let i = 0; i < STEPS; i++) {
     const started = await api(agent, 'POST', `/v1/commands/?wait=false&agent_token=${token}`, {
@@ -103,9 +159,15 @@ try {
   const direct = performance.now() - t1;
 
   console.log(`${STEPS} × erase_devices_metadata on a 16 MiB file`);
-  console.log(`  through the conductor (heartbeats every 0.3–0.6 s)  total ${fmt(viaConductor, 0)} ms  per step ${fmt(viaConductor / STEPS, 0)} ms`);
-  console.log(`  floor: POST + poll every 5 ms, no conductor          total ${fmt(direct, 0)} ms  per step ${fmt(direct / STEPS, 0)} ms`);
-  console.log(`  conductor overhead per step                           ${fmt((viaConductor - direct) / STEPS, 0)} ms (≈ waiting for the next heartbeat)`);
+  console.log(
+    `  through the conductor (heartbeats every 0.3–0.6 s)  total ${fmt(viaConductor, 0)} ms  per step ${fmt(viaConductor / STEPS, 0)} ms`,
+  );
+  console.log(
+    `  floor: POST + poll every 5 ms, no conductor          total ${fmt(direct, 0)} ms  per step ${fmt(direct / STEPS, 0)} ms`,
+  );
+  console.log(
+    `  conductor overhead per step                           ${fmt((viaConductor - direct) / STEPS, 0)} ms (≈ waiting for the next heartbeat)`,
+  );
 } finally {
   for (const child of children) await stop(child);
   rmSync(dir, { recursive: true, force: true });

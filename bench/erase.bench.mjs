@@ -79,7 +79,10 @@ async function eraseOverHttp(devices, skip, driverInternalInfo) {
   const posted = await fetch(`http://127.0.0.1:${PORT}/v1/commands/`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'clean.execute_clean_step', params: { step: { step: 'erase_devices', interface: 'deploy', priority: 10 }, node, ports: [] } }),
+    body: JSON.stringify({
+      name: 'clean.execute_clean_step',
+      params: { step: { step: 'erase_devices', interface: 'deploy', priority: 10 }, node, ports: [] },
+    }),
   }).then((r) => r.json());
   for (;;) {
     const body = await fetch(`http://127.0.0.1:${PORT}/v1/commands/${posted.id}`).then((r) => r.json());
@@ -88,7 +91,11 @@ async function eraseOverHttp(devices, skip, driverInternalInfo) {
       if (body.command_status !== 'SUCCEEDED') throw new Error(`erase failed: ${JSON.stringify(body.command_error)}`);
       const report = body.command_result.clean_result.devices;
       for (const d of devices) if (!report[d]?.verify?.passed) throw new Error(`no verified report for ${d}`);
-      return { ms, stepSeconds: Math.max(...devices.map((d) => report[d].duration_seconds)), eraseSeconds: Math.max(...devices.map((d) => report[d].erase_seconds)) };
+      return {
+        ms,
+        stepSeconds: Math.max(...devices.map((d) => report[d].duration_seconds)),
+        eraseSeconds: Math.max(...devices.map((d) => report[d].erase_seconds)),
+      };
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -100,9 +107,21 @@ try {
   const others = devices.slice(1);
   const { child } = await timeToFirstAnswer(
     process.execPath,
-    [agentBin, 'agent', '--standalone', '--listen', `127.0.0.1:${PORT}`, '--log-level', 'warn', '--cmdline', '/dev/null',
-      '--no-shipped-managers', '--hardware-manager-path', `${root}dist/hardware-managers/generic-disk-erase`,
-      ...devices.flatMap((d) => ['--allow-device', d])],
+    [
+      agentBin,
+      'agent',
+      '--standalone',
+      '--listen',
+      `127.0.0.1:${PORT}`,
+      '--log-level',
+      'warn',
+      '--cmdline',
+      '/dev/null',
+      '--no-shipped-managers',
+      '--hardware-manager-path',
+      `${root}dist/hardware-managers/generic-disk-erase`,
+      ...devices.flatMap((d) => ['--allow-device', d]),
+    ],
     `http://127.0.0.1:${PORT}/v1/status`,
   );
   agent = child;
@@ -112,11 +131,23 @@ try {
   // Warm the backing files once so every run below overwrites allocated blocks.
   run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none']);
 
-  const dd = [], ours = [], oursStep = [], oursErase = [], shred = [], oursDefault = [], one = [], four = [], fourSequential = [], fourDd = [];
+  const dd = [],
+    ours = [],
+    oursStep = [],
+    oursErase = [],
+    shred = [],
+    oursDefault = [],
+    one = [],
+    four = [],
+    fourSequential = [],
+    fourDd = [];
   for (let i = 0; i < RUNS; i++) {
     // Alternate which goes first, so that write-back of the previous run's dirty pages does
     // not always land on the same side.
-    const runDd = () => dd.push(timed(() => run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none'])));
+    const runDd = () =>
+      dd.push(
+        timed(() => run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none'])),
+      );
     if (i % 2 === 0) runDd();
     const zero = await eraseOverHttp([first], others, zeroOnly);
     if (i % 2 === 1) runDd();
@@ -131,23 +162,40 @@ try {
     fourDd.push(await ddInParallel(devices));
   }
 
-  const ddMs = median(dd), oursMs = median(ours), stepMs = median(oursStep), eraseMs = median(oursErase);
-  console.log(`devices: ${devices.length} loop devices of ${SIZE_MIB} MiB over sparse files in ${tmpdir()}; median of ${RUNS} runs`);
+  const ddMs = median(dd),
+    oursMs = median(ours),
+    stepMs = median(oursStep),
+    eraseMs = median(oursErase);
+  console.log(
+    `devices: ${devices.length} loop devices of ${SIZE_MIB} MiB over sparse files in ${tmpdir()}; median of ${RUNS} runs`,
+  );
   console.log('\nfull erase, zero pass (what dd does)          MiB/s     ms   vs dd');
   console.log(`  dd if=/dev/zero bs=4M oflag=direct        ${fmt(mibps(SIZE, ddMs))} ${fmt(ddMs)}   100%`);
-  console.log(`  erase_devices over HTTP (plan+erase+verify)${fmt(mibps(SIZE, oursMs))} ${fmt(oursMs)}  ${fmt((100 * ddMs) / oursMs)}%`);
-  console.log(`  erase_devices, device erase + verify      ${fmt(mibps(SIZE, stepMs))} ${fmt(stepMs)}  ${fmt((100 * ddMs) / stepMs)}%`);
-  console.log(`  erase_devices, the erase pass alone        ${fmt(mibps(SIZE, eraseMs))} ${fmt(eraseMs)}  ${fmt((100 * ddMs) / eraseMs)}%`);
-  const shredMs = median(shred), defaultMs = median(oursDefault);
+  console.log(
+    `  erase_devices over HTTP (plan+erase+verify)${fmt(mibps(SIZE, oursMs))} ${fmt(oursMs)}  ${fmt((100 * ddMs) / oursMs)}%`,
+  );
+  console.log(
+    `  erase_devices, device erase + verify      ${fmt(mibps(SIZE, stepMs))} ${fmt(stepMs)}  ${fmt((100 * ddMs) / stepMs)}%`,
+  );
+  console.log(
+    `  erase_devices, the erase pass alone        ${fmt(mibps(SIZE, eraseMs))} ${fmt(eraseMs)}  ${fmt((100 * ddMs) / eraseMs)}%`,
+  );
+  const shredMs = median(shred),
+    defaultMs = median(oursDefault);
   console.log('\nIPA default settings (1 random pass + zeros)  MiB/s written   ms');
   console.log(`  shred --force --zero --iterations 1 (IPA)  ${fmt(mibps(2 * SIZE, shredMs))} ${fmt(shredMs)}`);
   console.log(`  erase_devices over HTTP                    ${fmt(mibps(2 * SIZE, defaultMs))} ${fmt(defaultMs)}`);
-  const oneMs = median(one), fourMs = median(four), seqMs = median(fourSequential), fourDdMs = median(fourDd);
+  const oneMs = median(one),
+    fourMs = median(four),
+    seqMs = median(fourSequential),
+    fourDdMs = median(fourDd);
   console.log('\nparallel erase (zero pass)                    ms   vs 1 device (goal ≤ 1.3×)');
   console.log(`  1 device                                   ${fmt(oneMs)}    1.00×`);
   console.log(`  4 devices at once (default)                ${fmt(fourMs)}    ${(fourMs / oneMs).toFixed(2)}×`);
   console.log(`  4 devices one after another (concurrency 1)${fmt(seqMs)}    ${(seqMs / oneMs).toFixed(2)}×`);
-  console.log(`  baseline: 4 × dd started at once           ${fmt(fourDdMs)}    ${(fourDdMs / median(dd)).toFixed(2)}× of one dd`);
+  console.log(
+    `  baseline: 4 × dd started at once           ${fmt(fourDdMs)}    ${(fourDdMs / median(dd)).toFixed(2)}× of one dd`,
+  );
   console.log(
     '\nNote: a loop device writes through the page cache of its backing file, so each erase here is a memory copy\n' +
       `done by CPU (${availableParallelism()} cores on this machine): 4 devices cannot finish faster than 4/cores × one device,\n` +

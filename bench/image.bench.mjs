@@ -9,7 +9,19 @@
 //   BENCH_IMAGE_MIB   image size (default 2048; the RSS target is stated for >= 2 GiB)
 //   BENCH_IMAGE_RUNS  runs per throughput figure, median reported (default 3)
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createHash, randomFillSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,7 +183,13 @@ async function writeImage(info) {
   const ms = performance.now() - started;
   if (body.command_status !== 'SUCCEEDED') throw new Error(`write_image failed: ${JSON.stringify(body.command_error)}`);
   const peak = Math.max(sampledPeak, kib(status(pid), 'VmHWM'));
-  return { ms, rssBefore: before / 1024, rssGrowth: (peak - before) / 1024, qemuPeak: qemuPeak / 1024, result: body.command_result.deploy_result };
+  return {
+    ms,
+    rssBefore: before / 1024,
+    rssGrowth: (peak - before) / 1024,
+    qemuPeak: qemuPeak / 1024,
+    result: body.command_result.deploy_result,
+  };
 }
 
 function timeShell(script) {
@@ -201,12 +219,32 @@ try {
   const qcowUrl = `http://127.0.0.1:${server.port}/bench.qcow2`;
   const started = await timeToFirstAnswer(
     launcher,
-    ['agent', '--standalone', '--listen', `127.0.0.1:${PORT}`, '--agent-token', TOKEN, '--allow-device', loop, '--cmdline', '/dev/null', '--log-level', 'warn'],
+    [
+      'agent',
+      '--standalone',
+      '--listen',
+      `127.0.0.1:${PORT}`,
+      '--agent-token',
+      TOKEN,
+      '--allow-device',
+      loop,
+      '--cmdline',
+      '/dev/null',
+      '--log-level',
+      'warn',
+    ],
     `http://127.0.0.1:${PORT}/v1/status`,
   );
   agent = started.child;
 
-  const info = (url, id, format, sha) => ({ id, urls: [url], disk_format: format, stream_raw_images: true, os_hash_algo: 'sha256', os_hash_value: sha });
+  const info = (url, id, format, sha) => ({
+    id,
+    urls: [url],
+    disk_format: format,
+    stream_raw_images: true,
+    os_hash_algo: 'sha256',
+    os_hash_value: sha,
+  });
   const baseline = [];
   const ours = [];
   const rawRss = [];
@@ -217,7 +255,9 @@ try {
     // The same with the checksum the agent must verify: the fair comparison of the work done.
     execFileSync('sync');
     verified.push(
-      timeShell(`curl -s ${rawUrl} | tee >(sha256sum > ${dir}/sum) | dd of=${loop} bs=4M oflag=direct iflag=fullblock status=none`),
+      timeShell(
+        `curl -s ${rawUrl} | tee >(sha256sum > ${dir}/sum) | dd of=${loop} bs=4M oflag=direct iflag=fullblock status=none`,
+      ),
     );
   };
   for (let run = 0; run < RUNS; run++) {
@@ -243,13 +283,17 @@ try {
   const base = median(baseline);
   const mine = median(ours);
   const ratio = base / mine;
-  console.log(`\nimage ${SIZE_MIB} MiB random data, loop device ${loop} (sparse file in ${tmpdir()}), ${RUNS} run(s), median; 2 shared cores`);
+  console.log(
+    `\nimage ${SIZE_MIB} MiB random data, loop device ${loop} (sparse file in ${tmpdir()}), ${RUNS} run(s), median; 2 shared cores`,
+  );
   console.log(`${pad('what', 64)}${pad('ours', 22)}baseline`);
   console.log(
     `${pad('raw write_image, end to end (download+hash+write+flush)', 64)}${pad(`${mibps(SIZE, mine).toFixed(0)} MiB/s (${(mine / 1000).toFixed(1)} s)`, 22)}` +
       `${mibps(SIZE, base).toFixed(0)} MiB/s (${(base / 1000).toFixed(1)} s) curl | dd bs=4M oflag=direct`,
   );
-  console.log(`${pad('  ours / baseline (target >= 90%)', 64)}${(ratio * 100).toFixed(0)}%  ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`);
+  console.log(
+    `${pad('  ours / baseline (target >= 90%)', 64)}${(ratio * 100).toFixed(0)}%  ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`,
+  );
   const withSum = median(verified);
   console.log(
     `${pad('  same work by hand: curl | tee >(sha256sum) | dd oflag=direct', 64)}${pad(`${mibps(SIZE, withSum).toFixed(0)} MiB/s (${(withSum / 1000).toFixed(1)} s)`, 22)}` +

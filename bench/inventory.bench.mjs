@@ -18,7 +18,14 @@ function toolsFloorMs() {
   for (const [cmd, ...args] of [
     ['ip', '-j', '-d', 'addr', 'show'],
     ['lscpu'],
-    ['lsblk', '--json', '--bytes', '--all', '--output', 'NAME,KNAME,PATH,MAJ:MIN,PKNAME,TYPE,SIZE,MODEL,VENDOR,SERIAL,WWN,ROTA,HCTL,RO,RM,TRAN,LOG-SEC,PHY-SEC'],
+    [
+      'lsblk',
+      '--json',
+      '--bytes',
+      '--all',
+      '--output',
+      'NAME,KNAME,PATH,MAJ:MIN,PKNAME,TYPE,SIZE,MODEL,VENDOR,SERIAL,WWN,ROTA,HCTL,RO,RM,TRAN,LOG-SEC,PHY-SEC',
+    ],
   ]) {
     spawnSync(cmd, args, { stdio: 'ignore', env: { ...process.env, LC_ALL: 'C' } });
   }
@@ -27,7 +34,19 @@ function toolsFloorMs() {
 
 const { child } = await timeToFirstAnswer(
   process.execPath,
-  [`${root}dist/ramdisk-agent.mjs`, 'agent', '--standalone', '--agent-token', TOKEN, '--listen', `127.0.0.1:${PORT}`, '--log-level', 'warn', '--cmdline', '/dev/null'],
+  [
+    `${root}dist/ramdisk-agent.mjs`,
+    'agent',
+    '--standalone',
+    '--agent-token',
+    TOKEN,
+    '--listen',
+    `127.0.0.1:${PORT}`,
+    '--log-level',
+    'warn',
+    '--cmdline',
+    '/dev/null',
+  ],
   `http://127.0.0.1:${PORT}/v1/status`,
 );
 try {
@@ -37,7 +56,10 @@ try {
   let keys = [];
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
-    const res = await client.request('POST', `/v1/commands/?wait=true&agent_token=${TOKEN}`, { name: 'poll.get_hardware_info', params: {} });
+    const res = await client.request('POST', `/v1/commands/?wait=true&agent_token=${TOKEN}`, {
+      name: 'poll.get_hardware_info',
+      params: {},
+    });
     const ms = performance.now() - t;
     const body = JSON.parse(res.body);
     if (res.status !== 200 || body.command_status !== 'SUCCEEDED') throw new Error(`get_hardware_info failed: ${res.body}`);
@@ -50,7 +72,9 @@ try {
   const ours = summarize(samples);
   console.log(`inventory keys: ${keys.join(', ')}`);
   console.log('                                              p50 ms    p99 ms');
-  console.log(`  ours: poll.get_hardware_info over HTTP    ${fmt(ours.p50).padStart(8)}  ${fmt(ours.p99).padStart(8)}   (first call ${fmt(cold)} ms)`);
+  console.log(
+    `  ours: poll.get_hardware_info over HTTP    ${fmt(ours.p50).padStart(8)}  ${fmt(ours.p99).padStart(8)}   (first call ${fmt(cold)} ms)`,
+  );
   console.log(`  floor: spawn ip + lscpu + lsblk serially  ${fmt(floor.p50).padStart(8)}  ${fmt(floor.p99).padStart(8)}`);
   console.log('  IPA 9.4.3 (ipa-baseline.md)               450–510');
   console.log(`  goal                                      ≤ 100      ${ours.p50 <= 100 ? 'met' : 'NOT met'}`);

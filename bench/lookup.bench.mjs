@@ -68,12 +68,31 @@ async function agentRun(conductor, port) {
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    [`${root}dist/ramdisk-agent.mjs`, 'agent', '--api-url', conductor.url, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--cmdline', '/dev/null'],
+    [
+      `${root}dist/ramdisk-agent.mjs`,
+      'agent',
+      '--api-url',
+      conductor.url,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'warn',
+      '--cmdline',
+      '/dev/null',
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const marks = await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('no heartbeat in 20 s')), 20_000))]);
+  const marks = await Promise.race([
+    done,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('no heartbeat in 20 s')), 20_000)),
+  ]);
   await stop(child);
-  return { toLookup: marks.lookup - started, lookupToHeartbeat: marks.heartbeat - marks.lookup, total: marks.heartbeat - started, tls: marks.tls };
+  return {
+    toLookup: marks.lookup - started,
+    lookupToHeartbeat: marks.heartbeat - marks.lookup,
+    total: marks.heartbeat - started,
+    tls: marks.tls,
+  };
 }
 
 async function floorRun(conductor) {
@@ -83,7 +102,11 @@ async function floorRun(conductor) {
   const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
   const marks = await done;
   await stop(child);
-  return { toLookup: marks.lookup - started, lookupToHeartbeat: marks.heartbeat - marks.lookup, total: marks.heartbeat - started };
+  return {
+    toLookup: marks.lookup - started,
+    lookupToHeartbeat: marks.heartbeat - marks.lookup,
+    total: marks.heartbeat - started,
+  };
 }
 
 function median(runs, key) {
@@ -101,10 +124,14 @@ for (const [label, version] of [
   for (let i = 0; i < RUNS; i++) runs.push(await agentRun(conductor, port++));
   await conductor.close();
   if (runs.some((r) => r.tls !== (version === '1.68'))) throw new Error('auto-TLS was not used as expected');
-  console.log(`  ${label}  ${fmt(median(runs, 'toLookup')).padStart(12)}  ${fmt(median(runs, 'lookupToHeartbeat')).padStart(16)}  ${fmt(median(runs, 'total')).padStart(15)}`);
+  console.log(
+    `  ${label}  ${fmt(median(runs, 'toLookup')).padStart(12)}  ${fmt(median(runs, 'lookupToHeartbeat')).padStart(16)}  ${fmt(median(runs, 'total')).padStart(15)}`,
+  );
 }
 const conductor = await startConductor('1.62');
 const floor = [];
 for (let i = 0; i < RUNS; i++) floor.push(await floorRun(conductor));
 await conductor.close();
-console.log(`  floor: bare node, one GET + one POST     ${fmt(median(floor, 'toLookup')).padStart(12)}  ${fmt(median(floor, 'lookupToHeartbeat')).padStart(16)}  ${fmt(median(floor, 'total')).padStart(15)}`);
+console.log(
+  `  floor: bare node, one GET + one POST     ${fmt(median(floor, 'toLookup')).padStart(12)}  ${fmt(median(floor, 'lookupToHeartbeat')).padStart(16)}  ${fmt(median(floor, 'total')).padStart(15)}`,
+);

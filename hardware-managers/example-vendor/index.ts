@@ -64,7 +64,9 @@ const assertHardware = defineStep({
       const disks = listing.blockdevices.filter((d) => d.type === 'disk' && d.size >= minBytes);
       observed.disks = disks.map((d) => ({ name: d.name, size: d.size }));
       if (disks.length < args.min_disks) {
-        failures.push(`${disks.length} disks of at least ${args.min_disk_size_gib ?? 0} GiB, expected at least ${args.min_disks}`);
+        failures.push(
+          `${disks.length} disks of at least ${args.min_disk_size_gib ?? 0} GiB, expected at least ${args.min_disks}`,
+        );
       }
     }
     ctx.progress.update({ phase: 'done', failures: failures.length });

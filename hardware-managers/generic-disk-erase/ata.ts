@@ -52,10 +52,17 @@ export function parseHdparmSecurity(output: string): AtaSecurity | undefined {
 }
 
 const smartctlJson = z.looseObject({
-  smartctl: z.looseObject({ exit_status: z.number().optional(), messages: z.array(z.looseObject({ string: z.string() })).optional() }).optional(),
+  smartctl: z
+    .looseObject({ exit_status: z.number().optional(), messages: z.array(z.looseObject({ string: z.string() })).optional() })
+    .optional(),
   device: z.looseObject({ protocol: z.string().optional() }).optional(),
   ata_security: z
-    .looseObject({ state: z.number().optional(), string: z.string().optional(), enabled: z.boolean().optional(), frozen: z.boolean().optional() })
+    .looseObject({
+      state: z.number().optional(),
+      string: z.string().optional(),
+      enabled: z.boolean().optional(),
+      frozen: z.boolean().optional(),
+    })
     .optional(),
 });
 
@@ -87,9 +94,7 @@ export function parseSmartctlSecurity(stdout: string): SmartctlSecurity {
   };
 }
 
-export type AtaProbe =
-  | { usable: true; security: AtaSecurity }
-  | { usable: false; reason: string; security?: AtaSecurity };
+export type AtaProbe = { usable: true; security: AtaSecurity } | { usable: false; reason: string; security?: AtaSecurity };
 
 /** Read-only: whether ATA secure erase applies to this device, and in which state it is. */
 export async function probeAtaSecurity(ctx: StepContext, device: string): Promise<AtaProbe> {
@@ -118,7 +123,11 @@ function range(from: number, to: number): number[] {
 }
 
 /** Try the two empty passwords IPA tries (hdparm < 9.51 took "NULL" literally). */
-async function attemptUnlock(ctx: StepContext, device: string, security: AtaSecurity | undefined): Promise<AtaSecurity | undefined> {
+async function attemptUnlock(
+  ctx: StepContext,
+  device: string,
+  security: AtaSecurity | undefined,
+): Promise<AtaSecurity | undefined> {
   let current = security ?? (await readAtaSecurity(ctx, device));
   for (const password of ['NULL', '']) {
     if (current && !current.locked) break;
@@ -162,7 +171,9 @@ export async function ataSecureErase(ctx: StepContext, device: string, initial: 
     if (!state || state.enabled) {
       await ctx
         .exec('hdparm', ['--user-master', 'u', '--security-disable', 'NULL', device])
-        .catch((cleanupError: unknown) => ctx.log.warn({ device, err: cleanupError }, 'could not remove the temporary ATA password'));
+        .catch((cleanupError: unknown) =>
+          ctx.log.warn({ device, err: cleanupError }, 'could not remove the temporary ATA password'),
+        );
     }
     throw new BlockDeviceEraseError(`Erase failed for device ${device}: ${(error as Error).message}`);
   }

@@ -63,7 +63,11 @@ export function overwritePlanFrom(settings: EraseSettings): OverwritePlan {
   return { randomPasses: settings.iterations, zeroPass: settings.zeroize };
 }
 
-export async function chooseFullEraseMethod(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice> {
+export async function chooseFullEraseMethod(
+  ctx: StepContext,
+  device: BlockDevice,
+  settings: EraseSettings,
+): Promise<MethodChoice> {
   const notUsed: MethodChoice['notUsed'] = [];
   const plan = overwritePlanFrom(settings);
   if (overwritePasses(plan) === 0) {
@@ -76,7 +80,8 @@ export async function chooseFullEraseMethod(ctx: StepContext, device: BlockDevic
   const fallback = settings.continueIfSecureEraseFailed ? overwriteMethod : undefined;
   const isBlock = device.type !== 'file';
 
-  if (!settings.enableNvmeSecureErase) notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
+  if (!settings.enableNvmeSecureErase)
+    notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
   else if (!isBlock) notUsed.push({ method: 'nvme_format', reason: 'a plain file' });
   else {
     const nvme = await probeNvmeFormat(ctx, device.path);
@@ -84,13 +89,15 @@ export async function chooseFullEraseMethod(ctx: StepContext, device: BlockDevic
     notUsed.push({ method: 'nvme_format', reason: nvme.reason });
   }
 
-  if (!settings.enableAtaSecureErase) notUsed.push({ method: 'ata_secure_erase', reason: 'disabled (agent_enable_ata_secure_erase)' });
+  if (!settings.enableAtaSecureErase)
+    notUsed.push({ method: 'ata_secure_erase', reason: 'disabled (agent_enable_ata_secure_erase)' });
   else if (!isBlock) notUsed.push({ method: 'ata_secure_erase', reason: 'a plain file' });
   else if (device.path.startsWith('/dev/nvme')) notUsed.push({ method: 'ata_secure_erase', reason: 'an NVMe device' });
   else if (device.type === 'loop') notUsed.push({ method: 'ata_secure_erase', reason: 'a loop device (no drive behind it)' });
   else {
     const ata = await probeAtaSecurity(ctx, device.path);
-    if (ata.usable) return { method: { kind: 'ata_secure_erase', security: ata.security }, notUsed, ...(fallback ? { fallback } : {}) };
+    if (ata.usable)
+      return { method: { kind: 'ata_secure_erase', security: ata.security }, notUsed, ...(fallback ? { fallback } : {}) };
     notUsed.push({ method: 'ata_secure_erase', reason: ata.reason });
   }
   return { method: overwriteMethod, notUsed };
@@ -102,7 +109,8 @@ export async function chooseExpressMethod(ctx: StepContext, device: BlockDevice,
     notUsed.push({ method: 'nvme_format', reason: 'a plain file' }, { method: 'blkdiscard', reason: 'a plain file' });
     return { method: { kind: 'metadata' }, notUsed };
   }
-  if (!settings.enableNvmeSecureErase) notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
+  if (!settings.enableNvmeSecureErase)
+    notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
   else {
     const nvme = await probeNvmeFormat(ctx, device.path);
     if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, fallback: { kind: 'metadata' } };
@@ -262,4 +270,3 @@ async function finishReport(
     verify,
   };
 }
-

@@ -24,7 +24,13 @@ async function wipefs(ctx: StepContext, path: string): Promise<void> {
   }
 }
 
-async function zeroSectors(ctx: StepContext, device: BlockDevice, sectorSize: number, count: number, seek: number): Promise<void> {
+async function zeroSectors(
+  ctx: StepContext,
+  device: BlockDevice,
+  sectorSize: number,
+  count: number,
+  seek: number,
+): Promise<void> {
   await ctx.exec('dd', [
     `bs=${sectorSize}`,
     'if=/dev/zero',

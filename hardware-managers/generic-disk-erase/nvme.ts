@@ -48,7 +48,8 @@ export async function probeNvmeFormat(ctx: StepContext, device: string): Promise
   } catch (error) {
     return { usable: false, reason: `nvme id-ctrl failed: ${(error as Error).message}` };
   }
-  if (!controller.formatSupported) return { usable: false, reason: 'the controller does not support Format NVM (OACS bit 1 clear)' };
+  if (!controller.formatSupported)
+    return { usable: false, reason: 'the controller does not support Format NVM (OACS bit 1 clear)' };
   return { usable: true, ses: controller.cryptoEraseSupported ? 2 : 1, controller };
 }
 

@@ -74,7 +74,12 @@ export async function overwrite(ctx: StepContext, device: BlockDevice, plan: Ove
 }
 
 /** Writes zeros over the whole device (or file, without changing its size). */
-export async function zeroFill(ctx: StepContext, device: BlockDevice, onBytes: (bytes: number) => void, passesForTimeout = 1): Promise<void> {
+export async function zeroFill(
+  ctx: StepContext,
+  device: BlockDevice,
+  onBytes: (bytes: number) => void,
+  passesForTimeout = 1,
+): Promise<void> {
   const isFile = device.type === 'file';
   const args = [
     'if=/dev/zero',

@@ -32,7 +32,11 @@ export interface ErasePlan {
 /** Filesystem labels of virtual media a BMC attaches (config drive, boot ISO). */
 const VIRTUAL_MEDIA_LABELS = new Set(['config-2', 'vmedia_boot_iso']);
 /** IPA's shared-filesystem guard: GPFS and VMFS partition types, MBR 0xfb, gfs2. */
-const PROTECTED_PARTITION_TYPES = new Set(['37affc90-ef7d-4e96-91c3-2d7ae055b174', 'aa31e02a-400f-11db-9590-000c2911d1b8', '0xfb']);
+const PROTECTED_PARTITION_TYPES = new Set([
+  '37affc90-ef7d-4e96-91c3-2d7ae055b174',
+  'aa31e02a-400f-11db-9590-000c2911d1b8',
+  '0xfb',
+]);
 
 export interface PlanOptions {
   settings: EraseSettings;
@@ -51,7 +55,9 @@ async function virtualFloppy(): Promise<string | undefined> {
 
 /** `MD_NAME=host:name` → `name`, as IPA's get_volume_name_of_raid_device. */
 async function raidVolumeName(ctx: StepContext, device: BlockDevice): Promise<string | undefined> {
-  const { stdout } = await ctx.exec('mdadm', ['--detail', '--export', device.path], { quiet: true }).catch(() => ({ stdout: '' }));
+  const { stdout } = await ctx
+    .exec('mdadm', ['--detail', '--export', device.path], { quiet: true })
+    .catch(() => ({ stdout: '' }));
   const name = /^MD_NAME=(.*)$/m.exec(stdout)?.[1];
   return name?.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
 }
@@ -95,7 +101,8 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     let reason: string | undefined;
     if (floppy && floppy === (await realpath(device.path).catch(() => device.path))) reason = 'virtual media floppy (ir-vfd-dev)';
     else if (vmedia) reason = `virtual media (filesystem label ${vmedia})`;
-    else if (keptRaidMembers.has(device.path)) reason = `member of the kept software RAID volume "${keptRaidMembers.get(device.path)}"`;
+    else if (keptRaidMembers.has(device.path))
+      reason = `member of the kept software RAID volume "${keptRaidMembers.get(device.path)}"`;
     else if (/^raid|^md$/.test(device.type) && skipped.some((s) => s.device === device.path)) continue;
     else if (raidMember) reason = 'member of a software RAID (the RAID device is erased instead)';
     else if (isMounted(device)) reason = `holds a mounted filesystem (${describeMounts(device)})`;

@@ -34,14 +34,27 @@ export class ProgressBoard {
   #lastPublish = 0;
   #pending: NodeJS.Timeout | undefined;
 
-  constructor(reporter: ProgressReporter, step: string, devices: { path: string; sizeBytes: number }[], skipped: { device: string; reason: string }[]) {
+  constructor(
+    reporter: ProgressReporter,
+    step: string,
+    devices: { path: string; sizeBytes: number }[],
+    skipped: { device: string; reason: string }[],
+  ) {
     this.#reporter = reporter;
     this.#step = step;
     this.#skipped = skipped;
     for (const { path, sizeBytes } of devices) {
       this.#devices.set(path, {
-        device: path, state: 'pending', method: null, pass: 0, passes: 0, sizeBytes, bytesDone: 0,
-        startedAtMs: null, finishedAtMs: null, error: null,
+        device: path,
+        state: 'pending',
+        method: null,
+        pass: 0,
+        passes: 0,
+        sizeBytes,
+        bytesDone: 0,
+        startedAtMs: null,
+        finishedAtMs: null,
+        error: null,
       });
     }
     this.publish(true);

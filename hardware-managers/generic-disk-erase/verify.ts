@@ -79,7 +79,12 @@ export async function verifyNoSignatures(ctx: StepContext, device: BlockDevice):
   // blkid exits 2 when it finds nothing to report.
   const blkid = await ctx.exec('blkid', ['-p', '-o', 'export', device.path], { okExitCodes: [0, 2], quiet: true });
   if (blkid.exitCode === 0 && blkid.stdout.trim() !== '') {
-    return { method: 'no_signature', passed: false, checked, problem: `blkid still finds: ${blkid.stdout.trim().replace(/\n/g, ', ')}` };
+    return {
+      method: 'no_signature',
+      passed: false,
+      checked,
+      problem: `blkid still finds: ${blkid.stdout.trim().replace(/\n/g, ', ')}`,
+    };
   }
   const signatures = await listSignatures(ctx, device.path);
   if (signatures.length > 0) {

@@ -13,12 +13,15 @@ import { writeImage } from './write-image.js';
 
 const writeImageStep = defineStep({
   name: 'write_image',
-  description: 'Download a whole-disk image (raw streamed, qcow2 converted on the disk), verify its checksum and write it with the config drive.',
+  description:
+    'Download a whole-disk image (raw streamed, qcow2 converted on the disk), verify its checksum and write it with the config drive.',
   // Priority 0 on the agent side: Ironic's own write_image deploy step (80) calls it in-band.
   deploy: { priority: 0, interface: 'deploy' },
   service: { priority: 0, interface: 'deploy', abortable: false },
   args: z.object({
-    image_info: z.record(z.string(), z.unknown()).describe('Image description as Ironic sends it (id, urls, checksum, disk_format, ...)'),
+    image_info: z
+      .record(z.string(), z.unknown())
+      .describe('Image description as Ironic sends it (id, urls, checksum, disk_format, ...)'),
     configdrive: z.string().nullish().describe('Config drive: base64 of a gzipped ISO labelled config-2, or a URL to one'),
   }),
   async run(ctx, args) {

@@ -55,7 +55,9 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
     const { partition } = await findEfiSystemPartition(ctx.exec, device, params.efi_system_part_uuid);
     const loaders = await findEfiLoaders(ctx.exec, device, partition);
     if (loaders.length === 0) {
-      throw new CommandExecutionError(`No EFI bootloader (BOOTX64.CSV, shim, grub or \\EFI\\BOOT\\BOOTX64.EFI) found on ${partition.node}`);
+      throw new CommandExecutionError(
+        `No EFI bootloader (BOOTX64.CSV, shim, grub or \\EFI\\BOOT\\BOOTX64.EFI) found on ${partition.node}`,
+      );
     }
     // efibootmgr -w may write a disk signature: it is a write to the disk.
     await ctx.guard.assertWritable(device);
@@ -79,9 +81,17 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
   } catch (error) {
     const reason = isIpaError(error) ? error.details : (error as Error).message;
     if (!ignoreFailure) {
-      throw isIpaError(error) ? error : new CommandExecutionError(`Installing the UEFI bootloader on ${device} failed: ${reason}`);
+      throw isIpaError(error)
+        ? error
+        : new CommandExecutionError(`Installing the UEFI bootloader on ${device} failed: ${reason}`);
     }
     ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
-    return { boot_mode: 'uefi', device, action: 'none', ignored_error: reason, message: `Bootloader installation failed and was ignored: ${reason}` };
+    return {
+      boot_mode: 'uefi',
+      device,
+      action: 'none',
+      ignored_error: reason,
+      message: `Bootloader installation failed and was ignored: ${reason}`,
+    };
   }
 }

@@ -3,7 +3,13 @@
  * smallest disk of at least 4 GiB, among the disks destructive steps may touch, minus
  * any the device guard refuses right now (mounted, swap, read-only).
  */
-import { listTargetDisks, rootDeviceHintsFromNode, selectRootDevice, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import {
+  listTargetDisks,
+  rootDeviceHintsFromNode,
+  selectRootDevice,
+  type BlockDevice,
+  type StepContext,
+} from '../../src/hardware/index.js';
 
 export async function selectInstallDevice(ctx: Pick<StepContext, 'exec' | 'guard' | 'node' | 'log'>): Promise<BlockDevice> {
   const { targets, skipped } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node });

@@ -75,7 +75,11 @@ export interface WriteImageResult {
   configdrive: { partition: string; reused: boolean } | null;
 }
 
-export async function writeImage(ctx: StepContext, rawImageInfo: unknown, configdriveArg: string | null | undefined): Promise<WriteImageResult> {
+export async function writeImage(
+  ctx: StepContext,
+  rawImageInfo: unknown,
+  configdriveArg: string | null | undefined,
+): Promise<WriteImageResult> {
   const started = performance.now();
   const settings = ctx.settings ?? DEFAULT_HARDWARE_SETTINGS;
   const info = validateImageInfo(rawImageInfo, { md5Enabled: settings.md5Enabled });
@@ -129,7 +133,10 @@ export async function writeImage(ctx: StepContext, rawImageInfo: unknown, config
       const placed = await writeConfigDrive(ctx.exec, device.path, isBlockDevice, device.sizeBytes, configdriveImage);
       finalTable = placed.table;
       configdriveResult = { partition: placed.partition.node, reused: placed.reused };
-      ctx.log.info({ partition: placed.partition.node, bytes: configdriveImage.length, reused: placed.reused }, 'config drive written');
+      ctx.log.info(
+        { partition: placed.partition.node, bytes: configdriveImage.length, reused: placed.reused },
+        'config drive written',
+      );
     }
 
     const partitionUuids = await collectPartitionUuids(device.path, finalTable, configdriveResult?.partition);
@@ -171,7 +178,9 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
   const declared = (info.disk_format ?? '').toLowerCase();
   if (declared === 'raw' || declared === 'gpt') return { name: 'raw', totalBytes: undefined, virtualSize: undefined };
   if (declared && declared !== 'unknown' && !PERMITTED_FORMATS.has(declared)) {
-    throw new InvalidImage(`Image ${info.id} has disk_format ${declared}, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`);
+    throw new InvalidImage(
+      `Image ${info.id} has disk_format ${declared}, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`,
+    );
   }
   let probed: { head: Buffer; totalBytes: number | undefined } | undefined;
   let problem = '';
@@ -189,7 +198,9 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
     throw new InvalidImage(`Image ${info.id} is declared as ${declared} but its content is ${detected}`);
   }
   if (detected !== 'raw' && detected !== 'qcow2') {
-    throw new InvalidImage(`Image ${info.id} is in ${detected} format, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`);
+    throw new InvalidImage(
+      `Image ${info.id} is in ${detected} format, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`,
+    );
   }
   return {
     name: detected,
@@ -214,7 +225,17 @@ async function streamRaw(
   });
   ctx.log.info({ device: device.path, directIo: writer.direct }, 'streaming raw image onto the device');
   try {
-    return await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: device.path });
+    return await downloadImage({
+      info,
+      client,
+      expected,
+      sink: writer,
+      settings,
+      progress,
+      log: ctx.log,
+      signal: ctx.signal,
+      location: device.path,
+    });
   } finally {
     await writer.close();
   }
@@ -234,10 +255,11 @@ async function writeQcow2(
   const fileBytes = format.totalBytes;
   const virtualSize = format.virtualSize ?? 0;
   if (virtualSize > device.sizeBytes) {
-    throw new InvalidImage(`Image ${info.id} expands to ${virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`);
+    throw new InvalidImage(
+      `Image ${info.id} expands to ${virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`,
+    );
   }
-  const scratchOffset =
-    fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
+  const scratchOffset = fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
   if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
     // Park the qcow2 at the end of the disk, then expand it onto the start.
     const writer = await BlockWriter.open(device.path, {
@@ -248,16 +270,36 @@ async function writeQcow2(
     });
     let download: DownloadResult;
     try {
-      download = await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: `${device.path}@${scratchOffset}` });
+      download = await downloadImage({
+        info,
+        client,
+        expected,
+        sink: writer,
+        settings,
+        progress,
+        log: ctx.log,
+        signal: ctx.signal,
+        location: `${device.path}@${scratchOffset}`,
+      });
     } finally {
       await writer.close();
     }
     const source = imageAtOffsetSpec('qcow2', device.path, scratchOffset, download.bytes);
     await inspectAndConvert(ctx, info, source, device, isBlockDevice, progress);
     // The parked copy is dead data now: its header must not be mistaken for anything later.
-    await ctx.exec('blkdiscard', ['-f', '-o', String(scratchOffset), '-l', String(Math.ceil(download.bytes / MIB) * MIB), device.path]).catch(
-      async () => ctx.exec('dd', ['if=/dev/zero', `of=${device.path}`, 'bs=1M', 'count=1', `seek=${scratchOffset}`, 'oflag=seek_bytes,direct', 'conv=notrunc']),
-    );
+    await ctx
+      .exec('blkdiscard', ['-f', '-o', String(scratchOffset), '-l', String(Math.ceil(download.bytes / MIB) * MIB), device.path])
+      .catch(async () =>
+        ctx.exec('dd', [
+          'if=/dev/zero',
+          `of=${device.path}`,
+          'bs=1M',
+          'count=1',
+          `seek=${scratchOffset}`,
+          'oflag=seek_bytes,direct',
+          'conv=notrunc',
+        ]),
+      );
     return { download, method: 'qcow2-in-place' };
   }
 
@@ -271,7 +313,10 @@ async function writeQcow2(
         `nor in ${dir} (${room} bytes free)`,
     );
   }
-  ctx.log.warn({ dir, fileBytes: fileBytes ?? null }, 'qcow2 image does not fit beside its expansion on the disk; using a scratch file (RAM on a ramdisk)');
+  ctx.log.warn(
+    { dir, fileBytes: fileBytes ?? null },
+    'qcow2 image does not fit beside its expansion on the disk; using a scratch file (RAM on a ramdisk)',
+  );
   const scratch = join(dir, `ramdisk-agent-image-${process.pid}-${Date.now()}.qcow2`);
   await writeFile(scratch, '');
   try {
@@ -282,7 +327,17 @@ async function writeQcow2(
     });
     let download: DownloadResult;
     try {
-      download = await downloadImage({ info, client, expected, sink: writer, settings, progress, log: ctx.log, signal: ctx.signal, location: scratch });
+      download = await downloadImage({
+        info,
+        client,
+        expected,
+        sink: writer,
+        settings,
+        progress,
+        log: ctx.log,
+        signal: ctx.signal,
+        location: scratch,
+      });
     } finally {
       await writer.close();
     }
@@ -306,7 +361,9 @@ async function inspectAndConvert(
   if (details.format !== 'qcow2') throw new InvalidImage(`Image ${info.id} is ${details.format}, not qcow2`);
   assertSafeQemuImage(details, info.id);
   if (details.virtualSize > device.sizeBytes) {
-    throw new InvalidImage(`Image ${info.id} expands to ${details.virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`);
+    throw new InvalidImage(
+      `Image ${info.id} expands to ${details.virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`,
+    );
   }
   progress.stage('converting', { totalBytes: details.virtualSize });
   progress.written(0);
@@ -333,7 +390,11 @@ async function settleLayout(ctx: StepContext, device: string, isBlockDevice: boo
   return table;
 }
 
-async function collectPartitionUuids(device: string, table: PartitionTable, configdrivePartition: string | undefined): Promise<PartitionUuids> {
+async function collectPartitionUuids(
+  device: string,
+  table: PartitionTable,
+  configdrivePartition: string | undefined,
+): Promise<PartitionUuids> {
   const uuids: PartitionUuids = { 'root uuid': await diskIdentifier(device) };
   const partitions: Record<string, string> = {};
   const esp = table.partitions.find((p) => isEfiSystemPartition(table, p));

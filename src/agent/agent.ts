@@ -70,7 +70,11 @@ export function locateShippedManagers(): string | undefined {
 function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.Logger {
   const given = options.logger;
   const base: LoggerOptions & { stream?: NodeJS.WritableStream } =
-    given === false ? { level: 'silent' } : typeof given === 'object' && given !== null ? (given as LoggerOptions) : { level: options.config.logLevel };
+    given === false
+      ? { level: 'silent' }
+      : typeof given === 'object' && given !== null
+        ? (given as LoggerOptions)
+        : { level: options.config.logLevel };
   const { stream, ...pinoOptions } = base;
   return pino({ redact: LOG_REDACTION, ...pinoOptions }, buffer.tee(stream ?? process.stdout)) as Logger & pino.Logger;
 }
@@ -92,7 +96,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   ];
   publishHostModules();
   const { plugins, problems } = await loadHardwareManagers(managerDirs, log);
-  const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) => run(file, args, { logger: log, ...opts });
+  const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>
+    run(file, args, { logger: log, ...opts });
   const hardware = await ManagerRegistry.activate(plugins, { log, exec, guard });
   const power = new PowerActions({
     mode: await resolvePowerMode(config.powerActions, guard, log),
@@ -147,7 +152,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       runner,
       nodeCache: services.node,
       agentVersion: AGENT_VERSION,
-      collectMacs: async () => (await listNetworkInterfaces({ exec, log, enableVlanInterfaces: config.enableVlanInterfaces })).map((i) => i.mac_address),
+      collectMacs: async () =>
+        (await listNetworkInterfaces({ exec, log, enableVlanInterfaces: config.enableVlanInterfaces })).map((i) => i.mac_address),
     });
     services.conductor = link;
     try {
@@ -177,7 +183,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
   }
 
-  const plan = serving ? await planTls(config, link, advertiseHost, log, autoTls) : { https: undefined, protocol: 'http' as const, certificatePem: undefined };
+  const plan = serving
+    ? await planTls(config, link, advertiseHost, log, autoTls)
+    : { https: undefined, protocol: 'http' as const, certificatePem: undefined };
   const app = createHttpServer({ logLevel: config.logLevel, loggerInstance: log, https: plan.https });
   registerAgentRoutes(app, { runner, tokenGate, version: AGENT_VERSION, startedAt: () => startedAt });
 
@@ -186,7 +194,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     await app.listen({ host: config.listenHost, port: config.listenPort });
     const address = app.server.address();
     port = typeof address === 'object' && address ? address.port : config.listenPort;
-    log.info({ port, tls: plan.https !== undefined, managers: hardware.managers.map((m) => `${m.manager.name}@${m.manager.version}`) }, 'agent API listening');
+    log.info(
+      { port, tls: plan.https !== undefined, managers: hardware.managers.map((m) => `${m.manager.name}@${m.manager.version}`) },
+      'agent API listening',
+    );
   } else {
     await app.ready();
   }
@@ -211,7 +222,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
   // After the response that asked for it has gone out.
   stopServing = (reason) => new Promise<void>((resolve) => setImmediate(() => void goDark(reason, false).then(resolve)));
-  power.on('halted', (record) => void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true)));
+  power.on(
+    'halted',
+    (record) => void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true)),
+  );
   if (!serving) resolveStopped('not serving');
 
   if (link && serving && callbackUrl) {

@@ -153,7 +153,9 @@ export class PowerActions extends EventEmitter<PowerEvents> {
         await writeFile(`${this.#procRoot}/sys/kernel/sysrq`, '1').catch(() => undefined);
         await writeFile(`${this.#procRoot}/sysrq-trigger`, sysrqKey);
       } catch (error) {
-        throw new SystemRebootError(`${command} was refused and the sysrq trigger failed: ${(error as Error).message}`, { cause: error });
+        throw new SystemRebootError(`${command} was refused and the sysrq trigger failed: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     }
     this.#halted = record;

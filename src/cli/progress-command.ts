@@ -56,7 +56,8 @@ export function parseProgressFlags(argv: string[]): ProgressOptions | 'help' {
   const { values } = parsed;
   if (values.help) return 'help';
   const intervalMs = values.interval === undefined ? 500 : Number(values.interval);
-  if (!Number.isInteger(intervalMs) || intervalMs < 50) throw new ProgressUsageError('--interval must be an integer ≥ 50 (milliseconds)');
+  if (!Number.isInteger(intervalMs) || intervalMs < 50)
+    throw new ProgressUsageError('--interval must be an integer ≥ 50 (milliseconds)');
   const agent = (values.agent ?? 'http://127.0.0.1:9999').replace(/\/+$/, '');
   if (!/^https?:\/\//.test(agent)) throw new ProgressUsageError('--agent must be an http:// or https:// URL');
   return { agent, token: values.token, command: values.command, intervalMs, once: values.once ?? false };
@@ -87,7 +88,9 @@ function withToken(url: string, token: string | undefined): string {
 
 async function fetchCommand(options: ProgressOptions): Promise<CommandResultView> {
   if (options.command) {
-    return commandResultSchema.parse(await getJson(withToken(`${options.agent}/v1/commands/${encodeURIComponent(options.command)}`, options.token)));
+    return commandResultSchema.parse(
+      await getJson(withToken(`${options.agent}/v1/commands/${encodeURIComponent(options.command)}`, options.token)),
+    );
   }
   const { commands } = commandList.parse(await getJson(withToken(`${options.agent}/v1/commands/`, options.token)));
   const latest = commands.at(-1);

@@ -95,7 +95,13 @@ export function renderCommand(command: CommandResultView): string {
     const amount =
       overall?.bytes_total !== undefined ? `${formatBytes(overall.bytes_done ?? 0)}/${formatBytes(overall.bytes_total)}` : '';
     lines.push(
-      [`${step ?? 'overall'}`.padEnd(22), bar(percent), percentText(percent), amount, rateAndEta(overall?.rate_bytes_per_second, overall?.eta_seconds)]
+      [
+        `${step ?? 'overall'}`.padEnd(22),
+        bar(percent),
+        percentText(percent),
+        amount,
+        rateAndEta(overall?.rate_bytes_per_second, overall?.eta_seconds),
+      ]
         .filter(Boolean)
         .join('  '),
     );
@@ -103,9 +109,22 @@ export function renderCommand(command: CommandResultView): string {
     for (const d of devices) {
       const pass = d.passes ? `pass ${d.pass ?? 0}/${d.passes}` : '';
       const amountText = d.bytes_total ? `${formatBytes(d.bytes_done ?? 0)}/${formatBytes(d.bytes_total)}` : '';
-      const tail = d.state === 'failed' ? `FAILED: ${d.error ?? ''}` : d.state === 'running' ? rateAndEta(d.rate_bytes_per_second, d.eta_seconds) : d.state;
+      const tail =
+        d.state === 'failed'
+          ? `FAILED: ${d.error ?? ''}`
+          : d.state === 'running'
+            ? rateAndEta(d.rate_bytes_per_second, d.eta_seconds)
+            : d.state;
       lines.push(
-        ['  ' + d.device.padEnd(nameWidth), bar(d.percent ?? 0, 16), percentText(d.percent ?? 0), (d.method ?? '-').padEnd(16), pass, amountText, tail]
+        [
+          '  ' + d.device.padEnd(nameWidth),
+          bar(d.percent ?? 0, 16),
+          percentText(d.percent ?? 0),
+          (d.method ?? '-').padEnd(16),
+          pass,
+          amountText,
+          tail,
+        ]
           .filter(Boolean)
           .join('  '),
       );
@@ -118,7 +137,8 @@ export function renderCommand(command: CommandResultView): string {
       for (const [reason, devicesSkipped] of byReason) lines.push(`    ${devicesSkipped.join(', ')}: ${reason}`);
     }
   } else if (progress) {
-    for (const [key, value] of Object.entries(progress)) lines.push(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    for (const [key, value] of Object.entries(progress))
+      lines.push(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
   }
   if (command.command_status !== 'RUNNING') lines.push(...renderOutcome(command));
   return lines.join('\n');
@@ -141,7 +161,8 @@ function renderOutcome(command: CommandResultView): string[] {
     return [`error: ${error.type ?? 'Error'}: ${error.details ?? error.message ?? JSON.stringify(error)}`];
   }
   const result = command.command_result as Record<string, unknown> | null | undefined;
-  const stepResult = result && typeof result === 'object' ? Object.entries(result).find(([k]) => k.endsWith('_result'))?.[1] : undefined;
+  const stepResult =
+    result && typeof result === 'object' ? Object.entries(result).find(([k]) => k.endsWith('_result'))?.[1] : undefined;
   const report = reportSchema.safeParse(stepResult);
   if (!report.success) return [];
   return Object.entries(report.data.devices).map(

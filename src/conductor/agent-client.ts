@@ -40,7 +40,10 @@ export interface AgentCommand {
   [extra: string]: unknown;
 }
 
-export type ClientConf = Pick<ConductorConf['agent'], 'commandTimeout' | 'maxCommandAttempts' | 'commandWaitAttempts' | 'commandWaitInterval' | 'agentApiVersion'>;
+export type ClientConf = Pick<
+  ConductorConf['agent'],
+  'commandTimeout' | 'maxCommandAttempts' | 'commandWaitAttempts' | 'commandWaitInterval' | 'agentApiVersion'
+>;
 
 const SECRET_KEY = /(password|passwd|pass$|secret|token|configdrive|private_key|passphrase|sslkey|fernetkey|encrypted_key)/i;
 
@@ -49,7 +52,10 @@ export function maskSecrets(value: unknown, keep: readonly string[] = []): unkno
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, keep));
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && !keep.includes(k) && v !== null && typeof v !== 'object' ? '******' : maskSecrets(v, keep)]),
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_KEY.test(k) && !keep.includes(k) && v !== null && typeof v !== 'object' ? '******' : maskSecrets(v, keep),
+    ]),
   );
 }
 
@@ -79,7 +85,11 @@ export function getCommandError(command: Partial<AgentCommand>): string {
 function isConnectionFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   // fetch: TypeError('fetch failed', {cause: ECONNREFUSED…}); timeouts: TimeoutError/AbortError.
-  return error.name === 'TimeoutError' || error.name === 'AbortError' || (error.name === 'TypeError' && error.message === 'fetch failed');
+  return (
+    error.name === 'TimeoutError' ||
+    error.name === 'AbortError' ||
+    (error.name === 'TypeError' && error.message === 'fetch failed')
+  );
 }
 
 function describeFailure(error: unknown): string {
@@ -129,7 +139,12 @@ export class AgentClient {
     let dispatcher = this.#dispatchers.get(key);
     if (!dispatcher) {
       dispatcher = new Agent({
-        connect: verify === false ? { rejectUnauthorized: false } : typeof verify === 'string' ? { ca: readFileSync(verify, 'utf8') } : {},
+        connect:
+          verify === false
+            ? { rejectUnauthorized: false }
+            : typeof verify === 'string'
+              ? { ca: readFileSync(verify, 'utf8') }
+              : {},
       });
       this.#dispatchers.set(key, dispatcher);
     }
@@ -157,7 +172,12 @@ export class AgentClient {
   }
 
   /** `_command` with tenacity's retry on AgentConnectionFailed (no wait, max attempts). */
-  async command(node: NodeData, method: string, params: Record<string, unknown>, options: { wait?: boolean; poll?: boolean } = {}): Promise<AgentCommand> {
+  async command(
+    node: NodeData,
+    method: string,
+    params: Record<string, unknown>,
+    options: { wait?: boolean; poll?: boolean } = {},
+  ): Promise<AgentCommand> {
     if (options.wait && options.poll) throw new Error('wait and poll are mutually exclusive');
     for (let attempt = 1; ; attempt++) {
       try {
@@ -169,7 +189,12 @@ export class AgentClient {
     }
   }
 
-  async #commandOnce(node: NodeData, method: string, params: Record<string, unknown>, options: { wait?: boolean; poll?: boolean }): Promise<AgentCommand> {
+  async #commandOnce(
+    node: NodeData,
+    method: string,
+    params: Record<string, unknown>,
+    options: { wait?: boolean; poll?: boolean },
+  ): Promise<AgentCommand> {
     const url = new URL(this.#commandUrl(node));
     url.searchParams.set('wait', options.wait ? 'true' : 'false');
     const token = node.driverInternalInfo.agent_secret_token as string | undefined;
@@ -206,7 +231,10 @@ export class AgentClient {
         throw new AgentInProgress(node.uuid, method, faultstring);
       }
       if (faultstring.includes('agent_token')) {
-        this.log.error({ node: node.uuid }, 'Agent command failed; the agent may be an older ramdisk which does not support agent_token');
+        this.log.error(
+          { node: node.uuid },
+          'Agent command failed; the agent may be an older ramdisk which does not support agent_token',
+        );
       }
       throw new AgentAPIError(node.uuid, response.status, faultstring);
     }
@@ -242,7 +270,10 @@ export class AgentClient {
   }
 
   /** `GET /v1/commands/`: the agent's commands, oldest first. */
-  async getCommandsStatus(node: NodeData, options: { retryConnection?: boolean; expectErrors?: boolean } = {}): Promise<AgentCommand[]> {
+  async getCommandsStatus(
+    node: NodeData,
+    options: { retryConnection?: boolean; expectErrors?: boolean } = {},
+  ): Promise<AgentCommand[]> {
     const attempts = options.retryConnection === false ? 1 : this.conf.maxCommandAttempts;
     const url = new URL(this.#commandUrl(node));
     const token = node.driverInternalInfo.agent_secret_token as string | undefined;
@@ -262,7 +293,9 @@ export class AgentClient {
       // Ironic does not check the status: a body without `commands` is an error of its own.
       const body = (await response.json()) as { commands?: AgentCommand[] };
       if (!Array.isArray(body.commands)) {
-        throw new IronicException(`Agent on node ${node.uuid} returned no command list (HTTP ${response.status}): ${JSON.stringify(body)}`);
+        throw new IronicException(
+          `Agent on node ${node.uuid} returned no command list (HTTP ${response.status}): ${JSON.stringify(body)}`,
+        );
       }
       return body.commands;
     }
@@ -301,7 +334,12 @@ export class AgentClient {
   }
 
   getDeploySteps(node: NodeData, ports: readonly Port[]): Promise<AgentCommand> {
-    return this.command(node, 'deploy.get_deploy_steps', { node: nodeAsDict(node), ports: ports.map(portAsDict) }, { wait: true });
+    return this.command(
+      node,
+      'deploy.get_deploy_steps',
+      { node: nodeAsDict(node), ports: ports.map(portAsDict) },
+      { wait: true },
+    );
   }
 
   executeDeployStep(step: Step, node: NodeData, ports: readonly Port[]): Promise<AgentCommand> {
@@ -352,11 +390,18 @@ export class AgentClient {
     return this.command(node, 'log.collect_system_logs', {}, { wait: true });
   }
 
-  async finalizeRescue(node: NodeData, options: { hashedPassword?: string; plainPassword?: string; requireHashed?: boolean } = {}): Promise<AgentCommand> {
+  async finalizeRescue(
+    node: NodeData,
+    options: { hashedPassword?: string; plainPassword?: string; requireHashed?: boolean } = {},
+  ): Promise<AgentCommand> {
     try {
-      return await this.command(node, 'rescue.finalize_rescue', { rescue_password: options.hashedPassword ?? null, hashed: true });
+      return await this.command(node, 'rescue.finalize_rescue', {
+        rescue_password: options.hashedPassword ?? null,
+        hashed: true,
+      });
     } catch (error) {
-      if (!(error instanceof AgentAPIError) || options.requireHashed !== false || options.plainPassword === undefined) throw error;
+      if (!(error instanceof AgentAPIError) || options.requireHashed !== false || options.plainPassword === undefined)
+        throw error;
       return this.command(node, 'rescue.finalize_rescue', { rescue_password: options.plainPassword });
     }
   }

@@ -96,14 +96,20 @@ export async function doNextCleanStep(task: Task, stepIndex: number | null, disa
       node.cleanStep = step;
       dii.clean_step_index = (stepIndex ?? 0) + offset;
       node.save();
-      task.conductor.log.info({ node: node.uuid, step: stepId(step) }, `executing clean step ${stepId(step)} on node ${node.uuid}`);
+      task.conductor.log.info(
+        { node: node.uuid, step: stepId(step) },
+        `executing clean step ${stepId(step)} on node ${node.uuid}`,
+      );
       const iface = task.driver[step.interface as 'deploy'];
       let result: unknown;
       try {
         result = await iface.executeCleanStep(task, step);
       } catch (error) {
         if ((error instanceof AgentConnectionFailed && dii.cleaning_reboot) || error instanceof AgentInProgress) {
-          task.conductor.log.info({ node: node.uuid }, `agent not ready for clean step ${stepId(step)} (${(error as Error).message}); waiting for its next heartbeat`);
+          task.conductor.log.info(
+            { node: node.uuid },
+            `agent not ready for clean step ${stepId(step)} (${(error as Error).message}); waiting for its next heartbeat`,
+          );
           dii.skip_current_clean_step = false;
           node.save();
           waitEvent(task);
@@ -121,7 +127,10 @@ export async function doNextCleanStep(task: Task, stepIndex: number | null, disa
         return;
       }
       if (result !== undefined && result !== null) {
-        await cleaningErrorHandler(task, `While executing step ${pyStr(step)} on node ${node.uuid}, step returned invalid value: ${pyStr(result)}`);
+        await cleaningErrorHandler(
+          task,
+          `While executing step ${pyStr(step)} on node ${node.uuid}, step returned invalid value: ${pyStr(result)}`,
+        );
         return;
       }
       task.conductor.log.info({ node: node.uuid, step: stepId(step) }, `node ${node.uuid} finished clean step ${stepId(step)}`);
@@ -135,7 +144,9 @@ export async function doNextCleanStep(task: Task, stepIndex: number | null, disa
         await task.driver.deploy.tearDownCleaning(task);
       } catch (error) {
         const [, msg] = excClassAndMessage(error);
-        await cleaningErrorHandler(task, `Failed to tear down from cleaning for node ${node.uuid}, reason: ${msg}`, { tearDownCleaning: false });
+        await cleaningErrorHandler(task, `Failed to tear down from cleaning for node ${node.uuid}, reason: ${msg}`, {
+          tearDownCleaning: false,
+        });
         return;
       }
     }
@@ -166,7 +177,11 @@ export async function doNodeCleanAbort(task: Task, stepName?: string): Promise<v
     await task.driver.deploy.tearDownCleaning(task);
   } catch (error) {
     const [, msg] = excClassAndMessage(error);
-    await cleaningErrorHandler(task, `Failed to tear down cleaning for node ${node.uuid} after aborting the operation. Error: ${msg}`, { setFailState: false });
+    await cleaningErrorHandler(
+      task,
+      `Failed to tear down cleaning for node ${node.uuid} after aborting the operation. Error: ${msg}`,
+      { setFailState: false },
+    );
     return;
   }
   let info = 'By request, the clean operation was aborted';

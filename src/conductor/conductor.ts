@@ -106,7 +106,10 @@ export class Conductor {
     if (this.#started) return;
     this.#started = true;
     this.store.clearReservations(this.conf.host);
-    for (const row of this.store.getNodeinfoList({ fields: ['provisionState'], filters: { provisionStateIn: [...STUCK_STATES_TREATED_AS_FAIL] } })) {
+    for (const row of this.store.getNodeinfoList({
+      fields: ['provisionState'],
+      filters: { provisionStateIn: [...STUCK_STATES_TREATED_AS_FAIL] },
+    })) {
       try {
         await withTask(this, row.uuid, { purpose: 'start-up recovery' }, async (task) => {
           const state = task.node.provisionState;
@@ -235,7 +238,9 @@ export class Conductor {
   /** `_fail_if_in_state`: a *WAIT node silent for longer than the callback timeout fails. */
   async #failTimedOut(state: string, timeout: number): Promise<void> {
     if (timeout <= 0) return;
-    const rows = this.store.getNodeinfoList({ filters: { reserved: false, provisionState: state, maintenance: false, provisionedBefore: timeout } });
+    const rows = this.store.getNodeinfoList({
+      filters: { reserved: false, provisionState: state, maintenance: false, provisionedBefore: timeout },
+    });
     for (const row of rows) {
       try {
         await withTask(this, row.uuid, { purpose: 'node state check', retry: false }, async (task) => {
@@ -274,7 +279,11 @@ export class Conductor {
   }
 
   /** `do_provisioning_action` / `do_node_clean` / `do_node_deploy` entry points. */
-  async provision(ident: string, target: string, options: { cleanSteps?: unknown; deploySteps?: unknown; disableRamdisk?: boolean } = {}): Promise<void> {
+  async provision(
+    ident: string,
+    target: string,
+    options: { cleanSteps?: unknown; deploySteps?: unknown; disableRamdisk?: boolean } = {},
+  ): Promise<void> {
     const task = await Task.acquire(this, ident, { purpose: `provision action ${target}` });
     try {
       const node = task.node;
@@ -301,7 +310,11 @@ export class Conductor {
         case 'deploy':
         case 'rebuild': {
           const event = target === 'rebuild' ? 'rebuild' : 'deploy';
-          this.#requireState(task, target, target === 'rebuild' ? [states.ACTIVE, states.DEPLOYFAIL, states.ERROR] : [states.AVAILABLE, states.DEPLOYFAIL]);
+          this.#requireState(
+            task,
+            target,
+            target === 'rebuild' ? [states.ACTIVE, states.DEPLOYFAIL, states.ERROR] : [states.AVAILABLE, states.DEPLOYFAIL],
+          );
           const steps = options.deploySteps === undefined ? null : parseUserDeploySteps(options.deploySteps);
           try {
             await task.driver.power.validate(task);
@@ -354,7 +367,9 @@ export class Conductor {
   async #abort(task: Task): Promise<void> {
     const node = task.node;
     if (node.provisionState !== states.CLEANWAIT) {
-      throw new InvalidStateRequested(`The requested action "abort" can not be performed on node "${node.uuid}" while it is in state "${node.provisionState}".`);
+      throw new InvalidStateRequested(
+        `The requested action "abort" can not be performed on node "${node.uuid}" while it is in state "${node.provisionState}".`,
+      );
     }
     const current = node.cleanStep;
     if (isStepSet(current) && !current.abortable) {
@@ -378,7 +393,9 @@ export class Conductor {
         const expected = type === 'clean' ? states.CLEANWAIT : states.DEPLOYWAIT;
         try {
           if (task.node.provisionState !== expected) {
-            throw new InvalidStateRequested(`Cannot continue ${type}ing on ${uuid}. Node is in ${task.node.provisionState} state; should be ${expected} state.`);
+            throw new InvalidStateRequested(
+              `Cannot continue ${type}ing on ${uuid}. Node is in ${task.node.provisionState} state; should be ${expected} state.`,
+            );
           }
           await continueNodeSteps(task, type);
         } finally {
@@ -420,25 +437,38 @@ export class Conductor {
   async heartbeat(ident: string, params: HeartbeatParams): Promise<void> {
     const data = this.store.getNode(ident);
     const dii = data.driverInternalInfo;
-    if (dii.agent_url && dii.agent_url !== params.callbackUrl) throw new InvalidParameterValue('Detected change in ramdisk provided "callback_url"');
-    if (params.agentToken === undefined || params.agentToken === null) throw new InvalidParameterValue('Agent token is required for heartbeat processing.');
+    if (dii.agent_url && dii.agent_url !== params.callbackUrl)
+      throw new InvalidParameterValue('Detected change in ramdisk provided "callback_url"');
+    if (params.agentToken === undefined || params.agentToken === null)
+      throw new InvalidParameterValue('Agent token is required for heartbeat processing.');
     if (params.agentStatus && !['start', 'end', 'error'].includes(params.agentStatus)) {
       throw new InvalidParameterValue('Agent status is invalid. Valid states are start,end,error.');
     }
     if ((params.agentVersion ?? null) === null && (params.agentStatus ?? null) === null) {
-      throw new InvalidParameterValue('Agent did not transmit a version, and a version is required. Please update the agent being used.');
+      throw new InvalidParameterValue(
+        'Agent did not transmit a version, and a version is required. Please update the agent being used.',
+      );
     }
     const task = await Task.acquire(this, data.uuid, { shared: true, purpose: 'heartbeat' });
     try {
       const expected = task.node.driverInternalInfo.agent_secret_token;
-      if (!expected || expected !== params.agentToken) throw new InvalidParameterValue('Invalid or missing agent token received.');
-      const verifyCa = params.agentVerifyCa ? storeAgentCertificate(this.conf.agent.certificatesPath, task.node.uuid, params.agentVerifyCa, task.node.driverInternalInfo.agent_verify_ca) : null;
-      task.spawnAfter((t) =>
-        t.driver.deploy.heartbeat(t, params.callbackUrl, params.agentVersion ?? null, {
-          agentVerifyCa: verifyCa,
-          agentStatus: params.agentStatus ?? null,
-          agentStatusMessage: params.agentStatusMessage ?? null,
-        }) as Promise<void>,
+      if (!expected || expected !== params.agentToken)
+        throw new InvalidParameterValue('Invalid or missing agent token received.');
+      const verifyCa = params.agentVerifyCa
+        ? storeAgentCertificate(
+            this.conf.agent.certificatesPath,
+            task.node.uuid,
+            params.agentVerifyCa,
+            task.node.driverInternalInfo.agent_verify_ca,
+          )
+        : null;
+      task.spawnAfter(
+        (t) =>
+          t.driver.deploy.heartbeat(t, params.callbackUrl, params.agentVersion ?? null, {
+            agentVerifyCa: verifyCa,
+            agentStatus: params.agentStatus ?? null,
+            agentStatusMessage: params.agentStatusMessage ?? null,
+          }) as Promise<void>,
       );
     } finally {
       task.release();
@@ -457,7 +487,6 @@ export class Conductor {
       await nodePowerAction(task, state);
     });
   }
-
 }
 
 /**
@@ -467,7 +496,8 @@ export class Conductor {
 export function storeAgentCertificate(dir: string, nodeUuid: string, pem: string, current?: string): string {
   // A recorded certificate (wiped by power actions) must not change under a running agent.
   if (current && existsSync(current)) {
-    if (readFileSync(current, 'utf8') !== pem) throw new InvalidParameterValue('Detected change in ramdisk provided "agent_verify_ca"');
+    if (readFileSync(current, 'utf8') !== pem)
+      throw new InvalidParameterValue('Detected change in ramdisk provided "agent_verify_ca"');
     return current;
   }
   const file = join(dir, `${nodeUuid}.crt`);
@@ -475,4 +505,3 @@ export function storeAgentCertificate(dir: string, nodeUuid: string, pem: string
   writeFileSync(file, pem, { mode: 0o600 });
   return file;
 }
-

@@ -100,15 +100,21 @@ export function validateArgsinfo(argsinfo: unknown): void {
     for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
       if (key === 'description') {
         if (typeof value !== 'string') {
-          throw new InvalidParameterValue(`For argument "${arg}", "description" must be a string value instead of "${pyStr(value)}".`);
+          throw new InvalidParameterValue(
+            `For argument "${arg}", "description" must be a string value instead of "${pyStr(value)}".`,
+          );
         }
         hasDescription = true;
       } else if (key === 'required') {
         if (typeof value !== 'boolean') {
-          throw new InvalidParameterValue(`For argument "${arg}", "required" must be a Boolean value instead of "${pyStr(value)}".`);
+          throw new InvalidParameterValue(
+            `For argument "${arg}", "required" must be a Boolean value instead of "${pyStr(value)}".`,
+          );
         }
       } else {
-        throw new InvalidParameterValue(`Argument "${arg}" has an invalid key named "${key}". It must be "description" or "required".`);
+        throw new InvalidParameterValue(
+          `Argument "${arg}" has an invalid key named "${key}". It must be "description" or "required".`,
+        );
       }
     }
     if (!hasDescription) throw new InvalidParameterValue(`Argument "${arg}" is missing a "description".`);
@@ -161,7 +167,10 @@ export function cleanStep<const I extends ArgsInfo | null = null>(options: Clean
   checkPriority(priority, false);
   checkAbortable(abortable);
   validateArgsinfo(argsinfo);
-  return makeDecorator({ type: 'clean', priority, abortable, argsinfo: (argsinfo as ArgsInfo | null) ?? null, requiresRamdisk }, options.name);
+  return makeDecorator(
+    { type: 'clean', priority, abortable, argsinfo: (argsinfo as ArgsInfo | null) ?? null, requiresRamdisk },
+    options.name,
+  );
 }
 
 /** `@deploy_step(priority, argsinfo=None)` (2023.1: no `abortable`). */
@@ -194,7 +203,11 @@ export function declaredSteps(instance: object): StepDeclaration[] {
     const fn = methodValue(instance, name);
     if (typeof fn !== 'function' || !Object.hasOwn(fn, FUNCTION_STEPS)) continue;
     for (const declaration of (fn as unknown as Record<symbol, StepDeclaration[]>)[FUNCTION_STEPS]!) {
-      found.push({ ...declaration, method: name, name: declaration.name === snakeCase(fn.name) ? snakeCase(name) : declaration.name });
+      found.push({
+        ...declaration,
+        method: name,
+        name: declaration.name === snakeCase(fn.name) ? snakeCase(name) : declaration.name,
+      });
     }
   }
   return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

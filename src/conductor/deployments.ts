@@ -26,7 +26,9 @@ export async function doNodeDeploy(task: Task, deploySteps: UserStep[] | null = 
     await task.driver.deploy.prepare(task);
   } catch (error) {
     const [, msg] = excClassAndMessage(error);
-    await deployingErrorHandler(task, `Error while preparing to deploy to node ${node.uuid}: ${msg}`, { errmsg: `Failed to prepare to deploy: ${msg}` });
+    await deployingErrorHandler(task, `Error while preparing to deploy to node ${node.uuid}: ${msg}`, {
+      errmsg: `Failed to prepare to deploy: ${msg}`,
+    });
     return;
   }
   try {
@@ -34,12 +36,16 @@ export async function doNodeDeploy(task: Task, deploySteps: UserStep[] | null = 
     await setNodeDeploymentSteps(task, { skipMissing: true });
   } catch (error) {
     const [, msg] = excClassAndMessage(error);
-    await deployingErrorHandler(task, `Error while getting deploy steps; cannot deploy to node ${node.uuid}. Error: ${msg}`, { errmsg: `Error while getting deploy steps: ${msg}` });
+    await deployingErrorHandler(task, `Error while getting deploy steps; cannot deploy to node ${node.uuid}. Error: ${msg}`, {
+      errmsg: `Error while getting deploy steps: ${msg}`,
+    });
     return;
   }
   const steps = node.driverInternalInfo.deploy_steps as Step[];
   if (!steps || steps.length === 0) {
-    await deployingErrorHandler(task, `Error while getting deploy steps: no steps returned for node ${node.uuid}`, { errmsg: 'No deploy steps returned by the driver' });
+    await deployingErrorHandler(task, `Error while getting deploy steps: no steps returned for node ${node.uuid}`, {
+      errmsg: 'No deploy steps returned by the driver',
+    });
     return;
   }
   await doNextDeployStep(task, 0);
@@ -58,13 +64,19 @@ export async function doNextDeployStep(task: Task, stepIndex: number | null): Pr
       node.deployStep = step;
       dii.deploy_step_index = index;
       node.save();
-      task.conductor.log.info({ node: node.uuid, step: stepId(step) }, `executing deploy step ${stepId(step)} on node ${node.uuid}`);
+      task.conductor.log.info(
+        { node: node.uuid, step: stepId(step) },
+        `executing deploy step ${stepId(step)} on node ${node.uuid}`,
+      );
       let result: unknown;
       try {
         result = await task.driver[step.interface as 'deploy'].executeDeployStep(task, step);
       } catch (error) {
         if (error instanceof AgentInProgress || (error instanceof AgentConnectionFailed && dii.deployment_reboot)) {
-          task.conductor.log.info({ node: node.uuid }, `agent not ready for deploy step ${stepId(step)}; waiting for its next heartbeat`);
+          task.conductor.log.info(
+            { node: node.uuid },
+            `agent not ready for deploy step ${stepId(step)}; waiting for its next heartbeat`,
+          );
           dii.skip_current_deploy_step = false;
           node.save();
           task.processEvent('wait');
@@ -72,7 +84,10 @@ export async function doNextDeployStep(task: Task, stepIndex: number | null): Pr
         }
         if (node.provisionState === states.DEPLOYFAIL) return;
         const [cls, msg] = excClassAndMessage(error);
-        const text = error instanceof IronicException ? `Deploy step ${stepId(step)} failed: ${msg}.` : `Deploy step ${stepId(step)} failed with ${cls}: ${msg}.`;
+        const text =
+          error instanceof IronicException
+            ? `Deploy step ${stepId(step)} failed: ${msg}.`
+            : `Deploy step ${stepId(step)} failed with ${cls}: ${msg}.`;
         await deployingErrorHandler(task, text, { errmsg: text });
         return;
       }
@@ -83,7 +98,10 @@ export async function doNextDeployStep(task: Task, stepIndex: number | null): Pr
         return;
       }
       if (result !== undefined && result !== null) {
-        task.conductor.log.error({ node: node.uuid }, `While executing deploy step ${pyStr(step)} on node ${node.uuid}, step returned unexpected state: ${pyStr(result)}`);
+        task.conductor.log.error(
+          { node: node.uuid },
+          `While executing deploy step ${pyStr(step)} on node ${node.uuid}, step returned unexpected state: ${pyStr(result)}`,
+        );
         await deployingErrorHandler(task, `Failed to deploy: ${pyStr(node.deployStep)}`);
         return;
       }

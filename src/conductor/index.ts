@@ -6,7 +6,15 @@
 export * as agentBase from './drivers/agent-base.js';
 export * as agentClient from './agent-client-module.js';
 export { AgentClient, getCommandError, nodeAsDict, type AgentCommand } from './agent-client.js';
-export { cleanStep, deployStep, verifyStep, validateArgsinfo, snakeCase, type CleanStepOptions, type DeployStepOptions } from './decorators.js';
+export {
+  cleanStep,
+  deployStep,
+  verifyStep,
+  validateArgsinfo,
+  snakeCase,
+  type CleanStepOptions,
+  type DeployStepOptions,
+} from './decorators.js';
 export {
   BaseInterface,
   BIOSInterface,

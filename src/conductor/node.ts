@@ -92,7 +92,9 @@ export function nodeToApi(node: NodeData): Record<string, unknown> {
     reservation: node.reserved,
     driver_info: node.driverInfo,
     // As Ironic's API: the agent token never leaves the conductor.
-    driver_internal_info: node.driverInternalInfo.agent_secret_token ? { ...node.driverInternalInfo, agent_secret_token: '******' } : node.driverInternalInfo,
+    driver_internal_info: node.driverInternalInfo.agent_secret_token
+      ? { ...node.driverInternalInfo, agent_secret_token: '******' }
+      : node.driverInternalInfo,
     instance_info: node.instanceInfo,
     provision_updated_at: node.provisionUpdatedAt,
     created_at: node.createdAt,
@@ -101,7 +103,12 @@ export function nodeToApi(node: NodeData): Record<string, unknown> {
 }
 
 /** `utils.set_node_nested_field(node, 'driver_internal_info', 'in_my_action', True)`. */
-export function setNodeNestedField(node: NodeData, collection: NestedCollection, field: string | readonly string[], value: unknown): void {
+export function setNodeNestedField(
+  node: NodeData,
+  collection: NestedCollection,
+  field: string | readonly string[],
+  value: unknown,
+): void {
   const path = typeof field === 'string' ? [field] : [...field];
   let target = node[COLLECTIONS[collection]] as JsonObject;
   for (const key of path.slice(0, -1)) {
@@ -112,7 +119,12 @@ export function setNodeNestedField(node: NodeData, collection: NestedCollection,
 }
 
 /** `utils.pop_node_nested_field(node, collection, field, default=None)`: remove and return. */
-export function popNodeNestedField<T = unknown>(node: NodeData, collection: NestedCollection, field: string | readonly string[], defaultValue?: T): T | undefined {
+export function popNodeNestedField<T = unknown>(
+  node: NodeData,
+  collection: NestedCollection,
+  field: string | readonly string[],
+  defaultValue?: T,
+): T | undefined {
   const path = typeof field === 'string' ? [field] : [...field];
   let target = node[COLLECTIONS[collection]] as JsonObject | undefined;
   for (const key of path.slice(0, -1)) {
@@ -127,7 +139,12 @@ export function popNodeNestedField<T = unknown>(node: NodeData, collection: Nest
 }
 
 /** `utils.get_node_nested_field`-style read with a default. */
-export function getNodeNestedField<T = unknown>(node: NodeData, collection: NestedCollection, field: string | readonly string[], defaultValue?: T): T | undefined {
+export function getNodeNestedField<T = unknown>(
+  node: NodeData,
+  collection: NestedCollection,
+  field: string | readonly string[],
+  defaultValue?: T,
+): T | undefined {
   const path = typeof field === 'string' ? [field] : [...field];
   let target: unknown = node[COLLECTIONS[collection]];
   for (const key of path) {

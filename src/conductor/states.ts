@@ -61,17 +61,7 @@ export type PowerState =
 export type StepReturn = void | undefined | null | typeof states.CLEANWAIT | typeof states.DEPLOYWAIT;
 
 export type ProvisionEvent =
-  | 'manage'
-  | 'provide'
-  | 'clean'
-  | 'deploy'
-  | 'rebuild'
-  | 'wait'
-  | 'resume'
-  | 'done'
-  | 'fail'
-  | 'abort'
-  | 'delete';
+  'manage' | 'provide' | 'clean' | 'deploy' | 'rebuild' | 'wait' | 'resume' | 'done' | 'fail' | 'abort' | 'delete';
 
 /** [from, event, to]: the transitions cleaning and deploying use (2023.1). */
 const TRANSITIONS: ReadonlyArray<readonly [ProvisionState, ProvisionEvent, ProvisionState]> = [
@@ -132,21 +122,51 @@ export function defaultTarget(state: ProvisionState): ProvisionState | null {
 
 /** Where the agent may look itself up (`LOOKUP_ALLOWED_STATES`, 2023.1). */
 export const LOOKUP_ALLOWED_STATES: ReadonlySet<string> = new Set([
-  states.DEPLOYING, states.DEPLOYWAIT, states.CLEANING, states.CLEANWAIT,
-  states.INSPECTING, states.INSPECTWAIT, states.RESCUING, states.RESCUEWAIT,
+  states.DEPLOYING,
+  states.DEPLOYWAIT,
+  states.CLEANING,
+  states.CLEANWAIT,
+  states.INSPECTING,
+  states.INSPECTWAIT,
+  states.RESCUING,
+  states.RESCUEWAIT,
 ]);
 export const FASTTRACK_LOOKUP_ALLOWED_STATES: ReadonlySet<string> = new Set([
-  ...LOOKUP_ALLOWED_STATES, states.ENROLL, states.MANAGEABLE, states.AVAILABLE,
+  ...LOOKUP_ALLOWED_STATES,
+  states.ENROLL,
+  states.MANAGEABLE,
+  states.AVAILABLE,
 ]);
 export const HEARTBEAT_ALLOWED: ReadonlySet<string> = new Set([
-  states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT, states.DEPLOYING, states.CLEANING, states.RESCUING,
+  states.DEPLOYWAIT,
+  states.CLEANWAIT,
+  states.RESCUEWAIT,
+  states.DEPLOYING,
+  states.CLEANING,
+  states.RESCUING,
 ]);
 export const FASTTRACK_HEARTBEAT_ALLOWED: ReadonlySet<string> = new Set([
-  states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT, states.ENROLL, states.MANAGEABLE, states.AVAILABLE, states.DEPLOYING,
+  states.DEPLOYWAIT,
+  states.CLEANWAIT,
+  states.RESCUEWAIT,
+  states.ENROLL,
+  states.MANAGEABLE,
+  states.AVAILABLE,
+  states.DEPLOYING,
 ]);
 export const HEARTBEAT_RECORD_ONLY: ReadonlySet<string> = new Set([
-  states.ENROLL, states.MANAGEABLE, states.AVAILABLE, states.CLEANING, states.DEPLOYING, states.RESCUING,
+  states.ENROLL,
+  states.MANAGEABLE,
+  states.AVAILABLE,
+  states.CLEANING,
+  states.DEPLOYING,
+  states.RESCUING,
 ]);
 /** Failed on conductor restart: nobody is driving them any more (`STUCK_STATES_TREATED_AS_FAIL`). */
-export const STUCK_STATES_TREATED_AS_FAIL: ReadonlySet<string> = new Set([states.DEPLOYING, states.CLEANING, states.VERIFYING, states.DELETING]);
+export const STUCK_STATES_TREATED_AS_FAIL: ReadonlySet<string> = new Set([
+  states.DEPLOYING,
+  states.CLEANING,
+  states.VERIFYING,
+  states.DELETING,
+]);
 export const FAILURE_STATES: ReadonlySet<string> = new Set([states.DEPLOYFAIL, states.CLEANFAIL]);

@@ -43,6 +43,9 @@ export function isEquivalent(a: Pick<Step, 'interface' | 'step'>, b: Pick<Step, 
   return a.interface === b.interface && a.step === b.step;
 }
 
-export function findStep<S extends Pick<Step, 'interface' | 'step'>>(steps: readonly S[], step: Pick<Step, 'interface' | 'step'>): S | undefined {
+export function findStep<S extends Pick<Step, 'interface' | 'step'>>(
+  steps: readonly S[],
+  step: Pick<Step, 'interface' | 'step'>,
+): S | undefined {
   return steps.find((s) => isEquivalent(s, step));
 }

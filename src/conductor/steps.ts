@@ -9,10 +9,27 @@ import { type Step, stepId, type UserStep } from './step-types.js';
 import type { Task } from './task.js';
 
 /** 2023.1 tie-breakers, also the allow-list of interfaces queried for steps. */
-export const CLEANING_INTERFACE_PRIORITY: Readonly<Record<string, number>> = { power: 5, management: 4, deploy: 3, bios: 2, raid: 1 };
+export const CLEANING_INTERFACE_PRIORITY: Readonly<Record<string, number>> = {
+  power: 5,
+  management: 4,
+  deploy: 3,
+  bios: 2,
+  raid: 1,
+};
 export const DEPLOYING_INTERFACE_PRIORITY = CLEANING_INTERFACE_PRIORITY;
 export const VERIFYING_INTERFACE_PRIORITY: Readonly<Record<string, number>> = {
-  vendor: 5, power: 12, management: 11, inspect: 10, deploy: 9, boot: 8, bios: 7, raid: 6, network: 4, storage: 3, console: 2, rescue: 1,
+  vendor: 5,
+  power: 12,
+  management: 11,
+  inspect: 10,
+  deploy: 9,
+  boot: 8,
+  bios: 7,
+  raid: 6,
+  network: 4,
+  storage: 3,
+  console: 2,
+  rescue: 1,
 };
 
 type DriverInterfaceName = 'power' | 'management' | 'deploy' | 'bios' | 'raid' | 'boot';
@@ -60,7 +77,10 @@ export function getCleaningSteps(task: Task, options: { enabled?: boolean; sort?
 }
 
 export function getDeploymentSteps(task: Task, options: { enabled?: boolean; sort?: boolean } = {}): Promise<Step[]> {
-  return getSteps(task, DEPLOYING_INTERFACE_PRIORITY, 'getDeploySteps', { enabled: options.enabled ?? false, sort: options.sort ?? true });
+  return getSteps(task, DEPLOYING_INTERFACE_PRIORITY, 'getDeploySteps', {
+    enabled: options.enabled ?? false,
+    sort: options.sort ?? true,
+  });
 }
 
 /** `set_node_cleaning_steps`: automated = enabled driver steps; manual = the user's, validated. */
@@ -84,7 +104,13 @@ function formatMissing(missing: Array<[string, string]>): string {
 }
 
 /** `_validate_user_step`: returns the error strings (empty when valid); mutates clean steps. */
-function validateUserStep(task: Task, userStep: UserStep & Partial<Step>, driverStep: Step, type: 'clean' | 'deploy', disableRamdisk: boolean): string[] {
+function validateUserStep(
+  task: Task,
+  userStep: UserStep & Partial<Step>,
+  driverStep: Step,
+  type: 'clean' | 'deploy',
+  disableRamdisk: boolean,
+): string[] {
   const errors: string[] = [];
   const argsinfo = driverStep.argsinfo ?? {};
   const args = userStep.args ?? {};
@@ -98,8 +124,10 @@ function validateUserStep(task: Task, userStep: UserStep & Partial<Step>, driver
     const missing = Object.entries(argsinfo)
       .filter(([arg, info]) => info.required && !(arg in args))
       .map(([arg, info]) => [arg, info.description] as [string, string]);
-    if (missing.length > 0) errors.push(`${type} step ${pyStepRef(userStep)} is missing these required arguments: ${formatMissing(missing)}`);
-    if (disableRamdisk && (driverStep.requires_ramdisk ?? true)) errors.push(`clean step ${pyStepRef(userStep)} requires booting a ramdisk`);
+    if (missing.length > 0)
+      errors.push(`${type} step ${pyStepRef(userStep)} is missing these required arguments: ${formatMissing(missing)}`);
+    if (disableRamdisk && (driverStep.requires_ramdisk ?? true))
+      errors.push(`clean step ${pyStepRef(userStep)} requires booting a ramdisk`);
   }
   if (type === 'clean') {
     userStep.abortable = driverStep.abortable ?? false;
@@ -131,7 +159,10 @@ async function validateUserSteps(
     const driverStep = byId.get(stepId(userStep));
     if (!driverStep) {
       if (options.skipMissing) {
-        task.conductor.log.info({ node: task.node.uuid }, `${type} step ${stepId(userStep)} is not currently available for node ${task.node.uuid}, delaying its validation until in-band steps are loaded`);
+        task.conductor.log.info(
+          { node: task.node.uuid },
+          `${type} step ${stepId(userStep)} is not currently available for node ${task.node.uuid}, delaying its validation until in-band steps are loaded`,
+        );
         continue;
       }
       errors.push(`node does not support this ${type} step: ${pyStepRef(userStep)}`);
@@ -157,17 +188,25 @@ async function validateUserSteps(
 /** `_validate_user_clean_steps`: the user's order is kept; `abortable`/`priority` come from the driver. */
 export async function validateUserCleanSteps(task: Task, userSteps: UserStep[], disableRamdisk = false): Promise<Step[]> {
   const driverSteps = await getCleaningSteps(task, { enabled: false, sort: false });
-  return (await validateUserSteps(task, userSteps as Array<UserStep & Partial<Step>>, driverSteps, 'clean', { disableRamdisk })) as Step[];
+  return (await validateUserSteps(task, userSteps as Array<UserStep & Partial<Step>>, driverSteps, 'clean', {
+    disableRamdisk,
+  })) as Step[];
 }
 
 /** `_get_all_deployment_steps`: driver steps with user steps overriding / adding. */
 export async function getAllDeploymentSteps(task: Task, skipMissing = false): Promise<Step[]> {
   const dii = task.node.driverInternalInfo;
   const driverAll = await getDeploymentSteps(task, { enabled: false, sort: false });
-  const userSteps = (await validateUserSteps(task, ((dii.user_deploy_steps as UserStep[]) ?? []).map((s) => ({ ...s })) as Array<UserStep & Partial<Step>>, driverAll, 'deploy', {
-    errorPrefix: 'Validation of deploy steps from "deploy steps" argument failed.',
-    skipMissing,
-  })) as Step[];
+  const userSteps = (await validateUserSteps(
+    task,
+    ((dii.user_deploy_steps as UserStep[]) ?? []).map((s) => ({ ...s })) as Array<UserStep & Partial<Step>>,
+    driverAll,
+    'deploy',
+    {
+      errorPrefix: 'Validation of deploy steps from "deploy steps" argument failed.',
+      skipMissing,
+    },
+  )) as Step[];
   const userIds = new Set(userSteps.map(stepId));
   const driverSteps = (await getDeploymentSteps(task, { enabled: true, sort: false })).filter((s) => !userIds.has(stepId(s)));
   const driverById = new Map(driverAll.map((s) => [stepId(s), s]));
@@ -178,7 +217,10 @@ export async function getAllDeploymentSteps(task: Task, skipMissing = false): Pr
 }
 
 /** `set_node_deployment_steps`. */
-export async function setNodeDeploymentSteps(task: Task, options: { resetCurrent?: boolean; skipMissing?: boolean } = {}): Promise<void> {
+export async function setNodeDeploymentSteps(
+  task: Task,
+  options: { resetCurrent?: boolean; skipMissing?: boolean } = {},
+): Promise<void> {
   const node = task.node;
   node.driverInternalInfo.deploy_steps = await getAllDeploymentSteps(task, options.skipMissing ?? false);
   if (options.resetCurrent ?? true) {

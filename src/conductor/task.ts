@@ -170,7 +170,12 @@ async function reserveWithRetry(conductor: Conductor, uuid: string, retry: boole
 }
 
 /** `with task_manager.acquire(...) as task:` — releases (or hands to workers) at the end. */
-export async function withTask<T>(conductor: Conductor, ident: string, options: AcquireOptions, fn: (task: Task) => Promise<T> | T): Promise<T> {
+export async function withTask<T>(
+  conductor: Conductor,
+  ident: string,
+  options: AcquireOptions,
+  fn: (task: Task) => Promise<T> | T,
+): Promise<T> {
   const task = await Task.acquire(conductor, ident, options);
   try {
     return await fn(task);

@@ -31,7 +31,15 @@ export function wipeDeployInternalInfo(task: Task): void {
   if (!fastTrackAble(task)) wipeTokenAndUrl(task);
   const dii = task.node.driverInternalInfo;
   dii.deploy_steps = null;
-  for (const key of ['user_deploy_steps', 'agent_cached_deploy_steps', 'deploy_step_index', 'deployment_reboot', 'deployment_polling', 'skip_current_deploy_step', 'steps_validated']) {
+  for (const key of [
+    'user_deploy_steps',
+    'agent_cached_deploy_steps',
+    'deploy_step_index',
+    'deployment_reboot',
+    'deployment_polling',
+    'skip_current_deploy_step',
+    'steps_validated',
+  ]) {
     delete dii[key];
   }
 }
@@ -40,7 +48,15 @@ export function wipeCleaningInternalInfo(task: Task): void {
   if (!fastTrackAble(task)) wipeTokenAndUrl(task);
   const dii = task.node.driverInternalInfo;
   dii.clean_steps = null;
-  for (const key of ['agent_cached_clean_steps', 'clean_step_index', 'cleaning_reboot', 'cleaning_polling', 'cleaning_disable_ramdisk', 'skip_current_clean_step', 'steps_validated']) {
+  for (const key of [
+    'agent_cached_clean_steps',
+    'clean_step_index',
+    'cleaning_reboot',
+    'cleaning_polling',
+    'cleaning_disable_ramdisk',
+    'skip_current_clean_step',
+    'steps_validated',
+  ]) {
     delete dii[key];
   }
 }
@@ -77,7 +93,12 @@ export async function nodePowerAction(task: Task, newState: PowerState): Promise
   } else {
     await power.setPowerState(task, newState);
   }
-  node.powerState = newState === states.REBOOT || newState === states.SOFT_REBOOT ? states.POWER_ON : newState === states.SOFT_POWER_OFF ? states.POWER_OFF : newState;
+  node.powerState =
+    newState === states.REBOOT || newState === states.SOFT_REBOOT
+      ? states.POWER_ON
+      : newState === states.SOFT_POWER_OFF
+        ? states.POWER_OFF
+        : newState;
   if (newState !== states.POWER_ON) wipeInternalInfoOnPowerOff(node);
   node.driverInternalInfo.last_power_state_change = new Date().toISOString();
   if (!FAILURE_STATES.has(node.provisionState)) node.lastError = null;
@@ -92,8 +113,22 @@ export function touchProvisioning(task: Task): void {
 }
 
 const STEP_FIELDS = {
-  clean: { step: 'cleanStep', index: 'clean_step_index', list: 'clean_steps', skip: 'skip_current_clean_step', polling: 'cleaning_polling', reboot: 'cleaning_reboot' },
-  deploy: { step: 'deployStep', index: 'deploy_step_index', list: 'deploy_steps', skip: 'skip_current_deploy_step', polling: 'deployment_polling', reboot: 'deployment_reboot' },
+  clean: {
+    step: 'cleanStep',
+    index: 'clean_step_index',
+    list: 'clean_steps',
+    skip: 'skip_current_clean_step',
+    polling: 'cleaning_polling',
+    reboot: 'cleaning_reboot',
+  },
+  deploy: {
+    step: 'deployStep',
+    index: 'deploy_step_index',
+    list: 'deploy_steps',
+    skip: 'skip_current_deploy_step',
+    polling: 'deployment_polling',
+    reboot: 'deployment_reboot',
+  },
 } as const;
 
 export function stepFields(type: 'clean' | 'deploy') {
@@ -167,7 +202,11 @@ export async function cleaningErrorHandler(task: Task, logmsg: string, options: 
 }
 
 /** `deploying_error_handler` (reference §3.8). */
-export async function deployingErrorHandler(task: Task, logmsg: string, options: { errmsg?: string; cleanUp?: boolean } = {}): Promise<void> {
+export async function deployingErrorHandler(
+  task: Task,
+  logmsg: string,
+  options: { errmsg?: string; cleanUp?: boolean } = {},
+): Promise<void> {
   const node = task.node;
   let errmsg = options.errmsg ?? logmsg;
   task.conductor.log.error({ node: node.uuid }, logmsg);

@@ -75,8 +75,30 @@ export interface ListBlockDevicesOptions {
 }
 
 const LSBLK_COLUMNS = [
-  'NAME', 'KNAME', 'PATH', 'MAJ:MIN', 'PKNAME', 'TYPE', 'SIZE', 'MODEL', 'VENDOR', 'SERIAL', 'WWN', 'ROTA',
-  'HCTL', 'RO', 'RM', 'TRAN', 'LOG-SEC', 'PHY-SEC', 'FSTYPE', 'LABEL', 'PTTYPE', 'PARTTYPE', 'MOUNTPOINTS', 'DISC-GRAN',
+  'NAME',
+  'KNAME',
+  'PATH',
+  'MAJ:MIN',
+  'PKNAME',
+  'TYPE',
+  'SIZE',
+  'MODEL',
+  'VENDOR',
+  'SERIAL',
+  'WWN',
+  'ROTA',
+  'HCTL',
+  'RO',
+  'RM',
+  'TRAN',
+  'LOG-SEC',
+  'PHY-SEC',
+  'FSTYPE',
+  'LABEL',
+  'PTTYPE',
+  'PARTTYPE',
+  'MOUNTPOINTS',
+  'DISC-GRAN',
   'DISC-ZERO',
 ] as const;
 
@@ -302,9 +324,11 @@ async function probeSignatures(exec: Exec, devices: readonly BlockDevice[]): Pro
   const all = devices.flatMap((d) => [d, ...d.partitions]).filter((d) => d.sizeBytes > 0);
   const probeOne = async (device: BlockDevice) => {
     // blkid exits 2 when it finds nothing; a device it cannot open is simply left as is.
-    const { stdout } = await exec('blkid', ['-p', '-o', 'export', device.path], { okExitCodes: [0, 2], quiet: true }).catch(() => ({
-      stdout: '',
-    }));
+    const { stdout } = await exec('blkid', ['-p', '-o', 'export', device.path], { okExitCodes: [0, 2], quiet: true }).catch(
+      () => ({
+        stdout: '',
+      }),
+    );
     const fields = new Map<string, string>();
     for (const line of stdout.split('\n')) {
       const eq = line.indexOf('=');
@@ -322,7 +346,11 @@ async function probeSignatures(exec: Exec, devices: readonly BlockDevice[]): Pro
  * Fills signatures lsblk could not give (no udev database) for these devices and their
  * partitions only; a no-op where udev knows them.
  */
-export async function probeMissingSignatures(exec: Exec, devices: readonly BlockDevice[], udevRoot = '/run/udev/data'): Promise<void> {
+export async function probeMissingSignatures(
+  exec: Exec,
+  devices: readonly BlockDevice[],
+  udevRoot = '/run/udev/data',
+): Promise<void> {
   if ((await readdir(udevRoot).catch(() => [] as string[])).length > 0) return;
   await probeSignatures(exec, devices);
 }

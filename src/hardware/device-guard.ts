@@ -156,7 +156,12 @@ async function collectDeviceNumbers(sysDir: string, sysRoot: string, seen = new 
   const entries = await readdir(sysDir).catch(() => [] as string[]);
   for (const entry of entries) {
     const partitionFile = join(sysDir, entry, 'partition');
-    if (await access(partitionFile).then(() => true, () => false)) {
+    if (
+      await access(partitionFile).then(
+        () => true,
+        () => false,
+      )
+    ) {
       await collectDeviceNumbers(join(sysDir, entry), sysRoot, seen);
     }
   }

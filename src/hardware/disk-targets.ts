@@ -9,7 +9,13 @@
  * skipped. The node's `properties.skip_block_devices` hints remove further disks.
  */
 import { stat } from 'node:fs/promises';
-import { describeFileDevice, listBlockDevices, probeMissingSignatures, type BlockDevice, type ListBlockDevicesOptions } from './block-devices.js';
+import {
+  describeFileDevice,
+  listBlockDevices,
+  probeMissingSignatures,
+  type BlockDevice,
+  type ListBlockDevicesOptions,
+} from './block-devices.js';
 import type { DeviceGuard } from './device-guard.js';
 import { BlockDeviceError, pythonRepr } from './errors.js';
 import { findDevicesByHints, InvalidRootDeviceHint } from './root-device-hints.js';
@@ -49,7 +55,11 @@ export function ramdiskMediaReason(device: BlockDevice): string | undefined {
  * The candidate whole devices, and every whole device left out with the reason. Partitions
  * and stacked devices (lvm, crypt, ...) are neither: they are not disks.
  */
-export async function listTargetDisks(exec: Exec, guard: DeviceGuard, options: ListTargetDisksOptions = {}): Promise<TargetDisks> {
+export async function listTargetDisks(
+  exec: Exec,
+  guard: DeviceGuard,
+  options: ListTargetDisksOptions = {},
+): Promise<TargetDisks> {
   // Signatures (labels, RAID membership) matter only for the candidates: probed below.
   const listing = options.listing ?? (await listBlockDevices(exec, { ...options, probeSignatures: false }));
   const inRamdisk = await guard.inRamdisk();

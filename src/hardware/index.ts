@@ -51,4 +51,12 @@ export {
 export type { RootDeviceHints, ParsedRootDeviceHints, RootDeviceHintName, SelectRootDeviceOptions } from './root-device-hints.js';
 export { matchSpec } from './specs-matcher.js';
 export * from './image/index.js';
-export type { Inventory, InventoryInterface, InventoryCpu, InventoryDisk, InventoryMemory, InventorySystemVendor, InventoryBoot } from './inventory/types.js';
+export type {
+  Inventory,
+  InventoryInterface,
+  InventoryCpu,
+  InventoryDisk,
+  InventoryMemory,
+  InventorySystemVendor,
+  InventoryBoot,
+} from './inventory/types.js';

@@ -93,7 +93,13 @@ async function findEntry(folder: string): Promise<string | undefined> {
   if (typeof pkg?.main === 'string') return join(folder, pkg.main);
   for (const candidate of ENTRY_CANDIDATES) {
     const path = join(folder, candidate);
-    if (await stat(path).then((s) => s.isFile(), () => false)) return path;
+    if (
+      await stat(path).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return path;
   }
   return undefined;
 }
@@ -104,7 +110,10 @@ async function loadOne(folder: string, log: Logger): Promise<HardwareManager> {
 
   const pkg = await readPackageJson(folder);
   if (pkg?.dependencies?.[HOST_PACKAGE]) {
-    log.warn({ source: folder }, `plugin lists "${HOST_PACKAGE}" in dependencies and may bundle its own copy of the contract; declare it in peerDependencies`);
+    log.warn(
+      { source: folder },
+      `plugin lists "${HOST_PACKAGE}" in dependencies and may bundle its own copy of the contract; declare it in peerDependencies`,
+    );
   }
 
   const module = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;

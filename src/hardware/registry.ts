@@ -173,10 +173,7 @@ export class ManagerRegistry {
   }
 }
 
-function beats(
-  a: { active: ActiveManager; priority: number },
-  b: { active: ActiveManager; priority: number },
-): boolean {
+function beats(a: { active: ActiveManager; priority: number }, b: { active: ActiveManager; priority: number }): boolean {
   if (a.active.support !== b.active.support) return a.active.support > b.active.support;
   if (a.priority !== b.priority) return a.priority > b.priority;
   return a.active.manager.className < b.active.manager.className;

@@ -29,7 +29,10 @@ export async function blockDeviceUdevProperties(exec: Exec): Promise<UdevDump[]>
   return Promise.all(
     all.map(async (device): Promise<UdevDump> => {
       try {
-        const { stdout } = await exec('udevadm', ['info', '--query=property', `--name=${device.path}`], { timeoutMs: 10_000, quiet: true });
+        const { stdout } = await exec('udevadm', ['info', '--query=property', `--name=${device.path}`], {
+          timeoutMs: 10_000,
+          quiet: true,
+        });
         return { name: device.name, properties: parseUdevProperties(stdout) };
       } catch (error) {
         return { name: device.name, properties: { error: String(error) } };

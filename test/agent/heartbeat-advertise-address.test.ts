@@ -38,7 +38,9 @@ describe('advertised address', () => {
   });
 
   it('fails with LookupAgentIPError when no conductor URL answers', async () => {
-    await expect(resolveAdvertiseHost({ ...base, apiUrls: ['http://127.0.0.1:1'] })).rejects.toMatchObject({ type: 'LookupAgentIPError' });
+    await expect(resolveAdvertiseHost({ ...base, apiUrls: ['http://127.0.0.1:1'] })).rejects.toMatchObject({
+      type: 'LookupAgentIPError',
+    });
   });
 
   it('brackets IPv6 literals in the callback URL', () => {

@@ -23,7 +23,9 @@ describe('agent token from the lookup', () => {
 
 describe('lookup answers', () => {
   it('accepts node + config, and the legacy top-level heartbeat_timeout', () => {
-    const modern = parseLookupResponse(JSON.stringify({ node: { uuid: 'u1', properties: {} }, config: { heartbeat_timeout: 300, agent_token: TOKEN } }));
+    const modern = parseLookupResponse(
+      JSON.stringify({ node: { uuid: 'u1', properties: {} }, config: { heartbeat_timeout: 300, agent_token: TOKEN } }),
+    );
     expect(modern).toMatchObject({ node: { uuid: 'u1' }, config: { heartbeat_timeout: 300, agent_token: TOKEN } });
     const legacy = parseLookupResponse(JSON.stringify({ node: { uuid: 'u2' }, heartbeat_timeout: 120 }));
     expect(legacy).toEqual({ node: { uuid: 'u2' }, config: { heartbeat_timeout: 120 } });
@@ -46,7 +48,13 @@ describe('lookup answers', () => {
 
 describe('Ironic error bodies', () => {
   it('reads the faultstring out of error_message, and falls back to the text', () => {
-    const ironic = JSON.stringify({ error_message: JSON.stringify({ faultcode: 'Client', faultstring: 'Invalid or missing agent token received.', debuginfo: null }) });
+    const ironic = JSON.stringify({
+      error_message: JSON.stringify({
+        faultcode: 'Client',
+        faultstring: 'Invalid or missing agent token received.',
+        debuginfo: null,
+      }),
+    });
     expect(ironicErrorMessage(ironic)).toBe('Invalid or missing agent token received.');
     expect(ironicErrorMessage(JSON.stringify({ title: 'Not Found' }))).toBe('Not Found');
     expect(ironicErrorMessage('upstream timed out\n')).toBe('upstream timed out');

@@ -58,7 +58,9 @@ describe('simulated power actions', () => {
     const { exec } = recordingExec();
     const root = mkdtempSync(join(tmpdir(), 'ramdisk-agent-root-'));
     dirs.push(root);
-    expect(new PowerActions({ mode: 'simulate', exec, log: silentLogger, simulatedRoot: root }).hostPath('/etc/.rescued')).toBe(join(root, 'etc/.rescued'));
+    expect(new PowerActions({ mode: 'simulate', exec, log: silentLogger, simulatedRoot: root }).hostPath('/etc/.rescued')).toBe(
+      join(root, 'etc/.rescued'),
+    );
     expect(new PowerActions({ mode: 'real', exec, log: silentLogger }).hostPath('/etc/.rescued')).toBe('/etc/.rescued');
   });
 });
@@ -75,17 +77,32 @@ describe('real power actions (recording exec, /proc stand-in)', () => {
 
   it('fall back to the sysrq trigger when the init system ignores or refuses the request', async () => {
     const proc = fakeProc();
-    const ignoring = new PowerActions({ mode: 'real', exec: recordingExec(() => ({ stderr: 'Operation ignoring request' })).exec, log: silentLogger, procRoot: proc });
+    const ignoring = new PowerActions({
+      mode: 'real',
+      exec: recordingExec(() => ({ stderr: 'Operation ignoring request' })).exec,
+      log: silentLogger,
+      procRoot: proc,
+    });
     await ignoring.powerOff();
     expect(readFileSync(join(proc, 'sysrq-trigger'), 'utf8')).toBe('o');
     expect(readFileSync(join(proc, 'sys/kernel/sysrq'), 'utf8')).toBe('1');
-    const failing = new PowerActions({ mode: 'real', exec: recordingExec(() => ({ fail: true })).exec, log: silentLogger, procRoot: proc });
+    const failing = new PowerActions({
+      mode: 'real',
+      exec: recordingExec(() => ({ fail: true })).exec,
+      log: silentLogger,
+      procRoot: proc,
+    });
     await failing.reboot();
     expect(readFileSync(join(proc, 'sysrq-trigger'), 'utf8')).toBe('b');
   });
 
   it('report SystemRebootError when even the sysrq trigger cannot be written', async () => {
-    const power = new PowerActions({ mode: 'real', exec: recordingExec(() => ({ fail: true })).exec, log: silentLogger, procRoot: '/nonexistent-proc' });
+    const power = new PowerActions({
+      mode: 'real',
+      exec: recordingExec(() => ({ fail: true })).exec,
+      log: silentLogger,
+      procRoot: '/nonexistent-proc',
+    });
     await expect(power.reboot()).rejects.toMatchObject({ type: 'SystemRebootError' });
     expect(power.halted).toBeUndefined();
   });
@@ -94,7 +111,10 @@ describe('real power actions (recording exec, /proc stand-in)', () => {
 describe('choosing the mode', () => {
   function capture(): { log: Logger; lines: string[] } {
     const lines: string[] = [];
-    const log: Logger = { ...silentLogger, info: (a: unknown, b?: unknown) => void lines.push(String(typeof a === 'string' ? a : b)) } as Logger;
+    const log: Logger = {
+      ...silentLogger,
+      info: (a: unknown, b?: unknown) => void lines.push(String(typeof a === 'string' ? a : b)),
+    } as Logger;
     return { log, lines };
   }
 

@@ -27,7 +27,10 @@ afterEach(async () => {
   conductor = undefined;
 });
 
-async function startAgainst(maxVersion: string, lookupConfig: Record<string, unknown> = {}): Promise<{ agent: RunningAgent; conductor: FakeConductor }> {
+async function startAgainst(
+  maxVersion: string,
+  lookupConfig: Record<string, unknown> = {},
+): Promise<{ agent: RunningAgent; conductor: FakeConductor }> {
   conductor = await FakeConductor.start({ maxVersion });
   conductor.lookupConfigExtra = lookupConfig;
   conductor.addNode((await listNetworkInterfaces({ exec: run })).map((i) => i.mac_address));
@@ -62,7 +65,9 @@ describe('auto-TLS', () => {
     await trusting.close();
 
     const untrusting = new Agent();
-    await expect(request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: untrusting })).rejects.toThrow(/self-signed|certificate/i);
+    await expect(request(`https://127.0.0.1:${agent.port}/v1/status`, { dispatcher: untrusting })).rejects.toThrow(
+      /self-signed|certificate/i,
+    );
     await untrusting.close();
     // Plain HTTP on the TLS port is not served.
     await expect(fetch(`http://127.0.0.1:${agent.port}/v1/status`).then((r) => r.status)).rejects.toThrow();
@@ -101,7 +106,10 @@ describe('auto-TLS', () => {
 
   it('verifies an HTTPS conductor against cafile, refuses an unknown one, and skips the check with insecure', async () => {
     const conductorCert = await generateAgentCertificate({ advertiseHost: '127.0.0.1' });
-    conductor = await FakeConductor.start({ maxVersion: '1.62', tls: { cert: conductorCert.certPem, key: conductorCert.keyPem } });
+    conductor = await FakeConductor.start({
+      maxVersion: '1.62',
+      tls: { cert: conductorCert.certPem, key: conductorCert.keyPem },
+    });
     conductor.addNode((await listNetworkInterfaces({ exec: run })).map((i) => i.mac_address));
     const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-ca-'));
     const cafile = join(dir, 'ca.pem');

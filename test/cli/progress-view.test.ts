@@ -18,8 +18,30 @@ const running = {
     step: 'erase_devices',
     overall: { percent: 37.5, bytes_done: 96 * MIB, bytes_total: 256 * MIB, rate_bytes_per_second: 200 * MIB, eta_seconds: 1 },
     devices: [
-      { device: '/dev/loop3', state: 'running', method: 'shred_then_zero', pass: 2, passes: 2, bytes_done: 96 * MIB, bytes_total: 128 * MIB, percent: 75, rate_bytes_per_second: 200 * MIB, eta_seconds: 1 },
-      { device: '/dev/loop4', state: 'pending', method: null, pass: 0, passes: 0, bytes_done: 0, bytes_total: 0, percent: 0, rate_bytes_per_second: 0, eta_seconds: null },
+      {
+        device: '/dev/loop3',
+        state: 'running',
+        method: 'shred_then_zero',
+        pass: 2,
+        passes: 2,
+        bytes_done: 96 * MIB,
+        bytes_total: 128 * MIB,
+        percent: 75,
+        rate_bytes_per_second: 200 * MIB,
+        eta_seconds: 1,
+      },
+      {
+        device: '/dev/loop4',
+        state: 'pending',
+        method: null,
+        pass: 0,
+        passes: 0,
+        bytes_done: 0,
+        bytes_total: 0,
+        percent: 0,
+        rate_bytes_per_second: 0,
+        eta_seconds: null,
+      },
     ],
     skipped: [
       { device: '/dev/vda', reason: 'not in the allow-list' },
@@ -41,22 +63,30 @@ describe('progress view', () => {
     expect(text).toContain('  skipped (3):\n    /dev/vda, /dev/zram0: not in the allow-list\n    /dev/loop9: read-only device');
   });
 
-  it('ends with each device\'s method and verify outcome, or the error', () => {
+  it("ends with each device's method and verify outcome, or the error", () => {
     const done = renderCommand({
       ...running,
       command_status: 'SUCCEEDED',
       command_result: {
-        clean_result: { devices: { '/dev/loop3': { method: 'zero', duration_seconds: 3, verify: { passed: true, checked: 'zeros' } } } },
+        clean_result: {
+          devices: { '/dev/loop3': { method: 'zero', duration_seconds: 3, verify: { passed: true, checked: 'zeros' } } },
+        },
         clean_step: {},
       },
     });
     expect(done).toContain('/dev/loop3: zero in 3s, verify passed (zeros)');
-    const failed = renderCommand({ ...running, command_status: 'FAILED', command_error: { type: 'BlockDeviceEraseError', details: '/dev/loop3: boom' } });
+    const failed = renderCommand({
+      ...running,
+      command_status: 'FAILED',
+      command_error: { type: 'BlockDeviceEraseError', details: '/dev/loop3: boom' },
+    });
     expect(failed).toContain('error: BlockDeviceEraseError: /dev/loop3: boom');
   });
 
   it('shows other progress shapes as key: value lines', () => {
-    expect(renderCommand({ ...running, command_progress: { phase: 'downloading', percent: 12 } })).toContain('  phase: downloading');
+    expect(renderCommand({ ...running, command_progress: { phase: 'downloading', percent: 12 } })).toContain(
+      '  phase: downloading',
+    );
   });
 
   it('formats sizes in binary units and rejects bad flags', () => {
@@ -64,7 +94,10 @@ describe('progress view', () => {
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
     expect(() => parseProgressFlags(['--interval', '5'])).toThrow(ProgressUsageError);
     expect(() => parseProgressFlags(['--bogus'])).toThrow(ProgressUsageError);
-    expect(parseProgressFlags(['--agent', 'http://127.0.0.1:1234/', '--token', 't'])).toMatchObject({ agent: 'http://127.0.0.1:1234', token: 't' });
+    expect(parseProgressFlags(['--agent', 'http://127.0.0.1:1234/', '--token', 't'])).toMatchObject({
+      agent: 'http://127.0.0.1:1234',
+      token: 't',
+    });
   });
 });
 
@@ -76,7 +109,9 @@ describe('talking to an agent', () => {
     await expect(runProgress(options, out)).rejects.toThrow(new ProgressError('the agent has run no command yet'));
     await expect(runProgress({ ...options, command: 'no-such-id' }, out)).rejects.toThrow(/answered 404/);
     await agent.close();
-    await expect(runProgress(options, out)).rejects.toThrow(/cannot reach the agent at http:\/\/127\.0\.0\.1:\d+\/v1\/commands\/\?agent_token=…/);
+    await expect(runProgress(options, out)).rejects.toThrow(
+      /cannot reach the agent at http:\/\/127\.0\.0\.1:\d+\/v1\/commands\/\?agent_token=…/,
+    );
   });
 });
 

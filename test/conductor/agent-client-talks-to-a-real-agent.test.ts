@@ -31,7 +31,11 @@ function client(overrides: Partial<ReturnType<typeof makeConf>['agent']> = {}): 
 }
 
 beforeAll(async () => {
-  agent = await startTestAgent({ loadShippedManagers: false, hardwareManagerPaths: [CONDUCTOR_FIXTURES], powerActions: 'simulate' });
+  agent = await startTestAgent({
+    loadShippedManagers: false,
+    hardwareManagerPaths: [CONDUCTOR_FIXTURES],
+    powerActions: 'simulate',
+  });
 });
 
 afterAll(async () => {
@@ -60,16 +64,24 @@ describe('AgentClient against a real agent', () => {
 
   it('turns an HTTP error into AgentAPIError carrying the agent’s faultstring (no token → 401)', async () => {
     const node = nodeFor(agent.url, 'x'.repeat(43));
-    const error = await client().getDeploySteps(node, []).catch((e: unknown) => e);
+    const error = await client()
+      .getDeploySteps(node, [])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AgentAPIError);
     expect((error as Error).message).toMatch(/^Agent API for node [0-9a-f-]+ returned HTTP status code 401 with error: /);
   });
 
   it('answers 409 while a command runs → AgentInProgress with Ironic’s message; poll waits for the end', async () => {
     const node = nodeFor(agent.url);
-    const started = await client().executeCleanStep({ step: 'fixture_slow', interface: 'deploy', priority: 0, args: { seconds: 1 } }, node, []);
+    const started = await client().executeCleanStep(
+      { step: 'fixture_slow', interface: 'deploy', priority: 0, args: { seconds: 1 } },
+      node,
+      [],
+    );
     expect(started.command_status).toBe('RUNNING');
-    const busy = await client().getCleanSteps(node, []).catch((e: unknown) => e);
+    const busy = await client()
+      .getCleanSteps(node, [])
+      .catch((e: unknown) => e);
     expect(busy).toBeInstanceOf(AgentInProgress);
     expect((busy as Error).message).toMatch(
       new RegExp(`^Node ${node.uuid} command "clean.get_clean_steps" failed. Agent is presently executing a command. Error `),
@@ -79,7 +91,12 @@ describe('AgentClient against a real agent', () => {
     const polled = await client().command(
       node,
       'clean.execute_clean_step',
-      { step: { step: 'fixture_slow', interface: 'deploy', priority: 0, args: { seconds: 0.3 } }, node: {}, ports: [], clean_version: null },
+      {
+        step: { step: 'fixture_slow', interface: 'deploy', priority: 0, args: { seconds: 0.3 } },
+        node: {},
+        ports: [],
+        clean_version: null,
+      },
       { poll: true },
     );
     expect(polled.command_status).toBe('SUCCEEDED');
@@ -104,25 +121,33 @@ describe('AgentClient against a real agent', () => {
     const c = client();
     const partitions = await c.getPartitionUuids(node).catch((e: unknown) => e);
     // No image was written: the agent answers, with a result or an IPA error.
-    expect(partitions instanceof AgentAPIError || (partitions as { command_name?: string }).command_name === 'get_partition_uuids').toBe(true);
+    expect(
+      partitions instanceof AgentAPIError || (partitions as { command_name?: string }).command_name === 'get_partition_uuids',
+    ).toBe(true);
     expect((await c.sync(node)).command_name).toBe('sync');
     const logs = await c.collectSystemLogs(node);
     expect(logs.command_status).toBe('SUCCEEDED');
     expect(typeof logs.command_result?.system_logs).toBe('string');
     await waitIdle(node);
-    const bootloader = await c
-      .installBootloader(node, { rootUuid: null, targetBootMode: 'bios' })
-      .catch((e: unknown) => e);
-    expect(bootloader instanceof AgentAPIError || (bootloader as { command_name?: string }).command_name === 'install_bootloader').toBe(true);
+    const bootloader = await c.installBootloader(node, { rootUuid: null, targetBootMode: 'bios' }).catch((e: unknown) => e);
+    expect(
+      bootloader instanceof AgentAPIError || (bootloader as { command_name?: string }).command_name === 'install_bootloader',
+    ).toBe(true);
     await waitIdle(node);
     const names = (await c.getCommandsStatus(node)).map((cmd) => cmd.command_name);
     expect(names).toEqual(expect.arrayContaining(['get_clean_steps', 'execute_clean_step', 'sync', 'collect_system_logs']));
 
     // The last three end the agent's service (rescue, power off, reboot): one agent each.
     const rescue = await c.finalizeRescue(node, { hashedPassword: '$6$x$y' }).catch((e: unknown) => e);
-    expect(rescue instanceof AgentAPIError || (rescue as { command_name?: string }).command_name === 'finalize_rescue').toBe(true);
+    expect(rescue instanceof AgentAPIError || (rescue as { command_name?: string }).command_name === 'finalize_rescue').toBe(
+      true,
+    );
     for (const action of ['powerOff', 'reboot'] as const) {
-      const other = await startTestAgent({ loadShippedManagers: false, hardwareManagerPaths: [CONDUCTOR_FIXTURES], powerActions: 'simulate' });
+      const other = await startTestAgent({
+        loadShippedManagers: false,
+        hardwareManagerPaths: [CONDUCTOR_FIXTURES],
+        powerActions: 'simulate',
+      });
       try {
         const result = await c[action](nodeFor(other.url));
         expect(result.command_name).toBe(action === 'powerOff' ? 'power_off' : 'run_image');
@@ -161,10 +186,14 @@ describe('AgentClient when the agent cannot be reached', () => {
     const node = nodeFor(`http://127.0.0.1:${port}`);
     requests.length = 0;
     const started = Date.now();
-    const error = await client({ commandTimeout: 0.2 }).getCleanSteps(node, []).catch((e: unknown) => e);
+    const error = await client({ commandTimeout: 0.2 })
+      .getCleanSteps(node, [])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AgentConnectionFailed);
     expect((error as Error).message).toMatch(
-      new RegExp(`^Failed to connect to the agent running on node ${node.uuid} for invoking command clean.get_clean_steps. Error: `),
+      new RegExp(
+        `^Failed to connect to the agent running on node ${node.uuid} for invoking command clean.get_clean_steps. Error: `,
+      ),
     );
     // 3 POST attempts, each followed by one GET /v1/commands/ checking whether it arrived.
     expect(requests).toEqual(Array(3).fill(['POST /v1/commands/', 'GET /v1/commands/']).flat());
@@ -177,9 +206,13 @@ describe('AgentClient when the agent cannot be reached', () => {
     const port = (dead.address() as { port: number }).port;
     await new Promise<void>((resolve) => dead.close(() => resolve()));
     const node = nodeFor(`http://127.0.0.1:${port}`);
-    const error = await client().getCommandsStatus(node).catch((e: unknown) => e);
+    const error = await client()
+      .getCommandsStatus(node)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AgentConnectionFailed);
-    expect((error as Error).message).toMatch(new RegExp(`^Failed to connect to the agent running on node ${node.uuid} to collect commands status. Error: `));
+    expect((error as Error).message).toMatch(
+      new RegExp(`^Failed to connect to the agent running on node ${node.uuid} to collect commands status. Error: `),
+    );
   });
 
   it('requires agent_url', async () => {

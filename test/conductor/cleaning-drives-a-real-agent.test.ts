@@ -97,7 +97,10 @@ describe('manual cleaning', () => {
     await waitFor('steps to be computed', () => {
       const n = conductor.store.getNode(node.uuid);
       token ||= n.driverInternalInfo.agent_secret_token ?? '';
-      stepsSeen ??= n.driverInternalInfo.clean_steps?.length === 3 && typeof n.driverInternalInfo.clean_steps[0].abortable === 'boolean' ? n.driverInternalInfo.clean_steps : undefined;
+      stepsSeen ??=
+        n.driverInternalInfo.clean_steps?.length === 3 && typeof n.driverInternalInfo.clean_steps[0].abortable === 'boolean'
+          ? n.driverInternalInfo.clean_steps
+          : undefined;
       return stepsSeen;
     });
     expect(stepsSeen).toEqual([
@@ -186,10 +189,17 @@ describe('manual cleaning', () => {
     const { conductor } = running;
     const node = await enrollHostNode(conductor);
     await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'fixture_failing' }, { interface: 'deploy', step: 'fixture_quick' }] });
+    await conductor.provision(node.uuid, 'clean', {
+      cleanSteps: [
+        { interface: 'deploy', step: 'fixture_failing' },
+        { interface: 'deploy', step: 'fixture_quick' },
+      ],
+    });
     await agentFor(running.url);
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
-    expect(failed.lastError).toMatch(new RegExp(`^Clean step deploy.fixture_failing failed on node ${node.uuid}. .*the fixture step failed on purpose`));
+    expect(failed.lastError).toMatch(
+      new RegExp(`^Clean step deploy.fixture_failing failed on node ${node.uuid}. .*the fixture step failed on purpose`),
+    );
     expect(failed.maintenance).toBe(true);
     expect(failed.fault).toBe('clean failure');
     expect(failed.maintenanceReason).toBe(failed.lastError);
@@ -202,14 +212,23 @@ describe('manual cleaning', () => {
     const { conductor } = running;
     const node = await enrollHostNode(conductor);
     await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'fixture_slow', args: { seconds: 3 } }] });
+    await conductor.provision(node.uuid, 'clean', {
+      cleanSteps: [{ interface: 'deploy', step: 'fixture_slow', args: { seconds: 3 } }],
+    });
     await agentFor(running.url);
-    await waitFor('the slow step to run', () => conductor.store.getNode(node.uuid).cleanStep?.step === 'fixture_slow' && conductor.store.getNode(node.uuid).provisionState === states.CLEANWAIT);
+    await waitFor(
+      'the slow step to run',
+      () =>
+        conductor.store.getNode(node.uuid).cleanStep?.step === 'fixture_slow' &&
+        conductor.store.getNode(node.uuid).provisionState === states.CLEANWAIT,
+    );
     await conductor.provision(node.uuid, 'abort');
     const aborted = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     await conductor.idle();
     const after = conductor.store.getNode(node.uuid);
-    expect(after.lastError).toBe('By request, the clean operation was aborted during or after the completion of step "deploy.fixture_slow"');
+    expect(after.lastError).toBe(
+      'By request, the clean operation was aborted during or after the completion of step "deploy.fixture_slow"',
+    );
     expect(aborted.targetProvisionState).toBe(states.MANAGEABLE);
     expect(after.cleanStep).toBeNull();
   });
@@ -220,10 +239,18 @@ describe('manual cleaning', () => {
     const node = await enrollHostNode(conductor);
     await manageable(node.uuid);
     await conductor.provision(node.uuid, 'clean', {
-      cleanSteps: [{ interface: 'deploy', step: 'fixture_not_abortable' }, { interface: 'deploy', step: 'fixture_quick' }],
+      cleanSteps: [
+        { interface: 'deploy', step: 'fixture_not_abortable' },
+        { interface: 'deploy', step: 'fixture_quick' },
+      ],
     });
     const agent = await agentFor(running.url);
-    await waitFor('the step to run', () => conductor.store.getNode(node.uuid).cleanStep?.step === 'fixture_not_abortable' && conductor.store.getNode(node.uuid).provisionState === states.CLEANWAIT);
+    await waitFor(
+      'the step to run',
+      () =>
+        conductor.store.getNode(node.uuid).cleanStep?.step === 'fixture_not_abortable' &&
+        conductor.store.getNode(node.uuid).provisionState === states.CLEANWAIT,
+    );
     const token = conductor.store.getNode(node.uuid).driverInternalInfo.agent_secret_token as string;
     await conductor.provision(node.uuid, 'abort');
     expect(conductor.store.getNode(node.uuid).cleanStep).toMatchObject({ step: 'fixture_not_abortable', abort_after: true });
@@ -287,7 +314,12 @@ describe('manual cleaning', () => {
     });
     const done = await waitForState(conductor, node.uuid, [states.MANAGEABLE, states.CLEANFAIL]);
     expect(done.lastError).toBeNull();
-    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_name: string; command_status: string; command_params?: unknown; command_result: any }>;
+    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{
+      command_name: string;
+      command_status: string;
+      command_params?: unknown;
+      command_result: any;
+    }>;
     const runs = commands.filter((c) => c.command_name === 'execute_clean_step').map((c) => c.command_status);
     // fixture_slow, then fixture_quick refused for its stale version, then fixture_quick again.
     expect(runs).toEqual(['SUCCEEDED', 'CLEAN_VERSION_MISMATCH', 'SUCCEEDED']);

@@ -38,7 +38,14 @@ describe('conductor client commands', () => {
   it('enrolls, cleans manually with JSON steps (waiting), and shows driver_internal_info', async () => {
     running = await startConductor();
     const macs = await hostMacs();
-    const enrolled = await cli('enroll', '--name', 'cli-node', ...macs.flatMap((m) => ['--mac', m]), '--deploy-interface', 'custom-agent');
+    const enrolled = await cli(
+      'enroll',
+      '--name',
+      'cli-node',
+      ...macs.flatMap((m) => ['--mac', m]),
+      '--deploy-interface',
+      'custom-agent',
+    );
     expect(enrolled.code).toBe(0);
     const uuid = enrolled.out.trim();
     expect(running.conductor.store.getNode(uuid)).toMatchObject({ name: 'cli-node', provisionState: 'manageable' });
@@ -57,7 +64,11 @@ describe('conductor client commands', () => {
     expect(parsed.driver_internal_info).toMatchObject({ clean_steps: null });
 
     const listed = await cli('node', 'list');
-    expect(listed.out).toMatch(new RegExp(`^UUID\\s+Name\\s+Provision State\\s+Power State\\s+Maintenance\\n${uuid}\\s+cli-node\\s+manageable\\s+power off\\s+False\\n$`));
+    expect(listed.out).toMatch(
+      new RegExp(
+        `^UUID\\s+Name\\s+Provision State\\s+Power State\\s+Maintenance\\n${uuid}\\s+cli-node\\s+manageable\\s+power off\\s+False\\n$`,
+      ),
+    );
   });
 
   it('automated cleaning disabled: clean --wait goes to available', async () => {
@@ -74,11 +85,15 @@ describe('conductor client commands', () => {
     const uuid = out.trim();
     await expect(cli('clean', uuid, '--steps', '{not json')).rejects.toBeInstanceOf(UsageError);
     await expect(cli('deploy', uuid)).rejects.toThrow('deploy needs --image URL');
-    await expect(cli('deploy', uuid, '--image', 'http://x/i', '--os-hash', 'sha256')).rejects.toThrow('--os-hash expects ALGO:HEX');
+    await expect(cli('deploy', uuid, '--image', 'http://x/i', '--os-hash', 'sha256')).rejects.toThrow(
+      '--os-hash expects ALGO:HEX',
+    );
     const abort = await cli('abort', uuid).catch((e: unknown) => e);
     expect(abort).toBeInstanceOf(ConductorApiError);
     expect((abort as ConductorApiError).status).toBe(400);
-    expect((abort as Error).message).toBe(`The requested action "abort" can not be performed on node "${uuid}" while it is in state "manageable".`);
+    expect((abort as Error).message).toBe(
+      `The requested action "abort" can not be performed on node "${uuid}" while it is in state "manageable".`,
+    );
     await expect(cli('node', 'show', 'missing')).rejects.toThrow('Node missing could not be found.');
   });
 });
@@ -92,10 +107,26 @@ describe('conductor serve', () => {
         probe.close(() => resolve(p));
       });
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'conductor', 'serve', '--listen', `127.0.0.1:${port}`, '--db', join(dir, 'c.sqlite'), '--log-level', 'warn'], {
-      cwd: join(import.meta.dirname, '..', '..'),
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        'conductor',
+        'serve',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--db',
+        join(dir, 'c.sqlite'),
+        '--log-level',
+        'warn',
+      ],
+      {
+        cwd: join(import.meta.dirname, '..', '..'),
+        stdio: 'ignore',
+      },
+    );
     try {
       let nodes: unknown;
       for (let i = 0; i < 100 && nodes === undefined; i++) {

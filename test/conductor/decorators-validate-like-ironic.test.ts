@@ -28,21 +28,31 @@ class BaseMgmt extends ManagementInterface {
 
 describe('decoration-time validation (Ironic messages)', () => {
   it('rejects a non-integer clean priority, and a negative or non-integer deploy priority', () => {
-    expect(messageOf(() => cleanStep({ priority: 'high' as never }))).toBe('"priority" must be an integer value instead of "high"');
+    expect(messageOf(() => cleanStep({ priority: 'high' as never }))).toBe(
+      '"priority" must be an integer value instead of "high"',
+    );
     expect(messageOf(() => cleanStep({ priority: 1.5 }))).toBe('"priority" must be an integer value instead of "1.5"');
     expect(() => cleanStep({ priority: -1 })).not.toThrow();
     expect(messageOf(() => deployStep({ priority: -1 }))).toBe('"priority" must be an integer value >= 0, instead of "-1"');
-    expect(messageOf(() => deployStep({ priority: null as never }))).toBe('"priority" must be an integer value >= 0, instead of "None"');
+    expect(messageOf(() => deployStep({ priority: null as never }))).toBe(
+      '"priority" must be an integer value >= 0, instead of "None"',
+    );
     expect(messageOf(() => verifyStep({ priority: -5 }))).toBe('"priority" must be an integer value >= 0, instead of "-5"');
   });
 
   it('rejects a non-boolean abortable', () => {
-    expect(messageOf(() => cleanStep({ priority: 0, abortable: 'yes' as never }))).toBe('"abortable" must be a Boolean value instead of "yes"');
+    expect(messageOf(() => cleanStep({ priority: 0, abortable: 'yes' as never }))).toBe(
+      '"abortable" must be a Boolean value instead of "yes"',
+    );
   });
 
   it('checks argsinfo with each of Ironic’s messages', () => {
-    expect(messageOf(() => cleanStep({ priority: 0, argsinfo: 'x' as never }))).toBe('"argsinfo" must be a dictionary instead of "x"');
-    expect(messageOf(() => cleanStep({ priority: 0, argsinfo: { a: 'b' } as never }))).toBe('Argument "a" must be a dictionary instead of "b".');
+    expect(messageOf(() => cleanStep({ priority: 0, argsinfo: 'x' as never }))).toBe(
+      '"argsinfo" must be a dictionary instead of "x"',
+    );
+    expect(messageOf(() => cleanStep({ priority: 0, argsinfo: { a: 'b' } as never }))).toBe(
+      'Argument "a" must be a dictionary instead of "b".',
+    );
     expect(messageOf(() => cleanStep({ priority: 0, argsinfo: { a: { description: 'd', default: 1 } } as never }))).toBe(
       'Argument "a" has an invalid key named "default". It must be "description" or "required".',
     );
@@ -52,7 +62,9 @@ describe('decoration-time validation (Ironic messages)', () => {
     expect(messageOf(() => deployStep({ priority: 0, argsinfo: { a: { description: 'd', required: 'yes' } } as never }))).toBe(
       'For argument "a", "required" must be a Boolean value instead of "yes".',
     );
-    expect(messageOf(() => deployStep({ priority: 0, argsinfo: { a: { required: true } } as never }))).toBe('Argument "a" is missing a "description".');
+    expect(messageOf(() => deployStep({ priority: 0, argsinfo: { a: { required: true } } as never }))).toBe(
+      'Argument "a" is missing a "description".',
+    );
     expect(() => cleanStep({ priority: 0, argsinfo: {} })).not.toThrow();
   });
 });
@@ -116,7 +128,12 @@ describe('collected step dicts', () => {
         requires_ramdisk: true,
       },
     ]);
-    await plain.executeCleanStep({} as Task, { step: 'update_firmware', interface: 'management', priority: 0, args: { firmware_images: [1] } });
+    await plain.executeCleanStep({} as Task, {
+      step: 'update_firmware',
+      interface: 'management',
+      priority: 0,
+      args: { firmware_images: [1] },
+    });
     expect(calls).toEqual([{ firmware_images: [1] }]);
   });
 

@@ -7,7 +7,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { states } from '../../src/conductor/states.js';
-import { enrollHostNode, OUT_OF_RANGE_FIXTURES, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
+import {
+  enrollHostNode,
+  OUT_OF_RANGE_FIXTURES,
+  type RunningConductor,
+  startConductor,
+  startLinkedAgent,
+  waitFor,
+  waitForState,
+} from './helpers.js';
 
 let running: RunningConductor | undefined;
 const agents: RunningAgent[] = [];
@@ -82,11 +90,17 @@ describe('deploy with custom-agent', () => {
     const { conductor } = running;
     const uuid = await available();
     // Unknown to the conductor until the agent reports its steps: accepted, validated later.
-    await conductor.provision(uuid, 'active', { deploySteps: [{ interface: 'deploy', step: 'fixture_failing_deploy', args: {}, priority: 75 }] });
+    await conductor.provision(uuid, 'active', {
+      deploySteps: [{ interface: 'deploy', step: 'fixture_failing_deploy', args: {}, priority: 75 }],
+    });
     agents.push(await startLinkedAgent(running.url));
     const failed = await waitForState(conductor, uuid, [states.DEPLOYFAIL, states.ACTIVE]);
     expect(failed.provisionState).toBe(states.DEPLOYFAIL);
-    expect(failed.lastError).toMatch(new RegExp(`^Deploy step deploy.fixture_failing_deploy failed on node ${uuid}. .*the fixture deploy step failed on purpose`));
+    expect(failed.lastError).toMatch(
+      new RegExp(
+        `^Deploy step deploy.fixture_failing_deploy failed on node ${uuid}. .*the fixture deploy step failed on purpose`,
+      ),
+    );
     expect(failed.deployStep).toEqual({});
     expect(failed.driverInternalInfo.deploy_steps).toBeNull();
     // _step_failure_handler goes through deploying_error_handler, which (unlike

@@ -83,7 +83,9 @@ async function deployTo(bootMode: 'bios' | 'uefi') {
   await waitForState(conductor, node.uuid, states.AVAILABLE);
   await conductor.provision(node.uuid, 'active');
   await waitForState(conductor, node.uuid, states.DEPLOYWAIT);
-  agents.push(await startLinkedAgent(running.url, { loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] }));
+  agents.push(
+    await startLinkedAgent(running.url, { loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] }),
+  );
   const done = await waitForState(conductor, node.uuid, [states.ACTIVE, states.DEPLOYFAIL], 60_000);
   return { done, disk, image };
 }
@@ -100,7 +102,9 @@ describe('direct deploy', () => {
     const { done } = await deployTo('uefi');
     expect(done.provisionState).toBe(states.DEPLOYFAIL);
     expect(done.lastError).toMatch(
-      new RegExp(`^Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: .*EFI`),
+      new RegExp(
+        `^Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: .*EFI`,
+      ),
     );
     // set_failed_state powers the node off after a deploy failure.
     expect(done.powerState).toBe(states.POWER_OFF);

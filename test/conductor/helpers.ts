@@ -24,12 +24,18 @@ export const OUT_OF_RANGE_FIXTURES = join(import.meta.dirname, '..', 'fixtures',
 export const FAST_CONF: ConductorConfInput = {
   host: 'test-conductor',
   api: { ramdiskHeartbeatTimeout: 1 },
-  agent: { commandTimeout: 10, commandWaitInterval: 0.1, postDeployGetPowerStateRetries: 1, postDeployGetPowerStateRetryInterval: 0.05 },
+  agent: {
+    commandTimeout: 10,
+    commandWaitInterval: 0.1,
+    postDeployGetPowerStateRetries: 1,
+    postDeployGetPowerStateRetryInterval: 0.05,
+  },
   conductor: { nodeLockedRetryInterval: 0.05 },
   deploy: { defaultBootMode: 'bios' },
 };
 
-const write = (level: string) => (a: unknown, b?: string) => console.log(level, typeof a === 'string' ? a : `${b ?? ''} ${JSON.stringify(a)}`);
+const write = (level: string) => (a: unknown, b?: string) =>
+  console.log(level, typeof a === 'string' ? a : `${b ?? ''} ${JSON.stringify(a)}`);
 const consoleLogger = { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 
 export interface RunningConductor {
@@ -38,7 +44,9 @@ export interface RunningConductor {
   close(): Promise<void>;
 }
 
-export async function startConductor(options: { dbPath?: string; conf?: ConductorConfInput; interfaces?: InterfaceRegistry } = {}): Promise<RunningConductor> {
+export async function startConductor(
+  options: { dbPath?: string; conf?: ConductorConfInput; interfaces?: InterfaceRegistry } = {},
+): Promise<RunningConductor> {
   const store = new SqliteNodeStore(options.dbPath ?? ':memory:');
   const certificates = mkdtempSync(join(tmpdir(), 'conductor-certs-'));
   const conf = { ...FAST_CONF, ...options.conf };
@@ -74,7 +82,10 @@ export async function hostMacs(): Promise<string[]> {
 }
 
 /** A real agent that looks itself up at `conductorUrl` and heartbeats there. */
-export async function startLinkedAgent(conductorUrl: string, overrides: Parameters<typeof startTestAgent>[0] = {}): Promise<RunningAgent> {
+export async function startLinkedAgent(
+  conductorUrl: string,
+  overrides: Parameters<typeof startTestAgent>[0] = {},
+): Promise<RunningAgent> {
   return startTestAgent({
     standalone: false,
     agentToken: undefined,
@@ -94,14 +105,21 @@ export async function enrollHostNode(conductor: Conductor, init: Parameters<Cond
   return conductor.createNode({ interfaces: { deploy: 'custom-agent' }, ports: await hostMacs(), ...init });
 }
 
-export async function waitForState(conductor: Conductor, uuid: string, wanted: ProvisionState | ProvisionState[], timeoutMs = 30_000): Promise<NodeData> {
+export async function waitForState(
+  conductor: Conductor,
+  uuid: string,
+  wanted: ProvisionState | ProvisionState[],
+  timeoutMs = 30_000,
+): Promise<NodeData> {
   const accepted = Array.isArray(wanted) ? wanted : [wanted];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const node = conductor.store.getNode(uuid);
     if (accepted.includes(node.provisionState)) return node;
     if (Date.now() > deadline) {
-      throw new Error(`node ${uuid} is "${node.provisionState}" (last_error: ${node.lastError}); wanted ${accepted.join(' or ')}`);
+      throw new Error(
+        `node ${uuid} is "${node.provisionState}" (last_error: ${node.lastError}); wanted ${accepted.join(' or ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -46,7 +46,11 @@ describe('lookup', () => {
     expect((await call(`/v1/lookup?addresses=${MAC}`, { version: null })).status).toBe(404);
     const incomplete = await call('/v1/lookup');
     expect(incomplete.status).toBe(400);
-    expect(incomplete.fault).toEqual({ faultcode: 'Client', faultstring: "At least one of 'addresses' and 'node_uuid' parameters is required", debuginfo: null });
+    expect(incomplete.fault).toEqual({
+      faultcode: 'Client',
+      faultstring: "At least one of 'addresses' and 'node_uuid' parameters is required",
+      debuginfo: null,
+    });
   });
 
   it('hides nodes that are not in a lookup state (404), finds a CLEANWAIT node by MAC and reveals the token once', async () => {
@@ -79,17 +83,26 @@ describe('heartbeat', () => {
     const beat = (payload: Record<string, unknown>, version?: string) =>
       call(`/v1/heartbeat/${uuid}`, { method: 'POST', body: JSON.stringify(payload), ...(version ? { version } : {}) });
 
-    expect((await beat({ callback_url: 'http://127.0.0.1:9', agent_version: '1' })).fault.faultstring).toBe('Agent token is required for heartbeat processing.');
+    expect((await beat({ callback_url: 'http://127.0.0.1:9', agent_version: '1' })).fault.faultstring).toBe(
+      'Agent token is required for heartbeat processing.',
+    );
     expect((await beat({ callback_url: 'http://127.0.0.1:9', agent_token: token })).fault.faultstring).toBe(
       'Agent did not transmit a version, and a version is required. Please update the agent being used.',
     );
-    expect((await beat({ callback_url: 'http://127.0.0.1:9', agent_token: 'x'.repeat(43), agent_version: '1' })).fault.faultstring).toBe(
-      'Invalid or missing agent token received.',
-    );
-    expect((await beat({ callback_url: 'http://127.0.0.1:9', agent_token: token, agent_version: '1' }, '1.30')).fault.faultstring).toBe(
-      'Field "agent_version" not recognised',
-    );
-    expect((await call('/v1/heartbeat/no-such-node', { method: 'POST', body: JSON.stringify({ callback_url: 'x', agent_token: token, agent_version: '1' }) })).status).toBe(404);
+    expect(
+      (await beat({ callback_url: 'http://127.0.0.1:9', agent_token: 'x'.repeat(43), agent_version: '1' })).fault.faultstring,
+    ).toBe('Invalid or missing agent token received.');
+    expect(
+      (await beat({ callback_url: 'http://127.0.0.1:9', agent_token: token, agent_version: '1' }, '1.30')).fault.faultstring,
+    ).toBe('Field "agent_version" not recognised');
+    expect(
+      (
+        await call('/v1/heartbeat/no-such-node', {
+          method: 'POST',
+          body: JSON.stringify({ callback_url: 'x', agent_token: token, agent_version: '1' }),
+        })
+      ).status,
+    ).toBe(404);
 
     // A good heartbeat: 202, empty body. The agent URL is recorded (the agent is not really
     // there, so processing then fails the node; the API answer does not wait for that).
@@ -108,14 +121,20 @@ describe('heartbeat', () => {
     const node = running.conductor.store.getNode(uuid);
     node.driverInternalInfo.agent_url = 'http://127.0.0.1:1';
     running.conductor.store.saveNode(node);
-    const moved = await call(`/v1/heartbeat/${uuid}`, { method: 'POST', body: JSON.stringify({ callback_url: 'http://127.0.0.1:2', agent_token: token, agent_version: '1' }) });
+    const moved = await call(`/v1/heartbeat/${uuid}`, {
+      method: 'POST',
+      body: JSON.stringify({ callback_url: 'http://127.0.0.1:2', agent_token: token, agent_version: '1' }),
+    });
     expect(moved.fault.faultstring).toBe('Detected change in ramdisk provided "callback_url"');
 
     await running.conductor.setPowerState(uuid, 'rebooting');
     const after = running.conductor.store.getNode(uuid).driverInternalInfo;
     expect(after).not.toHaveProperty('agent_secret_token');
     expect(after).not.toHaveProperty('agent_url');
-    const stale = await call(`/v1/heartbeat/${uuid}`, { method: 'POST', body: JSON.stringify({ callback_url: 'http://127.0.0.1:2', agent_token: token, agent_version: '1' }) });
+    const stale = await call(`/v1/heartbeat/${uuid}`, {
+      method: 'POST',
+      body: JSON.stringify({ callback_url: 'http://127.0.0.1:2', agent_token: token, agent_version: '1' }),
+    });
     expect(stale.fault.faultstring).toBe('Invalid or missing agent token received.');
     // ... so the agent looks up again and gets a fresh token.
     expect((await call(`/v1/lookup?node_uuid=${uuid}`)).body.config.agent_token).not.toBe(token);
@@ -131,17 +150,33 @@ describe('heartbeat', () => {
     expect(token).toHaveLength(43);
     const pem = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
     const beat = (ca: string) =>
-      call(`/v1/heartbeat/${uuid}`, { method: 'POST', body: JSON.stringify({ callback_url: 'https://127.0.0.1:9', agent_token: token, agent_version: '1', agent_verify_ca: ca }) });
+      call(`/v1/heartbeat/${uuid}`, {
+        method: 'POST',
+        body: JSON.stringify({
+          callback_url: 'https://127.0.0.1:9',
+          agent_token: token,
+          agent_version: '1',
+          agent_verify_ca: ca,
+        }),
+      });
     expect((await beat(pem)).status).toBe(202);
     await running.conductor.idle();
     const dii = running.conductor.store.getNode(uuid).driverInternalInfo;
     expect(dii.agent_url).toBe('https://127.0.0.1:9');
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(dii.agent_verify_ca as string, 'utf8')).toBe(pem);
-    expect((await beat(pem.replace('AAAA', 'BBBB'))).fault.faultstring).toBe('Detected change in ramdisk provided "agent_verify_ca"');
-    expect((await call(`/v1/heartbeat/${uuid}`, { method: 'POST', version: '1.60', body: JSON.stringify({ callback_url: 'x', agent_token: token, agent_version: '1', agent_verify_ca: pem }) })).fault.faultstring).toBe(
-      'Field "agent_verify_ca" not recognised in this version',
+    expect((await beat(pem.replace('AAAA', 'BBBB'))).fault.faultstring).toBe(
+      'Detected change in ramdisk provided "agent_verify_ca"',
     );
+    expect(
+      (
+        await call(`/v1/heartbeat/${uuid}`, {
+          method: 'POST',
+          version: '1.60',
+          body: JSON.stringify({ callback_url: 'x', agent_token: token, agent_version: '1', agent_verify_ca: pem }),
+        })
+      ).fault.faultstring,
+    ).toBe('Field "agent_verify_ca" not recognised in this version');
   });
 
   it('hides the token from node show', async () => {

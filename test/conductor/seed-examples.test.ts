@@ -230,7 +230,17 @@ class MyRAID extends RAIDInterface {
   @deployStep({ priority: 0, argsinfo: RAID_APPLY_CONFIGURATION_ARGSINFO })
   override async applyConfiguration(
     task: Task,
-    { raid_config, create_root_volume = true, create_nonroot_volumes = false, delete_existing = false }: { raid_config: Record<string, unknown>; create_root_volume?: boolean; create_nonroot_volumes?: boolean; delete_existing?: boolean },
+    {
+      raid_config,
+      create_root_volume = true,
+      create_nonroot_volumes = false,
+      delete_existing = false,
+    }: {
+      raid_config: Record<string, unknown>;
+      create_root_volume?: boolean;
+      create_nonroot_volumes?: boolean;
+      delete_existing?: boolean;
+    },
   ) {
     void task;
     raidCalls.push(['apply_configuration', { raid_config, create_root_volume, create_nonroot_volumes, delete_existing }]);
@@ -283,8 +293,15 @@ function registry(): InterfaceRegistry {
   return interfaces;
 }
 
-async function availableNode(interfaces: Record<string, string>, extra: Parameters<typeof enrollHostNode>[1] = {}): Promise<string> {
-  const node = await enrollHostNode(running!.conductor, { automatedClean: false, interfaces: { deploy: 'custom-agent', ...interfaces }, ...extra });
+async function availableNode(
+  interfaces: Record<string, string>,
+  extra: Parameters<typeof enrollHostNode>[1] = {},
+): Promise<string> {
+  const node = await enrollHostNode(running!.conductor, {
+    automatedClean: false,
+    interfaces: { deploy: 'custom-agent', ...interfaces },
+    ...extra,
+  });
   await running!.conductor.provision(node.uuid, 'manage');
   await running!.conductor.provision(node.uuid, 'provide');
   await waitForState(running!.conductor, node.uuid, states.AVAILABLE);
@@ -296,7 +313,13 @@ describe('Deploy steps basics', () => {
     running = await startConductor({ interfaces: registry() });
     const uuid = await availableNode(
       { deploy: 'seed-do-nothing' },
-      { instanceInfo: { image_source: 'http://127.0.0.1/image.raw', image_os_hash_algo: 'sha256', image_os_hash_value: 'ab'.repeat(32) } },
+      {
+        instanceInfo: {
+          image_source: 'http://127.0.0.1/image.raw',
+          image_os_hash_algo: 'sha256',
+          image_os_hash_value: 'ab'.repeat(32),
+        },
+      },
     );
     await running.conductor.provision(uuid, 'active');
     await waitForState(running.conductor, uuid, states.DEPLOYWAIT);
@@ -306,7 +329,12 @@ describe('Deploy steps basics', () => {
       driver_internal_info: { deploy_steps: unknown[]; deploy_step_index: number };
     };
     expect(shown.driver_internal_info.deploy_steps.slice(0, 2)).toEqual([
-      { priority: 200, interface: 'deploy', step: 'do_nothing', argsinfo: { test_arg: { required: true, description: 'This is a test argument.' } } },
+      {
+        priority: 200,
+        interface: 'deploy',
+        step: 'do_nothing',
+        argsinfo: { test_arg: { required: true, description: 'This is a test argument.' } },
+      },
       { priority: 100, interface: 'deploy', step: 'deploy', argsinfo: null },
     ]);
     expect(shown.driver_internal_info.deploy_step_index).toBe(1);
@@ -333,15 +361,22 @@ describe('Asynchronous steps', () => {
     const agent = await linkAgent();
     const seen = await waitFor('my_deploy2 to run in-band', () => {
       const n = running!.conductor.store.getNode(uuid);
-      return (n.deployStep as { step?: string } | null)?.step === 'my_deploy2' ? (n.driverInternalInfo.agent_secret_token as string) : undefined;
+      return (n.deployStep as { step?: string } | null)?.step === 'my_deploy2'
+        ? (n.driverInternalInfo.agent_secret_token as string)
+        : undefined;
     });
     const done = await waitForState(running.conductor, uuid, [states.ACTIVE, states.DEPLOYFAIL]);
     expect(done.lastError).toBeNull();
     expect(asyncCalls).toEqual(['my_deploy', 'my_deploy2']);
     void seen;
     // The agent ran the in-band half with the args the out-of-band step gave it.
-    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_name: string; command_result: any }>;
-    const inband = commands.filter((c) => c.command_name === 'execute_deploy_step').map((c) => [c.command_result.deploy_step.step, c.command_result.deploy_result]);
+    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{
+      command_name: string;
+      command_result: any;
+    }>;
+    const inband = commands
+      .filter((c) => c.command_name === 'execute_deploy_step')
+      .map((c) => [c.command_result.deploy_step.step, c.command_result.deploy_result]);
     expect(inband).toContainEqual(['my_deploy2', { echoed: 42 }]);
   });
 
@@ -369,7 +404,10 @@ describe('Asynchronous steps', () => {
     await running.conductor.provision(node.uuid, 'manage');
     await running.conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'my_action' }] });
     await linkAgent();
-    await waitFor('my_action to be polled', () => running!.conductor.store.getNode(node.uuid).driverInternalInfo.cleaning_polling === true);
+    await waitFor(
+      'my_action to be polled',
+      () => running!.conductor.store.getNode(node.uuid).driverInternalInfo.cleaning_polling === true,
+    );
     // Heartbeats keep coming; the node stays parked while the "BMC job" runs.
     await new Promise((r) => setTimeout(r, 800));
     await running.conductor.runPeriodicsOnce();
@@ -408,7 +446,9 @@ describe('Implementing RAID and BIOS settings', () => {
     running = await startConductor({ interfaces: registry() });
     raidCalls.length = 0;
     biosCalls.length = 0;
-    const node = await enrollHostNode(running.conductor, { interfaces: { deploy: 'custom-agent', raid: 'seed-raid', bios: 'seed-bios' } });
+    const node = await enrollHostNode(running.conductor, {
+      interfaces: { deploy: 'custom-agent', raid: 'seed-raid', bios: 'seed-bios' },
+    });
     await running.conductor.provision(node.uuid, 'manage');
     await running.conductor.provision(node.uuid, 'clean', {
       cleanSteps: [
@@ -426,14 +466,25 @@ describe('Implementing RAID and BIOS settings', () => {
       ['create_configuration', { create_root_volume: true, create_nonroot_volumes: true, delete_existing: true }],
     ]);
     // cleaning caches BIOS settings once before it starts, then after each BIOS step
-    expect(biosCalls).toEqual(['cache_bios_settings', 'apply_configuration LogicalProc=Enabled', 'cache_bios_settings', 'factory_reset', 'cache_bios_settings']);
+    expect(biosCalls).toEqual([
+      'cache_bios_settings',
+      'apply_configuration LogicalProc=Enabled',
+      'cache_bios_settings',
+      'factory_reset',
+      'cache_bios_settings',
+    ]);
   });
 
   it('apply_configuration validates the RAID config with Ironic’s message', async () => {
     const raid = new MyRAID();
-    expect(() => raid.validateRaidConfig({} as Task, { logical_disks: [{ raid_level: '1', size_gb: 10, is_root_volume: true }, { raid_level: '0', size_gb: 'MAX', is_root_volume: true }] })).toThrow(
-      'Raid config cannot have more than one root volume. 2 root volumes were specified',
-    );
+    expect(() =>
+      raid.validateRaidConfig({} as Task, {
+        logical_disks: [
+          { raid_level: '1', size_gb: 10, is_root_volume: true },
+          { raid_level: '0', size_gb: 'MAX', is_root_volume: true },
+        ],
+      }),
+    ).toThrow('Raid config cannot have more than one root volume. 2 root volumes were specified');
     expect(() => raid.validateRaidConfig({} as Task, { logical_disks: [] })).toThrow(/^RAID config validation error: /);
   });
 });

@@ -67,8 +67,14 @@ async function taskWith(confOverrides: Record<string, number> = {}) {
   interfaces.register('management', 'steps', StepManagement);
   interfaces.register('bios', 'steps', StepBios);
   const store = new SqliteNodeStore(':memory:');
-  const conductor = new Conductor({ store, interfaces, conf: { ...FAST_CONF, conductor: { cleanStepPriorityOverride: confOverrides } } });
-  const node = conductor.createNode({ interfaces: { power: 'steps', management: 'steps', bios: 'steps', deploy: 'custom-agent' } });
+  const conductor = new Conductor({
+    store,
+    interfaces,
+    conf: { ...FAST_CONF, conductor: { cleanStepPriorityOverride: confOverrides } },
+  });
+  const node = conductor.createNode({
+    interfaces: { power: 'steps', management: 'steps', bios: 'steps', deploy: 'custom-agent' },
+  });
   return { task: await Task.acquire(conductor, node.uuid), store, conductor };
 }
 
@@ -100,7 +106,9 @@ describe('ordering', () => {
   });
 
   it('rejects a step of an interface outside the map, as Ironic’s sort key does', () => {
-    expect(() => sortSteps([{ step: 'x', interface: 'vendor', priority: 1 }], CLEANING_INTERFACE_PRIORITY)).toThrow("KeyError: 'vendor'");
+    expect(() => sortSteps([{ step: 'x', interface: 'vendor', priority: 1 }], CLEANING_INTERFACE_PRIORITY)).toThrow(
+      "KeyError: 'vendor'",
+    );
   });
 });
 
@@ -111,7 +119,11 @@ describe('async step helpers (2023.1 keys)', () => {
     node.cleanStep = { step: 'x', interface: 'management', priority: 0 };
     node.driverInternalInfo.agent_secret_token = 't';
     deployUtils.setAsyncStepFlags(node, { reboot: true, skipCurrentStep: false, polling: true });
-    expect(store.getNode(node.uuid).driverInternalInfo).toEqual({ cleaning_reboot: true, skip_current_clean_step: false, cleaning_polling: true });
+    expect(store.getNode(node.uuid).driverInternalInfo).toEqual({
+      cleaning_reboot: true,
+      skip_current_clean_step: false,
+      cleaning_polling: true,
+    });
     expect(deployUtils.getAsyncStepReturnState(node)).toBe(states.CLEANWAIT);
 
     node.cleanStep = null;
@@ -182,7 +194,10 @@ describe('manual cleaning without a ramdisk (disable_ramdisk)', () => {
 
   it('runs out-of-band steps that need no ramdisk without booting one', async () => {
     const { conductor, store, uuid, mgmt } = await conductorWith();
-    await conductor.provision(uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'reset_bmc' }], disableRamdisk: true });
+    await conductor.provision(uuid, 'clean', {
+      cleanSteps: [{ interface: 'management', step: 'reset_bmc' }],
+      disableRamdisk: true,
+    });
     await conductor.idle();
     const node = store.getNode(uuid);
     expect(node.provisionState).toBe(states.MANAGEABLE);
@@ -195,11 +210,16 @@ describe('manual cleaning without a ramdisk (disable_ramdisk)', () => {
 
   it('refuses a step that requires the ramdisk, with Ironic 2023.1’s message', async () => {
     const { conductor, store, uuid } = await conductorWith();
-    await conductor.provision(uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'needs_agent' }], disableRamdisk: true });
+    await conductor.provision(uuid, 'clean', {
+      cleanSteps: [{ interface: 'management', step: 'needs_agent' }],
+      disableRamdisk: true,
+    });
     await conductor.idle();
     const node = store.getNode(uuid);
     expect(node.provisionState).toBe(states.CLEANFAIL);
-    expect(node.lastError).toBe(`Cannot clean node ${uuid}: clean step {'interface': 'management', 'step': 'needs_agent'} requires booting a ramdisk`);
+    expect(node.lastError).toBe(
+      `Cannot clean node ${uuid}: clean step {'interface': 'management', 'step': 'needs_agent'} requires booting a ramdisk`,
+    );
     store.close();
   });
 });

@@ -13,7 +13,15 @@ import { NodeLocked } from '../../src/conductor/errors.js';
 import { states } from '../../src/conductor/states.js';
 import { SqliteNodeStore } from '../../src/conductor/store/sqlite-store.js';
 import { Task } from '../../src/conductor/task.js';
-import { enrollHostNode, FAST_CONF, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
+import {
+  enrollHostNode,
+  FAST_CONF,
+  type RunningConductor,
+  startConductor,
+  startLinkedAgent,
+  waitFor,
+  waitForState,
+} from './helpers.js';
 
 const dirs: string[] = [];
 const agents: RunningAgent[] = [];
@@ -77,7 +85,10 @@ describe('a conductor restart', () => {
     expect(done.lastError).toBeNull();
     expect(done.provisionState).toBe(states.MANAGEABLE);
     // Both steps ran on the agent, the second one started by the new conductor.
-    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_name: string; command_result: any }>;
+    const commands = JSON.parse(agent.runner.listBody().toString()).commands as Array<{
+      command_name: string;
+      command_result: any;
+    }>;
     const ran = commands.filter((c) => c.command_name === 'execute_clean_step').map((c) => c.command_result?.clean_step?.step);
     expect(ran).toEqual(['fixture_slow', 'fixture_quick']);
   });
@@ -130,7 +141,11 @@ describe('locks and filters', () => {
     const a = store.createNode({ name: 'a' });
     const b = store.createNode({ name: 'b' });
     const c = store.createNode({ name: 'c' });
-    for (const [n, state] of [[a, states.CLEANWAIT], [b, states.CLEANFAIL], [c, states.ACTIVE]] as const) {
+    for (const [n, state] of [
+      [a, states.CLEANWAIT],
+      [b, states.CLEANFAIL],
+      [c, states.ACTIVE],
+    ] as const) {
       const node = store.getNode(n.uuid);
       node.provisionState = state;
       node.provisionUpdatedAt = new Date(Date.now() - 120_000).toISOString();
@@ -138,9 +153,14 @@ describe('locks and filters', () => {
       store.saveNode(node);
     }
     store.reserveNode(a.uuid, 'someone');
-    const rows = store.getNodeinfoList({ fields: ['driverInternalInfo'], filters: { reserved: false, provisionStateIn: [states.CLEANWAIT, states.CLEANFAIL] } });
+    const rows = store.getNodeinfoList({
+      fields: ['driverInternalInfo'],
+      filters: { reserved: false, provisionStateIn: [states.CLEANWAIT, states.CLEANFAIL] },
+    });
     expect(rows).toEqual([{ uuid: b.uuid, driver: 'fake-hardware', driverInternalInfo: { in_my_action: true } }]);
-    expect(store.getNodeinfoList({ filters: { provisionState: states.ACTIVE, provisionedBefore: 60 } }).map((r) => r.uuid)).toEqual([c.uuid]);
+    expect(
+      store.getNodeinfoList({ filters: { provisionState: states.ACTIVE, provisionedBefore: 60 } }).map((r) => r.uuid),
+    ).toEqual([c.uuid]);
     expect(store.getNodeinfoList({ filters: { provisionedBefore: 600 } })).toEqual([]);
     expect(store.getNodeinfoList({ filters: { reserved: true } }).map((r) => r.uuid)).toEqual([a.uuid]);
     expect(store.getNodeinfoList({ filters: { maintenance: true } })).toEqual([]);

@@ -39,7 +39,11 @@ describe.runIf(canUseLoopDevices())('block-device discovery on real loop devices
     execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'scratch-label', `${device.path}p1`], { stdio: 'ignore' });
     const [listed] = await listBlockDevices(run, { devices: [device.path], udevRoot: '/nonexistent', probeSignatures: true });
     expect(listed?.partitionTableType).toBe('gpt');
-    expect(listed?.partitions[0]).toMatchObject({ fsType: 'ext4', label: 'scratch-label', partitionType: '0fc63daf-8483-4772-8e79-3d69d8477de4' });
+    expect(listed?.partitions[0]).toMatchObject({
+      fsType: 'ext4',
+      label: 'scratch-label',
+      partitionType: '0fc63daf-8483-4772-8e79-3d69d8477de4',
+    });
   });
 
   it('reports read-only and mounted loop devices as such', async () => {

@@ -7,7 +7,13 @@ import type { Logger } from '../../src/hardware/logger.js';
 function recordingLogger() {
   const lines: { level: string; obj: any; msg?: string }[] = [];
   const make = (level: string) => (obj: any, msg?: string) => lines.push({ level, obj, ...(msg ? { msg } : {}) });
-  const logger: Logger = { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error'), child: () => logger };
+  const logger: Logger = {
+    debug: make('debug'),
+    info: make('info'),
+    warn: make('warn'),
+    error: make('error'),
+    child: () => logger,
+  };
   return { logger, lines };
 }
 
@@ -30,7 +36,7 @@ describe('run', () => {
     expect(error.exitCode).toBe(3);
     expect(error.stderr).toBe('no such device\n');
     expect(error.reason).toBe('exit');
-    expect(error.details).toBe("sh -c 'echo \"no such device\" >&2; exit 3' exited with code 3: no such device");
+    expect(error.details).toBe('sh -c \'echo "no such device" >&2; exit 3\' exited with code 3: no such device');
   });
 
   it('exit codes that carry information can be accepted', async () => {
@@ -61,7 +67,9 @@ describe('run', () => {
 
   it('streams output lines (including \\r-terminated progress) while the program runs', async () => {
     const seen: string[] = [];
-    await run('sh', ['-c', 'printf "a\\rb\\nc\\n"; printf "progress 50%%\\r" >&2'], { onLine: (line, stream) => seen.push(`${stream}:${line}`) });
+    await run('sh', ['-c', 'printf "a\\rb\\nc\\n"; printf "progress 50%%\\r" >&2'], {
+      onLine: (line, stream) => seen.push(`${stream}:${line}`),
+    });
     expect(seen).toEqual(expect.arrayContaining(['stdout:a', 'stdout:b', 'stdout:c', 'stderr:progress 50%']));
   });
 

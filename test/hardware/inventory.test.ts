@@ -94,14 +94,25 @@ describe('inventory on this machine', () => {
     const parsed = inventorySchema.safeParse(inventory);
     expect(parsed.success ? 'ok' : z.prettifyError(parsed.error)).toBe('ok');
     expect(Object.keys(inventory)).toEqual(
-      expect.arrayContaining(['interfaces', 'cpu', 'disks', 'memory', 'bmc_address', 'bmc_v6address', 'system_vendor', 'boot', 'hostname']),
+      expect.arrayContaining([
+        'interfaces',
+        'cpu',
+        'disks',
+        'memory',
+        'bmc_address',
+        'bmc_v6address',
+        'system_vendor',
+        'boot',
+        'hostname',
+      ]),
     );
   });
 
   it('lists the physical NICs with their burnt-in MAC and addresses, not loopback or virtual devices', () => {
     const names = inventory.interfaces.map((i) => i.name);
     expect(names).not.toContain('lo');
-    for (const name of names) expect(existsSync(`/sys/class/net/${name}/device`) || existsSync(`/sys/class/net/${name}/bonding`)).toBe(true);
+    for (const name of names)
+      expect(existsSync(`/sys/class/net/${name}/device`) || existsSync(`/sys/class/net/${name}/bonding`)).toBe(true);
     const fromNode = networkInterfaces();
     for (const iface of inventory.interfaces) {
       const v4 = fromNode[iface.name]?.find((a) => a.family === 'IPv4')?.address ?? null;
@@ -117,7 +128,10 @@ describe('inventory on this machine', () => {
     expect(inventory.cpu.architecture).toBe(machine());
     expect(inventory.cpu.flags.length).toBeGreaterThan(0);
     expect(inventory.memory.total).toBe(totalmem());
-    expect(inventory.boot).toEqual({ current_boot_mode: existsSync('/sys/firmware/efi') ? 'uefi' : 'bios', pxe_interface: '01-52-54-00-12-34-56' });
+    expect(inventory.boot).toEqual({
+      current_boot_mode: existsSync('/sys/firmware/efi') ? 'uefi' : 'bios',
+      pxe_interface: '01-52-54-00-12-34-56',
+    });
     expect(inventory.hostname).toBe(hostname());
   });
 
@@ -155,7 +169,11 @@ describe('inventory parsers on captured output', () => {
   });
 
   it('takes the flags from the first flags line of /proc/cpuinfo', () => {
-    expect(parseCpuFlags('processor\t: 0\nflags\t\t: fpu vme de\n\nprocessor\t: 1\nflags\t\t: other\n')).toEqual(['fpu', 'vme', 'de']);
+    expect(parseCpuFlags('processor\t: 0\nflags\t\t: fpu vme de\n\nprocessor\t: 1\nflags\t\t: other\n')).toEqual([
+      'fpu',
+      'vme',
+      'de',
+    ]);
     expect(parseCpuFlags('Features\t: fp asimd evtstrm\n')).toEqual(['fp', 'asimd', 'evtstrm']);
   });
 

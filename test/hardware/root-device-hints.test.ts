@@ -13,12 +13,37 @@ const GIB = 1024 ** 3;
 
 function disk(overrides: Partial<BlockDevice>): BlockDevice {
   return {
-    name: 'sda', path: '/dev/sda', majMin: '8:0', type: 'disk', sizeBytes: 100 * GIB, model: 'QEMU HARDDISK',
-    vendor: 'ATA', serial: 'S1', wwn: '0x5000c500a1b2c3d4', wwnWithExtension: null, wwnVendorExtension: null,
-    rotational: true, hctl: '0:0:0:0', byPath: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1', readOnly: false,
-    removable: false, transport: 'sata', logicalSectorSize: 512, physicalSectorSize: 512, fsType: null, label: null,
-    partitionTableType: null, partitionType: null, discardZeroesData: false, discardGranularity: 0, mountpoints: [], holders: [],
-    parent: null, partitions: [], backingFile: null, ...overrides,
+    name: 'sda',
+    path: '/dev/sda',
+    majMin: '8:0',
+    type: 'disk',
+    sizeBytes: 100 * GIB,
+    model: 'QEMU HARDDISK',
+    vendor: 'ATA',
+    serial: 'S1',
+    wwn: '0x5000c500a1b2c3d4',
+    wwnWithExtension: null,
+    wwnVendorExtension: null,
+    rotational: true,
+    hctl: '0:0:0:0',
+    byPath: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1',
+    readOnly: false,
+    removable: false,
+    transport: 'sata',
+    logicalSectorSize: 512,
+    physicalSectorSize: 512,
+    fsType: null,
+    label: null,
+    partitionTableType: null,
+    partitionType: null,
+    discardZeroesData: false,
+    discardGranularity: 0,
+    mountpoints: [],
+    holders: [],
+    parent: null,
+    partitions: [],
+    backingFile: null,
+    ...overrides,
   };
 }
 
@@ -69,9 +94,18 @@ describe('root device hints', () => {
     const device = disk({ wwnWithExtension: '0x5000c500a1b2c3d4-ext', wwnVendorExtension: 'ext' });
     expect(
       matchesRootDeviceHints(device, {
-        size: 100, model: 'QEMU HARDDISK', wwn: '0x5000C500A1B2C3D4', serial: 'S1', vendor: 'ata',
-        wwn_with_extension: '0x5000c500a1b2c3d4-ext', wwn_vendor_extension: 'ext', name: '/dev/sda',
-        rotational: true, hctl: '0:0:0:0', by_path: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1', tran: 'sata',
+        size: 100,
+        model: 'QEMU HARDDISK',
+        wwn: '0x5000C500A1B2C3D4',
+        serial: 'S1',
+        vendor: 'ata',
+        wwn_with_extension: '0x5000c500a1b2c3d4-ext',
+        wwn_vendor_extension: 'ext',
+        name: '/dev/sda',
+        rotational: true,
+        hctl: '0:0:0:0',
+        by_path: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1',
+        tran: 'sata',
       }),
     ).toBe(true);
   });
@@ -99,7 +133,7 @@ describe('selectRootDevice', () => {
     expect(selectRootDevice([big, small, mid]).path).toBe('/dev/sdb');
   });
 
-  it('without hints and only small disks fails with IPA\'s DeviceNotFound message', () => {
+  it("without hints and only small disks fails with IPA's DeviceNotFound message", () => {
     expect(() => selectRootDevice([small])).toThrow(DeviceNotFound);
     expect(() => selectRootDevice([small])).toThrow(
       'No suitable device was found for deployment - root device hints were not provided and all found block devices are smaller than 4294967296B.',

@@ -66,7 +66,11 @@ function fault(reply: FastifyReply, status: number, faultstring: string): Fastif
   return reply
     .code(status)
     .type('application/json')
-    .send(JSON.stringify({ error_message: JSON.stringify({ faultcode: status >= 500 ? 'Server' : 'Client', faultstring, debuginfo: null }) }));
+    .send(
+      JSON.stringify({
+        error_message: JSON.stringify({ faultcode: status >= 500 ? 'Server' : 'Client', faultstring, debuginfo: null }),
+      }),
+    );
 }
 
 export class FakeConductor extends EventEmitter<FakeConductorEvents> {
@@ -86,7 +90,9 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
     super();
     this.#maxVersion = options.maxVersion ?? '1.82';
     this.heartbeatTimeout = options.heartbeatTimeout ?? 300;
-    this.#app = (options.tls ? Fastify({ logger: false, https: options.tls }) : Fastify({ logger: false })) as unknown as FastifyInstance;
+    this.#app = (options.tls
+      ? Fastify({ logger: false, https: options.tls })
+      : Fastify({ logger: false })) as unknown as FastifyInstance;
     this.#app.get('/', async () => ({
       name: 'OpenStack Ironic API',
       default_version: { id: 'v1', status: 'CURRENT', min_version: '1.1', version: this.#maxVersion },
@@ -156,7 +162,12 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
       .map((a) => a.trim().toLowerCase())
       .filter((a) => /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(a));
     const record = (status: number) => {
-      const entry = { at: Date.now(), status, apiVersion: versionOf(request.headers['x-openstack-ironic-api-version'])?.join('.'), addresses };
+      const entry = {
+        at: Date.now(),
+        status,
+        apiVersion: versionOf(request.headers['x-openstack-ironic-api-version'])?.join('.'),
+        addresses,
+      };
       this.lookups.push(entry);
       this.emit('lookup', entry);
     };
@@ -232,8 +243,10 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
     const node = this.nodes.get(uuid);
     if (!node) return answer(404, `Node ${uuid} could not be found.`);
     if (typeof body.callback_url !== 'string') return answer(400, 'Invalid input for field/attribute callback_url.');
-    if (node.agentUrl && node.agentUrl !== body.callback_url) return answer(400, 'Detected change in ramdisk provided "callback_url"');
-    if (body.agent_token === undefined || body.agent_token === null) return answer(400, 'Agent token is required for heartbeat processing.');
+    if (node.agentUrl && node.agentUrl !== body.callback_url)
+      return answer(400, 'Detected change in ramdisk provided "callback_url"');
+    if (body.agent_token === undefined || body.agent_token === null)
+      return answer(400, 'Agent token is required for heartbeat processing.');
     if (body.agent_version === undefined) {
       return answer(400, 'Agent did not transmit a version, and a version is required. Please update the agent being used.');
     }

@@ -61,7 +61,9 @@ export class ImageServer {
 
   private constructor(tls?: { key: Buffer | string; cert: Buffer | string }) {
     this.#scheme = tls ? 'https' : 'http';
-    this.#server = tls ? createTlsServer(tls, (req, res) => this.#handle(req, res)) : createServer((req, res) => this.#handle(req, res));
+    this.#server = tls
+      ? createTlsServer(tls, (req, res) => this.#handle(req, res))
+      : createServer((req, res) => this.#handle(req, res));
     // Keep-alive sockets must not hold close() up.
     this.#server.keepAliveTimeout = 1000;
   }
@@ -158,8 +160,10 @@ export class ImageServer {
     if (!route) return answer(404, 'not found');
     const { options } = route;
     route.served++;
-    if (options.authorization !== undefined && req.headers.authorization !== options.authorization) return answer(401, 'unauthorized');
-    if (options.failFirst && route.served <= options.failFirst.count) return answer(options.failFirst.status, 'failing on purpose');
+    if (options.authorization !== undefined && req.headers.authorization !== options.authorization)
+      return answer(401, 'unauthorized');
+    if (options.failFirst && route.served <= options.failFirst.count)
+      return answer(options.failFirst.status, 'failing on purpose');
 
     let start = 0;
     let end = route.size - 1;

@@ -65,7 +65,9 @@ export class ScratchDevices {
     }
     const useLoop = !options.plainFile && canUseLoopDevices();
     const path = useLoop
-      ? execFileSync('losetup', ['--find', '--show', ...(options.readOnly ? ['--read-only'] : []), file], { encoding: 'utf8' }).trim()
+      ? execFileSync('losetup', ['--find', '--show', ...(options.readOnly ? ['--read-only'] : []), file], {
+          encoding: 'utf8',
+        }).trim()
       : file;
     // A loop device reused after another test can still carry that test's partition entries
     // (loop devices here have no partition scanning to drop them): clear them first.

@@ -72,7 +72,10 @@ function convert(value: string, kind: Kind): unknown {
     case 'bool':
       return TRUE_WORDS.has(value.trim().toLowerCase());
     case 'list':
-      return value.split(',').map((v) => v.trim().replace(/\/+$/, '')).filter(Boolean);
+      return value
+        .split(',')
+        .map((v) => v.trim().replace(/\/+$/, ''))
+        .filter(Boolean);
     case 'int':
     case 'number': {
       // Left as the raw string when not numeric, so the schema reports the bad value.

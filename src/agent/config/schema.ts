@@ -37,7 +37,10 @@ export const agentConfigSchema = z.object({
   simulatedHostRoot: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   globalRequestId: z.string().optional(),
-  ironicApiVersion: z.string().regex(/^\d+\.\d+$/).optional(),
+  ironicApiVersion: z
+    .string()
+    .regex(/^\d+\.\d+$/)
+    .optional(),
   lookupTimeout: seconds(600),
   lookupInterval: seconds(1),
   httpRequestTimeout: seconds(30),
@@ -54,7 +57,9 @@ export const agentConfigSchema = z.object({
   /** TLS 1.2 cipher suites (OpenSSL names), for the API and towards the conductor. IPA's default. */
   tlsCipherSuites: z
     .string()
-    .default('ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256'),
+    .default(
+      'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256',
+    ),
   tlsCertificateCurve: z.enum(['p256', 'p384', 'p521']).default('p384'),
   hardwareInitializationDelay: seconds(0),
   diskWaitAttempts: z.number().int().nonnegative().default(10),

@@ -24,7 +24,9 @@ export async function hardwareInventory(services: AgentServices): Promise<Invent
   try {
     const extended = await services.hardware.dispatchToManagers<unknown>('list_hardware_info', inventory);
     if (typeof extended !== 'object' || extended === null || Array.isArray(extended)) {
-      throw new TypeError(`list_hardware_info returned ${Array.isArray(extended) ? 'an array' : typeof extended}, not an inventory object`);
+      throw new TypeError(
+        `list_hardware_info returned ${Array.isArray(extended) ? 'an array' : typeof extended}, not an inventory object`,
+      );
     }
     return extended as Inventory;
   } catch (error) {
@@ -59,7 +61,9 @@ export const pollExtension = defineExtension('poll', [
     params: z.object({ node_info: z.looseObject({ node: z.looseObject({ uuid: z.string() }).optional() }).optional() }).loose(),
     run({ node_info }, ctx) {
       if (!ctx.services.config.standalone) {
-        throw new InvalidCommandError('Node lookup data can only be set when the Ironic Python Agent is running in standalone mode.');
+        throw new InvalidCommandError(
+          'Node lookup data can only be set when the Ironic Python Agent is running in standalone mode.',
+        );
       }
       if (node_info?.node) ctx.services.node.update(node_info.node as IronicNode);
       return null;

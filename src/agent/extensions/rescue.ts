@@ -16,7 +16,11 @@ export const RESCUED_MARKER = '/etc/.rescued';
 
 /** crypt(3) SHA-256 with a random salt (`$5$...`), as IPA's `crypt_mksalt('SHA-256')`. */
 async function hashPassword(ctx: CommandContext, password: string): Promise<string> {
-  const { stdout } = await ctx.services.exec('openssl', ['passwd', '-5', '-stdin'], { input: `${password}\n`, timeoutMs: 10_000, quiet: true });
+  const { stdout } = await ctx.services.exec('openssl', ['passwd', '-5', '-stdin'], {
+    input: `${password}\n`,
+    timeoutMs: 10_000,
+    quiet: true,
+  });
   return stdout.trim();
 }
 
@@ -39,7 +43,9 @@ export const rescueExtension = defineExtension('rescue', [
       }
       log.info({ path: passwordFile }, 'rescue password written');
       const marker = power.hostPath(RESCUED_MARKER);
-      await writeFile(marker, '').catch((error: unknown) => log.warn({ err: error }, 'Failed to create rescue state file marker'));
+      await writeFile(marker, '').catch((error: unknown) =>
+        log.warn({ err: error }, 'Failed to create rescue state file marker'),
+      );
       // The API must not stay exposed to the tenant's network.
       void ctx.services.stopServing('rescue finalized');
       return null;

@@ -3,7 +3,14 @@
  * `get_<phase>_steps` lists the managers' steps, `execute_<phase>_step` runs one.
  */
 import { z } from 'zod';
-import { CleaningError, DeploymentError, ServicingError, describeError, isIpaError, type IpaError } from '../../hardware/errors.js';
+import {
+  CleaningError,
+  DeploymentError,
+  ServicingError,
+  describeError,
+  isIpaError,
+  type IpaError,
+} from '../../hardware/errors.js';
 import { run } from '../../hardware/exec.js';
 import type { StepPhase } from '../../hardware/step.js';
 import type { IronicNode, IronicPort, StepContext } from '../../hardware/step-context.js';

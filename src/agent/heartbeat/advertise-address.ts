@@ -26,7 +26,9 @@ export interface AdvertiseOptions {
 
 const routeSchema = z.array(z.looseObject({ prefsrc: z.string().optional() }));
 const addrSchema = z.array(
-  z.looseObject({ addr_info: z.array(z.looseObject({ family: z.string().optional(), local: z.string().optional() })).default([]) }),
+  z.looseObject({
+    addr_info: z.array(z.looseObject({ family: z.string().optional(), local: z.string().optional() })).default([]),
+  }),
 );
 
 function isLinkLocal(ip: string): boolean {

@@ -156,7 +156,11 @@ export class IronicApiClient {
   }
 
   /** One request, trying each URL in turn on connection-class errors. */
-  async request(method: 'GET' | 'POST', path: string, init: { headers?: Record<string, string>; body?: unknown; signal?: AbortSignal } = {}): Promise<ApiResponse> {
+  async request(
+    method: 'GET' | 'POST',
+    path: string,
+    init: { headers?: Record<string, string>; body?: unknown; signal?: AbortSignal } = {},
+  ): Promise<ApiResponse> {
     const causes: unknown[] = [];
     for (const base of [...this.#urls]) {
       const url = `${base}${path}`;

@@ -135,7 +135,10 @@ export function decideToken(received: string | null | undefined, holdingToken: b
   if (typeof received === 'string' && received === '******') {
     return holdingToken
       ? { kind: 'keep-existing' }
-      : { kind: 'fatal', reason: 'the conductor revealed the agent token to another agent already ("******") and none was pre-shared' };
+      : {
+          kind: 'fatal',
+          reason: 'the conductor revealed the agent token to another agent already ("******") and none was pre-shared',
+        };
   }
   if (typeof received === 'string' && received.length >= 32) return { kind: 'accept', token: received };
   if (received === null || received === undefined) {

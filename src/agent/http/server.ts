@@ -19,7 +19,10 @@ export interface HttpServerOptions {
 }
 
 /** Never log the agent token, wherever it appears in a log object. */
-export const LOG_REDACTION = { paths: ['agent_token', 'params.agent_token', 'config.agent_token', '*.agent_token'], censor: '***' };
+export const LOG_REDACTION = {
+  paths: ['agent_token', 'params.agent_token', 'config.agent_token', '*.agent_token'],
+  censor: '***',
+};
 
 export function redactToken(url: string): string {
   return url.replace(/([?&]agent_token=)[^&]*/g, '$1***');

@@ -38,7 +38,11 @@ async function commandOutput(services: AgentServices, name: string, argv: [strin
   const [file, ...args] = argv;
   try {
     // parted -l exits 1 when a disk has no label, and still prints what it knows.
-    const { stdout, stderr } = await services.exec(file, args, { timeoutMs: COMMAND_TIMEOUT_MS, okExitCodes: [0, 1], quiet: true });
+    const { stdout, stderr } = await services.exec(file, args, {
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      okExitCodes: [0, 1],
+      quiet: true,
+    });
     return { name, data: stdout + (stderr.trim() ? `\n--- stderr ---\n${stderr}` : '') };
   } catch (error) {
     const reason = error instanceof ExecError ? error.details : String(error);
@@ -51,7 +55,10 @@ async function commandOutput(services: AgentServices, name: string, argv: [strin
 async function journal(services: AgentServices): Promise<TarEntry | null> {
   if (!(await hasCommand('journalctl'))) return null;
   try {
-    const { stdout } = await services.exec('journalctl', ['--full', '--no-pager', '-b'], { timeoutMs: COMMAND_TIMEOUT_MS, quiet: true });
+    const { stdout } = await services.exec('journalctl', ['--full', '--no-pager', '-b'], {
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      quiet: true,
+    });
     if (stdout.trim() === '' || stdout.startsWith('No journal files were found')) return null;
     return { name: 'journal', data: stdout };
   } catch {
@@ -92,7 +99,10 @@ function redactedConfig(services: AgentServices): string {
   return JSON.stringify({ ...rest, agentToken: agentToken ? '***' : undefined }, null, 2);
 }
 
-export async function collectSystemLogs(services: AgentServices, inventory: () => Promise<unknown>): Promise<{ entries: TarEntry[]; archive: Buffer }> {
+export async function collectSystemLogs(
+  services: AgentServices,
+  inventory: () => Promise<unknown>,
+): Promise<{ entries: TarEntry[]; archive: Buffer }> {
   const [journalEntry, commands, udev, inventoryEntry] = await Promise.all([
     journal(services),
     Promise.all(Object.entries(COMMANDS).map(([name, argv]) => commandOutput(services, name, argv))),

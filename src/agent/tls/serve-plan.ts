@@ -29,7 +29,10 @@ export async function planTls(
   const fromLookup = link?.lookupConfig;
   const floor = typeof fromLookup?.tls_min_version === 'string' ? fromLookup.tls_min_version : config.tlsMinVersion;
   const minVersion = floor === '1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
-  const ciphers = typeof fromLookup?.tls_cipher_suites === 'string' && fromLookup.tls_cipher_suites ? fromLookup.tls_cipher_suites : config.tlsCipherSuites;
+  const ciphers =
+    typeof fromLookup?.tls_cipher_suites === 'string' && fromLookup.tls_cipher_suites
+      ? fromLookup.tls_cipher_suites
+      : config.tlsCipherSuites;
   if (config.listenTls) {
     if (!config.tlsCertFile || !config.tlsKeyFile) throw new ConfigError('listenTls needs tlsCertFile and tlsKeyFile');
     const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
@@ -45,10 +48,20 @@ export async function planTls(
         curve: config.tlsCertificateCurve,
         allowedClockSkew: config.autoTlsAllowedClockSkew,
       });
-      log.info({ advertiseHost, notAfter: cert.notAfter.toISOString() }, 'auto-TLS: serving the API with a self-signed certificate');
-      return { https: { cert: cert.certPem, key: cert.keyPem, minVersion, ciphers }, protocol: 'https', certificatePem: cert.certPem };
+      log.info(
+        { advertiseHost, notAfter: cert.notAfter.toISOString() },
+        'auto-TLS: serving the API with a self-signed certificate',
+      );
+      return {
+        https: { cert: cert.certPem, key: cert.keyPem, minVersion, ciphers },
+        protocol: 'https',
+        certificatePem: cert.certPem,
+      };
     }
-    log.info({ ironicApiVersion: version.join('.') }, 'auto-TLS off: the conductor API is older than 1.68 and cannot take our certificate');
+    log.info(
+      { ironicApiVersion: version.join('.') },
+      'auto-TLS off: the conductor API is older than 1.68 and cannot take our certificate',
+    );
   }
   return { https: undefined, protocol: config.advertiseProtocol, certificatePem: undefined };
 }

@@ -41,5 +41,7 @@ export function statusOf(error: unknown): number {
 }
 
 export function errorBody(status: number, message: string): { error_message: string } {
-  return { error_message: JSON.stringify({ faultcode: status < 500 ? 'Client' : 'Server', faultstring: message, debuginfo: null }) };
+  return {
+    error_message: JSON.stringify({ faultcode: status < 500 ? 'Client' : 'Server', faultstring: message, debuginfo: null }),
+  };
 }

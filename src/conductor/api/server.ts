@@ -93,7 +93,10 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
   const app = Fastify({ logger: (options.logger ?? false) as boolean });
 
   app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
-    const status = statusOf(error) === 500 && (error as { statusCode?: number }).statusCode ? (error as { statusCode: number }).statusCode : statusOf(error);
+    const status =
+      statusOf(error) === 500 && (error as { statusCode?: number }).statusCode
+        ? (error as { statusCode: number }).statusCode
+        : statusOf(error);
     if (status >= 500) conductor.log.error({ err: error }, 'API request failed');
     return reply.code(status).send(errorBody(status, (error as Error).message));
   });
@@ -145,8 +148,10 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
     const version = requireRamdiskVersion(request);
     const source = { ...(request.query as object), ...((request.body as object | undefined) ?? {}) };
     const body = parseBody(heartbeatSchema, source, 'heartbeat');
-    if (body.agent_version != null && !atLeast(version, 36)) throw new InvalidParameterValue('Field "agent_version" not recognised');
-    if (body.agent_verify_ca != null && !atLeast(version, 68)) throw new InvalidParameterValue('Field "agent_verify_ca" not recognised in this version');
+    if (body.agent_version != null && !atLeast(version, 36))
+      throw new InvalidParameterValue('Field "agent_version" not recognised');
+    if (body.agent_verify_ca != null && !atLeast(version, 68))
+      throw new InvalidParameterValue('Field "agent_verify_ca" not recognised in this version');
     await conductor.heartbeat((request.params as { node: string }).node, {
       callbackUrl: body.callback_url,
       agentToken: body.agent_token ?? null,
@@ -158,13 +163,15 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
     return reply.code(202).send();
   });
 
-  app.get('/v1/nodes', async () => ({ nodes: conductor.store.getNodeinfoList({ fields: ['name', 'provisionState', 'powerState', 'maintenance'] }).map((n) => ({
-    uuid: n.uuid,
-    name: n.name,
-    provision_state: n.provisionState,
-    power_state: n.powerState,
-    maintenance: n.maintenance,
-  })) }));
+  app.get('/v1/nodes', async () => ({
+    nodes: conductor.store.getNodeinfoList({ fields: ['name', 'provisionState', 'powerState', 'maintenance'] }).map((n) => ({
+      uuid: n.uuid,
+      name: n.name,
+      provision_state: n.provisionState,
+      power_state: n.powerState,
+      maintenance: n.maintenance,
+    })),
+  }));
 
   app.post('/v1/nodes', async (request, reply) => {
     const body = parseBody(nodeCreateSchema, request.body, 'node');
@@ -230,7 +237,12 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
 
   app.put('/v1/nodes/:node/states/provision', async (request, reply) => {
     const body = parseBody(
-      z.object({ target: z.string(), clean_steps: z.unknown().optional(), deploy_steps: z.unknown().optional(), disable_ramdisk: z.boolean().optional() }),
+      z.object({
+        target: z.string(),
+        clean_steps: z.unknown().optional(),
+        deploy_steps: z.unknown().optional(),
+        disable_ramdisk: z.boolean().optional(),
+      }),
       request.body,
       'provision request',
     );

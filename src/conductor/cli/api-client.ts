@@ -26,14 +26,19 @@ export class ConductorApiClient {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
-      throw new ConductorApiError(0, `cannot reach the conductor at ${this.baseUrl}: ${(error as Error).message} (is "ramdisk-agent conductor serve" running?)`);
+      throw new ConductorApiError(
+        0,
+        `cannot reach the conductor at ${this.baseUrl}: ${(error as Error).message} (is "ramdisk-agent conductor serve" running?)`,
+      );
     }
     const text = await response.text();
     if (!response.ok) {
       let message = text;
       try {
         const outer = JSON.parse(text) as { error_message?: string };
-        message = outer.error_message ? ((JSON.parse(outer.error_message) as { faultstring?: string }).faultstring ?? outer.error_message) : text;
+        message = outer.error_message
+          ? ((JSON.parse(outer.error_message) as { faultstring?: string }).faultstring ?? outer.error_message)
+          : text;
       } catch {
         // not Ironic's shape: show the body as it is
       }
@@ -50,7 +55,10 @@ export class ConductorApiClient {
     return this.request('PUT', `/v1/nodes/${encodeURIComponent(ident)}/states/provision`, { target, ...extra });
   }
 
-  patchNode(ident: string, ops: Array<{ op: 'add' | 'replace' | 'remove'; path: string; value?: unknown }>): Promise<Record<string, any>> {
+  patchNode(
+    ident: string,
+    ops: Array<{ op: 'add' | 'replace' | 'remove'; path: string; value?: unknown }>,
+  ): Promise<Record<string, any>> {
     return this.request('PATCH', `/v1/nodes/${encodeURIComponent(ident)}`, ops);
   }
 }

@@ -93,11 +93,17 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 function parse(argv: string[], options: Options, positionals = 0): { values: Values; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
+  if (parsed.positionals.length !== positionals)
+    throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
   return { values: parsed.values as Values, positionals: parsed.positionals };
 }
 
@@ -138,7 +144,14 @@ async function serve(argv: string[]): Promise<number> {
 
 export async function enrollNode(
   client: ConductorApiClient,
-  options: { name?: string; macs: string[]; deployInterface?: string; automatedClean?: boolean; properties?: Record<string, unknown>; driverInfo?: Record<string, unknown> },
+  options: {
+    name?: string;
+    macs: string[];
+    deployInterface?: string;
+    automatedClean?: boolean;
+    properties?: Record<string, unknown>;
+    driverInfo?: Record<string, unknown>;
+  },
 ): Promise<Record<string, any>> {
   const node = await client.request<Record<string, any>>('POST', '/v1/nodes', {
     ...(options.name ? { name: options.name } : {}),
@@ -189,7 +202,13 @@ function readSteps(value: string): unknown {
   }
 }
 
-async function finish(client: ConductorApiClient, node: string, from: string, wait: boolean, out: NodeJS.WritableStream): Promise<number> {
+async function finish(
+  client: ConductorApiClient,
+  node: string,
+  from: string,
+  wait: boolean,
+  out: NodeJS.WritableStream,
+): Promise<number> {
   if (!wait) return 0;
   const end = await waitForProvisionEnd(client, node, { from, onChange: (state) => out.write(`${node}: ${state}\n`) });
   if (end.last_error) out.write(`last_error: ${end.last_error}\n`);
@@ -207,16 +226,25 @@ async function clean(argv: string[], out: NodeJS.WritableStream): Promise<number
 }
 
 async function deploy(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  const { values, positionals } = parse(argv, { image: { type: 'string' }, checksum: { type: 'string' }, 'os-hash': { type: 'string' }, wait: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(
+    argv,
+    { image: { type: 'string' }, checksum: { type: 'string' }, 'os-hash': { type: 'string' }, wait: { type: 'boolean' } },
+    1,
+  );
   if (!values.image) throw new UsageError('deploy needs --image URL');
   if (!values.checksum && !values['os-hash']) throw new UsageError('deploy needs --checksum HEX or --os-hash ALGO:HEX');
   const client = new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL);
   const node = positionals[0]!;
-  const ops: Array<{ op: 'add'; path: string; value: unknown }> = [{ op: 'add', path: '/instance_info/image_source', value: values.image }];
+  const ops: Array<{ op: 'add'; path: string; value: unknown }> = [
+    { op: 'add', path: '/instance_info/image_source', value: values.image },
+  ];
   if (values['os-hash']) {
     const [algo, hex] = (values['os-hash'] as string).split(':', 2);
     if (!algo || !hex) throw new UsageError('--os-hash expects ALGO:HEX, e.g. sha256:9f86d0…');
-    ops.push({ op: 'add', path: '/instance_info/image_os_hash_algo', value: algo }, { op: 'add', path: '/instance_info/image_os_hash_value', value: hex });
+    ops.push(
+      { op: 'add', path: '/instance_info/image_os_hash_algo', value: algo },
+      { op: 'add', path: '/instance_info/image_os_hash_value', value: hex },
+    );
   } else {
     ops.push({ op: 'add', path: '/instance_info/image_checksum', value: values.checksum });
   }
@@ -228,7 +256,10 @@ async function deploy(argv: string[], out: NodeJS.WritableStream): Promise<numbe
 
 async function abort(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {}, 1);
-  await new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL).setProvisionState(positionals[0]!, 'abort');
+  await new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL).setProvisionState(
+    positionals[0]!,
+    'abort',
+  );
   return 0;
 }
 
@@ -236,15 +267,23 @@ async function nodeCommand(argv: string[], out: NodeJS.WritableStream): Promise<
   const [sub, ...rest] = argv;
   if (sub === 'list') {
     const { values } = parse(rest, {});
-    const { nodes } = await new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL).request<{ nodes: Array<Record<string, unknown>> }>('GET', '/v1/nodes');
+    const { nodes } = await new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL).request<{
+      nodes: Array<Record<string, unknown>>;
+    }>('GET', '/v1/nodes');
     out.write(`${'UUID'.padEnd(38)}${'Name'.padEnd(16)}${'Provision State'.padEnd(18)}${'Power State'.padEnd(13)}Maintenance\n`);
     for (const n of nodes) {
-      out.write(`${String(n.uuid).padEnd(38)}${String(n.name ?? '').padEnd(16)}${String(n.provision_state).padEnd(18)}${String(n.power_state ?? 'None').padEnd(13)}${n.maintenance ? 'True' : 'False'}\n`);
+      out.write(
+        `${String(n.uuid).padEnd(38)}${String(n.name ?? '').padEnd(16)}${String(n.provision_state).padEnd(18)}${String(n.power_state ?? 'None').padEnd(13)}${n.maintenance ? 'True' : 'False'}\n`,
+      );
     }
     return 0;
   }
   if (sub !== 'show') throw new UsageError('node: "show NODE" or "list"');
-  const { values, positionals } = parse(rest, { format: { type: 'string', short: 'f' }, column: { type: 'string', short: 'c', multiple: true } }, 1);
+  const { values, positionals } = parse(
+    rest,
+    { format: { type: 'string', short: 'f' }, column: { type: 'string', short: 'c', multiple: true } },
+    1,
+  );
   const client = new ConductorApiClient((values.url as string | undefined) ?? DEFAULT_CONDUCTOR_URL);
   const columns = values.column as string[] | undefined;
   const node = await client.getNode(positionals[0]!, columns);
@@ -252,14 +291,22 @@ async function nodeCommand(argv: string[], out: NodeJS.WritableStream): Promise<
     out.write(`${JSON.stringify(node, null, 2)}\n`);
   } else {
     const width = Math.max(...Object.keys(node).map((k) => k.length));
-    for (const [k, v] of Object.entries(node)) out.write(`${k.padEnd(width)}  ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}\n`);
+    for (const [k, v] of Object.entries(node))
+      out.write(`${k.padEnd(width)}  ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}\n`);
   }
   return 0;
 }
 
 export async function runConductorCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
+  if (
+    command === undefined ||
+    command === 'help' ||
+    command === '--help' ||
+    command === '-h' ||
+    rest.includes('--help') ||
+    rest.includes('-h')
+  ) {
     out.write(CONDUCTOR_USAGE);
     return command === undefined ? 2 : 0;
   }

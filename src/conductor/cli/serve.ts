@@ -32,8 +32,16 @@ export async function startConductorService(options: ServeOptions): Promise<Serv
     options.logFile ? pino.destination({ dest: options.logFile, sync: true }) : undefined,
   );
   const store = new SqliteNodeStore(options.dbPath);
-  const conf = { ...options.conf, agent: { certificatesPath: join(dirname(resolve(options.dbPath)), 'agent-certificates'), ...options.conf.agent } };
-  const conductor = new Conductor({ store, conf, log, ...(options.deployLogsDir ? { deployLogsDir: options.deployLogsDir } : {}) });
+  const conf = {
+    ...options.conf,
+    agent: { certificatesPath: join(dirname(resolve(options.dbPath)), 'agent-certificates'), ...options.conf.agent },
+  };
+  const conductor = new Conductor({
+    store,
+    conf,
+    log,
+    ...(options.deployLogsDir ? { deployLogsDir: options.deployLogsDir } : {}),
+  });
   const app = buildConductorApi({ conductor });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as { port: number };

@@ -23,13 +23,7 @@ import {
   NodeLocked,
 } from '../errors.js';
 import { isStepSet } from '../node.js';
-import {
-  FASTTRACK_HEARTBEAT_ALLOWED,
-  HEARTBEAT_ALLOWED,
-  HEARTBEAT_RECORD_ONLY,
-  states,
-  type StepReturn,
-} from '../states.js';
+import { FASTTRACK_HEARTBEAT_ALLOWED, HEARTBEAT_ALLOWED, HEARTBEAT_RECORD_ONLY, states, type StepReturn } from '../states.js';
 import { findStep, isEquivalent, type Step, stepId } from '../step-types.js';
 import { setNodeCleaningSteps, validateDeploySteps } from '../steps.js';
 import type { Task } from '../task.js';
@@ -80,11 +74,15 @@ export async function refreshSteps(task: Task, type: AgentStepType): Promise<voi
   const client = getClient(task);
   let result: Record<string, any>;
   try {
-    const command = type === 'clean' ? await client.getCleanSteps(node, task.ports) : await client.getDeploySteps(node, task.ports);
+    const command =
+      type === 'clean' ? await client.getCleanSteps(node, task.ports) : await client.getDeploySteps(node, task.ports);
     result = command.command_result ?? {};
   } catch (error) {
     if ((error as Error).name === 'AgentInProgress') {
-      task.conductor.log.info({ node: node.uuid }, `agent on node ${node.uuid} is busy; will refresh ${type} steps on the next heartbeat`);
+      task.conductor.log.info(
+        { node: node.uuid },
+        `agent on node ${node.uuid} is busy; will refresh ${type} steps on the next heartbeat`,
+      );
       return;
     }
     throw error;
@@ -92,14 +90,22 @@ export async function refreshSteps(task: Task, type: AgentStepType): Promise<voi
   const stepsKey = `${type}_steps`;
   const missing = [stepsKey, 'hardware_manager_version'].filter((k) => !(k in result));
   if (missing.length > 0) {
-    raiseFor(type, task, `agent get_${type}_steps for node ${node.uuid} returned an invalid result. Keys: ${missing.join(', ')} are missing from result: ${JSON.stringify(result)}.`);
+    raiseFor(
+      type,
+      task,
+      `agent get_${type}_steps for node ${node.uuid} returned an invalid result. Keys: ${missing.join(', ')} are missing from result: ${JSON.stringify(result)}.`,
+    );
   }
   const byInterface: Record<string, Step[]> = {};
   for (const steps of Object.values(result[stepsKey] as Record<string, Step[]>)) {
     for (const step of steps) {
       const absent = ['interface', 'step', 'priority'].filter((k) => !(k in step));
       if (absent.length > 0) {
-        raiseFor(type, task, `agent get_${type}_steps for node ${node.uuid} returned an invalid ${type} step. Keys: ${absent.join(', ')} are missing from step: ${JSON.stringify(step)}.`);
+        raiseFor(
+          type,
+          task,
+          `agent get_${type}_steps for node ${node.uuid} returned an invalid ${type} step. Keys: ${absent.join(', ')} are missing from step: ${JSON.stringify(step)}.`,
+        );
       }
       if (type === 'clean') step.requires_ramdisk = true;
       if (type === 'deploy' && (step.interface === 'deploy' || step.interface === 'raid')) checkInbandDeployPriority(task, step);
@@ -115,7 +121,11 @@ export async function refreshSteps(task: Task, type: AgentStepType): Promise<voi
 }
 
 /** `get_steps`: cached in-band steps of one interface, with priority overrides. */
-export function getSteps(task: Task, type: AgentStepType, options: { interface?: string; overridePriorities?: Record<string, number | null> } = {}): Step[] {
+export function getSteps(
+  task: Task,
+  type: AgentStepType,
+  options: { interface?: string; overridePriorities?: Record<string, number | null> } = {},
+): Step[] {
   const cached = task.node.driverInternalInfo[`agent_cached_${type}_steps`] as Record<string, Step[]> | undefined;
   if (!cached) return [];
   const steps = (options.interface ? (cached[options.interface] ?? []) : Object.values(cached).flat()).map((s) => ({ ...s }));
@@ -130,11 +140,23 @@ export function getSteps(task: Task, type: AgentStepType, options: { interface?:
  * `agent_base.execute_step`: send an in-band step to the agent; the node waits for the
  * agent's heartbeats to learn how it ended.
  */
-export async function executeStep(task: Task, step: Step, type: AgentStepType, options: { client?: AgentClient } = {}): Promise<typeof states.CLEANWAIT | typeof states.DEPLOYWAIT> {
+export async function executeStep(
+  task: Task,
+  step: Step,
+  type: AgentStepType,
+  options: { client?: AgentClient } = {},
+): Promise<typeof states.CLEANWAIT | typeof states.DEPLOYWAIT> {
   const client = options.client ?? getClient(task);
-  const result = type === 'clean' ? await client.executeCleanStep(step, task.node, task.ports) : await client.executeDeployStep(step, task.node, task.ports);
+  const result =
+    type === 'clean'
+      ? await client.executeCleanStep(step, task.node, task.ports)
+      : await client.executeDeployStep(step, task.node, task.ports);
   if (!result.command_status) {
-    raiseFor(type, task, `Agent on node ${task.node.uuid} returned bad command result: ${JSON.stringify(result.command_error ?? null)}`);
+    raiseFor(
+      type,
+      task,
+      `Agent on node ${task.node.uuid} returned bad command result: ${JSON.stringify(result.command_error ?? null)}`,
+    );
   }
   return type === 'clean' ? states.CLEANWAIT : states.DEPLOYWAIT;
 }
@@ -169,7 +191,6 @@ function getCompletedCommand(task: Task, commands: AgentCommand[], type: AgentSt
   return last;
 }
 
-
 async function stepFailureHandler(task: Task, type: AgentStepType, message: string): Promise<void> {
   const deploy = task.driver.deploy as AgentBaseDeploy;
   await deploy.collectRamdiskLogs?.(task, type === 'clean' ? 'cleaning' : 'deploy');
@@ -183,7 +204,11 @@ async function postStepReboot(task: Task, type: AgentStepType): Promise<void> {
     await rebootToFinishStep(task);
   } catch (error) {
     const [, msg] = excClassAndMessage(error);
-    await stepFailureHandler(task, type, `Reboot requested by ${type} step ${stepId(current)} failed for node ${task.node.uuid}: ${msg}`);
+    await stepFailureHandler(
+      task,
+      type,
+      `Reboot requested by ${type} step ${stepId(current)} failed for node ${task.node.uuid}: ${msg}`,
+    );
     return;
   }
   const dii = task.node.driverInternalInfo;
@@ -211,7 +236,10 @@ export async function processNextStep(task: Task, type: AgentStepType): Promise<
   if (freshlyBooted(commands, type)) {
     delete node.driverInternalInfo[fields.reboot];
     node.save();
-    task.conductor.log.info({ node: node.uuid }, `agent on node ${node.uuid} was freshly booted; the previous ${type} step is complete`);
+    task.conductor.log.info(
+      { node: node.uuid },
+      `agent on node ${node.uuid} was freshly booted; the previous ${type} step is complete`,
+    );
     await continueNodeSteps(task, type);
     return;
   }
@@ -221,7 +249,11 @@ export async function processNextStep(task: Task, type: AgentStepType): Promise<
   const label = type === 'clean' ? 'Clean' : 'Deploy';
   const status = command.command_status;
   if (status === 'FAILED') {
-    await stepFailureHandler(task, type, `${label} step ${stepId(current)} failed on node ${node.uuid}. ${getCommandError(command)}`);
+    await stepFailureHandler(
+      task,
+      type,
+      `${label} step ${stepId(current)} failed on node ${node.uuid}. ${getCommandError(command)}`,
+    );
     return;
   }
   if (status === 'CLEAN_VERSION_MISMATCH' || status === 'VERSION_MISMATCH') {
@@ -235,7 +267,11 @@ export async function processNextStep(task: Task, type: AgentStepType): Promise<
         await hook(task, command);
       } catch (error) {
         const [cls, msg] = excClassAndMessage(error);
-        await stepFailureHandler(task, type, `For node ${node.uuid}, post ${type} step hook ${hook.name || 'hook'} failed for ${type} step ${stepId(current)}.${cls}: ${msg}`);
+        await stepFailureHandler(
+          task,
+          type,
+          `For node ${node.uuid}, post ${type} step hook ${hook.name || 'hook'} failed for ${type} step ${stepId(current)}.${cls}: ${msg}`,
+        );
         return;
       }
     }
@@ -246,7 +282,11 @@ export async function processNextStep(task: Task, type: AgentStepType): Promise<
     await continueNodeSteps(task, type);
     return;
   }
-  await stepFailureHandler(task, type, `Agent returned unknown status for ${type} step ${stepId(current)} on node ${node.uuid} : ${getCommandError(command)}.`);
+  await stepFailureHandler(
+    task,
+    type,
+    `Agent returned unknown status for ${type} step ${stepId(current)} on node ${node.uuid} : ${getCommandError(command)}.`,
+  );
 }
 
 /** The deploy interface for nodes whose work runs in our agent (AgentBaseMixin + HeartbeatMixin). */
@@ -322,18 +362,29 @@ export class AgentBaseDeploy extends DeployInterface {
   }
 
   /** `HeartbeatMixin.heartbeat`. */
-  override async heartbeat(task: Task, callbackUrl: string, agentVersion: string | null, extra: HeartbeatExtra = {}): Promise<void> {
+  override async heartbeat(
+    task: Task,
+    callbackUrl: string,
+    agentVersion: string | null,
+    extra: HeartbeatExtra = {},
+  ): Promise<void> {
     const node = task.node;
     const state = node.provisionState;
     if (!HEARTBEAT_ALLOWED.has(state) && !(fastTrackAble(task) && FASTTRACK_HEARTBEAT_ALLOWED.has(state))) {
-      task.conductor.log.debug({ node: node.uuid }, `Heartbeat from node ${node.uuid} in unsupported provision state ${state}, not taking any action.`);
+      task.conductor.log.debug(
+        { node: node.uuid },
+        `Heartbeat from node ${node.uuid} in unsupported provision state ${state}, not taking any action.`,
+      );
       return;
     }
     try {
       await task.upgradeLock({ retry: false });
     } catch (error) {
       if (error instanceof NodeLocked) {
-        task.conductor.log.warn({ node: node.uuid }, `Node ${node.uuid} is currently locked, skipping heartbeat processing (will retry on the next heartbeat)`);
+        task.conductor.log.warn(
+          { node: node.uuid },
+          `Node ${node.uuid} is currently locked, skipping heartbeat processing (will retry on the next heartbeat)`,
+        );
         return;
       }
       throw error;
@@ -348,7 +399,10 @@ export class AgentBaseDeploy extends DeployInterface {
     node.save();
     if (HEARTBEAT_RECORD_ONLY.has(node.provisionState)) return;
     if (node.maintenance) {
-      task.conductor.log.warn({ node: node.uuid }, `Heartbeat from node ${node.uuid} in maintenance mode; not taking any action.`);
+      task.conductor.log.warn(
+        { node: node.uuid },
+        `Heartbeat from node ${node.uuid} in maintenance mode; not taking any action.`,
+      );
       return;
     }
     if (node.provisionState === states.DEPLOYWAIT) await this.#heartbeatDeployWait(task);
@@ -372,7 +426,8 @@ export class AgentBaseDeploy extends DeployInterface {
     } catch (error) {
       const lastError = `${msg}: ${(error as Error).message}`;
       task.conductor.log.error({ node: node.uuid }, `Asynchronous exception for node ${node.uuid}: ${lastError}`);
-      if (node.provisionState === states.DEPLOYING || node.provisionState === states.DEPLOYWAIT) await setFailedState(task, lastError);
+      if (node.provisionState === states.DEPLOYING || node.provisionState === states.DEPLOYWAIT)
+        await setFailedState(task, lastError);
     }
   }
 
@@ -413,14 +468,20 @@ export class AgentBaseDeploy extends DeployInterface {
       try {
         await getClient(task).powerOff(node);
       } catch (error) {
-        task.conductor.log.warn({ node: node.uuid }, `failed to ask the agent to power off node ${node.uuid}: ${(error as Error).message}`);
+        task.conductor.log.warn(
+          { node: node.uuid },
+          `failed to ask the agent to power off node ${node.uuid}: ${(error as Error).message}`,
+        );
       }
       for (let attempt = 0; attempt <= conf.postDeployGetPowerStateRetries; attempt++) {
         if ((await task.driver.power.getPowerState(task)) === states.POWER_OFF) return undefined;
         if (attempt < conf.postDeployGetPowerStateRetries) await sleep(conf.postDeployGetPowerStateRetryInterval * 1000);
       }
       const waited = conf.postDeployGetPowerStateRetries * conf.postDeployGetPowerStateRetryInterval;
-      task.conductor.log.warn({ node: node.uuid }, `Failed to soft power off node ${node.uuid} in at least ${waited} seconds. Forcing hard power off and proceeding.`);
+      task.conductor.log.warn(
+        { node: node.uuid },
+        `Failed to soft power off node ${node.uuid} in at least ${waited} seconds. Forcing hard power off and proceeding.`,
+      );
       await nodePowerAction(task, states.POWER_OFF);
     } catch (error) {
       const [cls, msg] = excClassAndMessage(error);
@@ -520,7 +581,12 @@ export class AgentDeploy extends CustomAgentDeploy {
     if (info.image_os_hash_algo) imageInfo.os_hash_algo = info.image_os_hash_algo;
     if (info.image_os_hash_value) imageInfo.os_hash_value = info.image_os_hash_value;
     if (info.configdrive) imageInfo.configdrive = info.configdrive;
-    const step: Step = { interface: 'deploy', step: 'write_image', priority: 80, args: { image_info: imageInfo, configdrive: info.configdrive ?? null } };
+    const step: Step = {
+      interface: 'deploy',
+      step: 'write_image',
+      priority: 80,
+      args: { image_info: imageInfo, configdrive: info.configdrive ?? null },
+    };
     return executeStep(task, step, 'deploy');
   }
 
@@ -540,9 +606,16 @@ export class AgentDeploy extends CustomAgentDeploy {
       if (task.conductor.conf.agent.manageAgentBoot) {
         const bootMode = getBootMode(task);
         if (bootMode === 'uefi') {
-          const result = await client.installBootloader(node, { rootUuid, targetBootMode: bootMode, efiSystemPartUuid: efiUuid, prepBootPartUuid: prepUuid });
+          const result = await client.installBootloader(node, {
+            rootUuid,
+            targetBootMode: bootMode,
+            efiSystemPartUuid: efiUuid,
+            prepBootPartUuid: prepUuid,
+          });
           if (result.command_status === 'FAILED') {
-            throw new InstanceDeployFailure(`Failed to install a bootloader when deploying node ${node.uuid}: ${getCommandError(result)}`);
+            throw new InstanceDeployFailure(
+              `Failed to install a bootloader when deploying node ${node.uuid}: ${getCommandError(result)}`,
+            );
           }
         }
         await task.driver.management.setBootDevice(task, 'disk', true);

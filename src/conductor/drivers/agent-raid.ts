@@ -11,9 +11,13 @@ import { RAID_APPLY_CONFIGURATION_ARGSINFO, RAIDInterface, type RaidApplyArgs } 
 
 const CREATE_ARGSINFO = {
   create_root_volume: { description: 'This specifies whether to create the root volume. Defaults to `True`.', required: false },
-  create_nonroot_volumes: { description: 'This specifies whether to create the non-root volumes. Defaults to `True`.', required: false },
+  create_nonroot_volumes: {
+    description: 'This specifies whether to create the non-root volumes. Defaults to `True`.',
+    required: false,
+  },
   delete_existing: {
-    description: 'Setting this to `True` indicates to delete existing RAID configuration prior to creating the new configuration. Default value is `False`.',
+    description:
+      'Setting this to `True` indicates to delete existing RAID configuration prior to creating the new configuration. Default value is `False`.',
     required: false,
   },
 };

@@ -14,7 +14,12 @@ import { validateRaidConfiguration } from './raid-config.js';
 export type InterfaceType = 'deploy' | 'boot' | 'power' | 'management' | 'bios' | 'raid' | 'base';
 
 function toStepDict(declaration: StepDeclaration, interfaceType: string): Step {
-  const step: Step = { step: declaration.name, priority: declaration.priority, argsinfo: declaration.argsinfo, interface: interfaceType };
+  const step: Step = {
+    step: declaration.name,
+    priority: declaration.priority,
+    argsinfo: declaration.argsinfo,
+    interface: interfaceType,
+  };
   if (declaration.type === 'clean') {
     step.abortable = declaration.abortable ?? false;
     step.requires_ramdisk = declaration.requiresRamdisk ?? true;
@@ -74,7 +79,8 @@ export abstract class BaseInterface {
 
   /** `_execute_step`: `getattr(self, step['step'])(task, **step['args'])`. */
   protected async executeStep(task: Task, step: Step, type: StepType): Promise<StepReturn> {
-    const declaration = this.#all.find((d) => d.name === step.step && d.type === type) ?? this.#all.find((d) => d.name === step.step);
+    const declaration =
+      this.#all.find((d) => d.name === step.step && d.type === type) ?? this.#all.find((d) => d.name === step.step);
     const method = declaration?.method ?? step.step;
     const fn = (this as unknown as Record<string, unknown>)[method];
     if (typeof fn !== 'function') {
@@ -132,7 +138,10 @@ export abstract class BootInterface extends BaseInterface {
 
 export abstract class BIOSInterface extends BaseInterface {
   readonly interfaceType = 'bios' as const;
-  abstract applyConfiguration(task: Task, args: { settings: Array<{ name: string; value: unknown }> }): StepReturn | Promise<StepReturn>;
+  abstract applyConfiguration(
+    task: Task,
+    args: { settings: Array<{ name: string; value: unknown }> },
+  ): StepReturn | Promise<StepReturn>;
   abstract factoryReset(task: Task): StepReturn | Promise<StepReturn>;
   /** Store the BIOS settings read from the node (Ironic keeps them in its database). */
   abstract cacheBiosSettings(task: Task): void | Promise<void>;
@@ -158,15 +167,18 @@ export function cacheBiosSettings<This extends BIOSInterface, A extends unknown[
 export const RAID_APPLY_CONFIGURATION_ARGSINFO = {
   raid_config: { description: 'The RAID configuration to apply.', required: true },
   create_root_volume: {
-    description: "Setting this to 'False' indicates not to create root volume that is specified in 'raid_config'. Default value is 'True'.",
+    description:
+      "Setting this to 'False' indicates not to create root volume that is specified in 'raid_config'. Default value is 'True'.",
     required: false,
   },
   create_nonroot_volumes: {
-    description: "Setting this to 'False' indicates not to create non-root volumes (all except the root volume) in 'raid_config'. Default value is 'True'.",
+    description:
+      "Setting this to 'False' indicates not to create non-root volumes (all except the root volume) in 'raid_config'. Default value is 'True'.",
     required: false,
   },
   delete_existing: {
-    description: "Setting this to 'True' indicates to delete existing RAID configuration prior to creating the new configuration. Default value is 'True'.",
+    description:
+      "Setting this to 'True' indicates to delete existing RAID configuration prior to creating the new configuration. Default value is 'True'.",
     required: false,
   },
 } satisfies ArgsInfo;

@@ -35,7 +35,8 @@ export class NoopManagement extends ManagementInterface {
   }
 
   setBootDevice(task: Task, device: string): void {
-    if (!this.getSupportedBootDevices().includes(device)) throw new InvalidParameterValue(`Invalid boot device ${device} specified.`);
+    if (!this.getSupportedBootDevices().includes(device))
+      throw new InvalidParameterValue(`Invalid boot device ${device} specified.`);
     task.node.driverInternalInfo.boot_device = device;
   }
 }

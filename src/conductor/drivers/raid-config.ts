@@ -5,20 +5,22 @@
 import { z } from 'zod';
 import { InvalidParameterValue } from '../errors.js';
 
-const logicalDisk = z.strictObject({
-  raid_level: z.enum(['JBOD', '0', '1', '2', '5', '6', '1+0', '5+0', '6+0']),
-  size_gb: z.union([z.int().min(0), z.literal('MAX')]),
-  volume_name: z.string().optional(),
-  is_root_volume: z.boolean().optional(),
-  share_physical_disks: z.boolean().optional(),
-  disk_type: z.enum(['hdd', 'ssd']).optional(),
-  interface_type: z.enum(['sata', 'scsi', 'sas']).optional(),
-  number_of_physical_disks: z.int().min(1).optional(),
-  controller: z.string().optional(),
-  physical_disks: z.array(z.unknown()).optional(),
-}).refine((disk) => disk.physical_disks === undefined || disk.controller !== undefined, {
-  message: "'controller' is a dependency of 'physical_disks'",
-});
+const logicalDisk = z
+  .strictObject({
+    raid_level: z.enum(['JBOD', '0', '1', '2', '5', '6', '1+0', '5+0', '6+0']),
+    size_gb: z.union([z.int().min(0), z.literal('MAX')]),
+    volume_name: z.string().optional(),
+    is_root_volume: z.boolean().optional(),
+    share_physical_disks: z.boolean().optional(),
+    disk_type: z.enum(['hdd', 'ssd']).optional(),
+    interface_type: z.enum(['sata', 'scsi', 'sas']).optional(),
+    number_of_physical_disks: z.int().min(1).optional(),
+    controller: z.string().optional(),
+    physical_disks: z.array(z.unknown()).optional(),
+  })
+  .refine((disk) => disk.physical_disks === undefined || disk.controller !== undefined, {
+    message: "'controller' is a dependency of 'physical_disks'",
+  });
 
 export const raidConfigSchema = z.strictObject({ logical_disks: z.array(logicalDisk).min(1) });
 export type RaidConfig = z.output<typeof raidConfigSchema>;

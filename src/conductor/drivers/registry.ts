@@ -6,7 +6,14 @@ import { InvalidParameterValue } from '../errors.js';
 import type { NodeData, NodeInterfaces } from '../node.js';
 import { AgentDeploy, CustomAgentDeploy } from './agent-base.js';
 import { AgentRAID } from './agent-raid.js';
-import type { BIOSInterface, BootInterface, DeployInterface, ManagementInterface, PowerInterface, RAIDInterface } from './base.js';
+import type {
+  BIOSInterface,
+  BootInterface,
+  DeployInterface,
+  ManagementInterface,
+  PowerInterface,
+  RAIDInterface,
+} from './base.js';
 import { FakeBoot, FakePower, NoBIOS, NoopManagement, NoRAID } from './fake.js';
 
 export interface Driver {
@@ -23,12 +30,18 @@ type InterfaceClasses = { [K in keyof Driver]: Map<string, Ctor<Driver[K]>> };
 
 export class InterfaceRegistry {
   readonly #classes: InterfaceClasses = {
-    deploy: new Map<string, Ctor<DeployInterface>>([['direct', AgentDeploy], ['custom-agent', CustomAgentDeploy]]),
+    deploy: new Map<string, Ctor<DeployInterface>>([
+      ['direct', AgentDeploy],
+      ['custom-agent', CustomAgentDeploy],
+    ]),
     power: new Map<string, Ctor<PowerInterface>>([['fake', FakePower]]),
     management: new Map<string, Ctor<ManagementInterface>>([['noop', NoopManagement]]),
     boot: new Map<string, Ctor<BootInterface>>([['fake', FakeBoot]]),
     bios: new Map<string, Ctor<BIOSInterface>>([['no-bios', NoBIOS]]),
-    raid: new Map<string, Ctor<RAIDInterface>>([['agent', AgentRAID], ['no-raid', NoRAID]]),
+    raid: new Map<string, Ctor<RAIDInterface>>([
+      ['agent', AgentRAID],
+      ['no-raid', NoRAID],
+    ]),
   };
   /** One instance per implementation, as Ironic's driver factory caches them. */
   readonly #instances = new Map<string, unknown>();
@@ -47,7 +60,10 @@ export class InterfaceRegistry {
     let instance = this.#instances.get(key) as Driver[K] | undefined;
     if (!instance) {
       const cls = (this.#classes[kind] as Map<string, Ctor<Driver[K]>>).get(name);
-      if (!cls) throw new InvalidParameterValue(`Could not find the following interface in the 'ironic.hardware.interfaces.${kind}' entrypoint: ${name}. Valid interfaces are ${this.names(kind).join(', ')}.`);
+      if (!cls)
+        throw new InvalidParameterValue(
+          `Could not find the following interface in the 'ironic.hardware.interfaces.${kind}' entrypoint: ${name}. Valid interfaces are ${this.names(kind).join(', ')}.`,
+        );
       instance = new cls();
       this.#instances.set(key, instance);
     }

@@ -39,7 +39,10 @@ export interface NodeStore {
   saveNode(node: NodeData): void;
   deleteNode(uuid: string): void;
   /** Rows with `uuid`, `driver` and the asked-for fields, filtered in the database. */
-  getNodeinfoList(options?: { fields?: readonly NodeField[]; filters?: NodeFilters }): Array<Partial<NodeData> & Pick<NodeData, 'uuid' | 'driver'>>;
+  getNodeinfoList(options?: {
+    fields?: readonly NodeField[];
+    filters?: NodeFilters;
+  }): Array<Partial<NodeData> & Pick<NodeData, 'uuid' | 'driver'>>;
   /** Atomically take the node's lock; NodeLocked if someone holds it. */
   reserveNode(uuid: string, host: string): void;
   releaseNode(uuid: string, host: string): void;

@@ -79,7 +79,9 @@ export class SqliteNodeStore implements NodeStore {
     };
     try {
       this.#db
-        .prepare('INSERT INTO nodes (uuid, name, driver, provision_state, maintenance, reserved, provision_updated_at, data) VALUES (?, ?, ?, ?, 0, NULL, NULL, ?)')
+        .prepare(
+          'INSERT INTO nodes (uuid, name, driver, provision_state, maintenance, reserved, provision_updated_at, data) VALUES (?, ?, ?, ?, 0, NULL, NULL, ?)',
+        )
         .run(node.uuid, node.name, node.driver, node.provisionState, this.#serialise(node));
     } catch (error) {
       if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
@@ -91,7 +93,8 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   getNode(ident: string): NodeData {
-    const row = this.#db.prepare('SELECT uuid, reserved, data FROM nodes WHERE uuid = ? OR name = ?').get(ident, ident) as NodeRow | undefined;
+    const row = this.#db.prepare('SELECT uuid, reserved, data FROM nodes WHERE uuid = ? OR name = ?').get(ident, ident) as
+      NodeRow | undefined;
     if (!row) throw new NodeNotFound(ident);
     return this.#deserialise(row);
   }
@@ -99,8 +102,18 @@ export class SqliteNodeStore implements NodeStore {
   saveNode(node: NodeData): void {
     node.updatedAt = now();
     const result = this.#db
-      .prepare('UPDATE nodes SET name = ?, driver = ?, provision_state = ?, maintenance = ?, provision_updated_at = ?, data = ? WHERE uuid = ?')
-      .run(node.name, node.driver, node.provisionState, node.maintenance ? 1 : 0, node.provisionUpdatedAt, this.#serialise(node), node.uuid);
+      .prepare(
+        'UPDATE nodes SET name = ?, driver = ?, provision_state = ?, maintenance = ?, provision_updated_at = ?, data = ? WHERE uuid = ?',
+      )
+      .run(
+        node.name,
+        node.driver,
+        node.provisionState,
+        node.maintenance ? 1 : 0,
+        node.provisionUpdatedAt,
+        this.#serialise(node),
+        node.uuid,
+      );
     if (result.changes === 0) throw new NodeNotFound(node.uuid);
   }
 
@@ -108,7 +121,9 @@ export class SqliteNodeStore implements NodeStore {
     this.#db.prepare('DELETE FROM nodes WHERE uuid = ?').run(uuid);
   }
 
-  getNodeinfoList(options: { fields?: readonly NodeField[]; filters?: NodeFilters } = {}): Array<Partial<NodeData> & Pick<NodeData, 'uuid' | 'driver'>> {
+  getNodeinfoList(
+    options: { fields?: readonly NodeField[]; filters?: NodeFilters } = {},
+  ): Array<Partial<NodeData> & Pick<NodeData, 'uuid' | 'driver'>> {
     const where: string[] = [];
     const params: unknown[] = [];
     const f = options.filters ?? {};
@@ -154,7 +169,8 @@ export class SqliteNodeStore implements NodeStore {
   reserveNode(uuid: string, host: string): void {
     const result = this.#db.prepare('UPDATE nodes SET reserved = ? WHERE uuid = ? AND reserved IS NULL').run(host, uuid);
     if (result.changes === 1) return;
-    const row = this.#db.prepare('SELECT reserved FROM nodes WHERE uuid = ?').get(uuid) as { reserved: string | null } | undefined;
+    const row = this.#db.prepare('SELECT reserved FROM nodes WHERE uuid = ?').get(uuid) as
+      { reserved: string | null } | undefined;
     if (!row) throw new NodeNotFound(uuid);
     throw new NodeLocked(uuid, row.reserved ?? 'unknown');
   }
@@ -170,7 +186,9 @@ export class SqliteNodeStore implements NodeStore {
   createPort(nodeUuid: string, address: string): Port {
     const port: Port = { uuid: randomUUID(), nodeUuid, address: address.toLowerCase() };
     try {
-      this.#db.prepare('INSERT INTO ports (uuid, node_uuid, address) VALUES (?, ?, ?)').run(port.uuid, port.nodeUuid, port.address);
+      this.#db
+        .prepare('INSERT INTO ports (uuid, node_uuid, address) VALUES (?, ?, ?)')
+        .run(port.uuid, port.nodeUuid, port.address);
     } catch (error) {
       if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
         throw new NodeAlreadyExists(`A port with MAC address ${port.address} already exists.`);
@@ -181,9 +199,13 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   getPorts(nodeUuid: string): Port[] {
-    return (this.#db.prepare('SELECT uuid, node_uuid, address FROM ports WHERE node_uuid = ? ORDER BY address').all(nodeUuid) as Array<{ uuid: string; node_uuid: string; address: string }>).map(
-      (r) => ({ uuid: r.uuid, nodeUuid: r.node_uuid, address: r.address }),
-    );
+    return (
+      this.#db.prepare('SELECT uuid, node_uuid, address FROM ports WHERE node_uuid = ? ORDER BY address').all(nodeUuid) as Array<{
+        uuid: string;
+        node_uuid: string;
+        address: string;
+      }>
+    ).map((r) => ({ uuid: r.uuid, nodeUuid: r.node_uuid, address: r.address }));
   }
 
   findNodeByAddresses(addresses: readonly string[]): NodeData | undefined {

@@ -73,7 +73,10 @@ export class BlockWriter {
     if ((options.baseOffset ?? 0) % ALIGNMENT !== 0) throw new RangeError(`baseOffset must be a multiple of ${ALIGNMENT}`);
     // O_DIRECT only on block devices: on a plain file a read from a hole does not check
     // alignment, so the probe below would prove nothing (and tmpfs refuses O_DIRECT).
-    const isBlockDevice = await fsp.stat(path).then((st) => st.isBlockDevice(), () => false);
+    const isBlockDevice = await fsp.stat(path).then(
+      (st) => st.isBlockDevice(),
+      () => false,
+    );
     let handle: FileHandle;
     let direct = isBlockDevice;
     try {

@@ -24,9 +24,14 @@ const ALGORITHM_BY_HEX_LENGTH: Readonly<Record<number, string>> = { 32: 'md5', 6
 export function nodeHashName(algorithm: string): string | undefined {
   const name = algorithm.trim().toLowerCase();
   const mapped =
-    { sha3_224: 'sha3-224', sha3_256: 'sha3-256', sha3_384: 'sha3-384', sha3_512: 'sha3-512', blake2b: 'blake2b512', blake2s: 'blake2s256' }[
-      name
-    ] ?? name;
+    {
+      sha3_224: 'sha3-224',
+      sha3_256: 'sha3-256',
+      sha3_384: 'sha3-384',
+      sha3_512: 'sha3-512',
+      blake2b: 'blake2b512',
+      blake2s: 'blake2s256',
+    }[name] ?? name;
   return getHashes().includes(mapped) ? mapped : undefined;
 }
 
@@ -46,7 +51,10 @@ function algorithmByLength(value: string, md5Enabled: boolean): string {
     throw new ImageDownloadError('checksum', `Unable to identify checksum algorithm for checksum ${value}`);
   }
   if (algorithm === 'md5' && !md5Enabled) {
-    throw new ImageDownloadError('checksum', 'MD5 checksums are disabled (md5_enabled is false); provide a SHA-256 or SHA-512 checksum');
+    throw new ImageDownloadError(
+      'checksum',
+      'MD5 checksums are disabled (md5_enabled is false); provide a SHA-256 or SHA-512 checksum',
+    );
   }
   return algorithm;
 }
@@ -91,7 +99,10 @@ export async function resolveExpectedChecksum(info: ImageInfo, options: ResolveC
   if (info.os_hash_algo && info.os_hash_value && isKnownHashAlgorithm(info.os_hash_algo)) {
     const algorithm = info.os_hash_algo.toLowerCase();
     if (algorithm === 'md5' && !options.md5Enabled) {
-      throw new ImageDownloadError(info.id, 'MD5 checksums are disabled (md5_enabled is false); provide a SHA-256 or SHA-512 checksum');
+      throw new ImageDownloadError(
+        info.id,
+        'MD5 checksums are disabled (md5_enabled is false); provide a SHA-256 or SHA-512 checksum',
+      );
     }
     const { value, source } = await fetchValue(info.os_hash_value);
     return { algorithm, value, source: source === 'inline' ? 'os_hash_value' : source };
@@ -100,5 +111,8 @@ export async function resolveExpectedChecksum(info: ImageInfo, options: ResolveC
     const { value, source } = await fetchValue(info.checksum);
     return { algorithm: algorithmByLength(value, options.md5Enabled), value, source: source === 'inline' ? 'checksum' : source };
   }
-  throw new ImageDownloadError(info.id, `Unsupported os_hash_algo ${info.os_hash_algo ?? '(none)'} and no legacy checksum to fall back to`);
+  throw new ImageDownloadError(
+    info.id,
+    `Unsupported os_hash_algo ${info.os_hash_algo ?? '(none)'} and no legacy checksum to fall back to`,
+  );
 }

@@ -10,7 +10,13 @@ import { gunzipSync } from 'node:zlib';
 import { ConfigDriveTooLargeError, ConfigDriveWriteError, DeploymentError, isIpaError } from '../errors.js';
 import { ExecError } from '../exec.js';
 import type { Exec } from '../step-context.js';
-import { probeFilesystemAt, readPartitionTable, rescanPartitions, type PartitionEntry, type PartitionTable } from './disk-layout.js';
+import {
+  probeFilesystemAt,
+  readPartitionTable,
+  rescanPartitions,
+  type PartitionEntry,
+  type PartitionTable,
+} from './disk-layout.js';
 import { isHttpUrl } from './image-info.js';
 
 export const MAX_CONFIG_DRIVE_BYTES = 64 * 1024 * 1024;
@@ -34,7 +40,10 @@ export async function loadConfigDrive(value: string, fetchBytes: (url: string) =
     try {
       payload = gunzipSync(payload, { maxOutputLength: MAX_CONFIG_DRIVE_BYTES });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|Memory limit|too large/i.test(String(error))) {
+      if (
+        (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ||
+        /Cannot create a Buffer larger|Memory limit|too large/i.test(String(error))
+      ) {
         throw new ConfigDriveTooLargeError('configdrive', MAX_CONFIG_DRIVE_BYTES + 1);
       }
       throw new DeploymentError(`The config drive is not valid gzip data: ${(error as Error).message}`);
@@ -52,7 +61,13 @@ export interface ConfigDrivePlacement {
 }
 
 /** Writes the config drive onto `device`'s config-2 partition, creating it at the disk's end when absent. */
-export async function writeConfigDrive(exec: Exec, device: string, isBlockDevice: boolean, diskBytes: number, image: Buffer): Promise<ConfigDrivePlacement> {
+export async function writeConfigDrive(
+  exec: Exec,
+  device: string,
+  isBlockDevice: boolean,
+  diskBytes: number,
+  image: Buffer,
+): Promise<ConfigDrivePlacement> {
   const before = await readPartitionTable(exec, device);
   if (!before) throw new DeploymentError(`No partition table found on ${device}; cannot add a config drive partition`);
 
@@ -71,7 +86,12 @@ export async function writeConfigDrive(exec: Exec, device: string, isBlockDevice
   const handle = await open(device, 'r+');
   try {
     // Zero the partition's head first: a shorter ISO must not leave an older one's superblock behind.
-    await handle.write(Buffer.alloc(Math.min(partition.sizeBytes, MIB)), 0, Math.min(partition.sizeBytes, MIB), partition.startBytes);
+    await handle.write(
+      Buffer.alloc(Math.min(partition.sizeBytes, MIB)),
+      0,
+      Math.min(partition.sizeBytes, MIB),
+      partition.startBytes,
+    );
     await handle.write(image, 0, image.length, partition.startBytes);
     await handle.datasync();
   } catch (error) {
@@ -91,7 +111,12 @@ export async function writeConfigDrive(exec: Exec, device: string, isBlockDevice
   return { partition, table, reused };
 }
 
-async function findLabelledPartition(exec: Exec, device: string, table: PartitionTable, label: string): Promise<PartitionEntry | undefined> {
+async function findLabelledPartition(
+  exec: Exec,
+  device: string,
+  table: PartitionTable,
+  label: string,
+): Promise<PartitionEntry | undefined> {
   for (const partition of table.partitions) {
     if ((await probeFilesystemAt(exec, device, partition.startBytes)).LABEL === label) return partition;
   }

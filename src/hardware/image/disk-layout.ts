@@ -144,7 +144,14 @@ async function settleUdev(exec: Exec): Promise<void> {
 export async function waitForPartitionNodes(table: PartitionTable, timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const present = await Promise.all(table.partitions.map((p) => access(p.node).then(() => true, () => false)));
+    const present = await Promise.all(
+      table.partitions.map((p) =>
+        access(p.node).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (present.every(Boolean)) return true;
     if (Date.now() > deadline) return false;
     await sleep(100);

@@ -55,7 +55,10 @@ export async function downloadImage(options: DownloadOptions): Promise<DownloadR
   // A controller and a timer we hold, not AbortSignal.timeout(): on Node 20 a timeout
   // signal referenced only through AbortSignal.any() can be collected and never fire.
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new Error('image_download_max_duration exceeded')), settings.imageDownloadMaxDuration * 1000);
+  const timer = setTimeout(
+    () => deadline.abort(new Error('image_download_max_duration exceeded')),
+    settings.imageDownloadMaxDuration * 1000,
+  );
   const forward = () => deadline.abort(options.signal.reason);
   if (options.signal.aborted) forward();
   else options.signal.addEventListener('abort', forward, { once: true });
@@ -135,7 +138,9 @@ async function transferOnce(
         return { bytes: received, digest: await sink.digest(), url };
       } catch (error) {
         if (signal.aborted) {
-          const why = options.signal.aborted ? describe(options.signal.reason) : `it took longer than ${settings.imageDownloadMaxDuration} s`;
+          const why = options.signal.aborted
+            ? describe(options.signal.reason)
+            : `it took longer than ${settings.imageDownloadMaxDuration} s`;
           throw new ImageDownloadError(info.id, `download aborted: ${why}`, { cause: error });
         }
         if (isIpaError(error)) throw error;

@@ -62,7 +62,10 @@ export class ImageHttpClient {
    * still serve the same entity (If-Range); otherwise it answers 200 and the caller
    * starts over.
    */
-  async open(url: string, options: { offset?: number; validator?: string | undefined; signal?: AbortSignal } = {}): Promise<OpenedBody> {
+  async open(
+    url: string,
+    options: { offset?: number; validator?: string | undefined; signal?: AbortSignal } = {},
+  ): Promise<OpenedBody> {
     const offset = options.offset ?? 0;
     const headers: Record<string, string> = { ...this.#headers, 'accept-encoding': 'identity' };
     if (offset > 0) {

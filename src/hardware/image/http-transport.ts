@@ -36,7 +36,11 @@ export class HttpTransport {
     const proxyHeaders = proxyAuthorization(proxy);
     if (url.protocol === 'http:') {
       // Plain HTTP through a proxy: the absolute URL on the request line.
-      return this.#send(proxy, { headers: { ...headers, ...proxyHeaders, host: url.host }, path: url.href, agent: this.#http }, signal);
+      return this.#send(
+        proxy,
+        { headers: { ...headers, ...proxyHeaders, host: url.host }, path: url.href, agent: this.#http },
+        signal,
+      );
     }
     return this.#tunnel(proxy, url, headers, proxyHeaders, signal);
   }
@@ -59,13 +63,17 @@ export class HttpTransport {
           method: 'GET',
           headers: options.headers,
           ...(options.path ? { path: options.path } : {}),
-          ...(options.createConnection ? { createConnection: options.createConnection, agent: false } : { agent: options.agent ?? (https ? this.#https : this.#http) }),
+          ...(options.createConnection
+            ? { createConnection: options.createConnection, agent: false }
+            : { agent: options.agent ?? (https ? this.#https : this.#http) }),
           ...(https ? this.#options.tls : {}),
           ...(signal ? { signal } : {}),
         },
         (response) => {
           // From here on the stall limit is the body's: no data for that long ends it.
-          response.setTimeout?.(this.#options.stallMs, () => response.destroy(new Error(`no data for ${this.#options.stallMs / 1000} s`)));
+          response.setTimeout?.(this.#options.stallMs, () =>
+            response.destroy(new Error(`no data for ${this.#options.stallMs / 1000} s`)),
+          );
           // The request's signal does not reach a body already streaming: an abort (agent
           // shutdown, image_download_max_duration) must end it too.
           if (signal) {
@@ -76,13 +84,21 @@ export class HttpTransport {
           resolve(response);
         },
       );
-      request.setTimeout(this.#options.stallMs, () => request.destroy(new Error(`no answer for ${this.#options.stallMs / 1000} s`)));
+      request.setTimeout(this.#options.stallMs, () =>
+        request.destroy(new Error(`no answer for ${this.#options.stallMs / 1000} s`)),
+      );
       request.on('error', reject);
       request.end();
     });
   }
 
-  #tunnel(proxy: URL, url: URL, headers: OutgoingHttpHeaders, proxyHeaders: OutgoingHttpHeaders, signal?: AbortSignal): Promise<IncomingMessage> {
+  #tunnel(
+    proxy: URL,
+    url: URL,
+    headers: OutgoingHttpHeaders,
+    proxyHeaders: OutgoingHttpHeaders,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const port = url.port || '443';
       const connect = httpRequest(proxy, {
@@ -92,7 +108,9 @@ export class HttpTransport {
         agent: false,
         ...(signal ? { signal } : {}),
       });
-      connect.setTimeout(this.#options.stallMs, () => connect.destroy(new Error(`proxy gave no answer for ${this.#options.stallMs / 1000} s`)));
+      connect.setTimeout(this.#options.stallMs, () =>
+        connect.destroy(new Error(`proxy gave no answer for ${this.#options.stallMs / 1000} s`)),
+      );
       connect.on('error', reject);
       connect.on('connect', (response, socket) => {
         if (response.statusCode !== 200) {
@@ -118,8 +136,7 @@ export class HttpTransport {
   #proxyFor(url: URL): URL | undefined {
     const scheme = url.protocol === 'https:' ? 'https' : 'http';
     const configured =
-      this.#options.proxies[scheme] ??
-      (this.#options.proxies.http || this.#options.proxies.https ? undefined : envProxy(scheme));
+      this.#options.proxies[scheme] ?? (this.#options.proxies.http || this.#options.proxies.https ? undefined : envProxy(scheme));
     if (!configured) return undefined;
     const noProxy = this.#options.noProxy ?? process.env.no_proxy ?? process.env.NO_PROXY ?? '';
     if (bypassesProxy(url, noProxy)) return undefined;

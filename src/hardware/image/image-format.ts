@@ -96,7 +96,13 @@ export interface ConvertOptions {
  * IPA also caps qemu-img's address space and malloc arenas; qemu-img's own buffers are a
  * few MiB per coroutine, which the bench measures.
  */
-export async function convertToDevice(exec: Exec, source: string, device: string, isBlockDevice: boolean, options: ConvertOptions): Promise<void> {
+export async function convertToDevice(
+  exec: Exec,
+  source: string,
+  device: string,
+  isBlockDevice: boolean,
+  options: ConvertOptions,
+): Promise<void> {
   const args = [
     'convert',
     '-p',

@@ -41,5 +41,12 @@ export {
 export type { DetectedFormat, QemuImageInfo, ConvertOptions } from './image-format.js';
 export { loadConfigDrive, writeConfigDrive, MAX_CONFIG_DRIVE_BYTES } from './configdrive.js';
 export type { ConfigDrivePlacement } from './configdrive.js';
-export { bootedInUefi, findEfiSystemPartition, findEfiLoaders, chooseLoaders, parseBootCsv, registerBootEntries } from './uefi-boot.js';
+export {
+  bootedInUefi,
+  findEfiSystemPartition,
+  findEfiLoaders,
+  chooseLoaders,
+  parseBootCsv,
+  registerBootEntries,
+} from './uefi-boot.js';
 export type { EfiLoader, UefiBootResult } from './uefi-boot.js';

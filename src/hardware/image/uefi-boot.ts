@@ -58,7 +58,9 @@ export async function findEfiSystemPartition(
   }
   partition ??= table.partitions.find((p) => isEfiSystemPartition(table, p));
   if (!partition) {
-    throw new DeviceNotFound(`No EFI system partition found on ${device}${uuid ? ` (looked for uuid ${uuid} and for the ESP partition type)` : ''}`);
+    throw new DeviceNotFound(
+      `No EFI system partition found on ${device}${uuid ? ` (looked for uuid ${uuid} and for the ESP partition type)` : ''}`,
+    );
   }
   return { table, partition };
 }
@@ -133,7 +135,12 @@ export function parseBootCsv(raw: Buffer): { file: string; label: string }[] {
 }
 
 /** Replaces NVRAM entries of the same labels with entries for `loaders` on `device`'s ESP. */
-export async function registerBootEntries(exec: Exec, device: string, partition: PartitionEntry, loaders: EfiLoader[]): Promise<void> {
+export async function registerBootEntries(
+  exec: Exec,
+  device: string,
+  partition: PartitionEntry,
+  loaders: EfiLoader[],
+): Promise<void> {
   if (!(await hasCommand('efibootmgr'))) {
     throw new CommandExecutionError('efibootmgr is not available in the ramdisk; cannot add UEFI boot entries');
   }
@@ -151,6 +158,18 @@ export async function registerBootEntries(exec: Exec, device: string, partition:
   }
   // Added in reverse so the first loader ends up first in BootOrder (efibootmgr -c prepends).
   for (const loader of [...loaders].reverse()) {
-    await exec('efibootmgr', ['-v', '-c', '-d', device, '-p', String(partition.number), '-w', '-L', loader.label, '-l', loader.path]);
+    await exec('efibootmgr', [
+      '-v',
+      '-c',
+      '-d',
+      device,
+      '-p',
+      String(partition.number),
+      '-w',
+      '-L',
+      loader.label,
+      '-l',
+      loader.path,
+    ]);
   }
 }

@@ -22,7 +22,13 @@ export function parseLscpu(stdout: string): Map<string, string> {
 
 export function parseCpuFlags(cpuinfo: string): string[] {
   const line = cpuinfo.split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
-  return line ? line.slice(line.indexOf(':') + 1).trim().split(/\s+/).filter(Boolean) : [];
+  return line
+    ? line
+        .slice(line.indexOf(':') + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+    : [];
 }
 
 function toInt(value: string | undefined): number | null {

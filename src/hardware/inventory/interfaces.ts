@@ -17,9 +17,7 @@ const ipAddrSchema = z.array(
     permaddr: z.string().optional(),
     link_type: z.string().optional(),
     linkinfo: z.looseObject({ info_kind: z.string().optional() }).optional(),
-    addr_info: z
-      .array(z.looseObject({ family: z.string().optional(), local: z.string().optional() }))
-      .default([]),
+    addr_info: z.array(z.looseObject({ family: z.string().optional(), local: z.string().optional() })).default([]),
   }),
 );
 
@@ -72,7 +70,11 @@ function vlanEnabled(name: string, setting: string): boolean {
 }
 
 /** Which kind of interface this is, or null when IPA would not list it. */
-async function interfaceKind(entry: IpAddrEntry, sysNet: string, vlanSetting: string): Promise<'physical' | 'bond' | 'vlan' | null> {
+async function interfaceKind(
+  entry: IpAddrEntry,
+  sysNet: string,
+  vlanSetting: string,
+): Promise<'physical' | 'bond' | 'vlan' | null> {
   if (entry.link_type === 'loopback') return null;
   if (await exists(join(sysNet, entry.ifname, 'device'))) return 'physical';
   if (await exists(join(sysNet, entry.ifname, 'bonding'))) return 'bond';

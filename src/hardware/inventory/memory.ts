@@ -30,7 +30,10 @@ export function parseDmidecodeMemory(stdout: string): number | null {
   return found ? Math.floor(total) : null;
 }
 
-export async function getMemory(exec: Exec, options: { hasDmidecode: boolean; log?: Logger; procRoot?: string }): Promise<InventoryMemory> {
+export async function getMemory(
+  exec: Exec,
+  options: { hasDmidecode: boolean; log?: Logger; procRoot?: string },
+): Promise<InventoryMemory> {
   const meminfo = await readFile(`${options.procRoot ?? '/proc'}/meminfo`, 'utf8').catch(() => '');
   let physical: number | null = null;
   if (options.hasDmidecode) {

@@ -61,7 +61,21 @@ describe('log.collect_system_logs', () => {
     writeFileSync(bundle, archive);
 
     const names = execFileSync('tar', ['-tzf', bundle], { encoding: 'utf8' }).trim().split('\n');
-    for (const name of ['ramdisk-agent.log', 'ramdisk-agent-config.json', 'df', 'dmesg', 'ip_addr', 'ip_route', 'lsblk', 'lsblk-full', 'mount', 'ps', 'parted', 'mdstat', 'inventory.json']) {
+    for (const name of [
+      'ramdisk-agent.log',
+      'ramdisk-agent-config.json',
+      'df',
+      'dmesg',
+      'ip_addr',
+      'ip_route',
+      'lsblk',
+      'lsblk-full',
+      'mount',
+      'ps',
+      'parted',
+      'mdstat',
+      'inventory.json',
+    ]) {
       expect(names).toContain(name);
     }
     expect(names.includes('journal') || names.some((n) => n.startsWith('var/log/'))).toBe(true);
@@ -89,7 +103,13 @@ describe('tar writer', () => {
     const name = `${'d'.repeat(80)}/${'e'.repeat(60)}/file.bin`;
     const data = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
     const file = join(dir, 'long.tar');
-    writeFileSync(file, tar([{ name, data }, { name: 'empty', data: '' }]));
+    writeFileSync(
+      file,
+      tar([
+        { name, data },
+        { name: 'empty', data: '' },
+      ]),
+    );
     expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n')).toEqual([name, 'empty']);
     const out = join(dir, 'long');
     execFileSync('mkdir', ['-p', out]);

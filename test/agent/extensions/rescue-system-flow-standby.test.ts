@@ -24,7 +24,12 @@ afterEach(async () => {
 });
 
 async function start(overrides: Parameters<typeof startTestAgent>[0] = {}) {
-  const agent = await startTestAgent({ loadShippedManagers: false, hardwareManagerPaths: [FIXTURE_MANAGERS], powerActions: 'simulate', ...overrides });
+  const agent = await startTestAgent({
+    loadShippedManagers: false,
+    hardwareManagerPaths: [FIXTURE_MANAGERS],
+    powerActions: 'simulate',
+    ...overrides,
+  });
   agents.push(agent);
   return { agent, client: new AgentTestClient(agent.url) };
 }
@@ -53,7 +58,12 @@ describe('rescue.finalize_rescue', () => {
     expect(await agent.stopped).toBe('rescue finalized');
     await expect(fetch(`${agent.url}/v1/status`)).rejects.toThrow();
 
-    const again = await startTestAgent({ loadShippedManagers: false, hardwareManagerPaths: [FIXTURE_MANAGERS], powerActions: 'simulate', simulatedHostRoot: root });
+    const again = await startTestAgent({
+      loadShippedManagers: false,
+      hardwareManagerPaths: [FIXTURE_MANAGERS],
+      powerActions: 'simulate',
+      simulatedHostRoot: root,
+    });
     agents.push(again);
     expect(again.serving).toBe(false);
     await expect(fetch(`http://127.0.0.1:${again.port}/v1/status`)).rejects.toThrow();
@@ -79,7 +89,10 @@ describe('system.lockdown', () => {
     const record = agent.power.history.find((r) => r.action === 'network_down');
     expect(record?.mode).toBe('simulate');
     expect(record?.detail?.split(',')).not.toContain('lo');
-    const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; flags: string[] }>;
+    const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{
+      ifname: string;
+      flags: string[];
+    }>;
     for (const name of record!.detail!.split(',')) {
       const link = links.find((l) => l.ifname === name);
       if (link && name.startsWith('eth')) expect(link.flags).toContain('UP');

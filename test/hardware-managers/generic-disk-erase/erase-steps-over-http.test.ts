@@ -5,7 +5,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import type { AgentTestClient } from '../../helpers/agent.js';
 import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { dropPartitions, isAllZero, partition, probe, runStep, sha256, startEraseAgent, VENDOR_MANAGER, withGptAndFilesystem } from './helpers.js';
+import {
+  dropPartitions,
+  isAllZero,
+  partition,
+  probe,
+  runStep,
+  sha256,
+  startEraseAgent,
+  VENDOR_MANAGER,
+  withGptAndFilesystem,
+} from './helpers.js';
 
 const scratch = new ScratchDevices();
 let agent: RunningAgent | undefined;
@@ -27,7 +37,7 @@ describe('step listing', () => {
   beforeAll(async () => agentFor([]));
   afterAll(async () => agent?.close());
 
-  it('offers IPA\'s erase steps with IPA\'s priorities and interfaces', async () => {
+  it("offers IPA's erase steps with IPA's priorities and interfaces", async () => {
     const node = { uuid: 'n1', properties: {}, instance_info: {}, driver_internal_info: {} };
     const { body } = await client.post('clean.get_clean_steps', { node, ports: [] }, true);
     const steps = Object.values(body.command_result.clean_steps as Record<string, any[]>).flat();
@@ -84,7 +94,11 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     await agentFor([...devices.map((d) => d.path), file.path, readOnly.path]);
 
     const { final, runningSnapshots } = await runStep(client, 'erase_devices', {
-      driver_internal_info: { agent_erase_devices_iterations: 1, agent_erase_devices_zeroize: true, agent_erase_skip_read_only: true },
+      driver_internal_info: {
+        agent_erase_devices_iterations: 1,
+        agent_erase_devices_zeroize: true,
+        agent_erase_skip_read_only: true,
+      },
     });
 
     expect(final.command_status).toBe('SUCCEEDED');
@@ -98,7 +112,10 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
         verify: { method: 'zero_sample', passed: true },
       });
     }
-    expect(report.devices[devices[0]!.path].methods_not_used.map((m: any) => m.method)).toEqual(['nvme_format', 'ata_secure_erase']);
+    expect(report.devices[devices[0]!.path].methods_not_used.map((m: any) => m.method)).toEqual([
+      'nvme_format',
+      'ata_secure_erase',
+    ]);
     expect(report.skipped.find((s: any) => s.device === readOnly.path)?.reason).toMatch(/read-only/);
     expect(sha256(readOnly.file)).toBe(readOnlySum);
 
@@ -145,7 +162,7 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect([loop, file].map((d) => sha256(d.file))).toEqual(sums);
   });
 
-  it('erase_devices_express zeroes a loop device with blkdiscard --zeroout and erases a file\'s metadata', async () => {
+  it("erase_devices_express zeroes a loop device with blkdiscard --zeroout and erases a file's metadata", async () => {
     const loop = scratch.create({ sizeMiB: 16, randomMiB: 16 });
     const file = scratch.create({ sizeMiB: 16, randomMiB: 16, plainFile: true });
     withGptAndFilesystem(scratch, file);
@@ -166,7 +183,9 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     const keptSum = sha256(kept.file);
     await agentFor([erased.path, kept.path]);
 
-    const { final } = await runStep(client, 'erase_devices_metadata', { properties: { skip_block_devices: [{ name: kept.path }] } });
+    const { final } = await runStep(client, 'erase_devices_metadata', {
+      properties: { skip_block_devices: [{ name: kept.path }] },
+    });
     expect(final.command_status).toBe('SUCCEEDED');
     const report = final.command_result.clean_result;
     expect(Object.keys(report.devices)).toContain(erased.path);
@@ -184,7 +203,9 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
 
     const { final } = await runStep(client, 'erase_devices_metadata', {});
     expect(final.command_status).toBe('SUCCEEDED');
-    expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(/virtual media.*vmedia_boot_iso/);
+    expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(
+      /virtual media.*vmedia_boot_iso/,
+    );
     expect(sha256(configDrive.file)).toBe(sums[0]);
 
     const vmfs = scratch.create({ sizeMiB: 16, randomMiB: 16 });
@@ -201,7 +222,7 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(sha256(other.file)).toBe(otherSum);
   });
 
-  it('erase_devices lets another manager\'s erase_block_device take the devices it claims, and erases the rest itself', async () => {
+  it("erase_devices lets another manager's erase_block_device take the devices it claims, and erases the rest itself", async () => {
     const vendorDrive = scratch.create({ sizeMiB: 16, randomMiB: 16 });
     withGptAndFilesystem(scratch, vendorDrive);
     const plain = scratch.create({ sizeMiB: 8, randomMiB: 8 });
@@ -212,7 +233,10 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     });
     expect(final.command_status).toBe('SUCCEEDED');
     const report = final.command_result.clean_result;
-    expect(report.devices[vendorDrive.path]).toMatchObject({ method: 'erase_block_device', verify: { method: 'no_signature', passed: true } });
+    expect(report.devices[vendorDrive.path]).toMatchObject({
+      method: 'erase_block_device',
+      verify: { method: 'no_signature', passed: true },
+    });
     expect(probe(vendorDrive.path)).toBe('');
     expect(isAllZero(vendorDrive.file)).toBe(false);
     expect(report.devices[plain.path]).toMatchObject({ method: 'zero', verify: { passed: true } });

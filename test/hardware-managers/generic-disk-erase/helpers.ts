@@ -16,7 +16,11 @@ export async function startEraseAgent(
   allowDevices: string[],
   extraManagers: string[] = [],
 ): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
-  const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [ERASE_MANAGER, ...extraManagers] });
+  const agent = await startTestAgent({
+    allowDevices,
+    loadShippedManagers: false,
+    hardwareManagerPaths: [ERASE_MANAGER, ...extraManagers],
+  });
   return { agent, client: new AgentTestClient(agent.url) };
 }
 
@@ -73,7 +77,12 @@ export interface Polled {
   runningSnapshots: any[];
 }
 
-export async function runStep(client: AgentTestClient, step: string, node: Record<string, unknown>, args: Record<string, unknown> = {}): Promise<Polled> {
+export async function runStep(
+  client: AgentTestClient,
+  step: string,
+  node: Record<string, unknown>,
+  args: Record<string, unknown> = {},
+): Promise<Polled> {
   const posted = await client.post('clean.execute_clean_step', {
     step: { step, interface: 'deploy', priority: 0, args },
     node: { uuid: '4e4d3b8a-0c9d-4a8f-9d6a-2a6b8f1c9e11', properties: {}, instance_info: {}, driver_internal_info: {}, ...node },

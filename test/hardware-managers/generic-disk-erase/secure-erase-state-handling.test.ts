@@ -140,7 +140,9 @@ describe('ATA secure erase state handling', () => {
 
   it('after a failed erase, unlocks the drive and removes the temporary password', async () => {
     const drive = new ScriptedAtaDrive({ ...notFrozen(), eraseFails: true });
-    await expect(ataSecureErase(contextWith(drive.exec), '/dev/sdz', initial(drive.state))).rejects.toThrow(/Erase failed for device \/dev\/sdz/);
+    await expect(ataSecureErase(contextWith(drive.exec), '/dev/sdz', initial(drive.state))).rejects.toThrow(
+      /Erase failed for device \/dev\/sdz/,
+    );
     expect(drive.calls).toContain('hdparm --user-master u --security-unlock NULL /dev/sdz');
     expect(drive.calls).toContain('hdparm --user-master u --security-disable NULL /dev/sdz');
     expect(drive.state).toMatchObject({ locked: false, enabled: false });
@@ -177,17 +179,23 @@ describe('a failed secure erase in erase_devices', () => {
     };
     const report = await eraseDevice(ctx, device, choice, board);
     expect(report.method).toBe('zero');
-    expect(report.methods_not_used[0]).toMatchObject({ method: 'ata_enhanced_secure_erase', reason: expect.stringMatching(/^failed: Erase failed/) });
+    expect(report.methods_not_used[0]).toMatchObject({
+      method: 'ata_enhanced_secure_erase',
+      reason: expect.stringMatching(/^failed: Erase failed/),
+    });
     expect(report.verify.passed).toBe(true);
     expect(isAllZero(file.file)).toBe(true);
   });
 });
 
 describe('NVMe format choice', () => {
-  const nvmeExec = (idCtrl: string) => async (file: string, args: readonly string[] = []) => {
-    if (file === 'nvme' && args[0] === 'id-ctrl') return { command: 'nvme id-ctrl', exitCode: 0, stdout: idCtrl, stderr: '', durationMs: 1 };
-    throw new Error(`unexpected ${file} ${args.join(' ')}`);
-  };
+  const nvmeExec =
+    (idCtrl: string) =>
+    async (file: string, args: readonly string[] = []) => {
+      if (file === 'nvme' && args[0] === 'id-ctrl')
+        return { command: 'nvme id-ctrl', exitCode: 0, stdout: idCtrl, stderr: '', durationMs: 1 };
+      throw new Error(`unexpected ${file} ${args.join(' ')}`);
+    };
 
   it('uses crypto erase (ses 2) when the controller offers it, user-data erase (ses 1) otherwise', async () => {
     const crypto = await probeNvmeFormat(contextWith(nvmeExec(ID_CTRL)), '/dev/nvme0n1');
@@ -199,7 +207,12 @@ describe('NVMe format choice', () => {
   it('falls back to overwrite when the controller cannot format, saying why', async () => {
     const ctx = contextWith(nvmeExec(ID_CTRL.replace('"oacs" : 23', '"oacs" : 0')));
     // Any device record will do; only its path and type matter to the choice.
-    const device = { ...(await describeFileDevice(join(fixtures, 'README.md'))), path: '/dev/nvme0n1', name: 'nvme0n1', type: 'disk' };
+    const device = {
+      ...(await describeFileDevice(join(fixtures, 'README.md'))),
+      path: '/dev/nvme0n1',
+      name: 'nvme0n1',
+      type: 'disk',
+    };
     const choice = await chooseFullEraseMethod(ctx, device, eraseSettingsFromNode({}));
     expect(choice.method.kind).toBe('overwrite');
     expect(choice.notUsed).toEqual([

@@ -13,7 +13,7 @@ import { silentLogger } from '../../../src/hardware/logger.js';
 const MIB = 1024 * 1024;
 
 describe('erase settings from driver_internal_info', () => {
-  it('uses IPA\'s defaults when Ironic sends nothing, and every device at once', () => {
+  it("uses IPA's defaults when Ironic sends nothing, and every device at once", () => {
     expect(eraseSettingsFromNode({})).toEqual({
       iterations: 1,
       zeroize: true,
@@ -36,17 +36,27 @@ describe('erase settings from driver_internal_info', () => {
         disk_erasure_concurrency: 2,
       },
     });
-    expect(settings).toMatchObject({ iterations: 3, zeroize: false, continueIfSecureEraseFailed: true, enableNvmeSecureErase: false, concurrency: 2 });
+    expect(settings).toMatchObject({
+      iterations: 3,
+      zeroize: false,
+      continueIfSecureEraseFailed: true,
+      enableNvmeSecureErase: false,
+      concurrency: 2,
+    });
     // The newer key wins over the legacy one.
     expect(
-      eraseSettingsFromNode({ driver_internal_info: { agent_continue_if_ata_erase_failed: true, agent_continue_if_secure_erase_failed: false } })
-        .continueIfSecureEraseFailed,
+      eraseSettingsFromNode({
+        driver_internal_info: { agent_continue_if_ata_erase_failed: true, agent_continue_if_secure_erase_failed: false },
+      }).continueIfSecureEraseFailed,
     ).toBe(false);
   });
 
   it('rejects a concurrency that is not a positive integer with InvalidCommandParamsError', () => {
     expect(() => eraseSettingsFromNode({ driver_internal_info: { disk_erasure_concurrency: 0 } })).toThrow(
-      expect.objectContaining({ type: 'InvalidCommandParamsError', details: expect.stringContaining('disk_erasure_concurrency') }),
+      expect.objectContaining({
+        type: 'InvalidCommandParamsError',
+        details: expect.stringContaining('disk_erasure_concurrency'),
+      }),
     );
   });
 });
@@ -54,17 +64,36 @@ describe('erase settings from driver_internal_info', () => {
 describe('live progress', () => {
   it('reports bytes over all passes, percent, and overall figures as devices advance', () => {
     const published: any[] = [];
-    const board = new ProgressBoard({ update: (p) => published.push(p) }, 'erase_devices', [
-      { path: '/dev/a', sizeBytes: 100 * MIB },
-      { path: '/dev/b', sizeBytes: 100 * MIB },
-    ], [{ device: '/dev/c', reason: 'read-only device' }]);
+    const board = new ProgressBoard(
+      { update: (p) => published.push(p) },
+      'erase_devices',
+      [
+        { path: '/dev/a', sizeBytes: 100 * MIB },
+        { path: '/dev/b', sizeBytes: 100 * MIB },
+      ],
+      [{ device: '/dev/c', reason: 'read-only device' }],
+    );
     board.start('/dev/a', 'shred_then_zero', 2);
     board.advance('/dev/a', 2, 50 * MIB);
     board.close();
     const snapshot = published.at(-1);
-    expect(snapshot.devices[0]).toMatchObject({ device: '/dev/a', state: 'running', pass: 2, passes: 2, bytes_done: 150 * MIB, bytes_total: 200 * MIB, percent: 75 });
+    expect(snapshot.devices[0]).toMatchObject({
+      device: '/dev/a',
+      state: 'running',
+      pass: 2,
+      passes: 2,
+      bytes_done: 150 * MIB,
+      bytes_total: 200 * MIB,
+      percent: 75,
+    });
     expect(snapshot.devices[1]).toMatchObject({ device: '/dev/b', state: 'pending', bytes_total: 0 });
-    expect(snapshot.overall).toMatchObject({ devices: 2, finished: 0, bytes_done: 150 * MIB, bytes_total: 200 * MIB, percent: 75 });
+    expect(snapshot.overall).toMatchObject({
+      devices: 2,
+      finished: 0,
+      bytes_done: 150 * MIB,
+      bytes_total: 200 * MIB,
+      percent: 75,
+    });
     expect(snapshot.skipped).toEqual([{ device: '/dev/c', reason: 'read-only device' }]);
     board.finish('/dev/a');
     expect(published.at(-1).devices[0]).toMatchObject({ state: 'done', percent: 100, eta_seconds: 0 });
@@ -72,7 +101,12 @@ describe('live progress', () => {
 
   it('publishes a failure with its message', () => {
     const published: any[] = [];
-    const board = new ProgressBoard({ update: (p) => published.push(p) }, 'erase_devices', [{ path: '/dev/a', sizeBytes: MIB }], []);
+    const board = new ProgressBoard(
+      { update: (p) => published.push(p) },
+      'erase_devices',
+      [{ path: '/dev/a', sizeBytes: MIB }],
+      [],
+    );
     board.start('/dev/a', 'zero', 1);
     board.finish('/dev/a', 'dd exited with code 1');
     expect(published.at(-1).devices[0]).toMatchObject({ state: 'failed', error: 'dd exited with code 1' });
@@ -86,9 +120,17 @@ describe('erase_pstore', () => {
   });
 
   const ctx = {
-    node: {}, ports: [], phase: 'clean', log: silentLogger, progress: { update: () => undefined },
-    signal: new AbortController().signal, guard: new DeviceGuard({ allowList: [] }),
-    exec: async () => { throw new Error('no program expected'); }, dispatch: async () => undefined as never,
+    node: {},
+    ports: [],
+    phase: 'clean',
+    log: silentLogger,
+    progress: { update: () => undefined },
+    signal: new AbortController().signal,
+    guard: new DeviceGuard({ allowList: [] }),
+    exec: async () => {
+      throw new Error('no program expected');
+    },
+    dispatch: async () => undefined as never,
   } as unknown as StepContext;
 
   it('empties the pstore filesystem named in /proc/mounts', async () => {

@@ -96,12 +96,20 @@ describe('nvme id-ctrl', () => {
 });
 
 describe('progress lines', () => {
-  it('parses shred --verbose lines (as printed by coreutils, captured in IPA\'s samples)', () => {
+  it("parses shred --verbose lines (as printed by coreutils, captured in IPA's samples)", () => {
     expect(parseShredLine('shred: /dev/sda: pass 1/2 (random)...')).toEqual({
-      pass: 1, passes: 2, pattern: 'random', bytesDone: undefined, percent: undefined,
+      pass: 1,
+      passes: 2,
+      pattern: 'random',
+      bytesDone: undefined,
+      percent: undefined,
     });
     expect(parseShredLine('shred: /dev/sda: pass 2/2 (000000)...4.9GiB/29GiB 17%')).toEqual({
-      pass: 2, passes: 2, pattern: '000000', bytesDone: Math.round(4.9 * 1024 ** 3), percent: 17,
+      pass: 2,
+      passes: 2,
+      pattern: '000000',
+      bytesDone: Math.round(4.9 * 1024 ** 3),
+      percent: 17,
     });
     expect(parseShredLine('shred: /dev/sda: removing')).toBeUndefined();
   });
@@ -113,7 +121,7 @@ describe('progress lines', () => {
 });
 
 describe('metadata areas', () => {
-  it('zeroes IPA\'s GPT area: 33 sectors of 512 bytes, 5 of 4096', () => {
+  it("zeroes IPA's GPT area: 33 sectors of 512 bytes, 5 of 4096", () => {
     expect(gptSectors(512)).toBe(33);
     expect(gptSectors(4096)).toBe(5);
   });

@@ -4,7 +4,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eraseDevice } from '../../../hardware-managers/generic-disk-erase/device-eraser.js';
 import { ProgressBoard } from '../../../hardware-managers/generic-disk-erase/progress.js';
-import { describeFileDevice, DeviceGuard, exec as realExec, type ExecOptions, type StepContext } from '../../../src/hardware/index.js';
+import {
+  describeFileDevice,
+  DeviceGuard,
+  exec as realExec,
+  type ExecOptions,
+  type StepContext,
+} from '../../../src/hardware/index.js';
 import { silentLogger } from '../../../src/hardware/logger.js';
 import { ScratchDevices } from '../../helpers/loop-devices.js';
 import { partition } from './helpers.js';

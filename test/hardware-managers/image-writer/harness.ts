@@ -34,7 +34,13 @@ export async function runWriteImage(
 ): Promise<StepOutcome> {
   const started = await client.post('deploy.execute_deploy_step', {
     step: { interface: 'deploy', step: 'write_image', args: { image_info: imageInfo, configdrive: options.configdrive ?? null } },
-    node: { uuid: '1be26c0b-03f2-4d2e-ae87-c02d7f33c123', properties: {}, instance_info: {}, driver_internal_info: {}, ...options.node },
+    node: {
+      uuid: '1be26c0b-03f2-4d2e-ae87-c02d7f33c123',
+      properties: {},
+      instance_info: {},
+      driver_internal_info: {},
+      ...options.node,
+    },
     ports: [],
   });
   if (started.status !== 200) throw new Error(`write_image not started: ${started.status} ${JSON.stringify(started.body)}`);

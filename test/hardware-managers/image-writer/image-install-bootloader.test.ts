@@ -101,9 +101,9 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     const savedPath = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      await expect(registerBootEntries(exec, device, partition, [{ label: 'x', path: '\\EFI\\BOOT\\BOOTX64.EFI' }])).rejects.toThrow(
-        /efibootmgr is not available in the ramdisk/,
-      );
+      await expect(
+        registerBootEntries(exec, device, partition, [{ label: 'x', path: '\\EFI\\BOOT\\BOOTX64.EFI' }]),
+      ).rejects.toThrow(/efibootmgr is not available in the ramdisk/);
     } finally {
       process.env.PATH = savedPath;
     }

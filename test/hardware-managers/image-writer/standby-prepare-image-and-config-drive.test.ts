@@ -63,21 +63,31 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     [{ id: 'a', urls: [] }, "Image 'urls' must be a list with at least one element."],
     [{ id: 'a', urls: ['http://x/a'], checksum: '' }, "Image 'checksum' must be a non-empty string."],
     [{ id: 'a', urls: ['http://x/a'], os_hash_algo: 'sha256' }, "Image 'os_hash_value' must be a non-empty string."],
-    [{ id: 'a', urls: ['http://x/a'] }, "Image checksum is not available, either the 'checksum' field or the 'os_hash_algo' and 'os_hash_value' fields must be provided."],
-    [{ id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(64), image_type: 'partition' }, /partition image; this agent writes whole-disk images only/],
+    [
+      { id: 'a', urls: ['http://x/a'] },
+      "Image checksum is not available, either the 'checksum' field or the 'os_hash_algo' and 'os_hash_value' fields must be provided.",
+    ],
+    [
+      { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(64), image_type: 'partition' },
+      /partition image; this agent writes whole-disk images only/,
+    ],
   ])('answers 400 before starting for invalid image_info %j', async (info, message) => {
     const device = scratch.create({ sizeMiB: 64 });
     harness = await startImageAgent([device.path]);
     const response = await harness.client.post('standby.prepare_image', { image_info: info });
     expect(response.status).toBe(400);
-    expect(response.body.faultstring).toMatch(typeof message === 'string' ? new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : message);
+    expect(response.body.faultstring).toMatch(
+      typeof message === 'string' ? new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : message,
+    );
     expect((await harness.client.list()).body.commands).toEqual([]);
   });
 
   it('refuses a 32-digit MD5 checksum with 400 when md5 is disabled', async () => {
     const device = scratch.create({ sizeMiB: 64 });
     harness = await startImageAgent([device.path], { md5Enabled: false });
-    const response = await harness.client.post('standby.prepare_image', { image_info: { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(32) } });
+    const response = await harness.client.post('standby.prepare_image', {
+      image_info: { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(32) },
+    });
     expect(response.status).toBe(400);
     expect(response.body.faultstring).toMatch(/Image checksum is not available/);
   });
@@ -88,13 +98,18 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     harness = await startImageAgent([device.path]);
     const url = server.serveFile('cd-gpt.raw', gpt.path);
 
-    const started = await harness.client.post('standby.prepare_image', { image_info: imageInfo(url, gpt.sha256), configdrive: configdrive.base64 });
+    const started = await harness.client.post('standby.prepare_image', {
+      image_info: imageInfo(url, gpt.sha256),
+      configdrive: configdrive.base64,
+    });
     expect(started.status).toBe(200);
     expect(started.body.command_status).toBe('RUNNING');
     const done = await harness.client.waitFor(started.body.id);
 
     expect(done.command_status, JSON.stringify(done.command_error)).toBe('SUCCEEDED');
-    expect(done.command_result.result).toMatch(new RegExp(`^prepare_image: image \\(cd-gpt.raw\\) written to device ${device.path} root_uuid=0x00000000$`));
+    expect(done.command_result.result).toMatch(
+      new RegExp(`^prepare_image: image \\(cd-gpt.raw\\) written to device ${device.path} root_uuid=0x00000000$`),
+    );
     const partition = await configDriveByLabel(`${device.path}p3`);
     expect(partition).toBe(`${device.path}p3`);
     expect(blkid('-p', '-s', 'TYPE', '-o', 'value', partition)).toBe('iso9660');
@@ -103,7 +118,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     const last = table.partitions.at(-1);
     expect(last.node).toBe(partition);
     expect((last.start + last.size) * 512).toBeGreaterThan(device.sizeBytes - 2 * 1024 * 1024);
-    expect(readRange(device.path, last.start * 512, last.start * 512 + configdrive.iso.length).equals(configdrive.iso)).toBe(true);
+    expect(readRange(device.path, last.start * 512, last.start * 512 + configdrive.iso.length).equals(configdrive.iso)).toBe(
+      true,
+    );
 
     const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
     expect(uuids['root uuid']).toBe('0x00000000');
@@ -118,7 +135,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     const url = server.serveFile('cd-mbr.raw', mbr.path);
     const info = imageInfo(url, mbr.sha256);
 
-    const first = await harness.client.waitFor((await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id);
+    const first = await harness.client.waitFor(
+      (await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id,
+    );
     expect(first.command_status, JSON.stringify(first.command_error)).toBe('SUCCEEDED');
     expect(first.command_result.result).toMatch(/root_uuid=0x1a2b3c4d$/);
     const partition = await configDriveByLabel(`${device.path}p3`);
@@ -132,7 +151,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(uuids['efi system partition uuid']).toBe(blkid('-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', `${device.path}p1`));
     expect(uuids['efi system partition uuid']).toBe('1a2b3c4d-01');
 
-    const again = await harness.client.waitFor((await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id);
+    const again = await harness.client.waitFor(
+      (await harness.client.post('standby.prepare_image', { image_info: info, configdrive: configdrive.base64 })).body.id,
+    );
     expect(again.command_status, JSON.stringify(again.command_error)).toBe('SUCCEEDED');
     const after = JSON.parse(execFileSync('sfdisk', ['--json', device.path], { encoding: 'utf8' })).partitiontable;
     expect(after.partitions.length).toBe(3);
@@ -147,7 +168,12 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     const configdriveUrl = server.serveBuffer('configdrive.b64', configdrive.base64);
 
     const done = await harness.client.waitFor(
-      (await harness.client.post('standby.prepare_image', { image_info: imageInfo(url, gpt.sha256), configdrive: configdriveUrl })).body.id,
+      (
+        await harness.client.post('standby.prepare_image', {
+          image_info: imageInfo(url, gpt.sha256),
+          configdrive: configdriveUrl,
+        })
+      ).body.id,
     );
 
     expect(done.command_status, JSON.stringify(done.command_error)).toBe('SUCCEEDED');
@@ -165,7 +191,12 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     const tooLarge = gzipSync(Buffer.alloc(65 * 1024 * 1024)).toString('base64');
 
     const done = await harness.client.waitFor(
-      (await harness.client.post('standby.prepare_image', { image_info: imageInfo(server.serveFile('cd-big.raw', gpt.path), gpt.sha256), configdrive: tooLarge })).body.id,
+      (
+        await harness.client.post('standby.prepare_image', {
+          image_info: imageInfo(server.serveFile('cd-big.raw', gpt.path), gpt.sha256),
+          configdrive: tooLarge,
+        })
+      ).body.id,
     );
 
     expect(done.command_status).toBe('FAILED');

@@ -69,7 +69,14 @@ export function buildGptImage(dir: string, sizeMiB = 24): TestImage {
   const fs = filesystems(dir, 8 * MIB, Math.floor(rootBytes / 4096) * 4096);
   placeAt(path, fs.esp, 2048 * SECTOR);
   placeAt(path, fs.root, rootStart);
-  return { path, sizeBytes: sizeMiB * MIB, label: 'gpt', dataStart: 34 * SECTOR, dataEnd: sizeMiB * MIB - 33 * SECTOR, sha256: sha256Of(path) };
+  return {
+    path,
+    sizeBytes: sizeMiB * MIB,
+    label: 'gpt',
+    dataStart: 34 * SECTOR,
+    dataEnd: sizeMiB * MIB - 33 * SECTOR,
+    sha256: sha256Of(path),
+  };
 }
 
 /** MBR: ESP (type ef) and a Linux root; no backup table to move, so the bytes stay as written. */
@@ -105,7 +112,20 @@ export function buildConfigDrive(dir: string, uuid = '7d2ddb42-1a1b-4a7b-9d8b-0c
   writeFileSync(join(tree, 'meta_data.json'), JSON.stringify({ uuid, hostname: 'imaged', name: 'imaged' }));
   writeFileSync(join(tree, 'user_data'), '#cloud-config\n');
   const isoPath = join(dir, 'configdrive.iso');
-  run('genisoimage', ['-quiet', '-o', isoPath, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-J', '-r', '-V', 'config-2', join(dir, 'configdrive')]);
+  run('genisoimage', [
+    '-quiet',
+    '-o',
+    isoPath,
+    '-ldots',
+    '-allow-lowercase',
+    '-allow-multidot',
+    '-l',
+    '-J',
+    '-r',
+    '-V',
+    'config-2',
+    join(dir, 'configdrive'),
+  ]);
   const iso = readFileSync(isoPath);
   return { base64: gzipSync(iso).toString('base64'), iso };
 }

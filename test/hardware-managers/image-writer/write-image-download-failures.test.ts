@@ -31,7 +31,14 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
   });
   // Every test starts from a zeroed device, so "the device holds the image" proves this test's write.
   beforeEach(() => {
-    execFileSync('dd', ['if=/dev/zero', `of=${device.path}`, 'bs=1M', `count=${image.sizeBytes / (1024 * 1024)}`, 'oflag=direct', 'status=none']);
+    execFileSync('dd', [
+      'if=/dev/zero',
+      `of=${device.path}`,
+      'bs=1M',
+      `count=${image.sizeBytes / (1024 * 1024)}`,
+      'oflag=direct',
+      'status=none',
+    ]);
   });
   afterEach(async () => {
     await harness?.agent.close();
@@ -71,14 +78,20 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     const data = readFileSync(image.path);
     const { url } = serve();
     const sha512 = createHash('sha512').update(data).digest('hex');
-    const ok = await runWriteImage(harness.client, imageInfo(url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: sha512 }));
+    const ok = await runWriteImage(
+      harness.client,
+      imageInfo(url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: sha512 }),
+    );
     expect(ok.status).toBe('SUCCEEDED');
     expect(ok.body.command_result.deploy_result.checksum.algorithm).toBe('sha512');
     expect(deviceMatchesImage()).toBe(true);
 
     const md5 = createHash('md5').update(data).digest('hex');
     const second = serve();
-    const viaMd5 = await runWriteImage(harness.client, imageInfo(second.url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: md5 }));
+    const viaMd5 = await runWriteImage(
+      harness.client,
+      imageInfo(second.url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: md5 }),
+    );
     expect(viaMd5.status).toBe('SUCCEEDED');
     expect(viaMd5.body.command_result.deploy_result.checksum.algorithm).toBe('md5');
   });
@@ -89,7 +102,10 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     const sums = `# SHA256 sums\n${'b'.repeat(64)}  other.raw\n${image.sha256}  ${name}\n`;
     const sumsUrl = server.serveBuffer(`SHA256SUMS-${seq}`, sums);
 
-    const outcome = await runWriteImage(harness.client, imageInfo(url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: sumsUrl }));
+    const outcome = await runWriteImage(
+      harness.client,
+      imageInfo(url, '', { os_hash_algo: undefined, os_hash_value: undefined, checksum: sumsUrl }),
+    );
 
     expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
     expect(deviceMatchesImage()).toBe(true);
@@ -161,7 +177,10 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
 
       proxy.seen.length = 0;
       const second = serve();
-      const around = await runWriteImage(harness.client, imageInfo(second.url, image.sha256, { proxies: { http: proxy.url }, no_proxy: '127.0.0.1' }));
+      const around = await runWriteImage(
+        harness.client,
+        imageInfo(second.url, image.sha256, { proxies: { http: proxy.url }, no_proxy: '127.0.0.1' }),
+      );
       expect(around.status, JSON.stringify(around.body.command_error)).toBe('SUCCEEDED');
       expect(proxy.seen).toEqual([]);
     } finally {

@@ -24,10 +24,29 @@ describe.skipIf(!canUseLoopDevices())('write_image over HTTPS', () => {
   beforeAll(async () => {
     const key = join(scratch.dir, 'key.pem');
     cafile = join(scratch.dir, 'cert.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', key, '-out', cafile, '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cafile,
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     server = await ImageServer.start({ key: readFileSync(key), cert: readFileSync(cafile) });
     image = buildMbrImage(scratch.dir, 8, false);
     url = server.serveFile('secure.raw', image.path);

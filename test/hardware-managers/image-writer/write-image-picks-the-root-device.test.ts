@@ -42,7 +42,10 @@ describe.skipIf(!canUseLoopDevices())('write_image root device selection', () =>
   });
 
   const all = () => [small, mid, large, smallest4g];
-  const written = () => all().filter((d) => readRange(d.path, 510, 512).equals(MBR_SIGNATURE)).map((d) => d.path);
+  const written = () =>
+    all()
+      .filter((d) => readRange(d.path, 510, 512).equals(MBR_SIGNATURE))
+      .map((d) => d.path);
   const zeroAll = async () => {
     const { writeFileSync } = await import('node:fs');
     for (const d of all()) writeFileSync(d.path, Buffer.alloc(4096));
@@ -60,7 +63,9 @@ describe.skipIf(!canUseLoopDevices())('write_image root device selection', () =>
   it('follows instance_info.root_device size and name hints, with operators', async () => {
     await zeroAll();
     harness = await startImageAgent(all().map((d) => d.path));
-    const bySize = await runWriteImage(harness.client, imageInfo(url, image.sha256), { node: { instance_info: { root_device: { size: '>= 6' } } } });
+    const bySize = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
+      node: { instance_info: { root_device: { size: '>= 6' } } },
+    });
     expect(bySize.status, JSON.stringify(bySize.body.command_error)).toBe('SUCCEEDED');
     expect(written()).toEqual([large.path]);
 
@@ -75,7 +80,9 @@ describe.skipIf(!canUseLoopDevices())('write_image root device selection', () =>
   it('fails with DeviceNotFound, writing nothing, when no disk matches the hints', async () => {
     await zeroAll();
     harness = await startImageAgent(all().map((d) => d.path));
-    const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256), { node: { instance_info: { root_device: { size: 100 } } } });
+    const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
+      node: { instance_info: { root_device: { size: 100 } } },
+    });
     expect(outcome.status).toBe('FAILED');
     expect(outcome.body.command_error.type).toBe('DeviceNotFound');
     expect(outcome.body.command_error.details).toMatch(/No suitable device was found for deployment using these hints/);

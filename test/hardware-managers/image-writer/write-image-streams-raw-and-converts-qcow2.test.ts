@@ -63,7 +63,9 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     const verify = execFileSync('sgdisk', ['-v', device.path], { encoding: 'utf8' });
     expect(verify).toMatch(/No problems found/);
 
-    const espPartUuid = execFileSync('blkid', ['-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', `${device.path}p1`], { encoding: 'utf8' }).trim();
+    const espPartUuid = execFileSync('blkid', ['-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', `${device.path}p1`], {
+      encoding: 'utf8',
+    }).trim();
     const uuids = await harness.client.post('standby.get_partition_uuids', {}, true);
     expect(uuids.status).toBe(200);
     expect(uuids.body.command_result['efi system partition uuid']).toBe(espPartUuid);
@@ -78,7 +80,9 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     harness = await startImageAgent([device.path]);
     const url = server.serveFile('exact.raw', gpt.path);
 
-    const outcome = await runWriteImage(harness.client, imageInfo(url, gpt.sha256), { node: { instance_info: { root_device: { name: device.path } } } });
+    const outcome = await runWriteImage(harness.client, imageInfo(url, gpt.sha256), {
+      node: { instance_info: { root_device: { name: device.path } } },
+    });
 
     expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
     expect(readRange(device.path, 0, gpt.sizeBytes).equals(readRange(gpt.path, 0, gpt.sizeBytes))).toBe(true);
@@ -95,7 +99,9 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
 
     expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
     expect(outcome.body.command_result.deploy_result.write_method).toBe('qcow2-in-place');
-    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(true);
+    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(
+      true,
+    );
     expect(execFileSync('sgdisk', ['-v', device.path], { encoding: 'utf8' })).toMatch(/No problems found/);
     // The parked copy at the disk's end was discarded: no qcow2 header left anywhere near it.
     const tail = readRange(device.path, device.sizeBytes - 64 * 1024 * 1024, device.sizeBytes);
@@ -116,7 +122,9 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
 
     expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
     expect(outcome.body.command_result.deploy_result.write_method).toBe('qcow2-scratch-file');
-    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(true);
+    expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(
+      true,
+    );
   });
 
   it('reports live progress (bytes downloaded and written, rate, ETA) while the image streams', async () => {

@@ -24,12 +24,22 @@ describe('checksum files', () => {
   });
 
   it('tells the algorithm by length and refuses unknown lengths', async () => {
-    const info = (checksum: string) => validateImageInfo({ id: 'i', urls: ['http://x/image.qcow2'], checksum }, { md5Enabled: true });
+    const info = (checksum: string) =>
+      validateImageInfo({ id: 'i', urls: ['http://x/image.qcow2'], checksum }, { md5Enabled: true });
     const fetchText = async () => '';
-    await expect(resolveExpectedChecksum(info(h128), { md5Enabled: true, fetchText })).resolves.toMatchObject({ algorithm: 'sha512', value: h128 });
-    await expect(resolveExpectedChecksum(info('ab'.repeat(16)), { md5Enabled: true, fetchText })).resolves.toMatchObject({ algorithm: 'md5' });
-    await expect(resolveExpectedChecksum(info('ab'.repeat(20)), { md5Enabled: true, fetchText })).rejects.toThrow(/Unable to identify checksum algorithm/);
-    await expect(resolveExpectedChecksum(info('ab'.repeat(16)), { md5Enabled: false, fetchText })).rejects.toThrow(/MD5 checksums are disabled/);
+    await expect(resolveExpectedChecksum(info(h128), { md5Enabled: true, fetchText })).resolves.toMatchObject({
+      algorithm: 'sha512',
+      value: h128,
+    });
+    await expect(resolveExpectedChecksum(info('ab'.repeat(16)), { md5Enabled: true, fetchText })).resolves.toMatchObject({
+      algorithm: 'md5',
+    });
+    await expect(resolveExpectedChecksum(info('ab'.repeat(20)), { md5Enabled: true, fetchText })).rejects.toThrow(
+      /Unable to identify checksum algorithm/,
+    );
+    await expect(resolveExpectedChecksum(info('ab'.repeat(16)), { md5Enabled: false, fetchText })).rejects.toThrow(
+      /MD5 checksums are disabled/,
+    );
   });
 
   it('prefers os_hash_algo/os_hash_value over the legacy checksum', async () => {

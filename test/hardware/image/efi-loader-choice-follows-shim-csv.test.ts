@@ -8,7 +8,10 @@ const noRead = async (): Promise<Buffer> => {
 
 describe('EFI loader choice', () => {
   it("uses shim's UCS-2 BOOTX64.CSV label and loader when the distribution ships one", async () => {
-    const csv = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('shimx64.efi,Red Hat Enterprise Linux,,This is the boot entry for RHEL\n', 'utf16le')]);
+    const csv = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('shimx64.efi,Red Hat Enterprise Linux,,This is the boot entry for RHEL\n', 'utf16le'),
+    ]);
     const files = ['EFI/BOOT/BOOTX64.EFI', 'EFI/redhat/BOOTX64.CSV', 'EFI/redhat/shimx64.efi', 'EFI/redhat/grubx64.efi'];
     const loaders = await chooseLoaders(files, async (path) => {
       expect(path).toBe('EFI/redhat/BOOTX64.CSV');
@@ -24,7 +27,9 @@ describe('EFI loader choice', () => {
     expect(await chooseLoaders(['EFI/BOOT/BOOTX64.EFI', 'EFI/ubuntu/grubx64.efi'], noRead)).toEqual([
       { path: '\\EFI\\ubuntu\\grubx64.efi', label: 'ubuntu' },
     ]);
-    expect(await chooseLoaders(['EFI/BOOT/BOOTX64.EFI'], noRead)).toEqual([{ path: '\\EFI\\BOOT\\BOOTX64.EFI', label: 'ironic1' }]);
+    expect(await chooseLoaders(['EFI/BOOT/BOOTX64.EFI'], noRead)).toEqual([
+      { path: '\\EFI\\BOOT\\BOOTX64.EFI', label: 'ironic1' },
+    ]);
     expect(await chooseLoaders(['EFI/BOOT/readme.txt'], noRead)).toEqual([]);
   });
 });

@@ -92,12 +92,18 @@ function startAgentProcess(options: { conductorUrl: string; disks: ScratchDisk[]
     ...process.execArgv,
     script,
     'agent',
-    '--api-url', options.conductorUrl,
-    '--listen', '127.0.0.1:0',
-    '--advertise-host', '127.0.0.1',
-    '--power-actions', 'simulate',
-    '--cmdline', cmdline,
-    '--log-level', 'info',
+    '--api-url',
+    options.conductorUrl,
+    '--listen',
+    '127.0.0.1:0',
+    '--advertise-host',
+    '127.0.0.1',
+    '--power-actions',
+    'simulate',
+    '--cmdline',
+    cmdline,
+    '--log-level',
+    'info',
     ...options.disks.flatMap((d) => ['--allow-device', d.path]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: false });
@@ -152,7 +158,9 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
       cleanup.add(disk.isLoop ? `loop device ${disk.path}` : `disk file ${disk.file}`, () => detachScratchDisk(disk)),
     );
     for (const disk of disks) {
-      say(`   ${disk.path}  ${DISK_MIB} MiB${disk.isLoop ? ` (loop device over ${disk.file})` : ' (a plain file: loop devices need root)'}, holding random "old data"`);
+      say(
+        `   ${disk.path}  ${DISK_MIB} MiB${disk.isLoop ? ` (loop device over ${disk.file})` : ' (a plain file: loop devices need root)'}, holding random "old data"`,
+      );
     }
     const [target, other] = disks as [ScratchDisk, ScratchDisk];
 
@@ -182,7 +190,8 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
     say();
     say('3. Enroll the machine as a node');
     const macs = localMacs();
-    if (macs.length === 0) throw new Error('this computer has no network interface with a MAC address; the agent could not find its node');
+    if (macs.length === 0)
+      throw new Error('this computer has no network interface with a MAC address; the agent could not find its node');
     const node = await enrollNode(client, {
       name: 'demo-node',
       macs,
@@ -196,7 +205,9 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
     await client.request('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' });
     say(`   node ${uuid} ("demo-node"), ports ${macs.join(', ')}`);
     say(`   the image will go to ${target.path} (root device hint); state: ${node.provision_state}`);
-    say(`   same as: ramdisk-agent conductor enroll --name demo-node --property root_device='{"name":"${target.path}"}' --driver-info fast_track=true`);
+    say(
+      `   same as: ramdisk-agent conductor enroll --name demo-node --property root_device='{"name":"${target.path}"}' --driver-info fast_track=true`,
+    );
 
     // 4 ------------------------------------------------------------------ agent
     say();
@@ -226,14 +237,17 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
     }
     const agentUrl = String(store.getNode(uuid).driverInternalInfo.agent_url);
     say(`   the agent found its node by MAC address, got its one-time token, and heartbeats from ${agentUrl}  (${elapsed()})`);
-    if (agentUrl.startsWith('https:')) say('   (its API is HTTPS with a self-signed certificate it sent along with its heartbeat; the conductor verifies it)');
+    if (agentUrl.startsWith('https:'))
+      say('   (its API is HTTPS with a self-signed certificate it sent along with its heartbeat; the conductor verifies it)');
 
     const bars = new ProgressBars(out);
     const progressClient = new AgentClient({ ...service.conductor.conf.agent, commandTimeout: 2, maxCommandAttempts: 1 });
     cleanup.add('the progress reader', () => progressClient.close());
     type StepDict = { interface?: string; step?: string; priority?: number };
     const describeStep = (step: StepDict, note: string) =>
-      say(`   - ${step.interface}.${step.step} (priority ${step.priority}): ${STEP_WORDS[`${step.interface}.${step.step}`] ?? "a step of the node's driver"}  (${note})`);
+      say(
+        `   - ${step.interface}.${step.step} (priority ${step.priority}): ${STEP_WORDS[`${step.interface}.${step.step}`] ?? "a step of the node's driver"}  (${note})`,
+      );
     const follow = async (kind: 'clean' | 'deploy', onStep?: (step: string) => Promise<void>) => {
       let current = '';
       let lastIndex = -1;
@@ -266,13 +280,16 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
             const last = commands[commands.length - 1];
             // The running command, or the one that just finished this very step (its 100%).
             const finishedStep = (last?.command_result?.[`${kind}_step`] as { step?: string } | undefined)?.step;
-            const forThisStep = last?.command_status === 'RUNNING' || (finishedStep !== undefined && id.endsWith(`.${finishedStep}`));
+            const forThisStep =
+              last?.command_status === 'RUNNING' || (finishedStep !== undefined && id.endsWith(`.${finishedStep}`));
             if (last?.command_progress && forThisStep) bars.show(id, last.command_progress as Record<string, unknown>);
           } catch {
             // the agent may be powering off; progress is best effort
           }
         }
-        const ended = ['available', 'manageable', 'active', 'clean failed', 'deploy failed'].includes(n.provisionState) && !(kind === 'deploy' && n.provisionState === 'available');
+        const ended =
+          ['available', 'manageable', 'active', 'clean failed', 'deploy failed'].includes(n.provisionState) &&
+          !(kind === 'deploy' && n.provisionState === 'available');
         if (ended) {
           if (!n.provisionState.endsWith('failed')) catchUp(list.length);
           return n;
@@ -300,7 +317,9 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
     cleanup.add('the image web server', () => server.close());
     say(`   a ${IMAGE_MIB} MiB whole-disk image (MBR + one partition of random data), sha256 ${image.sha256.slice(0, 16)}…`);
     say(`   served at ${imageServer.url}`);
-    say(`   same as: ramdisk-agent conductor deploy ${uuid} --image ${imageServer.url} --os-hash sha256:${image.sha256.slice(0, 12)}… --wait`);
+    say(
+      `   same as: ramdisk-agent conductor deploy ${uuid} --image ${imageServer.url} --os-hash sha256:${image.sha256.slice(0, 12)}… --wait`,
+    );
     await client.patchNode(uuid, [
       { op: 'add', path: '/instance_info/image_source', value: imageServer.url },
       { op: 'add', path: '/instance_info/image_os_hash_algo', value: 'sha256' },
@@ -316,7 +335,9 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
 
     // 7 ------------------------------------------------------------------ show
     say();
-    say(`7. What the conductor recorded while writing the image (ramdisk-agent conductor node show ${uuid} -f json -c driver_internal_info):`);
+    say(
+      `7. What the conductor recorded while writing the image (ramdisk-agent conductor node show ${uuid} -f json -c driver_internal_info):`,
+    );
     const dii = snapshot?.driver_internal_info ?? {};
     const steps = (dii.deploy_steps ?? []) as unknown[];
     say('   {');
@@ -337,11 +358,19 @@ export async function runDemo(out: NodeJS.WriteStream = process.stdout): Promise
     const exact = written.sha256 === image.sha256;
     say(`   image         sha256 ${image.sha256}`);
     say(`   ${target.path.padEnd(13)} sha256 ${written.sha256} (first ${IMAGE_MIB} MiB)`);
-    say(`   ${exact ? 'identical' : 'DIFFERENT'}; the remaining ${(written.total - image.sizeBytes) / 1024 / 1024} MiB of ${target.path} are ${written.restIsZero ? 'zeros (erased during cleaning)' : 'NOT zeros'}`);
-    say(`   ${other.path} ${isAllZero(other.path) ? 'is all zeros: erased, and nothing was deployed there' : 'is NOT all zeros'}`);
+    say(
+      `   ${exact ? 'identical' : 'DIFFERENT'}; the remaining ${(written.total - image.sizeBytes) / 1024 / 1024} MiB of ${target.path} are ${written.restIsZero ? 'zeros (erased during cleaning)' : 'NOT zeros'}`,
+    );
+    say(
+      `   ${other.path} ${isAllZero(other.path) ? 'is all zeros: erased, and nothing was deployed there' : 'is NOT all zeros'}`,
+    );
     ok = exact && written.restIsZero;
     say();
-    say(ok ? `Done in ${elapsed()}: enrolled, cleaned, deployed and verified.` : `Finished in ${elapsed()}, but the image did not land as expected.`);
+    say(
+      ok
+        ? `Done in ${elapsed()}: enrolled, cleaned, deployed and verified.`
+        : `Finished in ${elapsed()}, but the image did not land as expected.`,
+    );
   } catch (error) {
     say();
     say(`The demo stopped: ${(error as Error).message}`);

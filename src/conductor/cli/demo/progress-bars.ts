@@ -20,21 +20,36 @@ function mib(bytes: number): string {
 }
 
 /** Lines describing one progress snapshot, or none if it carries nothing we can draw. */
-export function describeProgress(progress: Record<string, any> | null | undefined): Array<{ key: string; label: string; percent: number; detail: string }> {
+export function describeProgress(
+  progress: Record<string, any> | null | undefined,
+): Array<{ key: string; label: string; percent: number; detail: string }> {
   if (!progress) return [];
   if (Array.isArray(progress.devices)) {
     return (progress.devices as Array<Record<string, any>>).map((d) => ({
       key: String(d.device),
       label: shortLabel(String(d.device)),
       percent: Number(d.percent ?? 0),
-      detail: `${d.method ?? 'waiting'}${d.passes ? ` pass ${d.pass}/${d.passes}` : ''} ${d.state === 'done' ? 'done' : d.rate_bytes_per_second ? `${mib(d.rate_bytes_per_second)}/s` : ''}`.trim(),
+      detail:
+        `${d.method ?? 'waiting'}${d.passes ? ` pass ${d.pass}/${d.passes}` : ''} ${d.state === 'done' ? 'done' : d.rate_bytes_per_second ? `${mib(d.rate_bytes_per_second)}/s` : ''}`.trim(),
     }));
   }
   if (progress.bytes_written !== undefined) {
     const total = Number(progress.total_bytes ?? 0);
     const written = Number(progress.bytes_written ?? 0);
-    const percent = progress.percent !== undefined && progress.percent !== null ? Number(progress.percent) : total > 0 ? (100 * written) / total : 0;
-    return [{ key: 'image', label: shortLabel(String(progress.device ?? 'image')), percent, detail: `${progress.stage ?? ''} ${mib(written)}${total ? ` of ${mib(total)}` : ''}`.trim() }];
+    const percent =
+      progress.percent !== undefined && progress.percent !== null
+        ? Number(progress.percent)
+        : total > 0
+          ? (100 * written) / total
+          : 0;
+    return [
+      {
+        key: 'image',
+        label: shortLabel(String(progress.device ?? 'image')),
+        percent,
+        detail: `${progress.stage ?? ''} ${mib(written)}${total ? ` of ${mib(total)}` : ''}`.trim(),
+      },
+    ];
   }
   return [];
 }

@@ -26,7 +26,12 @@ async function loopDevicesUsable(): Promise<boolean> {
   }
 }
 
-export async function createScratchDisks(dir: string, count: number, sizeMiB: number, onCreated: (disk: ScratchDisk) => void): Promise<ScratchDisk[]> {
+export async function createScratchDisks(
+  dir: string,
+  count: number,
+  sizeMiB: number,
+  onCreated: (disk: ScratchDisk) => void,
+): Promise<ScratchDisk[]> {
   const useLoop = await loopDevicesUsable();
   const disks: ScratchDisk[] = [];
   for (let i = 0; i < count; i++) {
@@ -37,7 +42,8 @@ export async function createScratchDisks(dir: string, count: number, sizeMiB: nu
       ftruncateSync(fd, sizeBytes);
       // "Old data": random bytes at the start, in the middle and at the end.
       const chunk = randomBytes(1024 * 1024);
-      for (const offset of [0, Math.floor(sizeBytes / 2), sizeBytes - chunk.length]) writeSync(fd, chunk, 0, chunk.length, offset);
+      for (const offset of [0, Math.floor(sizeBytes / 2), sizeBytes - chunk.length])
+        writeSync(fd, chunk, 0, chunk.length, offset);
     } finally {
       closeSync(fd);
     }
