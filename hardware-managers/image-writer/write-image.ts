@@ -106,14 +106,16 @@ export async function writeImage(
     // IPA's destroy_disk_metadata: the old partition table must not survive the new image.
     await wipeDiskSignatures(ctx.exec, device.path);
 
+    const job: DownloadJob = { ctx, info, client, expected, progress, settings };
     let download: DownloadResult;
     let method: WriteImageResult['write_method'];
     try {
       if (format.name === 'raw') {
         method = 'stream';
-        download = await streamRaw(ctx, info, client, expected, device, progress, settings);
+        ctx.log.info({ device: device.path }, 'streaming raw image onto the device');
+        download = await downloadTo(job, device.path, { limit: device.sizeBytes });
       } else {
-        ({ download, method } = await writeQcow2(ctx, info, client, expected, device, isBlockDevice, format, progress, settings));
+        ({ download, method } = await writeQcow2(job, device, isBlockDevice, format));
       }
     } catch (error) {
       // A half-written or unverified image must not look bootable: drop its partition table.
@@ -209,21 +211,30 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
   };
 }
 
-async function streamRaw(
-  ctx: StepContext,
-  info: ImageInfo,
-  client: ImageHttpClient,
-  expected: Awaited<ReturnType<typeof resolveExpectedChecksum>>,
-  device: BlockDevice,
-  progress: TransferProgress,
-  settings: typeof DEFAULT_HARDWARE_SETTINGS,
+/** What every download of one image shares, whatever it is written to. */
+interface DownloadJob {
+  ctx: StepContext;
+  info: ImageInfo;
+  client: ImageHttpClient;
+  expected: Awaited<ReturnType<typeof resolveExpectedChecksum>>;
+  progress: TransferProgress;
+  settings: typeof DEFAULT_HARDWARE_SETTINGS;
+}
+
+/** Download the image into `target` (the device, a spot on it, or a scratch file), hashing as it goes. */
+async function downloadTo(
+  job: DownloadJob,
+  target: string,
+  region: { baseOffset?: number; limit: number },
+  location = target,
 ): Promise<DownloadResult> {
-  const writer = await BlockWriter.open(device.path, {
-    limit: device.sizeBytes,
+  const { ctx, info, client, expected, progress, settings } = job;
+  const writer = await BlockWriter.open(target, {
+    ...region,
     onWritten: (bytes) => progress.written(bytes),
     hasher: createBlockHasher(expected.algorithm),
   });
-  ctx.log.info({ device: device.path, directIo: writer.direct }, 'streaming raw image onto the device');
+  ctx.log.debug({ target, offset: region.baseOffset ?? 0, directIo: writer.direct }, 'download target opened');
   try {
     return await downloadImage({
       info,
@@ -234,7 +245,7 @@ async function streamRaw(
       progress,
       log: ctx.log,
       signal: ctx.signal,
-      location: device.path,
+      location,
     });
   } finally {
     await writer.close();
@@ -242,16 +253,12 @@ async function streamRaw(
 }
 
 async function writeQcow2(
-  ctx: StepContext,
-  info: ImageInfo,
-  client: ImageHttpClient,
-  expected: Awaited<ReturnType<typeof resolveExpectedChecksum>>,
+  job: DownloadJob,
   device: BlockDevice,
   isBlockDevice: boolean,
   format: FormatDecision,
-  progress: TransferProgress,
-  settings: typeof DEFAULT_HARDWARE_SETTINGS,
 ): Promise<{ download: DownloadResult; method: WriteImageResult['write_method'] }> {
+  const { ctx, info, progress } = job;
   const fileBytes = format.totalBytes;
   const virtualSize = format.virtualSize ?? 0;
   if (virtualSize > device.sizeBytes) {
@@ -262,28 +269,12 @@ async function writeQcow2(
   const scratchOffset = fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
   if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
     // Park the qcow2 at the end of the disk, then expand it onto the start.
-    const writer = await BlockWriter.open(device.path, {
-      baseOffset: scratchOffset,
-      limit: fileBytes,
-      onWritten: (bytes) => progress.written(bytes),
-      hasher: createBlockHasher(expected.algorithm),
-    });
-    let download: DownloadResult;
-    try {
-      download = await downloadImage({
-        info,
-        client,
-        expected,
-        sink: writer,
-        settings,
-        progress,
-        log: ctx.log,
-        signal: ctx.signal,
-        location: `${device.path}@${scratchOffset}`,
-      });
-    } finally {
-      await writer.close();
-    }
+    const download = await downloadTo(
+      job,
+      device.path,
+      { baseOffset: scratchOffset, limit: fileBytes },
+      `${device.path}@${scratchOffset}`,
+    );
     const source = imageAtOffsetSpec('qcow2', device.path, scratchOffset, download.bytes);
     await inspectAndConvert(ctx, info, source, device, isBlockDevice, progress);
     // The parked copy is dead data now: its header must not be mistaken for anything later.
@@ -320,27 +311,7 @@ async function writeQcow2(
   const scratch = join(dir, `ramdisk-agent-image-${process.pid}-${Date.now()}.qcow2`);
   await writeFile(scratch, '');
   try {
-    const writer = await BlockWriter.open(scratch, {
-      limit: Math.min(room, fileBytes ?? room),
-      onWritten: (bytes) => progress.written(bytes),
-      hasher: createBlockHasher(expected.algorithm),
-    });
-    let download: DownloadResult;
-    try {
-      download = await downloadImage({
-        info,
-        client,
-        expected,
-        sink: writer,
-        settings,
-        progress,
-        log: ctx.log,
-        signal: ctx.signal,
-        location: scratch,
-      });
-    } finally {
-      await writer.close();
-    }
+    const download = await downloadTo(job, scratch, { limit: Math.min(room, fileBytes ?? room) });
     await inspectAndConvert(ctx, info, scratch, device, isBlockDevice, progress);
     return { download, method: 'qcow2-scratch-file' };
   } finally {
