@@ -42,29 +42,24 @@ async function syncClock(ctx: CommandContext): Promise<void> {
   if (await hasCommand('hwclock')) await attempt('hwclock', ['-v', '--systohc']);
 }
 
+/** IPA's power_off / run_image: clock and disks settled first, then the power action. */
+function powerCommand(name: 'power_off' | 'run_image', action: (power: CommandContext['services']['power']) => Promise<void>) {
+  return defineCommand({
+    name,
+    mode: 'async',
+    params: noParams,
+    async run(_params, ctx) {
+      await syncClock(ctx);
+      await fullSync(ctx);
+      await action(ctx.services.power);
+      return null;
+    },
+  });
+}
+
 export const standbyPowerCommands = [
-  defineCommand({
-    name: 'power_off',
-    mode: 'async',
-    params: noParams,
-    async run(_params, ctx) {
-      await syncClock(ctx);
-      await fullSync(ctx);
-      await ctx.services.power.powerOff();
-      return null;
-    },
-  }),
-  defineCommand({
-    name: 'run_image',
-    mode: 'async',
-    params: noParams,
-    async run(_params, ctx) {
-      await syncClock(ctx);
-      await fullSync(ctx);
-      await ctx.services.power.reboot();
-      return null;
-    },
-  }),
+  powerCommand('power_off', (power) => power.powerOff()),
+  powerCommand('run_image', (power) => power.reboot()),
   defineCommand({
     name: 'sync',
     mode: 'sync',
