@@ -37,6 +37,16 @@ async function manageable(uuid: string): Promise<void> {
   await running!.conductor.provision(uuid, 'manage');
 }
 
+/** A fresh conductor with a manageable node on which manual cleaning with `cleanSteps` was requested. */
+async function manualCleaning(cleanSteps: Array<{ interface: string; step: string; args?: Record<string, unknown> }>) {
+  running = await startConductor();
+  const { conductor, url } = running;
+  const node = await enrollHostNode(conductor);
+  await manageable(node.uuid);
+  await conductor.provision(node.uuid, 'clean', { cleanSteps });
+  return { conductor, node, url };
+}
+
 describe('automated cleaning', () => {
   it('boots the agent, runs enabled steps by priority, and ends AVAILABLE with the node powered off', async () => {
     running = await startConductor();
@@ -78,20 +88,14 @@ describe('automated cleaning', () => {
 
 describe('manual cleaning', () => {
   it('runs the user’s steps in the user’s order, with abortable and priority taken from the agent', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', {
-      cleanSteps: [
-        { interface: 'deploy', step: 'fixture_quick' },
-        { interface: 'deploy', step: 'fixture_slow', args: { seconds: 0.2 } },
-        { interface: 'deploy', step: 'fixture_metadata' },
-      ],
-    });
+    const { conductor, node, url } = await manualCleaning([
+      { interface: 'deploy', step: 'fixture_quick' },
+      { interface: 'deploy', step: 'fixture_slow', args: { seconds: 0.2 } },
+      { interface: 'deploy', step: 'fixture_metadata' },
+    ]);
     expect(conductor.store.getNode(node.uuid).targetProvisionState).toBe(states.MANAGEABLE);
     await waitForState(conductor, node.uuid, states.CLEANWAIT);
-    const agent = await agentFor(running.url);
+    const agent = await agentFor(url);
     let token = '';
     let stepsSeen: unknown;
     await waitFor('steps to be computed', () => {
@@ -115,12 +119,8 @@ describe('manual cleaning', () => {
   });
 
   it('talks HTTPS to an auto-TLS agent, verified against the certificate from its heartbeat', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'fixture_quick' }] });
-    const agent = await startLinkedAgent(running.url, { enableAutoTls: true });
+    const { conductor, node, url: conductorUrl } = await manualCleaning([{ interface: 'deploy', step: 'fixture_quick' }]);
+    const agent = await startLinkedAgent(conductorUrl, { enableAutoTls: true });
     agents.push(agent);
     let url = '';
     let ca = '';
@@ -136,12 +136,8 @@ describe('manual cleaning', () => {
   });
 
   it('refuses a step without its required argument at the first heartbeat, with Ironic’s message and no maintenance', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'fixture_needs_size' }] });
-    await agentFor(running.url);
+    const { conductor, node, url } = await manualCleaning([{ interface: 'deploy', step: 'fixture_needs_size' }]);
+    await agentFor(url);
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     expect(failed.lastError).toBe(
       "Node failed to start the first cleaning step: clean step {'interface': 'deploy', 'step': 'fixture_needs_size'} is missing these required arguments: size (size)",
@@ -151,17 +147,11 @@ describe('manual cleaning', () => {
   });
 
   it('rejects unknown steps and unexpected arguments, all errors joined with "; "', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', {
-      cleanSteps: [
-        { interface: 'deploy', step: 'no_such_step' },
-        { interface: 'deploy', step: 'fixture_quick', args: { force: true } },
-      ],
-    });
-    await agentFor(running.url);
+    const { conductor, node, url } = await manualCleaning([
+      { interface: 'deploy', step: 'no_such_step' },
+      { interface: 'deploy', step: 'fixture_quick', args: { force: true } },
+    ]);
+    await agentFor(url);
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     expect(failed.lastError).toBe(
       "Node failed to start the first cleaning step: node does not support this clean step: {'interface': 'deploy', 'step': 'no_such_step'}; " +
@@ -185,17 +175,11 @@ describe('manual cleaning', () => {
   });
 
   it('fails on a FAILED agent step: CLEANFAIL, maintenance, fault and Ironic’s last_error', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', {
-      cleanSteps: [
-        { interface: 'deploy', step: 'fixture_failing' },
-        { interface: 'deploy', step: 'fixture_quick' },
-      ],
-    });
-    await agentFor(running.url);
+    const { conductor, node, url } = await manualCleaning([
+      { interface: 'deploy', step: 'fixture_failing' },
+      { interface: 'deploy', step: 'fixture_quick' },
+    ]);
+    await agentFor(url);
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     expect(failed.lastError).toMatch(
       new RegExp(`^Clean step deploy.fixture_failing failed on node ${node.uuid}. .*the fixture step failed on purpose`),
@@ -234,17 +218,11 @@ describe('manual cleaning', () => {
   });
 
   it('lets a non-abortable step finish, then aborts before the next one', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', {
-      cleanSteps: [
-        { interface: 'deploy', step: 'fixture_not_abortable' },
-        { interface: 'deploy', step: 'fixture_quick' },
-      ],
-    });
-    const agent = await agentFor(running.url);
+    const { conductor, node, url } = await manualCleaning([
+      { interface: 'deploy', step: 'fixture_not_abortable' },
+      { interface: 'deploy', step: 'fixture_quick' },
+    ]);
+    const agent = await agentFor(url);
     await waitFor(
       'the step to run',
       () =>
@@ -291,17 +269,11 @@ describe('manual cleaning', () => {
   });
 
   it('re-runs the current manual step after the agent reports CLEAN_VERSION_MISMATCH', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
-    await conductor.provision(node.uuid, 'clean', {
-      cleanSteps: [
-        { interface: 'deploy', step: 'fixture_slow', args: { seconds: 1 } },
-        { interface: 'deploy', step: 'fixture_quick' },
-      ],
-    });
-    const agent = await agentFor(running.url);
+    const { conductor, node, url } = await manualCleaning([
+      { interface: 'deploy', step: 'fixture_slow', args: { seconds: 1 } },
+      { interface: 'deploy', step: 'fixture_quick' },
+    ]);
+    const agent = await agentFor(url);
     await waitFor('the slow step to run', () => {
       const n = conductor.store.getNode(node.uuid);
       return n.provisionState === states.CLEANWAIT && n.cleanStep?.step === 'fixture_slow';
