@@ -13,6 +13,8 @@ import {
   CommandExecutionError,
   registerBootEntries,
   isIpaError,
+  type EfiLoader,
+  type PartitionEntry,
   type StepContext,
 } from '../../src/hardware/index.js';
 import { selectInstallDevice } from './install-device.js';
@@ -59,6 +61,7 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
         `No EFI bootloader (BOOTX64.CSV, shim, grub or \\EFI\\BOOT\\BOOTX64.EFI) found on ${partition.node}`,
       );
     }
+    if (/^\/dev\/md/.test(device)) return await installOnSoftwareRaid(ctx, device, partition, loaders);
     // efibootmgr -w may write a disk signature: it is a write to the disk.
     await ctx.guard.assertWritable(device);
     if (!(await ctx.guard.inRamdisk())) {
@@ -94,4 +97,45 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
       message: `Bootloader installation failed and was ignored: ${reason}`,
     };
   }
+}
+
+/**
+ * A whole-disk image on a software RAID root (IPA's manage_uefi for md devices): firmware
+ * cannot read the array, so the software RAID manager mirrors the image's ESP onto an ESP
+ * on every holder disk, and each of those gets the boot entries, labelled
+ * `<label> (RAID, part<i>)` as IPA does so they do not replace each other.
+ */
+async function installOnSoftwareRaid(
+  ctx: StepContext,
+  device: string,
+  imageEsp: PartitionEntry,
+  loaders: EfiLoader[],
+): Promise<InstallBootloaderResult> {
+  const esp = await ctx.dispatch<{ device: string; members: { disk: string; number: number; node: string }[] }>(
+    'prepare_software_raid_esp',
+    ctx,
+    device,
+    imageEsp.node,
+  );
+  if (!(await ctx.guard.inRamdisk())) {
+    throw new CommandExecutionError(
+      `Refusing to change this machine's UEFI boot entries outside a ramdisk (the ESP of ${device} is mirrored on ${esp.members.map((m) => m.node).join(', ')} as ${esp.device})`,
+    );
+  }
+  const entries: { label: string; path: string }[] = [];
+  for (const [index, member] of esp.members.entries()) {
+    await ctx.guard.assertWritable(member.disk);
+    const labelled = loaders.map((l) => ({ ...l, label: `${l.label} (RAID, part${index})` }));
+    await registerBootEntries(ctx.exec, member.disk, { ...imageEsp, number: member.number, node: member.node }, labelled);
+    entries.push(...labelled);
+  }
+  ctx.log.info({ device, esp: esp.device, members: esp.members }, 'UEFI boot entries added on every software RAID holder');
+  return {
+    boot_mode: 'uefi',
+    device,
+    action: 'uefi-boot-entries',
+    efi_system_partition: esp.device,
+    boot_entries: entries,
+    message: `Mirrored the ESP as ${esp.device} on ${esp.members.map((m) => m.node).join(', ')} and added UEFI boot entries ${entries.map((e) => `${e.label} (${e.path})`).join(', ')}`,
+  };
 }

@@ -1,17 +1,34 @@
 /**
- * The disk an image goes to (reference §15): the node's root device hints, else the
+ * The disk an image goes to (reference §15): the software RAID root volume when one exists
+ * (as IPA's get_os_install_device), else the node's root device hints, else the
  * smallest disk of at least 4 GiB, among the disks destructive steps may touch, minus
  * any the device guard refuses right now (mounted, swap, read-only).
  */
 import {
+  DeviceNotFound,
+  isIpaError,
   listTargetDisks,
+  pythonRepr,
   rootDeviceHintsFromNode,
   selectRootDevice,
   type BlockDevice,
   type StepContext,
 } from '../../src/hardware/index.js';
 
-export async function selectInstallDevice(ctx: Pick<StepContext, 'exec' | 'guard' | 'node' | 'log'>): Promise<BlockDevice> {
+type InstallContext = Pick<StepContext, 'exec' | 'guard' | 'node' | 'log'> & Partial<Pick<StepContext, 'dispatch'>>;
+
+/** The software RAID root volume, when a manager (software-raid) knows one. */
+async function softwareRaidRoot(ctx: InstallContext): Promise<string | undefined> {
+  if (!ctx.dispatch) return undefined;
+  try {
+    return (await ctx.dispatch<string | undefined>('software_raid_root_device', ctx)) ?? undefined;
+  } catch (error) {
+    if (isIpaError(error) && error.type === 'HardwareManagerMethodNotFound') return undefined;
+    throw error;
+  }
+}
+
+export async function selectInstallDevice(ctx: InstallContext): Promise<BlockDevice> {
   const { targets, skipped } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node });
   const usable: BlockDevice[] = [];
   for (const device of targets) {
@@ -21,6 +38,22 @@ export async function selectInstallDevice(ctx: Pick<StepContext, 'exec' | 'guard
   }
   for (const { device, reason } of skipped) ctx.log.debug({ device: device.path, reason }, 'not a candidate for the image');
   const hints = rootDeviceHintsFromNode(ctx.node);
+  // IPA: a root volume of the software RAID configuration wins over root device hints.
+  const raidRoot = await softwareRaidRoot(ctx);
+  if (raidRoot) {
+    if (hints)
+      ctx.log.warn(
+        { hints, device: raidRoot },
+        `Both root device hints (${pythonRepr(hints)}) and a root volume from the target RAID configuration are defined. The RAID root volume will be used.`,
+      );
+    const md = usable.find((d) => d.path === raidRoot);
+    if (!md) {
+      const reason = skipped.find((s) => s.device.path === raidRoot)?.reason ?? 'not a disk this agent may write';
+      throw new DeviceNotFound(`The software RAID root volume ${raidRoot} cannot be installed onto: ${reason}`);
+    }
+    ctx.log.info({ device: md.path, sizeBytes: md.sizeBytes }, 'install device: software RAID root volume');
+    return md;
+  }
   const chosen = selectRootDevice(usable, hints);
   ctx.log.info({ device: chosen.path, sizeBytes: chosen.sizeBytes, hints: hints ?? null }, 'install device selected');
   return chosen;

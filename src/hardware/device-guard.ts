@@ -12,7 +12,7 @@
  */
 import { constants } from 'node:fs';
 import { access, readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ProtectedDeviceError } from './errors.js';
 
 export type GuardRefusal = 'not-allowed' | 'mounted' | 'read-only' | 'missing' | 'swap';
@@ -59,11 +59,18 @@ export class DeviceGuard {
     return this.#inRamdisk;
   }
 
-  /** Whether the allow-list names this device (by any path resolving to the same node). */
+  /**
+   * Whether the allow-list names this device (by any path resolving to the same node), or
+   * the disk it is a partition of: writing a partition of an allow-listed disk (a software
+   * RAID member, say) writes that disk.
+   */
   async isAllowListed(device: string): Promise<boolean> {
     this.#allowResolved ??= Promise.all(this.#allowList.map((p) => realpath(p).catch(() => p))).then((l) => new Set(l));
     const resolved = await realpath(device).catch(() => device);
-    return (await this.#allowResolved).has(resolved);
+    const allowed = await this.#allowResolved;
+    if (allowed.has(resolved)) return true;
+    const parent = await partitionParent(this.#sysRoot, resolved);
+    return parent !== undefined && allowed.has(parent);
   }
 
   /** Whether destructive work would be allowed here, and if not, why. Never throws. */
@@ -170,6 +177,19 @@ async function collectDeviceNumbers(sysDir: string, sysRoot: string, seen = new 
     await collectDeviceNumbers(join(sysRoot, 'class', 'block', holder), sysRoot, seen);
   }
   return seen;
+}
+
+/** `/dev/<disk>` when `device` is a partition (sysfs has a `partition` file), else undefined. */
+async function partitionParent(sysRoot: string, device: string): Promise<string | undefined> {
+  if (!device.startsWith('/dev/')) return undefined;
+  const sysDir = join(sysRoot, 'class', 'block', basename(device));
+  const isPartition = await access(join(sysDir, 'partition')).then(
+    () => true,
+    () => false,
+  );
+  if (!isPartition) return undefined;
+  const parentDir = dirname(await realpath(sysDir).catch(() => sysDir));
+  return `/dev/${basename(parentDir)}`;
 }
 
 async function detectRamdiskRoot(procRoot: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 // The safety guard on real loop devices and files made by this test: only allow-listed,
 // unmounted, writable devices may be written; inside a ramdisk the allow-list is not needed.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,18 @@ describe('DeviceGuard', () => {
       type: 'ProtectedDeviceError',
       details: expect.stringContaining('not in the allow-list'),
     });
+  });
+
+  it.runIf(loop)('a partition of an allow-listed disk is allowed; of another disk, not', async () => {
+    const listed = scratch.create({ sizeMiB: 16 });
+    const other = scratch.create({ sizeMiB: 16 });
+    for (const device of [listed, other]) {
+      execFileSync('sgdisk', ['-n', '1:0:+4M', device.path], { stdio: 'ignore' });
+      execFileSync('partx', ['-a', device.path], { stdio: 'ignore' });
+    }
+    const guard = new DeviceGuard({ allowList: [listed.path], inRamdisk: false });
+    expect(await guard.check(`${listed.path}p1`)).toEqual({ device: `${listed.path}p1`, writable: true });
+    expect(await guard.check(`${other.path}p1`)).toMatchObject({ writable: false, refusal: 'not-allowed' });
   });
 
   it('a device that does not exist is refused as missing', async () => {

@@ -1,0 +1,83 @@
+/**
+ * The software RAID arrays present on the machine: from `/proc/mdstat` (every array the
+ * kernel knows, active or not), each completed by `mdadm --detail --export` (volume name,
+ * level, member devices) and the member partitions' disks (IPA's `get_holder_disks`).
+ */
+import { listBlockDevices, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import { readMdstat } from './mdstat.js';
+
+export interface ExistingArray {
+  device: string;
+  /** `MD_NAME` without its `host:` prefix, as IPA's get_volume_name_of_raid_device. */
+  volumeName: string | null;
+  level: string | null;
+  /** Member devices (partitions or whole disks) as mdadm reports them. */
+  components: string[];
+  /** The whole disks the components are on. */
+  holderDisks: string[];
+}
+
+/**
+ * In a ramdisk, the md modules (the kernel has no /proc/mdstat before md_mod is loaded).
+ * Never outside one: this machine's kernel is not the agent's to change.
+ */
+export async function loadMdModules(ctx: Pick<StepContext, 'exec' | 'guard'>): Promise<void> {
+  if (!(await ctx.guard.inRamdisk())) return;
+  await ctx.exec('modprobe', ['-a', 'md_mod', 'raid0', 'raid1', 'raid10', 'raid456'], { quiet: true }).catch(() => undefined);
+}
+
+export function parseDetailExport(stdout: string): { volumeName: string | null; level: string | null; components: string[] } {
+  const fields = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) fields.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  }
+  const name = fields.get('MD_NAME') ?? null;
+  const components = [...fields.entries()]
+    .filter(([key]) => /^MD_DEVICE_.+_DEV$/.test(key))
+    .map(([, value]) => value)
+    .sort();
+  return {
+    volumeName: name === null ? null : name.includes(':') ? name.slice(name.indexOf(':') + 1) : name,
+    level: fields.get('MD_LEVEL') ?? null,
+    components,
+  };
+}
+
+/** The whole disk a device is on: its parent for a partition, itself otherwise. */
+export function diskOf(listing: readonly BlockDevice[], device: string): string {
+  for (const disk of listing) {
+    if (disk.path === device) return disk.path;
+    if (disk.partitions.some((p) => p.path === device)) return disk.path;
+  }
+  // Not in the listing (a node udev has not made yet): strip the partition number.
+  return device.replace(/(\d)p\d+$/, '$1').replace(/^(\/dev\/(?:sd|vd|hd|xvd)[a-z]+)\d+$/, '$1');
+}
+
+export async function listArrays(
+  ctx: Pick<StepContext, 'exec'>,
+  listing?: readonly BlockDevice[],
+  procRoot?: string,
+): Promise<ExistingArray[]> {
+  const mdstat = await readMdstat(procRoot);
+  if (mdstat.length === 0) return [];
+  const devices = listing ?? (await listBlockDevices(ctx.exec));
+  const arrays: ExistingArray[] = [];
+  for (const entry of mdstat) {
+    const device = `/dev/${entry.name}`;
+    const { stdout } = await ctx
+      .exec('mdadm', ['--detail', '--export', device], { quiet: true, okExitCodes: [0, 1, 2] })
+      .catch(() => ({ stdout: '' }));
+    const detail = parseDetailExport(stdout);
+    // An inactive array reports no roles through --detail; the kernel's list still names them.
+    const components = detail.components.length > 0 ? detail.components : entry.members.map((m) => `/dev/${m}`);
+    arrays.push({
+      device,
+      volumeName: detail.volumeName,
+      level: detail.level ?? entry.personality,
+      components,
+      holderDisks: [...new Set(components.map((c) => diskOf(devices, c)))],
+    });
+  }
+  return arrays;
+}
