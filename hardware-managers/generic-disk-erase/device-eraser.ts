@@ -187,7 +187,7 @@ export async function eraseWithOtherManager(ctx: StepContext, device: BlockDevic
     await ctx.dispatch('erase_block_device', ctx.node, device, ctx);
     return true;
   } catch (error) {
-    if (isIpaError(error) && error.type === HardwareManagerMethodNotFound.name) return false;
+    if (HardwareManagerMethodNotFound.is(error)) return false;
     throw error;
   }
 }
@@ -221,7 +221,7 @@ export async function eraseDevice(
     await runMethod(ctx, device, method, board);
   } catch (error) {
     const hardware = method.kind === 'nvme_format' || method.kind === 'ata_secure_erase';
-    if (!hardware || !isIpaError(error) || error.type !== BlockDeviceEraseError.name) throw error;
+    if (!hardware || !BlockDeviceEraseError.is(error)) throw error;
     if (!choice.fallback) {
       throw new IncompatibleHardwareMethodError(
         `${error.details}. Set agent_continue_if_secure_erase_failed ([deploy]continue_if_disk_secure_erase_fails) to fall back to an overwrite.`,

@@ -96,9 +96,7 @@ export async function runEraseStep(ctx: StepContext, spec: EraseStepSpec, dryRun
     const done = Object.keys(devices);
     const suffix = done.length > 0 ? ` (erased and verified: ${done.join(', ')})` : '';
     // IPA lets an unsupported secure erase fall through to other managers.
-    const allIncompatible = failures.every(
-      ({ error }) => isIpaError(error) && error.type === IncompatibleHardwareMethodError.name,
-    );
+    const allIncompatible = failures.every(({ error }) => IncompatibleHardwareMethodError.is(error));
     if (allIncompatible) throw new IncompatibleHardwareMethodError(`${details}${suffix}`);
     throw new BlockDeviceEraseError(`${details}${suffix}`);
   }

@@ -184,7 +184,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
       result.succeed(wrapResult(await command.run(params, ctx), command.name, 'async'));
       log.info({ durationMs: Date.now() - result.startedAt }, 'command succeeded');
     } catch (error) {
-      if (isIpaError(error) && error.type === VersionMismatch.name) {
+      if (VersionMismatch.is(error)) {
         log.warn({ err: error }, 'hardware manager versions changed since the steps were listed');
         result.fail(error.toWire(), 'CLEAN_VERSION_MISMATCH');
       } else {

@@ -13,7 +13,7 @@ import { mkdtempSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SystemRebootError } from '../hardware/errors.js';
+import { SystemRebootError } from './errors.js';
 import type { DeviceGuard } from '../hardware/device-guard.js';
 import type { Logger } from '../hardware/logger.js';
 import type { Exec } from '../hardware/step-context.js';

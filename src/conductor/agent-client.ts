@@ -24,8 +24,7 @@ import {
   InvalidParameterValue,
   IronicException,
 } from './errors.js';
-import type { ConductorLogger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import { nodeCommonFields, type NodeData, type Port } from './node.js';
 import type { Step } from './step-types.js';
 
@@ -127,7 +126,7 @@ export class AgentClient {
 
   constructor(
     readonly conf: ClientConf,
-    readonly log: ConductorLogger = silentLogger,
+    readonly log: Logger = silentLogger,
   ) {}
 
   /** A connection pool per verification setting (plain HTTP agents need none of it). */

@@ -22,7 +22,7 @@ import {
   NodeLocked,
   NodeNotFound,
 } from './errors.js';
-import { type ConductorLogger, silentLogger } from './logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import { isStepSet, type NodeData } from './node.js';
 import { type NodePeriodicOptions, PeriodicStop, periodicMethods, periodicOptionsOf } from './periodics.js';
 import { FASTTRACK_LOOKUP_ALLOWED_STATES, LOOKUP_ALLOWED_STATES, states, STUCK_STATES_TREATED_AS_FAIL } from './states.js';
@@ -35,7 +35,7 @@ import { parseUserCleanSteps, parseUserDeploySteps } from './user-steps.js';
 export interface ConductorOptions {
   store: NodeStore;
   conf?: ConductorConfInput;
-  log?: ConductorLogger;
+  log?: Logger;
   interfaces?: InterfaceRegistry;
   /** Where `log.collect_system_logs` tarballs go on failure (`[agent]deploy_logs_local_path`). */
   deployLogsDir?: string;
@@ -61,7 +61,7 @@ export interface HeartbeatParams {
 export class Conductor {
   readonly store: NodeStore;
   readonly conf: ConductorConf;
-  readonly log: ConductorLogger;
+  readonly log: Logger;
   readonly interfaces: InterfaceRegistry;
   readonly deployLogsDir: string | undefined;
   readonly #workers = new Set<Promise<void>>();

@@ -3,6 +3,7 @@
  * with Ironic's class names and message templates. The conductor turns them into
  * `last_error` strings, so their text is part of the contract.
  */
+import { pythonRepr } from '../shared/python-repr.js';
 
 export class IronicException extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -74,23 +75,7 @@ export function pyStr(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (typeof value === 'function') return `<function ${value.name || 'anonymous'}>`;
-  return pyRepr(value);
-}
-
-/** Python's `repr` of JSON-like data: `{'interface': 'deploy', 'step': 'x'}`. */
-export function pyRepr(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (value === true) return 'True';
-  if (value === false) return 'False';
-  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  if (typeof value === 'number') return String(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
-  if (typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>)
-      .map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`)
-      .join(', ')}}`;
-  }
-  return String(value);
+  return pythonRepr(value);
 }
 
 /** `ClassName: message`, as `fail_on_error` and the step loops render exceptions. */

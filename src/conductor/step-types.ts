@@ -2,12 +2,9 @@
  * Step dictionaries as Ironic stores them (`driver_internal_info['clean_steps']`, the agent's
  * `get_clean_steps` answer, `node.clean_step`). Keys are Ironic's, snake_case.
  */
-export interface ArgInfo {
-  description: string;
-  required?: boolean;
-}
+import type { ArgInfo, ArgsInfo } from '../shared/arg-info.js';
 
-export type ArgsInfo = Record<string, ArgInfo>;
+export type { ArgInfo, ArgsInfo };
 
 export type StepType = 'clean' | 'deploy' | 'verify';
 

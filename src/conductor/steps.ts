@@ -2,7 +2,8 @@
  * `conductor/steps.py`: gather steps from the interfaces, order them, validate user steps
  * (reference §2). Messages are Ironic's.
  */
-import { InvalidParameterValue, pyRepr } from './errors.js';
+import { InvalidParameterValue } from './errors.js';
+import { pythonRepr } from '../shared/python-repr.js';
 import { isStepSet } from './node.js';
 import { states } from './states.js';
 import { type Step, stepId, type UserStep } from './step-types.js';
@@ -142,7 +143,7 @@ function validateUserStep(
 
 /** Ironic prints the user's step dict (`{'interface': 'deploy', 'step': 'x'}`) in these messages. */
 function pyStepRef(step: UserStep): string {
-  return pyRepr({ ...step });
+  return pythonRepr({ ...step });
 }
 
 async function validateUserSteps(

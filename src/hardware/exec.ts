@@ -7,7 +7,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IpaError } from './errors.js';
+import { defineIpaError, HARDWARE_ERRORS } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface ExecOptions {
@@ -38,7 +38,7 @@ export interface ExecResult {
   durationMs: number;
 }
 
-export class ExecError extends IpaError {
+export class ExecError extends defineIpaError(HARDWARE_ERRORS.ExecError) {
   readonly command: string;
   readonly exitCode: number | undefined;
   readonly stderr: string;
@@ -61,12 +61,7 @@ export class ExecError extends IpaError {
       spawn: 'could not be started',
     }[init.reason];
     const stderr = (init.stderr ?? '').trim();
-    super(
-      'Command execution failed',
-      `${init.command} ${what}${stderr ? `: ${stderr}` : ''}`,
-      500,
-      init.cause === undefined ? undefined : { cause: init.cause },
-    );
+    super(`${init.command} ${what}${stderr ? `: ${stderr}` : ''}`, init.cause === undefined ? undefined : { cause: init.cause });
     this.command = init.command;
     this.exitCode = init.exitCode;
     this.stderr = init.stderr ?? '';

@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { listBlockDevices } from './block-devices.js';
 import type { DeviceGuard } from './device-guard.js';
-import { isIpaError } from './errors.js';
+import { HardwareManagerMethodNotFound } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ManagerRegistry } from './registry.js';
 import type { Exec } from './step-context.js';
@@ -45,6 +45,6 @@ export async function fullSync(options: FullSyncOptions): Promise<void> {
   try {
     await hardware.dispatchToAllManagers('full_sync');
   } catch (error) {
-    if (!(isIpaError(error) && error.type === 'HardwareManagerMethodNotFound')) throw error;
+    if (!HardwareManagerMethodNotFound.is(error)) throw error;
   }
 }

@@ -1,27 +1,2 @@
-/**
- * The logging surface hardware code may use. It is pino's (the agent hands in the fastify
- * logger or a child of it), narrowed so managers and tests can pass any compatible object.
- */
-export interface LogFn {
-  (obj: object, msg?: string): void;
-  (msg: string): void;
-}
-
-export interface Logger {
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-  child(bindings: Record<string, unknown>): Logger;
-}
-
-const noop: LogFn = () => {};
-
-/** A logger that drops everything: for tools and tests that do not care. */
-export const silentLogger: Logger = {
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  child: () => silentLogger,
-};
+export type { LogFn, Logger } from '../shared/logger.js';
+export { silentLogger } from '../shared/logger.js';

@@ -26,7 +26,7 @@ export interface ActiveManager {
 export type StepListingByManager = Record<string, Record<string, unknown>[]>;
 
 function isIncompatible(error: unknown): boolean {
-  return isIpaError(error) && error.type === IncompatibleHardwareMethodError.name;
+  return IncompatibleHardwareMethodError.is(error);
 }
 
 export class ManagerRegistry {

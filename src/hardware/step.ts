@@ -22,10 +22,9 @@ export interface StepListing {
   abortable?: boolean;
 }
 
-export interface ArgInfo {
-  description: string;
-  required: boolean;
-}
+import type { ArgInfo } from '../shared/arg-info.js';
+
+export type { ArgInfo };
 
 // A zod object whose inferred output is the step's args.
 export type StepArgsSchema = z.ZodObject<z.ZodRawShape>;

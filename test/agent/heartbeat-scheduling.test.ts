@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Heartbeater } from '../../src/agent/heartbeat/heartbeater.js';
-import { HeartbeatConflictError } from '../../src/hardware/errors.js';
+import { HeartbeatConflictError } from '../../src/agent/errors.js';
 import { silentLogger } from '../../src/hardware/logger.js';
 
 let beats: number[];

@@ -2,6 +2,7 @@
  * A real conductor (SQLite store, HTTP API on 127.0.0.1, free port) and real agents linked
  * to it (lookup + heartbeats over HTTP), for the conductor's integration tests.
  */
+import type { Logger } from '../../src/shared/logger.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,13 @@ export const FAST_CONF: ConductorConfInput = {
 
 const write = (level: string) => (a: unknown, b?: string) =>
   console.log(level, typeof a === 'string' ? a : `${b ?? ''} ${JSON.stringify(a)}`);
-const consoleLogger = { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+const consoleLogger: Logger = {
+  debug: write('debug'),
+  info: write('info'),
+  warn: write('warn'),
+  error: write('error'),
+  child: () => consoleLogger,
+};
 
 export interface RunningConductor {
   conductor: Conductor;

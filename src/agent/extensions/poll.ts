@@ -3,7 +3,7 @@
  * reference §11) and `poll.set_node_info` (standalone only, as in IPA).
  */
 import { z } from 'zod';
-import { isIpaError } from '../../hardware/errors.js';
+import { HardwareManagerMethodNotFound } from '../../hardware/errors.js';
 import type { BmcInfo } from '../../hardware/inventory/bmc.js';
 import { collectInventory, type Inventory } from '../../hardware/inventory/index.js';
 import type { IronicNode } from '../../hardware/step-context.js';
@@ -30,7 +30,7 @@ export async function hardwareInventory(services: AgentServices): Promise<Invent
     }
     return extended as Inventory;
   } catch (error) {
-    if (isIpaError(error) && error.type === 'HardwareManagerMethodNotFound') return inventory;
+    if (HardwareManagerMethodNotFound.is(error)) return inventory;
     throw error;
   }
 }

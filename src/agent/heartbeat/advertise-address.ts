@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAgents, destroyAgents, send, type HttpAgents } from './http-client.js';
 import { z } from 'zod';
-import { LookupAgentIPError } from '../../hardware/errors.js';
+import { LookupAgentIPError } from '../errors.js';
 import type { Logger } from '../../hardware/logger.js';
 import type { Exec } from '../../hardware/step-context.js';
 

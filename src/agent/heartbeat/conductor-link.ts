@@ -7,7 +7,7 @@
  * forgets its commands, as a freshly booted agent would.
  */
 import { EventEmitter } from 'node:events';
-import { HeartbeatError, LookupNodeError } from '../../hardware/errors.js';
+import { HeartbeatError, LookupNodeError } from '../errors.js';
 import type { Logger } from '../../hardware/logger.js';
 import type { CommandRunner } from '../command-runner.js';
 import type { AgentConfig } from '../config/schema.js';

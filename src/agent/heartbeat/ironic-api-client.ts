@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { createAgents, destroyAgents, send, type HttpAgents } from './http-client.js';
 import { z } from 'zod';
-import { HeartbeatConflictError, HeartbeatConnectionError, HeartbeatError } from '../../hardware/errors.js';
+import { defineIpaError } from '../../hardware/errors.js';
+import { AGENT_ERRORS, HeartbeatConflictError, HeartbeatConnectionError, HeartbeatError } from '../errors.js';
 import type { Logger } from '../../hardware/logger.js';
 
 export type ApiVersion = readonly [number, number];
@@ -68,7 +69,7 @@ export class ApiConnectionError extends Error {
 }
 
 /** A heartbeat the conductor answered with something else than 202. */
-export class HeartbeatRejectedError extends HeartbeatError {
+export class HeartbeatRejectedError extends defineIpaError(AGENT_ERRORS.HeartbeatRejectedError, HeartbeatError) {
   readonly status: number;
   readonly faultstring: string;
   constructor(status: number, faultstring: string) {

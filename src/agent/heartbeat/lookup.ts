@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { LookupNodeError } from '../../hardware/errors.js';
+import { LookupNodeError } from '../errors.js';
 import type { Logger } from '../../hardware/logger.js';
 import type { IronicNode } from '../../hardware/step-context.js';
 import type { IronicApiClient } from './ironic-api-client.js';

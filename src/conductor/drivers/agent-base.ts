@@ -15,6 +15,7 @@ import {
   tearDownInbandCleaning,
 } from '../deploy-utils.js';
 import {
+  AgentInProgress,
   excClassAndMessage,
   InstanceDeployFailure,
   InvalidParameterValue,
@@ -78,7 +79,7 @@ export async function refreshSteps(task: Task, type: AgentStepType): Promise<voi
       type === 'clean' ? await client.getCleanSteps(node, task.ports) : await client.getDeploySteps(node, task.ports);
     result = command.command_result ?? {};
   } catch (error) {
-    if ((error as Error).name === 'AgentInProgress') {
+    if (error instanceof AgentInProgress) {
       task.conductor.log.info(
         { node: node.uuid },
         `agent on node ${node.uuid} is busy; will refresh ${type} steps on the next heartbeat`,
