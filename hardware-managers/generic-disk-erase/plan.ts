@@ -78,6 +78,7 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
   const skipped: SkippedEntry[] = shared.map(({ device, reason }) => ({ device: device.path, reason }));
   const targets: BlockDevice[] = [];
   const readOnlyRefusals: string[] = [];
+  const busyRefusals: string[] = [];
   const floppy = await virtualFloppy();
   const keptVolumes = new Set(skipListVolumeNames(ctx.node));
   const keptRaidMembers = new Map<string, string>();
@@ -115,6 +116,12 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     }
     if (!reason) {
       const verdict = await ctx.guard.check(device.path);
+      // A disk someone else is writing is not "skipped": it cannot be erased now, and the
+      // step must not report success while another writer changes it.
+      if (verdict.refusal === 'busy') {
+        busyRefusals.push(`${device.path}: ${verdict.reason ?? 'busy'}`);
+        continue;
+      }
       if (!verdict.writable) reason = `refused by the safety guard: ${verdict.reason ?? verdict.refusal}`;
     }
     if (reason) {
@@ -128,6 +135,9 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     targets.push(device);
   }
 
+  if (busyRefusals.length > 0) {
+    throw new BlockDeviceEraseError(`Cannot erase ${busyRefusals.join('; ')}. Nothing was written.`);
+  }
   if (readOnlyRefusals.length > 0) {
     throw new BlockDeviceEraseError(
       `Read-only block device(s) ${readOnlyRefusals.join(', ')} cannot be erased; set agent_erase_skip_read_only ` +

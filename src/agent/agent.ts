@@ -249,6 +249,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopped,
     async close() {
       runner.abortAll();
+      // The running command's tools are killed and its clean-up (e.g. wiping a half-written
+      // image's partition table) finishes before the process may end.
+      await runner.drained();
       // One shutdown path, whichever comes first: close() or going dark.
       closing ??= (async () => {
         serving = false;

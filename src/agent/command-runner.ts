@@ -19,6 +19,22 @@ import type { AgentServices } from './services.js';
  */
 const MAX_KEPT_RESULTS = 1000;
 
+/**
+ * How long a new command waits for an aborted one to end (its tools killed and reaped, its
+ * clean-up done) before it is refused with 409. Killed tools exit at once; a tool stuck in
+ * the kernel gets SIGKILL after 5 s from the exec wrapper.
+ */
+const DRAIN_WAIT_MS = 20_000;
+
+/** The command whose function is running, and how to stop it. */
+interface InFlight {
+  name: string;
+  result: CommandResult;
+  controller: AbortController;
+  /** Settles when the command's function has returned or thrown (never rejects). */
+  settled: Promise<void>;
+}
+
 export interface CommandRunnerEvents {
   /** An async command finished (any outcome): the heartbeater sends an early heartbeat. */
   'async-command-finished': [CommandResult];
@@ -30,6 +46,8 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   readonly #services: AgentServices;
   readonly #log: Logger;
   readonly #shutdown = new AbortController();
+  #inFlight: InFlight | undefined;
+  #draining: Promise<void> | undefined;
   #last: CommandResult | undefined;
   #listCache: Buffer | undefined;
   #listCacheFor: CommandResult | undefined;
@@ -89,16 +107,74 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     return built;
   }
 
-  /** Forget every result (IPA does so after a reboot; we do after a new lookup token). */
-  reset(): void {
+  /**
+   * Forget every result, as IPA does after a reboot (we do after a new lookup token), and
+   * end the command still running: a machine that was power-cycled runs nothing, so its
+   * tools must not keep writing beside the next command. Resolves once that command's
+   * function has returned, i.e. its tools were killed and have exited; until then a new
+   * command waits (`execute`).
+   */
+  async reset(reason = 'the conductor restarted this node'): Promise<void> {
     this.#results.clear();
     this.#last = undefined;
     this.#listCache = undefined;
+    await this.#abortInFlight(reason);
   }
 
-  /** Abort the signal given to running commands (agent shutdown). */
+  /** Abort the running command (agent shutdown) and any later one. */
   abortAll(reason = 'agent is shutting down'): void {
     this.#shutdown.abort(new Error(reason));
+    void this.#abortInFlight(reason);
+  }
+
+  /** Resolves when no command function is running any more (shutdown waits for it). */
+  async drained(): Promise<void> {
+    while (this.#inFlight) await this.#inFlight.settled;
+  }
+
+  async #abortInFlight(reason: string): Promise<void> {
+    const inFlight = this.#inFlight;
+    if (!inFlight) return;
+    if (!inFlight.controller.signal.aborted) {
+      this.#log.warn({ command: inFlight.name, command_id: inFlight.result.id, reason }, 'aborting the running command');
+      inFlight.controller.abort(new Error(`${inFlight.name} was aborted: ${reason}`));
+    }
+    const draining = inFlight.settled;
+    this.#draining = draining;
+    await draining;
+    if (this.#draining === draining) this.#draining = undefined;
+  }
+
+  /** Waits (bounded) for an aborted command to end; 409 if it does not. */
+  async #awaitDrain(): Promise<void> {
+    const draining = this.#draining;
+    if (!draining) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      draining.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), DRAIN_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) throw new AgentIsBusy(`${this.#inFlight?.name ?? 'a command'} (aborted, waiting for its processes to exit)`);
+  }
+
+  /** Runs `body` as the one in-flight command; its signal aborts on reset or shutdown. */
+  #track<T>(name: string, result: CommandResult, controller: AbortController, body: () => Promise<T>): Promise<T> {
+    const running = body();
+    const inFlight: InFlight = {
+      name,
+      result,
+      controller,
+      settled: running.then(
+        () => undefined,
+        () => undefined,
+      ),
+    };
+    this.#inFlight = inFlight;
+    void inFlight.settled.then(() => {
+      if (this.#inFlight === inFlight) this.#inFlight = undefined;
+    });
+    return running;
   }
 
   /**
@@ -136,6 +212,8 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   }
 
   async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {
+    // One writer per disk: nothing starts while an aborted command's tools may still write.
+    await this.#awaitDrain();
     if (this.#last && !this.#last.isDone) throw new AgentIsBusy(this.#last.name);
     const command = this.#resolve(fullName);
 
@@ -146,11 +224,13 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     const params: unknown = parsed.data;
     const result = new CommandResult(command.name);
     const log = this.#log.child({ command: fullName, command_id: result.id });
+    const controller = new AbortController();
+    if (this.#shutdown.signal.aborted) controller.abort(this.#shutdown.signal.reason);
     const ctx: CommandContext = {
       services: this.#services,
       log,
       progress: { update: (progress) => result.setProgress(progress) },
-      signal: this.#shutdown.signal,
+      signal: controller.signal,
       commands: {
         resolve: (name) => this.#resolve(name),
         invoke: (name, subParams) => this.#invoke(name, subParams, ctx),
@@ -161,7 +241,8 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
 
     if (command.mode === 'sync') {
       try {
-        result.succeed(wrapResult(await command.run(params, ctx), command.name, 'sync'));
+        const value = await this.#track(command.name, result, controller, async () => command.run(params, ctx));
+        result.succeed(wrapResult(value, command.name, 'sync'));
       } catch (error) {
         // IPA lets content errors raised by a sync command become a 400; anything else is
         // recorded as a FAILED result and answered with 200.
@@ -175,7 +256,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
 
     this.#store(result);
     log.info('command started');
-    void this.#runAsync(command, params, ctx, result, log);
+    void this.#track(command.name, result, controller, () => this.#runAsync(command, params, ctx, result, log));
     return result;
   }
 
@@ -192,7 +273,8 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
         result.fail(wireErrorOf(error));
       }
     }
-    this.emit('async-command-finished', result);
+    // A result forgotten by reset() belongs to a node's previous life: nobody waits for it.
+    if (this.#results.get(result.id) === result) this.emit('async-command-finished', result);
   }
 
   #store(result: CommandResult): void {

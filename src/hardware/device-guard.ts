@@ -6,16 +6,18 @@
  *    rootfs/tmpfs/ramfs: the machine being provisioned, whose disks are ours to erase); and
  *  - it does not hold a mounted filesystem or active swap (itself, a partition, or a
  *    device stacked on it); and
- *  - it is not read-only.
+ *  - it is not read-only; and
+ *  - no other process holds it (or a partition of it) open for writing: one writer per disk.
  * Outside a ramdisk (a developer's laptop, CI) an empty allow-list therefore refuses
  * everything: no test or tool can touch a disk it did not create.
  */
 import { constants } from 'node:fs';
 import { access, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { findDeviceWriters } from './device-writers.js';
 import { ProtectedDeviceError } from './errors.js';
 
-export type GuardRefusal = 'not-allowed' | 'mounted' | 'read-only' | 'missing' | 'swap';
+export type GuardRefusal = 'not-allowed' | 'mounted' | 'read-only' | 'missing' | 'swap' | 'busy';
 
 export interface GuardVerdict {
   device: string;
@@ -96,7 +98,8 @@ export class DeviceGuard {
       if ((await readFile(join(sysDir, 'ro'), 'utf8').catch(() => '0')).trim() === '1') {
         return { device, writable: false, refusal: 'read-only', reason: 'the device is read-only' };
       }
-      const inUse = await this.#blockDeviceInUse(sysDir);
+      const inUse =
+        (await this.#blockDeviceInUse(sysDir)) ?? (await this.#writtenByOthers(await collectDeviceNames(sysDir, this.#sysRoot)));
       if (inUse) return { device, writable: false, ...inUse };
       return { device, writable: true };
     }
@@ -106,7 +109,7 @@ export class DeviceGuard {
       } catch {
         return { device, writable: false, refusal: 'read-only', reason: 'the file is not writable' };
       }
-      const inUse = await this.#fileBackingInUse(resolved);
+      const inUse = (await this.#fileBackingInUse(resolved)) ?? (await this.#writtenByOthers(new Set([resolved])));
       if (inUse) return { device, writable: false, ...inUse };
       return { device, writable: true };
     }
@@ -117,6 +120,14 @@ export class DeviceGuard {
   async assertWritable(device: string): Promise<void> {
     const verdict = await this.check(device);
     if (!verdict.writable) throw new ProtectedDeviceError(device, verdict.reason ?? 'refused');
+  }
+
+  /** Another process writes there (a tool left by a killed agent, someone's dd). */
+  async #writtenByOthers(paths: ReadonlySet<string>): Promise<Pick<GuardVerdict, 'refusal' | 'reason'> | undefined> {
+    const writers = await findDeviceWriters(paths, this.#procRoot);
+    if (writers.length === 0) return undefined;
+    const list = writers.map((w) => `pid ${w.pid} (${w.command}) on ${w.path}`).join(', ');
+    return { refusal: 'busy', reason: `another process has it open for writing: ${list}` };
   }
 
   /** Mounted or swapped: the device itself, its partitions, or anything stacked on top. */
@@ -190,6 +201,27 @@ async function partitionParent(sysRoot: string, device: string): Promise<string 
   if (!isPartition) return undefined;
   const parentDir = dirname(await realpath(sysDir).catch(() => sysDir));
   return `/dev/${basename(parentDir)}`;
+}
+
+/** `/dev/<name>` of the device, its partitions and every device stacked on them. */
+async function collectDeviceNames(sysDir: string, sysRoot: string, seen = new Set<string>()): Promise<Set<string>> {
+  const path = `/dev/${basename(await realpath(sysDir).catch(() => sysDir))}`;
+  if (seen.has(path)) return seen;
+  seen.add(path);
+  for (const entry of await readdir(sysDir).catch(() => [] as string[])) {
+    if (
+      await access(join(sysDir, entry, 'partition')).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      await collectDeviceNames(join(sysDir, entry), sysRoot, seen);
+    }
+  }
+  for (const holder of await readdir(join(sysDir, 'holders')).catch(() => [] as string[])) {
+    await collectDeviceNames(join(sysRoot, 'class', 'block', holder), sysRoot, seen);
+  }
+  return seen;
 }
 
 async function detectRamdiskRoot(procRoot: string): Promise<boolean> {

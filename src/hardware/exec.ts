@@ -73,6 +73,38 @@ export class ExecError extends defineIpaError(HARDWARE_ERRORS.ExecError) {
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const BACKGROUND_PREFIX = ['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7'];
 
+/**
+ * Tools die with the agent, even with `kill -9`, which runs no code of ours: Linux's
+ * parent-death signal (PR_SET_PDEATHSIG) is set by util-linux's `setpriv` before it execs the
+ * tool (nice/ionice exec in turn; the setting survives exec of a non-setuid program). Node
+ * cannot call prctl itself, and a process group or an exit handler only helps when the agent
+ * gets to run its shutdown. The signal follows the thread that forked: libuv forks on the
+ * main thread, which lives as long as the process. Without setpriv (a minimal image) tools
+ * still stop with an orderly shutdown (abort + execa's cleanup), and the device guard refuses
+ * a device some other process holds open for writing.
+ */
+const PARENT_DEATH_PREFIX = ['setpriv', '--pdeathsig', 'KILL', '--'];
+let parentDeathWrapper: Promise<boolean> | undefined;
+const resolvedTools = new Map<string, string>();
+
+/** The absolute path of `file` on PATH (so a missing tool is "not installed", not a wrapper's exit 127). */
+async function resolveTool(file: string): Promise<string | undefined> {
+  if (file.includes('/')) return file;
+  const known = resolvedTools.get(file);
+  if (known) return known;
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean)) {
+    const candidate = join(dir, file);
+    try {
+      await access(candidate, constants.X_OK);
+      resolvedTools.set(file, candidate);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
 function quote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
@@ -84,7 +116,21 @@ export function formatCommand(file: string, args: readonly string[]): string {
 export async function run(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
   const log = options.logger ?? silentLogger;
   const command = formatCommand(file, args);
-  const argv = options.priority === 'background' ? [...BACKGROUND_PREFIX, file, ...args] : [file, ...args];
+  // An aborted command starts nothing more (its clean-up runs without the signal).
+  if (options.signal?.aborted) throw new ExecError({ command, reason: 'aborted' });
+  parentDeathWrapper ??= resolveTool('setpriv').then((path) => path !== undefined);
+  let tool = file;
+  if (await parentDeathWrapper) {
+    const resolved = await resolveTool(file);
+    if (!resolved) throw new ExecError({ command, reason: 'not-found' });
+    tool = resolved;
+  }
+  const argv = [
+    ...((await parentDeathWrapper) ? PARENT_DEATH_PREFIX : []),
+    ...(options.priority === 'background' ? BACKGROUND_PREFIX : []),
+    tool,
+    ...args,
+  ];
   const [bin, ...rest] = argv as [string, ...string[]];
   const started = performance.now();
   log.debug({ command }, 'exec');

@@ -11,6 +11,7 @@ import { InvalidCommandParamsError } from '../../src/hardware/errors.js';
 const services = { log: silentLogger } as unknown as AgentServices;
 
 function makeRunner() {
+  const events: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((resolve) => {
     release = resolve;
@@ -46,6 +47,29 @@ function makeRunner() {
       },
     }),
     defineCommand({
+      // Like an erase: notices the abort at once, then needs a while to end (a tool exiting).
+      name: 'writer',
+      mode: 'async',
+      params: z.object({}),
+      run: async (_params, ctx) => {
+        events.push('writer started');
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        events.push('writer aborted');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        events.push('writer ended');
+        throw ctx.signal.reason;
+      },
+    }),
+    defineCommand({
+      name: 'write_next',
+      mode: 'sync',
+      params: z.object({}),
+      run: () => {
+        events.push('next command ran');
+        return 'ok';
+      },
+    }),
+    defineCommand({
       name: 'validated',
       mode: 'async',
       params: z.object({ size: z.number() }),
@@ -55,7 +79,7 @@ function makeRunner() {
       run: () => null,
     }),
   ]);
-  return { runner: new CommandRunner([ext], services), release };
+  return { runner: new CommandRunner([ext], services), release, events };
 }
 
 describe('CommandRunner', () => {
@@ -119,7 +143,22 @@ describe('CommandRunner', () => {
   it('reset forgets every result (after a re-lookup)', async () => {
     const { runner } = makeRunner();
     await runner.execute('demo.hello', {});
-    runner.reset();
+    await runner.reset();
     expect(runner.listJSON()).toBe('{"commands":[]}');
+  });
+
+  it('reset aborts the running command; the next one starts only after it has ended', async () => {
+    const { runner, events } = makeRunner();
+    const finished: string[] = [];
+    runner.on('async-command-finished', (r) => finished.push(r.name));
+    await runner.execute('demo.writer', {});
+    const reset = runner.reset('power cycle');
+    // The conductor's next command arrives while the aborted one is still ending.
+    const next = runner.execute('demo.write_next', {});
+    await reset;
+    expect((await next).status).toBe('SUCCEEDED');
+    expect(events).toEqual(['writer started', 'writer aborted', 'writer ended', 'next command ran']);
+    // The forgotten command's end is nobody's business: no early heartbeat for it.
+    expect(finished).toEqual([]);
   });
 });

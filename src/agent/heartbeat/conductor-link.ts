@@ -189,11 +189,10 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
       if (decision.kind !== 'accept') {
         throw new HeartbeatError(`the conductor rejected our token and the new lookup gave none (${decision.kind})`);
       }
-      if (this.#options.runner.list().some((r) => !r.isDone)) {
-        this.#log.warn('a command is still running while the conductor restarted the node; its result is dropped');
-      }
-      this.#options.runner.reset();
-      this.#log.warn('new agent token installed; previous command results forgotten, as after a reboot');
+      // A power-cycled machine runs nothing: the running command is aborted and its tools
+      // have exited before the conductor hears from us (and can send the next command).
+      await this.#options.runner.reset('the conductor restarted this node (new agent token)');
+      this.#log.warn('new agent token installed; previous commands ended and their results forgotten, as after a reboot');
       await this.#heartbeatOnce();
     }
   }
