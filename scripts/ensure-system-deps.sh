@@ -15,6 +15,8 @@ declare -A NEEDED=(
   [openssl]=openssl [tar]=tar [dmidecode]=dmidecode
   # image-writer tests: config drive ISO and files on a FAT ESP without mounting
   [genisoimage]=genisoimage [mcopy]=mtools
+  # inspection: LLDP frames (tcpdump), USB devices (lshw)
+  [tcpdump]=tcpdump [lshw]=lshw
   # better-sqlite3 (conductor node store) builds from source when no prebuilt binary can be fetched
   [python3]=python3 [make]=make [g++]=g++
 )

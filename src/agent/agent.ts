@@ -81,8 +81,10 @@ function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.L
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config } = options;
-  if (!config.standalone && config.apiUrls.length === 0) {
-    throw new ConfigError('a conductor URL is required (--api-url or ipa-api-url=...) unless --standalone is given');
+  if (!config.standalone && config.apiUrls.length === 0 && !config.inspectionCallbackUrl) {
+    throw new ConfigError(
+      'a conductor URL is required (--api-url or ipa-api-url=...) unless --standalone or ipa-inspection-callback-url is given',
+    );
   }
 
   const logBuffer = new LogBuffer();
@@ -139,7 +141,22 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let advertiseHost: string | undefined;
   let callbackUrl: ((protocol: 'http' | 'https', host: string, port: number) => string) | undefined;
   let autoTls: Promise<AutoTlsModule> | undefined;
-  if (!config.standalone && serving) {
+  // IPA inspects before the lookup: an unknown machine is known once the inspector has its data.
+  let inspectedNodeUuid: string | undefined;
+  if (
+    !config.standalone &&
+    serving &&
+    (config.inspectionCallbackUrl || (config.inspectionCollectors && config.apiUrls.length > 0))
+  ) {
+    const { inspect } = await import('./inspection/inspect.js');
+    try {
+      inspectedNodeUuid = await inspect(services);
+    } catch (error) {
+      log.error({ err: error }, 'Failed to perform inspection');
+    }
+    if (config.apiUrls.length === 0) log.info('No ipa-api-url configured, Heartbeat and lookup skipped for inspector.');
+  }
+  if (!config.standalone && serving && config.apiUrls.length > 0) {
     const [{ ConductorLink }, advertise] = await Promise.all([
       import('./heartbeat/conductor-link.js'),
       import('./heartbeat/advertise-address.js'),
@@ -157,7 +174,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     });
     services.conductor = link;
     try {
-      const lookup = link.lookup();
+      const lookup = link.lookup(inspectedNodeUuid);
       // The certificate library compiles while the lookup is on the wire; only a
       // conductor-linked agent can use it (it sends the certificate in its heartbeats).
       if (config.enableAutoTls && !config.listenTls) {

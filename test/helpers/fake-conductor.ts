@@ -36,6 +36,7 @@ export interface RecordedLookup {
   status: number;
   apiVersion: string | undefined;
   addresses: string[];
+  nodeUuid?: string | undefined;
 }
 
 export interface FakeConductorOptions {
@@ -167,6 +168,7 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
         status,
         apiVersion: versionOf(request.headers['x-openstack-ironic-api-version'])?.join('.'),
         addresses,
+        nodeUuid: query.node_uuid,
       };
       this.lookups.push(entry);
       this.emit('lookup', entry);

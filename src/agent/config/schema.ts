@@ -74,8 +74,24 @@ export const agentConfigSchema = z.object({
   ignoreBootloaderFailure: z.boolean().optional(),
   enableVlanInterfaces: z.string().default(''),
   ntpServer: z.string().optional(),
+  /**
+   * Where inspection data goes: ironic-inspector's `/v1/continue` or Ironic's
+   * `/v1/continue_inspection`, comma-separated URLs tried in turn.
+   */
   inspectionCallbackUrl: z.string().optional(),
-  inspectionCollectors: z.string().default('default,logs'),
+  /**
+   * Unset means IPA's default (`default,logs`). Set without a callback URL, inspection goes to
+   * each API URL's `/v1/continue_inspection`, as IPA does.
+   */
+  inspectionCollectors: z.string().optional(),
+  /** `extra-hardware`: benchmarks hardware-detect runs (cpu, disk, mem); none by default. */
+  inspectionBenchmarks: z.string().optional(),
+  inspectionDhcpWaitTimeout: z.number().int().nonnegative().default(60),
+  inspectionDhcpAllInterfaces: z.boolean().default(false),
+  /** Seconds to wait for one LLDP frame on each NIC. */
+  lldpTimeout: seconds(30),
+  /** IPA's deprecated `collect_lldp`: the inventory's `interfaces[].lldp` are filled. */
+  collectLldp: z.boolean().default(false),
   /** PXE boot MAC from `BOOTIF=01-aa-bb-...`. */
   bootif: z.string().optional(),
   /** Set when `boot_method=vmedia` is on the kernel command line. */

@@ -82,12 +82,14 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
   }
 
   /** Look the node up (retrying until `lookup_timeout`) and apply what came back. */
-  async lookup(): Promise<TokenDecision> {
+  async lookup(nodeUuid?: string): Promise<TokenDecision> {
     const { config } = this.#options;
     const result = await lookupNode({
       client: this.client,
       log: this.#log,
       addresses: this.#options.collectMacs,
+      // The UUID inspection got back (IPA passes it to its first lookup).
+      nodeUuid,
       timeout: config.lookupTimeout,
       interval: config.lookupInterval,
       signal: this.#stop.signal,
