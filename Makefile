@@ -1,5 +1,5 @@
 # The commands a newcomer needs. Each installs what it needs first.
-.PHONY: all deps build typecheck test demo bench clean
+.PHONY: all deps build typecheck lint test demo bench clean
 
 all: build
 
@@ -13,6 +13,9 @@ build: deps
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
+
+lint: deps
+	npm run lint
 
 test:
 	@scripts/test.sh

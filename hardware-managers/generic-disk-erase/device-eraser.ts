@@ -59,7 +59,7 @@ function passesOf(method: EraseMethod): number {
   return method.kind === 'metadata' ? 0 : 1;
 }
 
-export function overwritePlanFrom(settings: EraseSettings): OverwritePlan {
+function overwritePlanFrom(settings: EraseSettings): OverwritePlan {
   return { randomPasses: settings.iterations, zeroPass: settings.zeroize };
 }
 
@@ -182,7 +182,7 @@ async function verifyAfter(ctx: StepContext, device: BlockDevice, method: EraseM
  * step context. True when some manager did; false when none offers it or all declined
  * (IncompatibleHardwareMethodError), and the generic methods apply.
  */
-export async function eraseWithOtherManager(ctx: StepContext, device: BlockDevice): Promise<boolean> {
+async function eraseWithOtherManager(ctx: StepContext, device: BlockDevice): Promise<boolean> {
   try {
     await ctx.dispatch('erase_block_device', ctx.node, device, ctx);
     return true;

@@ -24,7 +24,7 @@ export interface EraseStepReport {
   skipped: SkippedEntry[];
 }
 
-export interface PlannedDevice {
+interface PlannedDevice {
   device: string;
   size_bytes: number;
   method: string;

@@ -31,7 +31,7 @@ export function parseNvmeIdCtrl(stdout: string): NvmeController {
   };
 }
 
-export function isNvmeDevice(path: string): boolean {
+function isNvmeDevice(path: string): boolean {
   return /^\/dev\/nvme\d/.test(path);
 }
 

@@ -74,7 +74,7 @@ export async function overwrite(ctx: StepContext, device: BlockDevice, plan: Ove
 }
 
 /** Writes zeros over the whole device (or file, without changing its size). */
-export async function zeroFill(
+async function zeroFill(
   ctx: StepContext,
   device: BlockDevice,
   onBytes: (bytes: number) => void,

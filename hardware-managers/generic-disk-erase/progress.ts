@@ -6,7 +6,7 @@
  */
 import type { ProgressReporter } from '../../src/hardware/index.js';
 
-export type DeviceState = 'pending' | 'running' | 'verifying' | 'done' | 'failed';
+type DeviceState = 'pending' | 'running' | 'verifying' | 'done' | 'failed';
 
 interface DeviceProgress {
   device: string;

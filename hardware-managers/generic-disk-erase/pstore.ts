@@ -3,7 +3,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StepContext } from '../../src/hardware/index.js';
 
-export async function findPstoreMount(procMounts = '/proc/mounts'): Promise<string | undefined> {
+async function findPstoreMount(procMounts = '/proc/mounts'): Promise<string | undefined> {
   const mounts = await readFile(procMounts, 'utf8').catch(() => '');
   for (const line of mounts.split('\n')) {
     const [, target, type] = line.split(/\s+/);

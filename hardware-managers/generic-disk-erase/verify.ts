@@ -11,7 +11,7 @@ import { ExecError, type BlockDevice, type StepContext } from '../../src/hardwar
 
 const MIB = 1024 * 1024;
 const SAMPLE_BLOCK = 4096;
-export const SAMPLE_BLOCKS = 64;
+const SAMPLE_BLOCKS = 64;
 
 export interface VerifyOutcome {
   method: 'zero_sample' | 'no_signature';
@@ -68,7 +68,7 @@ const wipefsJson = z.object({
 });
 
 /** Signatures wipefs would erase (`wipefs --no-act --json`). */
-export async function listSignatures(ctx: StepContext, path: string): Promise<string[]> {
+async function listSignatures(ctx: StepContext, path: string): Promise<string[]> {
   const { stdout } = await ctx.exec('wipefs', ['--no-act', '--json', path], { quiet: true });
   if (stdout.trim() === '') return [];
   return wipefsJson.parse(JSON.parse(stdout)).signatures.map((s) => `${s.type ?? '?'}@${s.offset ?? '?'}`);

@@ -29,7 +29,8 @@ import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
 import { TokenGate } from './http/token-gate.js';
 import { LogBuffer } from './log-buffer.js';
 import { PowerActions, resolvePowerMode } from './power.js';
-import { NodeCache, type AgentServices } from './services.js';
+import { NodeCache } from './node-cache.js';
+import type { AgentServices } from './services.js';
 import { listNetworkInterfaces } from '../hardware/inventory/interfaces.js';
 
 export interface AgentOptions {
@@ -60,7 +61,7 @@ export interface RunningAgent {
 }
 
 /** `hardware-managers/` next to the bundle (dist/) or at the repository root (source). */
-export function locateShippedManagers(): string | undefined {
+function locateShippedManagers(): string | undefined {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, 'hardware-managers'), join(here, '..', '..', 'hardware-managers')];
   return candidates.find((dir) => existsSync(dir));

@@ -23,7 +23,7 @@ export interface CommandContext {
   };
 }
 
-export type CommandMode = 'sync' | 'async';
+type CommandMode = 'sync' | 'async';
 
 export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
   name: string;

@@ -6,10 +6,11 @@
 import type { DeviceGuard } from '../hardware/device-guard.js';
 import type { Logger } from '../hardware/logger.js';
 import type { ManagerRegistry } from '../hardware/registry.js';
-import type { Exec, IronicNode } from '../hardware/step-context.js';
+import type { Exec } from '../hardware/step-context.js';
 import type { AgentConfig } from './config/schema.js';
-import type { ConductorLink } from './heartbeat/conductor-link.js';
+import type { LookupConfig } from './heartbeat/lookup.js';
 import type { LogBuffer } from './log-buffer.js';
+import type { NodeCache } from './node-cache.js';
 import type { PowerActions } from './power.js';
 
 export interface AgentServices {
@@ -23,8 +24,8 @@ export interface AgentServices {
   power: PowerActions;
   /** The agent's own recent log lines (for `log.collect_system_logs`). */
   logBuffer: LogBuffer;
-  /** Lookup and heartbeats; absent when standalone. */
-  conductor: ConductorLink | undefined;
+  /** Lookup and heartbeats (heartbeat/conductor-link.ts); absent when standalone. */
+  conductor: ConductorView | undefined;
   /**
    * Stop serving the API and heartbeating once the current response is out (IPA's
    * `serve_api = False`: rescue finalized, lockdown). Resolves when the API is closed.
@@ -32,19 +33,11 @@ export interface AgentServices {
   stopServing(reason: string): Promise<void>;
 }
 
-/** IPA's `hardware.cache_node`: the last node dict any command carried. */
-export class NodeCache {
-  #node: IronicNode | undefined;
-
-  get current(): IronicNode | undefined {
-    return this.#node;
-  }
-
-  /** Returns true when this is a different node than the one cached before. */
-  update(node: IronicNode | undefined): boolean {
-    if (!node) return false;
-    const changed = this.#node?.uuid !== node.uuid;
-    this.#node = node;
-    return changed;
-  }
+/**
+ * What commands read of the conductor link. Commands never drive lookup or heartbeats, and
+ * naming only this keeps the link (which holds the command runner) out of what commands import.
+ */
+interface ConductorView {
+  /** The `config` of the last lookup (`agent_skip_bmc_detect`, `heartbeat_timeout`, ...). */
+  readonly lookupConfig: LookupConfig | undefined;
 }

@@ -111,7 +111,7 @@ export interface InstallBootloaderOptions {
  * agent sent in its heartbeat, stored as a file), `driver_info.agent_verify_ca` and the
  * default (verify against the system CAs). Strings are booleans or paths.
  */
-export function agentVerifyOption(node: NodeData): boolean | string {
+function agentVerifyOption(node: NodeData): boolean | string {
   const value = node.driverInternalInfo.agent_verify_ca ?? node.driverInfo.agent_verify_ca ?? true;
   if (typeof value === 'boolean') return value;
   const text = String(value);

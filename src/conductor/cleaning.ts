@@ -84,7 +84,7 @@ export async function doNodeClean(task: Task, cleanSteps: UserStep[] | null = nu
 }
 
 /** `do_next_clean_step(task, step_index)`: run from `index` until a step waits or all are done. */
-export async function doNextCleanStep(task: Task, stepIndex: number | null, disableRamdisk?: boolean): Promise<void> {
+async function doNextCleanStep(task: Task, stepIndex: number | null, disableRamdisk?: boolean): Promise<void> {
   await failOnError(task, 'Unexpected error when processing next clean step', async () => {
     const node = task.node;
     const dii = node.driverInternalInfo;

@@ -493,7 +493,7 @@ export class Conductor {
  * `store_agent_certificate`: keep the agent's auto-TLS certificate as a file the client
  * verifies against; a different certificate for the same node is refused.
  */
-export function storeAgentCertificate(dir: string, nodeUuid: string, pem: string, current?: string): string {
+function storeAgentCertificate(dir: string, nodeUuid: string, pem: string, current?: string): string {
   // A recorded certificate (wiped by power actions) must not change under a running agent.
   if (current && existsSync(current)) {
     if (readFileSync(current, 'utf8') !== pem)

@@ -71,7 +71,7 @@ export interface VerifyStepOptions {
 export type ArgsOf<I> = [I] extends [null | undefined] ? {} : { [K in keyof I]: any };
 
 // biome-ignore lint: step methods take (task, args); `this` is the interface
-export type StepMethod<A = any> = (this: any, task: any, args: A) => unknown;
+type StepMethod<A = any> = (this: any, task: any, args: A) => unknown;
 
 export interface StepDecorator<A = any> {
   <F extends StepMethod<A>>(value: F, context: ClassMethodDecoratorContext): F;

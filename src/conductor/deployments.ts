@@ -52,7 +52,7 @@ export async function doNodeDeploy(task: Task, deploySteps: UserStep[] | null = 
 }
 
 /** `do_next_deploy_step`: re-reads the list every iteration (it may change in flight). */
-export async function doNextDeployStep(task: Task, stepIndex: number | null): Promise<void> {
+async function doNextDeployStep(task: Task, stepIndex: number | null): Promise<void> {
   await failOnError(task, 'Unexpected error when processing next deploy step', async () => {
     const node = task.node;
     const dii = node.driverInternalInfo;

@@ -6,8 +6,7 @@
 import type { PowerState, ProvisionState } from './states.js';
 import type { Step } from './step-types.js';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = Record<string, any>;
+type JsonObject = Record<string, any>;
 
 /** Interface implementation names, per interface (`deploy_interface`, …). */
 export interface NodeInterfaces {

@@ -17,21 +17,8 @@ export const CLEANING_INTERFACE_PRIORITY: Readonly<Record<string, number>> = {
   bios: 2,
   raid: 1,
 };
-export const DEPLOYING_INTERFACE_PRIORITY = CLEANING_INTERFACE_PRIORITY;
-export const VERIFYING_INTERFACE_PRIORITY: Readonly<Record<string, number>> = {
-  vendor: 5,
-  power: 12,
-  management: 11,
-  inspect: 10,
-  deploy: 9,
-  boot: 8,
-  bios: 7,
-  raid: 6,
-  network: 4,
-  storage: 3,
-  console: 2,
-  rescue: 1,
-};
+// Ironic keeps two tables with the same content (either may change on its own).
+export const DEPLOYING_INTERFACE_PRIORITY: Readonly<Record<string, number>> = { ...CLEANING_INTERFACE_PRIORITY };
 
 type DriverInterfaceName = 'power' | 'management' | 'deploy' | 'bios' | 'raid' | 'boot';
 
@@ -77,7 +64,7 @@ export function getCleaningSteps(task: Task, options: { enabled?: boolean; sort?
   });
 }
 
-export function getDeploymentSteps(task: Task, options: { enabled?: boolean; sort?: boolean } = {}): Promise<Step[]> {
+function getDeploymentSteps(task: Task, options: { enabled?: boolean; sort?: boolean } = {}): Promise<Step[]> {
   return getSteps(task, DEPLOYING_INTERFACE_PRIORITY, 'getDeploySteps', {
     enabled: options.enabled ?? false,
     sort: options.sort ?? true,
@@ -187,7 +174,7 @@ async function validateUserSteps(
 }
 
 /** `_validate_user_clean_steps`: the user's order is kept; `abortable`/`priority` come from the driver. */
-export async function validateUserCleanSteps(task: Task, userSteps: UserStep[], disableRamdisk = false): Promise<Step[]> {
+async function validateUserCleanSteps(task: Task, userSteps: UserStep[], disableRamdisk = false): Promise<Step[]> {
   const driverSteps = await getCleaningSteps(task, { enabled: false, sort: false });
   return (await validateUserSteps(task, userSteps as Array<UserStep & Partial<Step>>, driverSteps, 'clean', {
     disableRamdisk,
@@ -236,8 +223,4 @@ export async function validateDeploySteps(task: Task): Promise<void> {
   await setNodeDeploymentSteps(task, { resetCurrent: false });
   task.node.driverInternalInfo.steps_validated = true;
   task.node.save();
-}
-
-export function currentStepSet(task: Task): boolean {
-  return isStepSet(task.node.cleanStep) || isStepSet(task.node.deployStep);
 }

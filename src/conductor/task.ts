@@ -13,7 +13,7 @@ import type { AgentClient } from './agent-client.js';
 /** A node bound to its store: `node.save()` and `node.refresh()` as in Ironic's objects. */
 export type Node = NodeData & { save(): void; refresh(): void };
 
-export function bindNode(data: NodeData, conductor: Conductor): Node {
+function bindNode(data: NodeData, conductor: Conductor): Node {
   const node = data as Node;
   Object.defineProperties(node, {
     save: { value: () => conductor.store.saveNode(node), enumerable: false, configurable: true },
@@ -149,7 +149,7 @@ export class Task {
   }
 }
 
-export class InvalidStateTransition extends Error {
+class InvalidStateTransition extends Error {
   constructor(node: string, from: string, event: string) {
     super(`Node ${node}: cannot "${event}" from state "${from}"`);
     this.name = 'InvalidState';

@@ -6,11 +6,10 @@
 import { excClassAndMessage } from './errors.js';
 import { FAILURE_STATES, type PowerState, states } from './states.js';
 import { isStepSet } from './node.js';
-import type { StepType } from './step-types.js';
 import type { Node, Task } from './task.js';
 
 /** Run by every power-off and reboot: the agent must look up again (new token) afterwards. */
-export function wipeInternalInfoOnPowerOff(node: Node): void {
+function wipeInternalInfoOnPowerOff(node: Node): void {
   const dii = node.driverInternalInfo;
   delete dii.agent_url;
   if (!dii.agent_secret_token_pregenerated) delete dii.agent_secret_token;
@@ -19,7 +18,7 @@ export function wipeInternalInfoOnPowerOff(node: Node): void {
   delete dii.agent_verify_ca;
 }
 
-export function wipeTokenAndUrl(task: Task): void {
+function wipeTokenAndUrl(task: Task): void {
   const dii = task.node.driverInternalInfo;
   delete dii.agent_secret_token;
   delete dii.agent_secret_token_pregenerated;
@@ -73,7 +72,7 @@ export function fastTrackAble(task: Task): boolean {
   return enabled && task.node.lastError === null;
 }
 
-export function agentIsAlive(task: Task): boolean {
+function agentIsAlive(task: Task): boolean {
   const dii = task.node.driverInternalInfo;
   if (!dii.agent_url || !dii.agent_last_heartbeat) return false;
   const age = (Date.now() - Date.parse(dii.agent_last_heartbeat as string)) / 1000;
@@ -106,12 +105,6 @@ export async function nodePowerAction(task: Task, newState: PowerState): Promise
   task.conductor.log.info({ node: node.uuid, power: newState }, `node ${node.uuid}: power action "${newState}"`);
 }
 
-/** `provision_updated_at = now`: the callback timeouts count from here. */
-export function touchProvisioning(task: Task): void {
-  task.node.provisionUpdatedAt = new Date().toISOString();
-  task.node.save();
-}
-
 const STEP_FIELDS = {
   clean: {
     step: 'cleanStep',
@@ -136,7 +129,7 @@ export function stepFields(type: 'clean' | 'deploy') {
 }
 
 /** `_get_node_next_steps`: the index to run next, or null when nothing is left. */
-export function getNodeNextStepIndex(task: Task, type: 'clean' | 'deploy', skipCurrentStep = true): number | null {
+function getNodeNextStepIndex(task: Task, type: 'clean' | 'deploy', skipCurrentStep = true): number | null {
   const fields = STEP_FIELDS[type];
   const current = task.node[fields.step];
   if (!isStepSet(current)) return 0;
@@ -226,8 +219,4 @@ export async function deployingErrorHandler(
     node.save();
   }
   if (node.provisionState !== states.DEPLOYFAIL) task.processEvent('fail');
-}
-
-export function stepTypeOf(task: Task): StepType {
-  return isStepSet(task.node.cleanStep) ? 'clean' : 'deploy';
 }

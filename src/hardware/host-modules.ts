@@ -9,7 +9,7 @@
 import * as zod from 'zod';
 import * as hardware from './index.js';
 
-export const HOST_MODULES_KEY = Symbol.for('ramdisk-agent.host-modules');
+const HOST_MODULES_KEY = Symbol.for('ramdisk-agent.host-modules');
 
 export function publishHostModules(): void {
   (globalThis as Record<symbol, unknown>)[HOST_MODULES_KEY] = { hardware, zod };

@@ -13,7 +13,7 @@ export interface UdevDump {
   properties: Record<string, string> | { error: string };
 }
 
-export function parseUdevProperties(stdout: string): Record<string, string> {
+function parseUdevProperties(stdout: string): Record<string, string> {
   return Object.fromEntries(
     stdout
       .split('\n')

@@ -66,8 +66,8 @@ class DoNothingDeploy extends AgentDeploy {
 // and running, inherit CustomAgentDeploy"
 const customCalls: string[] = [];
 class MyCustomDeploy extends CustomAgentDeploy {
-  override validate(task: Task) {
-    super.validate(task);
+  override async validate(task: Task) {
+    await super.validate(task);
     // ... custom validation
     customCalls.push('validate');
   }

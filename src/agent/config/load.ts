@@ -9,8 +9,8 @@ import { configFromKernelParams, parseKernelCmdline } from './kernel-cmdline.js'
 import type { AgentFlags } from './flags.js';
 import { agentConfigSchema, type AgentConfig, type AgentConfigInput } from './schema.js';
 
-export const DEFAULT_CONFIG_FILE = '/etc/ramdisk-agent/agent.json';
-export const DEFAULT_CMDLINE_FILE = '/proc/cmdline';
+const DEFAULT_CONFIG_FILE = '/etc/ramdisk-agent/agent.json';
+const DEFAULT_CMDLINE_FILE = '/proc/cmdline';
 
 export class ConfigError extends Error {}
 

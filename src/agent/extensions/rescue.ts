@@ -11,8 +11,8 @@ import { z } from 'zod';
 import { CommandExecutionError } from '../../hardware/errors.js';
 import { defineCommand, defineExtension, type CommandContext } from '../command.js';
 
-export const PASSWORD_FILE = '/etc/ipa-rescue-config/ipa-rescue-password';
-export const RESCUED_MARKER = '/etc/.rescued';
+const PASSWORD_FILE = '/etc/ipa-rescue-config/ipa-rescue-password';
+const RESCUED_MARKER = '/etc/.rescued';
 
 /** crypt(3) SHA-256 with a random salt (`$5$...`), as IPA's `crypt_mksalt('SHA-256')`. */
 async function hashPassword(ctx: CommandContext, password: string): Promise<string> {

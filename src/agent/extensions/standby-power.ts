@@ -11,7 +11,7 @@ import { defineCommand, type CommandContext } from '../command.js';
 const noParams = z.object({}).loose();
 
 /** IPA's `full_sync` with this agent's services; all disks only for real power actions. */
-export function fullSync(ctx: CommandContext): Promise<void> {
+function fullSync(ctx: CommandContext): Promise<void> {
   const { exec, guard, hardware, log, power } = ctx.services;
   return syncDisks({ exec, guard, hardware, log, allDisks: power.mode === 'real' });
 }

@@ -16,7 +16,7 @@ import type { StepPhase } from '../../hardware/step.js';
 import type { IronicNode, IronicPort, StepContext } from '../../hardware/step-context.js';
 import { defineCommand, defineExtension, type CommandContext, type Extension } from '../command.js';
 
-export const nodeSchema = z.looseObject({
+const nodeSchema = z.looseObject({
   uuid: z.string().optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
   instance_info: z.record(z.string(), z.unknown()).optional(),
@@ -24,7 +24,7 @@ export const nodeSchema = z.looseObject({
   driver_internal_info: z.record(z.string(), z.unknown()).optional(),
 });
 
-export const portsSchema = z.array(z.looseObject({ address: z.string().optional() })).default([]);
+const portsSchema = z.array(z.looseObject({ address: z.string().optional() })).default([]);
 
 const stepSchema = z.looseObject({
   step: z.string().min(1),

@@ -47,7 +47,7 @@ async function interfaceIpv4(exec: Exec, name: string): Promise<string | undefin
 }
 
 /** The kernel's source address towards `ip`, unless link-local. */
-export async function routeSource(exec: Exec, ip: string): Promise<string | undefined> {
+async function routeSource(exec: Exec, ip: string): Promise<string | undefined> {
   const { stdout } = await exec('ip', ['-j', 'route', 'get', ip], { timeoutMs: 10_000, quiet: true });
   const src = routeSchema.parse(JSON.parse(stdout))[0]?.prefsrc;
   return src && !isLinkLocal(src) ? src : undefined;

@@ -12,7 +12,7 @@ import type { Logger } from '../../hardware/logger.js';
 import type { CommandRunner } from '../command-runner.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { TokenGate } from '../http/token-gate.js';
-import type { NodeCache } from '../services.js';
+import type { NodeCache } from '../node-cache.js';
 import { Heartbeater, type HeartbeatOutcome } from './heartbeater.js';
 import { HeartbeatRejectedError, IronicApiClient } from './ironic-api-client.js';
 import { decideToken, lookupNode, type LookupConfig, type LookupResult, type TokenDecision } from './lookup.js';

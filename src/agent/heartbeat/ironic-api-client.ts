@@ -15,9 +15,9 @@ import type { Logger } from '../../hardware/logger.js';
 
 export type ApiVersion = readonly [number, number];
 
-export const MIN_IRONIC_VERSION: ApiVersion = [1, 31];
-export const AGENT_VERSION_IRONIC_VERSION: ApiVersion = [1, 36];
-export const AGENT_TOKEN_IRONIC_VERSION: ApiVersion = [1, 62];
+const MIN_IRONIC_VERSION: ApiVersion = [1, 31];
+const AGENT_VERSION_IRONIC_VERSION: ApiVersion = [1, 36];
+const AGENT_TOKEN_IRONIC_VERSION: ApiVersion = [1, 62];
 export const AGENT_VERIFY_CA_IRONIC_VERSION: ApiVersion = [1, 68];
 
 export function compareVersions(a: ApiVersion, b: ApiVersion): number {
@@ -28,11 +28,11 @@ function minVersion(a: ApiVersion, b: ApiVersion): ApiVersion {
   return compareVersions(a, b) <= 0 ? a : b;
 }
 
-export function formatVersion(v: ApiVersion): string {
+function formatVersion(v: ApiVersion): string {
   return `${v[0]}.${v[1]}`;
 }
 
-export function parseVersion(text: string): ApiVersion | undefined {
+function parseVersion(text: string): ApiVersion | undefined {
   const match = /^(\d+)\.(\d+)$/.exec(text.trim());
   return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
@@ -60,7 +60,7 @@ export interface ApiResponse {
 }
 
 /** Every URL failed at the connection level (refused, reset, timed out, TLS). */
-export class ApiConnectionError extends Error {
+class ApiConnectionError extends Error {
   readonly causes: unknown[];
   constructor(message: string, causes: unknown[]) {
     super(message, { cause: causes.at(-1) });

@@ -15,7 +15,7 @@ import type { IronicApiClient } from './ironic-api-client.js';
 const MAX_BACKOFF_S = 60;
 const CONFLICT_SLEEPS_S = [5, 10, 30];
 
-export const lookupConfigSchema = z.looseObject({
+const lookupConfigSchema = z.looseObject({
   heartbeat_timeout: z.number().positive(),
   agent_token: z.string().nullable().optional(),
   agent_token_required: z.boolean().optional(),

@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import { isIpaError } from '../../hardware/errors.js';
 
-export class HttpFault extends Error {
+class HttpFault extends Error {
   readonly statusCode: number;
   constructor(statusCode: number, description: string) {
     super(`${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}: ${description}`);

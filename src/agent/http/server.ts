@@ -24,7 +24,7 @@ export const LOG_REDACTION = {
   censor: '***',
 };
 
-export function redactToken(url: string): string {
+function redactToken(url: string): string {
   return url.replace(/([?&]agent_token=)[^&]*/g, '$1***');
 }
 

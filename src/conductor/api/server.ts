@@ -11,8 +11,8 @@ import { type NodeData, nodeToApi } from '../node.js';
 import { maskSecrets } from '../agent-client.js';
 import { ApiError, errorBody, statusOf } from './errors.js';
 
-export const MAX_API_VERSION = '1.82';
-export const MIN_API_VERSION = '1.1';
+const MAX_API_VERSION = '1.82';
+const MIN_API_VERSION = '1.1';
 
 function parseVersion(header: unknown): [number, number] {
   const text = Array.isArray(header) ? header[0] : header;

@@ -9,7 +9,7 @@ import { ConductorApiClient, DEFAULT_CONDUCTOR_URL } from './api-client.js';
 import { startConductorService } from './serve.js';
 import { waitForProvisionEnd } from './wait.js';
 
-export const CONDUCTOR_USAGE = `Usage: ramdisk-agent conductor <command> [options]
+const CONDUCTOR_USAGE = `Usage: ramdisk-agent conductor <command> [options]
 
 Commands:
   serve                      run the conductor (API on 127.0.0.1:6385, nodes in SQLite)

@@ -11,7 +11,7 @@ import type { ArgsInfo, Step, StepType } from '../step-types.js';
 import type { Task } from '../task.js';
 import { validateRaidConfiguration } from './raid-config.js';
 
-export type InterfaceType = 'deploy' | 'boot' | 'power' | 'management' | 'bios' | 'raid' | 'base';
+type InterfaceType = 'deploy' | 'boot' | 'power' | 'management' | 'bios' | 'raid' | 'base';
 
 function toStepDict(declaration: StepDeclaration, interfaceType: string): Step {
   const step: Step = {

@@ -22,7 +22,7 @@ const logicalDisk = z
     message: "'controller' is a dependency of 'physical_disks'",
   });
 
-export const raidConfigSchema = z.strictObject({ logical_disks: z.array(logicalDisk).min(1) });
+const raidConfigSchema = z.strictObject({ logical_disks: z.array(logicalDisk).min(1) });
 export type RaidConfig = z.output<typeof raidConfigSchema>;
 
 export function validateRaidConfiguration(raidConfig: unknown): RaidConfig {

@@ -26,14 +26,14 @@ export async function hasIpmiDevice(devRoot = '/dev'): Promise<boolean> {
 }
 
 /** `Key   : value` from `ipmitool lan print`. */
-export function parseLanPrint(stdout: string): { ip: string | null; mac: string | null } {
+function parseLanPrint(stdout: string): { ip: string | null; mac: string | null } {
   const ip = /^IP Address\s+:\s*(\S+)\s*$/m.exec(stdout)?.[1] ?? null;
   const mac = /^MAC Address\s+:\s*(\S+)\s*$/m.exec(stdout)?.[1] ?? null;
   return { ip, mac: mac?.toLowerCase() ?? null };
 }
 
 /** First non-link-local `Address: x/len` in `ipmitool lan6 print` whose status is active. */
-export function parseLan6Print(stdout: string): string | null {
+function parseLan6Print(stdout: string): string | null {
   const blocks = stdout.split(/^(?=IPv6 (?:Static|Dynamic) Address)/m);
   for (const block of blocks) {
     const address = /^\s*Address:\s*(\S+)/m.exec(block)?.[1];

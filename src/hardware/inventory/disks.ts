@@ -9,11 +9,11 @@ import type { InventoryDisk } from './types.js';
 const LISTED_TYPES = /^(disk|raid\d*|mpath)$/;
 const IGNORED_NAMES = /^(fd|ram|zram)\d*/;
 
-export function isInventoryDisk(device: BlockDevice): boolean {
+function isInventoryDisk(device: BlockDevice): boolean {
   return LISTED_TYPES.test(device.type) && !IGNORED_NAMES.test(device.name) && device.sizeBytes > 0;
 }
 
-export function toInventoryDisk(device: BlockDevice): InventoryDisk {
+function toInventoryDisk(device: BlockDevice): InventoryDisk {
   return {
     name: device.path,
     model: device.model ?? '',

@@ -19,7 +19,6 @@ import { getSystemVendor } from './system-vendor.js';
 import type { Inventory, InventoryDisk } from './types.js';
 
 export type { Inventory } from './types.js';
-export { listNetworkInterfaces } from './interfaces.js';
 
 export interface InventoryOptions {
   exec: Exec;

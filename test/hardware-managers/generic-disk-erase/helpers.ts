@@ -7,7 +7,7 @@ import type { RunningAgent } from '../../../src/agent/agent.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
 import { dropPartitionEntries, type ScratchDevice, type ScratchDevices } from '../../helpers/loop-devices.js';
 
-export const ERASE_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'generic-disk-erase');
+const ERASE_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'generic-disk-erase');
 
 /** A vendor manager whose erase_block_device claims some devices (test/fixtures/erase). */
 export const VENDOR_MANAGER = join(import.meta.dirname, '..', '..', 'fixtures', 'erase', 'vendor-erase-manager');

@@ -35,7 +35,7 @@ export function firstNonZeroByte(device: string, length: number): number {
 }
 
 /** Offset of the first byte where the device differs from `expected`, or -1 if none does. */
-export function firstDifference(device: string, expected: Buffer): number {
+function firstDifference(device: string, expected: Buffer): number {
   for (const { offset, bytes } of chunks(device, expected.length)) {
     const want = expected.subarray(offset, offset + bytes.length);
     if (!bytes.equals(want)) return offset + bytes.findIndex((b, i) => b !== want[i]);

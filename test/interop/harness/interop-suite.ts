@@ -18,7 +18,7 @@ import { interopSkipReason } from './ironic-install.js';
  * `direct` deploy, `agent` RAID, and a forced out-of-band reboot at the end of a deploy
  * (the conductor asks the agent for `standby.sync`, then powers off itself).
  */
-export const AGENT_DRIVEN_NODE = {
+const AGENT_DRIVEN_NODE = {
   driver: 'fake-hardware',
   boot_interface: 'fake',
   deploy_interface: 'direct',

@@ -15,9 +15,9 @@ import { IRONIC_CACHE, IRONIC_SCRIPTS } from './ironic-install.js';
 const execFileAsync = promisify(execFile);
 
 /** The newest microversion of 21.4 (`GET /` → default_version 1.82). */
-export const IRONIC_API_VERSION = '1.82';
+const IRONIC_API_VERSION = '1.82';
 
-export const nodeSchema = z.looseObject({
+const nodeSchema = z.looseObject({
   uuid: z.string(),
   provision_state: z.string(),
   target_provision_state: z.string().nullable(),
@@ -40,7 +40,7 @@ export interface StateChange {
   targetProvisionState: string | null;
 }
 
-export class IronicError extends Error {
+class IronicError extends Error {
   constructor(
     message: string,
     readonly status: number,

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 export const IRONIC_SCRIPTS = join(import.meta.dirname, '..', 'ironic');
 export const IRONIC_CACHE = process.env.IRONIC_CACHE ?? '/var/cache/ramdisk-agent-interop';
 
-export interface IronicInstall {
+interface IronicInstall {
   cache: string;
   /** The `python3-ironic` version line from install.sh's versions.txt. */
   version: string;
 }
 
 /** The install, or why there is none. */
-export function findIronicInstall(): IronicInstall | { missing: string } {
+function findIronicInstall(): IronicInstall | { missing: string } {
   const complete = join(IRONIC_CACHE, 'root', '.complete');
   const envFile = join(IRONIC_CACHE, 'env.sh');
   if (!existsSync(complete) || !existsSync(envFile)) {
@@ -28,7 +28,7 @@ export function findIronicInstall(): IronicInstall | { missing: string } {
   return { cache: IRONIC_CACHE, version };
 }
 
-export const interopRequired = process.env.RAMDISK_AGENT_INTEROP === 'required';
+const interopRequired = process.env.RAMDISK_AGENT_INTEROP === 'required';
 
 /** A reason to skip the interop tests here (also printed), or undefined when they can run. */
 export function interopSkipReason(): string | undefined {

@@ -20,7 +20,7 @@ function mib(bytes: number): string {
 }
 
 /** Lines describing one progress snapshot, or none if it carries nothing we can draw. */
-export function describeProgress(
+function describeProgress(
   progress: Record<string, any> | null | undefined,
 ): Array<{ key: string; label: string; percent: number; detail: string }> {
   if (!progress) return [];
