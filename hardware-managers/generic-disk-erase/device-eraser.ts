@@ -11,7 +11,6 @@ import {
   BlockDeviceEraseError,
   HardwareManagerMethodNotFound,
   IncompatibleHardwareMethodError,
-  isIpaError,
   type BlockDevice,
   type StepContext,
 } from '../../src/hardware/index.js';

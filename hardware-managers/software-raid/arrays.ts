@@ -26,7 +26,7 @@ export async function loadMdModules(ctx: Pick<StepContext, 'exec' | 'guard'>): P
   await ctx.exec('modprobe', ['-a', 'md_mod', 'raid0', 'raid1', 'raid10', 'raid456'], { quiet: true }).catch(() => undefined);
 }
 
-export function parseDetailExport(stdout: string): { volumeName: string | null; level: string | null; components: string[] } {
+function parseDetailExport(stdout: string): { volumeName: string | null; level: string | null; components: string[] } {
   const fields = new Map<string, string>();
   for (const line of stdout.split('\n')) {
     const eq = line.indexOf('=');
@@ -45,7 +45,7 @@ export function parseDetailExport(stdout: string): { volumeName: string | null; 
 }
 
 /** The whole disk a device is on: its parent for a partition, itself otherwise. */
-export function diskOf(listing: readonly BlockDevice[], device: string): string {
+function diskOf(listing: readonly BlockDevice[], device: string): string {
   for (const disk of listing) {
     if (disk.path === device) return disk.path;
     if (disk.partitions.some((p) => p.path === device)) return disk.path;

@@ -9,7 +9,7 @@ export type BootMode = 'uefi' | 'bios';
 export type TableType = 'gpt' | 'msdos';
 
 /** IPA's `parse_capabilities`: a dict, a JSON string, or `key1:value1,key2:value2`. */
-export function parseCapabilities(root: Record<string, unknown> | undefined): Record<string, unknown> {
+function parseCapabilities(root: Record<string, unknown> | undefined): Record<string, unknown> {
   const raw = root?.capabilities;
   if (typeof raw === 'string') {
     try {

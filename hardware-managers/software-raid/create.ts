@@ -32,7 +32,7 @@ import {
 } from './raid-config.js';
 import { recordCreatedArrays } from './root-volume.js';
 
-export interface CreatePlan {
+interface CreatePlan {
   layouts: DiskLayout[];
   arrays: PlannedArray[];
   /** Logical disks left alone because their array is kept (skip_block_devices volume_name). */
@@ -60,7 +60,7 @@ function keptLogicalDisks(disks: readonly LogicalDisk[], existing: readonly Exis
   return kept;
 }
 
-export async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreatePlan> {
+async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreatePlan> {
   const skip = skipListVolumeNames(ctx.node);
   const candidates = await candidateDisks(ctx);
   validateSoftwareRaidConfig(config, ctx.node, candidates.length, skip);
@@ -162,7 +162,7 @@ async function rollBack(ctx: StepContext, arrays: readonly PlannedArray[], disks
   return problems;
 }
 
-export async function executeCreate(ctx: StepContext, plan: CreatePlan, progress: RaidProgress): Promise<PlannedArray[]> {
+async function executeCreate(ctx: StepContext, plan: CreatePlan, progress: RaidProgress): Promise<PlannedArray[]> {
   for (const array of plan.arrays) progress.device(array.device, 'planned', `RAID-${array.raidLevel} ${array.volumeName}`);
   const partitioned: string[] = [];
   const created: PlannedArray[] = [];

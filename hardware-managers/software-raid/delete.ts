@@ -42,7 +42,7 @@ export interface DeleteReport {
 }
 
 /** IPA's `_handle_raid_skip_list`: keep the named arrays, only wipe their disk neighbours. */
-export function decide(arrays: readonly ExistingArray[], skip: readonly string[]): Map<string, Decision> {
+function decide(arrays: readonly ExistingArray[], skip: readonly string[]): Map<string, Decision> {
   const decisions = new Map<string, Decision>(arrays.map((a) => [a.device, 'delete']));
   for (const array of arrays) {
     if (!array.volumeName || !skip.includes(array.volumeName)) continue;

@@ -21,7 +21,7 @@ import {
 import { listArrays } from './arrays.js';
 import { ESP_SIZE_MIB } from './partition-plan.js';
 
-export interface EspMember {
+interface EspMember {
   disk: string;
   number: number;
   node: string;

@@ -24,7 +24,7 @@ export interface PlannedArray {
 /** Members mdadm needs at least per level (RAID-1/1+0 of one disk would mirror nothing). */
 export const MIN_MEMBERS: Readonly<Record<string, number>> = { '0': 1, '1': 2, '1+0': 2, '5': 3, '6': 4 };
 
-export function mdadmLevel(raidLevel: string): string {
+function mdadmLevel(raidLevel: string): string {
   return raidLevel === '1+0' ? '10' : raidLevel;
 }
 

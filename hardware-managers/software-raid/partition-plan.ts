@@ -35,7 +35,7 @@ export interface PlacedLogicalDisk {
   holders: string[];
 }
 
-export interface PlannedPartition {
+interface PlannedPartition {
   disk: string;
   /** 1-based number on its disk. */
   number: number;
@@ -63,7 +63,7 @@ export function partitionNode(disk: string, number: number): string {
 }
 
 /** Byte offset of the first RAID partition (IPA's `calculate_raid_start`). */
-export function firstPartitionStartBytes(bootMode: BootMode, table: TableType): number {
+function firstPartitionStartBytes(bootMode: BootMode, table: TableType): number {
   if (bootMode === 'uefi') return (ESP_SIZE_MIB + 1) * MiB;
   // IPA asks `sgdisk -F` on the fresh MBR; on any disk this tool partitions that is 1 MiB.
   return table === 'gpt' ? 8 * MiB : MiB;

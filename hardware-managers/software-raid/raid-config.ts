@@ -12,7 +12,7 @@
  */
 import { pythonRepr, SoftwareRAIDError, type IronicNode } from '../../src/hardware/index.js';
 
-export type RaidLevel = '0' | '1' | '1+0' | '5' | '6';
+type RaidLevel = '0' | '1' | '1+0' | '5' | '6';
 
 export interface LogicalDisk {
   raid_level: string;
@@ -29,7 +29,7 @@ export interface RaidConfig {
 }
 
 const IRONIC_LEVELS = ['JBOD', '0', '1', '2', '5', '6', '1+0', '5+0', '6+0'];
-export const SOFTWARE_RAID_LEVELS: readonly RaidLevel[] = ['0', '1', '1+0', '5', '6'];
+const SOFTWARE_RAID_LEVELS: readonly RaidLevel[] = ['0', '1', '1+0', '5', '6'];
 
 /** The logical-disk keys Ironic's schema allows (additionalProperties: false). */
 const LOGICAL_DISK_KEYS = [

@@ -27,6 +27,7 @@ const E = AGENT_ERRORS;
 export class InvalidContentError extends defineIpaError(E.InvalidContentError) {}
 export class InvalidCommandError extends defineIpaError(E.InvalidCommandError, InvalidContentError) {}
 
+/** @public IPA's NotFound (404); the wire-type test pins it. */
 export class NotFound extends defineIpaError(E.NotFound) {
   constructor(details = 'The requested URL was not found.') {
     super(details);
@@ -60,4 +61,4 @@ export class HeartbeatConnectionError extends defineIpaError(E.HeartbeatConnecti
 
 export class SystemRebootError extends defineIpaError(E.SystemRebootError) {}
 
-export { InvalidCommandParamsError, CommandExecutionError } from '../hardware/errors.js';
+export { InvalidCommandParamsError } from '../hardware/errors.js';

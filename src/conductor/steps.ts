@@ -4,7 +4,6 @@
  */
 import { InvalidParameterValue } from './errors.js';
 import { pythonRepr } from '../shared/python-repr.js';
-import { isStepSet } from './node.js';
 import { states } from './states.js';
 import { type Step, stepId, type UserStep } from './step-types.js';
 import type { Task } from './task.js';

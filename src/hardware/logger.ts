@@ -1,2 +1,2 @@
-export type { LogFn, Logger } from '../shared/logger.js';
+export type { Logger } from '../shared/logger.js';
 export { silentLogger } from '../shared/logger.js';

@@ -9,7 +9,6 @@ import {
   IncompatibleHardwareMethodError,
   InvalidCommandParamsError,
   VersionMismatch,
-  isIpaError,
 } from './errors.js';
 import type { HardwareManager, ManagerContext } from './manager.js';
 import type { PluginSource } from './loader.js';

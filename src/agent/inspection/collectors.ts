@@ -20,7 +20,7 @@ import type { AccumulatedFailures } from './failures.js';
 
 export type InspectionData = Record<string, unknown>;
 
-export interface CollectorContext {
+interface CollectorContext {
   services: AgentServices;
   collectorNames: readonly string[];
   signal?: AbortSignal | undefined;
@@ -33,7 +33,7 @@ export type Collector = (data: InspectionData, failures: AccumulatedFailures, ct
 const MIN_ROOT_DISK_BYTES = 4 * 1024 ** 3;
 
 /** IPA's `utils.guess_root_disk` on the inventory's disks: by (size, name), the first of at least 4 GiB. */
-export function guessRootDisk(disks: readonly InventoryDisk[]): InventoryDisk | undefined {
+function guessRootDisk(disks: readonly InventoryDisk[]): InventoryDisk | undefined {
   const sorted = [...disks].sort((a, b) => a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return sorted.find((d) => d.size >= MIN_ROOT_DISK_BYTES);
 }
@@ -102,7 +102,7 @@ const collectDmiDecode: Collector = async (data, failures, { services }) => {
   }
 };
 
-export async function builtinLldp(
+async function builtinLldp(
   services: AgentServices,
   interfaces?: readonly string[],
   signal?: AbortSignal,

@@ -11,7 +11,7 @@ import type { AgentServices } from '../services.js';
 const RETRY_INTERVAL_MS = 2_000;
 
 /** `01-aa-bb-cc-dd-ee-ff` (pxelinux's BOOTIF) → `aa:bb:cc:dd:ee:ff`. */
-export function normalizeMac(mac: string): string {
+function normalizeMac(mac: string): string {
   const plain = mac.includes('-') ? mac.split('-').slice(1).join(':') : mac;
   return plain.toLowerCase();
 }

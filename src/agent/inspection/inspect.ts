@@ -20,10 +20,10 @@ import type { AgentServices } from '../services.js';
 import { COLLECTORS, type InspectionData } from './collectors.js';
 import { AccumulatedFailures, InspectionError } from './failures.js';
 
-export const DEFAULT_COLLECTORS = 'default,logs';
+const DEFAULT_COLLECTORS = 'default,logs';
 const RETRY_ATTEMPTS = 5;
 /** tenacity's wait_exponential(multiplier=1.5, min=5, max=30), seconds. */
-export const inspectorRetryWait = (attempt: number) => Math.min(Math.max(1.5 * 2 ** (attempt - 1), 5), 30);
+const inspectorRetryWait = (attempt: number) => Math.min(Math.max(1.5 * 2 ** (attempt - 1), 5), 30);
 
 export interface InspectionOptions {
   signal?: AbortSignal;
@@ -32,20 +32,20 @@ export interface InspectionOptions {
   sysRoot?: string;
 }
 
-export function collectorNames(services: AgentServices): string[] {
+function collectorNames(services: AgentServices): string[] {
   return (services.config.inspectionCollectors || DEFAULT_COLLECTORS)
     .split(',')
     .map((n) => n.trim())
     .filter(Boolean);
 }
 
-export function inspectionEnabled(services: AgentServices): boolean {
+function inspectionEnabled(services: AgentServices): boolean {
   const { config } = services;
   return Boolean(config.inspectionCallbackUrl || (config.inspectionCollectors && config.apiUrls.length > 0));
 }
 
 /** IPA's `_get_urls`. */
-export function inspectionUrls(services: AgentServices): string[] {
+function inspectionUrls(services: AgentServices): string[] {
   const { config } = services;
   if (config.inspectionCallbackUrl) return config.inspectionCallbackUrl.split(',').filter(Boolean);
   return config.apiUrls.map((u) => `${u.replace(/\/+$/, '')}/v1/continue_inspection`);
@@ -113,7 +113,7 @@ class RetryableResponse extends Error {}
  * retried (5 attempts) on connection errors, 5xx and 409. Another 4xx is logged and gives
  * undefined ("proceeding with lookup"), as IPA.
  */
-export async function callInspector(
+async function callInspector(
   services: AgentServices,
   data: InspectionData,
   failures: AccumulatedFailures,

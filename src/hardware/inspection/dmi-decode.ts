@@ -5,7 +5,7 @@
  */
 import type { Exec } from '../step-context.js';
 
-export type DmiSection = Record<string, string | string[] | number>;
+type DmiSection = Record<string, string | string[] | number>;
 export interface DmiInfo {
   bios: DmiSection;
   cpu: DmiSection[];

@@ -15,7 +15,6 @@ import { ExecError } from '../exec.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Exec } from '../step-context.js';
 
-export const LLDP_ETHERTYPE = 0x88cc;
 const ETHERNET_HEADER_BYTES = 14;
 
 /** One TLV: the 7-bit type and the raw value bytes. */
@@ -28,7 +27,7 @@ export type LldpRawData = Record<string, Array<[number, string]>>;
  * runs past the end keeps the bytes that are there, as IPA's slicing does; a lone trailing
  * byte is dropped.
  */
-export function parseLldpTlvs(payload: Buffer, log: Logger = silentLogger): LldpTlv[] {
+function parseLldpTlvs(payload: Buffer, log: Logger = silentLogger): LldpTlv[] {
   const tlvs: LldpTlv[] = [];
   let offset = 0;
   while (payload.length - offset >= 2) {

@@ -13,7 +13,7 @@ export interface NumaTopology {
   nics: Array<{ name: string; numa_node: number }>;
 }
 
-export class IncompatibleNumaFormatError extends Error {}
+class IncompatibleNumaFormatError extends Error {}
 
 const UNIT_KB: Record<string, number> = { kB: 1, KB: 1, MB: 1024, GB: 1024 * 1024 };
 
