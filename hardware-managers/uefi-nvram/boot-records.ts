@@ -28,7 +28,7 @@ const ENTRY = /^Boot([0-9a-fA-F-]+)\*?\s+(.*?)\s+((BBS|HD|FvFile|FvVol|PciRoot|V
  * comes with a NUL (and the byte-order mark as U+FFFD). IPA decodes UTF-16 first when the
  * `BootCurrent: ` line appears that way; here the NULs are dropped.
  */
-export function decodeEfibootmgrOutput(text: string): string {
+function decodeEfibootmgrOutput(text: string): string {
   if (/^BootCurrent: /m.test(text)) return text;
   return text.replace(/[\u0000\ufeff\ufffd]/g, '');
 }
