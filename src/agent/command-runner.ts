@@ -18,6 +18,9 @@ import type { AgentServices } from './services.js';
  * oldest finished results are dropped beyond this count.
  */
 const MAX_KEPT_RESULTS = 1000;
+const LIST_OPEN = Buffer.from('{"commands":[');
+const COMMA = Buffer.from(',');
+const LIST_CLOSE = Buffer.from(']}');
 
 /**
  * How long a new command waits for an aborted one to end (its tools killed and reaped, its
@@ -89,13 +92,14 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   listBody(): Buffer {
     const last = this.#last;
     if (this.#listCache && this.#listCacheFor === last && (last === undefined || last.isDone)) return this.#listCache;
-    let body = '{"commands":[';
-    let first = true;
+    // Joined as bytes: the results already are, and a 1.6 MB string would land in old space.
+    const parts: Buffer[] = [LIST_OPEN];
     for (const result of this.#results.values()) {
-      body += (first ? '' : ',') + result.toJSONString();
-      first = false;
+      if (parts.length > 1) parts.push(COMMA);
+      parts.push(result.toJSONBuffer());
     }
-    const built = Buffer.from(body + ']}');
+    parts.push(LIST_CLOSE);
+    const built = Buffer.concat(parts);
     // Only a list whose last command has finished may be cached: one built while it was
     // RUNNING would otherwise be served after it finished (the conductor would wait forever).
     if (last === undefined || last.isDone) {

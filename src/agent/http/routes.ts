@@ -69,7 +69,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
 
   const sendResult = async (reply: FastifyReply, result: CommandResult, wait: boolean) => {
     if (wait) await result.whenDone();
-    return sendJson(reply, result.toJSONString());
+    return sendJson(reply, result.toJSONBuffer());
   };
 
   route('GET', '/', (request, reply) => {
