@@ -84,7 +84,8 @@ export abstract class BaseInterface {
     const method = declaration?.method ?? step.step;
     const fn = (this as unknown as Record<string, unknown>)[method];
     if (typeof fn !== 'function') {
-      throw new InvalidParameterValue(`${this.constructor.name} has no ${type} step "${step.step}"`);
+      // The interface type, not the class name: the shipped bundle is minified without keepNames.
+      throw new InvalidParameterValue(`the ${this.interfaceType} interface has no ${type} step "${step.step}"`);
     }
     const args = step.args;
     return (await (args !== undefined && args !== null ? fn.call(this, task, args) : fn.call(this, task))) as StepReturn;
