@@ -122,6 +122,12 @@ async function serve(argv: string[]): Promise<number> {
   const bootMode = (values['boot-mode'] as string | undefined) ?? 'uefi';
   if (bootMode !== 'uefi' && bootMode !== 'bios') throw new UsageError('--boot-mode is uefi or bios');
   const [retries, interval] = ((values['power-off-wait'] as string | undefined) ?? '6,5').split(',').map(Number);
+  // Listen for the stop signal before the API is up: a supervisor may send it as soon as the
+  // port answers, and an uncaught SIGTERM would end the process without closing the store.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   const service = await startConductorService({
     host,
     port,
@@ -134,10 +140,7 @@ async function serve(argv: string[]): Promise<number> {
       agent: { postDeployGetPowerStateRetries: retries ?? 6, postDeployGetPowerStateRetryInterval: interval ?? 5 },
     },
   });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await stopRequested;
   await service.close();
   return 0;
 }
