@@ -17,6 +17,8 @@ declare -A NEEDED=(
   [genisoimage]=genisoimage [mcopy]=mtools
   # inspection: LLDP frames (tcpdump), USB devices (lshw)
   [tcpdump]=tcpdump [lshw]=lshw
+  # burn-in steps: CPU/memory stress and disk/network load
+  [stress-ng]=stress-ng [fio]=fio
   # better-sqlite3 (conductor node store) builds from source when no prebuilt binary can be fetched
   [python3]=python3 [make]=make [g++]=g++
 )

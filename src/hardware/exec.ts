@@ -21,6 +21,12 @@ export interface ExecOptions {
   /** Called with each complete output line while the program runs (progress parsing). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /**
+   * `false`: stdout goes only to `onLine` and is not kept (`stdout` is empty). For tools that
+   * report for hours (fio's periodic JSON): kept, their output would grow without bound and
+   * execa would kill them at its buffer limit.
+   */
+  keepStdout?: boolean;
+  /**
    * `background`: run under `nice`/`ionice` so that heartbeats and the API stay responsive
    * while a long erase or copy runs.
    */
@@ -148,7 +154,7 @@ export async function run(file: string, args: readonly string[] = [], options: E
     forceKillAfterDelay: 5_000,
     stripFinalNewline: false,
     encoding: 'utf8',
-    ...(options.onLine ? { buffer: true } : {}),
+    ...(options.onLine ? { buffer: options.keepStdout === false ? { stdout: false, stderr: true } : true } : {}),
   });
 
   if (options.onLine) {

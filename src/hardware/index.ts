@@ -60,3 +60,13 @@ export type {
   InventorySystemVendor,
   InventoryBoot,
 } from './inventory/types.js';
+export {
+  parseSmartctlJson,
+  summariseHealth,
+  selfTestStatus,
+  readSmartctl,
+  readDiskHealth,
+  describeCriticalWarning,
+  DEFAULT_HEALTH_LIMITS,
+} from './smart.js';
+export type { DiskHealth, HealthLimits, HealthProblem, SelfTestStatus, SmartctlJson } from './smart.js';

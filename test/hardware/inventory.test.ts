@@ -64,6 +64,8 @@ const inventorySchema = z.strictObject({
       logical_sectors: z.number().int().positive(),
       physical_sectors: z.number().int().positive(),
       tran: nullableString,
+      // Not IPA's: the SMART health summary, beside IPA's keys (whatever smartctl made of the disk).
+      smart: z.object({ available: z.boolean(), passed: z.boolean().nullable(), problems: z.array(z.unknown()) }).optional(),
     }),
   ),
   memory: z.strictObject({ total: z.number().int().positive().nullable(), physical_mb: z.number().int().nullable() }),

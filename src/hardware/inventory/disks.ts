@@ -4,6 +4,8 @@
  * zero-sized devices. IPA keeps uuid/partuuid internally but does not serialise them.
  */
 import type { BlockDevice } from '../block-devices.js';
+import { readDiskHealth } from '../smart.js';
+import type { Exec } from '../step-context.js';
 import type { InventoryDisk } from './types.js';
 
 const LISTED_TYPES = /^(disk|raid\d*|mpath)$/;
@@ -34,4 +36,13 @@ function toInventoryDisk(device: BlockDevice): InventoryDisk {
 
 export function inventoryDisks(devices: readonly BlockDevice[]): InventoryDisk[] {
   return devices.filter(isInventoryDisk).map(toInventoryDisk);
+}
+
+/**
+ * Adds each disk's SMART health summary as `smart`, a key IPA does not have, so a
+ * conductor's inspection rules can act on failing disks. Bounded: get_hardware_info is
+ * answered synchronously and the conductor waits 60 s at most.
+ */
+export async function withSmartHealth(exec: Exec, disks: InventoryDisk[]): Promise<InventoryDisk[]> {
+  return Promise.all(disks.map(async (disk) => ({ ...disk, smart: await readDiskHealth(exec, disk.name, undefined, 10_000) })));
 }

@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { Exec } from '../step-context.js';
 import { detectBmc, hasIpmiDevice, type BmcInfo } from './bmc.js';
 import { getCpu } from './cpu.js';
-import { inventoryDisks } from './disks.js';
+import { inventoryDisks, withSmartHealth } from './disks.js';
 import { listNetworkInterfaces } from './interfaces.js';
 import { getMemory } from './memory.js';
 import { getSystemVendor } from './system-vendor.js';
@@ -55,10 +55,12 @@ async function bmcInfo(options: InventoryOptions, log: Logger): Promise<BmcInfo>
 export async function collectInventory(options: InventoryOptions): Promise<Inventory> {
   const log = options.log ?? silentLogger;
   const started = performance.now();
-  const [hasDmidecode, hasBiosdevname] = await Promise.all([
+  const [hasDmidecode, hasBiosdevname, hasSmartctl] = await Promise.all([
     process.getuid?.() === 0 ? hasCommand('dmidecode') : Promise.resolve(false),
     hasCommand('biosdevname'),
+    hasCommand('smartctl'),
   ]);
+  const listDisks = options.listDisks ?? (() => listBlockDevices(options.exec).then(inventoryDisks));
   const [interfaces, cpu, disks, memory, bmc, systemVendor, uefi] = await Promise.all([
     listNetworkInterfaces({
       exec: options.exec,
@@ -67,7 +69,7 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
       ...(options.enableVlanInterfaces !== undefined ? { enableVlanInterfaces: options.enableVlanInterfaces } : {}),
     }),
     getCpu(options.exec),
-    options.listDisks ? options.listDisks() : listBlockDevices(options.exec).then(inventoryDisks),
+    listDisks().then((disks) => (hasSmartctl ? withSmartHealth(options.exec, disks) : disks)),
     getMemory(options.exec, { hasDmidecode, log }),
     bmcInfo(options, log),
     getSystemVendor(),

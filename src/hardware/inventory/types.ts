@@ -3,6 +3,8 @@
  * `poll.get_hardware_info` returns and what inspection would send. Ironic and its
  * inspection rules read these keys by name, so nothing is renamed or dropped.
  */
+import type { DiskHealth } from '../smart.js';
+
 export interface InventoryInterface {
   name: string;
   mac_address: string;
@@ -44,6 +46,8 @@ export interface InventoryDisk {
   logical_sectors: number;
   physical_sectors: number;
   tran: string | null;
+  /** Not IPA's: SMART health from smartctl, when smartctl is installed. */
+  smart?: DiskHealth;
 }
 
 export interface InventoryMemory {

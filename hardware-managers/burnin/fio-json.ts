@@ -1,0 +1,87 @@
+/**
+ * fio's JSON output, read while fio runs. With `--output-format json --status-interval N`
+ * fio prints a whole JSON document every N seconds and a final one at the end, each
+ * starting with `{` and ending with `}` alone on a line; other lines ("fio: waiting for
+ * connection") may come in between. Only the keys the burn-in reports are typed.
+ */
+import { z } from 'zod';
+
+const direction = z.looseObject({
+  io_bytes: z.number(),
+  /** KiB/s. */
+  bw: z.number(),
+  iops: z.number().optional(),
+  runtime: z.number().optional(),
+});
+
+const job = z.looseObject({
+  jobname: z.string(),
+  error: z.number(),
+  /** Seconds since the job started. */
+  elapsed: z.number().optional(),
+  total_err: z.number().optional(),
+  first_error: z.number().optional(),
+  read: direction,
+  write: direction,
+});
+
+const document = z.looseObject({
+  'fio version': z.string().optional(),
+  jobs: z.array(job),
+});
+
+export type FioJob = z.infer<typeof job>;
+export type FioDocument = z.infer<typeof document>;
+
+export function parseFioDocument(text: string): FioDocument {
+  return document.parse(JSON.parse(text));
+}
+
+/** Feeds output lines; calls `onDocument` with each complete document fio printed. */
+export class FioJsonStream {
+  #lines: string[] | undefined;
+  #last: FioDocument | undefined;
+  #lastText: string | undefined;
+  readonly #onDocument: (doc: FioDocument) => void;
+
+  constructor(onDocument: (doc: FioDocument) => void = () => {}) {
+    this.#onDocument = onDocument;
+  }
+
+  push(line: string): void {
+    if (this.#lines === undefined) {
+      if (line === '{') this.#lines = [line];
+      return;
+    }
+    this.#lines.push(line);
+    if (line !== '}') return;
+    const text = this.#lines.join('\n');
+    this.#lines = undefined;
+    let doc: FioDocument;
+    try {
+      doc = parseFioDocument(text);
+    } catch {
+      return; // a document fio cut short (killed mid-print): the previous one stands
+    }
+    this.#last = doc;
+    this.#lastText = text;
+    this.#onDocument(doc);
+  }
+
+  /** The last complete document: after fio exits, its final report. */
+  get last(): FioDocument | undefined {
+    return this.#last;
+  }
+
+  get lastText(): string | undefined {
+    return this.#lastText;
+  }
+}
+
+export const KIB = 1024;
+export const MIB = 1024 * 1024;
+
+/** fio's `bw` is KiB/s. */
+export function mibPerSecond(direction: { bw: number }): number {
+  return direction.bw / KIB;
+}

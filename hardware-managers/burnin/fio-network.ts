@@ -1,0 +1,252 @@
+/**
+ * burnin_network: IPA's fio network job (reference §10). Two nodes pair up: the "writer"
+ * listens and sends for `runtime` seconds, the "reader" connects to its partner and
+ * receives; then the roles swap, so each link is loaded in both directions. The pair comes
+ * from `agent_burnin_fio_network_config` ({"role", "partner"}), as in IPA.
+ *
+ * IPA's other way to pair, a tooz coordination backend, is not implemented: the step fails
+ * saying so rather than waiting for a partner it cannot find. Where no coordination
+ * backend exists, `agent_burnin_fio_network_target` ("host" or "host:port") runs one
+ * direction against a peer that is already listening there (`fio --listen` with
+ * `--rw read`, e.g. on a test server), without pairing.
+ */
+import { writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { CleaningError, ExecError, type StepContext } from '../../src/hardware/index.js';
+import { FioJsonStream, mibPerSecond } from './fio-json.js';
+import { integer, outputFile, resolveKnobs, wholeNumber } from './knobs.js';
+import { BurninProgress } from './progress.js';
+import {
+  assertPassed,
+  checkThreshold,
+  round,
+  toolFailure,
+  type BurninReport,
+  type PartReport,
+  type Threshold,
+} from './report.js';
+
+export const networkArgs = z.object({
+  agent_burnin_fio_network_runtime: integer.optional().describe('Seconds per direction (IPA default 21600)'),
+  agent_burnin_fio_network_outputfile: outputFile
+    .optional()
+    .describe("fio's final JSON report per direction, written to <file>.writer and <file>.reader"),
+  agent_burnin_fio_network_config: z
+    .looseObject({ role: z.string(), partner: z.string().min(1).optional() })
+    .optional()
+    .describe('Static pairing: {"role": "writer"|"reader", "partner": "<host>"}'),
+  agent_burnin_fio_network_pairing_timeout: integer.optional().describe('Seconds to wait for the partner (IPA default 900)'),
+  agent_burnin_fio_network_pairing_group_name: z.string().optional().describe('tooz group for dynamic pairing (not supported)'),
+  agent_burnin_fio_network_pairing_backend_url: z
+    .string()
+    .optional()
+    .describe('tooz backend for dynamic pairing (not supported)'),
+  agent_burnin_fio_network_target: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:\d{1,5})?$/)
+    .optional()
+    .describe('Without pairing: send for the runtime to a fio reader listening at "host[:port]"'),
+  agent_burnin_fio_network_port: integer.optional().describe('TCP port of the fio connection (IPA uses 9000)'),
+  agent_burnin_fio_network_min_mib_per_second: wholeNumber.optional().describe('Fail a direction whose MiB/s stays below this'),
+});
+
+type Role = 'writer' | 'reader';
+const ROLES = new Set<string>(['writer', 'reader']);
+const DEFAULT_PORT = 9000;
+/**
+ * IPA's reader retries a refused connection every 30 s; connecting is cheap, so the reader
+ * here tries every 2 s, which starts the swapped direction sooner and changes nothing else.
+ */
+const READER_RETRY_MS = 2_000;
+/**
+ * The writer's 16 fio jobs set up their listening sockets one after another. A reader that
+ * connects the moment its own previous direction ends can get ahead of them: here that
+ * left jobs on both sides waiting for each other until the timeout. So the reader gives
+ * its partner this head start at the start of each direction (IPA's 30 s retry cycle
+ * hides the same race).
+ */
+const READER_START_DELAY_MS = 5_000;
+
+interface Direction {
+  role: Role;
+  /** Reader: the host to connect to. Writer: undefined (listens). Target mode: the target. */
+  host: string | undefined;
+  /** Target mode sends while connecting, instead of listening. */
+  connectAndSend?: boolean;
+}
+
+function fioNetArgs(direction: Direction, port: number, runtime: number): string[] {
+  const args = [
+    '--ioengine',
+    'net',
+    '--port',
+    String(port),
+    '--fill_device',
+    '1',
+    '--group_reporting',
+    '--gtod_reduce',
+    '1',
+    '--numjobs',
+    '16',
+  ];
+  if (direction.connectAndSend) {
+    args.push('--name', 'writer', '--rw', 'write', '--runtime', String(runtime), '--time_based', '--hostname', direction.host!);
+  } else if (direction.role === 'writer') {
+    args.push('--name', 'writer', '--rw', 'write', '--runtime', String(runtime), '--time_based', '--listen');
+  } else {
+    args.push('--name', 'reader', '--rw', 'read', '--hostname', direction.host!);
+  }
+  args.push('--output-format', 'json', '--status-interval', '1');
+  return args;
+}
+
+function isRefused(error: unknown): boolean {
+  return (
+    error instanceof ExecError &&
+    error.reason === 'exit' &&
+    (error.exitCode === 16 || /Connection refused|Connection timed out|No route to host/.test(error.stderr + error.stdout))
+  );
+}
+
+interface RunOptions {
+  port: number;
+  runtime: number;
+  pairingTimeoutSeconds: number;
+  threshold: Threshold;
+  outputFile: string | undefined;
+  progress: BurninProgress;
+  commands: string[];
+}
+
+async function runDirection(ctx: StepContext, direction: Direction, options: RunOptions): Promise<PartReport> {
+  const name = direction.connectAndSend
+    ? `send to ${direction.host}`
+    : `${direction.role} (partner ${direction.host ?? 'connects'})`;
+  const args = fioNetArgs(direction, options.port, options.runtime);
+  options.commands.push(['fio', ...args].join(' '));
+  const deadline = Date.now() + options.pairingTimeoutSeconds * 1000;
+  const figure = (doc: { jobs: { read: { io_bytes: number; bw: number }; write: { io_bytes: number; bw: number } }[] }) => {
+    const job = doc.jobs[0];
+    const side = direction.role === 'reader' && !direction.connectAndSend ? job?.read : job?.write;
+    return side ? { bytes: side.io_bytes, mib_per_second: round(mibPerSecond(side), 2) } : { bytes: 0, mib_per_second: 0 };
+  };
+  if (direction.role === 'reader' && !direction.connectAndSend) {
+    options.progress.part(name, { state: 'waiting for the partner to listen' });
+    await sleep(READER_START_DELAY_MS, undefined, { signal: ctx.signal });
+  }
+  for (;;) {
+    const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...figure(doc) }));
+    options.progress.part(name, { state: direction.role === 'writer' && !direction.connectAndSend ? 'listening' : 'connecting' });
+    try {
+      await ctx.exec('fio', args, {
+        // The listener waits for its partner first; the reader receives until the writer stops.
+        timeoutMs: (options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000,
+        signal: ctx.signal,
+        keepStdout: false,
+        onLine: (line, from) => from === 'stdout' && stream.push(line),
+      });
+    } catch (error) {
+      const connecting = direction.role === 'reader' || direction.connectAndSend;
+      if (connecting && isRefused(error) && Date.now() + READER_RETRY_MS < deadline) {
+        ctx.log.info(
+          { partner: direction.host },
+          `fio (network): partner not listening yet, retrying in ${READER_RETRY_MS / 1000} s`,
+        );
+        await sleep(READER_RETRY_MS, undefined, { signal: ctx.signal });
+        continue;
+      }
+      throw toolFailure('fio (network)', error);
+    }
+    if (options.outputFile && stream.lastText) {
+      await writeFile(`${options.outputFile}.${direction.role}`, stream.lastText + '\n');
+    }
+    const part: PartReport = { name, passed: true, failures: [], role: direction.role };
+    const final = stream.last;
+    if (!final?.jobs[0]) {
+      part.passed = false;
+      part.failures.push('fio printed no report');
+      return part;
+    }
+    const job = final.jobs[0];
+    Object.assign(part, figure(final), { errors: job.total_err ?? 0, job_error: job.error });
+    if (job.error !== 0) {
+      part.passed = false;
+      part.failures.push(`fio stopped with error ${job.error}`);
+    }
+    checkThreshold(part, 'MiB/s', (part.mib_per_second as number | undefined) ?? 0, options.threshold);
+    options.progress.part(name, { state: part.passed ? 'passed' : 'failed', ...part });
+    return part;
+  }
+}
+
+export async function burninNetwork(ctx: StepContext, raw: z.output<typeof networkArgs>): Promise<BurninReport> {
+  const knobs = resolveKnobs(networkArgs, raw, ctx.node);
+  const runtime = knobs.agent_burnin_fio_network_runtime ?? 21_600;
+  const threshold: Threshold = {
+    knob: 'agent_burnin_fio_network_min_mib_per_second',
+    limit: knobs.agent_burnin_fio_network_min_mib_per_second,
+    kind: 'min',
+  };
+  let port = knobs.agent_burnin_fio_network_port ?? DEFAULT_PORT;
+  let directions: Direction[];
+
+  const config = knobs.agent_burnin_fio_network_config;
+  if (config) {
+    if (!ROLES.has(config.role)) throw new CleaningError(`fio (network) found an unknown role: ${config.role}`);
+    if (!config.partner) throw new CleaningError('fio (network) failed to find partner');
+    const role = config.role as Role;
+    const other: Role = role === 'writer' ? 'reader' : 'writer';
+    // The writer listens; the reader connects to its partner. Then the roles swap.
+    directions = [role, other].map((r) => ({ role: r, host: r === 'reader' ? config.partner : undefined }));
+  } else if (knobs.agent_burnin_fio_network_target) {
+    const target = /^(\[(?<v6>[^\]]+)\]|(?<host>[^:]+))(:(?<port>\d+))?$/.exec(knobs.agent_burnin_fio_network_target)!.groups!;
+    if (target.port) port = Number(target.port);
+    directions = [{ role: 'writer', host: target.v6 ?? target.host, connectAndSend: true }];
+  } else if (knobs.agent_burnin_fio_network_pairing_backend_url) {
+    throw new CleaningError(
+      'fio (network): dynamic pairing through a tooz coordination backend is not supported by this agent; ' +
+        'give agent_burnin_fio_network_config {"role", "partner"} or agent_burnin_fio_network_target',
+    );
+  } else {
+    // IPA's message for the same situation.
+    throw new CleaningError('fio (network): dynamic pairing config is missing agent_burnin_fio_network_pairing_backend_url');
+  }
+
+  const startedAt = new Date();
+  const progress = new BurninProgress(ctx.progress, 'burnin_network');
+  progress.phase('fio network', runtime * directions.length);
+  const commands: string[] = [];
+  const parts: PartReport[] = [];
+  try {
+    for (const [index, direction] of directions.entries()) {
+      progress.phase(`fio network ${direction.connectAndSend ? 'send' : direction.role} (${index + 1}/${directions.length})`);
+      parts.push(
+        await runDirection(ctx, direction, {
+          port,
+          runtime,
+          pairingTimeoutSeconds: knobs.agent_burnin_fio_network_pairing_timeout ?? 900,
+          threshold,
+          outputFile: knobs.agent_burnin_fio_network_outputfile,
+          progress,
+          commands,
+        }),
+      );
+    }
+  } catch (error) {
+    progress.close('failed');
+    throw error;
+  }
+  progress.close(parts.every((p) => p.passed) ? 'done' : 'failed');
+  return assertPassed({
+    step: 'burnin_network',
+    tool: 'fio',
+    commands,
+    started_at: startedAt.toISOString(),
+    duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
+    planned_seconds: runtime * directions.length,
+    passed: true,
+    parts,
+    thresholds: threshold.limit === undefined ? {} : { [threshold.knob]: threshold.limit },
+  });
+}

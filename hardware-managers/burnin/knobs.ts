@@ -1,0 +1,57 @@
+/**
+ * The burn-in knobs. IPA reads them only from `node.driver_info` (`agent_burnin_*`,
+ * reference §10); here the same names are also accepted as step arguments, which win over
+ * driver_info, so an operator can tune one manual cleaning run without editing the node.
+ * Defaults are IPA's. Ironic's CLI stores driver_info values as strings ("60"), so numbers
+ * and booleans are accepted in either form.
+ */
+import { z } from 'zod';
+import { InvalidCommandParamsError, type IronicNode } from '../../src/hardware/index.js';
+
+export const wholeNumber = z.union([z.number(), z.string().regex(/^\s*\d+(\.\d+)?\s*$/)]).transform((value, ctx) => {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) {
+    ctx.addIssue({ code: 'custom', message: `must be a number ≥ 0, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return number;
+});
+
+export const integer = wholeNumber.refine(Number.isInteger, 'must be an integer');
+
+export const flag = z.union([z.boolean(), z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === 'boolean') return value;
+  const text = String(value).trim().toLowerCase();
+  if (['1', 't', 'true', 'on', 'y', 'yes'].includes(text)) return true;
+  if (['0', 'f', 'false', 'off', 'n', 'no'].includes(text)) return false;
+  ctx.addIssue({ code: 'custom', message: `must be a boolean, got ${JSON.stringify(value)}` });
+  return z.NEVER;
+});
+
+/** A path the tool writes its log or JSON output to. */
+export const outputFile = z.string().min(1);
+
+/**
+ * Each knob's value: the step argument, else `driver_info[key]`, else `undefined` (the
+ * caller applies IPA's default). A driver_info value the schema refuses is an error naming
+ * where it came from, never a silent default.
+ */
+export function resolveKnobs<S extends z.ZodObject<z.ZodRawShape>>(
+  schema: S,
+  args: Record<string, unknown>,
+  node: IronicNode,
+): z.output<S> {
+  const info = (node.driver_info ?? {}) as Record<string, unknown>;
+  const fromDriverInfo: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    if (args[key] === undefined && info[key] !== undefined && info[key] !== null) fromDriverInfo[key] = info[key];
+  }
+  const parsed = schema.safeParse(fromDriverInfo);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidCommandParamsError(`driver_info.${issue?.path.join('.')} ${issue?.message}`);
+  }
+  const merged: Record<string, unknown> = { ...(parsed.data as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(args)) if (value !== undefined) merged[key] = value;
+  return merged as z.output<S>;
+}

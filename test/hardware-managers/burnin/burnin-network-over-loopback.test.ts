@@ -1,0 +1,127 @@
+// burnin_network with the real fio over 127.0.0.1: against a fio reader listening on a
+// local port (no pairing), and IPA's static pairing between two agents that swap roles.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../../../src/agent/agent.js';
+import { freePort, runStep, startBurninAgent } from './helpers.js';
+
+const agents: RunningAgent[] = [];
+let listener: ChildProcess | undefined;
+
+afterEach(async () => {
+  listener?.kill('SIGKILL');
+  listener = undefined;
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+});
+
+/** A plain fio reader listening on 127.0.0.1:port, as an operator would run on a test server. */
+function startFioReader(port: number): Promise<ChildProcess> {
+  // prettier-ignore
+  const child = spawn(
+    'fio',
+    ['--ioengine', 'net', '--port', String(port), '--fill_device', '1', '--gtod_reduce', '1', '--group_reporting',
+     '--numjobs', '16', '--name', 'reader', '--rw', 'read', '--listen'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // fio's stdout is block-buffered into a pipe: readiness is its listening socket.
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    const poll = setInterval(() => {
+      if (listeningSockets(port) > 0) {
+        clearInterval(poll);
+        resolve(child);
+      }
+    }, 50);
+  });
+}
+
+function listeningSockets(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6']
+    .map((table) => (existsSync(table) ? readFileSync(table, 'utf8') : ''))
+    .flatMap((text) => text.split('\n'))
+    .filter((line) => {
+      // local_address is "ADDR:PORT", state 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      return fields[1]?.endsWith(`:${hex}`) && fields[3] === '0A';
+    }).length;
+}
+
+describe('burnin_network', () => {
+  it('sends to a fio reader given as the target when no coordination backend exists', async () => {
+    const port = await freePort();
+    listener = await startFioReader(port);
+    const { agent, client } = await startBurninAgent();
+    agents.push(agent);
+    const { final, snapshots } = await runStep(client, 'burnin_network', {
+      agent_burnin_fio_network_target: `127.0.0.1:${port}`,
+      agent_burnin_fio_network_runtime: 2,
+    });
+    expect(final.command_status).toBe('SUCCEEDED');
+    const report = final.command_result.clean_result;
+    expect(report).toMatchObject({ step: 'burnin_network', planned_seconds: 2, passed: true });
+    expect(report.parts).toHaveLength(1);
+    expect(report.parts[0]).toMatchObject({ name: 'send to 127.0.0.1', passed: true, errors: 0 });
+    expect(report.parts[0].mib_per_second).toBeGreaterThan(0);
+    expect(report.parts[0].bytes).toBeGreaterThan(0);
+    expect(snapshots.some((s) => s.parts['send to 127.0.0.1']?.state === 'running')).toBe(true);
+  });
+
+  it('pairs two agents statically as IPA does: writer listens, reader connects, then they swap', async () => {
+    const port = await freePort();
+    const [a, b] = await Promise.all([startBurninAgent(), startBurninAgent()]);
+    agents.push(a.agent, b.agent);
+    const knobs = (role: string) => ({
+      agent_burnin_fio_network_config: { role, partner: '127.0.0.1' },
+      agent_burnin_fio_network_runtime: 2,
+      agent_burnin_fio_network_port: port,
+    });
+    // driver_info as Ironic would carry it, for one of them; a step argument for the other.
+    const [writer, reader] = await Promise.all([
+      runStep(a.client, 'burnin_network', {}, knobs('writer')),
+      runStep(b.client, 'burnin_network', knobs('reader')),
+    ]);
+    for (const { final } of [writer, reader]) {
+      expect(final.command_status).toBe('SUCCEEDED');
+      const parts = final.command_result.clean_result.parts;
+      expect(parts.map((p: any) => p.role)).toHaveLength(2);
+      for (const part of parts) expect(part.mib_per_second).toBeGreaterThan(0);
+    }
+    expect(writer.final.command_result.clean_result.parts.map((p: any) => p.role)).toEqual(['writer', 'reader']);
+    expect(reader.final.command_result.clean_result.parts.map((p: any) => p.role)).toEqual(['reader', 'writer']);
+  });
+
+  it('fails with a threshold naming the figure', async () => {
+    const port = await freePort();
+    listener = await startFioReader(port);
+    const { agent, client } = await startBurninAgent();
+    agents.push(agent);
+    const { final } = await runStep(client, 'burnin_network', {
+      agent_burnin_fio_network_target: `127.0.0.1:${port}`,
+      agent_burnin_fio_network_runtime: 1,
+      agent_burnin_fio_network_min_mib_per_second: 1e9,
+    });
+    expect(final.command_status).toBe('FAILED');
+    expect(final.command_error.details).toMatch(
+      /^burnin_network failed: send to 127\.0\.0\.1: MiB\/s [\d.]+ is below agent_burnin_fio_network_min_mib_per_second 1000000000$/,
+    );
+  });
+
+  it('says so when neither a pair, a target nor a supported backend is given', async () => {
+    const { agent, client } = await startBurninAgent();
+    agents.push(agent);
+    const missing = await runStep(client, 'burnin_network', {});
+    expect(missing.final.command_error).toMatchObject({
+      type: 'CleaningError',
+      details: 'fio (network): dynamic pairing config is missing agent_burnin_fio_network_pairing_backend_url',
+    });
+    const tooz = await runStep(
+      client,
+      'burnin_network',
+      {},
+      { agent_burnin_fio_network_pairing_backend_url: 'etcd3+http://10.0.0.1:2379' },
+    );
+    expect(tooz.final.command_error.details).toMatch(/tooz coordination backend is not supported/);
+  });
+});
