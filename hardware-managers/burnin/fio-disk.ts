@@ -46,7 +46,7 @@ const STATUS_INTERVAL_SECONDS = 1;
  */
 const LOOP_MODE_EXEC_TIMEOUT_MS = 24 * 24 * 3600_000;
 
-export function fioDiskArgs(devices: readonly BlockDevice[], loops: number, runtime: number): string[] {
+function fioDiskArgs(devices: readonly BlockDevice[], loops: number, runtime: number): string[] {
   // prettier-ignore
   const args = [
     '--rw', 'readwrite', '--bs', '4k', '--direct', '1', '--ioengine', 'libaio', '--iodepth', '32',

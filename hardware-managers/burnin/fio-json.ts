@@ -33,7 +33,7 @@ const document = z.looseObject({
 export type FioJob = z.infer<typeof job>;
 export type FioDocument = z.infer<typeof document>;
 
-export function parseFioDocument(text: string): FioDocument {
+function parseFioDocument(text: string): FioDocument {
   return document.parse(JSON.parse(text));
 }
 
@@ -78,7 +78,7 @@ export class FioJsonStream {
   }
 }
 
-export const KIB = 1024;
+const KIB = 1024;
 export const MIB = 1024 * 1024;
 
 /** fio's `bw` is KiB/s. */

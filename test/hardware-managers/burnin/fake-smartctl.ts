@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const SMART_FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'smart');
+const SMART_FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'smart');
 
 const SCRIPT = `#!/bin/sh
 for device in "$@"; do :; done
@@ -22,20 +22,26 @@ case " $* " in *" -t "*) echo "Testing has begun."; exit 0 ;; esac
 cat "$capture"
 `;
 
-export class FakeSmartctl {
-  readonly #dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-smartctl-'));
-  readonly #path = process.env.PATH;
+/**
+ * Installed when this module is imported, for the whole test file (each file runs in its own
+ * process): the exec wrapper remembers where it found a tool, so the fake must be first on
+ * PATH before anything looks smartctl up, and stay where it is.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-smartctl-'));
+writeFileSync(join(dir, 'smartctl'), SCRIPT);
+chmodSync(join(dir, 'smartctl'), 0o755);
+writeFileSync(join(dir, 'map'), '');
+process.env.PATH = `${dir}:${process.env.PATH ?? ''}`;
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
+export class FakeSmartctl {
+  /** Devices (paths) and the capture smartctl prints for each; every other device has no SMART. */
   constructor(map: Record<string, string>) {
-    writeFileSync(join(this.#dir, 'smartctl'), SCRIPT);
-    chmodSync(join(this.#dir, 'smartctl'), 0o755);
     const lines = Object.entries(map).map(([device, fixture]) => `${device} ${join(SMART_FIXTURES, fixture)}`);
-    writeFileSync(join(this.#dir, 'map'), lines.join('\n') + '\n');
-    process.env.PATH = `${this.#dir}:${this.#path ?? ''}`;
+    writeFileSync(join(dir, 'map'), lines.join('\n') + '\n');
   }
 
   restore(): void {
-    process.env.PATH = this.#path;
-    rmSync(this.#dir, { recursive: true, force: true });
+    writeFileSync(join(dir, 'map'), '');
   }
 }

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
 
-export const BURNIN_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'burnin');
+const BURNIN_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'burnin');
 
 export async function startBurninAgent(allowDevices: string[] = []): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
   const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [BURNIN_MANAGER] });
   return { agent, client: new AgentTestClient(agent.url) };
 }
 
-export const NODE_UUID = '1be26c0b-03f2-4d2e-ae87-c02d7f33c123';
+const NODE_UUID = '1be26c0b-03f2-4d2e-ae87-c02d7f33c123';
 
 export async function startStep(
   client: AgentTestClient,
