@@ -26,7 +26,15 @@ export async function loadMdModules(ctx: Pick<StepContext, 'exec' | 'guard'>): P
   await ctx.exec('modprobe', ['-a', 'md_mod', 'raid0', 'raid1', 'raid10', 'raid456'], { quiet: true }).catch(() => undefined);
 }
 
-function parseDetailExport(stdout: string): { volumeName: string | null; level: string | null; components: string[] } {
+/**
+ * Whether `mdadm --examine` output shows an md superblock (its magic). Its exit status is no
+ * answer: on a disk with a partition table it succeeds and describes the table.
+ */
+export function examineShowsSuperblock(stdout: string): boolean {
+  return /^\s*Magic : a92b4efc$/m.test(stdout);
+}
+
+export function parseDetailExport(stdout: string): { volumeName: string | null; level: string | null; components: string[] } {
   const fields = new Map<string, string>();
   for (const line of stdout.split('\n')) {
     const eq = line.indexOf('=');

@@ -25,7 +25,7 @@ import {
   SoftwareRAIDError,
   type StepContext,
 } from '../../src/hardware/index.js';
-import { listArrays, loadMdModules, type ExistingArray } from './arrays.js';
+import { examineShowsSuperblock, listArrays, loadMdModules, type ExistingArray } from './arrays.js';
 import { RAID_DEVICE_TYPE } from './holders.js';
 import { RaidProgress } from './progress.js';
 import { forgetCreatedArrays } from './root-volume.js';
@@ -59,10 +59,10 @@ function decide(arrays: readonly ExistingArray[], skip: readonly string[]): Map<
   return decisions;
 }
 
-/** `mdadm --examine` exits 0 when the device carries an md superblock. */
+/** `mdadm --examine` finds an md superblock on the device. */
 async function hasSuperblock(ctx: StepContext, device: string): Promise<boolean> {
   const result = await ctx.exec('mdadm', ['--examine', device], { quiet: true, okExitCodes: [0, 1, 2] }).catch(() => undefined);
-  return result?.exitCode === 0;
+  return result?.exitCode === 0 && examineShowsSuperblock(result.stdout);
 }
 
 async function checkAll(ctx: StepContext, devices: readonly string[]): Promise<{ notAllowed: string[] }> {
