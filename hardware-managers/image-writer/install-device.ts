@@ -6,7 +6,7 @@
  */
 import {
   DeviceNotFound,
-  isIpaError,
+  HardwareManagerMethodNotFound,
   listTargetDisks,
   pythonRepr,
   rootDeviceHintsFromNode,
@@ -23,7 +23,7 @@ async function softwareRaidRoot(ctx: InstallContext): Promise<string | undefined
   try {
     return (await ctx.dispatch<string | undefined>('software_raid_root_device', ctx)) ?? undefined;
   } catch (error) {
-    if (isIpaError(error) && error.type === 'HardwareManagerMethodNotFound') return undefined;
+    if (HardwareManagerMethodNotFound.is(error)) return undefined;
     throw error;
   }
 }

@@ -29,7 +29,7 @@ const SYNC =
   /\b(resync|recovery|reshape|check|repair)\s*=\s*([\d.]+)%\s*\((\d+)\/(\d+)\)\s*finish=([\d.]+)min\s*speed=(\d+)K\/sec/;
 const SYNC_WAITING = /\b(resync|recovery|reshape|check|repair)\s*=\s*(DELAYED|PENDING)/;
 
-function parseMdstat(text: string): MdstatArray[] {
+export function parseMdstat(text: string): MdstatArray[] {
   const arrays: MdstatArray[] = [];
   let current: MdstatArray | undefined;
   for (const line of text.split('\n')) {
