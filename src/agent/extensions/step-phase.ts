@@ -15,6 +15,7 @@ import { run } from '../../hardware/exec.js';
 import type { StepPhase } from '../../hardware/step.js';
 import type { IronicNode, IronicPort, StepContext } from '../../hardware/step-context.js';
 import { defineCommand, defineExtension, type CommandContext, type Extension } from '../command.js';
+import type { AgentServices } from '../services.js';
 
 const nodeSchema = z.looseObject({
   uuid: z.string().optional(),
@@ -56,6 +57,24 @@ export function createStepContext(ctx: CommandContext, phase: StepPhase, node: I
   };
 }
 
+/**
+ * IPA's `[DEFAULT]inject_files_priority` (`ipa-inject-files-priority`): the deploy priority
+ * of `inject_files` is the agent's setting, whichever manager provides the step.
+ */
+function withConfiguredPriorities(
+  phase: StepPhase,
+  listing: ReturnType<AgentServices['hardware']['listSteps']>,
+  config: AgentServices['config'],
+): ReturnType<AgentServices['hardware']['listSteps']> {
+  if (phase !== 'deploy' || config.injectFilesPriority === 0) return listing;
+  return Object.fromEntries(
+    Object.entries(listing).map(([manager, steps]) => [
+      manager,
+      steps.map((step) => (step.step === 'inject_files' ? { ...step, priority: config.injectFilesPriority } : step)),
+    ]),
+  );
+}
+
 export function createStepPhaseExtension(phase: StepPhase): Extension {
   const versionKey = `${phase}_version`;
   const PhaseError = PHASE_ERRORS[phase];
@@ -67,7 +86,7 @@ export function createStepPhaseExtension(phase: StepPhase): Extension {
     run(params, { services }) {
       services.node.update(params.node);
       return {
-        [`${phase}_steps`]: services.hardware.listSteps(phase),
+        [`${phase}_steps`]: withConfiguredPriorities(phase, services.hardware.listSteps(phase), services.config),
         hardware_manager_version: services.hardware.versions(),
       };
     },
