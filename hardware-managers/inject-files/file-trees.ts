@@ -17,7 +17,7 @@ import { resolveInRoot } from './chroot-path.js';
 
 type TreeContext = Pick<StepContext, 'exec' | 'guard' | 'log'>;
 
-export interface FileAttributes {
+interface FileAttributes {
   mode?: number | undefined;
   dirmode?: number | undefined;
   owner?: number | undefined;

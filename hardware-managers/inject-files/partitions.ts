@@ -10,7 +10,7 @@ type PartitionContext = Pick<StepContext, 'exec' | 'guard' | 'log'>;
 /** LVM physical volumes (GPT type, MBR id 8e) are skipped, as IPA skips the `lvm` flag. */
 const LVM_TYPES = new Set(['e6d6d379-f507-44c2-a23c-238f2a3df928', '8e']);
 
-export async function listPartitions(ctx: PartitionContext, device: string): Promise<string[]> {
+async function listPartitions(ctx: PartitionContext, device: string): Promise<string[]> {
   const table = await readPartitionTable(ctx.exec, device);
   if (!table) return [];
   return table.partitions
