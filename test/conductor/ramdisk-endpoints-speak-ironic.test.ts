@@ -72,6 +72,14 @@ describe('lookup', () => {
     // Below 1.62 there is no token at all.
     expect((await call(`/v1/lookup?node_uuid=${uuid}`, { version: '1.50' })).body.config.agent_token).toBeNull();
   });
+
+  it('serves "latest" as the newest microversion, not the oldest', async () => {
+    running = await startConductor();
+    const uuid = await cleanWaitNode();
+    const latest = await call(`/v1/lookup?node_uuid=${uuid}`, { version: 'latest' });
+    expect(latest.status).toBe(200);
+    expect(latest.body.config.agent_token).toHaveLength(43);
+  });
 });
 
 describe('heartbeat', () => {

@@ -14,11 +14,12 @@ import { ApiError, errorBody, statusOf } from './errors.js';
 const MAX_API_VERSION = '1.82';
 const MIN_API_VERSION = '1.1';
 
+/** The requested microversion: `latest` is the newest served, no or an unreadable header the oldest. */
 function parseVersion(header: unknown): [number, number] {
-  const text = Array.isArray(header) ? header[0] : header;
-  const match = /^(\d+)\.(\d+)$/.exec(String(text ?? '').trim());
+  const text = String((Array.isArray(header) ? header[0] : header) ?? '').trim();
+  const wanted = text.toLowerCase() === 'latest' ? MAX_API_VERSION : text;
+  const match = /^(\d+)\.(\d+)$/.exec(wanted);
   if (!match) return [1, 1];
-  if (String(text).trim().toLowerCase() === 'latest') return [1, 82];
   return [Number(match[1]), Number(match[2])];
 }
 
