@@ -5,6 +5,7 @@
  * the token is in place before the first command can arrive.
  */
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -102,6 +103,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>
     run(file, args, { logger: log, ...opts });
   const hardware = await ManagerRegistry.activate(plugins, { log, exec, guard });
+  // IPA's hardware_initialization_delay: an operator gives slow (RAID) drivers time to bring
+  // their disks up before inspection, lookup or any command looks at the hardware.
+  if (config.hardwareInitializationDelay > 0) {
+    log.info(
+      { seconds: config.hardwareInitializationDelay },
+      `Waiting ${config.hardwareInitializationDelay} seconds before proceeding`,
+    );
+    await sleep(config.hardwareInitializationDelay * 1000);
+  }
   const power = new PowerActions({
     mode: await resolvePowerMode(config.powerActions, guard, log),
     exec,

@@ -30,7 +30,6 @@ describe('kernel command line', () => {
       advertisePort: 9998,
       globalRequestId: 'req-abc',
       bootif: '01-52-54-00-12-34-56',
-      vmediaBoot: true,
     });
   });
 

@@ -100,6 +100,5 @@ export function configFromKernelParams(params: Record<string, string>): Partial<
   if ('ipa-debug' in params && (params['ipa-debug'] === '' || TRUE_WORDS.has(params['ipa-debug']!.toLowerCase()))) {
     config.logLevel = 'debug';
   }
-  if (params.boot_method === 'vmedia') config.vmediaBoot = true;
   return config as Partial<AgentConfigInput>;
 }

@@ -61,6 +61,7 @@ export const agentConfigSchema = z.object({
       'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256',
     ),
   tlsCertificateCurve: z.enum(['p256', 'p384', 'p521']).default('p384'),
+  /** Seconds to wait after loading the managers, before anything looks at the hardware. */
   hardwareInitializationDelay: seconds(0),
   diskWaitAttempts: z.number().int().nonnegative().default(10),
   diskWaitDelay: seconds(3),
@@ -94,8 +95,6 @@ export const agentConfigSchema = z.object({
   collectLldp: z.boolean().default(false),
   /** PXE boot MAC from `BOOTIF=01-aa-bb-...`. */
   bootif: z.string().optional(),
-  /** Set when `boot_method=vmedia` is on the kernel command line. */
-  vmediaBoot: z.boolean().default(false),
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;
