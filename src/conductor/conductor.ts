@@ -10,7 +10,7 @@ import { AgentClient } from './agent-client.js';
 import { doNodeClean, doNodeCleanAbort } from './cleaning.js';
 import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js';
 import { doNodeDeploy } from './deployments.js';
-import type { Driver } from './drivers/registry.js';
+import type { Driver } from './drivers/base.js';
 import { InterfaceRegistry } from './drivers/registry.js';
 import { continueNodeSteps } from './continue-steps.js';
 import {
@@ -28,7 +28,7 @@ import { type NodePeriodicOptions, PeriodicStop, periodicMethods, periodicOption
 import { FASTTRACK_LOOKUP_ALLOWED_STATES, LOOKUP_ALLOWED_STATES, states, STUCK_STATES_TREATED_AS_FAIL } from './states.js';
 import { stepId } from './step-types.js';
 import type { NodeCreate, NodeStore } from './store/node-store.js';
-import { Task, withTask } from './task.js';
+import { type Task, TaskManager, withTask } from './task.js';
 import { fastTrackAble, nodePowerAction } from './utils.js';
 import { parseUserCleanSteps, parseUserDeploySteps } from './user-steps.js';
 
@@ -210,7 +210,11 @@ export class Conductor {
       if (options.predicate && !(options.predicate.length >= 2 ? options.predicate(row, this) : options.predicate(row))) continue;
       let task: Task;
       try {
-        task = await Task.acquire(this, row.uuid, { shared: options.sharedTask ?? true, purpose: options.purpose, retry: false });
+        task = await TaskManager.acquire(this, row.uuid, {
+          shared: options.sharedTask ?? true,
+          purpose: options.purpose,
+          retry: false,
+        });
       } catch (error) {
         if (error instanceof NodeNotFound || error instanceof NodeLocked) {
           this.log.info({ node: row.uuid }, `${options.purpose}: skipping node ${row.uuid}: ${(error as Error).message}`);
@@ -284,7 +288,7 @@ export class Conductor {
     target: string,
     options: { cleanSteps?: unknown; deploySteps?: unknown; disableRamdisk?: boolean } = {},
   ): Promise<void> {
-    const task = await Task.acquire(this, ident, { purpose: `provision action ${target}` });
+    const task = await TaskManager.acquire(this, ident, { purpose: `provision action ${target}` });
     try {
       const node = task.node;
       const state = node.provisionState;
@@ -389,7 +393,7 @@ export class Conductor {
     this.trackWorker(
       (async () => {
         await new Promise((r) => setImmediate(r));
-        const task = await Task.acquire(this, uuid, { purpose: `continue ${type}` });
+        const task = await TaskManager.acquire(this, uuid, { purpose: `continue ${type}` });
         const expected = type === 'clean' ? states.CLEANWAIT : states.DEPLOYWAIT;
         try {
           if (task.node.provisionState !== expected) {
@@ -449,7 +453,7 @@ export class Conductor {
         'Agent did not transmit a version, and a version is required. Please update the agent being used.',
       );
     }
-    const task = await Task.acquire(this, data.uuid, { shared: true, purpose: 'heartbeat' });
+    const task = await TaskManager.acquire(this, data.uuid, { shared: true, purpose: 'heartbeat' });
     try {
       const expected = task.node.driverInternalInfo.agent_secret_token;
       if (!expected || expected !== params.agentToken)

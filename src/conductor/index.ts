@@ -25,11 +25,13 @@ export {
   PowerInterface,
   RAID_APPLY_CONFIGURATION_ARGSINFO,
   RAIDInterface,
+  type ConductorHost,
+  type Driver,
 } from './drivers/base.js';
 export { AgentBaseDeploy, AgentDeploy, CustomAgentDeploy, registerPostStepHook } from './drivers/agent-base.js';
 export { AgentRAID } from './drivers/agent-raid.js';
 export { FakeBoot, FakePower, NoBIOS, NoopManagement, NoRAID } from './drivers/fake.js';
-export { InterfaceRegistry, type Driver } from './drivers/registry.js';
+export { InterfaceRegistry } from './drivers/registry.js';
 export { getAsyncStepReturnState, rebootToFinishStep, setAsyncStepFlags } from './deploy-utils.js';
 export * as deployUtils from './deploy-utils.js';
 export { getNodeNestedField, popNodeNestedField, setNodeNestedField, type NodeData } from './node.js';
@@ -40,6 +42,6 @@ export type { ArgInfo, ArgsInfo, Step, UserStep } from './step-types.js';
 export { Conductor, type ConductorOptions } from './conductor.js';
 export { SqliteNodeStore } from './store/sqlite-store.js';
 export type { NodeFilters, NodeStore } from './store/node-store.js';
-export { Task, type Node } from './task.js';
+export { TaskManager, type Task, type TaskHost, type Node } from './task.js';
 export * from './errors.js';
 export { notifyConductorResumeClean, notifyConductorResumeDeploy } from './notify.js';

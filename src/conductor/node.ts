@@ -18,6 +18,9 @@ export interface NodeInterfaces {
   raid: string;
 }
 
+/** A node bound to its store: `node.save()` and `node.refresh()` as in Ironic's objects. */
+export type Node = NodeData & { save(): void; refresh(): void };
+
 export interface NodeData {
   uuid: string;
   name: string | null;

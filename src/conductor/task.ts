@@ -3,17 +3,25 @@
  * lock. An exclusive lock is the node's `reserved` column, so another conductor process on
  * the same database sees it too. Workers spawned from a task keep its lock until they end.
  */
-import { NodeLocked } from './errors.js';
-import type { Conductor } from './conductor.js';
-import type { Driver } from './drivers/registry.js';
-import type { NodeData, Port } from './node.js';
-import { defaultTarget, isStable, nextState, type ProvisionEvent, type ProvisionState, states } from './states.js';
 import type { AgentClient } from './agent-client.js';
+import type { ConductorHost, Driver, Task } from './drivers/base.js';
+import { NodeLocked } from './errors.js';
+import type { Node, NodeData, Port } from './node.js';
+import { defaultTarget, isStable, nextState, type ProvisionEvent, type ProvisionState, states } from './states.js';
+import type { NodeStore } from './store/node-store.js';
 
-/** A node bound to its store: `node.save()` and `node.refresh()` as in Ironic's objects. */
-export type Node = NodeData & { save(): void; refresh(): void };
+export type { Task } from './drivers/base.js';
+export type { Node } from './node.js';
 
-function bindNode(data: NodeData, conductor: Conductor): Node {
+/** What a task needs of its conductor beyond what it shows drivers: the store, locks, workers. */
+export interface TaskHost extends ConductorHost {
+  readonly store: NodeStore;
+  driverFor(node: Pick<NodeData, 'interfaces'>): Driver;
+  /** Keep a spawned worker's promise so the conductor can wait for it (`idle`, `stop`). */
+  trackWorker(work: Promise<void>): void;
+}
+
+function bindNode(data: NodeData, conductor: TaskHost): Node {
   const node = data as Node;
   Object.defineProperties(node, {
     save: { value: () => conductor.store.saveNode(node), enumerable: false, configurable: true },
@@ -36,7 +44,8 @@ export interface AcquireOptions {
   retry?: boolean;
 }
 
-export class Task {
+/** `task_manager.TaskManager`: acquires the lock, binds the node, hands the lock to workers. */
+export class TaskManager implements Task {
   readonly node: Node;
   ports: Port[];
   readonly driver: Driver;
@@ -48,7 +57,7 @@ export class Task {
   cachedAgentClient: AgentClient | undefined;
 
   private constructor(
-    readonly conductor: Conductor,
+    readonly conductor: TaskHost,
     node: Node,
     shared: boolean,
     purpose: string,
@@ -60,13 +69,13 @@ export class Task {
     this.driver = conductor.driverFor(node);
   }
 
-  static async acquire(conductor: Conductor, ident: string, options: AcquireOptions = {}): Promise<Task> {
+  static async acquire(conductor: TaskHost, ident: string, options: AcquireOptions = {}): Promise<TaskManager> {
     const shared = options.shared ?? false;
     const data = conductor.store.getNode(ident);
     if (!shared) await reserveWithRetry(conductor, data.uuid, options.retry ?? true);
     try {
       const node = bindNode(shared ? data : conductor.store.getNode(data.uuid), conductor);
-      return new Task(conductor, node, shared, options.purpose ?? 'unspecified');
+      return new TaskManager(conductor, node, shared, options.purpose ?? 'unspecified');
     } catch (error) {
       if (!shared) conductor.store.releaseNode(data.uuid, conductor.conf.host);
       throw error;
@@ -156,7 +165,7 @@ class InvalidStateTransition extends Error {
   }
 }
 
-async function reserveWithRetry(conductor: Conductor, uuid: string, retry: boolean): Promise<void> {
+async function reserveWithRetry(conductor: TaskHost, uuid: string, retry: boolean): Promise<void> {
   const attempts = retry ? Math.max(1, conductor.conf.conductor.nodeLockedRetryAttempts) : 1;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -171,12 +180,12 @@ async function reserveWithRetry(conductor: Conductor, uuid: string, retry: boole
 
 /** `with task_manager.acquire(...) as task:` — releases (or hands to workers) at the end. */
 export async function withTask<T>(
-  conductor: Conductor,
+  conductor: TaskHost,
   ident: string,
   options: AcquireOptions,
   fn: (task: Task) => Promise<T> | T,
 ): Promise<T> {
-  const task = await Task.acquire(conductor, ident, options);
+  const task = await TaskManager.acquire(conductor, ident, options);
   try {
     return await fn(task);
   } finally {

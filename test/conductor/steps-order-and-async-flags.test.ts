@@ -21,7 +21,8 @@ import {
   setNodeNestedField,
   SqliteNodeStore,
   states,
-  Task,
+  type Task,
+  TaskManager,
 } from '../../src/conductor/index.js';
 import { getCleaningSteps, sortSteps, CLEANING_INTERFACE_PRIORITY } from '../../src/conductor/steps.js';
 import { FAST_CONF } from './helpers.js';
@@ -75,7 +76,7 @@ async function taskWith(confOverrides: Record<string, number> = {}) {
   const node = conductor.createNode({
     interfaces: { power: 'steps', management: 'steps', bios: 'steps', deploy: 'custom-agent' },
   });
-  return { task: await Task.acquire(conductor, node.uuid), store, conductor };
+  return { task: await TaskManager.acquire(conductor, node.uuid), store, conductor };
 }
 
 describe('ordering', () => {

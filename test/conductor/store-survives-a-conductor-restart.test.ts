@@ -12,7 +12,7 @@ import { Conductor } from '../../src/conductor/conductor.js';
 import { NodeLocked } from '../../src/conductor/errors.js';
 import { states } from '../../src/conductor/states.js';
 import { SqliteNodeStore } from '../../src/conductor/store/sqlite-store.js';
-import { Task } from '../../src/conductor/task.js';
+import { TaskManager } from '../../src/conductor/task.js';
 import {
   enrollHostNode,
   FAST_CONF,
@@ -121,10 +121,10 @@ describe('locks and filters', () => {
     const store = new SqliteNodeStore(':memory:');
     const conductor = new Conductor({ store, conf: FAST_CONF });
     const node = conductor.createNode({});
-    const holder = await Task.acquire(conductor, node.uuid, { purpose: 'test' });
+    const holder = await TaskManager.acquire(conductor, node.uuid, { purpose: 'test' });
     expect(store.getNode(node.uuid).reserved).toBe(FAST_CONF.host);
-    await expect(Task.acquire(conductor, node.uuid, { retry: false })).rejects.toBeInstanceOf(NodeLocked);
-    const shared = await Task.acquire(conductor, node.uuid, { shared: true });
+    await expect(TaskManager.acquire(conductor, node.uuid, { retry: false })).rejects.toBeInstanceOf(NodeLocked);
+    const shared = await TaskManager.acquire(conductor, node.uuid, { shared: true });
     await expect(shared.upgradeLock({ retry: false })).rejects.toThrow(/is locked by host/);
     holder.release();
     expect(store.getNode(node.uuid).reserved).toBeNull();

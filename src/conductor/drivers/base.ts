@@ -4,12 +4,66 @@
  * boot, BIOS, RAID and deploy are the interfaces the clean and deploy machinery queries
  * (reference §2.1).
  */
+import type { Logger } from '../../shared/logger.js';
+import type { AgentClient } from '../agent-client.js';
+import type { ConductorConf } from '../conf.js';
 import { declaredSteps, type StepDeclaration } from '../decorators.js';
 import { InvalidParameterValue } from '../errors.js';
-import type { PowerState, StepReturn } from '../states.js';
+import type { Node, Port } from '../node.js';
+import type { PowerState, ProvisionEvent, ProvisionState, StepReturn } from '../states.js';
 import type { ArgsInfo, Step, StepType } from '../step-types.js';
-import type { Task } from '../task.js';
 import { validateRaidConfiguration } from './raid-config.js';
+
+/**
+ * What drivers and the step machinery reach of the conductor (`task.conductor`): its
+ * configuration, log and agent client. Narrow on purpose: a driver never reaches the store,
+ * the locks or the step loops through it, so drivers do not depend on the conductor.
+ */
+export interface ConductorHost {
+  readonly conf: ConductorConf;
+  readonly log: Logger;
+  /** The shared `AgentClient` (one TLS/connection cache for all nodes). */
+  readonly agentClient: AgentClient;
+  /** Where ramdisk logs collected on failure go (`[agent]deploy_logs_local_path`). */
+  readonly deployLogsDir: string | undefined;
+  /** `notify_conductor_resume_clean/deploy`: continue a parked node in a new task. */
+  resume(uuid: string, type: 'clean' | 'deploy'): void;
+}
+
+/**
+ * One unit of work on one node under its lock, as driver interfaces and step loops receive
+ * it (Ironic's `task`); `TaskManager` in task.ts implements it.
+ */
+export interface Task {
+  readonly node: Node;
+  ports: Port[];
+  readonly driver: Driver;
+  readonly purpose: string;
+  readonly conductor: ConductorHost;
+  readonly shared: boolean;
+  /** `task.cached_agent_client` (`agent_client.get_client`). */
+  cachedAgentClient: AgentClient | undefined;
+  /** Turn a shared task into an exclusive one (`task.upgrade_lock()`). */
+  upgradeLock(options?: { purpose?: string; retry?: boolean }): Promise<void>;
+  /** Run `fn` with this task's lock once the current handler is done (`spawn_after`). */
+  spawnAfter(fn: (task: Task) => Promise<void>): void;
+  /** End the task: start spawned workers (they inherit the lock) or release the lock. */
+  release(): void;
+  /** Advance the provision state machine (`task.process_event`) and save. */
+  processEvent(event: ProvisionEvent, options?: { targetState?: ProvisionState; lastError?: string | null }): void;
+  /** `task.resume_cleaning()`: CLEANWAIT → CLEANING keeping a manual clean's MANAGEABLE target. */
+  resumeCleaning(): void;
+}
+
+/** The interface instances one node uses (`task.driver`), from its `*_interface` fields. */
+export interface Driver {
+  deploy: DeployInterface;
+  power: PowerInterface;
+  management: ManagementInterface;
+  boot: BootInterface;
+  bios: BIOSInterface;
+  raid: RAIDInterface;
+}
 
 type InterfaceType = 'deploy' | 'boot' | 'power' | 'management' | 'bios' | 'raid' | 'base';
 

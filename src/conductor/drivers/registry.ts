@@ -10,20 +10,12 @@ import type {
   BIOSInterface,
   BootInterface,
   DeployInterface,
+  Driver,
   ManagementInterface,
   PowerInterface,
   RAIDInterface,
 } from './base.js';
 import { FakeBoot, FakePower, NoBIOS, NoopManagement, NoRAID } from './fake.js';
-
-export interface Driver {
-  deploy: DeployInterface;
-  power: PowerInterface;
-  management: ManagementInterface;
-  boot: BootInterface;
-  bios: BIOSInterface;
-  raid: RAIDInterface;
-}
 
 type Ctor<T> = new () => T;
 type InterfaceClasses = { [K in keyof Driver]: Map<string, Ctor<Driver[K]>> };
