@@ -28,7 +28,8 @@ export {
   type ConductorHost,
   type Driver,
 } from './drivers/base.js';
-export { AgentBaseDeploy, AgentDeploy, CustomAgentDeploy, registerPostStepHook } from './drivers/agent-base.js';
+export { AgentBaseDeploy, registerPostStepHook } from './drivers/agent-base.js';
+export { AgentDeploy, CustomAgentDeploy } from './drivers/agent.js';
 export { AgentRAID } from './drivers/agent-raid.js';
 export { FakeBoot, FakePower, NoBIOS, NoopManagement, NoRAID } from './drivers/fake.js';
 export { InterfaceRegistry } from './drivers/registry.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cleanStep, deployStep, verifyStep } from '../../src/conductor/decorators.js';
-import { CustomAgentDeploy, AgentDeploy } from '../../src/conductor/drivers/agent-base.js';
+import { CustomAgentDeploy, AgentDeploy } from '../../src/conductor/drivers/agent.js';
 import { ManagementInterface } from '../../src/conductor/drivers/base.js';
 import { InvalidParameterValue } from '../../src/conductor/errors.js';
 import type { Task } from '../../src/conductor/task.js';

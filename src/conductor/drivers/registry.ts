@@ -4,7 +4,7 @@
  */
 import { InvalidParameterValue } from '../errors.js';
 import type { NodeData, NodeInterfaces } from '../node.js';
-import { AgentDeploy, CustomAgentDeploy } from './agent-base.js';
+import { AgentDeploy, CustomAgentDeploy } from './agent.js';
 import { AgentRAID } from './agent-raid.js';
 import type {
   BIOSInterface,

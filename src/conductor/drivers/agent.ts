@@ -1,0 +1,133 @@
+/**
+ * `drivers/modules/agent.py` (2023.1, reference §5): the deploy interfaces operators pick,
+ * `custom-agent` (boot the agent, the operator's steps write the image) and `direct` (the
+ * agent downloads and writes the image itself).
+ */
+import { getCommandError } from '../agent-client.js';
+import { deployStep } from '../decorators.js';
+import { setFailedState } from '../deploy-utils.js';
+import { excClassAndMessage, InstanceDeployFailure, InvalidParameterValue, MissingParameterValue } from '../errors.js';
+import { states, type StepReturn } from '../states.js';
+import { type Step } from '../step-types.js';
+import { validateDeploySteps } from '../steps.js';
+import type { Task } from '../task.js';
+import { isFastTrack, nodePowerAction } from '../utils.js';
+import { executeStep, getClient, refreshSteps } from './agent-steps.js';
+import { AgentBaseDeploy } from './agent-base.js';
+
+/** `custom-agent`: the agent is up and running; the operator's own steps write the image. */
+export class CustomAgentDeploy extends AgentBaseDeploy {
+  /** `deploy` (100): boot the agent (or, under fast track, just refresh its steps). */
+  @deployStep({ priority: 100 })
+  async deploy(task: Task): Promise<StepReturn> {
+    if (await isFastTrack(task)) {
+      await refreshSteps(task, 'deploy');
+      await validateDeploySteps(task);
+      return undefined;
+    }
+    const dii = task.node.driverInternalInfo;
+    if (!dii.deployment_reboot) await nodePowerAction(task, states.REBOOT);
+    delete dii.deployment_reboot;
+    task.node.save();
+    return states.DEPLOYWAIT;
+  }
+
+  /** `prepare_instance_boot` (60): only the boot interface's part. */
+  @deployStep({ priority: 60 })
+  async prepareInstanceBoot(task: Task): Promise<StepReturn> {
+    await task.driver.boot.prepareInstance(task);
+    return undefined;
+  }
+}
+
+/** The boot mode the instance will use: `instance_info`, node capabilities, then `[deploy]default_boot_mode`. */
+export function getBootMode(task: Task): 'uefi' | 'bios' {
+  const fromInstance = task.node.instanceInfo.deploy_boot_mode;
+  if (fromInstance === 'uefi' || fromInstance === 'bios') return fromInstance;
+  const caps = String(task.node.properties.capabilities ?? '');
+  const match = /(?:^|,)boot_mode:(uefi|bios)(?:,|$)/.exec(caps);
+  if (match) return match[1] as 'uefi' | 'bios';
+  return task.conductor.conf.deploy.defaultBootMode;
+}
+
+/** `direct`: the agent downloads and writes the image itself. */
+export class AgentDeploy extends CustomAgentDeploy {
+  override validate(task: Task): void {
+    const info = task.node.instanceInfo;
+    if (!info.image_source) {
+      throw new MissingParameterValue(`Node ${task.node.uuid} is missing some fields: instance_info.image_source`);
+    }
+    const hasChecksum = !!info.image_checksum || (!!info.image_os_hash_algo && !!info.image_os_hash_value);
+    if (!hasChecksum) {
+      throw new InvalidParameterValue(
+        `image_source's "image_checksum" or "image_os_hash_algo" and "image_os_hash_value" must be provided in instance_info for node ${task.node.uuid}`,
+      );
+    }
+  }
+
+  /** `write_image` (80): hand the image to the agent's `deploy.write_image`. */
+  @deployStep({ priority: 80 })
+  async writeImage(task: Task): Promise<StepReturn> {
+    const info = task.node.instanceInfo;
+    const source = String(info.image_source);
+    const imageInfo: Record<string, unknown> = {
+      id: source.split('/').pop() ?? source,
+      urls: [info.image_url ?? source],
+      disk_format: info.image_disk_format ?? 'raw',
+      container_format: info.image_container_format ?? 'bare',
+      stream_raw_images: task.conductor.conf.agent.streamRawImages,
+      node_uuid: task.node.uuid,
+    };
+    if (info.image_checksum) imageInfo.checksum = info.image_checksum;
+    if (info.image_os_hash_algo) imageInfo.os_hash_algo = info.image_os_hash_algo;
+    if (info.image_os_hash_value) imageInfo.os_hash_value = info.image_os_hash_value;
+    if (info.configdrive) imageInfo.configdrive = info.configdrive;
+    const step: Step = {
+      interface: 'deploy',
+      step: 'write_image',
+      priority: 80,
+      args: { image_info: imageInfo, configdrive: info.configdrive ?? null },
+    };
+    return executeStep(task, step, 'deploy');
+  }
+
+  /** `prepare_instance_boot` (60): partition UUIDs, bootloader when needed, boot from disk. */
+  @deployStep({ priority: 60 })
+  override async prepareInstanceBoot(task: Task): Promise<StepReturn> {
+    const node = task.node;
+    try {
+      const client = getClient(task);
+      const uuids = (await client.getPartitionUuids(node)).command_result ?? {};
+      const rootUuid = (uuids['root uuid'] as string | undefined) ?? null;
+      const efiUuid = (uuids['efi system partition uuid'] as string | undefined) ?? null;
+      const prepUuid = (uuids['PReP Boot partition uuid'] as string | undefined) ?? null;
+      node.driverInternalInfo.root_uuid_or_disk_id = rootUuid;
+      node.driverInternalInfo.is_whole_disk_image = true;
+      node.save();
+      if (task.conductor.conf.agent.manageAgentBoot) {
+        const bootMode = getBootMode(task);
+        if (bootMode === 'uefi') {
+          const result = await client.installBootloader(node, {
+            rootUuid,
+            targetBootMode: bootMode,
+            efiSystemPartUuid: efiUuid,
+            prepBootPartUuid: prepUuid,
+          });
+          if (result.command_status === 'FAILED') {
+            throw new InstanceDeployFailure(
+              `Failed to install a bootloader when deploying node ${node.uuid}: ${getCommandError(result)}`,
+            );
+          }
+        }
+        await task.driver.management.setBootDevice(task, 'disk', true);
+        await task.driver.boot.prepareInstance(task);
+      }
+    } catch (error) {
+      const [, msg] = excClassAndMessage(error);
+      const text = msg.includes('deploy.prepare_instance_boot') ? msg : `Deploy step deploy.prepare_instance_boot failed: ${msg}`;
+      await setFailedState(task, text);
+      throw new InstanceDeployFailure(text);
+    }
+    return undefined;
+  }
+}
