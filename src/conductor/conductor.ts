@@ -3,9 +3,6 @@
  * operations the API calls (provision actions, lookup, heartbeat). One process, one host
  * name; locks live in the store so a second process on the same file respects them.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AgentClient } from './agent-client.js';
 import { doNodeClean, doNodeCleanAbort } from './cleaning.js';
 import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js';
@@ -13,24 +10,18 @@ import { doNodeDeploy } from './deployments.js';
 import type { Driver } from './drivers/base.js';
 import { InterfaceRegistry } from './drivers/registry.js';
 import { continueNodeSteps } from './continue-steps.js';
-import {
-  excClassAndMessage,
-  IncompleteLookup,
-  InstanceDeployFailure,
-  InvalidParameterValue,
-  InvalidStateRequested,
-  NodeLocked,
-  NodeNotFound,
-} from './errors.js';
+import { excClassAndMessage, InstanceDeployFailure, InvalidParameterValue, InvalidStateRequested } from './errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { isStepSet, type NodeData } from './node.js';
-import { type NodePeriodicOptions, PeriodicStop, periodicMethods, periodicOptionsOf } from './periodics.js';
-import { FASTTRACK_LOOKUP_ALLOWED_STATES, LOOKUP_ALLOWED_STATES, states, STUCK_STATES_TREATED_AS_FAIL } from './states.js';
+import { type NodePeriodicOptions, periodicMethods, periodicOptionsOf } from './periodics.js';
+import { states, STUCK_STATES_TREATED_AS_FAIL } from './states.js';
 import { stepId } from './step-types.js';
 import type { NodeCreate, NodeStore } from './store/node-store.js';
 import { type Task, TaskManager, withTask } from './task.js';
-import { fastTrackAble, nodePowerAction } from './utils.js';
+import { nodePowerAction } from './utils.js';
 import { parseUserCleanSteps, parseUserDeploySteps } from './user-steps.js';
+import { failTimedOut, runNodePeriodic } from './periodic-runs.js';
+import { acceptHeartbeat, type HeartbeatParams, lookupNode } from './ramdisk-endpoints.js';
 
 export interface ConductorOptions {
   store: NodeStore;
@@ -47,15 +38,6 @@ interface RunningPeriodic {
   run: () => Promise<void>;
   timer?: NodeJS.Timeout;
   busy?: boolean;
-}
-
-export interface HeartbeatParams {
-  callbackUrl: string;
-  agentToken?: string | null;
-  agentVersion?: string | null;
-  agentVerifyCa?: string | null;
-  agentStatus?: string | null;
-  agentStatusMessage?: string | null;
 }
 
 export class Conductor {
@@ -143,7 +125,7 @@ export class Conductor {
   addPeriodic(fn: (task: Task, context: Record<string, unknown>) => unknown, name = fn.name || 'periodic'): void {
     const options = periodicOptionsOf(fn);
     if (!options) throw new InvalidParameterValue(`${name} is not decorated with nodePeriodic`);
-    const periodic: RunningPeriodic = { name, options, run: () => this.#runNodePeriodic(options, (task) => fn(task, {})) };
+    const periodic: RunningPeriodic = { name, options, run: () => runNodePeriodic(this, options, (task) => fn(task, {})) };
     this.#periodics.push(periodic);
     if (this.#started) this.#schedule(periodic);
   }
@@ -165,7 +147,7 @@ export class Conductor {
           name: `${cls.name}.${name}`,
           options,
           run: () =>
-            this.#runNodePeriodic(options, async (task) => {
+            runNodePeriodic(this, options, async (task) => {
               if (!(task.driver[iface] instanceof cls)) return false;
               return fn.call(instance, task, this, {});
             }),
@@ -176,12 +158,12 @@ export class Conductor {
     this.#periodics.push({
       name: 'checkCleanwaitTimeouts',
       options: { purpose: 'checking cleaning timeouts', spacing: interval() },
-      run: () => this.#failTimedOut(states.CLEANWAIT, this.conf.conductor.cleanCallbackTimeout),
+      run: () => failTimedOut(this, states.CLEANWAIT, this.conf.conductor.cleanCallbackTimeout),
     });
     this.#periodics.push({
       name: 'checkDeployTimeouts',
       options: { purpose: 'checking deployment timeouts', spacing: interval() },
-      run: () => this.#failTimedOut(states.DEPLOYWAIT, this.conf.conductor.deployCallbackTimeout),
+      run: () => failTimedOut(this, states.DEPLOYWAIT, this.conf.conductor.deployCallbackTimeout),
     });
   }
 
@@ -199,76 +181,6 @@ export class Conductor {
         });
     }, spacing * 1000);
     periodic.timer.unref();
-  }
-
-  async #runNodePeriodic(options: NodePeriodicOptions, body: (task: Task) => unknown): Promise<void> {
-    const rows = this.store.getNodeinfoList({ fields: options.predicateExtraFields ?? [], filters: options.filters ?? {} });
-    const limit = typeof options.limit === 'function' ? options.limit() : options.limit;
-    let processed = 0;
-    for (const row of rows) {
-      if (limit !== undefined && processed >= limit) break;
-      if (options.predicate && !(options.predicate.length >= 2 ? options.predicate(row, this) : options.predicate(row))) continue;
-      let task: Task;
-      try {
-        task = await TaskManager.acquire(this, row.uuid, {
-          shared: options.sharedTask ?? true,
-          purpose: options.purpose,
-          retry: false,
-        });
-      } catch (error) {
-        if (error instanceof NodeNotFound || error instanceof NodeLocked) {
-          this.log.info({ node: row.uuid }, `${options.purpose}: skipping node ${row.uuid}: ${(error as Error).message}`);
-          continue;
-        }
-        throw error;
-      }
-      try {
-        const result = await body(task);
-        if (result !== false) processed++;
-      } catch (error) {
-        if (error instanceof PeriodicStop) break;
-        if (error instanceof NodeLocked || error instanceof NodeNotFound) {
-          this.log.info({ node: row.uuid }, `${options.purpose}: ${(error as Error).message}`);
-          continue;
-        }
-        this.log.error({ node: row.uuid, err: error }, `${options.purpose} failed for node ${row.uuid}`);
-      } finally {
-        task.release();
-      }
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-
-  /** `_fail_if_in_state`: a *WAIT node silent for longer than the callback timeout fails. */
-  async #failTimedOut(state: string, timeout: number): Promise<void> {
-    if (timeout <= 0) return;
-    const rows = this.store.getNodeinfoList({
-      filters: { reserved: false, provisionState: state, maintenance: false, provisionedBefore: timeout },
-    });
-    for (const row of rows) {
-      try {
-        await withTask(this, row.uuid, { purpose: 'node state check', retry: false }, async (task) => {
-          if (task.node.provisionState !== state) return;
-          if (state === states.CLEANWAIT) {
-            const manual = task.node.targetProvisionState === states.MANAGEABLE;
-            const step = isStepSet(task.node.cleanStep) ? stepId(task.node.cleanStep) : null;
-            task.processEvent('fail', manual ? { targetState: states.MANAGEABLE } : {});
-            const { cleaningErrorHandler } = await import('./utils.js');
-            await cleaningErrorHandler(
-              task,
-              `Timeout reached while cleaning the node. Please check if the ramdisk responsible for the cleaning is running on the node. Failed on step ${step}.`,
-              { setFailState: false },
-            );
-          } else {
-            task.processEvent('fail');
-            const { deployingErrorHandler } = await import('./utils.js');
-            await deployingErrorHandler(task, `Timeout reached while waiting for callback for node ${task.node.uuid}`);
-          }
-        });
-      } catch (error) {
-        if (!(error instanceof NodeLocked)) this.log.error({ node: row.uuid, err: error }, 'timeout check failed');
-      }
-    }
   }
 
   // ---------------------------------------------------------------- nodes
@@ -409,74 +321,16 @@ export class Conductor {
     );
   }
 
-  // ---------------------------------------------------------------- ramdisk endpoints
+  // ---------------------------------------------------------------- ramdisk endpoints (ramdisk-endpoints.ts)
 
   /** `GET /v1/lookup`: find the node, check its state, reveal the token once. */
-  async lookup(addresses: readonly string[], nodeUuid: string | undefined): Promise<{ node: NodeData; token: string | null }> {
-    if (addresses.length === 0 && !nodeUuid) throw new IncompleteLookup();
-    let data: NodeData | undefined;
-    if (nodeUuid) {
-      try {
-        data = this.store.getNode(nodeUuid);
-      } catch (error) {
-        if (!(error instanceof NodeNotFound)) throw error;
-      }
-    }
-    data ??= this.store.findNodeByAddresses(addresses);
-    if (!data) throw new NodeNotFound(nodeUuid ?? addresses.join(','));
-    return withTask(this, data.uuid, { purpose: 'getting node with token' }, (task) => {
-      const allowed = fastTrackAble(task) ? FASTTRACK_LOOKUP_ALLOWED_STATES : LOOKUP_ALLOWED_STATES;
-      if (!allowed.has(task.node.provisionState)) throw new NodeNotFound(task.node.uuid);
-      const dii = task.node.driverInternalInfo;
-      if (dii.agent_secret_token) return { node: structuredClone(task.node), token: '******' };
-      const token = randomBytes(32).toString('base64url');
-      dii.agent_secret_token = token;
-      delete dii.agent_secret_token_pregenerated;
-      task.node.save();
-      return { node: structuredClone(task.node), token };
-    });
+  lookup(addresses: readonly string[], nodeUuid: string | undefined): Promise<{ node: NodeData; token: string | null }> {
+    return lookupNode(this, addresses, nodeUuid);
   }
 
   /** `POST /v1/heartbeat/{node}`: checks, then the deploy interface's heartbeat in a worker. */
-  async heartbeat(ident: string, params: HeartbeatParams): Promise<void> {
-    const data = this.store.getNode(ident);
-    const dii = data.driverInternalInfo;
-    if (dii.agent_url && dii.agent_url !== params.callbackUrl)
-      throw new InvalidParameterValue('Detected change in ramdisk provided "callback_url"');
-    if (params.agentToken === undefined || params.agentToken === null)
-      throw new InvalidParameterValue('Agent token is required for heartbeat processing.');
-    if (params.agentStatus && !['start', 'end', 'error'].includes(params.agentStatus)) {
-      throw new InvalidParameterValue('Agent status is invalid. Valid states are start,end,error.');
-    }
-    if ((params.agentVersion ?? null) === null && (params.agentStatus ?? null) === null) {
-      throw new InvalidParameterValue(
-        'Agent did not transmit a version, and a version is required. Please update the agent being used.',
-      );
-    }
-    const task = await TaskManager.acquire(this, data.uuid, { shared: true, purpose: 'heartbeat' });
-    try {
-      const expected = task.node.driverInternalInfo.agent_secret_token;
-      if (!expected || expected !== params.agentToken)
-        throw new InvalidParameterValue('Invalid or missing agent token received.');
-      const verifyCa = params.agentVerifyCa
-        ? storeAgentCertificate(
-            this.conf.agent.certificatesPath,
-            task.node.uuid,
-            params.agentVerifyCa,
-            task.node.driverInternalInfo.agent_verify_ca,
-          )
-        : null;
-      task.spawnAfter(
-        (t) =>
-          t.driver.deploy.heartbeat(t, params.callbackUrl, params.agentVersion ?? null, {
-            agentVerifyCa: verifyCa,
-            agentStatus: params.agentStatus ?? null,
-            agentStatusMessage: params.agentStatusMessage ?? null,
-          }) as Promise<void>,
-      );
-    } finally {
-      task.release();
-    }
+  heartbeat(ident: string, params: HeartbeatParams): Promise<void> {
+    return acceptHeartbeat(this, ident, params);
   }
 
   async setPowerState(ident: string, target: string): Promise<void> {
@@ -491,21 +345,4 @@ export class Conductor {
       await nodePowerAction(task, state);
     });
   }
-}
-
-/**
- * `store_agent_certificate`: keep the agent's auto-TLS certificate as a file the client
- * verifies against; a different certificate for the same node is refused.
- */
-function storeAgentCertificate(dir: string, nodeUuid: string, pem: string, current?: string): string {
-  // A recorded certificate (wiped by power actions) must not change under a running agent.
-  if (current && existsSync(current)) {
-    if (readFileSync(current, 'utf8') !== pem)
-      throw new InvalidParameterValue('Detected change in ramdisk provided "agent_verify_ca"');
-    return current;
-  }
-  const file = join(dir, `${nodeUuid}.crt`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, pem, { mode: 0o600 });
-  return file;
 }

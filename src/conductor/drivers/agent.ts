@@ -41,7 +41,7 @@ export class CustomAgentDeploy extends AgentBaseDeploy {
 }
 
 /** The boot mode the instance will use: `instance_info`, node capabilities, then `[deploy]default_boot_mode`. */
-export function getBootMode(task: Task): 'uefi' | 'bios' {
+function getBootMode(task: Task): 'uefi' | 'bios' {
   const fromInstance = task.node.instanceInfo.deploy_boot_mode;
   if (fromInstance === 'uefi' || fromInstance === 'bios') return fromInstance;
   const caps = String(task.node.properties.capabilities ?? '');
