@@ -13,7 +13,7 @@ import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
 import { publishHostModules } from '../hardware/host-modules.js';
-import { loadHardwareManagers, type LoadProblem } from '../hardware/loader.js';
+import { defaultNodeModulesDirs, findInstalledPlugins, loadHardwareManagers, type LoadProblem } from '../hardware/loader.js';
 import type { Logger } from '../hardware/logger.js';
 import { ManagerRegistry } from '../hardware/registry.js';
 import { AGENT_VERSION } from '../version.js';
@@ -68,6 +68,14 @@ function locateShippedManagers(): string | undefined {
   return candidates.find((dir) => existsSync(dir));
 }
 
+/** The folder of the agent's own package (where its package.json is), for npm plugin discovery. */
+function agentPackageRoot(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  }
+  return undefined;
+}
+
 /** pino with the token redacted, teeing every line into the in-memory log buffer. */
 function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.Logger {
   const given = options.logger;
@@ -97,12 +105,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const managerDirs = [
     ...(config.loadShippedManagers ? [locateShippedManagers()].filter((d): d is string => d !== undefined) : []),
     ...config.hardwareManagerPaths,
+    ...(config.discoverInstalledPlugins ? await findInstalledPlugins(defaultNodeModulesDirs(agentPackageRoot())) : []),
   ];
   publishHostModules();
   const { plugins, problems } = await loadHardwareManagers(managerDirs, log);
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>
     run(file, args, { logger: log, ...opts });
-  const hardware = await ManagerRegistry.activate(plugins, { log, exec, guard });
+  const hardware = await ManagerRegistry.activate(
+    plugins,
+    { log, exec, guard },
+    {
+      loadProblems: problems,
+      startTimeoutMs: config.hardwareManagerStartTimeout * 1000,
+    },
+  );
   // IPA's hardware_initialization_delay: an operator gives slow (RAID) drivers time to bring
   // their disks up before inspection, lookup or any command looks at the hardware.
   if (config.hardwareInitializationDelay > 0) {

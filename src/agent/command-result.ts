@@ -24,7 +24,8 @@ export class CommandResult {
   #error: WireError | null = null;
   /** The result as JSON, produced once when the command finishes; dropped once #wire exists. */
   #resultJson = 'null';
-  #progress: Record<string, unknown> | null = null;
+  /** `command_progress` as JSON, serialised when set: see `setProgress`. */
+  #progressJson = 'null';
   /**
    * A finished result's wire JSON, as bytes outside the V8 heap. The runner keeps the last
    * 1000 results: as heap strings they were promoted to old space and, once dropped, grew it
@@ -59,7 +60,7 @@ export class CommandResult {
   }
 
   get progress(): Record<string, unknown> | null {
-    return this.#progress;
+    return JSON.parse(this.#progressJson) as Record<string, unknown> | null;
   }
 
   /** Resolves when the command has finished, whatever its outcome. */
@@ -67,9 +68,21 @@ export class CommandResult {
     return this.#done;
   }
 
+  /**
+   * Serialised here, once: a value JSON cannot carry (a BigInt, a cycle) throws into the step
+   * that reported it (failing that command with a clear error) instead of breaking every later
+   * GET /v1/commands/, the endpoint a conductor polls.
+   */
   setProgress(progress: Record<string, unknown>): void {
     if (this.isDone) return;
-    this.#progress = progress;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(progress);
+    } catch (error) {
+      throw new TypeError(`progress could not be serialised as JSON: ${(error as Error).message}`);
+    }
+    if (json === undefined || typeof progress !== 'object') throw new TypeError('progress must be a JSON object');
+    this.#progressJson = json;
   }
 
   succeed(result: unknown): void {
@@ -128,7 +141,7 @@ export class CommandResult {
     return (
       `{"id":${JSON.stringify(this.id)},"command_name":${JSON.stringify(this.name)},` +
       `"command_status":"${this.#status}","command_error":${JSON.stringify(this.#error)},` +
-      `"command_result":${this.#resultJson},"command_progress":${JSON.stringify(this.#progress)}}`
+      `"command_result":${this.#resultJson},"command_progress":${this.#progressJson}}`
     );
   }
 }

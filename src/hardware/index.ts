@@ -3,12 +3,11 @@
  * `hardware-managers/` or a vendor's) imports only from here.
  *
  * @example
- * import { z } from 'zod';
- * import { defineHardwareManager, defineStep, HardwareSupport } from 'ramdisk-agent/hardware';
+ * import { defineHardwareManager, defineStep, HardwareSupport, z } from 'ramdisk-agent/hardware';
  *
  * const flashFirmware = defineStep({
  *   name: 'update_acme_firmware',
- *   clean: { priority: 0, interface: 'management', abortable: false },
+ *   clean: { priority: 0, interface: 'deploy', abortable: false },
  *   args: z.object({ url: z.string().url().describe('Firmware bundle URL') }),
  *   async run(ctx, { url }) { ... },
  * });
@@ -22,7 +21,9 @@
  */
 export { defineHardwareManager, HardwareSupport, CONTRACT_VERSION } from './manager.js';
 export type { HardwareManager, HardwareManagerInit, HardwareSupportLevel, ManagerContext, ManagerMethod } from './manager.js';
-export { defineStep, argsinfoFromSchema, stepToWire, STEP_PHASES } from './step.js';
+/** The agent's own zod: a plugin's arg schemas use it, so it needs no zod of its own. */
+export { z } from 'zod';
+export { defineStep, argsinfoFromSchema, stepToWire, STEP_PHASES, AGENT_STEP_INTERFACES, DEPLOY_PRIORITY_RANGE } from './step.js';
 export type { StepDefinition, StepDefinitionInit, StepListing, StepPhase, StepInterface, ArgInfo } from './step.js';
 export type { StepContext, IronicNode, IronicPort, ProgressReporter, Exec } from './step-context.js';
 export { DEFAULT_HARDWARE_SETTINGS } from './settings.js';

@@ -1,19 +1,29 @@
 /**
- * Finds and imports hardware-manager plugins. Shipped managers (`hardware-managers/*`) and
- * a vendor's (`--hardware-manager-path DIR`) are loaded by this same code, with the same
- * checks: a default export made by `defineHardwareManager`, a compatible contract range,
- * no duplicate names, no bundled copy of the agent itself.
+ * Finds and imports hardware-manager plugins. Shipped managers (`hardware-managers/*`), a
+ * vendor's folders (`--hardware-manager-path DIR`) and npm packages carrying the
+ * `ramdisk-agent-plugin` keyword are loaded by this same code, with the same checks: each
+ * entry exports managers made by `defineHardwareManager` (default export, a list of them, or
+ * a `managers` list), a compatible contract range, no duplicate names, JavaScript only.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import { CONTRACT_VERSION, isHardwareManager, type HardwareManager } from './manager.js';
 import type { Logger } from './logger.js';
+import {
+  describeImportFailure,
+  ENTRY_HINT,
+  findEntries,
+  PLUGIN_KEYWORD,
+  readPackageJson,
+  type PluginPackageJson,
+} from './plugin-entry.js';
+import { CONTRACT_SPECIFIER, routeContractImportsToHost } from './host-resolve.js';
 
 export interface PluginSource {
   manager: HardwareManager;
-  /** Folder the plugin was loaded from. */
+  /** File the manager was loaded from. */
   source: string;
 }
 
@@ -27,14 +37,13 @@ export interface LoadResult {
   problems: LoadProblem[];
 }
 
-const ENTRY_CANDIDATES = ['index.mjs', 'index.js', 'index.ts'];
 const HOST_PACKAGE = 'ramdisk-agent';
 
 /**
  * Load every plugin in `dirs`. A directory that is itself a plugin (has a package.json or an
- * index file) is loaded as one; otherwise each sub-folder is a plugin, in name order.
- * A broken plugin is reported in `problems` and skipped: one bad vendor folder must not
- * keep the ramdisk from serving.
+ * index file) is loaded as one; otherwise each sub-folder is a plugin, in name order (a
+ * `node_modules` folder works too: scoped packages included). A broken plugin is reported in
+ * `problems` and skipped: one bad vendor folder must not keep the ramdisk from serving.
  */
 export async function loadHardwareManagers(dirs: readonly string[], log: Logger): Promise<LoadResult> {
   const plugins: PluginSource[] = [];
@@ -45,20 +54,25 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger)
     const absolute = resolve(dir);
     let folders: string[];
     try {
-      folders = (await findEntry(absolute)) ? [absolute] : await listPluginFolders(absolute);
+      folders = (await findEntries(absolute)).length > 0 ? [absolute] : await listPluginFolders(absolute);
     } catch (error) {
       problems.push({ source: absolute, message: `cannot read hardware manager directory: ${(error as Error).message}` });
       continue;
     }
     for (const folder of folders) {
       try {
-        const manager = await loadOne(folder, log);
-        const previous = byName.get(manager.name);
-        if (previous) {
-          throw new Error(`a hardware manager named "${manager.name}" was already loaded from ${previous}`);
+        for (const { manager, source } of await loadFolder(folder)) {
+          const previous = byName.get(manager.name);
+          if (previous) {
+            problems.push({
+              source: folder,
+              message: `a hardware manager named "${manager.name}" was already loaded from ${previous}`,
+            });
+            continue;
+          }
+          byName.set(manager.name, source);
+          plugins.push({ manager, source });
         }
-        byName.set(manager.name, folder);
-        plugins.push({ manager, source: folder });
       } catch (error) {
         problems.push({ source: folder, message: (error as Error).message });
       }
@@ -68,63 +82,109 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger)
   return { plugins, problems };
 }
 
+/**
+ * Packages installed with npm that declare themselves plugins (`"keywords":
+ * ["ramdisk-agent-plugin"]`), in the given `node_modules` folders: the agent's own and the
+ * global one, as Homebridge finds its plugins. Missing folders are skipped.
+ */
+export async function findInstalledPlugins(nodeModulesDirs: readonly string[]): Promise<string[]> {
+  const perDir = await Promise.all(
+    nodeModulesDirs.map(async (dir) => {
+      const packages = await listPluginFolders(dir).catch(() => []);
+      // Read in parallel and parse only the few files that mention the keyword at all.
+      const marked = await Promise.all(
+        packages.map(async (folder) => {
+          const text = await readFile(join(folder, 'package.json'), 'utf8').catch(() => '');
+          if (!text.includes(PLUGIN_KEYWORD)) return undefined;
+          try {
+            return (JSON.parse(text) as PluginPackageJson).keywords?.includes(PLUGIN_KEYWORD) ? folder : undefined;
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      return marked.filter((folder): folder is string => folder !== undefined);
+    }),
+  );
+  return perDir.flat();
+}
+
+/**
+ * Where `npm install` puts packages the agent should look at: the `node_modules` folders Node
+ * would search from the agent's own package (its own, then each parent's: `npm install
+ * ramdisk-agent acme-plugin` puts both side by side), then the global one (`npm install -g`).
+ */
+export function defaultNodeModulesDirs(agentRoot: string | undefined): string[] {
+  const dirs: string[] = [];
+  for (let dir = agentRoot; dir && !dirs.includes(join(dir, 'node_modules')); dir = dirname(dir)) {
+    if (!dir.endsWith('/node_modules')) dirs.push(join(dir, 'node_modules'));
+  }
+  // `npm install -g` puts packages in <prefix>/lib/node_modules; node lives in <prefix>/bin.
+  dirs.push(join(dirname(dirname(process.execPath)), 'lib', 'node_modules'));
+  return dirs;
+}
+
 async function listPluginFolders(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const folders: string[] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') {
+    if (!entry.isDirectory() || entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    if (entry.name.startsWith('@')) {
+      folders.push(...(await listPluginFolders(join(dir, entry.name))));
+    } else {
       folders.push(join(dir, entry.name));
     }
   }
   return folders;
 }
 
-async function readPackageJson(folder: string): Promise<Record<string, any> | undefined> {
-  try {
-    return JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as Record<string, any>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`invalid package.json: ${(error as Error).message}`);
-  }
+/** Whether the plugin imports the contract by its package name (then it needs the host hook). */
+function importsContractByName(pkg: PluginPackageJson | undefined): boolean {
+  if (!pkg) return false;
+  const fields = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'] as const;
+  return fields.some((f) => typeof pkg[f] === 'object' && pkg[f] !== null && HOST_PACKAGE in (pkg[f] as object));
 }
 
-async function findEntry(folder: string): Promise<string | undefined> {
+async function loadFolder(folder: string): Promise<PluginSource[]> {
+  const entries = await findEntries(folder);
+  if (entries.length === 0) throw new Error(`no entry point: expected ${ENTRY_HINT}`);
   const pkg = await readPackageJson(folder);
-  if (typeof pkg?.main === 'string') return join(folder, pkg.main);
-  for (const candidate of ENTRY_CANDIDATES) {
-    const path = join(folder, candidate);
-    if (
-      await stat(path).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
-      return path;
+  if (importsContractByName(pkg)) routeContractImportsToHost();
+
+  const loaded: PluginSource[] = [];
+  for (const entry of entries) {
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(describeImportFailure(entry, error), { cause: error });
+    }
+    const managers = managersOf(module);
+    if (managers.length === 0) {
+      throw new Error(
+        `${entry} does not export a hardware manager made by defineHardwareManager() as its default export ` +
+          `(or a list of them; import the contract from "${CONTRACT_SPECIFIER}")`,
+      );
+    }
+    for (const manager of managers) {
+      checkContract(manager, entry);
+      loaded.push({ manager, source: entry });
+    }
   }
-  return undefined;
+  return loaded;
 }
 
-async function loadOne(folder: string, log: Logger): Promise<HardwareManager> {
-  const entry = await findEntry(folder);
-  if (!entry) throw new Error(`no entry point: expected package.json "main" or one of ${ENTRY_CANDIDATES.join(', ')}`);
+function managersOf(module: Record<string, unknown>): HardwareManager[] {
+  const exported = module.default ?? module.managers ?? module.manager;
+  const candidates = Array.isArray(exported) ? exported : [exported];
+  return candidates.every(isHardwareManager) ? candidates : [];
+}
 
-  const pkg = await readPackageJson(folder);
-  if (pkg?.dependencies?.[HOST_PACKAGE]) {
-    log.warn(
-      { source: folder },
-      `plugin lists "${HOST_PACKAGE}" in dependencies and may bundle its own copy of the contract; declare it in peerDependencies`,
-    );
-  }
-
-  const module = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
-  const manager = module.default ?? module.manager;
-  if (!isHardwareManager(manager)) {
-    throw new Error(`${entry} does not export a hardware manager made by defineHardwareManager() as its default export`);
-  }
+function checkContract(manager: HardwareManager, entry: string): void {
   const range = manager.contract;
-  if (!semver.validRange(range)) throw new Error(`manager "${manager.name}" declares an invalid contract range "${range}"`);
+  if (!semver.validRange(range))
+    throw new Error(`manager "${manager.name}" (${entry}) declares an invalid contract range "${range}"`);
   if (!semver.satisfies(CONTRACT_VERSION, range, { includePrerelease: true })) {
     throw new Error(`manager "${manager.name}" needs contract ${range}, this agent provides ${CONTRACT_VERSION}`);
   }
-  return manager;
 }

@@ -9,6 +9,7 @@ import {
   IncompatibleHardwareMethodError,
   InvalidCommandParamsError,
   VersionMismatch,
+  describeError,
 } from './errors.js';
 import type { HardwareManager, ManagerContext } from './manager.js';
 import type { PluginSource } from './loader.js';
@@ -24,6 +25,41 @@ export interface ActiveManager {
 
 export type StepListingByManager = Record<string, Record<string, unknown>[]>;
 
+/** A manager that was loaded but is not active, and why (reported beside `hardware_manager_version`). */
+export interface ManagerProblem {
+  source: string;
+  manager?: string;
+  message: string;
+}
+
+/** How long a manager may take to evaluate its support or to initialise before it is skipped. */
+export const MANAGER_START_TIMEOUT_MS = 30_000;
+
+export interface ActivateOptions {
+  /** Problems found while loading, reported with the ones found here. */
+  loadProblems?: readonly ManagerProblem[];
+  startTimeoutMs?: number;
+}
+
+class StartTimeout extends Error {}
+
+/** `work`'s outcome, or a StartTimeout after `ms`; a promise that never settles cannot hang the agent. */
+async function withTimeout<T>(work: () => Promise<T> | T, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StartTimeout(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(work), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function reason(error: unknown): string {
+  return error instanceof StartTimeout ? error.message : describeError(error);
+}
+
 function isIncompatible(error: unknown): boolean {
   return IncompatibleHardwareMethodError.is(error);
 }
@@ -34,33 +70,61 @@ export class ManagerRegistry {
   // Managers never change after activation, so each phase's listing is computed once.
   readonly #listings = new Map<StepPhase, StepListingByManager>();
 
-  private constructor(active: ActiveManager[]) {
+  readonly #problems: readonly ManagerProblem[];
+
+  private constructor(active: ActiveManager[], problems: ManagerProblem[]) {
     this.#active = Object.freeze(active);
+    this.#problems = Object.freeze(problems);
     this.#versions = Object.freeze(Object.fromEntries(active.map(({ manager }) => [manager.name, manager.version])));
   }
 
   /**
    * Evaluate support, keep managers above NONE, order by support (stable: ties keep load
-   * order) and initialise them in that order, as IPA's `get_managers` does.
+   * order) and initialise them in that order, as IPA's `get_managers` does. A manager whose
+   * evaluation or `initialize()` fails or does not finish in time is skipped and reported
+   * (`problems()`): one vendor's fault must not keep the agent from serving.
    */
-  static async activate(plugins: readonly PluginSource[], ctx: ManagerContext): Promise<ManagerRegistry> {
+  static async activate(
+    plugins: readonly PluginSource[],
+    ctx: ManagerContext,
+    options: ActivateOptions = {},
+  ): Promise<ManagerRegistry> {
+    const timeoutMs = options.startTimeoutMs ?? MANAGER_START_TIMEOUT_MS;
+    const problems: ManagerProblem[] = [...(options.loadProblems ?? [])];
+    const skip = (manager: HardwareManager, source: string, message: string, error: unknown) => {
+      problems.push({ source, manager: manager.name, message });
+      ctx.log.error({ manager: manager.name, source, err: error }, `hardware manager skipped: ${message}`);
+    };
     const evaluated: ActiveManager[] = [];
     for (const { manager, source } of plugins) {
-      let support = 0;
+      let support: number;
       try {
-        support = Number(await manager.evaluateHardwareSupport(ctx));
+        support = Number(await withTimeout(() => manager.evaluateHardwareSupport(ctx), timeoutMs, 'evaluateHardwareSupport()'));
       } catch (error) {
-        ctx.log.error({ manager: manager.name, err: error }, 'evaluateHardwareSupport failed; manager disabled');
+        skip(manager, source, `evaluateHardwareSupport() failed: ${reason(error)}`, error);
+        continue;
       }
       ctx.log.info({ manager: manager.name, version: manager.version, support, source }, 'hardware manager evaluated');
       if (Number.isFinite(support) && support > 0) evaluated.push({ manager, support, source });
     }
-    if (evaluated.length === 0) throw new HardwareManagerNotFound();
     evaluated.sort((a, b) => b.support - a.support);
-    for (const { manager } of evaluated) {
-      await manager.initialize?.(ctx);
+    const initialised: ActiveManager[] = [];
+    for (const active of evaluated) {
+      const { manager, source } = active;
+      try {
+        if (manager.initialize) await withTimeout(() => manager.initialize!(ctx), timeoutMs, 'initialize()');
+        initialised.push(active);
+      } catch (error) {
+        skip(manager, source, `initialize() failed: ${reason(error)}`, error);
+      }
     }
-    return new ManagerRegistry(evaluated);
+    if (initialised.length === 0) throw new HardwareManagerNotFound();
+    return new ManagerRegistry(initialised, problems);
+  }
+
+  /** Managers that were found but are not active, and why. */
+  problems(): readonly ManagerProblem[] {
+    return this.#problems;
   }
 
   get managers(): readonly ActiveManager[] {

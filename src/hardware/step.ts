@@ -9,8 +9,21 @@ import type { StepContext } from './step-context.js';
 export type StepPhase = 'clean' | 'deploy' | 'service';
 export const STEP_PHASES: readonly StepPhase[] = ['clean', 'deploy', 'service'];
 
-/** Ironic's driver interfaces a step may belong to. */
-export type StepInterface = 'deploy' | 'raid' | 'bios' | 'management' | 'power' | 'boot' | 'firmware' | 'inspect' | 'storage';
+/**
+ * The driver interfaces a stock Ironic conductor routes to the agent: `deploy` (AgentBaseMixin
+ * and CustomAgentDeploy take clean, deploy and service steps from the agent's cache for it) and
+ * `raid` (AgentRAID, when the node's raid_interface is `agent`). An in-band step listed under
+ * `management` or `bios` is refused by the conductor ("step not found" for that interface),
+ * so it is refused here, where the author learns it.
+ */
+export const AGENT_STEP_INTERFACES = ['deploy', 'raid'] as const;
+export type StepInterface = (typeof AGENT_STEP_INTERFACES)[number];
+
+/**
+ * In-band deploy steps run while the agent is up: after Ironic's `deploy` (100) has booted it
+ * and before `tear_down_agent` (40) powers it off (`ironic/drivers/modules/agent_base.py`).
+ */
+export const DEPLOY_PRIORITY_RANGE = { min: 41, max: 99 } as const;
 
 export interface StepListing {
   /** 0 means "manual only"; automated cleaning runs steps with priority > 0, highest first. */
@@ -62,21 +75,34 @@ const STEP_NAME = /^[a-z][a-z0-9_]*$/;
 export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unknown>(
   init: StepDefinitionInit<S, R>,
 ): StepDefinition<S, R> {
-  if (!STEP_NAME.test(init.name)) {
-    throw new TypeError(`Step name "${init.name}" must be snake_case (letters, digits, underscores)`);
-  }
+  const where = callerLocation();
+  const fail = (message: string): never => {
+    throw new TypeError(`Step "${init.name}"${where ? ` (${where})` : ''}: ${message}`);
+  };
+  if (!STEP_NAME.test(init.name)) fail('the name must be snake_case (letters, digits, underscores)');
+  if (typeof init.run !== 'function') fail('run(ctx, args) is missing');
   const listings: Partial<Record<StepPhase, StepListing>> = {};
   for (const phase of STEP_PHASES) {
     const listing = init[phase];
     if (!listing) continue;
     if (!Number.isInteger(listing.priority) || listing.priority < 0) {
-      throw new TypeError(`Step "${init.name}": ${phase} priority must be a non-negative integer, got ${listing.priority}`);
+      fail(`${phase} priority must be a non-negative integer, got ${listing.priority}`);
+    }
+    const { min, max } = DEPLOY_PRIORITY_RANGE;
+    if (phase === 'deploy' && listing.priority !== 0 && (listing.priority < min || listing.priority > max)) {
+      fail(
+        `deploy priority ${listing.priority} is outside ${min}-${max}: in-band deploy steps run between ${min} and ${max}, or use 0 (run only when requested)`,
+      );
+    }
+    const iface = listing.interface ?? 'deploy';
+    if (!(AGENT_STEP_INTERFACES as readonly string[]).includes(iface)) {
+      fail(
+        `interface "${iface}" is not one a conductor routes to the agent; use ${AGENT_STEP_INTERFACES.map((i) => `"${i}"`).join(' or ')}`,
+      );
     }
     listings[phase] = { interface: 'deploy', reboot_requested: false, ...listing };
   }
-  if (Object.keys(listings).length === 0) {
-    throw new TypeError(`Step "${init.name}" is offered in no phase: give it clean, deploy or service`);
-  }
+  if (Object.keys(listings).length === 0) fail('it is offered in no phase: give it clean, deploy or service');
   return Object.freeze({
     [kStep]: true as const,
     name: init.name,
@@ -86,6 +112,18 @@ export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unkno
     argsinfo: init.args ? argsinfoFromSchema(init.args) : undefined,
     run: init.run,
   });
+}
+
+/**
+ * `file:line:column` of the plugin code that called a `define*` function, so a load-time error
+ * points at the author's line (not at this module).
+ */
+export function callerLocation(): string | undefined {
+  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  // Frame 0 is this function, 1 the define* function, 2 its caller.
+  const frame = frames[2];
+  const match = frame && /\(?((?:file:\/\/|\/)[^()]+?:\d+:\d+)\)?\s*$/.exec(frame);
+  return match ? match[1]!.replace(/^file:\/\//, '') : undefined;
 }
 
 /** `{arg: {description, required}}` as Ironic expects, from a zod object's shape. */

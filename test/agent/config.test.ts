@@ -128,4 +128,22 @@ describe('precedence', () => {
     writeFileSync(join(dir, 'bad.json'), '{nope');
     await expect(loadAgentConfig({ config: {}, configFile: join(dir, 'bad.json'), help: false })).rejects.toThrow(/is not valid/);
   });
+
+  it('the config file takes the documented snake_case keys (camelCase too)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
+    const configFile = join(dir, 'agent.json');
+    writeFileSync(configFile, JSON.stringify({ hardware_manager_paths: ['/opt/acme'], listenPort: 1234 }));
+    const config = await loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
+    expect(config.hardwareManagerPaths).toEqual(['/opt/acme']);
+    expect(config.listenPort).toBe(1234);
+  });
+
+  it('an unknown key in the config file is an error naming it, not silence', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
+    const configFile = join(dir, 'agent.json');
+    writeFileSync(configFile, JSON.stringify({ hardware_manager_path: ['/opt/acme'] }));
+    await expect(loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false })).rejects.toThrow(
+      /unknown key "hardware_manager_path"; known keys: .*hardware_manager_paths/,
+    );
+  });
 });

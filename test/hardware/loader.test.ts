@@ -13,7 +13,7 @@ describe('loadHardwareManagers', () => {
     const { plugins, problems } = await loadHardwareManagers([FIXTURE_MANAGERS], silentLogger);
     expect(problems).toEqual([]);
     expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic', 'fixture_mainline', 'fixture_unsupported']);
-    expect(plugins[0]!.source).toBe(join(FIXTURE_MANAGERS, 'fixture-generic'));
+    expect(plugins[0]!.source).toBe(join(FIXTURE_MANAGERS, 'fixture-generic', 'index.ts'));
   });
 
   it('accepts a directory that is itself one plugin', async () => {

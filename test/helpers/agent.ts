@@ -17,6 +17,8 @@ export async function startTestAgent(overrides: Partial<AgentConfigInput> = {}):
       listenHost: '127.0.0.1',
       listenPort: 0,
       logLevel: 'silent',
+      // Tests name their plugins; npm packages installed on this machine are not theirs.
+      discoverInstalledPlugins: false,
       ...overrides,
     },
   });

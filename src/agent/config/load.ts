@@ -36,13 +36,40 @@ async function readConfigFile(path: string, required: boolean): Promise<Partial<
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
   }
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
+    value = JSON.parse(text);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
-    return value as Partial<AgentConfigInput>;
   } catch (error) {
     throw new ConfigError(`config file ${path} is not valid: ${(error as Error).message}`);
   }
+  return configFileKeys(value as Record<string, unknown>, path);
+}
+
+const camelCase = (key: string) => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * The file's keys are documented in snake_case (`hardware_manager_paths`), like the kernel
+ * command line's; camelCase is accepted too. A key the agent does not know is an error, not
+ * silence: a misspelt option would otherwise be ignored on a machine being provisioned.
+ */
+export function configFileKeys(value: Record<string, unknown>, path: string): Partial<AgentConfigInput> {
+  const known = new Set(Object.keys(agentConfigSchema.shape));
+  const config: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [key, entry] of Object.entries(value)) {
+    const name = camelCase(key);
+    if (known.has(name)) config[name] = entry;
+    else unknown.push(key);
+  }
+  if (unknown.length > 0) {
+    const list = unknown.map((k) => `"${k}"`).join(', ');
+    throw new ConfigError(
+      `config file ${path} has unknown key${unknown.length > 1 ? 's' : ''} ${list}; known keys: ${[...known].map(snakeCase).join(', ')}`,
+    );
+  }
+  return config as Partial<AgentConfigInput>;
 }
 
 export async function loadAgentConfig(flags: AgentFlags): Promise<AgentConfig> {

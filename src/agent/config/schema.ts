@@ -26,6 +26,10 @@ export const agentConfigSchema = z.object({
   allowDevices: z.array(z.string()).default([]),
   /** Extra directories of hardware-manager plugins, after the shipped ones. */
   hardwareManagerPaths: z.array(z.string()).default([]),
+  /** Seconds a manager's evaluateHardwareSupport() or initialize() may take before it is skipped. */
+  hardwareManagerStartTimeout: z.number().positive().default(30),
+  /** Also load npm-installed packages with the `ramdisk-agent-plugin` keyword. */
+  discoverInstalledPlugins: z.boolean().default(true),
   /** Load the managers shipped under `hardware-managers/` (tests turn this off). */
   loadShippedManagers: z.boolean().default(true),
   /** `real` powers the machine off/reboots it; `simulate` records it. Default: real only in a ramdisk. */

@@ -85,9 +85,13 @@ export function createStepPhaseExtension(phase: StepPhase): Extension {
     params: z.looseObject({ node: nodeSchema, ports: portsSchema }),
     run(params, { services }) {
       services.node.update(params.node);
+      const problems = services.hardware.problems();
       return {
         [`${phase}_steps`]: withConfiguredPriorities(phase, services.hardware.listSteps(phase), services.config),
         hardware_manager_version: services.hardware.versions(),
+        // Ours, beside IPA's keys (Ironic ignores unknown ones): managers that were found but
+        // are not active, so an operator reading the command result learns why a step is missing.
+        ...(problems.length > 0 ? { hardware_manager_problems: problems } : {}),
       };
     },
   });
