@@ -8,7 +8,6 @@
  */
 import { register } from 'node:module';
 import * as hardware from './index.js';
-import { HOST_MODULES_KEY } from './host-modules.js';
 
 export const CONTRACT_SPECIFIER = 'ramdisk-agent/hardware';
 
@@ -17,7 +16,8 @@ let registered = false;
 export function routeContractImportsToHost(): void {
   if (registered) return;
   registered = true;
-  const key = JSON.stringify(HOST_MODULES_KEY.description);
+  // The key `publishHostModules()` (host-modules.ts) fills.
+  const key = JSON.stringify('ramdisk-agent.host-modules');
   const shim =
     `const host = globalThis[Symbol.for(${key})];\n` +
     `if (!host) throw new Error('${CONTRACT_SPECIFIER} is provided by ramdisk-agent when it loads this plugin');\n` +

@@ -33,7 +33,7 @@ export interface ManagerProblem {
 }
 
 /** How long a manager may take to evaluate its support or to initialise before it is skipped. */
-export const MANAGER_START_TIMEOUT_MS = 30_000;
+const MANAGER_START_TIMEOUT_MS = 30_000;
 
 export interface ActivateOptions {
   /** Problems found while loading, reported with the ones found here. */

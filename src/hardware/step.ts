@@ -118,7 +118,7 @@ export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unkno
  * `file:line:column` of the plugin code that called a `define*` function, so a load-time error
  * points at the author's line (not at this module).
  */
-export function callerLocation(): string | undefined {
+function callerLocation(): string | undefined {
   const frames = (new Error().stack ?? '').split('\n').slice(1);
   // Frame 0 is this function, 1 the define* function, 2 its caller.
   const frame = frames[2];

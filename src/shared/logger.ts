@@ -3,7 +3,7 @@
  * a child of it; the conductor its own pino), narrowed so managers, tools and tests can pass
  * any compatible object.
  */
-interface LogFn {
+export interface LogFn {
   (obj: object, msg?: string): void;
   (msg: string): void;
 }

@@ -5,7 +5,7 @@
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { HardwareManagerMethodNotFound } from '../hardware/errors.js';
 import { run, type ExecOptions, type ExecResult } from '../hardware/exec.js';
-import type { LogFn, Logger } from '../hardware/logger.js';
+import type { LogFn, Logger } from '../shared/logger.js';
 import { DEFAULT_HARDWARE_SETTINGS, type HardwareSettings } from '../hardware/settings.js';
 import type { StepPhase } from '../hardware/step.js';
 import type { IronicNode, IronicPort, StepContext } from '../hardware/step-context.js';

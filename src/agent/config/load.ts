@@ -54,7 +54,7 @@ const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCas
  * command line's; camelCase is accepted too. A key the agent does not know is an error, not
  * silence: a misspelt option would otherwise be ignored on a machine being provisioned.
  */
-export function configFileKeys(value: Record<string, unknown>, path: string): Partial<AgentConfigInput> {
+function configFileKeys(value: Record<string, unknown>, path: string): Partial<AgentConfigInput> {
   const known = new Set(Object.keys(agentConfigSchema.shape));
   const config: Record<string, unknown> = {};
   const unknown: string[] = [];
