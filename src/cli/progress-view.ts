@@ -1,7 +1,8 @@
 /**
  * Renders a command's `command_progress` as text progress bars: one line for the whole
- * step, one per device (method, pass, bytes, rate, ETA), then the skipped devices. Other
- * progress shapes are shown as `key: value` lines. Pure: no I/O, no terminal codes.
+ * step, one per device (method, pass, bytes, rate, ETA), then the skipped devices; for a
+ * burn-in, the phase over elapsed/planned time, one line of figures per part and the
+ * temperatures. Other progress shapes are shown as `key: value` lines. Pure: no I/O, no terminal codes.
  */
 import { z } from 'zod';
 
@@ -33,6 +34,65 @@ const deviceBoard = z.looseObject({
   devices: z.array(deviceProgress),
   skipped: z.array(z.looseObject({ device: z.string(), reason: z.string() })).optional(),
 });
+
+/** A burn-in's progress (hardware-managers/burnin/progress.ts): a phase over time, parts with figures. */
+const burninBoard = z.looseObject({
+  step: z.string(),
+  phase: z.string(),
+  elapsed_seconds: z.number(),
+  planned_seconds: z.number().nullable(),
+  percent: z.number().nullable(),
+  parts: z.record(z.string(), z.record(z.string(), z.unknown())),
+  temperatures: z.array(z.looseObject({ sensor: z.string(), celsius: z.number() })).optional(),
+});
+
+/** A burn-in's result: a verdict and figures per part. */
+const burninReport = z.looseObject({
+  parts: z.array(z.looseObject({ name: z.string(), passed: z.boolean(), failures: z.array(z.string()) })),
+  duration_seconds: z.number(),
+});
+
+/** The figures worth a column, in this order, with their units. */
+const FIGURES: [key: string, label: string, unit: string][] = [
+  ['workers', 'workers', ''],
+  ['bogo_ops_per_second', 'bogo-ops/s', ''],
+  ['read_mib_per_second', 'read', ' MiB/s'],
+  ['write_mib_per_second', 'write', ' MiB/s'],
+  ['mib_per_second', '', ' MiB/s'],
+  ['errors', 'errors', ''],
+];
+
+function figuresText(part: Record<string, unknown>): string {
+  return FIGURES.filter(([key]) => typeof part[key] === 'number')
+    .map(([key, label, unit]) => `${label ? `${label} ` : ''}${part[key] as number}${unit}`)
+    .join('  ');
+}
+
+function renderBurnin(board: z.output<typeof burninBoard>): string[] {
+  const time =
+    board.planned_seconds === null
+      ? formatDuration(board.elapsed_seconds)
+      : `${formatDuration(board.elapsed_seconds)} / ${formatDuration(board.planned_seconds)}`;
+  const lines = [
+    [
+      board.step.padEnd(22),
+      board.percent === null ? '' : `${bar(board.percent)}  ${percentText(board.percent)}`,
+      board.phase,
+      time,
+    ]
+      .filter(Boolean)
+      .join('  '),
+  ];
+  const names = Object.keys(board.parts);
+  const width = Math.max(...names.map((n) => n.length), 6);
+  for (const [name, part] of Object.entries(board.parts)) {
+    lines.push(['  ' + name.padEnd(width), String(part.state ?? ''), figuresText(part)].filter(Boolean).join('  '));
+  }
+  if (board.temperatures && board.temperatures.length > 0) {
+    lines.push(`  temperatures: ${board.temperatures.map((t) => `${t.sensor} ${t.celsius}°C`).join(', ')}`);
+  }
+  return lines;
+}
 
 export const commandResultSchema = z.looseObject({
   id: z.string(),
@@ -89,7 +149,10 @@ export function renderCommand(command: CommandResultView): string {
   const lines = [`${command.command_name}  ${command.id}  ${command.command_status}`];
   const progress = command.command_progress;
   const board = progress ? deviceBoard.safeParse(progress) : undefined;
-  if (board?.success) {
+  const burnin = progress && !board?.success ? burninBoard.safeParse(progress) : undefined;
+  if (burnin?.success) {
+    lines.push(...renderBurnin(burnin.data));
+  } else if (board?.success) {
     const { overall, devices, skipped, step } = board.data;
     const percent = overall?.percent ?? 0;
     const amount =
@@ -163,6 +226,14 @@ function renderOutcome(command: CommandResultView): string[] {
   const result = command.command_result as Record<string, unknown> | null | undefined;
   const stepResult =
     result && typeof result === 'object' ? Object.entries(result).find(([k]) => k.endsWith('_result'))?.[1] : undefined;
+  const burnin = burninReport.safeParse(stepResult);
+  if (burnin.success) {
+    return burnin.data.parts.map(
+      (p) =>
+        `  ${p.name}: ${p.passed ? 'passed' : `FAILED (${p.failures.join('; ')})`}` +
+        (figuresText(p) ? `  ${figuresText(p)}` : ''),
+    );
+  }
   const report = reportSchema.safeParse(stepResult);
   if (!report.success) return [];
   return Object.entries(report.data.devices).map(

@@ -83,6 +83,52 @@ describe('progress view', () => {
     expect(failed).toContain('error: BlockDeviceEraseError: /dev/loop3: boom');
   });
 
+  it('draws a burn-in as its phase over elapsed/planned time, figures per part and temperatures, then verdicts', () => {
+    const burnin = {
+      ...running,
+      command_progress: {
+        step: 'burnin_disk',
+        phase: 'fio',
+        started_at: '2026-12-04T18:00:00.000Z',
+        elapsed_seconds: 12.3,
+        planned_seconds: 30,
+        percent: 41,
+        parts: {
+          '/dev/nvme0n1': { state: 'running', read_mib_per_second: 120.5, write_mib_per_second: 119.8, errors: 0 },
+          '/dev/sda': { state: 'running', read_mib_per_second: 80, write_mib_per_second: 79.9, errors: 2 },
+        },
+        temperatures: [{ sensor: 'nvme/Composite', device: 'nvme0', celsius: 41.9 }],
+      },
+    };
+    const lines = renderCommand(burnin).split('\n');
+    expect(lines[1]).toMatch(/^burnin_disk .*41\.0%  fio  12s \/ 30s$/);
+    expect(lines[1]).toContain(bar(41));
+    expect(lines[2]).toBe('  /dev/nvme0n1  running  read 120.5 MiB/s  write 119.8 MiB/s  errors 0');
+    expect(lines[3]).toBe('  /dev/sda      running  read 80 MiB/s  write 79.9 MiB/s  errors 2');
+    expect(lines[4]).toBe('  temperatures: nvme/Composite 41.9°C');
+    const failed = renderCommand({
+      ...burnin,
+      command_status: 'FAILED',
+      command_error: {
+        type: 'CleaningError',
+        details: 'burnin_disk failed: /dev/sda: errors 2 is above agent_burnin_fio_disk_max_errors 0',
+      },
+      command_result: null,
+    });
+    expect(failed).toContain('error: CleaningError: burnin_disk failed: /dev/sda: errors 2 is above');
+    const done = renderCommand({
+      ...burnin,
+      command_status: 'SUCCEEDED',
+      command_result: {
+        clean_result: {
+          duration_seconds: 3,
+          parts: [{ name: 'cpu', passed: true, failures: [], workers: 2, bogo_ops_per_second: 812.4 }],
+        },
+      },
+    });
+    expect(done).toContain('  cpu: passed  workers 2  bogo-ops/s 812.4');
+  });
+
   it('shows other progress shapes as key: value lines', () => {
     expect(renderCommand({ ...running, command_progress: { phase: 'downloading', percent: 12 } })).toContain(
       '  phase: downloading',

@@ -84,6 +84,31 @@ describe.runIf(canUseLoopDevices())('check_disk_health', () => {
   });
 });
 
+describe.runIf(canUseLoopDevices())('burnin_disk with agent_burnin_fio_disk_smart_test', () => {
+  it('runs a SMART long self-test on every disk after fio and reports its result per disk', async () => {
+    const [a, b] = [1, 2].map(() => scratch.create({ sizeMiB: 32 }));
+    smartctl = new FakeSmartctl({
+      [a!.path]: 'sata-hitachi-hds721050dle630-failing.json',
+      [b!.path]: 'nvme-intel-ssdpeknw010t8-healthy.json',
+    });
+    let client;
+    ({ agent, client } = await startBurninAgent([a!.path, b!.path]));
+    const { final } = await runStep(
+      client,
+      'burnin_disk',
+      {},
+      { agent_burnin_fio_disk_runtime: 1, agent_burnin_fio_disk_smart_test: 'true' },
+    );
+    expect(final.command_status).toBe('SUCCEEDED');
+    const parts = final.command_result.clean_result.parts;
+    expect(parts.map((p: any) => [p.name, p.self_test])).toEqual([
+      [a!.path, { kind: 'long', result: 'passed', status: 'completed without error' }],
+      // A drive without a self-test log is noted and passes, as in IPA.
+      [b!.path, { kind: 'long', result: 'unknown', status: 'smartctl reports no self-test status for this drive' }],
+    ]);
+  });
+});
+
 describe('inventory disks', () => {
   it('carry the SMART health summary beside IPA keys', async () => {
     smartctl = new FakeSmartctl({ '/dev/fake-sda': 'sata-hitachi-hds721050dle630-failing.json' });
