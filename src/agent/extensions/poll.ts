@@ -9,6 +9,7 @@ import { collectInventory, type Inventory } from '../../hardware/inventory/index
 import type { IronicNode } from '../../hardware/step-context.js';
 import { defineCommand, defineExtension } from '../command.js';
 import { InvalidCommandError } from '../errors.js';
+import { lldpData } from '../inspection/lldp-data.js';
 import type { AgentServices } from '../services.js';
 
 /** BMC facts found once per agent, as IPA caches them (ipmitool is slow). */
@@ -44,6 +45,7 @@ async function baseInventory(services: AgentServices): Promise<Inventory> {
     bootif: services.config.bootif,
     skipBmcDetect: services.conductor?.lookupConfig?.agent_skip_bmc_detect ?? false,
     enableVlanInterfaces: services.config.enableVlanInterfaces,
+    ...(services.config.collectLldp ? { lldpFor: (names: string[]) => lldpData(services, names) } : {}),
     bmcCache,
   });
 }

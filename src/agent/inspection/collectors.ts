@@ -4,10 +4,10 @@
  * hardware lives in src/hardware/inspection; LLDP and USB go through the hardware managers
  * first (`collect_lldp_data`, `get_usb_devices`), as IPA dispatches them.
  */
-import { isIpaError } from '../../hardware/errors.js';
+
 import { ExecError } from '../../hardware/exec.js';
 import { collectDmi } from '../../hardware/inspection/dmi-decode.js';
-import { listLldpInterfaces, receiveLldp } from '../../hardware/inspection/lldp.js';
+
 import { collectNumaTopology } from '../../hardware/inspection/numa-topology.js';
 import { collectPciDevices } from '../../hardware/inspection/pci-devices.js';
 import { collectUsbDevices } from '../../hardware/inspection/usb-devices.js';
@@ -16,6 +16,7 @@ import { hardwareInventory } from '../extensions/poll.js';
 import { collectSystemLogs } from '../logs/collect-system-logs.js';
 import type { AgentServices } from '../services.js';
 import { waitForDhcp } from './dhcp-wait.js';
+import { fromManagers, lldpData } from './lldp-data.js';
 import type { AccumulatedFailures } from './failures.js';
 
 export type InspectionData = Record<string, unknown>;
@@ -36,21 +37,6 @@ const MIN_ROOT_DISK_BYTES = 4 * 1024 ** 3;
 function guessRootDisk(disks: readonly InventoryDisk[]): InventoryDisk | undefined {
   const sorted = [...disks].sort((a, b) => a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return sorted.find((d) => d.size >= MIN_ROOT_DISK_BYTES);
-}
-
-/** A manager's method when one has it, else the built-in reader (IPA's GenericHardwareManager). */
-async function fromManagers<T>(
-  services: AgentServices,
-  method: string,
-  builtin: () => Promise<T>,
-  ...args: unknown[]
-): Promise<T> {
-  try {
-    return await services.hardware.dispatchToManagers<T>(method, ...args);
-  } catch (error) {
-    if (isIpaError(error) && error.type === 'HardwareManagerMethodNotFound') return builtin();
-    throw error;
-  }
 }
 
 const collectDefault: Collector = async (data, _failures, { services, collectorNames, signal }) => {
@@ -102,28 +88,8 @@ const collectDmiDecode: Collector = async (data, failures, { services }) => {
   }
 };
 
-async function builtinLldp(
-  services: AgentServices,
-  interfaces?: readonly string[],
-  signal?: AbortSignal,
-): Promise<Record<string, Array<[number, string]>>> {
-  try {
-    return await receiveLldp({
-      exec: services.exec,
-      interfaces: interfaces ?? (await listLldpInterfaces()),
-      timeoutSeconds: services.config.lldpTimeout,
-      log: services.log,
-      ...(signal ? { signal } : {}),
-    });
-  } catch (error) {
-    // IPA's collect_lldp_data: a failure to listen leaves no data, not an inspection error.
-    services.log.error({ err: error }, 'Error while getting LLDP info');
-    return {};
-  }
-}
-
 const collectLldp: Collector = async (data, _failures, { services, signal }) => {
-  data.lldp_raw = await fromManagers(services, 'collect_lldp_data', () => builtinLldp(services, undefined, signal));
+  data.lldp_raw = await lldpData(services, undefined, signal);
 };
 
 const collectUsb: Collector = async (data, _failures, { services }) => {

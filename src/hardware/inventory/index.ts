@@ -16,6 +16,7 @@ import { inventoryDisks, withSmartHealth } from './disks.js';
 import { listNetworkInterfaces } from './interfaces.js';
 import { getMemory } from './memory.js';
 import { getSystemVendor } from './system-vendor.js';
+import { bringUpVlanInterfaces } from './vlan-interfaces.js';
 import type { Inventory, InventoryDisk } from './types.js';
 
 export type { Inventory } from './types.js';
@@ -30,6 +31,11 @@ export interface InventoryOptions {
   /** The conductor's `agent_skip_bmc_detect` (redfish-managed nodes). */
   skipBmcDetect?: boolean;
   enableVlanInterfaces?: string;
+  /**
+   * IPA's deprecated `collect_lldp`: the raw LLDP TLVs of these interfaces, put in each
+   * interface's `lldp` (and used for VLANs named by LLDP).
+   */
+  lldpFor?: (names: string[]) => Promise<Record<string, Array<[number, string]>>>;
   /** BMC facts found earlier in this process (IPA caches them). */
   bmcCache?: { value?: Promise<BmcInfo> };
 }
@@ -75,6 +81,30 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
     getSystemVendor(),
     uefiBooted(),
   ]);
+  if (options.lldpFor) {
+    const lldp = await options.lldpFor(interfaces.map((i) => i.name));
+    for (const iface of interfaces) iface.lldp = lldp[iface.name] ?? null;
+  }
+  if (options.enableVlanInterfaces) {
+    const added = await bringUpVlanInterfaces({
+      exec: options.exec,
+      log,
+      setting: options.enableVlanInterfaces,
+      interfaces,
+      collectLldp: options.lldpFor !== undefined,
+    });
+    if (added.length > 0) {
+      const again = await listNetworkInterfaces({
+        exec: options.exec,
+        log,
+        hasBiosdevname,
+        enableVlanInterfaces: options.enableVlanInterfaces,
+        extraVlanNames: added,
+      });
+      const listed = new Set(interfaces.map((i) => i.name));
+      interfaces.push(...again.filter((i) => added.includes(i.name) && !listed.has(i.name)));
+    }
+  }
   const inventory: Inventory = {
     interfaces,
     cpu,

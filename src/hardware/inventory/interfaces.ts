@@ -29,6 +29,8 @@ export interface InterfaceOptions {
   sysRoot?: string;
   /** IPA's `enable_vlan_interfaces`: `all`, or a comma list of `iface` / `iface.vlan`. */
   enableVlanInterfaces?: string;
+  /** VLAN interfaces to list whatever the setting says (the ones the agent created by MAC). */
+  extraVlanNames?: readonly string[];
   /** `biosdevname -i` is run only when the tool is installed. */
   hasBiosdevname?: boolean;
 }
@@ -123,7 +125,13 @@ export async function listNetworkInterfaces(options: InterfaceOptions): Promise<
   const sysNet = join(options.sysRoot ?? '/sys', 'class', 'net');
   const { stdout } = await options.exec('ip', ['-j', '-d', 'addr', 'show'], { timeoutMs: 10_000, quiet: true });
   const entries = parseIpAddr(stdout);
-  const kinds = await Promise.all(entries.map((e) => interfaceKind(e, sysNet, options.enableVlanInterfaces ?? '')));
+  const kinds = await Promise.all(
+    entries.map((e) =>
+      options.extraVlanNames?.includes(e.ifname) && e.linkinfo?.info_kind === 'vlan'
+        ? ('vlan' as const)
+        : interfaceKind(e, sysNet, options.enableVlanInterfaces ?? ''),
+    ),
+  );
   const listed = entries.filter((_, i) => kinds[i] !== null);
   const described = await Promise.all(listed.map((entry) => describe(entry, options, sysNet)));
   return described.filter((iface) => {

@@ -12,7 +12,7 @@ import { inspect } from '../../../src/agent/inspection/inspect.js';
 import type { AgentConfig } from '../../../src/agent/config/schema.js';
 import { run } from '../../../src/hardware/exec.js';
 import { listNetworkInterfaces } from '../../../src/hardware/inventory/interfaces.js';
-import { FIXTURE_MANAGERS, startTestAgent } from '../../helpers/agent.js';
+import { AgentTestClient, FIXTURE_MANAGERS, startTestAgent } from '../../helpers/agent.js';
 import { FakeConductor } from '../../helpers/fake-conductor.js';
 import { FakeInspector } from '../../helpers/fake-inspector.js';
 
@@ -146,8 +146,13 @@ describe('inspection before lookup', () => {
     for (const iface of inventory.interfaces) expect(Object.keys(iface).sort()).toEqual([...INTERFACE_KEYS].sort());
     expect(inventory.interfaces.map((i: { mac_address: string }) => i.mac_address)).toEqual(expect.arrayContaining(macs));
     expect(Object.keys(inventory.cpu).sort()).toEqual([...CPU_KEYS].sort());
-    for (const disk of inventory.disks) expect(Object.keys(disk).sort()).toEqual([...DISK_KEYS].sort());
-    if (data.root_disk) expect(Object.keys(data.root_disk as object).sort()).toEqual([...DISK_KEYS].sort());
+    // `smart` is this project's one addition to IPA's disk (SMART health, when smartctl exists).
+    const diskKeys = (disk: object) =>
+      Object.keys(disk)
+        .filter((k) => k !== 'smart')
+        .sort();
+    for (const disk of inventory.disks) expect(diskKeys(disk)).toEqual([...DISK_KEYS].sort());
+    if (data.root_disk) expect(diskKeys(data.root_disk as object)).toEqual([...DISK_KEYS].sort());
     expect(Object.keys(inventory.boot).sort()).toEqual(['current_boot_mode', 'pxe_interface']);
     expect(data.boot_interface).toBe(inventory.boot.pxe_interface);
     const managers = agent.services.hardware.managers.map(({ manager }) => ({ name: manager.name, version: manager.version }));
@@ -178,6 +183,23 @@ describe('inspection before lookup', () => {
     const logs = Buffer.from(inspector.posts[0]!.body.logs as string, 'base64');
     // A tar.gz holding the inventory, as IPA's ramdisk_error hook expects.
     expect(gunzipSync(logs).toString('latin1')).toContain('inventory.json');
+  });
+
+  it("fills the inventory interfaces' lldp after ipa-lldp-timeout with ipa-collect-lldp, and leaves it null without", async () => {
+    const agent = await startTestAgent({ hardwareManagerPaths: [FIXTURE_MANAGERS], collectLldp: true, lldpTimeout: 1 });
+    agents.push(agent);
+    const client = new AgentTestClient(agent.url, 'test-token-0123456789abcdef0123456789');
+    const started = Date.now();
+    const { body } = await client.post('poll.get_hardware_info', {}, true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    // No switch sends LLDP to this machine: every NIC was listened on and heard nothing.
+    for (const iface of body.command_result.interfaces) expect(iface.lldp).toEqual([]);
+    const plain = await new AgentTestClient((await standaloneAgent()).url, 'test-token-0123456789abcdef0123456789').post(
+      'poll.get_hardware_info',
+      {},
+      true,
+    );
+    for (const iface of plain.body.command_result.interfaces) expect(iface.lldp).toBeNull();
   });
 
   it('is off without a callback URL and without configured collectors', async () => {
