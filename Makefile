@@ -9,6 +9,7 @@ deps:
 
 build: deps
 	npx tsc -p tsconfig.json --noEmit
+	npm run -s api-doc
 	node scripts/build.mjs
 
 typecheck: deps
