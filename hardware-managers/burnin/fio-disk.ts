@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { CleaningError, ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 import { planDiskBurnin } from './disk-targets.js';
 import { FioJsonStream, MIB, mibPerSecond, type FioDocument, type FioJob } from './fio-json.js';
-import { flag, integer, outputFile, resolveKnobs, wholeNumber } from './knobs.js';
+import { flag, integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import {
   assertPassed,
@@ -40,12 +40,6 @@ export const diskArgs = z.object({
 });
 
 const STATUS_INTERVAL_SECONDS = 1;
-/**
- * Loop mode has no known end: fio is bounded by an abort or the agent's shutdown, and by
- * this, just under the longest timer Node can set (2^31 ms, about 24.8 days).
- */
-const LOOP_MODE_EXEC_TIMEOUT_MS = 24 * 24 * 3600_000;
-
 function fioDiskArgs(devices: readonly BlockDevice[], loops: number, runtime: number): string[] {
   // prettier-ignore
   const args = [
@@ -160,7 +154,7 @@ export async function burninDisk(ctx: StepContext, raw: z.output<typeof diskArgs
   let toolError: unknown;
   try {
     await ctx.exec('fio', args, {
-      timeoutMs: runtime > 0 ? runtime * 1000 + 300_000 : LOOP_MODE_EXEC_TIMEOUT_MS,
+      timeoutMs: toolTimeoutMs(runtime > 0 ? runtime * 1000 + 300_000 : Infinity),
       signal: ctx.signal,
       keepStdout: false,
       onLine: (line, from) => from === 'stdout' && stream.push(line),

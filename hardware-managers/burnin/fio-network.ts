@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { CleaningError, ExecError, type StepContext } from '../../src/hardware/index.js';
 import { FioJsonStream, mibPerSecond } from './fio-json.js';
-import { integer, outputFile, resolveKnobs, wholeNumber } from './knobs.js';
+import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import {
   assertPassed,
@@ -141,7 +141,7 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
     try {
       await ctx.exec('fio', args, {
         // The listener waits for its partner first; the reader receives until the writer stops.
-        timeoutMs: (options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000,
+        timeoutMs: toolTimeoutMs((options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000),
         signal: ctx.signal,
         keepStdout: false,
         onLine: (line, from) => from === 'stdout' && stream.push(line),

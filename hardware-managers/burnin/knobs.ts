@@ -55,3 +55,12 @@ export function resolveKnobs<S extends z.ZodObject<z.ZodRawShape>>(
   for (const [key, value] of Object.entries(args)) if (value !== undefined) merged[key] = value;
   return merged as z.output<S>;
 }
+
+/**
+ * A tool's time limit for the exec wrapper: Node cannot set a timer beyond 2^31 - 1 ms
+ * (about 24.8 days) and fires a longer one at once, which would kill a long burn-in as it
+ * starts. Longer runs are bounded by an abort or the agent's shutdown instead.
+ */
+export function toolTimeoutMs(ms: number): number {
+  return Math.min(ms, 2 ** 31 - 1);
+}

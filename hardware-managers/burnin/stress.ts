@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { StepContext } from '../../src/hardware/index.js';
-import { integer, outputFile, resolveKnobs, wholeNumber } from './knobs.js';
+import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import { assertPassed, checkThreshold, round, thresholdsOf, toolFailure, type BurninReport, type PartReport } from './report.js';
 
@@ -141,7 +141,7 @@ async function runStressNg(ctx: StepContext, spec: StressSpec): Promise<BurninRe
 
   try {
     await ctx.exec('stress-ng', args, {
-      timeoutMs: spec.timeoutSeconds * 1000 + EXEC_GRACE_MS,
+      timeoutMs: toolTimeoutMs(spec.timeoutSeconds * 1000 + EXEC_GRACE_MS),
       signal: ctx.signal,
       quiet: true,
       onLine: (line) => {

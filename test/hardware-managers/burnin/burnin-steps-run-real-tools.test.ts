@@ -104,8 +104,11 @@ describe('stress-ng steps', () => {
 
   it('aborting a running burn-in (the node restarted by the conductor) stops stress-ng and its workers within seconds', async () => {
     ({ agent, client } = await startBurninAgent());
-    await startStep(client, 'burnin_cpu', { agent_burnin_cpu_cpu: 2, agent_burnin_cpu_timeout: 600 });
+    // 35 days: longer than any timer Node can set, which must not kill the run at once.
+    await startStep(client, 'burnin_cpu', { agent_burnin_cpu_cpu: 2, agent_burnin_cpu_timeout: 3_000_000 });
     await waitUntil(() => descendants(['stress-ng']).length >= 3, 10_000, 'stress-ng and its two workers');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(descendants(['stress-ng']).length).toBeGreaterThanOrEqual(3);
     // Ironic aborts an abortable step by powering the node off; the agent hears of it as a
     // new lookup token and resets: the running command ends and its tools exit first.
     const started = Date.now();
