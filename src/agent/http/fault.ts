@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import { isIpaError } from '../../hardware/errors.js';
 
-class HttpFault extends Error {
+export class HttpFault extends Error {
   readonly statusCode: number;
   constructor(statusCode: number, description: string) {
     super(`${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}: ${description}`);
@@ -16,6 +16,7 @@ class HttpFault extends Error {
 
 export const Faults = {
   tokenInvalid: () => new HttpFault(401, 'Token invalid.'),
+  tooManyTokenFailures: () => new HttpFault(429, 'Too many requests with an invalid token; try again later.'),
   badCommandBody: () => new HttpFault(400, 'Missing or invalid name or params'),
   notFound: () =>
     new HttpFault(

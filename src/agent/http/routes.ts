@@ -6,6 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandResult } from '../command-result.js';
 import type { CommandRunner } from '../command-runner.js';
 import { Faults } from './fault.js';
+import { parseCommandQuery, wantsWait } from './query.js';
+import type { BodyRouteConfig } from './request-body.js';
 import type { TokenGate } from './token-gate.js';
 
 export interface AgentRoutesOptions {
@@ -32,10 +34,6 @@ function sendJson(reply: FastifyReply, payload: unknown, status = 200): FastifyR
   return reply.code(status).type('application/json').send(body);
 }
 
-function wantsWait(query: Query): boolean {
-  return (query.wait ?? '').toLowerCase() === 'true';
-}
-
 /** werkzeug's strict-slash redirect, keeping the query string. */
 function redirectWithSlash(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const [path, query] = request.url.split('?', 2) as [string, string | undefined];
@@ -48,22 +46,31 @@ function redirectWithSlash(request: FastifyRequest, reply: FastifyReply): Fastif
 export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOptions): void {
   const { runner, tokenGate } = options;
   const knownPaths: RegExp[] = [];
-  // The token is checked in onRequest, before the body is read or parsed (IPA LP#2160196).
-  const requireToken = async (request: FastifyRequest) => {
-    if (!tokenGate.accepts((request.query as Query).agent_token)) throw Faults.tokenInvalid();
+  // The token is checked in onRequest, before the body is read or parsed (IPA LP#2160196),
+  // then the query (a repeated parameter is a 400 before anything runs).
+  const refuse = (request: FastifyRequest, reply: FastifyReply) => {
+    const fault = app.authFailures.refuse(request.ip);
+    if (fault.statusCode === 429) void reply.header('retry-after', '1').header('connection', 'close');
+    return fault;
+  };
+  const requireToken = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!tokenGate.accepts((request.query as Query).agent_token)) throw refuse(request, reply);
+    parseCommandQuery(request);
   };
   // Reads of command results: open to a conductor that never sends the token (token-gate.ts).
-  const requireReadToken = async (request: FastifyRequest) => {
-    if (!tokenGate.acceptsRead((request.query as Query).agent_token)) throw Faults.tokenInvalid();
+  const requireReadToken = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!tokenGate.acceptsRead((request.query as Query).agent_token)) throw refuse(request, reply);
+    parseCommandQuery(request);
   };
   const route = (
     method: 'GET' | 'POST',
     path: string,
     handler: (req: FastifyRequest, reply: FastifyReply) => unknown,
-    { token = 'none' }: { token?: 'none' | 'read' | 'command' } = {},
+    { token = 'none', readsBody = false }: { token?: 'none' | 'read' | 'command'; readsBody?: boolean } = {},
   ) => {
     const onRequest = token === 'command' ? requireToken : token === 'read' ? requireReadToken : undefined;
-    app.route({ method, url: path, handler: handler as never, ...(onRequest ? { onRequest } : {}) });
+    const config: BodyRouteConfig = { readsBody };
+    app.route({ method, url: path, handler: handler as never, config, ...(onRequest ? { onRequest } : {}) });
     knownPaths.push(new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`));
   };
 
@@ -125,9 +132,9 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
           throw Faults.badCommandBody();
         }
         const result = await runner.execute(body.name, body.params as Record<string, unknown>);
-        return sendResult(reply, result, wantsWait(request.query as Query));
+        return sendResult(reply, result, wantsWait(parseCommandQuery(request)));
       },
-      { token: 'command' },
+      { token: 'command', readsBody: true },
     );
 
     route(
@@ -135,7 +142,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
       `${prefix}/commands/:id`,
       async (request, reply) => {
         const result = runner.get((request.params as { id: string }).id);
-        return sendResult(reply, result, wantsWait(request.query as Query));
+        return sendResult(reply, result, wantsWait(parseCommandQuery(request)));
       },
       { token: 'read' },
     );

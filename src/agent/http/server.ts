@@ -1,13 +1,31 @@
 /**
  * The fastify instance behind the agent API: IPA's error body for every failure, JSON
- * bodies parsed whatever their Content-Type (as IPA's `get_json(force=True)`), and one log
- * line per request in IPA's format with the token redacted.
+ * bodies read only where a route takes one (request-body.ts), timeouts on slow or stalled
+ * clients, and one log line per request in IPA's format with the token redacted.
  */
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { AuthFailureLimiter } from './auth-failures.js';
 import { Faults, renderFault } from './fault.js';
+import { COMMAND_BODY_LIMIT_BYTES, installBodyParser } from './request-body.js';
 
-/** Config drives (gzip+base64, up to 64 MiB raw) travel inside command params. */
-const BODY_LIMIT_BYTES = 128 * 1024 * 1024;
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Wrong-token accounting shared by the token checks and the request log. */
+    authFailures: AuthFailureLimiter;
+  }
+}
+
+/**
+ * A client gets this long for its request headers, and for the whole request including the
+ * body. Node's defaults keep a partial body forever (requestTimeout 0 in fastify) and
+ * partial headers for a minute or more. The longest honest upload is a config drive (≤ 86 MiB)
+ * from a conductor that itself gives up after 60 s (Ironic's [agent]command_timeout).
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 90_000;
+/** How often Node looks for connections past those timeouts (default 30 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 export interface HttpServerOptions {
   logLevel: string;
@@ -16,6 +34,8 @@ export interface HttpServerOptions {
   https?: { key: string | Buffer; cert: string | Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string } | undefined;
   /** A pino logger built by the caller (the agent builds it before it knows about TLS). */
   loggerInstance?: FastifyBaseLogger | undefined;
+  /** Tests shorten the client timeouts. */
+  timeouts?: { headersMs: number; requestMs: number; checkIntervalMs: number } | undefined;
 }
 
 /** Never log the agent token, wherever it appears in a log object. */
@@ -24,8 +44,39 @@ export const LOG_REDACTION = {
   censor: '***',
 };
 
+/**
+ * The URL with the value of every query parameter whose decoded name is `agent_token`
+ * replaced: the query parser decodes `agent%5Ftoken=` (or any other percent-encoding of the
+ * name) to the token, so the log must treat it the same.
+ */
 function redactToken(url: string): string {
-  return url.replace(/([?&]agent_token=)[^&]*/g, '$1***');
+  const question = url.indexOf('?');
+  if (question < 0) return url;
+  const query = url
+    .slice(question + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      const rawName = equals < 0 ? pair : pair.slice(0, equals);
+      let name: string;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      } catch {
+        name = rawName;
+      }
+      return name.trim().toLowerCase() === 'agent_token' && equals >= 0 ? `${rawName}=***` : pair;
+    })
+    .join('&');
+  return `${url.slice(0, question)}?${query}`;
+}
+
+/** IPA answers CONNECT like any other method it has no route for; Node would drop the socket. */
+function answerConnect(socket: Socket): void {
+  const body = JSON.stringify({ faultcode: 'Client', faultstring: Faults.methodNotAllowed().message });
+  socket.end(
+    `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
 }
 
 /**
@@ -45,6 +96,16 @@ const NO_JSON_SCHEMAS = {
 };
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const timeouts = options.timeouts ?? {
+    headersMs: HEADERS_TIMEOUT_MS,
+    requestMs: REQUEST_TIMEOUT_MS,
+    checkIntervalMs: TIMEOUT_CHECK_INTERVAL_MS,
+  };
+  const serverTimeouts = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    connectionsCheckingInterval: timeouts.checkIntervalMs,
+  };
   const app = Fastify({
     schemaController: NO_JSON_SCHEMAS,
     ...(options.loggerInstance
@@ -52,24 +113,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       : { logger: options.logger ?? { level: options.logLevel, redact: LOG_REDACTION } }),
     // One IPA-format line per request (onResponse below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    // Requests log through the agent's logger itself: IPA's request line carries no request
-    // id, and a pino child per request (bindings serialised through the redaction) was ~4 KB
-    // of garbage and the largest CPU item of a status request after the socket write.
-    childLoggerFactory: (logger: FastifyBaseLogger) => logger,
-    bodyLimit: BODY_LIMIT_BYTES,
-    ...(options.https ? { https: options.https } : {}),
-  } as FastifyServerOptions) as unknown as FastifyInstance;
+    bodyLimit: COMMAND_BODY_LIMIT_BYTES,
+    requestTimeout: timeouts.requestMs,
+    // Passed to http.createServer by fastify (not in its types).
+    http: serverTimeouts,
+    ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : {}),
+  } as unknown as FastifyServerOptions) as unknown as FastifyInstance;
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (error) {
-      done(Faults.undecodableJson((error as Error).message), undefined);
-    }
-  });
+  installBodyParser(app);
+  app.decorate('authFailures', new AuthFailureLimiter());
+  app.server.on('connect', (_request, socket: Socket) => answerConnect(socket));
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = renderFault(error);
@@ -80,7 +133,14 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.addHook('onResponse', (request, reply, done) => {
     // IPA's request log: "<ip> - <METHOD> <path?query> - <status> (<ms>ms)".
     const ms = reply.elapsedTime.toFixed(1);
-    request.log.info(`${request.ip} - ${request.method} ${redactToken(request.url)} - ${reply.statusCode} (${ms}ms)`);
+    const line = `${request.ip} - ${request.method} ${redactToken(request.url)} - ${reply.statusCode} (${ms}ms)`;
+    if (reply.statusCode === 401 || reply.statusCode === 429) {
+      const { log, suppressed } = app.authFailures.mayLog();
+      if (suppressed > 0) request.log.warn({ suppressed }, 'request lines of refused requests (wrong token) left out');
+      if (log) request.log.info(line);
+    } else {
+      request.log.info(line);
+    }
     done();
   });
 
