@@ -28,6 +28,11 @@ export async function verifyZeroed(ctx: StepContext, device: BlockDevice): Promi
     await ctx.exec('blockdev', ['--flushbufs', device.path]).catch(() => undefined);
   }
   const size = device.sizeBytes;
+  // Nothing read back is nothing verified: a device reporting no capacity (a dead disk, an
+  // empty card reader) must not be reported as erased.
+  if (size <= 0) {
+    return { method: 'zero_sample', passed: false, checked: 'nothing', problem: 'the device reports a size of 0 bytes' };
+  }
   const ranges: [number, number][] = [
     [0, Math.min(MIB, size)],
     [Math.max(size - MIB, 0), Math.min(MIB, size)],

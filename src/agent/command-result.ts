@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WireError } from '../hardware/errors.js';
+import { redactValue } from './redact.js';
 
 export type CommandStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CLEAN_VERSION_MISMATCH';
 
@@ -77,7 +78,7 @@ export class CommandResult {
     if (this.isDone) return;
     let json: string | undefined;
     try {
-      json = JSON.stringify(progress);
+      json = JSON.stringify(redactValue(progress));
     } catch (error) {
       throw new TypeError(`progress could not be serialised as JSON: ${(error as Error).message}`);
     }
@@ -96,12 +97,12 @@ export class CommandResult {
   #finish(status: CommandStatus, error: WireError | null, result: unknown): void {
     if (this.isDone) return;
     this.#status = status;
-    this.#error = error;
+    this.#error = error === null ? null : (redactValue(error) as WireError);
     // Serialise now, once: a value JSON cannot carry (a BigInt, a cycle) fails the command
     // here instead of breaking every later GET /v1/commands/, and a value the command keeps
     // mutating afterwards cannot change what was reported.
     try {
-      this.#resultJson = JSON.stringify(result ?? null) ?? 'null';
+      this.#resultJson = JSON.stringify(redactValue(result) ?? null) ?? 'null';
     } catch (e) {
       this.#status = 'FAILED';
       this.#resultJson = 'null';

@@ -18,6 +18,12 @@ import type { AgentServices } from './services.js';
  * oldest finished results are dropped beyond this count.
  */
 const MAX_KEPT_RESULTS = 1000;
+/**
+ * And by bytes: 300 results echoing 1 MiB each held ~1 GB. Large echoed arguments are elided
+ * (redact.ts), but a result can still be large (a log bundle); past this total the oldest
+ * finished results are dropped, never the last one (the only one Ironic reads).
+ */
+const MAX_KEPT_RESULT_BYTES = 32 * 1024 * 1024;
 const LIST_OPEN = Buffer.from('{"commands":[');
 const COMMA = Buffer.from(',');
 const LIST_CLOSE = Buffer.from(']}');
@@ -278,17 +284,28 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
       }
     }
     // A result forgotten by reset() belongs to a node's previous life: nobody waits for it.
-    if (this.#results.get(result.id) === result) this.emit('async-command-finished', result);
+    if (this.#results.get(result.id) !== result) return;
+    this.#evict();
+    this.emit('async-command-finished', result);
   }
 
   #store(result: CommandResult): void {
     this.#listCache = undefined;
     this.#results.set(result.id, result);
     this.#last = result;
-    if (this.#results.size <= MAX_KEPT_RESULTS) return;
+    this.#evict();
+  }
+
+  /** Drops the oldest finished results beyond the count and byte bounds (never the last). */
+  #evict(): void {
+    let bytes = 0;
+    for (const kept of this.#results.values()) if (kept.isDone) bytes += kept.toJSONBuffer().length;
     for (const [id, old] of this.#results) {
-      if (this.#results.size <= MAX_KEPT_RESULTS) break;
-      if (old.isDone && old !== result) this.#results.delete(id);
+      if (this.#results.size <= MAX_KEPT_RESULTS && bytes <= MAX_KEPT_RESULT_BYTES) break;
+      if (!old.isDone || old === this.#last) continue;
+      bytes -= old.toJSONBuffer().length;
+      this.#results.delete(id);
+      this.#listCache = undefined;
     }
   }
 }

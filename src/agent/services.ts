@@ -40,4 +40,6 @@ export interface AgentServices {
 interface ConductorView {
   /** The `config` of the last lookup (`agent_skip_bmc_detect`, `heartbeat_timeout`, ...). */
   readonly lookupConfig: LookupConfig | undefined;
+  /** The token from the lookup: only so that the log bundle can mask it wherever it appears. */
+  readonly agentToken: string | undefined;
 }

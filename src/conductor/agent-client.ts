@@ -13,6 +13,7 @@
  * Ironic does since 29.0.0/2025.1), because current agents, ours and IPA since LP#2160196,
  * require the token on every `/commands` route.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, fetch, type Response } from 'undici';
 import {
@@ -84,25 +85,36 @@ export class AgentClient {
     readonly log: Logger = silentLogger,
   ) {}
 
-  /** A connection pool per verification setting (plain HTTP agents need none of it). */
+  /**
+   * A connection pool per verification setting and CA certificate. Keyed by the
+   * certificate's content, not its path: a freshly booted agent's new certificate is stored at
+   * the same path, and a pool built with the old one failed every request of the node's
+   * second provisioning ("self-signed certificate") until the conductor restarted.
+   */
   #dispatcher(node: NodeData): Agent | undefined {
     const url = String(node.driverInternalInfo.agent_url ?? '');
     if (!url.startsWith('https:')) return undefined;
     const verify = agentVerifyOption(node);
-    const key = String(verify);
+    const ca = typeof verify === 'string' ? readFileSync(verify, 'utf8') : undefined;
+    const key = ca === undefined ? String(verify) : `${verify}\0${createHash('sha256').update(ca).digest('hex')}`;
     let dispatcher = this.#dispatchers.get(key);
     if (!dispatcher) {
+      if (typeof verify === 'string') this.#dropPoolsFor(verify);
       dispatcher = new Agent({
-        connect:
-          verify === false
-            ? { rejectUnauthorized: false }
-            : typeof verify === 'string'
-              ? { ca: readFileSync(verify, 'utf8') }
-              : {},
+        connect: verify === false ? { rejectUnauthorized: false } : ca !== undefined ? { ca } : {},
       });
       this.#dispatchers.set(key, dispatcher);
     }
     return dispatcher;
+  }
+
+  /** Pools built with an earlier certificate stored at `path` (it was replaced). */
+  #dropPoolsFor(path: string): void {
+    for (const [key, old] of this.#dispatchers) {
+      if (!key.startsWith(`${path}\0`)) continue;
+      this.#dispatchers.delete(key);
+      void old.close().catch(() => undefined);
+    }
   }
 
   /** Close the connection pools (a task's client is dropped with the task). */

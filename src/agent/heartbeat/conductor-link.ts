@@ -77,6 +77,10 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
     return this.#lookupConfig;
   }
 
+  get agentToken(): string | undefined {
+    return this.#token;
+  }
+
   get callbackUrl(): string | undefined {
     return this.#callbackUrl;
   }

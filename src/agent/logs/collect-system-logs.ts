@@ -9,6 +9,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ExecError, hasCommand } from '../../hardware/exec.js';
 import { blockDeviceUdevProperties } from '../../hardware/udev-properties.js';
+import { redactText } from '../redact.js';
 import type { AgentServices } from '../services.js';
 import { tarGz, type TarEntry } from './tar-writer.js';
 
@@ -94,6 +95,18 @@ async function udevProperties(services: AgentServices): Promise<TarEntry[]> {
   return dumps.map((d) => ({ name: `udev/${d.name}`, data: JSON.stringify(d.properties, null, 2) }));
 }
 
+/**
+ * `ps` shows the agent's own `--agent-token`, `dmesg` and the journal the kernel command line
+ * (a pre-shared `ipa-agent-token=`), the agent log request URLs: every text entry is masked,
+ * the token the agent holds by value wherever it appears.
+ */
+function withoutSecrets(entry: TarEntry, services: AgentServices): TarEntry {
+  const known = [services.config.agentToken, services.conductor?.agentToken].filter((t): t is string => !!t);
+  if (typeof entry.data === 'string') return { ...entry, data: redactText(entry.data, known, Infinity) };
+  // Files from /var/log: latin1 maps every byte to one character and back, so nothing else changes.
+  return { ...entry, data: Buffer.from(redactText(entry.data.toString('latin1'), known, Infinity), 'latin1') };
+}
+
 function redactedConfig(services: AgentServices): string {
   const { agentToken, ...rest } = services.config;
   return JSON.stringify({ ...rest, agentToken: agentToken ? '***' : undefined }, null, 2);
@@ -119,6 +132,6 @@ export async function collectSystemLogs(
     ...commands,
     ...udev,
     inventoryEntry,
-  ];
+  ].map((entry) => withoutSecrets(entry, services));
   return { entries, archive: await tarGz(entries) };
 }

@@ -51,6 +51,9 @@ describe('log.collect_system_logs', () => {
       step: { step: 'fixture_unexpected_error', interface: 'deploy' },
     });
     await client.waitFor(failed.body.id);
+    // What ps and dmesg show in a ramdisk: the agent's command line and the kernel's.
+    agent.services.log.info(`ps: node ramdisk-agent.mjs agent --agent-token ${TOKEN}`);
+    agent.services.log.info('dmesg: Command line: ipa-api-url=http://10.0.0.1:6385 ipa-agent-token=preshared-abcdef0123 nofb');
 
     const { status, body } = await client.post('log.collect_system_logs', {}, true);
     expect(status).toBe(200);
@@ -88,6 +91,8 @@ describe('log.collect_system_logs', () => {
     expect(agentLog).toContain('agent API listening');
     expect(agentLog).toContain('disk went away'); // the failed step's error
     expect(agentLog).not.toContain(TOKEN);
+    expect(agentLog).not.toContain('preshared-abcdef0123');
+    expect(agentLog).toContain('ipa-agent-token=*** nofb');
     const config = JSON.parse(readFileSync(join(out, 'ramdisk-agent-config.json'), 'utf8'));
     expect(config.agentToken).toBe('***');
     expect(readFileSync(join(out, 'ip_addr'), 'utf8')).toContain('127.0.0.1');

@@ -119,19 +119,48 @@ describe('erase_pstore', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const ctx = {
-    node: {},
-    ports: [],
-    phase: 'clean',
-    log: silentLogger,
-    progress: { update: () => undefined },
-    signal: new AbortController().signal,
-    guard: new DeviceGuard({ allowList: [] }),
-    exec: async () => {
-      throw new Error('no program expected');
-    },
-    dispatch: async () => undefined as never,
-  } as unknown as StepContext;
+  const contextWith = (guard: DeviceGuard) =>
+    ({
+      node: {},
+      ports: [],
+      phase: 'clean',
+      log: silentLogger,
+      progress: { update: () => undefined },
+      signal: new AbortController().signal,
+      guard,
+      exec: async () => {
+        throw new Error('no program expected');
+      },
+      dispatch: async () => undefined as never,
+    }) as unknown as StepContext;
+  const ctx = contextWith(new DeviceGuard({ allowList: [], inRamdisk: true }));
+
+  function fakePstore() {
+    dir = mkdtempSync(join(tmpdir(), 'pstore-'));
+    const pstore = join(dir, 'pstore');
+    mkdirSync(pstore);
+    writeFileSync(join(pstore, 'dmesg-efi-1'), 'panic');
+    const mounts = join(dir, 'mounts');
+    writeFileSync(mounts, `/dev/vda1 / ext4 rw 0 0\npstore ${pstore} pstore rw,nosuid,nodev,noexec,relatime 0 0\n`);
+    return { pstore, mounts };
+  }
+
+  it('refuses outside a ramdisk, and leaves the crash records alone', async () => {
+    const { pstore, mounts } = fakePstore();
+    const outside = contextWith(new DeviceGuard({ allowList: [], inRamdisk: false }));
+    await expect(erasePstore(outside, mounts)).rejects.toMatchObject({
+      type: 'ProtectedDeviceError',
+      message: expect.stringContaining('not booted from a ramdisk'),
+    });
+    expect(readdirSync(pstore)).toEqual(['dmesg-efi-1']);
+  });
+
+  it('outside a ramdisk erases only an allow-listed pstore', async () => {
+    const { pstore, mounts } = fakePstore();
+    const allowed = contextWith(new DeviceGuard({ allowList: [pstore], inRamdisk: false }));
+    expect((await erasePstore(allowed, mounts)).removed).toEqual(['dmesg-efi-1']);
+    expect(readdirSync(pstore)).toEqual([]);
+  });
 
   it('empties the pstore filesystem named in /proc/mounts', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pstore-'));

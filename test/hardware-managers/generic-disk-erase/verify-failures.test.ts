@@ -39,8 +39,8 @@ function contextThatSkipsWrites(): StepContext {
 const scratch = new ScratchDevices();
 afterEach(() => scratch.cleanup());
 
-async function attempt(kind: 'zero' | 'metadata', setup: (file: ReturnType<ScratchDevices['create']>) => void) {
-  const file = scratch.create({ sizeMiB: 8, randomMiB: 8, plainFile: true });
+async function attempt(kind: 'zero' | 'metadata', setup: (file: ReturnType<ScratchDevices['create']>) => void, sizeMiB = 8) {
+  const file = scratch.create({ sizeMiB, randomMiB: Math.min(sizeMiB, 8), plainFile: true });
   setup(file);
   const device = await describeFileDevice(file.file);
   const ctx = contextThatSkipsWrites();
@@ -55,6 +55,13 @@ describe('a failed verification fails the erase', () => {
     await expect(attempt('zero', () => undefined)).rejects.toMatchObject({
       type: 'BlockDeviceEraseError',
       details: expect.stringMatching(/^Verification after zero of .* failed: non-zero byte at offset \d+$/),
+    });
+  });
+
+  it('a zero-size device: nothing was read back, so nothing was verified', async () => {
+    await expect(attempt('zero', () => undefined, 0)).rejects.toMatchObject({
+      type: 'BlockDeviceEraseError',
+      details: expect.stringMatching(/^Verification after zero of .* failed: the device reports a size of 0 bytes$/),
     });
   });
 

@@ -1,0 +1,78 @@
+/**
+ * Secrets never leave the agent in what it stores or shows: command results (which a
+ * 2023.1 conductor reads without a token, so anyone on the provisioning network can), their
+ * `command_progress`, and the log bundle. IPA masks with oslo's `mask_password` /
+ * `mask_dict_password` (secret-looking keys) and drops large keys (`remove_large_keys`:
+ * `configdrive`); here the same, plus what image URLs carry: credentials in the URL, Swift's
+ * `temp_url_sig`, S3 signatures, and `image_request_authorization` (a bearer header).
+ * Ironic compares only `interface` and `step` of the step echoed in a result, so masking the
+ * echo's arguments changes nothing for it.
+ */
+
+export const MASK = '***';
+/** IPA's placeholder for a dropped large value. */
+export const ELIDED = '<...>';
+
+/** Substrings of key names whose values are secret (oslo's list, as far as results go). */
+const SECRET_KEY_PARTS = [
+  'password',
+  'passwd',
+  'pswd',
+  'admin_pass',
+  'secret',
+  'token',
+  'authorization',
+  'temp_url_sig',
+  'encryption_key',
+  'private_key',
+];
+/** Values only ever sent to the agent, never read back: echoed as IPA's `<...>`. */
+const LARGE_KEYS = new Set(['configdrive']);
+/** Base64 blobs (system logs, config drives) are not scanned: no URL hides in them. */
+const MAX_SCANNED_STRING = 64 * 1024;
+
+const TEXT_PATTERNS: Array<[RegExp, string]> = [
+  // scheme://user:password@host → scheme://***@host
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, `$1${MASK}@`],
+  // Swift temp URLs, S3 pre-signed URLs.
+  [/([?&;](?:temp_url_sig|x-amz-signature|x-amz-credential|x-amz-security-token|signature)=)[^&\s"'<>]*/gi, `$1${MASK}`],
+  // The agent token in a URL, whatever the encoding of its name, on the command line or the
+  // kernel command line (ipa-agent-token=).
+  [/((?:a|%61)gent(?:_|%5f)token=)[^&\s"']*/gi, `$1${MASK}`],
+  [/(ipa-agent-token=)\S*/gi, `$1${MASK}`],
+  [/(--agent-token[= ])\S*/gi, `$1${MASK}`],
+  [/(authorization:\s*(?:bearer|basic)\s+)\S+/gi, `$1${MASK}`],
+];
+
+export function isSecretKey(key: string): boolean {
+  const lower = key.toLowerCase();
+  return SECRET_KEY_PARTS.some((part) => lower.includes(part));
+}
+
+/**
+ * Masks secrets in free text (a log line, a tool's output): `knownSecrets` by value, then
+ * the patterns above, unless the text is longer than `scanLimit`.
+ */
+export function redactText(text: string, knownSecrets: readonly string[] = [], scanLimit = MAX_SCANNED_STRING): string {
+  let out = text;
+  for (const secret of knownSecrets) if (secret.length >= 8) out = out.split(secret).join(MASK);
+  if (out.length > scanLimit) return out;
+  for (const [pattern, replacement] of TEXT_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** A copy of `value` with secret keys masked, large echoed keys elided and secrets in strings masked. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return redactValue(toJSON.call(value), depth + 1);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    if (LARGE_KEYS.has(key) && item !== null && item !== undefined) out[key] = ELIDED;
+    else if (isSecretKey(key) && typeof item === 'string' && item !== '') out[key] = MASK;
+    else out[key] = redactValue(item, depth + 1);
+  }
+  return out;
+}
