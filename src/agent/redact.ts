@@ -9,9 +9,9 @@
  * echo's arguments changes nothing for it.
  */
 
-export const MASK = '***';
+const MASK = '***';
 /** IPA's placeholder for a dropped large value. */
-export const ELIDED = '<...>';
+const ELIDED = '<...>';
 
 /** Substrings of key names whose values are secret (oslo's list, as far as results go). */
 const SECRET_KEY_PARTS = [
@@ -44,7 +44,7 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   [/(authorization:\s*(?:bearer|basic)\s+)\S+/gi, `$1${MASK}`],
 ];
 
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   const lower = key.toLowerCase();
   return SECRET_KEY_PARTS.some((part) => lower.includes(part));
 }

@@ -22,7 +22,7 @@ export const COMMAND_BODY_LIMIT_BYTES = 90 * 1024 * 1024;
  * drive (one string) parses in a fraction of a second. A real command carries a node, its
  * ports and a few steps: hundreds of containers, not a hundred thousand.
  */
-export const MAX_JSON_CONTAINERS = 100_000;
+const MAX_JSON_CONTAINERS = 100_000;
 
 /** Route option: this route reads a JSON body. Every other route ignores the body unread. */
 export interface BodyRouteConfig {
@@ -61,7 +61,7 @@ function bodyTooLarge(): HttpFault {
   return new HttpFault(413, `The request body is larger than ${COMMAND_BODY_LIMIT_BYTES} bytes.`);
 }
 
-export function parseJsonBody(body: Buffer): unknown {
+function parseJsonBody(body: Buffer): unknown {
   if (tooManyContainers(body, MAX_JSON_CONTAINERS)) {
     throw Faults.undecodableJson(`more than ${MAX_JSON_CONTAINERS} objects and arrays`);
   }
