@@ -202,6 +202,27 @@ describe('inspection before lookup', () => {
     for (const iface of plain.body.command_result.interfaces) expect(iface.lldp).toBeNull();
   });
 
+  it('with only a callback URL, inspects and serves without lookup or heartbeats, as IPA', async () => {
+    inspector = await FakeInspector.start();
+    inspector.enroll(macs);
+    const agent = await startTestAgent({
+      standalone: false,
+      agentToken: undefined,
+      apiUrls: [],
+      enableAutoTls: false,
+      hardwareManagerPaths: [FIXTURE_MANAGERS],
+      inspectionCallbackUrl: `${inspector.url}/v1/continue`,
+      inspectionCollectors: 'default',
+      inspectionDhcpWaitTimeout: 0,
+    });
+    agents.push(agent);
+    expect(inspector.posts.map((p) => p.status)).toEqual([200]);
+    expect(agent.conductor).toBeUndefined();
+    expect(agent.serving).toBe(true);
+    // No token was ever issued: nothing can be run on it.
+    expect((await new AgentTestClient(agent.url, undefined).list()).status).toBe(401);
+  });
+
   it('is off without a callback URL and without configured collectors', async () => {
     const agent = await standaloneAgent();
     await expect(inspect(servicesWith(agent, { apiUrls: ['http://127.0.0.1:9'] }))).resolves.toBeUndefined();
