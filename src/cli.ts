@@ -18,6 +18,7 @@ Commands:
   progress    follow a running agent's command as progress bars
   conductor   run or drive the conductor (serve, enroll, clean, deploy, abort, node show)
   demo        provision a pretend machine on this computer, end to end (make demo)
+  plugin new NAME   write a hardware-manager plugin package to start from
   version     print the version
 
 Run "ramdisk-agent <command> --help" for a command's options.
@@ -78,6 +79,21 @@ async function main(argv: string[]): Promise<number> {
           return 1;
         }
         throw error;
+      }
+    }
+    case 'plugin': {
+      const { parsePluginArgs, PluginUsageError, writePluginPackage } = await import('./cli/plugin-new.js');
+      try {
+        const options = parsePluginArgs(rest);
+        const files = await writePluginPackage(options);
+        process.stdout.write(
+          `wrote ${files.length} files in ${options.dir}\nnext: cd ${options.dir} && npm install && npm test\n`,
+        );
+        return 0;
+      } catch (error) {
+        if (!(error instanceof PluginUsageError)) throw error;
+        process.stderr.write(`ramdisk-agent plugin: ${error.message}\n`);
+        return 2;
       }
     }
     case 'demo': {

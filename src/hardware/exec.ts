@@ -9,6 +9,7 @@ import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineIpaError, HARDWARE_ERRORS } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
+import { redactor, secretsIn } from './exec-secrets.js';
 
 export interface ExecOptions {
   /** Kill the program after this long (default 5 minutes; long erases pass their own). */
@@ -34,6 +35,11 @@ export interface ExecOptions {
   logger?: Logger;
   /** Do not log stdout on success (large or sensitive outputs). */
   quiet?: boolean;
+  /**
+   * Values to redact from the command line and output in logs, errors and the result; values
+   * after well-known secret flags (`--password`, `--token`, ... see exec-secrets.ts) always are.
+   */
+  secrets?: readonly string[];
 }
 
 export interface ExecResult {
@@ -121,7 +127,8 @@ export function formatCommand(file: string, args: readonly string[]): string {
 
 export async function run(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
   const log = options.logger ?? silentLogger;
-  const command = formatCommand(file, args);
+  const hide = redactor(secretsIn(args, options.secrets));
+  const command = hide(formatCommand(file, args));
   // An aborted command starts nothing more (its clean-up runs without the signal).
   if (options.signal?.aborted) throw new ExecError({ command, reason: 'aborted' });
   parentDeathWrapper ??= resolveTool('setpriv').then((path) => path !== undefined);
@@ -165,8 +172,8 @@ export async function run(file: string, args: readonly string[] = [], options: E
 
   const result = await child;
   const durationMs = Math.round(performance.now() - started);
-  const stdout = String(result.stdout ?? '');
-  const stderr = String(result.stderr ?? '');
+  const stdout = hide(String(result.stdout ?? ''));
+  const stderr = hide(String(result.stderr ?? ''));
 
   if (result.isCanceled) {
     throw new ExecError({ command, stdout, stderr, reason: 'aborted' });

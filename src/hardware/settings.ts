@@ -34,3 +34,26 @@ export const DEFAULT_HARDWARE_SETTINGS: HardwareSettings = Object.freeze({
   imageDownloadMaxDuration: 0,
   insecure: false,
 });
+
+const SETTING_KEYS = [
+  'md5Enabled',
+  'imageDownloadConnectionTimeout',
+  'imageDownloadConnectionRetries',
+  'imageDownloadConnectionRetryInterval',
+  'imageDownloadMaxDuration',
+  'insecure',
+  'cafile',
+  'certfile',
+  'keyfile',
+  'ignoreBootloaderFailure',
+] as const satisfies readonly (keyof HardwareSettings)[];
+
+/**
+ * The documented settings only, copied out of the agent's configuration: a step never sees the
+ * rest of it (the agent token, the conductor URLs).
+ */
+export function hardwareSettingsOf(config: HardwareSettings): HardwareSettings {
+  const picked: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) if (config[key] !== undefined) picked[key] = config[key];
+  return Object.freeze(picked) as unknown as HardwareSettings;
+}

@@ -17,7 +17,7 @@ describe('faults found while starting', () => {
   it('the agent serves the healthy managers and reports each skipped one next to hardware_manager_version', async () => {
     const listing = await agent.listSteps('clean');
     expect(Object.keys(listing.hardware_manager_version).sort()).toEqual(['bigint_progress', 'healthy_manager']);
-    expect(listing.steps.healthy_manager?.map((s) => s.step)).toEqual(['healthy_step']);
+    expect(listing.steps.healthy_manager?.map((s) => s.step)).toEqual(['healthy_step', 'peek_settings', 'tool_with_password']);
     const problems = listing.hardware_manager_problems as { source: string; manager?: string; message: string }[];
     const byFolder = Object.fromEntries(
       problems.map((p) => [
@@ -72,6 +72,25 @@ describe('faults while a step runs', () => {
     expect(record.command_error!.details).toMatch(/could not be serialised/);
     expect((await agent.get('/v1/commands/')).status).toBe(200);
     expect((await agent.runStep('clean', 'healthy_step')).command_result.clean_result).toEqual({ fine: true });
+  });
+});
+
+describe('what a step sees and what leaks', () => {
+  it('a step sees the documented agent settings only, never the agent token or the conductor URLs', async () => {
+    const record = await agent.runStep('clean', 'peek_settings');
+    const keys = record.command_result.clean_result.keys as string[];
+    expect(keys).toContain('imageDownloadConnectionRetries');
+    expect(keys).not.toContain('agentToken');
+    expect(keys).not.toContain('apiUrls');
+  });
+
+  it("passwords on a tool's command line never reach command_error (the node's last_error)", async () => {
+    const record = await agent.runStep('clean', 'tool_with_password');
+    expect(record.command_status).toBe('FAILED');
+    const details = record.command_error!.details;
+    expect(details).toMatch(/exited with code 3: login failed for \*\*\* with \*\*\*/);
+    expect(details).toContain('--password');
+    expect(details).not.toMatch(/hunter2/);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   isIpaError,
   type IpaError,
 } from '../../hardware/errors.js';
+import { hardwareSettingsOf } from '../../hardware/settings.js';
 import { run } from '../../hardware/exec.js';
 import type { StepPhase } from '../../hardware/step.js';
 import type { IronicNode, IronicPort, StepContext } from '../../hardware/step-context.js';
@@ -51,7 +52,7 @@ export function createStepContext(ctx: CommandContext, phase: StepPhase, node: I
     progress,
     signal,
     guard: services.guard,
-    settings: services.config,
+    settings: hardwareSettingsOf(services.config),
     exec: (file, args, options) => run(file, args, { logger: log, signal, ...options }),
     dispatch: (method, ...args) => services.hardware.dispatchToManagers(method, ...args),
   };
