@@ -28,6 +28,17 @@ const SECRET_KEY_PARTS = [
 ];
 /** Values only ever sent to the agent, never read back: echoed as IPA's `<...>`. */
 const LARGE_KEYS = new Set(['configdrive']);
+/**
+ * What the agent itself reports under such a key is kept: the config drive Ironic sends is
+ * a string (base64 of a gzipped ISO, or a URL), while `get_partition_uuids`' `partitions`
+ * and `write_image`'s result name the partition it went to (`/dev/sda3`, or an object).
+ * IPA and Ironic elide these keys in log lines only, so they never met the difference.
+ */
+const PARTITION_PATH = /^\/[^\s]{1,4095}$/;
+
+function isElided(key: string, item: unknown): boolean {
+  return LARGE_KEYS.has(key) && typeof item === 'string' && !PARTITION_PATH.test(item);
+}
 /** Base64 blobs (system logs, config drives) are not scanned: no URL hides in them. */
 const MAX_SCANNED_STRING = 64 * 1024;
 
@@ -70,7 +81,7 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (typeof toJSON === 'function') return redactValue(toJSON.call(value), depth + 1);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    if (LARGE_KEYS.has(key) && item !== null && item !== undefined) out[key] = ELIDED;
+    if (isElided(key, item)) out[key] = ELIDED;
     else if (isSecretKey(key) && typeof item === 'string' && item !== '') out[key] = MASK;
     else out[key] = redactValue(item, depth + 1);
   }

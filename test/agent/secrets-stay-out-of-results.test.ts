@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CommandRunner } from '../../src/agent/command-runner.js';
 import { defineCommand, defineExtension } from '../../src/agent/command.js';
-import { redactText } from '../../src/agent/redact.js';
+import { redactText, redactValue } from '../../src/agent/redact.js';
 import type { AgentServices } from '../../src/agent/services.js';
 import { silentLogger } from '../../src/shared/logger.js';
 
@@ -70,6 +70,14 @@ describe('results and progress carry no secrets', () => {
     expect(echoed.args.image_info.image_request_authorization).toBe('***');
     expect(echoed.args.image_info.os_hash_value).toBe('ab12');
     expect(finished.length).toBeLessThan(4096);
+  });
+
+  it('keeps what the agent reports under a configdrive key: the partition it wrote, not the drive', () => {
+    const uuids = { 'root uuid': '0x00000000', partitions: { 'efi system partition': '/dev/sda1', configdrive: '/dev/sda3' } };
+    expect(redactValue(uuids)).toEqual(uuids);
+    const written = { message: 'done', configdrive: { partition: '/dev/nvme0n1p4', reused: false } };
+    expect(redactValue(written)).toEqual(written);
+    expect(redactValue({ configdrive: 'https://cd.example.org/node.iso' })).toEqual({ configdrive: '<...>' });
   });
 
   it('keeps at most 32 MiB of finished results, however many large ones arrive', async () => {
