@@ -99,7 +99,12 @@ describe('conductor client commands', () => {
 });
 
 describe('conductor serve', () => {
-  it('serves the API from a SQLite file until SIGTERM', async () => {
+  // Under load (a full test run on two shared cores) tsx compiling the CLI can take tens of
+  // seconds: wait for the API by time, and say why it never came rather than only that the
+  // process was then killed.
+  const API_WAIT_MS = 60_000;
+
+  it('serves the API from a SQLite file until SIGTERM', { timeout: API_WAIT_MS + 30_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'conductor-serve-'));
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
@@ -124,13 +129,26 @@ describe('conductor serve', () => {
       ],
       {
         cwd: join(import.meta.dirname, '..', '..'),
-        stdio: 'ignore',
+        stdio: ['ignore', 'ignore', 'pipe'],
       },
     );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let ended: { code: number | null; signal: string | null };
     try {
+      const started = Date.now();
       let nodes: unknown;
-      for (let i = 0; i < 100 && nodes === undefined; i++) {
-        nodes = await fetch(`http://127.0.0.1:${port}/v1/nodes`).then(
+      while (nodes === undefined) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`conductor serve exited (${child.exitCode ?? child.signalCode}) before its API answered: ${stderr}`);
+        }
+        if (Date.now() - started > API_WAIT_MS) {
+          throw new Error(`conductor serve did not answer on 127.0.0.1:${port} within ${API_WAIT_MS} ms; stderr: ${stderr}`);
+        }
+        nodes = await fetch(`http://127.0.0.1:${port}/v1/nodes`, { signal: AbortSignal.timeout(5_000) }).then(
           (r) => r.json(),
           () => undefined,
         );
@@ -141,9 +159,10 @@ describe('conductor serve', () => {
       expect(version.default_version.version).toBe('1.82');
     } finally {
       child.kill('SIGTERM');
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-      expect(code).toBe(0);
+      ended = await exited;
       rmSync(dir, { recursive: true, force: true });
     }
+    // Only reached when the API answered: a clean stop closes the store and exits 0.
+    expect(ended, stderr).toEqual({ code: 0, signal: null });
   });
 });
