@@ -3,7 +3,8 @@
  * rules made resumable: a connection error, 5xx, stall or truncated body is retried up to
  * `imageDownloadConnectionRetries` times per URL, resuming with `Range` (+ `If-Range`)
  * from the last byte received; a server that ignores Range restarts the image from byte 0.
- * A 4xx is fatal. URLs are tried in order. A checksum mismatch retries the whole download
+ * A 4xx is not retried: the next URL is tried, as IPA's `ImageDownload` moves on from any URL
+ * that fails to open; URLs are tried in order. A checksum mismatch retries the whole download
  * (IPA does the same) and finally fails naming both checksums.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -98,11 +99,13 @@ async function transferOnce(
 ): Promise<{ bytes: number; digest: string; url: string }> {
   const { info, client, sink, progress, log, settings } = options;
   const retries = settings.imageDownloadConnectionRetries;
-  let lastProblem = 'no URL could be downloaded';
+  // One line per URL that failed, as IPA's "URL: …; Error: …" details.
+  const problems: string[] = [];
   let received = 0;
   let startedFresh = true;
 
   for (const url of info.urls) {
+    let urlProblem = '';
     if (!startedFresh) {
       // A different URL may serve a different entity: start this one from byte 0.
       received = 0;
@@ -144,14 +147,20 @@ async function transferOnce(
           throw new ImageDownloadError(info.id, `download aborted: ${why}`, { cause: error });
         }
         if (isIpaError(error)) throw error;
-        if (error instanceof FatalDownloadError) throw new ImageDownloadError(info.id, error.message, { cause: error });
-        lastProblem = `${redact(url)}: ${describe(error)}`;
+        if (error instanceof FatalDownloadError) {
+          // Asking this URL again would get the same answer; the next one may have the image.
+          urlProblem = `${redact(url)}: ${error.message}`;
+          log.warn({ url: redact(url), attempt, received, err: error.message }, 'image download failed; trying the next URL');
+          break;
+        }
+        urlProblem = `${redact(url)}: ${describe(error)} (after ${attempt} attempts)`;
         log.warn({ url: redact(url), attempt, received, err: describe(error) }, 'image download attempt failed');
         if (attempt <= retries) await pause(settings, signal);
       }
     }
+    problems.push(urlProblem);
   }
-  throw new ImageDownloadError(info.id, `${lastProblem} (after ${retries + 1} attempts per URL)`);
+  throw new ImageDownloadError(info.id, problems.join('\n ') || 'no URL could be downloaded');
 }
 
 async function pause(settings: HardwareSettings, signal: AbortSignal): Promise<void> {

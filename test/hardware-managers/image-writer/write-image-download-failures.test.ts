@@ -1,7 +1,8 @@
 /**
  * What happens when the download goes wrong: a wrong checksum fails the step naming both
  * checksums, a cut connection is resumed with Range (or restarted when the server cannot
- * resume), a connection cut every time ends FAILED, a 4xx is not retried, a 5xx is.
+ * resume), a connection cut every time ends FAILED, a 4xx is not retried (the next URL is
+ * tried, as IPA does), a 5xx is.
  * The command is never reported SUCCEEDED after a failed download.
  */
 import { createHash } from 'node:crypto';
@@ -146,7 +147,7 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
 
     expect(outcome.status).toBe('FAILED');
     expect(outcome.body.command_error.type).toBe('ImageDownloadError');
-    expect(outcome.body.command_error.details).toMatch(/Download of image image-\d+\.raw failed: .*after 3 attempts per URL/);
+    expect(outcome.body.command_error.details).toMatch(/Download of image image-\d+\.raw failed: .*after 3 attempts\)/);
     expect(server.requestsFor(name).length).toBe(3);
     const list = await harness.client.list();
     expect(list.body.commands.every((c: any) => c.command_status !== 'SUCCEEDED')).toBe(true);
@@ -163,6 +164,23 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     const flaky = await runWriteImage(harness.client, imageInfo(url, image.sha256));
     expect(flaky.status, JSON.stringify(flaky.body.command_error)).toBe('SUCCEEDED');
     expect(server.requestsFor(name).map((r) => r.status)).toEqual([503, 503, 200]);
+  });
+
+  it('moves on to the next URL after a 404, as IPA, and names every URL when none works', async () => {
+    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 3 });
+    const { name, url } = serve();
+    const missing = server.url('moved-away.raw');
+    const moved = await runWriteImage(harness.client, imageInfo(url, image.sha256, { urls: [missing, url] }));
+    expect(moved.status, JSON.stringify(moved.body.command_error)).toBe('SUCCEEDED');
+    expect(server.requestsFor('moved-away.raw').map((r) => r.status)).toEqual([404]);
+    expect(server.requestsFor(name).map((r) => r.status)).toEqual([200]);
+    expect(deviceMatchesImage()).toBe(true);
+
+    const gone = server.url('gone-too.raw');
+    const none = await runWriteImage(harness.client, imageInfo(missing, image.sha256, { urls: [missing, gone] }));
+    expect(none.status).toBe('FAILED');
+    expect(none.body.command_error.type).toBe('ImageDownloadError');
+    expect(none.body.command_error.details).toMatch(/moved-away\.raw.*404[^]*gone-too\.raw.*404/);
   });
 
   it('goes through the proxy image_info names, and around it for no_proxy hosts', async () => {
