@@ -32,6 +32,7 @@ export class NodeCleaningFailure extends IronicException {
   }
 }
 export class InstanceDeployFailure extends IronicException {}
+export class PowerStateFailure extends IronicException {}
 export class NodeAlreadyExists extends IronicException {}
 export class IncompleteLookup extends IronicException {
   constructor() {

@@ -32,6 +32,7 @@ export { AgentBaseDeploy, registerPostStepHook } from './drivers/agent-base.js';
 export { AgentDeploy, CustomAgentDeploy } from './drivers/agent.js';
 export { AgentRAID } from './drivers/agent-raid.js';
 export { FakeBoot, FakePower, NoBIOS, NoopManagement, NoRAID } from './drivers/fake.js';
+export { QEMU_PROPERTIES, QemuPower } from './drivers/qemu-power.js';
 export { InterfaceRegistry } from './drivers/registry.js';
 export { getAsyncStepReturnState, rebootToFinishStep, setAsyncStepFlags } from './deploy-utils.js';
 export * as deployUtils from './deploy-utils.js';

@@ -24,6 +24,7 @@ Commands:
   enroll                     add a node and make it manageable; prints its UUID
       --name NAME  --mac MAC (repeatable; default: this machine's MACs)
       --deploy-interface direct|custom-agent   --no-automated-clean
+      --power-interface fake|qemu (default fake; qemu: a QEMU VM, see README)
       --property KEY=JSON (repeatable)  --driver-info KEY=JSON (repeatable)
   clean NODE                 automated cleaning (manageable -> available), or with
       --steps JSON|@FILE       manual cleaning of exactly these steps, in this order
@@ -151,6 +152,7 @@ export async function enrollNode(
     name?: string;
     macs: string[];
     deployInterface?: string;
+    powerInterface?: string;
     automatedClean?: boolean;
     properties?: Record<string, unknown>;
     driverInfo?: Record<string, unknown>;
@@ -160,7 +162,7 @@ export async function enrollNode(
     ...(options.name ? { name: options.name } : {}),
     driver: 'fake-hardware',
     deploy_interface: options.deployInterface ?? 'direct',
-    power_interface: 'fake',
+    power_interface: options.powerInterface ?? 'fake',
     management_interface: 'noop',
     boot_interface: 'fake',
     raid_interface: 'agent',
@@ -178,6 +180,7 @@ async function enroll(argv: string[], out: NodeJS.WritableStream): Promise<numbe
     name: { type: 'string' },
     mac: { type: 'string', multiple: true },
     'deploy-interface': { type: 'string' },
+    'power-interface': { type: 'string' },
     'no-automated-clean': { type: 'boolean' },
     property: { type: 'string', multiple: true },
     'driver-info': { type: 'string', multiple: true },
@@ -188,6 +191,7 @@ async function enroll(argv: string[], out: NodeJS.WritableStream): Promise<numbe
     ...(values.name ? { name: values.name as string } : {}),
     macs,
     ...(values['deploy-interface'] ? { deployInterface: values['deploy-interface'] as string } : {}),
+    ...(values['power-interface'] ? { powerInterface: values['power-interface'] as string } : {}),
     automatedClean: values['no-automated-clean'] !== true,
     properties: keyValues(values.property as string[] | undefined, '--property'),
     driverInfo: keyValues(values['driver-info'] as string[] | undefined, '--driver-info'),

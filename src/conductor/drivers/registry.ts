@@ -16,6 +16,7 @@ import type {
   RAIDInterface,
 } from './base.js';
 import { FakeBoot, FakePower, NoBIOS, NoopManagement, NoRAID } from './fake.js';
+import { QemuPower } from './qemu-power.js';
 
 type Ctor<T> = new () => T;
 type InterfaceClasses = { [K in keyof Driver]: Map<string, Ctor<Driver[K]>> };
@@ -26,7 +27,10 @@ export class InterfaceRegistry {
       ['direct', AgentDeploy],
       ['custom-agent', CustomAgentDeploy],
     ]),
-    power: new Map<string, Ctor<PowerInterface>>([['fake', FakePower]]),
+    power: new Map<string, Ctor<PowerInterface>>([
+      ['fake', FakePower],
+      ['qemu', QemuPower],
+    ]),
     management: new Map<string, Ctor<ManagementInterface>>([['noop', NoopManagement]]),
     boot: new Map<string, Ctor<BootInterface>>([['fake', FakeBoot]]),
     bios: new Map<string, Ctor<BIOSInterface>>([['no-bios', NoBIOS]]),
