@@ -5,7 +5,7 @@
  */
 import { createConnection } from 'node:net';
 
-export class QmpError extends Error {}
+class QmpError extends Error {}
 
 interface QmpReply {
   QMP?: unknown;
