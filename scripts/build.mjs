@@ -3,10 +3,13 @@
 // plus dist/. Type checking is `tsc --noEmit` (make typecheck); esbuild only strips types.
 import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const dist = join(root, 'dist');
+// `--out DIR`: build there instead of dist/ (npm run pack builds into its staging folder, so
+// packing never replaces the dist/ that a running demo or test is using).
+const outIndex = process.argv.indexOf('--out');
+const dist = outIndex > 0 ? resolve(process.argv[outIndex + 1]) : join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
 const common = {

@@ -1,6 +1,7 @@
 // Packs what a hardware vendor depends on: `npm run pack [-- --out DIR]` builds the agent
 // (scripts/build.mjs), the contract and test kit as ESM (dist/contract/) with type declarations
-// (dist/types/), and packs them with the agent itself into ramdisk-agent-<version>.tgz.
+// (dist/types/), and packs them with the agent itself into DIR/ramdisk-agent-<version>.tgz
+// (default: the repository root). The build happens in a staging folder, never in dist/.
 //
 // The packed package.json carries no dependency but zod: everything else is bundled. The
 // repository's own package.json cannot be packed as it is: its native SQLite binding (for the
@@ -16,37 +17,41 @@ const outIndex = process.argv.indexOf('--out');
 const out = resolve(outIndex > 0 ? process.argv[outIndex + 1] : root);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
-
-// One build for both entries, so the test kit and the contract share one copy of the code.
-await build({
-  entryPoints: { hardware: join(root, 'src/hardware/index.ts'), testing: join(root, 'src/testing/index.ts') },
-  outdir: join(root, 'dist', 'contract'),
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: 'linked',
-  external: ['zod', 'better-sqlite3'],
-  logLevel: 'warning',
-  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-});
-execFileSync(
-  process.execPath,
-  [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.types.json')],
-  {
-    stdio: 'inherit',
-  },
-);
-
+// Everything is built in a staging folder: the repository's dist/ is left as it is.
 const stage = mkdtempSync(join(tmpdir(), 'ramdisk-agent-pack-'));
 try {
-  for (const path of ['bin', 'dist', 'README.md', 'docs/writing-a-hardware-manager.md'].filter((p) =>
-    existsSync(join(root, p)),
-  )) {
+  const dist = join(stage, 'dist');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--out', dist], { stdio: 'inherit' });
+
+  // One build for both entries, so the test kit and the contract share one copy of the code.
+  await build({
+    entryPoints: { hardware: join(root, 'src/hardware/index.ts'), testing: join(root, 'src/testing/index.ts') },
+    outdir: join(dist, 'contract'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: 'linked',
+    external: ['zod', 'better-sqlite3'],
+    logLevel: 'warning',
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  });
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(root, 'tsconfig.types.json'),
+      '--outDir',
+      join(dist, 'types'),
+    ],
+    { stdio: 'inherit' },
+  );
+
+  for (const path of ['bin', 'README.md', 'docs/writing-a-hardware-manager.md'].filter((p) => existsSync(join(root, p)))) {
     cpSync(join(root, path), join(stage, path), { recursive: true });
   }
   const packed = {

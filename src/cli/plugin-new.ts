@@ -92,7 +92,7 @@ export async function writePluginPackage(options: PluginNewOptions): Promise<str
  * \`ramdisk-agent agent --hardware-manager-path <this folder>\` or, once installed with npm,
  * found by its "ramdisk-agent-plugin" keyword.
  */
-import { CleaningError, defineHardwareManager, defineStep, HardwareSupport, z } from 'ramdisk-agent/hardware';
+import { CleaningError, defineHardwareManager, defineStep, ExecError, HardwareSupport, z } from 'ramdisk-agent/hardware';
 
 const updateFirmware = defineStep({
   name: '${manager}_update_firmware',
@@ -107,8 +107,14 @@ const updateFirmware = defineStep({
   async run(ctx, { url, password }) {
     ctx.progress.update({ phase: 'flashing', url });
     const args = ['--flash', url, ...(password ? ['--password', password] : [])];
-    const { exitCode, stdout } = await ctx.exec('echo', args, { secrets: password ? [password] : [] });
-    if (exitCode !== 0) throw new CleaningError(\`firmware update failed: \${stdout}\`);
+    // Replace \`echo\` with the vendor's flash tool. The value after --password is masked in
+    // logs, errors and results; name any other secret in \`secrets\`.
+    try {
+      await ctx.exec('echo', args, { signal: ctx.signal });
+    } catch (error) {
+      if (ExecError.is(error)) throw new CleaningError(\`firmware update failed: \${error.stderr.trim() || error.message}\`);
+      throw error;
+    }
     ctx.progress.update({ phase: 'done' });
     return { flashed: url };
   },
