@@ -105,7 +105,7 @@ async function listAndRun(url: string): Promise<{ listed: any; finished: any }> 
     false,
   );
   for (;;) {
-    const finished = await (await fetch(`${url}/v1/commands/${started.id}?agent_token=${TOKEN}`)).json();
+    const finished = (await (await fetch(`${url}/v1/commands/${started.id}?agent_token=${TOKEN}`)).json()) as any;
     if (finished.command_status !== 'RUNNING') return { listed, finished };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
