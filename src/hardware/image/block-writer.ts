@@ -122,14 +122,7 @@ export class BlockWriter {
   /** Append `chunk`; resolves once it is copied (waits only when every buffer is busy). */
   async write(chunk: Uint8Array): Promise<void> {
     this.#throwIfFailed();
-    if (this.#position + chunk.length > this.#limit) {
-      throw new ImageWriteError(
-        this.path,
-        'ENOSPC',
-        '',
-        `the image does not fit: more than ${this.#limit} bytes for the ${this.#limit}-byte target area`,
-      );
-    }
+    this.#assertFits(chunk.length);
     let offset = 0;
     while (offset < chunk.length) {
       const size = this.#current.buffer.length;
@@ -145,6 +138,35 @@ export class BlockWriter {
         this.#throwIfFailed();
       }
     }
+  }
+
+  /**
+   * Free memory in the current buffer for a reader that fills it itself (http-direct.ts):
+   * the body lands where it is written from, without a copy. `commit` says how much it
+   * filled.
+   */
+  space(): Uint8Array {
+    return this.#current.buffer.subarray(this.#fill);
+  }
+
+  /** `bytes` at the start of the last `space()` are stream data; a promise when every buffer is busy. */
+  commit(bytes: number): void | Promise<void> {
+    this.#throwIfFailed();
+    this.#assertFits(bytes);
+    this.#fill += bytes;
+    this.#position += bytes;
+    if (this.#fill < this.#current.buffer.length) return;
+    this.#submit(this.#current, this.#fill, this.#position - this.#fill);
+    this.#fill = 0;
+    const free = this.#free.pop();
+    if (free) {
+      this.#current = free;
+      return;
+    }
+    return this.#takeFree().then((slot) => {
+      this.#current = slot;
+      this.#throwIfFailed();
+    });
   }
 
   /** Start over at stream byte 0 (the server ignored Range, or a whole-download retry). */
@@ -245,6 +267,17 @@ export class BlockWriter {
 
   async #drain(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  #assertFits(bytes: number): void {
+    if (this.#position + bytes > this.#limit) {
+      throw new ImageWriteError(
+        this.path,
+        'ENOSPC',
+        '',
+        `the image does not fit: more than ${this.#limit} bytes for the ${this.#limit}-byte target area`,
+      );
+    }
   }
 
   #throwIfFailed(): void {

@@ -12,12 +12,17 @@ import { ImageChecksumError, ImageDownloadError, isIpaError } from '../errors.js
 import type { Logger } from '../logger.js';
 import type { HardwareSettings } from '../settings.js';
 import type { ExpectedChecksum } from './checksum.js';
+import { DirectResponse, type BodyTarget } from './http-direct.js';
 import { describe, FatalDownloadError, redact, type ImageHttpClient } from './http-source.js';
 import type { ImageInfo } from './image-info.js';
 import type { TransferProgress } from './transfer-progress.js';
 
-/** Where downloaded bytes go: appended in order, hashed by the sink; `restart` goes back to byte 0. */
-export interface ImageSink {
+/**
+ * Where downloaded bytes go: appended in order, hashed by the sink; `restart` goes back to
+ * byte 0. A sink with `space`/`commit` (BlockWriter) has plain-HTTP bodies read straight
+ * into its buffers instead of handed over in chunks.
+ */
+export interface ImageSink extends Partial<BodyTarget> {
   write(chunk: Uint8Array): Promise<void>;
   restart(): Promise<void>;
   finish(): Promise<number>;
@@ -128,10 +133,17 @@ async function transferOnce(
         validator = opened.validator ?? validator;
         const total = opened.totalBytes;
         progress.stage('downloading', { url: redact(url), attempt, totalBytes: total ?? null });
-        for await (const chunk of opened.body as AsyncIterable<Buffer>) {
-          await sink.write(chunk);
-          received += chunk.length;
+        const onBytes = (bytes: number) => {
+          received += bytes;
           progress.downloaded(received);
+        };
+        if (opened.body instanceof DirectResponse && sink.space && sink.commit) {
+          await opened.body.readInto(sink as BodyTarget, onBytes);
+        } else {
+          for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+            await sink.write(chunk);
+            onBytes(chunk.length);
+          }
         }
         if (total !== undefined && received !== total) {
           throw new Error(`the body ended after ${received} of ${total} bytes`);

@@ -6,10 +6,10 @@
  * for connecting, headers and body alike.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { HardwareSettings } from '../settings.js';
-import { HttpTransport } from './http-transport.js';
+import { HttpTransport, type HttpResponse } from './http-transport.js';
 import type { ImageInfo } from './image-info.js';
 
 export interface OpenedBody {
@@ -73,7 +73,7 @@ export class ImageHttpClient {
       if (options.validator) headers['if-range'] = options.validator;
     }
     let target = new URL(url);
-    let response: IncomingMessage;
+    let response: HttpResponse;
     for (let hops = 0; ; hops++) {
       try {
         response = await this.#transport.get(target, headers, options.signal);

@@ -4,12 +4,24 @@
  * through a proxy tunnelled with CONNECT, and the agent's CA / client certificate /
  * insecure setting. node:http rather than undici: its parser is native (undici's is
  * WebAssembly, ~20 MiB to load and compile on an agent's first image) and it received
- * faster here.
+ * faster here. Plain HTTP without a proxy, what images are usually served with, goes
+ * through http-direct.ts instead, which reads the body straight into the writer's buffers.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { directGet, type DirectResponse } from './http-direct.js';
+
+/** A response's status and headers, its body as a stream (node:http's or http-direct's). */
+export type HttpResponse = Readable & { statusCode?: number | undefined; headers: IncomingHttpHeaders };
 
 export interface TransportOptions {
   tls: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
@@ -23,6 +35,7 @@ export class HttpTransport {
   readonly #options: TransportOptions;
   readonly #http = new HttpAgent({ keepAlive: true, maxSockets: 2 });
   readonly #https: HttpsAgent;
+  readonly #direct = new Set<DirectResponse>();
 
   constructor(options: TransportOptions) {
     this.#options = options;
@@ -30,8 +43,15 @@ export class HttpTransport {
   }
 
   /** Sends a GET; resolves with the response (any status) once its headers arrived. */
-  get(url: URL, headers: OutgoingHttpHeaders, signal?: AbortSignal): Promise<IncomingMessage> {
+  get(url: URL, headers: OutgoingHttpHeaders, signal?: AbortSignal): Promise<HttpResponse> {
     const proxy = this.#proxyFor(url);
+    if (!proxy && url.protocol === 'http:') {
+      return directGet({ url, headers, stallMs: this.#options.stallMs, signal }).then((response) => {
+        this.#direct.add(response);
+        response.once('close', () => this.#direct.delete(response));
+        return response;
+      });
+    }
     if (!proxy) return this.#send(url, { headers }, signal);
     const proxyHeaders = proxyAuthorization(proxy);
     if (url.protocol === 'http:') {
@@ -46,6 +66,7 @@ export class HttpTransport {
   }
 
   close(): void {
+    for (const response of this.#direct) response.destroy();
     this.#http.destroy();
     this.#https.destroy();
   }
