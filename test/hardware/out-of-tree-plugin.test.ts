@@ -5,12 +5,14 @@
  * `ramdisk-agent/testing`), `npm pack` of the plugin; then an agent process started from
  * the installed package finds the plugin (by its npm keyword, and by
  * `--hardware-manager-path`), lists its step in `get_clean_steps` and runs it over HTTP.
+ * The guide's own plugin code (its `// src/<file>.ts` blocks) type-checks against the same
+ * packed contract.
  *
  * npm installs with --prefer-offline: the plugin's devDependencies are the repository's own
  * pinned versions, normally already in npm's cache.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +148,21 @@ describe('a plugin built outside the repository against the packed agent', () =>
     expect(output).toMatch(/^# pass 2$/m);
     expect(output).toMatch(/^# fail 0$/m);
   }, 300_000);
+
+  it("type-checks the guide's plugin code against the packed contract", () => {
+    const guide = readFileSync(join(REPO, 'docs', 'writing-a-hardware-manager.md'), 'utf8');
+    const files = [...guide.matchAll(/```ts\n\/\/ (src\/[\w-]+\.ts)\n([^]*?)```/g)].map(([, path, code]) => ({
+      path: path!,
+      code: code!,
+    }));
+    expect(files.map((f) => f.path).sort()).toEqual(['src/bios.ts', 'src/erase.ts', 'src/firmware.ts', 'src/index.ts']);
+    const dir = join(scratch, 'guide-plugin');
+    mkdirSync(join(dir, 'src'), { recursive: true });
+    copyFileSync(join(pluginDir, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    symlinkSync(join(pluginDir, 'node_modules'), join(dir, 'node_modules'));
+    for (const { path, code } of files) writeFileSync(join(dir, path), code);
+    run(join(pluginDir, 'node_modules', '.bin', 'tsc'), ['-p', dir, '--noEmit'], dir);
+  }, 120_000);
 
   it('installed with npm beside the agent, is found by its keyword and its step runs over HTTP', async () => {
     const packed = run('npm', ['pack', '--silent', '--pack-destination', scratch], pluginDir).trim().split('\n').at(-1)!;
