@@ -4,26 +4,12 @@
  * → CLEANFAIL + maintenance, abort of abortable and non-abortable steps, reboot_requested
  * (the agent looks up again and the conductor sees a fresh command list), callback timeout.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { states } from '../../src/conductor/states.js';
 import { AgentTestClient } from '../helpers/agent.js';
-import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
-
-let running: RunningConductor | undefined;
-const agents: RunningAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-});
-
-async function agentFor(url: string): Promise<RunningAgent> {
-  const agent = await startLinkedAgent(url);
-  agents.push(agent);
-  return agent;
-}
+import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitFor, waitForState } from './helpers.js';
 
 /** The clean steps the agent executed, in order (read with the node's current token). */
 async function executedSteps(agent: RunningAgent, token: string): Promise<string[]> {
@@ -33,31 +19,28 @@ async function executedSteps(agent: RunningAgent, token: string): Promise<string
     .map((c) => c.command_result?.clean_step?.step ?? '?');
 }
 
-async function manageable(uuid: string): Promise<void> {
-  await running!.conductor.provision(uuid, 'manage');
-}
-
 /** A fresh conductor with a manageable node on which manual cleaning with `cleanSteps` was requested. */
-async function manualCleaning(cleanSteps: Array<{ interface: string; step: string; args?: Record<string, unknown> }>) {
-  running = await startConductor();
-  const { conductor, url } = running;
+async function manualCleaning(
+  lab: ConductorLab,
+  cleanSteps: Array<{ interface: string; step: string; args?: Record<string, unknown> }>,
+) {
+  const { conductor } = await lab.start();
   const node = await enrollHostNode(conductor);
-  await manageable(node.uuid);
+  await conductor.provision(node.uuid, 'manage');
   await conductor.provision(node.uuid, 'clean', { cleanSteps });
-  return { conductor, node, url };
+  return { conductor, node };
 }
 
 describe('automated cleaning', () => {
-  it('boots the agent, runs enabled steps by priority, and ends AVAILABLE with the node powered off', async () => {
-    running = await startConductor();
-    const { conductor } = running;
+  it('boots the agent, runs enabled steps by priority, and ends AVAILABLE with the node powered off', async ({ lab }) => {
+    const { conductor } = await lab.start();
     const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
+    await conductor.provision(node.uuid, 'manage');
     await conductor.provision(node.uuid, 'provide');
     await waitForState(conductor, node.uuid, states.CLEANWAIT);
     expect(conductor.store.getNode(node.uuid).powerState).toBe(states.POWER_ON);
 
-    const agent = await agentFor(running.url);
+    const agent = await lab.agent();
     let seenToken = '';
     await waitFor('the token', () => {
       seenToken ||= conductor.store.getNode(node.uuid).driverInternalInfo.agent_secret_token ?? '';
@@ -77,25 +60,25 @@ describe('automated cleaning', () => {
     expect(await executedSteps(agent, seenToken)).toEqual(['fixture_metadata', 'fixture_quick']);
   });
 
-  it('goes straight to AVAILABLE when automated cleaning is disabled for the node', async () => {
-    running = await startConductor();
+  it('goes straight to AVAILABLE when automated cleaning is disabled for the node', async ({ lab }) => {
+    const running = await lab.start();
     const node = await enrollHostNode(running.conductor, { automatedClean: false });
-    await manageable(node.uuid);
+    await running.conductor.provision(node.uuid, 'manage');
     await running.conductor.provision(node.uuid, 'provide');
     expect((await waitForState(running.conductor, node.uuid, states.AVAILABLE)).cleanStep).toBeNull();
   });
 });
 
 describe('manual cleaning', () => {
-  it('runs the user’s steps in the user’s order, with abortable and priority taken from the agent', async () => {
-    const { conductor, node, url } = await manualCleaning([
+  it('runs the user’s steps in the user’s order, with abortable and priority taken from the agent', async ({ lab }) => {
+    const { conductor, node } = await manualCleaning(lab, [
       { interface: 'deploy', step: 'fixture_quick' },
       { interface: 'deploy', step: 'fixture_slow', args: { seconds: 0.2 } },
       { interface: 'deploy', step: 'fixture_metadata' },
     ]);
     expect(conductor.store.getNode(node.uuid).targetProvisionState).toBe(states.MANAGEABLE);
     await waitForState(conductor, node.uuid, states.CLEANWAIT);
-    const agent = await agentFor(url);
+    const agent = await lab.agent();
     let token = '';
     let stepsSeen: unknown;
     await waitFor('steps to be computed', () => {
@@ -118,10 +101,9 @@ describe('manual cleaning', () => {
     expect(await executedSteps(agent, token)).toEqual(['fixture_quick', 'fixture_slow', 'fixture_metadata']);
   });
 
-  it('talks HTTPS to an auto-TLS agent, verified against the certificate from its heartbeat', async () => {
-    const { conductor, node, url: conductorUrl } = await manualCleaning([{ interface: 'deploy', step: 'fixture_quick' }]);
-    const agent = await startLinkedAgent(conductorUrl, { enableAutoTls: true });
-    agents.push(agent);
+  it('talks HTTPS to an auto-TLS agent, verified against the certificate from its heartbeat', async ({ lab }) => {
+    const { conductor, node } = await manualCleaning(lab, [{ interface: 'deploy', step: 'fixture_quick' }]);
+    await lab.agent({ enableAutoTls: true });
     let url = '';
     let ca = '';
     const done = await waitFor('cleaning to end', () => {
@@ -135,9 +117,11 @@ describe('manual cleaning', () => {
     expect(ca).toMatch(/\.crt$/);
   });
 
-  it('refuses a step without its required argument at the first heartbeat, with Ironic’s message and no maintenance', async () => {
-    const { conductor, node, url } = await manualCleaning([{ interface: 'deploy', step: 'fixture_needs_size' }]);
-    await agentFor(url);
+  it('refuses a step without its required argument at the first heartbeat, with Ironic’s message and no maintenance', async ({
+    lab,
+  }) => {
+    const { conductor, node } = await manualCleaning(lab, [{ interface: 'deploy', step: 'fixture_needs_size' }]);
+    await lab.agent();
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     expect(failed.lastError).toBe(
       "Node failed to start the first cleaning step: clean step {'interface': 'deploy', 'step': 'fixture_needs_size'} is missing these required arguments: size (size)",
@@ -146,12 +130,12 @@ describe('manual cleaning', () => {
     expect(failed.targetProvisionState).toBe(states.MANAGEABLE);
   });
 
-  it('rejects unknown steps and unexpected arguments, all errors joined with "; "', async () => {
-    const { conductor, node, url } = await manualCleaning([
+  it('rejects unknown steps and unexpected arguments, all errors joined with "; "', async ({ lab }) => {
+    const { conductor, node } = await manualCleaning(lab, [
       { interface: 'deploy', step: 'no_such_step' },
       { interface: 'deploy', step: 'fixture_quick', args: { force: true } },
     ]);
-    await agentFor(url);
+    await lab.agent();
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     expect(failed.lastError).toBe(
       "Node failed to start the first cleaning step: node does not support this clean step: {'interface': 'deploy', 'step': 'no_such_step'}; " +
@@ -159,10 +143,10 @@ describe('manual cleaning', () => {
     );
   });
 
-  it('rejects a malformed clean_steps argument at the API with "Invalid clean_steps"', async () => {
-    running = await startConductor();
+  it('rejects a malformed clean_steps argument at the API with "Invalid clean_steps"', async ({ lab }) => {
+    const running = await lab.start();
     const node = await enrollHostNode(running.conductor);
-    await manageable(node.uuid);
+    await running.conductor.provision(node.uuid, 'manage');
     const response = await fetch(`${running.url}/v1/nodes/${node.uuid}/states/provision`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -174,12 +158,12 @@ describe('manual cleaning', () => {
     expect(running.conductor.store.getNode(node.uuid).provisionState).toBe(states.MANAGEABLE);
   });
 
-  it('fails on a FAILED agent step: CLEANFAIL, maintenance, fault and Ironic’s last_error', async () => {
-    const { conductor, node, url } = await manualCleaning([
+  it('fails on a FAILED agent step: CLEANFAIL, maintenance, fault and Ironic’s last_error', async ({ lab }) => {
+    const { conductor, node } = await manualCleaning(lab, [
       { interface: 'deploy', step: 'fixture_failing' },
       { interface: 'deploy', step: 'fixture_quick' },
     ]);
-    await agentFor(url);
+    await lab.agent();
     const failed = await waitForState(conductor, node.uuid, states.CLEANFAIL);
     expect(failed.lastError).toMatch(
       new RegExp(`^Clean step deploy.fixture_failing failed on node ${node.uuid}. .*the fixture step failed on purpose`),
@@ -191,15 +175,14 @@ describe('manual cleaning', () => {
     expect(failed.driverInternalInfo).not.toHaveProperty('agent_secret_token');
   });
 
-  it('aborts an abortable running step at once', async () => {
-    running = await startConductor();
-    const { conductor } = running;
+  it('aborts an abortable running step at once', async ({ lab }) => {
+    const { conductor } = await lab.start();
     const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
+    await conductor.provision(node.uuid, 'manage');
     await conductor.provision(node.uuid, 'clean', {
       cleanSteps: [{ interface: 'deploy', step: 'fixture_slow', args: { seconds: 3 } }],
     });
-    await agentFor(running.url);
+    await lab.agent();
     await waitFor(
       'the slow step to run',
       () =>
@@ -217,12 +200,12 @@ describe('manual cleaning', () => {
     expect(after.cleanStep).toBeNull();
   });
 
-  it('lets a non-abortable step finish, then aborts before the next one', async () => {
-    const { conductor, node, url } = await manualCleaning([
+  it('lets a non-abortable step finish, then aborts before the next one', async ({ lab }) => {
+    const { conductor, node } = await manualCleaning(lab, [
       { interface: 'deploy', step: 'fixture_not_abortable' },
       { interface: 'deploy', step: 'fixture_quick' },
     ]);
-    const agent = await agentFor(url);
+    const agent = await lab.agent();
     await waitFor(
       'the step to run',
       () =>
@@ -241,15 +224,16 @@ describe('manual cleaning', () => {
     expect(await executedSteps(agent, token)).toEqual(['fixture_not_abortable']);
   });
 
-  it('reboots after a reboot_requested step; the agent looks up again and cleaning goes on', async () => {
+  it('reboots after a reboot_requested step; the agent looks up again and cleaning goes on', async ({ lab }) => {
     // Automated cleaning: a manual step dict carries only abortable/priority from the agent
     // (no reboot_requested), exactly as in Ironic 2023.1, so only automated steps reboot.
-    running = await startConductor({ conf: { conductor: { cleanStepPriorityOverride: { 'deploy.fixture_reboot': 50 } } } });
-    const { conductor } = running;
+    const { conductor } = await lab.start({
+      conf: { conductor: { cleanStepPriorityOverride: { 'deploy.fixture_reboot': 50 } } },
+    });
     const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
+    await conductor.provision(node.uuid, 'manage');
     await conductor.provision(node.uuid, 'provide');
-    const agent = await agentFor(running.url);
+    const agent = await lab.agent();
     const tokens: string[] = [];
     let rebootSeen = false;
     const done = await waitFor('cleaning to end', () => {
@@ -268,12 +252,12 @@ describe('manual cleaning', () => {
     expect(await executedSteps(agent, tokens[tokens.length - 1]!)).toEqual(['fixture_quick']);
   });
 
-  it('re-runs the current manual step after the agent reports CLEAN_VERSION_MISMATCH', async () => {
-    const { conductor, node, url } = await manualCleaning([
+  it('re-runs the current manual step after the agent reports CLEAN_VERSION_MISMATCH', async ({ lab }) => {
+    const { conductor, node } = await manualCleaning(lab, [
       { interface: 'deploy', step: 'fixture_slow', args: { seconds: 1 } },
       { interface: 'deploy', step: 'fixture_quick' },
     ]);
-    const agent = await agentFor(url);
+    const agent = await lab.agent();
     await waitFor('the slow step to run', () => {
       const n = conductor.store.getNode(node.uuid);
       return n.provisionState === states.CLEANWAIT && n.cleanStep?.step === 'fixture_slow';
@@ -297,11 +281,10 @@ describe('manual cleaning', () => {
     expect(runs).toEqual(['SUCCEEDED', 'CLEAN_VERSION_MISMATCH', 'SUCCEEDED']);
   });
 
-  it('fails a node whose agent never calls back once clean_callback_timeout has passed', async () => {
-    running = await startConductor({ conf: { conductor: { cleanCallbackTimeout: 1 } } });
-    const { conductor } = running;
+  it('fails a node whose agent never calls back once clean_callback_timeout has passed', async ({ lab }) => {
+    const { conductor } = await lab.start({ conf: { conductor: { cleanCallbackTimeout: 1 } } });
     const node = await enrollHostNode(conductor);
-    await manageable(node.uuid);
+    await conductor.provision(node.uuid, 'manage');
     await conductor.provision(node.uuid, 'provide');
     await waitForState(conductor, node.uuid, states.CLEANWAIT);
     await new Promise((r) => setTimeout(r, 1100));

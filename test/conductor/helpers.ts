@@ -51,8 +51,9 @@ export interface RunningConductor {
   close(): Promise<void>;
 }
 
+/** `port` 0 (the default) picks a free one; a restart passes the port of the conductor it replaces. */
 export async function startConductor(
-  options: { dbPath?: string; conf?: ConductorConfInput; interfaces?: InterfaceRegistry } = {},
+  options: { dbPath?: string; port?: number; conf?: ConductorConfInput; interfaces?: InterfaceRegistry } = {},
 ): Promise<RunningConductor> {
   const store = new SqliteNodeStore(options.dbPath ?? ':memory:');
   const certificates = mkdtempSync(join(tmpdir(), 'conductor-certs-'));
@@ -65,7 +66,7 @@ export async function startConductor(
     ...(process.env.TEST_CONDUCTOR_LOG ? { log: consoleLogger } : {}),
   });
   const app = buildConductorApi({ conductor });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
   conductor.conf.api.publicUrl = url;
