@@ -1,5 +1,5 @@
 # The commands a newcomer needs. Each installs what it needs first.
-.PHONY: all deps build typecheck lint test demo bench clean
+.PHONY: all deps build typecheck lint test demo bench clean image image-deps image-test
 
 all: build
 
@@ -20,6 +20,13 @@ lint: deps
 
 test:
 	@scripts/test.sh
+
+# The ramdisk (image/build.sh): dist/image/{ramdisk-agent.kernel,ramdisk-agent.initramfs,boot.ipxe,manifest.json}.
+image-deps:
+	@image/install-build-deps.sh
+
+image: build image-deps
+	image/build.sh
 
 demo: build
 	node dist/ramdisk-agent.mjs demo

@@ -10,7 +10,10 @@ const root = new URL('..', import.meta.url).pathname;
 // packing never replaces the dist/ that a running demo or test is using).
 const outIndex = process.argv.indexOf('--out');
 const dist = outIndex > 0 ? resolve(process.argv[outIndex + 1]) : join(root, 'dist');
-rmSync(dist, { recursive: true, force: true });
+// dist/image (make image) is built from this bundle but is not part of it: keep it.
+for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
+  if (entry !== 'image') rmSync(join(dist, entry), { recursive: true, force: true });
+}
 
 const common = {
   bundle: true,

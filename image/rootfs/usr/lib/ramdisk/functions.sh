@@ -1,0 +1,116 @@
+# Shared by /init and the ramdisk's helpers (busybox sh). Messages reach every console
+# (tty0 and ttyS0 alike), the kernel log (dmesg) and /var/log/ramdisk-init.log.
+INIT_LOG=/var/log/ramdisk-init.log
+
+_emit() {
+  local line
+  line="ramdisk: $*"
+  echo "[$(cut -d' ' -f1 /proc/uptime)] $line" >>"$INIT_LOG"
+  echo "<5>$line" >/dev/kmsg 2>/dev/null
+  # /proc/consoles lists the kernel's consoles: write to each, not only to /dev/console (the last one).
+  if [ -r /proc/consoles ]; then
+    while read -r name _; do echo "$line" >"/dev/$name" 2>/dev/null; done </proc/consoles
+  else
+    echo "$line" >/dev/console 2>/dev/null
+  fi
+}
+say() { _emit "$*"; }
+warn() { _emit "WARNING: $*"; }
+step() { echo "[$(cut -d' ' -f1 /proc/uptime)] ramdisk: $*" >>"$INIT_LOG"; }
+bad_param() { _emit "BAD KERNEL PARAMETER $1: $2"; }
+
+is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
+is_number() {
+  case "$1" in '' | . | *.*.* | *[!0-9.]*) return 1 ;; esac
+}
+
+# Kernel parameters /init acts on. The agent reads the rest (ipa-api-url, ...) itself.
+parse_cmdline() {
+  DISK_WAIT_ATTEMPTS=10
+  DISK_WAIT_DELAY=3
+  BOOTIF_MAC=
+  IP_PARAMS=
+  NTP_SERVER=
+  CONSOLE_SHELL=
+  local word key value mac
+  for word in $(cat /proc/cmdline); do
+    [ "$word" = -- ] && break
+    key=${word%%=*}
+    value=${word#*=}
+    [ "$key" = "$word" ] && value=
+    value=$(echo "$value" | tr -d '"')
+    case "$key" in
+      BOOTIF)
+        # PXE's form 01-52-54-00-12-34-56 (hardware type 1 = Ethernet) or a plain MAC.
+        mac=$(echo "$value" | tr 'A-F-' 'a-f:')
+        case "$mac" in 01:??:??:??:??:??:??) mac=${mac#01:} ;; esac
+        if echo "$mac" | grep -qE '^([0-9a-f]{2}:){5}[0-9a-f]{2}$'; then
+          BOOTIF_MAC=$mac
+        else
+          bad_param "BOOTIF=$value" "not a MAC address (expected 01-52-54-00-12-34-56); no NIC is preferred"
+        fi
+        ;;
+      ip) IP_PARAMS="$IP_PARAMS $value" ;;
+      ipa-disk-wait-attempts)
+        if is_uint "$value"; then DISK_WAIT_ATTEMPTS=$value; else
+          bad_param "$word" "not a whole number; using $DISK_WAIT_ATTEMPTS"
+        fi
+        ;;
+      ipa-disk-wait-delay)
+        if is_number "$value"; then DISK_WAIT_DELAY=$value; else
+          bad_param "$word" "not a number of seconds; using $DISK_WAIT_DELAY"
+        fi
+        ;;
+      ipa-ntp-server)
+        if [ -n "$value" ]; then NTP_SERVER=$value; else bad_param "$word" "empty; the clock is not set"; fi
+        ;;
+      ramdisk-agent.shell)
+        case "$value" in 1 | true | yes | on | '') CONSOLE_SHELL=1 ;; 0 | false | no | off) ;; *)
+          bad_param "$word" "expected 1 or 0; no console shell" ;;
+        esac
+        ;;
+    esac
+  done
+}
+
+# IPA's wait_for_disks: up to ipa-disk-wait-attempts looks, ipa-disk-wait-delay seconds
+# apart, for a disk the agent could install on (a whole disk of at least 4 GiB: IPA's
+# smallest root device without hints). Slow RAID controllers bring their disks up late.
+has_install_disk() {
+  local dev size
+  for dev in /sys/block/*; do
+    case "${dev##*/}" in loop* | ram* | zram* | sr* | fd* | md* | dm-* | nbd*) continue ;; esac
+    size=$(cat "$dev/size" 2>/dev/null) || continue
+    [ "${size:-0}" -ge 8388608 ] && return 0
+  done
+  return 1
+}
+wait_for_disks() {
+  local attempt=1
+  [ "$DISK_WAIT_ATTEMPTS" -eq 0 ] && return 0
+  while [ "$attempt" -le "$DISK_WAIT_ATTEMPTS" ]; do
+    if has_install_disk; then
+      step "disks: $(ls /sys/block | tr '\n' ' ')"
+      return 0
+    fi
+    say "Still waiting for the root device to appear, attempt $attempt of $DISK_WAIT_ATTEMPTS"
+    [ "$attempt" -lt "$DISK_WAIT_ATTEMPTS" ] && sleep "$DISK_WAIT_DELAY"
+    attempt=$((attempt + 1))
+  done
+  warn "The root device was not detected (no disk of 4 GiB or more): the agent starts anyway"
+}
+
+sync_clock() {
+  [ -n "$NTP_SERVER" ] || return 0
+  if ! command -v chronyd >/dev/null; then
+    warn "ipa-ntp-server=$NTP_SERVER given but this image has no chronyd: clock not set"
+    return 0
+  fi
+  if timeout 20 chronyd -q -t 15 "server $NTP_SERVER iburst" >>"$INIT_LOG" 2>&1; then
+    say "clock set from $NTP_SERVER: $(date -u)"
+  else
+    warn "could not set the clock from ipa-ntp-server=$NTP_SERVER (no answer in 15 s)"
+  fi
+}
+
+. /usr/lib/ramdisk/network.sh

@@ -1,0 +1,181 @@
+# Network set-up of the ramdisk (busybox sh, sourced by functions.sh).
+#  - static addresses from ip= in the dracut/klibc form:
+#      ip=<client>:<peer>:<gateway>:<netmask>:<hostname>:<interface>:<none|off>[:<dns1>[:<dns2>]]
+#    IPv6 addresses go in brackets, the netmask may be a prefix length;
+#  - ip=<method> or ip=<interface>:<method> with method dhcp|on|any|dhcp6|auto6|off|none;
+#  - otherwise DHCPv4 on every NIC with carrier, the BOOTIF= NIC first (its default route
+#    wins, its DNS servers come first). IPv6: the kernel's SLAAC (accept_ra) on every NIC;
+#    busybox-static has no DHCPv6 client, so stateful DHCPv6-only networks get no address.
+
+nic_list() {
+  local dev
+  for dev in /sys/class/net/*; do
+    [ -e "$dev/device" ] || continue # physical NICs only (no lo, bonds, VLANs)
+    [ "$(cat "$dev/type" 2>/dev/null)" = 1 ] || continue
+    echo "${dev##*/}"
+  done
+}
+nic_mac() { cat "/sys/class/net/$1/address" 2>/dev/null; }
+has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
+has_ipv4() { ip -4 -o addr show dev "$1" scope global 2>/dev/null | grep -q inet; }
+
+# The BOOTIF NIC first, then the others in name order.
+ordered_nics() {
+  local nic
+  for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && echo "$nic"; done
+  for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] || echo "$nic"; done
+}
+
+prefix_of() {
+  # 255.255.255.0 -> 24; 24 -> 24
+  local mask=$1 bits=0 octet
+  if is_uint "$mask"; then echo "$mask"; return 0; fi
+  echo "$mask" | grep -qE '^([0-9]+\.){3}[0-9]+$' || return 1
+  for octet in $(echo "$mask" | tr . ' '); do
+    case "$octet" in
+      255) bits=$((bits + 8)) ;; 254) bits=$((bits + 7)) ;; 252) bits=$((bits + 6)) ;;
+      248) bits=$((bits + 5)) ;; 240) bits=$((bits + 4)) ;; 224) bits=$((bits + 3)) ;;
+      192) bits=$((bits + 2)) ;; 128) bits=$((bits + 1)) ;; 0) ;; *) return 1 ;;
+    esac
+  done
+  echo "$bits"
+}
+
+# Splits an ip= value on ':' outside [...] into fields separated by '|', brackets removed.
+split_ip_param() {
+  echo "$1" | awk '{
+    out = ""; inb = 0
+    for (i = 1; i <= length($0); i++) {
+      c = substr($0, i, 1)
+      if (c == "[") { inb = 1; continue }
+      if (c == "]") { inb = 0; continue }
+      if (c == ":" && !inb) c = "|"
+      out = out c
+    }
+    print out
+  }'
+}
+
+valid_ip() {
+  echo "$1" | grep -qE '^([0-9]{1,3}\.){3}[0-9]{1,3}$' && return 0
+  echo "$1" | grep -qE '^[0-9a-fA-F:]+$' && echo "$1" | grep -q : && return 0
+  return 1
+}
+
+DNS_DIR=/run/ramdisk-dns
+write_resolv_conf() {
+  local f
+  : >/etc/resolv.conf.new
+  for f in $(ls "$DNS_DIR" 2>/dev/null | sort); do cat "$DNS_DIR/$f" >>/etc/resolv.conf.new; done
+  mv /etc/resolv.conf.new /etc/resolv.conf
+}
+
+# ip=<client>:<peer>:<gw>:<mask>:<hostname>:<iface>:<method>:<dns1>:<dns2>
+configure_static() {
+  local param=$1 client gw mask host iface method dns1 dns2 prefix fields
+  fields=$(split_ip_param "$param")
+  IFS='|' read -r client _ gw mask host iface method dns1 dns2 _ <<EOF
+$fields
+EOF
+  case "$method" in '' | none | off | static) ;; *)
+    bad_param "ip=$param" "a static address with method '$method' (expected none or off): ignored"
+    return 1 ;;
+  esac
+  if ! valid_ip "$client"; then bad_param "ip=$param" "'$client' is not an IP address: ignored"; return 1; fi
+  if [ -z "$mask" ]; then
+    case "$client" in *:*) mask=64 ;; *) mask=24 ;; esac
+  fi
+  if ! prefix=$(prefix_of "$mask"); then bad_param "ip=$param" "'$mask' is not a netmask or prefix length: ignored"; return 1; fi
+  if [ -n "$gw" ] && ! valid_ip "$gw"; then bad_param "ip=$param" "gateway '$gw' is not an IP address: ignored"; return 1; fi
+  [ -n "$iface" ] || iface=$(ordered_nics | head -n 1)
+  if [ -z "$iface" ] || [ ! -e "/sys/class/net/$iface" ]; then
+    bad_param "ip=$param" "no network interface '${iface:-(none found)}'; present: $(nic_list | tr '\n' ' ')"
+    return 1
+  fi
+  ip link set "$iface" up
+  ip addr add "$client/$prefix" dev "$iface" || { warn "ip=$param: could not add $client/$prefix to $iface"; return 1; }
+  [ -n "$gw" ] && { ip route add default via "$gw" dev "$iface" || warn "ip=$param: could not add the default route via $gw"; }
+  [ -n "$host" ] && hostname "$host"
+  mkdir -p "$DNS_DIR"
+  : >"$DNS_DIR/00-$iface"
+  for d in $dns1 $dns2; do
+    if valid_ip "$d"; then echo "nameserver $d" >>"$DNS_DIR/00-$iface"; fi
+  done
+  write_resolv_conf
+  STATIC_NICS="$STATIC_NICS $iface"
+  say "network: $iface $client/$prefix${gw:+ via $gw} (static, from ip=)"
+}
+
+setup_network() {
+  local param fields first second nic metric waited want
+  STATIC_NICS=
+  NO_DHCP_NICS=
+  DHCP_NICS=
+  DHCP_ALL=1
+  for nic in $(nic_list); do ip link set "$nic" up; done
+  ip link set lo up
+  for param in $IP_PARAMS; do
+    fields=$(split_ip_param "$param")
+    first=${fields%%|*}
+    case "$fields" in *'|'*) second=${fields#*|}; second=${second%%|*} ;; *) second= ;; esac
+    case "$fields" in
+      dhcp | on | any | auto | both | either6) ;;
+      dhcp6 | auto6) DHCP_ALL=0; say "network: ip=$param: IPv6 autoconfiguration only" ;;
+      off | none) DHCP_ALL=0; say "network: ip=$param: no automatic configuration" ;;
+      *)
+        if [ "$fields" = "${fields#*|}" ]; then
+          bad_param "ip=$param" "unknown method '$param' (expected dhcp, on, any, dhcp6, auto6, off, none or a static address): DHCP as usual"
+        elif valid_ip "$first" || [ "${param#[}" != "$param" ]; then
+          configure_static "$param"
+        elif [ -e "/sys/class/net/$first" ]; then
+          case "$second" in
+            dhcp | on | any | '') ;;
+            dhcp6 | auto6 | off | none) NO_DHCP_NICS="$NO_DHCP_NICS $first" ;;
+            *) bad_param "ip=$param" "unknown method '$second' for $first: DHCP as usual" ;;
+          esac
+        else
+          bad_param "ip=$param" "'$first' is neither an IP address nor a network interface (present: $(nic_list | tr '\n' ' ')): ignored"
+        fi
+        ;;
+    esac
+  done
+  if [ -n "$BOOTIF_MAC" ]; then
+    want=
+    for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && want=$nic; done
+    [ -n "$want" ] || warn "BOOTIF=$BOOTIF_MAC matches no NIC here ($(for n in $(nic_list); do printf '%s ' "$n=$(nic_mac "$n")"; done))"
+  fi
+
+  # Carrier takes a few seconds on real NICs: wait up to 10 s for all (or at least the BOOTIF one).
+  waited=0
+  while [ "$waited" -lt 50 ]; do
+    want=0
+    for nic in $(nic_list); do has_carrier "$nic" || want=1; done
+    [ "$want" = 0 ] && break
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  [ "$DHCP_ALL" = 1 ] || { say "network: $(ip -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"; return 0; }
+  metric=100
+  for nic in $(ordered_nics); do
+    case " $STATIC_NICS $NO_DHCP_NICS " in *" $nic "*) continue ;; esac
+    if ! has_carrier "$nic"; then step "network: $nic has no carrier: no DHCP"; continue; fi
+    # -b: keep trying in the background after 3 discovers; the metric keeps one default route per NIC.
+    METRIC=$metric udhcpc -b -t 3 -T 2 -A 5 -i "$nic" -p "/run/udhcpc.$nic.pid" \
+      -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
+    metric=$((metric + 1))
+    DHCP_NICS="$DHCP_NICS $nic"
+  done
+  if [ -z "$DHCP_NICS" ]; then
+    [ -n "$STATIC_NICS" ] || warn "network: no NIC has a carrier: the agent starts without an address"
+    return 0
+  fi
+  # Wait up to 20 s for the first (BOOTIF) NIC's lease; the others finish in the background.
+  first=${DHCP_NICS# }; first=${first%% *}
+  waited=0
+  while ! has_ipv4 "$first" && [ "$waited" -lt 100 ]; do sleep 0.2; waited=$((waited + 1)); done
+  if has_ipv4 "$first"; then
+    say "network: $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
+  else
+    warn "network: no DHCP lease on $first after 20 s (still trying in the background)"
+  fi
+}
