@@ -4,45 +4,27 @@
  * it, tear_down_agent powering the ramdisk off, ACTIVE; in-band steps outside 41–99 refused
  * with the reason; user deploy steps validated with Ironic's messages.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
+import type { Conductor } from '../../src/conductor/conductor.js';
 import { states } from '../../src/conductor/states.js';
-import {
-  enrollHostNode,
-  OUT_OF_RANGE_FIXTURES,
-  type RunningConductor,
-  startConductor,
-  startLinkedAgent,
-  waitFor,
-  waitForState,
-} from './helpers.js';
+import { conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, OUT_OF_RANGE_FIXTURES, waitFor, waitForState } from './helpers.js';
 
-let running: RunningConductor | undefined;
-const agents: RunningAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-});
-
-async function available(): Promise<string> {
-  const node = await enrollHostNode(running!.conductor, { automatedClean: false });
-  await running!.conductor.provision(node.uuid, 'manage');
-  await running!.conductor.provision(node.uuid, 'provide');
-  await waitForState(running!.conductor, node.uuid, states.AVAILABLE);
+async function available(conductor: Conductor): Promise<string> {
+  const node = await enrollHostNode(conductor, { automatedClean: false });
+  await conductor.provision(node.uuid, 'manage');
+  await conductor.provision(node.uuid, 'provide');
+  await waitForState(conductor, node.uuid, states.AVAILABLE);
   return node.uuid;
 }
 
 describe('deploy with custom-agent', () => {
-  it('runs deploy 100, the agent’s step at 70, prepare_instance_boot 60 … boot_instance 20, and ends ACTIVE', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const uuid = await available();
+  it('runs deploy 100, the agent’s step at 70, prepare_instance_boot 60 … boot_instance 20, and ends ACTIVE', async ({ lab }) => {
+    const { conductor } = await lab.start();
+    const uuid = await available(conductor);
     await conductor.provision(uuid, 'active');
     await waitForState(conductor, uuid, states.DEPLOYWAIT);
-    const agent = await startLinkedAgent(running.url);
-    agents.push(agent);
+    const agent = await lab.agent();
     // While the in-band step runs, driver_internal_info looks as the seed document shows it.
     const during = await waitFor('the in-band step', () => {
       const n = conductor.store.getNode(uuid);
@@ -73,27 +55,25 @@ describe('deploy with custom-agent', () => {
     expect(agent.serving).toBe(false);
   });
 
-  it('refuses an in-band deploy step outside 41–99 and says why', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const uuid = await available();
+  it('refuses an in-band deploy step outside 41–99 and says why', async ({ lab }) => {
+    const { conductor } = await lab.start();
+    const uuid = await available(conductor);
     await conductor.provision(uuid, 'active');
-    agents.push(await startLinkedAgent(running.url, { hardwareManagerPaths: [OUT_OF_RANGE_FIXTURES] }));
+    await lab.agent({ hardwareManagerPaths: [OUT_OF_RANGE_FIXTURES] });
     const failed = await waitForState(conductor, uuid, states.DEPLOYFAIL);
     expect(failed.lastError).toMatch(
       /^Failed to load in-band deploy steps: agent get_deploy_steps for node \S+ returned in-band deploy step deploy.inband_30 with priority 30: in-band deploy steps must have priorities between 41 and 99 \(or 0 to run only on request\), because it would run after deploy.tear_down_agent \(40\) has powered the agent off/,
     );
   });
 
-  it('runs a user-requested in-band step; its FAILED result ends in DEPLOYFAIL with Ironic’s last_error', async () => {
-    running = await startConductor();
-    const { conductor } = running;
-    const uuid = await available();
+  it('runs a user-requested in-band step; its FAILED result ends in DEPLOYFAIL with Ironic’s last_error', async ({ lab }) => {
+    const { conductor } = await lab.start();
+    const uuid = await available(conductor);
     // Unknown to the conductor until the agent reports its steps: accepted, validated later.
     await conductor.provision(uuid, 'active', {
       deploySteps: [{ interface: 'deploy', step: 'fixture_failing_deploy', args: {}, priority: 75 }],
     });
-    agents.push(await startLinkedAgent(running.url));
+    await lab.agent();
     const failed = await waitForState(conductor, uuid, [states.DEPLOYFAIL, states.ACTIVE]);
     expect(failed.provisionState).toBe(states.DEPLOYFAIL);
     expect(failed.lastError).toMatch(
@@ -108,9 +88,9 @@ describe('deploy with custom-agent', () => {
     expect(failed.powerState).toBe(states.POWER_ON);
   });
 
-  it('validates user deploy steps at the API: the core step cannot be re-prioritised', async () => {
-    running = await startConductor();
-    const uuid = await available();
+  it('validates user deploy steps at the API: the core step cannot be re-prioritised', async ({ lab }) => {
+    const running = await lab.start();
+    const uuid = await available(running.conductor);
     const error = await running.conductor
       .provision(uuid, 'active', { deploySteps: [{ interface: 'deploy', step: 'deploy', args: {}, priority: 150 }] })
       .catch((e: unknown) => e as Error);
@@ -120,9 +100,9 @@ describe('deploy with custom-agent', () => {
     expect(running.conductor.store.getNode(uuid).provisionState).toBe(states.AVAILABLE);
   });
 
-  it('fails a deploy whose agent never calls back once deploy_callback_timeout has passed', async () => {
-    running = await startConductor({ conf: { conductor: { deployCallbackTimeout: 1 } } });
-    const uuid = await available();
+  it('fails a deploy whose agent never calls back once deploy_callback_timeout has passed', async ({ lab }) => {
+    const running = await lab.start({ conf: { conductor: { deployCallbackTimeout: 1 } } });
+    const uuid = await available(running.conductor);
     await running.conductor.provision(uuid, 'active');
     await waitForState(running.conductor, uuid, states.DEPLOYWAIT);
     await new Promise((r) => setTimeout(r, 1100));
@@ -131,9 +111,9 @@ describe('deploy with custom-agent', () => {
     expect(failed.lastError).toBe(`Timeout reached while waiting for callback for node ${uuid}`);
   });
 
-  it('cannot abort a deploy (2023.1 has no abort from DEPLOYWAIT)', async () => {
-    running = await startConductor();
-    const uuid = await available();
+  it('cannot abort a deploy (2023.1 has no abort from DEPLOYWAIT)', async ({ lab }) => {
+    const running = await lab.start();
+    const uuid = await available(running.conductor);
     await running.conductor.provision(uuid, 'active');
     await waitForState(running.conductor, uuid, states.DEPLOYWAIT);
     await expect(running.conductor.provision(uuid, 'abort')).rejects.toThrow(
@@ -141,8 +121,8 @@ describe('deploy with custom-agent', () => {
     );
   });
 
-  it('needs an image and a checksum for the direct interface', async () => {
-    running = await startConductor();
+  it('needs an image and a checksum for the direct interface', async ({ lab }) => {
+    const running = await lab.start();
     const node = await enrollHostNode(running.conductor, { automatedClean: false, interfaces: { deploy: 'direct' } });
     await running.conductor.provision(node.uuid, 'manage');
     await running.conductor.provision(node.uuid, 'provide');

@@ -5,13 +5,13 @@
  * real agent where the example needs one). The RAID and BIOS examples:
  * guide-raid-and-bios-examples-run.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import {
   agentBase,
   agentClient,
   AgentDeploy,
   cleanStep,
+  type Conductor,
   CustomAgentDeploy,
   deployStep,
   deployUtils,
@@ -25,20 +25,8 @@ import {
   states,
   type Task,
 } from '../../src/conductor/index.js';
-import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
-
-let running: RunningConductor | undefined;
-const agents: RunningAgent[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-});
-async function linkAgent(): Promise<RunningAgent> {
-  const agent = await startLinkedAgent(running!.url);
-  agents.push(agent);
-  return agent;
-}
+import { conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitFor, waitForState } from './helpers.js';
 
 // ---------------------------------------------------------------- "Deploy steps basics"
 
@@ -200,24 +188,26 @@ function registry(): InterfaceRegistry {
 }
 
 async function availableNode(
+  conductor: Conductor,
   interfaces: Record<string, string>,
   extra: Parameters<typeof enrollHostNode>[1] = {},
 ): Promise<string> {
-  const node = await enrollHostNode(running!.conductor, {
+  const node = await enrollHostNode(conductor, {
     automatedClean: false,
     interfaces: { deploy: 'custom-agent', ...interfaces },
     ...extra,
   });
-  await running!.conductor.provision(node.uuid, 'manage');
-  await running!.conductor.provision(node.uuid, 'provide');
-  await waitForState(running!.conductor, node.uuid, states.AVAILABLE);
+  await conductor.provision(node.uuid, 'manage');
+  await conductor.provision(node.uuid, 'provide');
+  await waitForState(conductor, node.uuid, states.AVAILABLE);
   return node.uuid;
 }
 
 describe('Deploy steps basics', () => {
-  it('a do_nothing deploy step at 200 on AgentDeploy shows in driver_internal_info as in the guide', async () => {
-    running = await startConductor({ interfaces: registry() });
+  it('a do_nothing deploy step at 200 on AgentDeploy shows in driver_internal_info as in the guide', async ({ lab }) => {
+    const running = await lab.start({ interfaces: registry() });
     const uuid = await availableNode(
+      running.conductor,
       { deploy: 'seed-do-nothing' },
       {
         instanceInfo: {
@@ -246,12 +236,12 @@ describe('Deploy steps basics', () => {
     expect(shown.driver_internal_info.deploy_step_index).toBe(1);
   });
 
-  it('a CustomAgentDeploy subclass replaces image writing with its own steps and still runs the agent', async () => {
-    running = await startConductor({ interfaces: registry() });
+  it('a CustomAgentDeploy subclass replaces image writing with its own steps and still runs the agent', async ({ lab }) => {
+    const running = await lab.start({ interfaces: registry() });
     customCalls.length = 0;
-    const uuid = await availableNode({ deploy: 'seed-custom' });
+    const uuid = await availableNode(running.conductor, { deploy: 'seed-custom' });
     await running.conductor.provision(uuid, 'active');
-    await linkAgent();
+    await lab.agent();
     const done = await waitForState(running.conductor, uuid, [states.ACTIVE, states.DEPLOYFAIL]);
     expect(done.lastError).toBeNull();
     expect(customCalls).toEqual(['validate', 'my_write_image', 'my_configure_bootloader']);
@@ -259,14 +249,14 @@ describe('Deploy steps basics', () => {
 });
 
 describe('Asynchronous steps', () => {
-  it('returns the wait state, and delegates in-band with agentBase.executeStep', async () => {
-    running = await startConductor({ interfaces: registry() });
+  it('returns the wait state, and delegates in-band with agentBase.executeStep', async ({ lab }) => {
+    const running = await lab.start({ interfaces: registry() });
     asyncCalls.length = 0;
-    const uuid = await availableNode({ deploy: 'seed-async' });
+    const uuid = await availableNode(running.conductor, { deploy: 'seed-async' });
     await running.conductor.provision(uuid, 'active');
-    const agent = await linkAgent();
+    const agent = await lab.agent();
     const seen = await waitFor('my_deploy2 to run in-band', () => {
-      const n = running!.conductor.store.getNode(uuid);
+      const n = running.conductor.store.getNode(uuid);
       return (n.deployStep as { step?: string } | null)?.step === 'my_deploy2'
         ? (n.driverInternalInfo.agent_secret_token as string)
         : undefined;
@@ -286,15 +276,15 @@ describe('Asynchronous steps', () => {
     expect(inband).toContainEqual(['my_deploy2', { echoed: 42 }]);
   });
 
-  it('execution on reboot: set_async_step_flags(reboot, skip_current_step) + reboot_to_finish_step', async () => {
-    running = await startConductor({ interfaces: registry() });
+  it('execution on reboot: set_async_step_flags(reboot, skip_current_step) + reboot_to_finish_step', async ({ lab }) => {
+    const running = await lab.start({ interfaces: registry() });
     const node = await enrollHostNode(running.conductor, { interfaces: { deploy: 'custom-agent', management: 'seed-reboot' } });
     await running.conductor.provision(node.uuid, 'manage');
     await running.conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'my_action' }] });
-    await linkAgent();
+    await lab.agent();
     let flags: Record<string, unknown> | undefined;
     const done = await waitFor('cleaning to end', () => {
-      const n = running!.conductor.store.getNode(node.uuid);
+      const n = running.conductor.store.getNode(node.uuid);
       if (n.driverInternalInfo.cleaning_reboot) flags ??= { ...n.driverInternalInfo };
       return n.provisionState === states.MANAGEABLE || n.provisionState === states.CLEANFAIL ? n : undefined;
     });
@@ -303,16 +293,16 @@ describe('Asynchronous steps', () => {
     expect(flags).not.toHaveProperty('agent_secret_token');
   });
 
-  it('polling for completion: a node_periodic finishes the step; heartbeats do not', async () => {
-    running = await startConductor({ interfaces: registry() });
+  it('polling for completion: a node_periodic finishes the step; heartbeats do not', async ({ lab }) => {
+    const running = await lab.start({ interfaces: registry() });
     bmcJobDone = false;
     const node = await enrollHostNode(running.conductor, { interfaces: { deploy: 'custom-agent', management: 'seed-polling' } });
     await running.conductor.provision(node.uuid, 'manage');
     await running.conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'management', step: 'my_action' }] });
-    await linkAgent();
+    await lab.agent();
     await waitFor(
       'my_action to be polled',
-      () => running!.conductor.store.getNode(node.uuid).driverInternalInfo.cleaning_polling === true,
+      () => running.conductor.store.getNode(node.uuid).driverInternalInfo.cleaning_polling === true,
     );
     // Heartbeats keep coming; the node stays parked while the "BMC job" runs.
     await new Promise((r) => setTimeout(r, 800));

@@ -4,8 +4,7 @@
  * nearly line for line against `src/conductor` and run in a manual clean by a real conductor
  * and agent. The guide's other examples: guide-deploy-step-examples-run.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import {
   BIOSInterface,
   cacheBiosSettings,
@@ -17,20 +16,8 @@ import {
   states,
   type Task,
 } from '../../src/conductor/index.js';
-import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitForState } from './helpers.js';
-
-let running: RunningConductor | undefined;
-const agents: RunningAgent[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-});
-async function linkAgent(): Promise<RunningAgent> {
-  const agent = await startLinkedAgent(running!.url);
-  agents.push(agent);
-  return agent;
-}
+import { conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitForState } from './helpers.js';
 
 // ---------------------------------------------------------------- "Implementing RAID"
 
@@ -147,8 +134,8 @@ describe('Implementing RAID and BIOS settings', () => {
     ]);
   });
 
-  it('runs RAID and BIOS clean steps in a manual clean; cache_bios_settings follows each BIOS step', async () => {
-    running = await startConductor({ interfaces: registry() });
+  it('runs RAID and BIOS clean steps in a manual clean; cache_bios_settings follows each BIOS step', async ({ lab }) => {
+    const running = await lab.start({ interfaces: registry() });
     raidCalls.length = 0;
     biosCalls.length = 0;
     const node = await enrollHostNode(running.conductor, {
@@ -163,7 +150,7 @@ describe('Implementing RAID and BIOS settings', () => {
         { interface: 'bios', step: 'factory_reset' },
       ],
     });
-    await linkAgent();
+    await lab.agent();
     const done = await waitForState(running.conductor, node.uuid, [states.MANAGEABLE, states.CLEANFAIL]);
     expect(done.lastError).toBeNull();
     expect(raidCalls).toEqual([
