@@ -8,35 +8,30 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import { ConductorApiError } from '../../src/conductor/cli/api-client.js';
 import { runConductorCommand, UsageError } from '../../src/conductor/cli/conductor-command.js';
-import { hostMacs, type RunningConductor, startConductor, startLinkedAgent } from './helpers.js';
+import { conductorTest as it } from './conductor-lab.js';
+import { hostMacs, type RunningConductor } from './helpers.js';
 
-let running: RunningConductor | undefined;
-const agents: RunningAgent[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-});
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      out += chunk.toString();
-      done();
-    },
-  });
-  const code = await runConductorCommand([...argv, '--url', running!.url], sink);
-  return { code, out };
-}
+/** `ramdisk-agent conductor <argv> --url <running's API>`, with its exit code and output. */
+const cliAgainst = (running: RunningConductor) =>
+  async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+    let out = '';
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const code = await runConductorCommand([...argv, '--url', running.url], sink);
+    return { code, out };
+  };
 
 describe('conductor client commands', () => {
-  it('enrolls, cleans manually with JSON steps (waiting), and shows driver_internal_info', async () => {
-    running = await startConductor();
+  it('enrolls, cleans manually with JSON steps (waiting), and shows driver_internal_info', async ({ lab }) => {
+    const running = await lab.start();
+    const cli = cliAgainst(running);
     const macs = await hostMacs();
     const enrolled = await cli(
       'enroll',
@@ -53,7 +48,7 @@ describe('conductor client commands', () => {
     // The agent boots once cleaning has started (it looks itself up in CLEANWAIT).
     const cleaning = cli('clean', 'cli-node', '--steps', '[{"interface": "deploy", "step": "fixture_quick"}]', '--wait');
     while (running.conductor.store.getNode(uuid).provisionState !== 'clean wait') await new Promise((r) => setTimeout(r, 20));
-    agents.push(await startLinkedAgent(running.url));
+    await lab.agent();
     const cleaned = await cleaning;
     expect(cleaned.out.split('\n')).toEqual(expect.arrayContaining([`cli-node: manageable`]));
     expect(cleaned.code).toBe(0);
@@ -71,16 +66,18 @@ describe('conductor client commands', () => {
     );
   });
 
-  it('automated cleaning disabled: clean --wait goes to available', async () => {
-    running = await startConductor();
+  it('automated cleaning disabled: clean --wait goes to available', async ({ lab }) => {
+    const running = await lab.start();
+    const cli = cliAgainst(running);
     const { out } = await cli('enroll', '--mac', '52:54:00:aa:bb:cc', '--no-automated-clean');
     const cleaned = await cli('clean', out.trim(), '--wait');
     expect(cleaned.code).toBe(0);
     expect(running.conductor.store.getNode(out.trim()).provisionState).toBe('available');
   });
 
-  it('reports bad usage and the conductor’s refusals in plain words', async () => {
-    running = await startConductor();
+  it('reports bad usage and the conductor’s refusals in plain words', async ({ lab }) => {
+    const running = await lab.start();
+    const cli = cliAgainst(running);
     const { out } = await cli('enroll', '--mac', '52:54:00:aa:bb:cd');
     const uuid = out.trim();
     await expect(cli('clean', uuid, '--steps', '{not json')).rejects.toBeInstanceOf(UsageError);

@@ -3,35 +3,32 @@
  * version gate, 400/404 texts in Ironic's error body, the token revealed once then "******",
  * heartbeat checks in order, 202, and the token wiped by power actions.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import type { Conductor } from '../../src/conductor/conductor.js';
 import { states } from '../../src/conductor/states.js';
-import { type RunningConductor, startConductor } from './helpers.js';
-
-let running: RunningConductor | undefined;
-afterEach(async () => {
-  await running?.close();
-  running = undefined;
-});
+import { conductorTest as it } from './conductor-lab.js';
+import type { RunningConductor } from './helpers.js';
 
 const MAC = '52:54:00:12:34:56';
 
-async function call(path: string, init: RequestInit & { version?: string | null } = {}) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (init.version !== null) headers['x-openstack-ironic-api-version'] = init.version ?? '1.68';
-  const response = await fetch(`${running!.url}${path}`, { ...init, headers });
-  const text = await response.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // empty body (202)
-  }
-  const fault = body?.error_message ? JSON.parse(body.error_message) : undefined;
-  return { status: response.status, body, fault };
-}
+/** A request to `running`'s API at microversion 1.68 (or `version`; null sends none), its answer parsed. */
+const ironicApiOf = (running: RunningConductor) =>
+  async function call(path: string, init: RequestInit & { version?: string | null } = {}) {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (init.version !== null) headers['x-openstack-ironic-api-version'] = init.version ?? '1.68';
+    const response = await fetch(`${running.url}${path}`, { ...init, headers });
+    const text = await response.text();
+    let body: any = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // empty body (202)
+    }
+    const fault = body?.error_message ? JSON.parse(body.error_message) : undefined;
+    return { status: response.status, body, fault };
+  };
 
-async function cleanWaitNode(): Promise<string> {
-  const { conductor } = running!;
+async function cleanWaitNode(conductor: Conductor): Promise<string> {
   const node = conductor.createNode({ ports: [MAC], interfaces: { deploy: 'custom-agent' } });
   await conductor.provision(node.uuid, 'manage');
   await conductor.provision(node.uuid, 'provide');
@@ -41,8 +38,9 @@ async function cleanWaitNode(): Promise<string> {
 }
 
 describe('lookup', () => {
-  it('is 404 without a microversion header, 400 without addresses or uuid', async () => {
-    running = await startConductor();
+  it('is 404 without a microversion header, 400 without addresses or uuid', async ({ lab }) => {
+    const running = await lab.start();
+    const call = ironicApiOf(running);
     expect((await call(`/v1/lookup?addresses=${MAC}`, { version: null })).status).toBe(404);
     const incomplete = await call('/v1/lookup');
     expect(incomplete.status).toBe(400);
@@ -53,13 +51,16 @@ describe('lookup', () => {
     });
   });
 
-  it('hides nodes that are not in a lookup state (404), finds a CLEANWAIT node by MAC and reveals the token once', async () => {
-    running = await startConductor({ conf: { api: { ramdiskHeartbeatTimeout: 42 } } });
+  it('hides nodes that are not in a lookup state (404), finds a CLEANWAIT node by MAC and reveals the token once', async ({
+    lab,
+  }) => {
+    const running = await lab.start({ conf: { api: { ramdiskHeartbeatTimeout: 42 } } });
+    const call = ironicApiOf(running);
     const idle = running.conductor.createNode({ ports: ['52:54:00:00:00:01'] });
     expect((await call('/v1/lookup?addresses=52:54:00:00:00:01')).status).toBe(404);
     expect((await call(`/v1/lookup?node_uuid=${idle.uuid}`)).status).toBe(404);
 
-    const uuid = await cleanWaitNode();
+    const uuid = await cleanWaitNode(running.conductor);
     const first = await call(`/v1/lookup?addresses=aa:bb:cc:dd:ee:ff,${MAC.toUpperCase()}`);
     expect(first.status).toBe(200);
     expect(first.body.node.uuid).toBe(uuid);
@@ -73,9 +74,10 @@ describe('lookup', () => {
     expect((await call(`/v1/lookup?node_uuid=${uuid}`, { version: '1.50' })).body.config.agent_token).toBeNull();
   });
 
-  it('serves "latest" as the newest microversion, not the oldest', async () => {
-    running = await startConductor();
-    const uuid = await cleanWaitNode();
+  it('serves "latest" as the newest microversion, not the oldest', async ({ lab }) => {
+    const running = await lab.start();
+    const call = ironicApiOf(running);
+    const uuid = await cleanWaitNode(running.conductor);
     const latest = await call(`/v1/lookup?node_uuid=${uuid}`, { version: 'latest' });
     expect(latest.status).toBe(200);
     expect(latest.body.config.agent_token).toHaveLength(43);
@@ -83,9 +85,10 @@ describe('lookup', () => {
 });
 
 describe('heartbeat', () => {
-  it('checks callback_url, token, version and token value in Ironic’s order, then answers 202', async () => {
-    running = await startConductor();
-    const uuid = await cleanWaitNode();
+  it('checks callback_url, token, version and token value in Ironic’s order, then answers 202', async ({ lab }) => {
+    const running = await lab.start();
+    const call = ironicApiOf(running);
+    const uuid = await cleanWaitNode(running.conductor);
     const { body } = await call(`/v1/lookup?node_uuid=${uuid}`);
     const token = body.config.agent_token as string;
     const beat = (payload: Record<string, unknown>, version?: string) =>
@@ -121,9 +124,10 @@ describe('heartbeat', () => {
     expect(running.conductor.store.getNode(uuid).driverInternalInfo.agent_version).toBe('1.0');
   });
 
-  it('refuses a changed callback_url while one is recorded, and a token wiped by a power action', async () => {
-    running = await startConductor();
-    const uuid = await cleanWaitNode();
+  it('refuses a changed callback_url while one is recorded, and a token wiped by a power action', async ({ lab }) => {
+    const running = await lab.start();
+    const call = ironicApiOf(running);
+    const uuid = await cleanWaitNode(running.conductor);
     const { body } = await call(`/v1/lookup?node_uuid=${uuid}`);
     const token = body.config.agent_token as string;
     const node = running.conductor.store.getNode(uuid);
@@ -148,8 +152,9 @@ describe('heartbeat', () => {
     expect((await call(`/v1/lookup?node_uuid=${uuid}`)).body.config.agent_token).not.toBe(token);
   });
 
-  it('stores the agent’s auto-TLS certificate and refuses a different one while it is recorded', async () => {
-    running = await startConductor();
+  it('stores the agent’s auto-TLS certificate and refuses a different one while it is recorded', async ({ lab }) => {
+    const running = await lab.start();
+    const call = ironicApiOf(running);
     // Fast track: a manageable node may look up and heartbeat, and the heartbeat is only recorded.
     const node = running.conductor.createNode({ ports: [MAC], driverInfo: { fast_track: true } });
     await running.conductor.provision(node.uuid, 'manage');
@@ -187,9 +192,10 @@ describe('heartbeat', () => {
     ).toBe('Field "agent_verify_ca" not recognised in this version');
   });
 
-  it('hides the token from node show', async () => {
-    running = await startConductor();
-    const uuid = await cleanWaitNode();
+  it('hides the token from node show', async ({ lab }) => {
+    const running = await lab.start();
+    const call = ironicApiOf(running);
+    const uuid = await cleanWaitNode(running.conductor);
     await call(`/v1/lookup?node_uuid=${uuid}`);
     const shown = await call(`/v1/nodes/${uuid}?fields=driver_internal_info`);
     expect(shown.body.driver_internal_info.agent_secret_token).toBe('******');

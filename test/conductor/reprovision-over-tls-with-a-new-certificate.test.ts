@@ -5,32 +5,21 @@
  * cached for the first one failed every request with "self-signed certificate".
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import { states } from '../../src/conductor/states.js';
-import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitFor } from './helpers.js';
-
-let running: RunningConductor | undefined;
-const agents: RunningAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-});
+import { conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitFor } from './helpers.js';
 
 describe('re-provisioning over auto-TLS', () => {
-  it('cleans the node twice without a conductor restart, each time verifying the new agent’s certificate', async () => {
-    running = await startConductor();
-    const { conductor } = running;
+  it('cleans the node twice without a conductor restart, each time verifying the new agent’s certificate', async ({ lab }) => {
+    const { conductor } = await lab.start();
     const node = await enrollHostNode(conductor);
     await conductor.provision(node.uuid, 'manage');
 
     const certificates: string[] = [];
     for (let round = 0; round < 2; round++) {
       await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'fixture_quick' }] });
-      const agent = await startLinkedAgent(running.url, { enableAutoTls: true });
-      agents.push(agent);
+      const agent = await lab.agent({ enableAutoTls: true });
       let caPath = '';
       let certificate = '';
       const done = await waitFor('cleaning to end', () => {
@@ -43,7 +32,7 @@ describe('re-provisioning over auto-TLS', () => {
       expect(done.provisionState).toBe(states.MANAGEABLE);
       certificates.push(`${caPath}\n${certificate}`);
       // The machine powers off; the next boot brings a new agent with a new key.
-      await agents.pop()!.close();
+      await agent.close();
     }
     const [first, second] = certificates.map((c) => c.split('\n'));
     expect(second![0]).toBe(first![0]); // the same path...
