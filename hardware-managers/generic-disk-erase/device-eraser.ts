@@ -177,13 +177,13 @@ async function verifyAfter(ctx: StepContext, device: BlockDevice, method: EraseM
  */
 /**
  * IPA's extension point: erase_devices dispatches `erase_block_device(node, device)` to the
- * managers, so a vendor manager can erase its own drives its own way. It also receives the
- * step context. True when some manager did; false when none offers it or all declined
+ * managers, so a vendor manager can erase its own drives its own way; here as
+ * `erase_block_device(ctx, device)`, the node being `ctx.node`. True when some manager did; false when none offers it or all declined
  * (IncompatibleHardwareMethodError), and the generic methods apply.
  */
 async function eraseWithOtherManager(ctx: StepContext, device: BlockDevice): Promise<boolean> {
   try {
-    await ctx.dispatch('erase_block_device', ctx.node, device, ctx);
+    await ctx.dispatch('erase_block_device', ctx, device);
     return true;
   } catch (error) {
     if (HardwareManagerMethodNotFound.is(error)) return false;

@@ -111,12 +111,7 @@ async function installOnSoftwareRaid(
   imageEsp: PartitionEntry,
   loaders: EfiLoader[],
 ): Promise<InstallBootloaderResult> {
-  const esp = await ctx.dispatch<{ device: string; members: { disk: string; number: number; node: string }[] }>(
-    'prepare_software_raid_esp',
-    ctx,
-    device,
-    imageEsp.node,
-  );
+  const esp = await ctx.dispatch('prepare_software_raid_esp', ctx, device, imageEsp.node);
   if (!(await ctx.guard.inRamdisk())) {
     throw new CommandExecutionError(
       `Refusing to change this machine's UEFI boot entries outside a ramdisk (the ESP of ${device} is mirrored on ${esp.members.map((m) => m.node).join(', ')} as ${esp.device})`,

@@ -15,20 +15,17 @@ import {
   type StepContext,
 } from '../../src/hardware/index.js';
 
-type InstallContext = Pick<StepContext, 'exec' | 'guard' | 'node' | 'log'> & Partial<Pick<StepContext, 'dispatch'>>;
-
 /** The software RAID root volume, when a manager (software-raid) knows one. */
-async function softwareRaidRoot(ctx: InstallContext): Promise<string | undefined> {
-  if (!ctx.dispatch) return undefined;
+async function softwareRaidRoot(ctx: StepContext): Promise<string | undefined> {
   try {
-    return (await ctx.dispatch<string | undefined>('software_raid_root_device', ctx)) ?? undefined;
+    return (await ctx.dispatch('software_raid_root_device', ctx)) ?? undefined;
   } catch (error) {
     if (HardwareManagerMethodNotFound.is(error)) return undefined;
     throw error;
   }
 }
 
-export async function selectInstallDevice(ctx: InstallContext): Promise<BlockDevice> {
+export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice> {
   const { targets, skipped } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node });
   const usable: BlockDevice[] = [];
   for (const device of targets) {

@@ -101,7 +101,7 @@ export async function injectFiles(ctx: StepContext, files: unknown, verifyCa: un
     ctx.log.info('No files to inject');
     return result;
   }
-  const rootDevice = await ctx.dispatch<string>('get_os_install_device', ctx);
+  const rootDevice = await ctx.dispatch('get_os_install_device', ctx);
   for (const file of all) await injectOne(ctx, file, rootDevice, verifyCa !== false && verifyCa !== 'false', result);
   return result;
 }

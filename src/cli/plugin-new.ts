@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { CONTRACT_VERSION } from '../hardware/manager.js';
 import { AGENT_VERSION } from '../version.js';
 
 const PLUGIN_NEW_USAGE = `Usage: ramdisk-agent plugin new NAME [--dir DIR] [--agent SPEC]
@@ -123,6 +124,9 @@ const updateFirmware = defineStep({
 export default defineHardwareManager({
   name: '${manager}',
   version: '1.0',
+  // The ramdisk-agent/hardware contract this was written for: an agent with an incompatible
+  // one refuses to load it rather than call it wrongly.
+  contract: '^${CONTRACT_VERSION}',
   // A real vendor manager answers SERVICE_PROVIDER only on its own machines (read DMI).
   evaluateHardwareSupport: () => HardwareSupport.MAINLINE,
   steps: [updateFirmware],

@@ -9,7 +9,7 @@
 import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Exec } from './step-context.js';
+import type { Exec } from './exec.js';
 
 export interface BlockDevice {
   /** Kernel name: `sda`, `nvme0n1`, `loop3`, `sda1` (a plain file: its path). */

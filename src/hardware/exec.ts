@@ -50,6 +50,9 @@ export interface ExecResult {
   durationMs: number;
 }
 
+/** How hardware code starts a program: `run` with the agent's logger and signal bound. */
+export type Exec = (file: string, args?: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+
 export class ExecError extends defineIpaError(HARDWARE_ERRORS.ExecError) {
   readonly command: string;
   readonly exitCode: number | undefined;

@@ -43,7 +43,7 @@ export async function fullSync(options: FullSyncOptions): Promise<void> {
   }
   // Managers may have more to flush (RAID controller caches, ...).
   try {
-    await hardware.dispatchToAllManagers('full_sync');
+    await hardware.dispatchToAllManagers('full_sync', { exec, guard, log });
   } catch (error) {
     if (!HardwareManagerMethodNotFound.is(error)) throw error;
   }

@@ -20,12 +20,28 @@
  * });
  */
 export { defineHardwareManager, HardwareSupport, CONTRACT_VERSION } from './manager.js';
-export type { HardwareManager, HardwareManagerInit, HardwareSupportLevel, ManagerContext, ManagerMethod } from './manager.js';
+export type { HardwareManager, HardwareManagerInit, HardwareSupportLevel } from './manager.js';
+export { MANAGER_METHOD_NAMES } from './manager-methods.js';
 /** The agent's own zod: a plugin's arg schemas use it, so it needs no zod of its own. */
 export { z } from 'zod';
 export { defineStep, argsinfoFromSchema, stepToWire, STEP_PHASES, AGENT_STEP_INTERFACES, DEPLOY_PRIORITY_RANGE } from './step.js';
 export type { StepDefinition, StepDefinitionInit, StepListing, StepPhase, StepInterface, ArgInfo } from './step.js';
-export type { StepContext, IronicNode, IronicPort, ProgressReporter, Exec } from './step-context.js';
+export type {
+  StepContext,
+  IronicNode,
+  IronicPort,
+  ProgressReporter,
+  Exec,
+  ManagerContext,
+  ManagerMethods,
+  ManagerMethodName,
+  ManagerMethodArgs,
+  ManagerMethodResult,
+  InstallBootloaderParams,
+  SoftwareRaidEspInfo,
+  LldpData,
+} from './step-context.js';
+export type { UsbDevice } from './inspection/usb-devices.js';
 export { DEFAULT_HARDWARE_SETTINGS } from './settings.js';
 export type { HardwareSettings } from './settings.js';
 export { DeviceGuard } from './device-guard.js';

@@ -5,9 +5,8 @@
  */
 import type { StepDefinition } from './step.js';
 import { isStepDefinition } from './step.js';
-import type { Logger } from './logger.js';
-import type { DeviceGuard } from './device-guard.js';
-import type { Exec } from './step-context.js';
+import { isManagerMethodName, MANAGER_METHOD_NAMES } from './manager-methods.js';
+import type { ManagerContext, ManagerMethods } from './step-context.js';
 
 /** IPA's levels; a manager may return a higher number to win over SERVICE_PROVIDER. */
 export const HardwareSupport = {
@@ -18,16 +17,14 @@ export const HardwareSupport = {
 } as const;
 export type HardwareSupportLevel = number;
 
-/** The version of this contract; plugins declare a semver range of it they were written for. */
-export const CONTRACT_VERSION = '1.0.0';
+/**
+ * The version of this contract; plugins declare a semver range of it they were written for.
+ * 2.0.0: the cross-manager methods became one typed set (`ManagerMethods`), context first.
+ */
+export const CONTRACT_VERSION = '2.0.0';
 
-export interface ManagerContext {
-  log: Logger;
-  exec: Exec;
-  guard: DeviceGuard;
-}
-
-export type ManagerMethod = (...args: any[]) => unknown;
+/** The range a manager that declares none is taken to be written for: this contract's major. */
+const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;
 
 export interface HardwareManagerInit {
   /** Key of `hardware_manager_version` (IPA: `generic_hardware_manager`). */
@@ -36,14 +33,18 @@ export interface HardwareManagerInit {
   version: string;
   /** Key under which `get_*_steps` lists this manager's steps (IPA: the class name). Defaults to `name`. */
   className?: string;
-  /** Semver range of `CONTRACT_VERSION` this manager was written against (default `^1.0.0`). */
+  /**
+   * Semver range of `CONTRACT_VERSION` this manager was written against; an agent whose
+   * contract is outside it refuses to load the manager. Default: the agent's own major
+   * (right for managers built in the agent's tree; a vendor's should say what it was built on).
+   */
   contract?: string;
   evaluateHardwareSupport(ctx: ManagerContext): Promise<HardwareSupportLevel> | HardwareSupportLevel;
   /** Runs once after loading, in support order (IPA's `initialize`). */
   initialize?(ctx: ManagerContext): Promise<void> | void;
   steps?: readonly StepDefinition<any, any>[];
-  /** Other dispatchable methods (e.g. `erase_block_device`), called by name. */
-  methods?: Readonly<Record<string, ManagerMethod>>;
+  /** Well-known methods other managers and the agent dispatch to by name (e.g. `erase_block_device`), context first. */
+  methods?: Readonly<ManagerMethods>;
 }
 
 const kManager = Symbol.for('ramdisk-agent.HardwareManager');
@@ -53,7 +54,7 @@ export interface HardwareManager extends Readonly<Omit<HardwareManagerInit, 'cla
   readonly className: string;
   readonly contract: string;
   readonly steps: readonly StepDefinition<any, any>[];
-  readonly methods: Readonly<Record<string, ManagerMethod>>;
+  readonly methods: Readonly<ManagerMethods>;
 }
 
 export function isHardwareManager(value: unknown): value is HardwareManager {
@@ -79,11 +80,19 @@ export function defineHardwareManager(init: HardwareManagerInit): HardwareManage
     }
     seen.add(step.name);
   }
+  for (const [method, fn] of Object.entries(init.methods ?? {})) {
+    if (!isManagerMethodName(method)) {
+      throw new TypeError(
+        `Hardware manager "${init.name}": methods.${method} is not a well-known method (${MANAGER_METHOD_NAMES.join(', ')})`,
+      );
+    }
+    if (typeof fn !== 'function') throw new TypeError(`Hardware manager "${init.name}": methods.${method} is not a function`);
+  }
   return Object.freeze({
     ...init,
     [kManager]: true as const,
     className: init.className ?? init.name,
-    contract: init.contract ?? '^1.0.0',
+    contract: init.contract ?? DEFAULT_CONTRACT_RANGE,
     steps: Object.freeze([...steps]),
     methods: Object.freeze({ ...(init.methods ?? {}) }),
   });

@@ -11,11 +11,13 @@ import {
   VersionMismatch,
   describeError,
 } from './errors.js';
-import type { HardwareManager, ManagerContext } from './manager.js';
+import type { HardwareManager } from './manager.js';
 import type { PluginSource } from './loader.js';
 import { formatZodError } from './zod-error.js';
 import { stepToWire, type StepDefinition, type StepPhase } from './step.js';
-import type { StepContext } from './step-context.js';
+import type { ManagerContext, ManagerMethodArgs, ManagerMethodName, ManagerMethodResult, StepContext } from './step-context.js';
+
+type AnyMethod = (...args: unknown[]) => unknown;
 
 export interface ActiveManager {
   manager: HardwareManager;
@@ -71,10 +73,12 @@ export class ManagerRegistry {
   readonly #listings = new Map<StepPhase, StepListingByManager>();
 
   readonly #problems: readonly ManagerProblem[];
+  readonly #context: ManagerContext;
 
-  private constructor(active: ActiveManager[], problems: ManagerProblem[]) {
+  private constructor(active: ActiveManager[], problems: ManagerProblem[], context: ManagerContext) {
     this.#active = Object.freeze(active);
     this.#problems = Object.freeze(problems);
+    this.#context = Object.freeze({ log: context.log, exec: context.exec, guard: context.guard });
     this.#versions = Object.freeze(Object.fromEntries(active.map(({ manager }) => [manager.name, manager.version])));
   }
 
@@ -119,7 +123,15 @@ export class ManagerRegistry {
       }
     }
     if (initialised.length === 0) throw new HardwareManagerNotFound();
-    return new ManagerRegistry(initialised, problems);
+    return new ManagerRegistry(initialised, problems, ctx);
+  }
+
+  /**
+   * The context managers were activated with (logger, exec, device guard; nothing of the
+   * agent's configuration): what the agent passes to the methods it calls outside a step.
+   */
+  get context(): ManagerContext {
+    return this.#context;
   }
 
   /** Managers that were found but are not active, and why. */
@@ -194,22 +206,28 @@ export class ManagerRegistry {
     });
   }
 
-  /** IPA's `dispatch_to_managers` for non-step methods (e.g. `erase_block_device`). */
-  async dispatchToManagers<T = unknown>(method: string, ...args: unknown[]): Promise<T> {
+  /**
+   * IPA's `dispatch_to_managers` for the well-known methods (e.g. `erase_block_device`): the
+   * arguments are the method's own, context first.
+   */
+  async dispatchToManagers<K extends ManagerMethodName>(method: K, ...args: ManagerMethodArgs<K>): Promise<ManagerMethodResult<K>> {
     return (await this.#walk(method, (manager) => {
-      const fn = manager.methods[method];
+      const fn = manager.methods[method] as AnyMethod | undefined;
       return fn ? async () => fn(...args) : undefined;
-    })) as T;
+    })) as ManagerMethodResult<K>;
   }
 
   /** IPA's `dispatch_to_all_managers`: `{className: result}` of every manager that has the method. */
-  async dispatchToAllManagers<T = unknown>(method: string, ...args: unknown[]): Promise<Record<string, T>> {
-    const results: Record<string, T> = {};
+  async dispatchToAllManagers<K extends ManagerMethodName>(
+    method: K,
+    ...args: ManagerMethodArgs<K>
+  ): Promise<Record<string, ManagerMethodResult<K>>> {
+    const results: Record<string, ManagerMethodResult<K>> = {};
     for (const { manager } of this.#active) {
-      const fn = manager.methods[method];
+      const fn = manager.methods[method] as AnyMethod | undefined;
       if (!fn) continue;
       try {
-        results[manager.className] = (await fn(...args)) as T;
+        results[manager.className] = (await fn(...args)) as ManagerMethodResult<K>;
       } catch (error) {
         if (isIncompatible(error)) continue;
         throw error;

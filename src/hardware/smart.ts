@@ -6,7 +6,7 @@
  * is parsed with zod: only the keys read here are typed, everything else passes through.
  */
 import { z } from 'zod';
-import type { Exec } from './step-context.js';
+import type { Exec } from './exec.js';
 
 const attribute = z.looseObject({
   id: z.number(),

@@ -1,11 +1,24 @@
 /**
  * What a step receives besides its args: the node and ports Ironic sent, and the agent's
- * services (logging, progress, cancellation, the device guard, the exec wrapper).
+ * services (logging, progress, cancellation, the device guard, the exec wrapper); and the
+ * well-known methods one manager offers and others (or the agent) dispatch to by name, as
+ * IPA's `dispatch_to_managers` does: the highest-support manager that has the method
+ * answers; `IncompatibleHardwareMethodError` passes it on to the next one.
+ *
+ * Every method takes a context first (IPA passes `self` and reaches the node through a
+ * global; here the context carries the node, the logger, exec and the device guard). A method
+ * a step dispatches gets a `StepContext`; one the agent calls outside any step (inventory,
+ * LLDP, USB devices, sync, partition UUIDs) gets a `ManagerContext`.
  */
+import type { BlockDevice } from './block-devices.js';
 import type { DeviceGuard } from './device-guard.js';
-import type { ExecOptions, ExecResult } from './exec.js';
+import type { Exec } from './exec.js';
+import type { UsbDevice } from './inspection/usb-devices.js';
+import type { Inventory } from './inventory/types.js';
 import type { Logger } from './logger.js';
 import type { HardwareSettings } from './settings.js';
+
+export type { Exec };
 
 /** Ironic's node as sent to the agent (`node.as_dict(secure=True)`); only a few keys are typed. */
 export interface IronicNode {
@@ -30,8 +43,6 @@ export interface ProgressReporter {
   update(progress: Record<string, unknown>): void;
 }
 
-export type Exec = (file: string, args?: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
-
 export interface StepContext {
   node: IronicNode;
   ports: IronicPort[];
@@ -44,6 +55,87 @@ export interface StepContext {
   exec: Exec;
   /** The agent's settings hardware code reads (download retries, md5, TLS); IPA's defaults when absent. */
   settings?: HardwareSettings;
-  /** Call another manager method by name, as IPA's `dispatch_to_managers` does. */
-  dispatch<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
+  /**
+   * Call a well-known manager method on the highest-support manager that has it, as IPA's
+   * `dispatch_to_managers` does; the arguments are the method's own, context first.
+   */
+  dispatch<K extends ManagerMethodName>(method: K, ...args: ManagerMethodArgs<K>): Promise<ManagerMethodResult<K>>;
 }
+
+/** What a manager gets outside a step: at start-up, and for the methods the agent calls itself. */
+export interface ManagerContext {
+  log: Logger;
+  exec: Exec;
+  guard: DeviceGuard;
+}
+
+type Returns<T> = T | Promise<T>;
+
+/** `image.install_bootloader` as Ironic sends it (after `write_image`, UEFI whole-disk images). */
+export interface InstallBootloaderParams {
+  root_uuid?: string | null | undefined;
+  efi_system_part_uuid?: string | null | undefined;
+  prep_boot_part_uuid?: string | null | undefined;
+  target_boot_mode?: 'uefi' | 'bios' | null | undefined;
+  ignore_bootloader_failure?: boolean | null | undefined;
+}
+
+/** An ESP mirrored over the holder disks of a software RAID root volume. */
+export interface SoftwareRaidEspInfo {
+  /** The md device of the mirrored ESP. */
+  device: string;
+  /** One ESP partition per holder disk: the disk, the partition number and its device node. */
+  members: { disk: string; number: number; node: string }[];
+}
+
+/** LLDP TLVs per interface name: `[type, hex of the value]`, as IPA's `collect_lldp_data`. */
+export type LldpData = Record<string, Array<[number, string]>>;
+
+/**
+ * Declared as function-typed properties (not methods) so that TypeScript checks the parameter
+ * order strictly: an implementation written with the context last does not compile.
+ */
+export interface ManagerMethods {
+  /**
+   * IPA's `erase_block_device(node, block_device)`: erase one device your way, or decline it
+   * with `IncompatibleHardwareMethodError` so the next manager (finally the generic eraser's
+   * own methods) does. The node is `ctx.node`. Called by `erase_devices` for every disk.
+   */
+  erase_block_device?: (ctx: StepContext, device: BlockDevice) => Returns<unknown>;
+  /**
+   * IPA's `list_hardware_info()`. IPA's generic manager builds the inventory itself; here the
+   * agent collects it and hands it in, and the manager returns it with its additions.
+   */
+  list_hardware_info?: (ctx: ManagerContext, inventory: Inventory) => Returns<Inventory>;
+  /** IPA's `get_os_install_device()`: the device path the image goes to. */
+  get_os_install_device?: (ctx: StepContext) => Returns<string>;
+  /** IPA's `collect_lldp_data(interface_names)`; every LLDP-capable interface when no names are given. */
+  collect_lldp_data?: (ctx: ManagerContext, interfaceNames?: readonly string[]) => Returns<LldpData>;
+  /** IPA's `get_usb_devices()` (the `usb-devices` inspection collector). */
+  get_usb_devices?: (ctx: ManagerContext) => Returns<UsbDevice[]>;
+  /** IPA's `full_sync()`, dispatched to every manager before the power goes: flush your caches. */
+  full_sync?: (ctx: ManagerContext) => Returns<void>;
+  /**
+   * `standby.prepare_image` (IPA does this in the standby extension, not in a manager; here a
+   * manager does it so a vendor can replace the image writer). `message` is the command's result.
+   */
+  prepare_image?: (ctx: StepContext, imageInfo: unknown, configdrive: string | null) => Returns<{ message: string }>;
+  /** `standby.get_partition_uuids`: the UUIDs the last image write left. */
+  get_partition_uuids?: (ctx: ManagerContext) => Returns<object>;
+  /** `image.install_bootloader` (IPA: the image extension); the result is the command's result. */
+  install_bootloader?: (ctx: StepContext, params: InstallBootloaderParams) => Returns<object>;
+  /** The software RAID root volume (IPA finds it inside `get_os_install_device`), if there is one. */
+  software_raid_root_device?: (ctx: StepContext) => Returns<string | undefined>;
+  /** Mirror an ESP over the holders of a software RAID root volume (IPA's `prepare_boot_partitions_for_softraid`). */
+  prepare_software_raid_esp?: (
+    ctx: StepContext,
+    rootDevice: string,
+    imageEsp: string | null,
+  ) => Returns<SoftwareRaidEspInfo>;
+}
+
+export type ManagerMethodName = keyof ManagerMethods;
+/** The arguments of a method, context first, exactly as dispatch passes them on. */
+export type ManagerMethodArgs<K extends ManagerMethodName> = Parameters<NonNullable<ManagerMethods[K]>>;
+export type ManagerMethodResult<K extends ManagerMethodName> = Awaited<ReturnType<NonNullable<ManagerMethods[K]>>>;
+

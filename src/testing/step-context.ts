@@ -8,7 +8,14 @@ import { run, type ExecOptions, type ExecResult } from '../hardware/exec.js';
 import type { LogFn, Logger } from '../shared/logger.js';
 import { DEFAULT_HARDWARE_SETTINGS, type HardwareSettings } from '../hardware/settings.js';
 import type { StepPhase } from '../hardware/step.js';
-import type { IronicNode, IronicPort, StepContext } from '../hardware/step-context.js';
+import type {
+  IronicNode,
+  IronicPort,
+  ManagerMethodArgs,
+  ManagerMethodName,
+  ManagerMethodResult,
+  StepContext,
+} from '../hardware/step-context.js';
 
 export interface RecordedExec {
   file: string;
@@ -38,8 +45,8 @@ export interface FakeStepContextOptions {
   /** Devices destructive code may write (allow-listed in the guard), e.g. a scratch loop device. */
   allowDevices?: string[];
   settings?: Partial<HardwareSettings>;
-  /** Answers `ctx.dispatch(method, ...args)`; without it every dispatch is HardwareManagerMethodNotFound. */
-  dispatch?: (method: string, ...args: unknown[]) => unknown;
+  /** Answers `ctx.dispatch(method, ctx, ...args)`; without it every dispatch is HardwareManagerMethodNotFound. */
+  dispatch?: (method: ManagerMethodName, ...args: unknown[]) => unknown;
   signal?: AbortSignal;
 }
 
@@ -49,7 +56,8 @@ export interface FakeStepContext {
   progress: Record<string, unknown>[];
   logs: RecordedLog[];
   execCalls: RecordedExec[];
-  dispatches: { method: string; args: unknown[] }[];
+  /** Every `ctx.dispatch`, its arguments as passed (the context first). */
+  dispatches: { method: ManagerMethodName; args: unknown[] }[];
 }
 
 function recordingLogger(sink: RecordedLog[], bindings: Record<string, unknown> = {}): Logger {
@@ -107,10 +115,10 @@ export function createFakeStepContext(options: FakeStepContextOptions = {}): Fak
       const answer = responder ? await responder(file, args, execOptions) : {};
       return { command: [file, ...args].join(' '), exitCode: 0, stdout: '', stderr: '', durationMs: 0, ...answer };
     },
-    async dispatch<T>(method: string, ...args: unknown[]): Promise<T> {
+    async dispatch<K extends ManagerMethodName>(method: K, ...args: ManagerMethodArgs<K>): Promise<ManagerMethodResult<K>> {
       recorded.dispatches.push({ method, args });
       if (!options.dispatch) throw new HardwareManagerMethodNotFound(method);
-      return (await options.dispatch(method, ...args)) as T;
+      return (await options.dispatch(method, ...args)) as ManagerMethodResult<K>;
     },
   };
   return recorded;

@@ -4,7 +4,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DeviceGuard } from '../../src/hardware/device-guard.js';
 import { run } from '../../src/hardware/exec.js';
-import { defineHardwareManager, defineStep, HardwareSupport, isIpaError } from '../../src/hardware/index.js';
+import {
+  defineHardwareManager,
+  defineStep,
+  HardwareSupport,
+  IncompatibleHardwareMethodError,
+  isIpaError,
+  type BlockDevice,
+} from '../../src/hardware/index.js';
 import { loadHardwareManagers } from '../../src/hardware/loader.js';
 import { silentLogger } from '../../src/hardware/logger.js';
 import { ManagerRegistry } from '../../src/hardware/registry.js';
@@ -152,7 +159,43 @@ describe('dispatch', () => {
 
   it('falls through to the next manager on IncompatibleHardwareMethodError', async () => {
     expect(await registry.dispatchStep('fixture_incompatible', stepContext(), {})).toBe('generic handled it');
-    expect(await registry.dispatchToManagers('only_generic_can')).toBe('generic did it');
+  });
+
+  it('a method falls through the same way; its arguments arrive as given, the context first', async () => {
+    const ctx = stepContext();
+    const calls: unknown[][] = [];
+    const vendor = defineHardwareManager({
+      name: 'vendor',
+      version: '1',
+      evaluateHardwareSupport: () => HardwareSupport.SERVICE_PROVIDER,
+      methods: {
+        erase_block_device: (stepCtx, device) => {
+          calls.push(['vendor', stepCtx, device.path]);
+          throw new IncompatibleHardwareMethodError(`${device.path} is not a vendor drive`);
+        },
+      },
+    });
+    const generic = defineHardwareManager({
+      name: 'generic',
+      version: '1',
+      evaluateHardwareSupport: () => HardwareSupport.GENERIC,
+      methods: {
+        erase_block_device: (stepCtx, device) => {
+          calls.push(['generic', stepCtx, device.path]);
+          return { erased: device.path };
+        },
+      },
+    });
+    const active = await ManagerRegistry.activate(
+      [generic, vendor].map((manager) => ({ manager, source: 'test' })),
+      managerContext,
+    );
+    const device = { path: '/dev/sdq' } as BlockDevice;
+    expect(await active.dispatchToManagers('erase_block_device', ctx, device)).toEqual({ erased: '/dev/sdq' });
+    expect(calls).toEqual([
+      ['vendor', ctx, '/dev/sdq'],
+      ['generic', ctx, '/dev/sdq'],
+    ]);
   });
 
   it('any other error is the outcome: no fall-through', async () => {
@@ -161,7 +204,8 @@ describe('dispatch', () => {
   });
 
   it('an unknown method is HardwareManagerMethodNotFound with IPA wording', async () => {
-    const error = await rejection(registry.dispatchToManagers('no_such_method'));
+    // A plain-JavaScript caller is not held to the method names TypeScript knows.
+    const error = await rejection(registry.dispatchToManagers('no_such_method' as 'full_sync', managerContext));
     expect(isIpaError(error)).toBe(true);
     expect(error.toWire()).toEqual({
       type: 'HardwareManagerMethodNotFound',
@@ -171,12 +215,39 @@ describe('dispatch', () => {
     });
   });
 
-  it('dispatchToAllManagers answers per class name', async () => {
-    expect(await registry.dispatchToAllManagers('describe_machine')).toEqual({
-      FixtureMainlineManager: 'mainline',
-      FixtureGenericManager: 'generic',
+  it('dispatchToAllManagers answers per class name, skipping managers that decline', async () => {
+    const make = (name: string, support: number, answer: () => object) =>
+      defineHardwareManager({
+        name,
+        version: '1',
+        className: name.toUpperCase(),
+        evaluateHardwareSupport: () => support,
+        methods: { get_partition_uuids: answer },
+      });
+    const declining = () => {
+      throw new IncompatibleHardwareMethodError();
+    };
+    const active = await ManagerRegistry.activate(
+      [make('top', 3, () => ({ 'root uuid': 'top' })), make('mid', 2, declining), make('low', 1, () => ({ 'root uuid': 'low' }))].map(
+        (manager) => ({ manager, source: 'test' }),
+      ),
+      managerContext,
+    );
+    expect(await active.dispatchToAllManagers('get_partition_uuids', active.context)).toEqual({
+      TOP: { 'root uuid': 'top' },
+      LOW: { 'root uuid': 'low' },
     });
-    expect(await registry.dispatchToAllManagers('only_generic_can')).toEqual({ FixtureGenericManager: 'generic did it' });
+  });
+
+  it('refuses a method name outside the well-known ones when the manager is defined', () => {
+    expect(() =>
+      defineHardwareManager({
+        name: 'typo',
+        version: '1',
+        evaluateHardwareSupport: () => 1,
+        methods: { erase_block_devices: () => null } as never,
+      }),
+    ).toThrow(/methods\.erase_block_devices is not a well-known method \(erase_block_device, /);
   });
 
   it('validates args with the step schema: defaults applied, unknown and missing args refused', async () => {

@@ -23,7 +23,7 @@ const bmcCaches = new WeakMap<AgentServices, { value?: Promise<BmcInfo> }>();
 export async function hardwareInventory(services: AgentServices): Promise<Inventory> {
   const inventory = await baseInventory(services);
   try {
-    const extended = await services.hardware.dispatchToManagers<unknown>('list_hardware_info', inventory);
+    const extended = await services.hardware.dispatchToManagers('list_hardware_info', services.hardware.context, inventory);
     if (typeof extended !== 'object' || extended === null || Array.isArray(extended)) {
       throw new TypeError(
         `list_hardware_info returned ${Array.isArray(extended) ? 'an array' : typeof extended}, not an inventory object`,

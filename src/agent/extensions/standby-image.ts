@@ -21,7 +21,7 @@ const prepareImage = defineCommand({
   },
   async run(params, ctx) {
     const stepCtx = createStepContext(ctx, 'deploy', ctx.services.node.current ?? {}, []);
-    const result = await ctx.services.hardware.dispatchToManagers<{ message: string }>(
+    const result = await ctx.services.hardware.dispatchToManagers(
       'prepare_image',
       stepCtx,
       params.image_info,
@@ -37,7 +37,7 @@ const getPartitionUuids = defineCommand({
   mode: 'sync',
   params: z.looseObject({}),
   async run(_params, { services }) {
-    return services.hardware.dispatchToManagers<Record<string, unknown>>('get_partition_uuids');
+    return services.hardware.dispatchToManagers('get_partition_uuids', services.hardware.context);
   },
 });
 

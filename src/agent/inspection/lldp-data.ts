@@ -5,17 +5,18 @@
  */
 import { isIpaError } from '../../hardware/errors.js';
 import { listLldpInterfaces, receiveLldp } from '../../hardware/inspection/lldp.js';
+import type { ManagerMethodArgs, ManagerMethodName, ManagerMethodResult } from '../../hardware/step-context.js';
 import type { AgentServices } from '../services.js';
 
 /** A manager's method when one has it, else the built-in reader (IPA's GenericHardwareManager). */
-export async function fromManagers<T>(
+export async function fromManagers<K extends ManagerMethodName>(
   services: AgentServices,
-  method: string,
-  builtin: () => Promise<T>,
-  ...args: unknown[]
-): Promise<T> {
+  method: K,
+  builtin: () => Promise<ManagerMethodResult<K>>,
+  ...args: ManagerMethodArgs<K>
+): Promise<ManagerMethodResult<K>> {
   try {
-    return await services.hardware.dispatchToManagers<T>(method, ...args);
+    return await services.hardware.dispatchToManagers(method, ...args);
   } catch (error) {
     if (isIpaError(error) && error.type === 'HardwareManagerMethodNotFound') return builtin();
     throw error;
@@ -48,6 +49,7 @@ export function lldpData(services: AgentServices, interfaces?: readonly string[]
     services,
     'collect_lldp_data',
     () => builtinLldp(services, interfaces, signal),
-    ...(interfaces ? [interfaces] : []),
+    services.hardware.context,
+    interfaces,
   );
 }

@@ -3,7 +3,7 @@
  * `lshw -quiet -json` whose id is `usb` and class `generic`, at any depth, as
  * `{product, vendor, handle}` with `''` for a missing field.
  */
-import type { Exec } from '../step-context.js';
+import type { Exec } from '../exec.js';
 
 export interface UsbDevice {
   product: string;
