@@ -6,45 +6,26 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import { Conductor } from '../../src/conductor/conductor.js';
 import { NodeLocked } from '../../src/conductor/errors.js';
 import { states } from '../../src/conductor/states.js';
 import { SqliteNodeStore } from '../../src/conductor/store/sqlite-store.js';
 import { TaskManager } from '../../src/conductor/task.js';
-import {
-  enrollHostNode,
-  FAST_CONF,
-  type RunningConductor,
-  startConductor,
-  startLinkedAgent,
-  waitFor,
-  waitForState,
-} from './helpers.js';
+import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, FAST_CONF, waitFor, waitForState } from './helpers.js';
 
-const dirs: string[] = [];
-const agents: RunningAgent[] = [];
-let running: RunningConductor | undefined;
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function dbFile(): string {
+/** A database file in a directory removed after the test. */
+function dbFile(lab: ConductorLab): string {
   const dir = mkdtempSync(join(tmpdir(), 'conductor-store-'));
-  dirs.push(dir);
+  lab.defer(() => rmSync(dir, { recursive: true, force: true }));
   return join(dir, 'nodes.sqlite');
 }
 
 describe('a conductor restart', () => {
-  it('resumes a clean that was waiting on the agent when the conductor stopped', async () => {
-    const dbPath = dbFile();
-    running = await startConductor({ dbPath });
-    const first = running;
+  it('resumes a clean that was waiting on the agent when the conductor stopped', async ({ lab }) => {
+    const dbPath = dbFile(lab);
+    const first = await lab.start({ dbPath });
     const node = await enrollHostNode(first.conductor);
     await first.conductor.provision(node.uuid, 'manage');
     await first.conductor.provision(node.uuid, 'clean', {
@@ -54,8 +35,7 @@ describe('a conductor restart', () => {
       ],
     });
     const port = Number(new URL(first.url).port);
-    const agent = await startLinkedAgent(first.url);
-    agents.push(agent);
+    const agent = await lab.agent();
     await waitFor('the slow step to run', () => {
       const n = first.conductor.store.getNode(node.uuid);
       return n.provisionState === states.CLEANWAIT && (n.cleanStep as { step?: string } | null)?.step === 'fixture_slow';
@@ -63,22 +43,7 @@ describe('a conductor restart', () => {
 
     // Stop the conductor while the agent works, and start a new one on the same file and port.
     await first.close();
-    running = undefined;
-    const { buildConductorApi } = await import('../../src/conductor/api/server.js');
-    const store = new SqliteNodeStore(dbPath);
-    const second = new Conductor({ store, conf: { ...FAST_CONF, api: { ...FAST_CONF.api, publicUrl: first.url } } });
-    const app = buildConductorApi({ conductor: second });
-    await app.listen({ host: '127.0.0.1', port });
-    await second.start();
-    running = {
-      conductor: second,
-      url: first.url,
-      close: async () => {
-        await second.stop();
-        await app.close();
-        store.close();
-      },
-    };
+    const { conductor: second } = await lab.start({ dbPath, port });
     expect(second.store.getNode(node.uuid).provisionState).toBe(states.CLEANWAIT);
 
     const done = await waitForState(second, node.uuid, [states.MANAGEABLE, states.CLEANFAIL], 40_000);
@@ -93,8 +58,8 @@ describe('a conductor restart', () => {
     expect(ran).toEqual(['fixture_slow', 'fixture_quick']);
   });
 
-  it('fails nodes left in CLEANING or DEPLOYING by a crash, and frees their locks', async () => {
-    const dbPath = dbFile();
+  it('fails nodes left in CLEANING or DEPLOYING by a crash, and frees their locks', async ({ lab }) => {
+    const dbPath = dbFile(lab);
     const store = new SqliteNodeStore(dbPath);
     const crashed = new Conductor({ store, conf: FAST_CONF });
     const node = crashed.createNode({ automatedClean: false });
