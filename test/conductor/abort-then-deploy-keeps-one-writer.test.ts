@@ -8,39 +8,23 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import { states } from '../../src/conductor/states.js';
 import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
-import { canThrottleWrites, throttleWrites, type WriteThrottle } from '../helpers/throttled-device.js';
-import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitFor, waitForState } from './helpers.js';
+import { canThrottleWrites, throttleWrites } from '../helpers/throttled-device.js';
+import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitFor, waitForState } from './helpers.js';
 
-let running: RunningConductor | undefined;
-let scratch: ScratchDevices | undefined;
-let throttle: WriteThrottle | undefined;
-let server: Server | undefined;
-const agents: RunningAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-  if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-  server = undefined;
-  throttle?.release();
-  throttle = undefined;
-  scratch?.cleanup();
-  scratch = undefined;
-});
-
-async function serve(bytes: Buffer): Promise<string> {
-  server = createServer((_request, response) => {
+/** Serves `bytes` on 127.0.0.1 until the test ends; returns the image's URL. */
+async function serve(lab: ConductorLab, bytes: Buffer): Promise<string> {
+  const server = createServer((_request, response) => {
     response.writeHead(200, { 'content-length': String(bytes.length), 'content-type': 'application/octet-stream' });
     response.end(bytes);
   });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  lab.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}/image.raw`;
 }
 
@@ -83,16 +67,17 @@ function eraseToolsOn(device: string): string[] {
 }
 
 describe.skipIf(!canUseLoopDevices() || !canThrottleWrites())('abort during an erase, then deploy', () => {
-  it('stops the erase before the image is written: the disk holds the image', async () => {
-    scratch = new ScratchDevices();
+  it('stops the erase before the image is written: the disk holds the image', async ({ lab }) => {
+    const scratch = new ScratchDevices();
+    lab.defer(() => scratch.cleanup());
     const disk = scratch.create({ sizeMiB: 32, randomMiB: 1 });
     // 32 MiB at 16 MiB/s: the random pass and the zero pass take about two seconds each.
-    throttle = throttleWrites(disk, 16 * 1024 * 1024);
+    const throttle = throttleWrites(disk, 16 * 1024 * 1024);
+    lab.defer(() => throttle.release());
     const image = partitionedImage(2 * 1024 * 1024);
-    const url = await serve(image);
+    const url = await serve(lab, image);
 
-    running = await startConductor();
-    const { conductor } = running;
+    const { conductor } = await lab.start();
     const node = await enrollHostNode(conductor, {
       automatedClean: false,
       interfaces: { deploy: 'direct' },
@@ -105,9 +90,7 @@ describe.skipIf(!canUseLoopDevices() || !canThrottleWrites())('abort during an e
     });
     await conductor.provision(node.uuid, 'manage');
     await conductor.provision(node.uuid, 'clean', { cleanSteps: [{ interface: 'deploy', step: 'erase_devices' }] });
-    agents.push(
-      await startLinkedAgent(running.url, { loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] }),
-    );
+    await lab.agent({ loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] });
     await waitFor('the erase to write', () => eraseToolsOn(disk.path).length > 0);
     await sleep(300);
 

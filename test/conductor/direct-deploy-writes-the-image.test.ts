@@ -8,28 +8,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../../src/agent/agent.js';
+import { describe, expect } from 'vitest';
 import { states } from '../../src/conductor/states.js';
 import { ScratchDevices } from '../helpers/loop-devices.js';
-import { enrollHostNode, type RunningConductor, startConductor, startLinkedAgent, waitForState } from './helpers.js';
-
-let running: RunningConductor | undefined;
-let scratch: ScratchDevices | undefined;
-let server: Server | undefined;
-const agents: RunningAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await running?.close();
-  running = undefined;
-  if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-  server = undefined;
-  scratch?.cleanup();
-  scratch = undefined;
-});
+import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitForState } from './helpers.js';
 
 function makeImage(dir: string): { file: string; bytes: Buffer; sha256: string } {
   const bytes = randomBytes(4 * 1024 * 1024);
@@ -45,12 +30,14 @@ function makeImage(dir: string): { file: string; bytes: Buffer; sha256: string }
   return { file, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
-async function serve(bytes: Buffer): Promise<string> {
-  server = createServer((_request, response) => {
+/** Serves `bytes` on 127.0.0.1 until the test ends; returns the image's URL. */
+async function serve(lab: ConductorLab, bytes: Buffer): Promise<string> {
+  const server = createServer((_request, response) => {
     response.writeHead(200, { 'content-length': String(bytes.length), 'content-type': 'application/octet-stream' });
     response.end(bytes);
   });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  lab.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}/image.raw`;
 }
 
@@ -65,13 +52,13 @@ function readStart(path: string, length: number): Buffer {
   }
 }
 
-async function deployTo(bootMode: 'bios' | 'uefi') {
-  scratch = new ScratchDevices();
+async function deployTo(lab: ConductorLab, bootMode: 'bios' | 'uefi') {
+  const scratch = new ScratchDevices();
+  lab.defer(() => scratch.cleanup());
   const disk = scratch.create({ sizeMiB: 32, randomMiB: 1 });
   const image = makeImage(scratch.dir);
-  const url = await serve(image.bytes);
-  running = await startConductor({ conf: { deploy: { defaultBootMode: bootMode } } });
-  const { conductor } = running;
+  const url = await serve(lab, image.bytes);
+  const { conductor } = await lab.start({ conf: { deploy: { defaultBootMode: bootMode } } });
   const node = await enrollHostNode(conductor, {
     automatedClean: false,
     interfaces: { deploy: 'direct' },
@@ -83,23 +70,21 @@ async function deployTo(bootMode: 'bios' | 'uefi') {
   await waitForState(conductor, node.uuid, states.AVAILABLE);
   await conductor.provision(node.uuid, 'active');
   await waitForState(conductor, node.uuid, states.DEPLOYWAIT);
-  agents.push(
-    await startLinkedAgent(running.url, { loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] }),
-  );
+  await lab.agent({ loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] });
   const done = await waitForState(conductor, node.uuid, [states.ACTIVE, states.DEPLOYFAIL], 60_000);
   return { done, disk, image };
 }
 
 describe('direct deploy', () => {
-  it('writes the image byte for byte and ends ACTIVE', async () => {
-    const { done, disk, image } = await deployTo('bios');
+  it('writes the image byte for byte and ends ACTIVE', async ({ lab }) => {
+    const { done, disk, image } = await deployTo(lab, 'bios');
     expect(done.lastError).toBeNull();
     expect(done.provisionState).toBe(states.ACTIVE);
     expect(readStart(disk.path, image.bytes.length).equals(image.bytes)).toBe(true);
   });
 
-  it('fails the deploy when the UEFI bootloader cannot be installed, with Ironic’s message', async () => {
-    const { done } = await deployTo('uefi');
+  it('fails the deploy when the UEFI bootloader cannot be installed, with Ironic’s message', async ({ lab }) => {
+    const { done } = await deployTo(lab, 'uefi');
     expect(done.provisionState).toBe(states.DEPLOYFAIL);
     expect(done.lastError).toMatch(
       new RegExp(
