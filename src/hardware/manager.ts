@@ -3,10 +3,9 @@
  * (shipped or a vendor's). A manager says how well it supports this machine and carries
  * steps and, optionally, other methods other managers can dispatch to by name.
  */
-import type { StepDefinition } from './step.js';
-import { isStepDefinition } from './step.js';
+import { assertStepList, type StepDefinition } from './step.js';
 import { isManagerMethodName, MANAGER_METHOD_NAMES } from './manager-methods.js';
-import type { ManagerContext, ManagerMethods } from './step-context.js';
+import type { IronicNode, IronicPort, ManagerContext, ManagerMethods } from './step-context.js';
 
 /** IPA's levels; a manager may return a higher number to win over SERVICE_PROVIDER. */
 export const HardwareSupport = {
@@ -20,8 +19,9 @@ export type HardwareSupportLevel = number;
 /**
  * The version of this contract; plugins declare a semver range of it they were written for.
  * 2.0.0: the cross-manager methods became one typed set (`ManagerMethods`), context first.
+ * 2.1.0: `getSteps(ctx, node, ports)`, steps per node.
  */
-export const CONTRACT_VERSION = '2.0.0';
+export const CONTRACT_VERSION = '2.1.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;
@@ -43,6 +43,19 @@ export interface HardwareManagerInit {
   /** Runs once after loading, in support order (IPA's `initialize`). */
   initialize?(ctx: ManagerContext): Promise<void> | void;
   steps?: readonly StepDefinition<any, any>[];
+  /**
+   * Steps for one node, beside the static `steps` (IPA's `get_clean_steps(node, ports)`,
+   * `get_deploy_steps`, `get_service_steps`): asked on every `get_*_steps` and again before
+   * one of them runs, with the node and ports Ironic sent. Each must come from `defineStep`
+   * (same rules as `steps`), names unique across both lists. A throw, a bad list or no
+   * answer within `hardware_manager_start_timeout` leaves this manager's steps out of that
+   * listing, reported in `hardware_manager_problems`; the other managers' are listed.
+   */
+  getSteps?(
+    ctx: ManagerContext,
+    node: IronicNode,
+    ports: readonly IronicPort[],
+  ): Promise<readonly StepDefinition<any, any>[]> | readonly StepDefinition<any, any>[];
   /** Well-known methods other managers and the agent dispatch to by name (e.g. `erase_block_device`), context first. */
   methods?: Readonly<ManagerMethods>;
 }
@@ -70,15 +83,9 @@ export function defineHardwareManager(init: HardwareManagerInit): HardwareManage
     throw new TypeError(`Hardware manager "${init.name}" needs evaluateHardwareSupport()`);
   }
   const steps = init.steps ?? [];
-  const seen = new Set<string>();
-  for (const step of steps) {
-    if (!isStepDefinition(step)) {
-      throw new TypeError(`Hardware manager "${init.name}": every entry of steps must come from defineStep()`);
-    }
-    if (seen.has(step.name)) {
-      throw new TypeError(`Hardware manager "${init.name}" declares step "${step.name}" twice`);
-    }
-    seen.add(step.name);
+  assertStepList(`Hardware manager "${init.name}"`, steps);
+  if (init.getSteps !== undefined && typeof init.getSteps !== 'function') {
+    throw new TypeError(`Hardware manager "${init.name}": getSteps must be a function`);
   }
   for (const [method, fn] of Object.entries(init.methods ?? {})) {
     if (!isManagerMethodName(method)) {

@@ -13,9 +13,19 @@ import {
 } from './errors.js';
 import type { HardwareManager } from './manager.js';
 import type { PluginSource } from './loader.js';
+import { stepsForNode } from './node-steps.js';
+import { TimeLimitExceeded, withTimeLimit } from './time-limit.js';
 import { formatZodError } from './zod-error.js';
 import { stepToWire, type StepDefinition, type StepPhase } from './step.js';
-import type { ManagerContext, ManagerMethodArgs, ManagerMethodName, ManagerMethodResult, StepContext } from './step-context.js';
+import type {
+  IronicNode,
+  IronicPort,
+  ManagerContext,
+  ManagerMethodArgs,
+  ManagerMethodName,
+  ManagerMethodResult,
+  StepContext,
+} from './step-context.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
@@ -27,6 +37,12 @@ export interface ActiveManager {
 
 export type StepListingByManager = Record<string, Record<string, unknown>[]>;
 
+/** One `get_*_steps` answer: the steps, and every manager problem known at that moment. */
+export interface NodeStepListing {
+  steps: StepListingByManager;
+  problems: readonly ManagerProblem[];
+}
+
 /** A manager that was loaded but is not active, and why (reported beside `hardware_manager_version`). */
 export interface ManagerProblem {
   source: string;
@@ -34,7 +50,7 @@ export interface ManagerProblem {
   message: string;
 }
 
-/** How long a manager may take to evaluate its support or to initialise before it is skipped. */
+/** How long a manager may take to evaluate its support, initialise, or answer `getSteps()`. */
 const MANAGER_START_TIMEOUT_MS = 30_000;
 
 export interface ActivateOptions {
@@ -43,23 +59,8 @@ export interface ActivateOptions {
   startTimeoutMs?: number;
 }
 
-class StartTimeout extends Error {}
-
-/** `work`'s outcome, or a StartTimeout after `ms`; a promise that never settles cannot hang the agent. */
-async function withTimeout<T>(work: () => Promise<T> | T, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StartTimeout(`${what} did not finish within ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([Promise.resolve().then(work), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function reason(error: unknown): string {
-  return error instanceof StartTimeout ? error.message : describeError(error);
+  return error instanceof TimeLimitExceeded ? error.message : describeError(error);
 }
 
 function isIncompatible(error: unknown): boolean {
@@ -69,14 +70,18 @@ function isIncompatible(error: unknown): boolean {
 export class ManagerRegistry {
   readonly #active: readonly ActiveManager[];
   readonly #versions: Readonly<Record<string, string>>;
-  // Managers never change after activation, so each phase's listing is computed once.
+  // Static steps never change after activation, so without getSteps a phase's listing is computed once.
   readonly #listings = new Map<StepPhase, StepListingByManager>();
+  readonly #dynamic: boolean;
+  readonly #timeoutMs: number;
 
   readonly #problems: readonly ManagerProblem[];
   readonly #context: ManagerContext;
 
-  private constructor(active: ActiveManager[], problems: ManagerProblem[], context: ManagerContext) {
+  private constructor(active: ActiveManager[], problems: ManagerProblem[], context: ManagerContext, timeoutMs: number) {
     this.#active = Object.freeze(active);
+    this.#dynamic = active.some(({ manager }) => manager.getSteps !== undefined);
+    this.#timeoutMs = timeoutMs;
     this.#problems = Object.freeze(problems);
     this.#context = Object.freeze({ log: context.log, exec: context.exec, guard: context.guard });
     this.#versions = Object.freeze(Object.fromEntries(active.map(({ manager }) => [manager.name, manager.version])));
@@ -103,7 +108,7 @@ export class ManagerRegistry {
     for (const { manager, source } of plugins) {
       let support: number;
       try {
-        support = Number(await withTimeout(() => manager.evaluateHardwareSupport(ctx), timeoutMs, 'evaluateHardwareSupport()'));
+        support = Number(await withTimeLimit(() => manager.evaluateHardwareSupport(ctx), timeoutMs, 'evaluateHardwareSupport()'));
       } catch (error) {
         skip(manager, source, `evaluateHardwareSupport() failed: ${reason(error)}`, error);
         continue;
@@ -116,14 +121,14 @@ export class ManagerRegistry {
     for (const active of evaluated) {
       const { manager, source } = active;
       try {
-        if (manager.initialize) await withTimeout(() => manager.initialize!(ctx), timeoutMs, 'initialize()');
+        if (manager.initialize) await withTimeLimit(() => manager.initialize!(ctx), timeoutMs, 'initialize()');
         initialised.push(active);
       } catch (error) {
         skip(manager, source, `initialize() failed: ${reason(error)}`, error);
       }
     }
     if (initialised.length === 0) throw new HardwareManagerNotFound();
-    return new ManagerRegistry(initialised, problems, ctx);
+    return new ManagerRegistry(initialised, problems, ctx, timeoutMs);
   }
 
   /**
@@ -161,49 +166,67 @@ export class ManagerRegistry {
   }
 
   /**
-   * Steps of one phase, grouped by manager class name. A step name offered by several
-   * managers is listed once, for the winner: higher support, then higher priority, then
-   * class name alphabetically (IPA's `deduplicate_steps`).
+   * Steps of one phase for a node, grouped by manager class name. A step name offered by
+   * several managers is listed once, for the winner: higher support, then higher priority,
+   * then class name alphabetically (IPA's `deduplicate_steps`). A manager whose `getSteps`
+   * fails is left out of this listing and reported with the other problems.
    */
-  listSteps(phase: StepPhase): StepListingByManager {
-    let listing = this.#listings.get(phase);
-    if (listing === undefined) {
-      listing = deepFreeze(this.#computeListing(phase));
-      this.#listings.set(phase, listing);
+  async listSteps(phase: StepPhase, node: IronicNode = {}, ports: readonly IronicPort[] = []): Promise<NodeStepListing> {
+    if (!this.#dynamic) {
+      let listing = this.#listings.get(phase);
+      if (listing === undefined) {
+        listing = deepFreeze(computeListing(phase, this.#active.map((active) => ({ active, steps: active.manager.steps }))));
+        this.#listings.set(phase, listing);
+      }
+      return { steps: listing, problems: this.#problems };
     }
-    return listing;
+    const problems = [...this.#problems];
+    const perManager = await Promise.all(
+      this.#active.map(async (active) => {
+        try {
+          return { active, steps: await this.#stepsOf(active, node, ports) };
+        } catch (error) {
+          problems.push({ source: active.source, manager: active.manager.name, message: `getSteps() failed: ${reason(error)}` });
+          return { active, steps: [] };
+        }
+      }),
+    );
+    return { steps: computeListing(phase, perManager), problems };
   }
 
-  #computeListing(phase: StepPhase): StepListingByManager {
-    const winners = new Map<string, { active: ActiveManager; step: StepDefinition; priority: number }>();
-    for (const active of this.#active) {
-      for (const step of active.manager.steps) {
-        const listing = step.listings[phase];
-        if (!listing) continue;
-        const current = winners.get(step.name);
-        const candidate = { active, step, priority: listing.priority };
-        if (!current || beats(candidate, current)) winners.set(step.name, candidate);
-      }
+  /** `manager`'s steps for this node; logs and rethrows a `getSteps` failure. */
+  async #stepsOf(active: ActiveManager, node: IronicNode, ports: readonly IronicPort[]): Promise<readonly StepDefinition[]> {
+    try {
+      return await stepsForNode(active.manager, this.#context, node, ports, this.#timeoutMs);
+    } catch (error) {
+      this.#context.log.error(
+        { manager: active.manager.name, source: active.source, err: error },
+        `getSteps() failed; this manager's steps are left out: ${reason(error)}`,
+      );
+      throw error;
     }
-    const grouped: StepListingByManager = {};
-    for (const { active, step } of winners.values()) {
-      const wire = stepToWire(step, phase);
-      if (!wire) continue;
-      (grouped[active.manager.className] ??= []).push(wire);
-    }
-    return grouped;
   }
 
   /**
-   * Run a step by name on the highest-support manager that has it, falling through to the
-   * next one on `IncompatibleHardwareMethodError`. Args are validated by the step's schema.
+   * Run a step by name on the highest-support manager that has it for this node, falling
+   * through to the next one on `IncompatibleHardwareMethodError` (or when its `getSteps`
+   * fails: its steps are out, as in the listing). Args are validated by the step's schema.
    */
   async dispatchStep(name: string, ctx: StepContext, args: Record<string, unknown>): Promise<unknown> {
-    return this.#walk(name, (manager) => {
-      const step = manager.steps.find((s) => s.name === name);
-      if (!step) return undefined;
-      return async () => step.run(ctx, parseStepArgs(step, args));
-    });
+    for (const active of this.#active) {
+      const steps = await this.#stepsOf(active, ctx.node, ctx.ports).catch(() => []);
+      const step = steps.find((s) => s.name === name);
+      if (!step) continue;
+      try {
+        return await step.run(ctx, parseStepArgs(step, args));
+      } catch (error) {
+        // Only "not on this hardware" falls through; any other failure (including a
+        // configuration error) is the step's outcome.
+        if (isIncompatible(error)) continue;
+        throw error;
+      }
+    }
+    throw new HardwareManagerMethodNotFound(name);
   }
 
   /**
@@ -252,6 +275,29 @@ export class ManagerRegistry {
     }
     throw new HardwareManagerMethodNotFound(method);
   }
+}
+
+function computeListing(
+  phase: StepPhase,
+  perManager: readonly { active: ActiveManager; steps: readonly StepDefinition[] }[],
+): StepListingByManager {
+  const winners = new Map<string, { active: ActiveManager; step: StepDefinition; priority: number }>();
+  for (const { active, steps } of perManager) {
+    for (const step of steps) {
+      const listing = step.listings[phase];
+      if (!listing) continue;
+      const current = winners.get(step.name);
+      const candidate = { active, step, priority: listing.priority };
+      if (!current || beats(candidate, current)) winners.set(step.name, candidate);
+    }
+  }
+  const grouped: StepListingByManager = {};
+  for (const { active, step } of winners.values()) {
+    const wire = stepToWire(step, phase);
+    if (!wire) continue;
+    (grouped[active.manager.className] ??= []).push(wire);
+  }
+  return grouped;
 }
 
 function beats(a: { active: ActiveManager; priority: number }, b: { active: ActiveManager; priority: number }): boolean {

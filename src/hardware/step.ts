@@ -126,6 +126,19 @@ function callerLocation(): string | undefined {
   return match ? match[1]!.replace(/^file:\/\//, '') : undefined;
 }
 
+/**
+ * A manager's step list (static or for one node): every entry made by `defineStep`, each
+ * name once (IPA dispatches steps by name, so a second one could never run).
+ */
+export function assertStepList(owner: string, steps: readonly unknown[]): asserts steps is readonly StepDefinition[] {
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (!isStepDefinition(step)) throw new TypeError(`${owner}: every step must come from defineStep()`);
+    if (seen.has(step.name)) throw new TypeError(`${owner} declares step "${step.name}" twice`);
+    seen.add(step.name);
+  }
+}
+
 /** `{arg: {description, required}}` as Ironic expects, from a zod object's shape. */
 export function argsinfoFromSchema(schema: StepArgsSchema): Record<string, ArgInfo> {
   const info: Record<string, ArgInfo> = {};

@@ -103,24 +103,24 @@ describe('activation', () => {
 });
 
 describe('step listing', () => {
-  it('lists each step name once, for the highest-support manager, grouped by class name', () => {
-    const clean = registry.listSteps('clean');
+  it('lists each step name once, for the highest-support manager, grouped by class name', async () => {
+    const clean = (await registry.listSteps('clean')).steps;
     expect(Object.keys(clean).sort()).toEqual(['FixtureMainlineManager']);
     const shared = clean.FixtureMainlineManager!.find((s) => s.step === 'shared_step');
     expect(shared).toEqual({ step: 'shared_step', priority: 5, interface: 'deploy', reboot_requested: false, abortable: true });
     expect(clean.FixtureMainlineManager!.map((s) => s.step)).not.toContain('never_listed');
   });
 
-  it('deploy steps have no abortable key; steps only one manager offers stay with it', () => {
-    const deploy = registry.listSteps('deploy');
+  it('deploy steps have no abortable key; steps only one manager offers stay with it', async () => {
+    const deploy = (await registry.listSteps('deploy')).steps;
     expect(deploy.FixtureGenericManager).toEqual([
       { step: 'generic_deploy_only', priority: 60, interface: 'deploy', reboot_requested: false },
     ]);
     expect(deploy.FixtureMainlineManager!.every((s) => !('abortable' in s))).toBe(true);
   });
 
-  it('argsinfo is derived from the args schema', () => {
-    const args = registry.listSteps('clean').FixtureMainlineManager!.find((s) => s.step === 'fixture_args');
+  it('argsinfo is derived from the args schema', async () => {
+    const args = (await registry.listSteps('clean')).steps.FixtureMainlineManager!.find((s) => s.step === 'fixture_args');
     expect(args).toMatchObject({
       interface: 'raid',
       argsinfo: {
@@ -143,12 +143,12 @@ describe('step listing', () => {
       [make('low', 1), make('high', 9)].map((manager) => ({ manager, source: 't' })),
       managerContext,
     );
-    expect(Object.keys(byPriority.listSteps('clean'))).toEqual(['HIGH']);
+    expect(Object.keys((await byPriority.listSteps('clean')).steps)).toEqual(['HIGH']);
     const byName = await ManagerRegistry.activate(
       [make('zeta', 4), make('alpha', 4)].map((manager) => ({ manager, source: 't' })),
       managerContext,
     );
-    expect(Object.keys(byName.listSteps('clean'))).toEqual(['ALPHA']);
+    expect(Object.keys((await byName.listSteps('clean')).steps)).toEqual(['ALPHA']);
   });
 });
 

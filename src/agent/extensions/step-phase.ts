@@ -13,6 +13,7 @@ import {
 } from '../../hardware/errors.js';
 import { hardwareSettingsOf } from '../../hardware/settings.js';
 import { run } from '../../hardware/exec.js';
+import type { StepListingByManager } from '../../hardware/registry.js';
 import type { StepPhase } from '../../hardware/step.js';
 import type { IronicNode, IronicPort, StepContext } from '../../hardware/step-context.js';
 import { defineCommand, defineExtension, type CommandContext, type Extension } from '../command.js';
@@ -64,9 +65,9 @@ export function createStepContext(ctx: CommandContext, phase: StepPhase, node: I
  */
 function withConfiguredPriorities(
   phase: StepPhase,
-  listing: ReturnType<AgentServices['hardware']['listSteps']>,
+  listing: StepListingByManager,
   config: AgentServices['config'],
-): ReturnType<AgentServices['hardware']['listSteps']> {
+): StepListingByManager {
   if (phase !== 'deploy' || config.injectFilesPriority === 0) return listing;
   return Object.fromEntries(
     Object.entries(listing).map(([manager, steps]) => [
@@ -84,14 +85,15 @@ export function createStepPhaseExtension(phase: StepPhase): Extension {
     name: `get_${phase}_steps`,
     mode: 'sync',
     params: z.looseObject({ node: nodeSchema, ports: portsSchema }),
-    run(params, { services }) {
+    async run(params, { services }) {
       services.node.update(params.node);
-      const problems = services.hardware.problems();
+      const { steps, problems } = await services.hardware.listSteps(phase, params.node, params.ports);
       return {
-        [`${phase}_steps`]: withConfiguredPriorities(phase, services.hardware.listSteps(phase), services.config),
+        [`${phase}_steps`]: withConfiguredPriorities(phase, steps, services.config),
         hardware_manager_version: services.hardware.versions(),
         // Ours, beside IPA's keys (Ironic ignores unknown ones): managers that were found but
-        // are not active, so an operator reading the command result learns why a step is missing.
+        // are not active or whose getSteps() failed for this node, so an operator reading the
+        // command result learns why a step is missing.
         ...(problems.length > 0 ? { hardware_manager_problems: problems } : {}),
       };
     },

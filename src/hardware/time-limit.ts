@@ -1,0 +1,18 @@
+/**
+ * A limit on plugin code the agent waits for (support evaluation, `initialize()`,
+ * `getSteps()`): a promise that never settles cannot hang the agent or the API.
+ */
+export class TimeLimitExceeded extends Error {}
+
+/** `work`'s outcome, or a TimeLimitExceeded after `ms`. */
+export async function withTimeLimit<T>(work: () => Promise<T> | T, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeLimitExceeded(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(work), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
