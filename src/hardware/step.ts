@@ -66,7 +66,7 @@ export interface StepDefinition<S extends StepArgsSchema = StepArgsSchema, R = u
   readonly run: (ctx: StepContext, args: z.output<S>) => Promise<R> | R;
 }
 
-export function isStepDefinition(value: unknown): value is StepDefinition {
+function isStepDefinition(value: unknown): value is StepDefinition {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kStep] === true;
 }
 
