@@ -1,5 +1,5 @@
 # The commands a newcomer needs. Each installs what it needs first.
-.PHONY: all deps build typecheck lint test demo bench clean image image-deps image-test
+.PHONY: all deps build typecheck lint test demo bench clean image image-deps image-test e2e
 
 all: build
 
@@ -27,6 +27,13 @@ image-deps:
 
 image: build image-deps
 	image/build.sh
+
+# End to end (test/e2e/README.md): a QEMU machine boots the ramdisk over PXE; our conductor and a
+# stock Ironic clean and deploy it. Builds the image first unless RAMDISK_AGENT_IMAGE_DIR names one.
+e2e: deps
+	@if [ -z "$${RAMDISK_AGENT_IMAGE_DIR:-}" ]; then $(MAKE) --no-print-directory image; fi
+	@test/e2e/install-deps.sh
+	npx vitest run -c test/e2e/vitest.config.ts
 
 demo: build
 	node dist/ramdisk-agent.mjs demo

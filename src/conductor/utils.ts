@@ -9,7 +9,7 @@ import { isStepSet } from './node.js';
 import type { Node, Task } from './task.js';
 
 /** Run by every power-off and reboot: the agent must look up again (new token) afterwards. */
-function wipeInternalInfoOnPowerOff(node: Node): void {
+export function wipeInternalInfoOnPowerOff(node: Node): void {
   const dii = node.driverInternalInfo;
   delete dii.agent_url;
   if (!dii.agent_secret_token_pregenerated) delete dii.agent_secret_token;

@@ -7,11 +7,13 @@
  * conductor asks for fails on this unbootable image, with Ironic's message.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { states } from '../../src/conductor/states.js';
+import { HttpProxy } from '../helpers/http-proxy.js';
 import { ScratchDevices } from '../helpers/loop-devices.js';
 import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
 import { enrollHostNode, waitForState } from './helpers.js';
@@ -52,18 +54,33 @@ function readStart(path: string, length: number): Buffer {
   }
 }
 
-async function deployTo(lab: ConductorLab, bootMode: 'bios' | 'uefi') {
+async function deployTo(
+  lab: ConductorLab,
+  bootMode: 'bios' | 'uefi',
+  driverInfo: Record<string, unknown> = {},
+  served: 'raw' | 'qcow2' = 'raw',
+) {
   const scratch = new ScratchDevices();
   lab.defer(() => scratch.cleanup());
   const disk = scratch.create({ sizeMiB: 32, randomMiB: 1 });
   const image = makeImage(scratch.dir);
-  const url = await serve(lab, image.bytes);
+  let bytes = image.bytes;
+  if (served === 'qcow2') {
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', image.file, `${image.file}.qcow2`]);
+    bytes = readFileSync(`${image.file}.qcow2`);
+  }
+  const url = await serve(lab, bytes);
   const { conductor } = await lab.start({ conf: { deploy: { defaultBootMode: bootMode } } });
   const node = await enrollHostNode(conductor, {
     automatedClean: false,
     interfaces: { deploy: 'direct' },
     properties: { root_device: { name: disk.path } },
-    instanceInfo: { image_source: url, image_os_hash_algo: 'sha256', image_os_hash_value: image.sha256 },
+    driverInfo,
+    instanceInfo: {
+      image_source: url,
+      image_os_hash_algo: 'sha256',
+      image_os_hash_value: createHash('sha256').update(bytes).digest('hex'),
+    },
   });
   await conductor.provision(node.uuid, 'manage');
   await conductor.provision(node.uuid, 'provide');
@@ -80,6 +97,23 @@ describe('direct deploy', () => {
     const { done, disk, image } = await deployTo(lab, 'bios');
     expect(done.lastError).toBeNull();
     expect(done.provisionState).toBe(states.ACTIVE);
+    expect(readStart(disk.path, image.bytes.length).equals(image.bytes)).toBe(true);
+  });
+
+  it('deploys a qcow2 image_source without image_disk_format: the agent inspects it and converts it', async ({ lab }) => {
+    const { done, disk, image } = await deployTo(lab, 'bios', {}, 'qcow2');
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    expect(readStart(disk.path, image.bytes.length).equals(image.bytes)).toBe(true);
+  });
+
+  it('downloads through the proxy driver_info image_http_proxy names, as Ironic passes it', async ({ lab }) => {
+    const proxy = await HttpProxy.start();
+    lab.defer(() => proxy.close());
+    const { done, disk, image } = await deployTo(lab, 'bios', { image_http_proxy: proxy.url, image_no_proxy: 'example.invalid' });
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    expect(proxy.seen).toContain(`GET ${done.instanceInfo.image_source}`);
     expect(readStart(disk.path, image.bytes.length).equals(image.bytes)).toBe(true);
   });
 

@@ -13,7 +13,7 @@ import { FASTTRACK_HEARTBEAT_ALLOWED, HEARTBEAT_ALLOWED, HEARTBEAT_RECORD_ONLY, 
 import { findStep, type Step, stepId } from '../step-types.js';
 import { setNodeCleaningSteps } from '../steps.js';
 import type { Task } from '../task.js';
-import { cleaningErrorHandler, fastTrackAble, isFastTrack, nodePowerAction } from '../utils.js';
+import { cleaningErrorHandler, fastTrackAble, isFastTrack, nodePowerAction, wipeInternalInfoOnPowerOff } from '../utils.js';
 import { DeployInterface, type HeartbeatExtra } from './base.js';
 import { executeStep, getClient, getSteps, processNextStep, refreshSteps } from './agent-steps.js';
 
@@ -204,7 +204,15 @@ export class AgentBaseDeploy extends DeployInterface {
         );
       }
       for (let attempt = 0; attempt <= conf.postDeployGetPowerStateRetries; attempt++) {
-        if ((await task.driver.power.getPowerState(task)) === states.POWER_OFF) return undefined;
+        if ((await task.driver.power.getPowerState(task)) === states.POWER_OFF) {
+          // The agent powered the machine off itself, so node_power_action's wipe did not run.
+          // Ironic leaves agent_url and agent_verify_ca here; with fast track a later rebuild
+          // then takes the stale URL for a live agent and fails verifying the next ramdisk's
+          // new certificate. The machine is off: wipe what a power-off wipes.
+          wipeInternalInfoOnPowerOff(node);
+          node.save();
+          return undefined;
+        }
         if (attempt < conf.postDeployGetPowerStateRetries) await sleep(conf.postDeployGetPowerStateRetryInterval * 1000);
       }
       const waited = conf.postDeployGetPowerStateRetries * conf.postDeployGetPowerStateRetryInterval;

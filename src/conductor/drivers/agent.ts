@@ -73,7 +73,9 @@ export class AgentDeploy extends CustomAgentDeploy {
     const imageInfo: Record<string, unknown> = {
       id: source.split('/').pop() ?? source,
       urls: [info.image_url ?? source],
-      disk_format: info.image_disk_format ?? 'raw',
+      // Ironic sends None when instance_info has no image_disk_format, and the agent then
+      // inspects the image: defaulting to "raw" would stream a qcow2 onto the disk as is.
+      disk_format: info.image_disk_format ?? null,
       container_format: info.image_container_format ?? 'bare',
       stream_raw_images: task.conductor.conf.agent.streamRawImages,
       node_uuid: task.node.uuid,
@@ -82,6 +84,18 @@ export class AgentDeploy extends CustomAgentDeploy {
     if (info.image_os_hash_algo) imageInfo.os_hash_algo = info.image_os_hash_algo;
     if (info.image_os_hash_value) imageInfo.os_hash_value = info.image_os_hash_value;
     if (info.configdrive) imageInfo.configdrive = info.configdrive;
+    // driver_info image_http_proxy / image_https_proxy / image_no_proxy, as Ironic passes them.
+    const driverInfo = task.node.driverInfo;
+    const proxies: Record<string, string> = {};
+    for (const scheme of ['http', 'https']) {
+      const proxy = driverInfo[`image_${scheme}_proxy`];
+      if (proxy) proxies[scheme] = String(proxy);
+    }
+    if (Object.keys(proxies).length > 0) {
+      imageInfo.proxies = proxies;
+      if (driverInfo.image_no_proxy !== undefined && driverInfo.image_no_proxy !== null)
+        imageInfo.no_proxy = driverInfo.image_no_proxy;
+    }
     const step: Step = {
       interface: 'deploy',
       step: 'write_image',

@@ -42,7 +42,7 @@ export const QEMU_PROPERTIES: Record<string, { description: string; required: bo
   qemu_memory_mib: { description: 'Guest RAM in MiB. Default 512.', required: false },
   qemu_cpus: { description: 'Number of virtual CPUs. Default 2.', required: false },
   qemu_accel: {
-    description: 'Accelerator: "kvm" or "tcg". Default "kvm" when /dev/kvm is usable, else "tcg" (software emulation).',
+    description: 'Accelerator: "kvm" or "tcg". Default "kvm" when /dev/kvm is usable and the CPU has vmx/svm, else "tcg" (software emulation).',
     required: false,
   },
   qemu_mac: {
@@ -84,10 +84,14 @@ interface QemuConfig {
 
 const SIMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/**
+ * KVM needs /dev/kvm and CPU virtualization: some VMs have the device node without the CPU
+ * flags, and QEMU then dies at start-up ("failed to set MSR").
+ */
 function kvmUsable(): boolean {
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
   } catch {
     return false;
   }

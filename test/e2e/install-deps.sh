@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# What `make e2e` needs besides `make image`: QEMU for x86-64 (with its iPXE ROMs), qemu-img,
+# socat (QEMU's guestfwd runs it per guest connection) and the stock Ironic of test/interop.
+# Quick when everything is there; without root it only reports what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+declare -A NEEDED=([qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [socat]=socat)
+missing=()
+for cmd in "${!NEEDED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
+done
+# The virtio NIC's PXE ROM (package ipxe-qemu, a dependency of qemu-system-x86).
+[ -e /usr/share/qemu/efi-virtio.rom ] || [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || missing+=(ipxe-qemu)
+
+if [ "$(id -u)" -ne 0 ]; then
+  [ ${#missing[@]} -eq 0 ] || echo "missing system packages (install as root): ${missing[*]}" >&2
+  exit 0
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+test/interop/ironic/install.sh
