@@ -9,7 +9,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interopSkipReason } from '../interop/harness/ironic-install.js';
 import { IronicConductor } from '../interop/harness/ironic-conductor.js';
-import { freePort } from '../interop/harness/free-port.js';
 import { checkDeployed, checkZero } from './harness/disk-check.js';
 import { IronicPowerHook } from './harness/ironic-power-hook.js';
 import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
