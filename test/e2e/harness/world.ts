@@ -15,7 +15,7 @@ import { ApiWatch, imageProxy, type Listening, serveDirectory } from './servers.
 import { Timeline } from './timeline.js';
 import { E2eVm, GUEST_HOST } from './vm.js';
 
-export const GUEST_RAM_MIB = 512;
+const GUEST_RAM_MIB = 512;
 const DISK_MIB = 32;
 const NVME_MIB = 4096;
 const IMAGE_MIB = 24;
