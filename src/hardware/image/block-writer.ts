@@ -17,6 +17,18 @@ import type { BlockHasher } from './block-hasher.js';
 const ALIGNMENT = 4096;
 const DEFAULT_BUFFER_BYTES = 2 * 1024 * 1024;
 const DEFAULT_BUFFERS = 4;
+/**
+ * Buffers of finished writers, reused by the next: an image write allocates nothing else
+ * the GC would notice, so freed buffers were collected late and each write left ~10 MiB
+ * more RSS behind (88 -> 176 MiB over ten 1 GiB writes); reused, they cost 8 MiB once.
+ */
+const idleMemory: SharedArrayBuffer[] = [];
+const MAX_IDLE = 8;
+
+function sharedMemory(bytes: number): SharedArrayBuffer {
+  const index = idleMemory.findIndex((memory) => memory.byteLength === bytes);
+  return index >= 0 ? idleMemory.splice(index, 1)[0]! : new SharedArrayBuffer(bytes);
+}
 
 export interface BlockWriterOptions {
   /** Where byte 0 of the stream goes on the device (the qcow2 scratch area sits at the disk's end). */
@@ -44,6 +56,9 @@ export class BlockWriter {
   readonly #onWritten: ((bytes: number) => void) | undefined;
   readonly #hasher: BlockHasher | undefined;
   readonly #free: Slot[];
+  /** Every buffer, handed back to the idle pool on close. */
+  readonly #slots: readonly Slot[];
+  #closed = false;
   readonly #waiters: (() => void)[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #current: Slot;
@@ -63,6 +78,7 @@ export class BlockWriter {
     this.#limit = options.limit;
     this.#onWritten = options.onWritten;
     this.#hasher = options.hasher;
+    this.#slots = [...slots];
     this.#current = slots.pop()!;
     this.#free = slots;
   }
@@ -100,7 +116,7 @@ export class BlockWriter {
         direct = false;
         slots.length = 0;
       }
-      while (slots.length < count) slots.push({ buffer: Buffer.from(new SharedArrayBuffer(bufferBytes)) });
+      while (slots.length < count) slots.push({ buffer: Buffer.from(sharedMemory(bufferBytes + ALIGNMENT), 0, bufferBytes) });
       return new BlockWriter(path, handle, direct, slots, options);
     } catch (error) {
       await handle.close();
@@ -223,9 +239,15 @@ export class BlockWriter {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await this.#drain();
     await this.#hasher?.close();
     await this.#handle.close();
+    // Nothing reads or writes them any more: no write or hash is in flight after the drain.
+    for (const slot of this.#slots) {
+      if (idleMemory.length < MAX_IDLE) idleMemory.push(slot.buffer.buffer as SharedArrayBuffer);
+    }
   }
 
   #submit(slot: Slot, length: number, streamOffset: number): void {
@@ -298,7 +320,7 @@ export class BlockWriter {
  * block to read, which proves nothing.
  */
 async function sharedAlignedBuffer(handle: FileHandle, size: number): Promise<Buffer | undefined> {
-  const raw = Buffer.from(new SharedArrayBuffer(size + ALIGNMENT));
+  const raw = Buffer.from(sharedMemory(size + ALIGNMENT));
   for (let shift = 0; shift < ALIGNMENT; shift += 8) {
     try {
       const { bytesRead } = await handle.read(raw, shift, ALIGNMENT, 0);
