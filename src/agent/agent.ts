@@ -117,6 +117,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     {
       loadProblems: problems,
       startTimeoutMs: config.hardwareManagerStartTimeout * 1000,
+      managerSettings: config.hardwareManagers,
     },
   );
   // IPA's hardware_initialization_delay: an operator gives slow (RAID) drivers time to bring

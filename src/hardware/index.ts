@@ -37,6 +37,7 @@ export type {
   ManagerMethodName,
   ManagerMethodArgs,
   ManagerMethodResult,
+  ManagerSettings,
   InstallBootloaderParams,
   SoftwareRaidEspInfo,
   LldpData,

@@ -3,6 +3,7 @@
  * (shipped or a vendor's). A manager says how well it supports this machine and carries
  * steps and, optionally, other methods other managers can dispatch to by name.
  */
+import type { z } from 'zod';
 import { assertStepList, type StepDefinition } from './step.js';
 import { isManagerMethodName, MANAGER_METHOD_NAMES } from './manager-methods.js';
 import type { IronicNode, IronicPort, ManagerContext, ManagerMethods } from './step-context.js';
@@ -20,8 +21,9 @@ export type HardwareSupportLevel = number;
  * The version of this contract; plugins declare a semver range of it they were written for.
  * 2.0.0: the cross-manager methods became one typed set (`ManagerMethods`), context first.
  * 2.1.0: `getSteps(ctx, node, ports)`, steps per node.
+ * 2.2.0: `settings`, a manager's own config section, seen as `ctx.managerSettings`.
  */
-export const CONTRACT_VERSION = '2.1.0';
+export const CONTRACT_VERSION = '2.2.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;
@@ -42,6 +44,13 @@ export interface HardwareManagerInit {
   evaluateHardwareSupport(ctx: ManagerContext): Promise<HardwareSupportLevel> | HardwareSupportLevel;
   /** Runs once after loading, in support order (IPA's `initialize`). */
   initialize?(ctx: ManagerContext): Promise<void> | void;
+  /**
+   * The manager's own settings, read from the agent's config file under
+   * `hardware_managers.<name>` and handed to its steps, methods, `getSteps`, `initialize` and
+   * `evaluateHardwareSupport` as `ctx.managerSettings`: defaults applied, unknown keys and
+   * invalid values refused (the manager is then skipped and reported).
+   */
+  settings?: z.ZodObject<z.ZodRawShape>;
   steps?: readonly StepDefinition<any, any>[];
   /**
    * Steps for one node, beside the static `steps` (IPA's `get_clean_steps(node, ports)`,
@@ -84,6 +93,9 @@ export function defineHardwareManager(init: HardwareManagerInit): HardwareManage
   }
   const steps = init.steps ?? [];
   assertStepList(`Hardware manager "${init.name}"`, steps);
+  if (init.settings !== undefined && !isZodObject(init.settings)) {
+    throw new TypeError(`Hardware manager "${init.name}": settings must be a z.object({...}) from ramdisk-agent/hardware's z`);
+  }
   if (init.getSteps !== undefined && typeof init.getSteps !== 'function') {
     throw new TypeError(`Hardware manager "${init.name}": getSteps must be a function`);
   }
@@ -103,4 +115,9 @@ export function defineHardwareManager(init: HardwareManagerInit): HardwareManage
     steps: Object.freeze([...steps]),
     methods: Object.freeze({ ...(init.methods ?? {}) }),
   });
+}
+
+function isZodObject(value: unknown): value is z.ZodObject<z.ZodRawShape> {
+  const schema = value as { shape?: unknown; safeParse?: unknown; strict?: unknown } | null;
+  return typeof schema === 'object' && schema !== null && typeof schema.shape === 'object' && typeof schema.safeParse === 'function' && typeof schema.strict === 'function';
 }

@@ -24,8 +24,10 @@ import type {
   ManagerMethodArgs,
   ManagerMethodName,
   ManagerMethodResult,
+  ManagerSettings,
   StepContext,
 } from './step-context.js';
+import { MANAGER_SETTINGS_KEY, resolveManagerSettings } from './manager-settings.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
@@ -33,6 +35,8 @@ export interface ActiveManager {
   manager: HardwareManager;
   support: number;
   source: string;
+  /** Its own section of the config file, validated (`ctx.managerSettings` of everything it runs). */
+  settings: ManagerSettings;
 }
 
 export type StepListingByManager = Record<string, Record<string, unknown>[]>;
@@ -57,6 +61,8 @@ export interface ActivateOptions {
   /** Problems found while loading, reported with the ones found here. */
   loadProblems?: readonly ManagerProblem[];
   startTimeoutMs?: number;
+  /** The config file's `hardware_managers`: each manager's own settings, by manager name. */
+  managerSettings?: Readonly<Record<string, unknown>>;
 }
 
 function reason(error: unknown): string {
@@ -104,24 +110,40 @@ export class ManagerRegistry {
       problems.push({ source, manager: manager.name, message });
       ctx.log.error({ manager: manager.name, source, err: error }, `hardware manager skipped: ${message}`);
     };
+    const sections = options.managerSettings ?? {};
+    for (const name of Object.keys(sections)) {
+      if (plugins.some(({ manager }) => manager.name === name)) continue;
+      const message = `${MANAGER_SETTINGS_KEY}.${name}: no hardware manager of that name was loaded`;
+      problems.push({ source: 'config file', message });
+      ctx.log.error({ manager: name }, message);
+    }
     const evaluated: ActiveManager[] = [];
     for (const { manager, source } of plugins) {
+      let settings: ManagerSettings;
+      try {
+        settings = resolveManagerSettings(manager, sections[manager.name]);
+      } catch (error) {
+        skip(manager, source, (error as Error).message, error);
+        continue;
+      }
+      const own = { ...ctx, managerSettings: settings };
       let support: number;
       try {
-        support = Number(await withTimeLimit(() => manager.evaluateHardwareSupport(ctx), timeoutMs, 'evaluateHardwareSupport()'));
+        support = Number(await withTimeLimit(() => manager.evaluateHardwareSupport(own), timeoutMs, 'evaluateHardwareSupport()'));
       } catch (error) {
         skip(manager, source, `evaluateHardwareSupport() failed: ${reason(error)}`, error);
         continue;
       }
       ctx.log.info({ manager: manager.name, version: manager.version, support, source }, 'hardware manager evaluated');
-      if (Number.isFinite(support) && support > 0) evaluated.push({ manager, support, source });
+      if (Number.isFinite(support) && support > 0) evaluated.push({ manager, support, source, settings });
     }
     evaluated.sort((a, b) => b.support - a.support);
     const initialised: ActiveManager[] = [];
     for (const active of evaluated) {
-      const { manager, source } = active;
+      const { manager, source, settings } = active;
       try {
-        if (manager.initialize) await withTimeLimit(() => manager.initialize!(ctx), timeoutMs, 'initialize()');
+        const own = { ...ctx, managerSettings: settings };
+        if (manager.initialize) await withTimeLimit(() => manager.initialize!(own), timeoutMs, 'initialize()');
         initialised.push(active);
       } catch (error) {
         skip(manager, source, `initialize() failed: ${reason(error)}`, error);
@@ -197,7 +219,8 @@ export class ManagerRegistry {
   /** `manager`'s steps for this node; logs and rethrows a `getSteps` failure. */
   async #stepsOf(active: ActiveManager, node: IronicNode, ports: readonly IronicPort[]): Promise<readonly StepDefinition[]> {
     try {
-      return await stepsForNode(active.manager, this.#context, node, ports, this.#timeoutMs);
+      const ctx = { ...this.#context, managerSettings: active.settings };
+      return await stepsForNode(active.manager, ctx, node, ports, this.#timeoutMs);
     } catch (error) {
       this.#context.log.error(
         { manager: active.manager.name, source: active.source, err: error },
@@ -218,7 +241,7 @@ export class ManagerRegistry {
       const step = steps.find((s) => s.name === name);
       if (!step) continue;
       try {
-        return await step.run(ctx, parseStepArgs(step, args));
+        return await step.run({ ...ctx, managerSettings: active.settings }, parseStepArgs(step, args));
       } catch (error) {
         // Only "not on this hardware" falls through; any other failure (including a
         // configuration error) is the step's outcome.
@@ -234,9 +257,9 @@ export class ManagerRegistry {
    * arguments are the method's own, context first.
    */
   async dispatchToManagers<K extends ManagerMethodName>(method: K, ...args: ManagerMethodArgs<K>): Promise<ManagerMethodResult<K>> {
-    return (await this.#walk(method, (manager) => {
-      const fn = manager.methods[method] as AnyMethod | undefined;
-      return fn ? async () => fn(...args) : undefined;
+    return (await this.#walk(method, (active) => {
+      const fn = active.manager.methods[method] as AnyMethod | undefined;
+      return fn ? async () => fn(...withOwnSettings(args, active)) : undefined;
     })) as ManagerMethodResult<K>;
   }
 
@@ -246,11 +269,11 @@ export class ManagerRegistry {
     ...args: ManagerMethodArgs<K>
   ): Promise<Record<string, ManagerMethodResult<K>>> {
     const results: Record<string, ManagerMethodResult<K>> = {};
-    for (const { manager } of this.#active) {
-      const fn = manager.methods[method] as AnyMethod | undefined;
+    for (const active of this.#active) {
+      const fn = active.manager.methods[method] as AnyMethod | undefined;
       if (!fn) continue;
       try {
-        results[manager.className] = (await fn(...args)) as ManagerMethodResult<K>;
+        results[active.manager.className] = (await fn(...withOwnSettings(args, active))) as ManagerMethodResult<K>;
       } catch (error) {
         if (isIncompatible(error)) continue;
         throw error;
@@ -260,9 +283,9 @@ export class ManagerRegistry {
     return results;
   }
 
-  async #walk(method: string, pick: (manager: HardwareManager) => (() => Promise<unknown>) | undefined): Promise<unknown> {
-    for (const { manager } of this.#active) {
-      const call = pick(manager);
+  async #walk(method: string, pick: (active: ActiveManager) => (() => Promise<unknown>) | undefined): Promise<unknown> {
+    for (const active of this.#active) {
+      const call = pick(active);
       if (!call) continue;
       try {
         return await call();
@@ -275,6 +298,16 @@ export class ManagerRegistry {
     }
     throw new HardwareManagerMethodNotFound(method);
   }
+}
+
+/**
+ * A method's arguments with its context (always the first) carrying the called manager's
+ * own settings, not the caller's: a step dispatching to another manager passes its own ctx.
+ */
+function withOwnSettings(args: readonly unknown[], active: ActiveManager): unknown[] {
+  const [ctx, ...rest] = args;
+  if (typeof ctx !== 'object' || ctx === null) return [...args];
+  return [{ ...ctx, managerSettings: active.settings }, ...rest];
 }
 
 function computeListing(

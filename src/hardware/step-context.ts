@@ -55,6 +55,8 @@ export interface StepContext {
   exec: Exec;
   /** The agent's settings hardware code reads (download retries, md5, TLS); IPA's defaults when absent. */
   settings?: HardwareSettings;
+  /** The running manager's own settings (`hardware_managers.<name>` in the config file), validated by its `settings` schema. */
+  managerSettings?: ManagerSettings;
   /**
    * Call a well-known manager method on the highest-support manager that has it, as IPA's
    * `dispatch_to_managers` does; the arguments are the method's own, context first.
@@ -67,7 +69,12 @@ export interface ManagerContext {
   log: Logger;
   exec: Exec;
   guard: DeviceGuard;
+  /** This manager's own settings (`hardware_managers.<name>`), as in `StepContext`. */
+  managerSettings?: ManagerSettings;
 }
+
+/** A manager's settings after its `settings` schema: defaults applied, unknown keys refused. */
+export type ManagerSettings = Readonly<Record<string, unknown>>;
 
 type Returns<T> = T | Promise<T>;
 

@@ -20,6 +20,8 @@ export interface PluginAgentOptions {
   logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug';
   /** Seconds a manager may take to evaluate its support or initialise (agent default 30). */
   startTimeoutSeconds?: number;
+  /** The config file's `hardware_managers`: each manager's own settings, by manager name. */
+  managerSettings?: Record<string, Record<string, unknown>>;
 }
 
 /** A command's record as `GET /v1/commands/{id}` returns it. */
@@ -74,6 +76,7 @@ export async function startAgentWithPlugins(options: PluginAgentOptions): Promis
       allowDevices: options.allowDevices ?? [],
       logLevel: options.logLevel ?? 'silent',
       ...(options.startTimeoutSeconds !== undefined ? { hardwareManagerStartTimeout: options.startTimeoutSeconds } : {}),
+      ...(options.managerSettings ? { hardwareManagers: options.managerSettings } : {}),
     },
   });
   const agent = await startAgent({ config, logger: { level: options.logLevel ?? 'silent' } });

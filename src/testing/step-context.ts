@@ -45,6 +45,8 @@ export interface FakeStepContextOptions {
   /** Devices destructive code may write (allow-listed in the guard), e.g. a scratch loop device. */
   allowDevices?: string[];
   settings?: Partial<HardwareSettings>;
+  /** The manager's own settings as the agent hands them in (`ctx.managerSettings`), already validated. */
+  managerSettings?: Record<string, unknown>;
   /** Answers `ctx.dispatch(method, ctx, ...args)`; without it every dispatch is HardwareManagerMethodNotFound. */
   dispatch?: (method: ManagerMethodName, ...args: unknown[]) => unknown;
   signal?: AbortSignal;
@@ -109,6 +111,7 @@ export function createFakeStepContext(options: FakeStepContextOptions = {}): Fak
     signal,
     guard: new DeviceGuard({ allowList: options.allowDevices ?? [] }),
     settings: { ...DEFAULT_HARDWARE_SETTINGS, ...options.settings },
+    managerSettings: Object.freeze({ ...options.managerSettings }),
     async exec(file, args = [], execOptions) {
       recorded.execCalls.push({ file, args: [...args], options: execOptions });
       if (responder === 'real') return run(file, args, { logger: log, signal, ...execOptions });

@@ -192,9 +192,11 @@ describe('dispatch', () => {
     );
     const device = { path: '/dev/sdq' } as BlockDevice;
     expect(await active.dispatchToManagers('erase_block_device', ctx, device)).toEqual({ erased: '/dev/sdq' });
+    // The caller's context, carrying the called manager's own settings (none declared here).
+    const received = { ...ctx, managerSettings: {} };
     expect(calls).toEqual([
-      ['vendor', ctx, '/dev/sdq'],
-      ['generic', ctx, '/dev/sdq'],
+      ['vendor', received, '/dev/sdq'],
+      ['generic', received, '/dev/sdq'],
     ]);
   });
 

@@ -26,6 +26,11 @@ export const agentConfigSchema = z.object({
   allowDevices: z.array(z.string()).default([]),
   /** Extra directories of hardware-manager plugins, after the shipped ones. */
   hardwareManagerPaths: z.array(z.string()).default([]),
+  /**
+   * Each hardware manager's own settings, by manager name (`hardware_managers` in the config
+   * file); each section is validated by that manager's `settings` schema when it is loaded.
+   */
+  hardwareManagers: z.record(z.string(), z.unknown()).default({}),
   /** Seconds a manager's evaluateHardwareSupport() or initialize() may take before it is skipped. */
   hardwareManagerStartTimeout: z.number().positive().default(30),
   /** Also load npm-installed packages with the `ramdisk-agent-plugin` keyword. */
