@@ -119,5 +119,11 @@ export function defineHardwareManager(init: HardwareManagerInit): HardwareManage
 
 function isZodObject(value: unknown): value is z.ZodObject<z.ZodRawShape> {
   const schema = value as { shape?: unknown; safeParse?: unknown; strict?: unknown } | null;
-  return typeof schema === 'object' && schema !== null && typeof schema.shape === 'object' && typeof schema.safeParse === 'function' && typeof schema.strict === 'function';
+  return (
+    typeof schema === 'object' &&
+    schema !== null &&
+    typeof schema.shape === 'object' &&
+    typeof schema.safeParse === 'function' &&
+    typeof schema.strict === 'function'
+  );
 }

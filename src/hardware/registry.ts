@@ -197,7 +197,12 @@ export class ManagerRegistry {
     if (!this.#dynamic) {
       let listing = this.#listings.get(phase);
       if (listing === undefined) {
-        listing = deepFreeze(computeListing(phase, this.#active.map((active) => ({ active, steps: active.manager.steps }))));
+        listing = deepFreeze(
+          computeListing(
+            phase,
+            this.#active.map((active) => ({ active, steps: active.manager.steps })),
+          ),
+        );
         this.#listings.set(phase, listing);
       }
       return { steps: listing, problems: this.#problems };
@@ -256,7 +261,10 @@ export class ManagerRegistry {
    * IPA's `dispatch_to_managers` for the well-known methods (e.g. `erase_block_device`): the
    * arguments are the method's own, context first.
    */
-  async dispatchToManagers<K extends ManagerMethodName>(method: K, ...args: ManagerMethodArgs<K>): Promise<ManagerMethodResult<K>> {
+  async dispatchToManagers<K extends ManagerMethodName>(
+    method: K,
+    ...args: ManagerMethodArgs<K>
+  ): Promise<ManagerMethodResult<K>> {
     return (await this.#walk(method, (active) => {
       const fn = active.manager.methods[method] as AnyMethod | undefined;
       return fn ? async () => fn(...withOwnSettings(args, active)) : undefined;

@@ -134,15 +134,10 @@ export interface ManagerMethods {
   /** The software RAID root volume (IPA finds it inside `get_os_install_device`), if there is one. */
   software_raid_root_device?: (ctx: StepContext) => Returns<string | undefined>;
   /** Mirror an ESP over the holders of a software RAID root volume (IPA's `prepare_boot_partitions_for_softraid`). */
-  prepare_software_raid_esp?: (
-    ctx: StepContext,
-    rootDevice: string,
-    imageEsp: string | null,
-  ) => Returns<SoftwareRaidEspInfo>;
+  prepare_software_raid_esp?: (ctx: StepContext, rootDevice: string, imageEsp: string | null) => Returns<SoftwareRaidEspInfo>;
 }
 
 export type ManagerMethodName = keyof ManagerMethods;
 /** The arguments of a method, context first, exactly as dispatch passes them on. */
 export type ManagerMethodArgs<K extends ManagerMethodName> = Parameters<NonNullable<ManagerMethods[K]>>;
 export type ManagerMethodResult<K extends ManagerMethodName> = Awaited<ReturnType<NonNullable<ManagerMethods[K]>>>;
-

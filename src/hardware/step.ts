@@ -72,6 +72,9 @@ function isStepDefinition(value: unknown): value is StepDefinition {
 
 const STEP_NAME = /^[a-z][a-z0-9_]*$/;
 
+/** Where each step was defined (`file:line:column`), for load-time messages; not part of a step's shape. */
+const definedAt = new WeakMap<object, string>();
+
 export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unknown>(
   init: StepDefinitionInit<S, R>,
 ): StepDefinition<S, R> {
@@ -103,7 +106,7 @@ export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unkno
     listings[phase] = { interface: 'deploy', reboot_requested: false, ...listing };
   }
   if (Object.keys(listings).length === 0) fail('it is offered in no phase: give it clean, deploy or service');
-  return Object.freeze({
+  const step = Object.freeze({
     [kStep]: true as const,
     name: init.name,
     description: init.description,
@@ -112,6 +115,8 @@ export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unkno
     argsinfo: init.args ? argsinfoFromSchema(init.args) : undefined,
     run: init.run,
   });
+  if (where) definedAt.set(step, where);
+  return step;
 }
 
 /**
@@ -131,11 +136,16 @@ function callerLocation(): string | undefined {
  * name once (IPA dispatches steps by name, so a second one could never run).
  */
 export function assertStepList(owner: string, steps: readonly unknown[]): asserts steps is readonly StepDefinition[] {
-  const seen = new Set<string>();
+  const seen = new Map<string, StepDefinition>();
   for (const step of steps) {
     if (!isStepDefinition(step)) throw new TypeError(`${owner}: every step must come from defineStep()`);
-    if (seen.has(step.name)) throw new TypeError(`${owner} declares step "${step.name}" twice`);
-    seen.add(step.name);
+    const first = seen.get(step.name);
+    if (first) {
+      const places = [first, step].map((s) => definedAt.get(s) ?? 'unknown place');
+      const where = places[0] === places[1] ? `the same definition at ${places[0]}, listed twice` : places.join(' and ');
+      throw new TypeError(`${owner} declares step "${step.name}" twice (${where})`);
+    }
+    seen.set(step.name, step);
   }
 }
 

@@ -30,6 +30,10 @@ describe('loadHardwareManagers', () => {
     expect(bySource['duplicate-name']).toMatch(
       /a hardware manager named "fixture_generic" was already loaded from .*fixture-generic/,
     );
+    // Both definitions named by file and line, so the author finds them.
+    expect(bySource['duplicate-step']).toMatch(
+      /^Hardware manager "duplicate_steps" declares step "acme_flash" twice \(\/.*duplicate-step\/index\.ts:4:\d+ and \/.*duplicate-step\/index\.ts:5:\d+\)$/,
+    );
     expect(bySource['no-entry']).toMatch(/no entry point/);
     expect(bySource['throws-on-import']).toMatch(/vendor SDK not found/);
   });

@@ -65,7 +65,9 @@ describe('from the config file to the step, over HTTP', () => {
       { source: 'config file', message: 'hardware_managers.acme_setting: no hardware manager of that name was loaded' },
       expect.objectContaining({
         manager: 'acme_settings',
-        message: expect.stringMatching(/^invalid hardware_managers\.acme_settings: .*flash_tool: .*; .*Unrecognized key.*"retrys"/),
+        message: expect.stringMatching(
+          /^invalid hardware_managers\.acme_settings: .*flash_tool: .*; .*Unrecognized key.*"retrys"/,
+        ),
       }),
     ]);
   });

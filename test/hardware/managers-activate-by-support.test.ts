@@ -230,9 +230,11 @@ describe('dispatch', () => {
       throw new IncompatibleHardwareMethodError();
     };
     const active = await ManagerRegistry.activate(
-      [make('top', 3, () => ({ 'root uuid': 'top' })), make('mid', 2, declining), make('low', 1, () => ({ 'root uuid': 'low' }))].map(
-        (manager) => ({ manager, source: 'test' }),
-      ),
+      [
+        make('top', 3, () => ({ 'root uuid': 'top' })),
+        make('mid', 2, declining),
+        make('low', 1, () => ({ 'root uuid': 'low' })),
+      ].map((manager) => ({ manager, source: 'test' })),
       managerContext,
     );
     expect(await active.dispatchToAllManagers('get_partition_uuids', active.context)).toEqual({
@@ -297,6 +299,8 @@ describe('defineStep and defineHardwareManager checks', () => {
     const step = defineStep({ name: 'dup', clean: { priority: 1 }, args: z.object({}), run: () => null });
     expect(() =>
       defineHardwareManager({ name: 'm', version: '1', evaluateHardwareSupport: () => 1, steps: [step, step] }),
-    ).toThrow(/"m" declares step "dup" twice/);
+    ).toThrow(
+      /"m" declares step "dup" twice \(the same definition at \/.*managers-activate-by-support\.test\.ts:297:\d+, listed twice\)/,
+    );
   });
 });

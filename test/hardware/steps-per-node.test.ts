@@ -57,7 +57,10 @@ describe('over HTTP, as a conductor sees it', () => {
     const result = await listed(node, acmePorts);
     expect(Object.keys(result.clean_steps)).toEqual(['AcmeNicManager']);
     expect(result.hardware_manager_problems).toEqual([
-      expect.objectContaining({ manager: 'broken_get_steps', message: expect.stringMatching(/^getSteps\(\) failed: .*acmetool is not installed/) }),
+      expect.objectContaining({
+        manager: 'broken_get_steps',
+        message: expect.stringMatching(/^getSteps\(\) failed: .*acmetool is not installed/),
+      }),
     ]);
     // For other nodes the same manager lists its steps.
     expect((await listed(acmeNode, acmePorts)).clean_steps.broken_get_steps!.map((s) => s.step)).toEqual(['broken_static_step']);

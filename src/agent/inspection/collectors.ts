@@ -93,7 +93,12 @@ const collectLldp: Collector = async (data, _failures, { services, signal }) => 
 };
 
 const collectUsb: Collector = async (data, _failures, { services }) => {
-  data.usb_devices = await fromManagers(services, 'get_usb_devices', () => collectUsbDevices(services.exec), services.hardware.context);
+  data.usb_devices = await fromManagers(
+    services,
+    'get_usb_devices',
+    () => collectUsbDevices(services.exec),
+    services.hardware.context,
+  );
 };
 
 /** Runs `hardware-detect` (python-hardware) when the ramdisk has it; its absence is reported as IPA does. */
