@@ -300,7 +300,7 @@ describe('defineStep and defineHardwareManager checks', () => {
     expect(() =>
       defineHardwareManager({ name: 'm', version: '1', evaluateHardwareSupport: () => 1, steps: [step, step] }),
     ).toThrow(
-      /"m" declares step "dup" twice \(the same definition at \/.*managers-activate-by-support\.test\.ts:297:\d+, listed twice\)/,
+      /"m" declares step "dup" twice \(the same definition at \/.*managers-activate-by-support\.test\.ts:\d+:\d+, listed twice\)/,
     );
   });
 });
