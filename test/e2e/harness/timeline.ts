@@ -52,7 +52,8 @@ export class Timeline {
       const end = this.#starts[i + 1] ?? Infinity;
       const lookup = this.watch.lookupsAt.find((t) => t >= start && t < end);
       const heartbeat = this.watch.heartbeatsAt.find((t) => t >= start && t < end);
-      return `boot ${i + 1}: QEMU start → first lookup ${lookup ? seconds(lookup - start) : '—'} → first heartbeat ${heartbeat ? seconds(heartbeat - start) : '—'}`;
+      if (!lookup) return `boot ${i + 1}: powered off or reset before the agent looked up (nothing to wait for)`;
+      return `boot ${i + 1}: QEMU start → first lookup ${seconds(lookup - start)} → first heartbeat ${heartbeat ? seconds(heartbeat - start) : '— (lookup refused: nothing to do in this state)'}`;
     });
   }
 
