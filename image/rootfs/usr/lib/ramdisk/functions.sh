@@ -4,9 +4,9 @@ INIT_LOG=/var/log/ramdisk-init.log
 
 _emit() {
   local line
-  line="ramdisk: $*"
-  echo "[$(cut -d' ' -f1 /proc/uptime)] $line" >>"$INIT_LOG"
-  echo "<5>$line" >/dev/kmsg 2>/dev/null
+  line="[$(cut -d' ' -f1 /proc/uptime)] ramdisk: $*"
+  echo "$line" >>"$INIT_LOG"
+  echo "<5>ramdisk: $*" >/dev/kmsg 2>/dev/null
   # /proc/consoles lists the kernel's consoles: write to each, not only to /dev/console (the last one).
   if [ -r /proc/consoles ]; then
     while read -r name _; do echo "$line" >"/dev/$name" 2>/dev/null; done </proc/consoles
