@@ -155,6 +155,20 @@ cp "$repo/package.json" "$agent/package.json"
 (cd "$repo/dist" && find ramdisk-agent.mjs chunks hardware-managers -name '*.mjs' | sort) |
   while read -r f; do mkdir -p "$agent/dist/$(dirname "$f")" && cp "$repo/dist/$f" "$agent/dist/$f"; done
 
+# Node's compile cache, prepared by running the agent's CLI once inside the image tree (the
+# cache is keyed by file path). V8's random seed is fixed for that run, so the cache's bytes are
+# the same on every build; the other flags must be bin/ramdisk-agent's, else node rejects it.
+# Measured in the guest under TCG: `agent --help` 8.3 s without, 6.6-7.1 s with it.
+cache_flags=(--max-semi-space-size=2)
+grep -q -- "exec node ${cache_flags[*]} " "$repo/bin/ramdisk-agent" || die "bin/ramdisk-agent's node flags changed: update cache_flags"
+mkdir -p "$root/dev" && [ -e "$root/dev/null" ] || [ -e "$root/dev/null" ] || mknod -m 0666 "$root/dev/null" c 1 3
+env -i PATH=/usr/sbin:/usr/bin NODE_COMPILE_CACHE=/opt/ramdisk-agent/dist/compile-cache chroot "$root" /usr/bin/node --random-seed=1 "${cache_flags[@]}" \
+  /opt/ramdisk-agent/dist/ramdisk-agent.mjs agent --help >/dev/null
+cp -a "$agent/dist/compile-cache" "$root/tmp/cache-check"
+check=$(env -i PATH=/usr/sbin:/usr/bin NODE_COMPILE_CACHE=/tmp/cache-check NODE_DEBUG_NATIVE=COMPILE_CACHE chroot "$root" /opt/ramdisk-agent/bin/ramdisk-agent agent --help 2>&1 >/dev/null)
+rm -rf "$root/tmp/cache-check"
+grep -q 'ramdisk-agent.mjs was accepted' <<<"$check" || die "node does not accept the prepared compile cache: $(head -c 600 <<<"$check")"
+
 # --- packages unpacked for the image only ----------------------------------------------------
 # chrony: /init and the agent set the clock from ipa-ntp-server with `chronyd -q`. It is not
 # installed on the build host (its postinst would start a time daemon there): its .deb is
@@ -181,7 +195,7 @@ chmod 0600 "$root/etc/shadow"
 (cat "$here/tools.list" && if [ "${BURNIN:-0}" = 1 ]; then cat "$here/tools-burnin.list"; fi) | grep -vE '^[[:space:]]*(#|$|/)' | awk '{print $1}' >"$root/usr/lib/ramdisk/tools"
 echo "$(node -p "require('$repo/package.json').version") (kernel $kver, node $NODE_VERSION)" >"$root/etc/ramdisk-release"
 mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || die "mknod /dev/console needs root"
-mknod -m 0666 "$root/dev/null" c 1 3
+[ -e "$root/dev/null" ] || mknod -m 0666 "$root/dev/null" c 1 3
 
 # --- pack ------------------------------------------------------------------------------------
 mkdir -p "$out.tmp"
