@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect } from 'vitest';
-import { ConductorApiError } from '../../src/conductor/cli/api-client.js';
+import { ConductorApiClient, ConductorApiError } from '../../src/conductor/cli/api-client.js';
 import { runConductorCommand, UsageError } from '../../src/conductor/cli/conductor-command.js';
 import { conductorTest as it } from './conductor-lab.js';
 import { hostMacs, type RunningConductor } from './helpers.js';
@@ -92,6 +92,31 @@ describe('conductor client commands', () => {
       `The requested action "abort" can not be performed on node "${uuid}" while it is in state "manageable".`,
     );
     await expect(cli('node', 'show', 'missing')).rejects.toThrow('Node missing could not be found.');
+  });
+
+  it('sets and clears target_raid_config as `baremetal node set --target-raid-config` does', async ({ lab }) => {
+    const running = await lab.start();
+    const cli = cliAgainst(running);
+    const uuid = (await cli('enroll', '--mac', '52:54:00:aa:bb:ce')).out.trim();
+    const client = new ConductorApiClient(running.url);
+    const config = {
+      logical_disks: [
+        { size_gb: 1, raid_level: '1', controller: 'software', is_root_volume: true },
+        { size_gb: 'MAX', raid_level: '0', controller: 'software' },
+      ],
+    };
+    await client.request('PUT', `/v1/nodes/${uuid}/states/raid`, config);
+    expect((await client.getNode(uuid)).target_raid_config).toEqual(config);
+    const two = { logical_disks: [{ ...config.logical_disks[0] }, { ...config.logical_disks[0] }] };
+    await expect(client.request('PUT', `/v1/nodes/${uuid}/states/raid`, two)).rejects.toThrow(
+      'Raid config cannot have more than one root volume. 2 root volumes were specified',
+    );
+    await expect(client.request('PUT', `/v1/nodes/${uuid}/states/raid`, { logical_disks: [] })).rejects.toThrow(
+      'RAID config validation error',
+    );
+    expect((await client.getNode(uuid)).target_raid_config).toEqual(config);
+    await client.request('PUT', `/v1/nodes/${uuid}/states/raid`, {});
+    expect((await client.getNode(uuid)).target_raid_config).toEqual({});
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * The conductor's HTTP API on one port (Ironic's 6385): the two ramdisk endpoints an agent
  * uses (`GET /v1/lookup`, `POST /v1/heartbeat/{node}`, reference §7) and the small slice of
- * the bare-metal API the CLI needs (nodes, ports, provision and power states).
+ * the bare-metal API the CLI needs (nodes, ports, provision, power and target RAID states).
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Conductor } from '../conductor.js';
 import { InvalidParameterValue } from '../errors.js';
 import { type NodeData, nodeToApi } from '../node.js';
+import { validateRaidConfiguration } from '../drivers/raid-config.js';
 import { maskSecrets } from '../agent-client.js';
 import { ApiError, errorBody, statusOf } from './errors.js';
 
@@ -253,6 +254,19 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
       ...(body.disable_ramdisk !== undefined ? { disableRamdisk: body.disable_ramdisk } : {}),
     });
     return reply.code(202).send();
+  });
+
+  // `baremetal node set --target-raid-config` (API 1.12+): validated with Ironic's RAID schema
+  // (the agent validates the software RAID rules when it builds); `{}` clears the target.
+  app.put('/v1/nodes/:node/states/raid', async (request, reply) => {
+    if (!atLeast(parseVersion(request.headers['x-openstack-ironic-api-version']), 12))
+      throw new ApiError(404, 'The requested version of the API does not support this resource');
+    const node = conductor.store.getNode((request.params as { node: string }).node);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (Object.keys(body).length > 0) validateRaidConfiguration(body);
+    node.targetRaidConfig = body as NodeData['targetRaidConfig'];
+    conductor.store.saveNode(node);
+    return reply.code(204).send();
   });
 
   app.put('/v1/nodes/:node/states/power', async (request, reply) => {
