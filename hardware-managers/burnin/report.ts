@@ -68,6 +68,12 @@ export function assertPassed(report: BurninReport): BurninReport {
 
 /** A tool failure as IPA words it: "stress-ng (cpu) failed with error ...". */
 export function toolFailure(what: string, error: unknown): CommandExecutionError {
+  // The whole command line followed by "is not installed" reads as if the line were a
+  // package: name the program, which is what the operator has to add to the ramdisk.
+  if (error instanceof ExecError && error.reason === 'not-found') {
+    const tool = error.command.trim().split(/\s+/)[0];
+    return new CommandExecutionError(`${what} failed: ${tool} is not installed in this ramdisk`, { cause: error });
+  }
   const text = error instanceof ExecError ? error.details : error instanceof Error ? error.message : String(error);
   return new CommandExecutionError(`${what} failed with error ${text}`, { cause: error });
 }

@@ -10,22 +10,21 @@ import { gunzipSync } from 'node:zlib';
 const IMAGE_FILES = ['ramdisk-agent.kernel', 'ramdisk-agent.initramfs', 'boot.ipxe'] as const;
 
 /** RAMDISK_AGENT_IMAGE_DIR, else the repository's dist/image. */
-function imageDir(): string {
+export function imageDir(): string {
   return resolve(process.env.RAMDISK_AGENT_IMAGE_DIR ?? join(import.meta.dirname, '..', '..', '..', 'dist', 'image'));
 }
 
 /** Why the e2e run cannot start, or undefined when the image is there. */
-export function missingImage(): string | undefined {
-  const dir = imageDir();
+export function missingImage(dir = imageDir()): string | undefined {
   const missing = IMAGE_FILES.filter((f) => !existsSync(join(dir, f)));
   return missing.length > 0
     ? `${missing.join(', ')} not found in ${dir} (run make image, or set RAMDISK_AGENT_IMAGE_DIR)`
     : undefined;
 }
 
-export function copyImage(to: string): void {
+export function copyImage(to: string, from = imageDir()): void {
   mkdirSync(to, { recursive: true });
-  for (const file of IMAGE_FILES) copyFileSync(join(imageDir(), file), join(to, file));
+  for (const file of IMAGE_FILES) copyFileSync(join(from, file), join(to, file));
 }
 
 const MAGICS: Array<{ magic: Buffer; tool?: string[]; gzip?: boolean }> = [

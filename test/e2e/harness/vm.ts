@@ -32,6 +32,17 @@ export interface VmOptions {
   diskMiB: number;
   /** NVMe disk size: 4 GiB, the smallest root disk IPA's ramdisk waits for (erased by NVMe format, sparse on the host). */
   nvmeMiB: number;
+  /** More SATA disks (raw sparse files, on AHCI ports 1…5), e.g. RAID holders. */
+  extraDisks?: ExtraDisk[];
+  /** More kernel parameters for the agent (after the API and advertise ones). */
+  kernelParams?: string[];
+}
+
+export interface ExtraDisk {
+  /** Key in `E2eVm.extraDisks` and the file's name (`<name>.raw`). */
+  name: string;
+  sizeMiB: number;
+  serial: string;
 }
 
 /** VMs of this process: killed on the way out even when a test runner skips teardown. */
@@ -62,6 +73,8 @@ export class E2eVm {
   readonly stateDir: string;
   readonly tftpDir: string;
   readonly disks: { virtio: string; nvme: string; sata: string };
+  /** The extra SATA disks' raw files by name. */
+  readonly extraDisks: Record<string, string> = {};
 
   constructor(readonly options: VmOptions) {
     this.stateDir = join(options.dir, 'vm');
@@ -78,11 +91,18 @@ export class E2eVm {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', this.disks.virtio, `${options.diskMiB}M`]);
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', this.disks.nvme, `${options.nvmeMiB}M`]);
     execFileSync('qemu-img', ['create', '-q', '-f', 'raw', this.disks.sata, `${options.diskMiB}M`]);
+    const extra = options.extraDisks ?? [];
+    if (extra.length > 5) throw new Error('q35 AHCI has ports for 5 extra SATA disks');
+    for (const disk of extra) {
+      this.extraDisks[disk.name] = join(options.dir, `${disk.name}.raw`);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'raw', this.extraDisks[disk.name]!, `${disk.sizeMiB}M`]);
+    }
     const params = [
       `ipa-api-url=http://${GUEST_HOST}:${options.apiPort}`,
       // The conductor reaches the agent through the hostfwd, so that is what it advertises.
       'ipa-advertise-host=127.0.0.1',
       `ipa-advertise-port=${options.agentPort}`,
+      ...(options.kernelParams ?? []),
     ];
     writeFileSync(
       join(this.tftpDir, 'e2e.ipxe'),
@@ -117,6 +137,10 @@ export class E2eVm {
       '-drive', drive(d.virtio, 'e2evirtio', 'qcow2'), '-device', 'virtio-blk-pci,drive=e2evirtio,serial=E2E-VIRTIO',
       '-drive', drive(d.nvme, 'e2envme', 'qcow2'), '-device', 'nvme,drive=e2envme,serial=E2E-NVME',
       '-drive', drive(d.sata, 'e2esata', 'raw'), '-device', 'ide-hd,drive=e2esata,bus=ide.0,serial=E2E-SATA,model=QEMU-SATA-E2E',
+      ...(this.options.extraDisks ?? []).flatMap((disk, i) => [
+        '-drive', drive(this.extraDisks[disk.name]!, `e2extra${i}`, 'raw'),
+        '-device', `ide-hd,drive=e2extra${i},bus=ide.${i + 1},serial=${disk.serial},model=QEMU-SATA-E2E`,
+      ]),
     ]; // prettier-ignore
   }
 

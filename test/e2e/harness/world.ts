@@ -13,13 +13,24 @@ import { seedDisk } from './disk-check.js';
 import { copyImage, imageSizes, missingImage } from './image-files.js';
 import { ApiWatch, imageProxy, type Listening, serveDirectory } from './servers.js';
 import { Timeline } from './timeline.js';
-import { E2eVm, GUEST_HOST } from './vm.js';
+import { E2eVm, type ExtraDisk, GUEST_HOST } from './vm.js';
 
 const GUEST_RAM_MIB = 512;
 const DISK_MIB = 32;
 const NVME_MIB = 4096;
 const IMAGE_MIB = 24;
 export const E2E_MAC = '52:54:00:e2:e0:01';
+
+/** What a scenario may change in the world; every field optional, the defaults are the common machine. */
+export interface WorldOptions {
+  /** Another ramdisk build (default: RAMDISK_AGENT_IMAGE_DIR or dist/image). */
+  imageDir?: string;
+  memoryMiB?: number;
+  extraDisks?: ExtraDisk[];
+  kernelParams?: string[];
+  /** More host ports on 127.0.0.1 the guest may open (at GUEST_HOST:<port>), e.g. an inspector. */
+  hostPorts?: number[];
+}
 
 export interface DeployImage {
   file: string;
@@ -49,30 +60,34 @@ export class E2eWorld {
     readonly timeline: Timeline,
     /** Where the API watch forwards (the conductor's port on 127.0.0.1). */
     readonly apiPort: number,
+    readonly memoryMiB: number,
   ) {}
 
-  static async create(label: string, apiPort: number): Promise<E2eWorld> {
+  static async create(label: string, apiPort: number, options: WorldOptions = {}): Promise<E2eWorld> {
     const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
-    copyImage(join(dir, 'www'));
+    copyImage(join(dir, 'www'), options.imageDir);
+    const memoryMiB = options.memoryMiB ?? GUEST_RAM_MIB;
     const watch = await ApiWatch.start(() => `http://127.0.0.1:${apiPort}`);
     const files = await serveDirectory(join(dir, 'www'));
     const proxy = await imageProxy(files.port);
     const vm = new E2eVm({
       dir: join(dir, 'machine'),
       mac: E2E_MAC,
-      memoryMiB: GUEST_RAM_MIB,
-      hostPorts: [watch.listening.port, files.port, proxy.port],
+      memoryMiB,
+      hostPorts: [watch.listening.port, files.port, proxy.port, ...(options.hostPorts ?? [])],
       bootServerPort: files.port,
       apiPort: watch.listening.port,
       agentPort: await freePort(),
       diskMiB: DISK_MIB,
       nvmeMiB: NVME_MIB,
+      ...(options.extraDisks ? { extraDisks: options.extraDisks } : {}),
+      ...(options.kernelParams ? { kernelParams: options.kernelParams } : {}),
     });
     // A previous tenant's data on every disk.
     seedDisk(vm.disks.virtio, 'qcow2', DISK_MIB);
     seedDisk(vm.disks.nvme, 'qcow2', DISK_MIB);
     seedDisk(vm.disks.sata, 'raw', DISK_MIB);
-    return new E2eWorld(dir, vm, watch, files, proxy, new Timeline(label, vm, watch), apiPort);
+    return new E2eWorld(dir, vm, watch, files, proxy, new Timeline(label, vm, watch), apiPort, memoryMiB);
   }
 
   /** The URL the guest's agent uses for the conductor's API (through the watch). */
@@ -104,7 +119,7 @@ export class E2eWorld {
       await stopConductor();
     } finally {
       await Promise.all([this.watch.listening.close(), this.files.close(), this.proxy.close()]);
-      this.timeline.report(imageSizes(join(this.dir, 'www')), GUEST_RAM_MIB);
+      this.timeline.report(imageSizes(join(this.dir, 'www')), this.memoryMiB);
       if (process.env.KEEP_E2E_STATE === '1') process.stderr.write(`[e2e] state kept in ${this.dir}\n`);
       else this.vm.remove();
     }

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FioJsonStream } from '../../../hardware-managers/burnin/fio-json.js';
 import { parseDispatchedWorkers, parseStressNgMetrics } from '../../../hardware-managers/burnin/stress.js';
+import { toolFailure } from '../../../hardware-managers/burnin/report.js';
 import { readTemperatures } from '../../../hardware-managers/burnin/temperatures.js';
+import { ExecError } from '../../../src/hardware/index.js';
 
 describe('stress-ng output', () => {
   it('reads the metrics line of 0.15+ ("metrc:") and of older versions ("info:")', () => {
@@ -39,6 +41,21 @@ describe('stress-ng output', () => {
   it('reads how many workers were started', () => {
     expect(parseDispatchedWorkers('stress-ng: info:  [31615] dispatching hogs: 2 vm')).toEqual({ vm: 2 });
     expect(parseDispatchedWorkers('stress-ng: info:  [1] dispatching hogs: 4 cpu, 1 vm')).toEqual({ cpu: 4, vm: 1 });
+  });
+});
+
+describe('tool failures', () => {
+  it('name the missing program, not its whole command line', () => {
+    const missing = toolFailure(
+      'stress-ng (cpu)',
+      new ExecError({ command: 'stress-ng --cpu 0 --timeout 5', reason: 'not-found' }),
+    );
+    expect(missing.details).toBe('stress-ng (cpu) failed: stress-ng is not installed in this ramdisk');
+    const exited = toolFailure(
+      'fio (disk)',
+      new ExecError({ command: 'fio --name x', reason: 'exit', exitCode: 1, stderr: 'bad' }),
+    );
+    expect(exited.details).toBe('fio (disk) failed with error fio --name x exited with code 1: bad');
   });
 });
 

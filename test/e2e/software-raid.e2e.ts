@@ -1,0 +1,174 @@
+/**
+ * Software RAID in the booted ramdisk, with our conductor (`raid_interface: agent`): the
+ * machine gets two more SATA disks (2 GiB) for the arrays. target_raid_config (a RAID-1
+ * root of 1 GiB and a RAID-0 `MAX` volume, both on the two SATA disks named by serial in
+ * `physical_disks`) is set as `baremetal node set --target-raid-config` does, then manual
+ * cleaning `raid.delete_configuration` + `raid.create_configuration`: the node's raid_config
+ * is the agent's result, the agent's inventory lists both md devices, and the host reads the
+ * md superblocks from the disk files (`mdadm --examine`: level, members, names). A raw
+ * whole-disk image is deployed onto the md root (root device hint `name: /dev/md0`) and both
+ * RAID-1 members hold its bytes at the array's data offset. Then `delete_configuration`
+ * leaves no superblock and no partition table, and a second create builds the arrays again.
+ * Last, `burnin_cpu` on this image, which leaves stress-ng out: the clean fails naming it.
+ */
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentClient } from '../../src/conductor/agent-client.js';
+import { ConductorApiClient } from '../../src/conductor/cli/api-client.js';
+import { runConductorCommand } from '../../src/conductor/cli/conductor-command.js';
+import { startConductorService, type ServingConductor } from '../../src/conductor/cli/serve.js';
+import { freePort } from '../interop/harness/free-port.js';
+import { followNode } from './harness/follow.js';
+import {
+  checkRaidMembers,
+  expectNoRaidLeft,
+  expectRootMirrorsImage,
+  RAID_DISKS,
+  TARGET_RAID_CONFIG,
+} from './harness/raid-scenario.js';
+import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+
+const PHASE_TIMEOUT_MS = 300_000;
+const skip = e2eSkipReason();
+let world: E2eWorld | undefined;
+let service: ServingConductor | undefined;
+
+async function cli(...argv: string[]): Promise<string> {
+  let out = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      out += String(chunk);
+      done();
+    },
+  });
+  const code = await runConductorCommand([...argv, '--url', service!.url], sink);
+  if (code !== 0) throw new Error(`ramdisk-agent conductor ${argv[0]} exited ${code}: ${out}`);
+  return out;
+}
+
+describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(async () => {
+    const apiPort = await freePort();
+    world = await E2eWorld.create('software RAID', apiPort, { extraDisks: RAID_DISKS });
+    service = await startConductorService({
+      host: '127.0.0.1',
+      port: apiPort,
+      dbPath: join(world.dir, 'conductor.sqlite'),
+      logLevel: 'info',
+      logFile: join(world.dir, 'conductor.log'),
+      conf: {
+        api: { ramdiskHeartbeatTimeout: 10, publicUrl: world.guestApiUrl },
+        deploy: { fastTrack: true, defaultBootMode: 'bios' },
+        agent: { postDeployGetPowerStateRetries: 12, postDeployGetPowerStateRetryInterval: 5 },
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await world?.teardown(async () => service?.close());
+  }, 60_000);
+
+  it(
+    'builds RAID-1 + RAID-0, deploys onto the md root, deletes, builds again; burn-in names its missing tool',
+    { timeout: 1_500_000 },
+    async () => {
+      const w = world!;
+      const t = w.timeline;
+      const conductor = service!.conductor;
+      const client = new ConductorApiClient(service!.url);
+      const say = (line: string) => t.say(line);
+      const failure = () => `${w.failureContext()}\n--- conductor log: ${join(w.dir, 'conductor.log')}`;
+      const uuid = (
+      await cli(
+        'enroll',
+        '--name', 'e2e-raid-vm',
+        '--power-interface', 'qemu',
+        '--mac', E2E_MAC,
+        '--no-automated-clean',
+        ...Object.entries(w.vm.driverInfo()).flatMap(([k, v]) => ['--driver-info', `${k}=${JSON.stringify(v)}`]),
+        '--driver-info', `image_http_proxy=${JSON.stringify(w.guestProxyUrl)}`,
+      )
+    ).trim(); // prettier-ignore
+      const clean = async (label: string, steps: Array<{ interface: string; step: string; args?: Record<string, unknown> }>) =>
+        t.phase(label, async () => {
+          await cli('clean', uuid, '--steps', JSON.stringify(steps));
+          return followNode(conductor, uuid, { kind: 'clean', timeoutMs: PHASE_TIMEOUT_MS, say, failure });
+        });
+      const members = () => Object.values(w.vm.extraDisks);
+
+      await client.request('PUT', `/v1/nodes/${uuid}/states/raid`, TARGET_RAID_CONFIG);
+      const built = await clean('manual cleaning: raid.delete_configuration + raid.create_configuration', [
+        { interface: 'raid', step: 'delete_configuration' },
+        { interface: 'raid', step: 'create_configuration' },
+      ]);
+      expect(built.lastError, failure()).toBeNull();
+      expect(built.provisionState).toBe('manageable');
+      expect(built.raidConfig).toEqual(TARGET_RAID_CONFIG);
+
+      // The agent stays up (fast track): its inventory, collected now, lists the arrays.
+      const agent = new AgentClient({ ...conductor.conf.agent, commandTimeout: 60, maxCommandAttempts: 1 });
+      try {
+        const inventory = (await agent.command(conductor.store.getNode(uuid), 'poll.get_hardware_info', {}, { wait: true }))
+          .command_result as { disks?: Array<Record<string, unknown>> };
+        const md = (inventory.disks ?? []).filter((d) => String(d.name).startsWith('/dev/md'));
+        t.say(`agent inventory: ${md.map((d) => `${d.name} ${(Number(d.size) / 2 ** 20).toFixed(0)} MiB`).join(', ')}`);
+        expect(md.map((d) => d.name).sort()).toEqual(['/dev/md0', '/dev/md1']);
+      } finally {
+        await agent.close();
+      }
+      const arrays = checkRaidMembers(members());
+      t.say(`host check (mdadm --examine on the disk files): ${arrays.summary}`);
+
+      const image = w.image('raid-root', 'raw');
+      const deployed = await t.phase('deploy a raw whole-disk image onto /dev/md0', async () => {
+        await client.setProvisionState(uuid, 'provide');
+        await client.patchNode(uuid, [
+          { op: 'add', path: '/properties/root_device', value: { name: '/dev/md0' } },
+          { op: 'add', path: '/instance_info/image_source', value: image.url },
+          { op: 'add', path: '/instance_info/image_os_hash_algo', value: 'sha256' },
+          { op: 'add', path: '/instance_info/image_os_hash_value', value: image.sha256 },
+        ]);
+        await client.setProvisionState(uuid, 'active');
+        return followNode(conductor, uuid, { kind: 'deploy', timeoutMs: PHASE_TIMEOUT_MS, say, failure });
+      });
+      expect(deployed.lastError, failure()).toBeNull();
+      expect(deployed.provisionState).toBe('active');
+      say(`host check: ${expectRootMirrorsImage(arrays.root, image.raw)}`);
+
+      const undeployed = await t.phase('undeploy (no automated cleaning) and manage', async () => {
+        await client.setProvisionState(uuid, 'deleted');
+        const deadline = Date.now() + PHASE_TIMEOUT_MS;
+        while (!['available', 'error', 'clean failed'].includes(conductor.store.getNode(uuid).provisionState)) {
+          if (Date.now() > deadline) throw new Error(`undeploy did not end: ${failure()}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        await client.setProvisionState(uuid, 'manage');
+        return conductor.store.getNode(uuid);
+      });
+      expect(undeployed.provisionState, failure()).toBe('manageable');
+
+      const deleted = await clean('manual cleaning: raid.delete_configuration', [
+        { interface: 'raid', step: 'delete_configuration' },
+      ]);
+      expect(deleted.lastError, failure()).toBeNull();
+      expect(deleted.raidConfig).toEqual({});
+      say(`host check: ${expectNoRaidLeft(members(), arrays.partitions)}`);
+
+      const again = await clean('manual cleaning: raid.create_configuration (second create)', [
+        { interface: 'raid', step: 'create_configuration' },
+      ]);
+      expect(again.lastError, failure()).toBeNull();
+      expect(again.raidConfig).toEqual(TARGET_RAID_CONFIG);
+      say(`host check after the second create: ${checkRaidMembers(members()).summary}`);
+
+      // This image has no stress-ng (BURNIN=1 make image adds it): the step says so.
+      const burnin = await clean('manual cleaning: deploy.burnin_cpu on the default image', [
+        { interface: 'deploy', step: 'burnin_cpu', args: { agent_burnin_cpu_timeout: 5 } },
+      ]);
+      expect(burnin.provisionState).toBe('clean failed');
+      expect(burnin.lastError).toMatch(/burnin_cpu failed .*stress-ng is not installed in this ramdisk/);
+      say(`burnin_cpu without stress-ng: ${burnin.lastError}`);
+    },
+  );
+});
