@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 const IMAGE_FILES = ['ramdisk-agent.kernel', 'ramdisk-agent.initramfs', 'boot.ipxe'] as const;
 
 /** RAMDISK_AGENT_IMAGE_DIR, else the repository's dist/image. */
-export function imageDir(): string {
+function imageDir(): string {
   return resolve(process.env.RAMDISK_AGENT_IMAGE_DIR ?? join(import.meta.dirname, '..', '..', '..', 'dist', 'image'));
 }
 
