@@ -24,6 +24,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createHash, randomFillSync } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-bench-image-'));
 let loop;
 let server;
 let agent;
+let stopping = false;
 
 function status(pid) {
   try {
@@ -130,13 +132,29 @@ async function startServer(files) {
   return { child, port };
 }
 
-async function post(name, params, wait = false) {
-  const res = await fetch(`http://127.0.0.1:${PORT}/v1/commands/?agent_token=${TOKEN}${wait ? '&wait=true' : ''}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name, params }),
+/** POST /v1/commands/?wait=true on a connection of its own (no keep-alive socket the agent may have closed meanwhile). */
+function postAndWait(name, params) {
+  const payload = JSON.stringify({ name, params });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: PORT,
+        method: 'POST',
+        path: `/v1/commands/?agent_token=${TOKEN}&wait=true`,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  return res.json();
 }
 
 /** Peak RSS of any running qemu-img (the converter is the agent's child, run under nice/ionice). */
@@ -172,14 +190,13 @@ async function writeImage(info) {
   }, 20);
   let body;
   try {
-    body = await post(
+    body = await postAndWait(
       'deploy.execute_deploy_step',
       {
         step: { interface: 'deploy', step: 'write_image', args: { image_info: info, configdrive: null } },
         node: { uuid: 'bench', properties: {}, instance_info: { root_device: { name: loop } } },
         ports: [],
       },
-      true,
     );
   } finally {
     clearInterval(sampler);
@@ -246,6 +263,12 @@ try {
     `http://127.0.0.1:${PORT}/v1/status`,
   );
   agent = started.child;
+  // An agent that dies mid-bench says why.
+  let agentErr = '';
+  agent.stderr.on('data', (c) => (agentErr = (agentErr + c).slice(-4000)));
+  agent.once('exit', (code, signal) => {
+    if (!stopping) console.error(`agent exited (code ${code}, signal ${signal}) during the bench:\n${agentErr}`);
+  });
 
   const info = (url, id, format, sha) => ({
     id,
@@ -342,6 +365,7 @@ try {
   console.log(`${pad('agent RSS after the writes', 64)}${agentRss().toFixed(1)} MiB`);
   console.log(`(qcow2 write method: ${qcow.result.write_method}; IPA would also hold the ${SIZE_MIB} MiB qcow2 in tmpfs = RAM)`);
 } finally {
+  stopping = true;
   if (agent) await stop(agent);
   if (server) await stop(server.child);
   if (loop) {

@@ -9,7 +9,9 @@
  *
  * Only what an image download needs: GET, `Connection: close`, Content-Length, chunked or
  * read-until-close bodies, interim 1xx answers skipped. HTTPS and proxies go through
- * node:http (http-transport.ts).
+ * node:http (http-transport.ts): a TLS socket accepts `onread` too, but on Node 20 its
+ * decrypted bytes did not always land in the buffer the callback names (1 GiB over TLS
+ * hashed differently on every run), so it is not used there.
  */
 import { connect, type Socket } from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
