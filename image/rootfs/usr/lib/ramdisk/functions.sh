@@ -1,15 +1,20 @@
 # Shared by /init and the ramdisk's helpers (busybox sh). Messages reach every console
 # (tty0 and ttyS0 alike), the kernel log (dmesg) and /var/log/ramdisk-init.log.
-INIT_LOG=/var/log/ramdisk-init.log
+# The paths can be overridden to exercise these functions outside a ramdisk (test/image).
+INIT_LOG=${INIT_LOG:-/var/log/ramdisk-init.log}
+KMSG=${KMSG:-/dev/kmsg}
+CONSOLES=${CONSOLES:-/proc/consoles}
+CMDLINE=${CMDLINE:-/proc/cmdline}
+RAMDISK_LIB=${RAMDISK_LIB:-/usr/lib/ramdisk}
 
 _emit() {
   local line
   line="[$(cut -d' ' -f1 /proc/uptime)] ramdisk: $*"
   echo "$line" >>"$INIT_LOG"
-  echo "<5>ramdisk: $*" >/dev/kmsg 2>/dev/null
+  echo "<5>ramdisk: $*" >"$KMSG" 2>/dev/null
   # /proc/consoles lists the kernel's consoles: write to each, not only to /dev/console (the last one).
-  if [ -r /proc/consoles ]; then
-    while read -r name _; do echo "$line" >"/dev/$name" 2>/dev/null; done </proc/consoles
+  if [ -r "$CONSOLES" ]; then
+    while read -r name _; do echo "$line" >"/dev/$name" 2>/dev/null; done <"$CONSOLES"
   else
     echo "$line" >/dev/console 2>/dev/null
   fi
@@ -33,7 +38,7 @@ parse_cmdline() {
   NTP_SERVER=
   CONSOLE_SHELL=
   local word key value mac
-  for word in $(cat /proc/cmdline); do
+  for word in $(cat "$CMDLINE"); do
     [ "$word" = -- ] && break
     key=${word%%=*}
     value=${word#*=}
@@ -113,4 +118,4 @@ sync_clock() {
   fi
 }
 
-. /usr/lib/ramdisk/network.sh
+. "$RAMDISK_LIB/network.sh"

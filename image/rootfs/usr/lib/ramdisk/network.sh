@@ -28,10 +28,13 @@ ordered_nics() {
 
 prefix_of() {
   # 255.255.255.0 -> 24; 24 -> 24
-  local mask=$1 bits=0 octet
+  local mask=$1 bits=0 octet ended=
   if is_uint "$mask"; then echo "$mask"; return 0; fi
   echo "$mask" | grep -qE '^([0-9]+\.){3}[0-9]+$' || return 1
   for octet in $(echo "$mask" | tr . ' '); do
+    # after the first octet below 255 only zeros may follow (255.0.255.0 is no netmask)
+    [ -n "$ended" ] && [ "$octet" != 0 ] && return 1
+    [ "$octet" = 255 ] || ended=1
     case "$octet" in
       255) bits=$((bits + 8)) ;; 254) bits=$((bits + 7)) ;; 252) bits=$((bits + 6)) ;;
       248) bits=$((bits + 5)) ;; 240) bits=$((bits + 4)) ;; 224) bits=$((bits + 3)) ;;
@@ -57,7 +60,10 @@ split_ip_param() {
 }
 
 valid_ip() {
-  echo "$1" | grep -qE '^([0-9]{1,3}\.){3}[0-9]{1,3}$' && return 0
+  if echo "$1" | grep -qE '^([0-9]{1,3}\.){3}[0-9]{1,3}$'; then
+    for octet in $(echo "$1" | tr . ' '); do [ "$octet" -le 255 ] || return 1; done
+    return 0
+  fi
   echo "$1" | grep -qE '^[0-9a-fA-F:]+$' && echo "$1" | grep -q : && return 0
   return 1
 }
@@ -72,7 +78,7 @@ write_resolv_conf() {
 
 # ip=<client>:<peer>:<gw>:<mask>:<hostname>:<iface>:<method>:<dns1>:<dns2>
 configure_static() {
-  local param=$1 client gw mask host iface method dns1 dns2 prefix fields
+  local param=$1 client gw mask host iface method dns1 dns2 prefix fields max_prefix
   fields=$(split_ip_param "$param")
   IFS='|' read -r client _ gw mask host iface method dns1 dns2 _ <<EOF
 $fields
@@ -85,7 +91,11 @@ EOF
   if [ -z "$mask" ]; then
     case "$client" in *:*) mask=64 ;; *) mask=24 ;; esac
   fi
-  if ! prefix=$(prefix_of "$mask"); then bad_param "ip=$param" "'$mask' is not a netmask or prefix length: ignored"; return 1; fi
+  case "$client" in *:*) max_prefix=128 ;; *) max_prefix=32 ;; esac
+  if ! prefix=$(prefix_of "$mask") || [ "$prefix" -gt "$max_prefix" ]; then
+    bad_param "ip=$param" "'$mask' is not a netmask or prefix length: ignored"
+    return 1
+  fi
   if [ -n "$gw" ] && ! valid_ip "$gw"; then bad_param "ip=$param" "gateway '$gw' is not an IP address: ignored"; return 1; fi
   [ -n "$iface" ] || iface=$(ordered_nics | head -n 1)
   if [ -z "$iface" ] || [ ! -e "/sys/class/net/$iface" ]; then
