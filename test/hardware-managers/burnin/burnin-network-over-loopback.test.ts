@@ -56,11 +56,13 @@ describe('burnin_network', () => {
     agents.push(agent);
     const { final, snapshots } = await runStep(client, 'burnin_network', {
       agent_burnin_fio_network_target: `127.0.0.1:${port}`,
-      agent_burnin_fio_network_runtime: 2,
+      // fio reports every second; 3 s leaves two reports to see while it runs even when a
+      // loaded machine delays the first one.
+      agent_burnin_fio_network_runtime: 3,
     });
     expect(final.command_status).toBe('SUCCEEDED');
     const report = final.command_result.clean_result;
-    expect(report).toMatchObject({ step: 'burnin_network', planned_seconds: 2, passed: true });
+    expect(report).toMatchObject({ step: 'burnin_network', planned_seconds: 3, passed: true });
     expect(report.parts).toHaveLength(1);
     expect(report.parts[0]).toMatchObject({ name: 'send to 127.0.0.1', passed: true, errors: 0 });
     expect(report.parts[0].mib_per_second).toBeGreaterThan(0);
