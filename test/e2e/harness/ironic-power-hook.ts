@@ -49,7 +49,6 @@ export class IronicPowerHook {
       try {
         const node = await this.ironic.node(this.nodeUuid);
         const change = node.driver_internal_info.last_power_state_change;
-        this.say(`hook sees ${String(change)} ${node.power_state} ${String(node.target_power_state)}`);
         // Ironic stamps the change before it records the new state: act once it has settled.
         if (change !== undefined && change !== this.#lastChange && !node.target_power_state) {
           this.#lastChange = change;
