@@ -34,7 +34,7 @@ image: build image-deps
 e2e: deps
 	@if [ -z "$${RAMDISK_AGENT_IMAGE_DIR:-}" ]; then $(MAKE) --no-print-directory image; fi
 	@if [ -z "$${RAMDISK_AGENT_BURNIN_IMAGE_DIR:-}" ]; then \
-	  if [ -n "$${RAMDISK_AGENT_IMAGE_DIR:-}" ]; then $(MAKE) --no-print-directory build image-deps; fi; \
+	  [ -f dist/ramdisk-agent.mjs ] || $(MAKE) --no-print-directory build image-deps; \
 	  BURNIN=1 image/build.sh dist/image-burnin; fi
 	@test/e2e/install-deps.sh
 	npx vitest run -c test/e2e/vitest.config.ts
