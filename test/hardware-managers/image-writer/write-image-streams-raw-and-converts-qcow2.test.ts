@@ -5,38 +5,28 @@
  * as blkid sees them, and live progress while it runs.
  */
 import { execFileSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { ImageServer } from '../../helpers/image-server.js';
-import { imageInfo, runWriteImage, startImageAgent, type ImageAgent } from './harness.js';
+import { describe, expect } from 'vitest';
+import { canUseLoopDevices } from '../../helpers/loop-devices.js';
+import { imageInfo, runWriteImage } from './harness.js';
+import { imageWriterTest } from './image-writer-lab.js';
 import { buildGptImage, buildMbrImage, qcow2ToRaw, readRange, sha256Of, toQcow2, type TestImage } from './test-images.js';
 
 const DISK_MIB = 4608; // sparse; above IPA's 4 GiB minimum so no hints are needed
 
+const it = imageWriterTest.extend<{ gpt: TestImage; mbr: TestImage }>({
+  gpt: [async ({ scratch }, use) => use(buildGptImage(scratch.dir)), { scope: 'file' }],
+  mbr: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir)), { scope: 'file' }],
+});
+
 describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', () => {
-  const scratch = new ScratchDevices();
-  let server: ImageServer;
-  let gpt: TestImage;
-  let mbr: TestImage;
-  let harness: ImageAgent | undefined;
-
-  beforeAll(async () => {
-    server = await ImageServer.start();
-    gpt = buildGptImage(scratch.dir);
-    mbr = buildMbrImage(scratch.dir);
-  });
-  afterEach(async () => {
-    await harness?.agent.close();
-    harness = undefined;
-  });
-  afterAll(async () => {
-    await server.close();
-    scratch.cleanup();
-  });
-
-  it('streams a raw MBR image so the device holds exactly the image bytes, with IPA result and root uuid', async () => {
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+  it('streams a raw MBR image so the device holds exactly the image bytes, with IPA result and root uuid', async ({
+    disks,
+    server,
+    mbr,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('mbr.raw', mbr.path);
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, mbr.sha256));
@@ -50,9 +40,14 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(readRange(device.path, 0, mbr.sizeBytes).equals(readRange(mbr.path, 0, mbr.sizeBytes))).toBe(true);
   });
 
-  it('streams a raw GPT image: partition data byte-identical, backup GPT moved to the disk end, UUIDs as blkid reports', async () => {
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+  it('streams a raw GPT image: partition data byte-identical, backup GPT moved to the disk end, UUIDs as blkid reports', async ({
+    disks,
+    server,
+    gpt,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('gpt.raw', gpt.path);
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, gpt.sha256, { deploy_boot_mode: 'uefi' }));
@@ -75,9 +70,14 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     );
   });
 
-  it('leaves a GPT image as large as the disk byte-identical (its backup header is already at the end)', async () => {
-    const device = scratch.create({ sizeMiB: gpt.sizeBytes / (1024 * 1024) });
-    harness = await startImageAgent([device.path]);
+  it('leaves a GPT image as large as the disk byte-identical (its backup header is already at the end)', async ({
+    disks,
+    server,
+    gpt,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: gpt.sizeBytes / (1024 * 1024) });
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('exact.raw', gpt.path);
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, gpt.sha256), {
@@ -88,9 +88,14 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(readRange(device.path, 0, gpt.sizeBytes).equals(readRange(gpt.path, 0, gpt.sizeBytes))).toBe(true);
   });
 
-  it('converts a qcow2 image on the disk itself: the device holds what qemu-img convert makes of it', async () => {
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+  it('converts a qcow2 image on the disk itself: the device holds what qemu-img convert makes of it', async ({
+    disks,
+    server,
+    gpt,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
     const qcow2 = toQcow2(gpt.path);
     const reference = qcow2ToRaw(qcow2);
     const url = server.serveFile('gpt.qcow2', qcow2);
@@ -108,10 +113,15 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(tail.includes(Buffer.from('QFI\xfb', 'latin1'))).toBe(false);
   });
 
-  it('spools a qcow2 to a scratch file when the disk cannot hold it beside its expansion, with the same result', async () => {
+  it('spools a qcow2 to a scratch file when the disk cannot hold it beside its expansion, with the same result', async ({
+    disks,
+    server,
+    gpt,
+    startAgent,
+  }) => {
     // 24 MiB virtual + ~6 MiB qcow2 + margin do not fit in 28 MiB: no room to park it on the disk.
-    const device = scratch.create({ sizeMiB: 28 });
-    harness = await startImageAgent([device.path]);
+    const device = disks.create({ sizeMiB: 28 });
+    const harness = await startAgent([device.path]);
     const qcow2 = toQcow2(gpt.path);
     const reference = qcow2ToRaw(qcow2);
     const url = server.serveFile('tight.qcow2', qcow2);
@@ -127,9 +137,14 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     );
   });
 
-  it('reports live progress (bytes downloaded and written, rate, ETA) while the image streams', async () => {
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+  it('reports live progress (bytes downloaded and written, rate, ETA) while the image streams', async ({
+    disks,
+    server,
+    mbr,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('slow.raw', mbr.path, { bytesPerSecond: 12 * 1024 * 1024 });
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, mbr.sha256));
@@ -145,9 +160,9 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(outcome.body.command_progress.stage).toBe('done');
   });
 
-  it('fails with InvalidImage when disk_format says qcow2 but the content is raw', async () => {
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+  it('fails with InvalidImage when disk_format says qcow2 but the content is raw', async ({ disks, server, mbr, startAgent }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('not-really.qcow2', mbr.path);
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, mbr.sha256, { disk_format: 'qcow2' }));
