@@ -5,61 +5,64 @@
  * boot entries are never changed by a test). ignore_bootloader_failure turns the failure
  * into a reported, ignored error.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { findEfiSystemPartition, registerBootEntries } from '../../../src/hardware/index.js';
 import { run } from '../../../src/hardware/exec.js';
-import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { ImageServer } from '../../helpers/image-server.js';
-import { imageInfo, runWriteImage, startImageAgent, type ImageAgent } from './harness.js';
+import { canUseLoopDevices } from '../../helpers/loop-devices.js';
+import { imageInfo, runWriteImage } from './harness.js';
+import { imageWriterTest } from './image-writer-lab.js';
 import { buildGptImage, buildMbrImage, type TestImage } from './test-images.js';
 
 const DISK_MIB = 4608;
 
+interface WrittenDisk {
+  device: string;
+  uuids: any;
+  /** image.install_bootloader on the agent that wrote the disk, polled to the end. */
+  installBootloader(params: Record<string, unknown>): Promise<any>;
+}
+
+const it = imageWriterTest.extend<{
+  gpt: TestImage;
+  noEsp: TestImage;
+  written: (image: TestImage, name: string) => Promise<WrittenDisk>;
+}>({
+  gpt: [async ({ scratch }, use) => use(buildGptImage(scratch.dir)), { scope: 'file' }],
+  noEsp: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir, 16, false)), { scope: 'file' }],
+  // Writes `image` onto a fresh disk of the test through an agent allowed only that disk.
+  written: async ({ disks, server, startAgent }, use) => {
+    await use(async (image, name) => {
+      const device = disks.create({ sizeMiB: DISK_MIB });
+      const harness = await startAgent([device.path]);
+      const outcome = await runWriteImage(harness.client, imageInfo(server.serveFile(name, image.path), image.sha256));
+      expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+      const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
+      return {
+        device: device.path,
+        uuids,
+        async installBootloader(params) {
+          const started = await harness.client.post('image.install_bootloader', params);
+          expect(started.status).toBe(200);
+          return harness.client.waitFor(started.body.id);
+        },
+      };
+    });
+  },
+});
+
 describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
-  const scratch = new ScratchDevices();
-  let server: ImageServer;
-  let gpt: TestImage;
-  let noEsp: TestImage;
-  let harness: ImageAgent | undefined;
-
-  beforeAll(async () => {
-    server = await ImageServer.start();
-    gpt = buildGptImage(scratch.dir);
-    noEsp = buildMbrImage(scratch.dir, 16, false);
-  });
-  afterEach(async () => {
-    await harness?.agent.close();
-    harness = undefined;
-  });
-  afterAll(async () => {
-    await server.close();
-    scratch.cleanup();
-  });
-
-  async function written(image: TestImage, name: string): Promise<{ device: string; uuids: any }> {
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
-    const outcome = await runWriteImage(harness.client, imageInfo(server.serveFile(name, image.path), image.sha256));
-    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
-    const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
-    return { device: device.path, uuids };
-  }
-
-  async function installBootloader(params: Record<string, unknown>): Promise<any> {
-    const started = await harness!.client.post('image.install_bootloader', params);
-    expect(started.status).toBe(200);
-    return harness!.client.waitFor(started.body.id);
-  }
-
-  it('has nothing to do for a BIOS whole-disk image', async () => {
-    const { device, uuids } = await written(gpt, 'bios.raw');
+  it('has nothing to do for a BIOS whole-disk image', async ({ gpt, written }) => {
+    const { device, uuids, installBootloader } = await written(gpt, 'bios.raw');
     const done = await installBootloader({ root_uuid: uuids['root uuid'], target_boot_mode: 'bios' });
     expect(done.command_status).toBe('SUCCEEDED');
     expect(done.command_result).toMatchObject({ boot_mode: 'bios', action: 'none', device });
   });
 
-  it('finds the ESP and its loader for UEFI, and refuses to touch NVRAM outside a ramdisk with a clear error', async () => {
-    const { uuids } = await written(gpt, 'uefi.raw');
+  it('finds the ESP and its loader for UEFI, and refuses to touch NVRAM outside a ramdisk with a clear error', async ({
+    gpt,
+    written,
+  }) => {
+    const { uuids, installBootloader } = await written(gpt, 'uefi.raw');
     const done = await installBootloader({
       root_uuid: uuids['root uuid'],
       efi_system_part_uuid: uuids['efi system partition uuid'],
@@ -71,30 +74,30 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     expect(done.command_error.details).toContain('\\EFI\\BOOT\\BOOTX64.EFI');
   });
 
-  it('reports an ignored failure as success when ignore_bootloader_failure is set', async () => {
-    await written(gpt, 'uefi-ignored.raw');
+  it('reports an ignored failure as success when ignore_bootloader_failure is set', async ({ gpt, written }) => {
+    const { installBootloader } = await written(gpt, 'uefi-ignored.raw');
     const done = await installBootloader({ root_uuid: '0x00000000', target_boot_mode: 'uefi', ignore_bootloader_failure: true });
     expect(done.command_status).toBe('SUCCEEDED');
     expect(done.command_result.action).toBe('none');
     expect(done.command_result.ignored_error).toContain('Refusing to change this machine');
   });
 
-  it('fails with DeviceNotFound when the written disk has no EFI system partition', async () => {
-    await written(noEsp, 'no-esp.raw');
+  it('fails with DeviceNotFound when the written disk has no EFI system partition', async ({ noEsp, written }) => {
+    const { installBootloader } = await written(noEsp, 'no-esp.raw');
     const done = await installBootloader({ root_uuid: '0x5e6f7a8b', target_boot_mode: 'uefi' });
     expect(done.command_status).toBe('FAILED');
     expect(done.command_error.type).toBe('DeviceNotFound');
     expect(done.command_error.details).toMatch(/No EFI system partition found on \/dev\/loop\d+/);
   });
 
-  it('answers 400 for an unknown boot mode', async () => {
-    const device = scratch.create({ sizeMiB: 64 });
-    harness = await startImageAgent([device.path]);
+  it('answers 400 for an unknown boot mode', async ({ disks, startAgent }) => {
+    const device = disks.create({ sizeMiB: 64 });
+    const harness = await startAgent([device.path]);
     const response = await harness.client.post('image.install_bootloader', { root_uuid: 'x', target_boot_mode: 'legacy' });
     expect(response.status).toBe(400);
   });
 
-  it('says so, instead of crashing, when efibootmgr is not installed', async () => {
+  it('says so, instead of crashing, when efibootmgr is not installed', async ({ gpt, written }) => {
     const { device } = await written(gpt, 'no-efibootmgr.raw');
     const exec = (file: string, args?: readonly string[]) => run(file, args);
     const { partition } = await findEfiSystemPartition(exec, device);
