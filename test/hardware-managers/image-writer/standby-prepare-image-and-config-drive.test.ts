@@ -5,10 +5,10 @@
  * by `blkid -L config-2`; standby.get_partition_uuids with IPA's keys matching blkid.
  */
 import { execFileSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { ImageServer } from '../../helpers/image-server.js';
-import { imageInfo, startImageAgent, type ImageAgent } from './harness.js';
+import { describe, expect } from 'vitest';
+import { canUseLoopDevices } from '../../helpers/loop-devices.js';
+import { imageInfo } from './harness.js';
+import { imageWriterTest } from './image-writer-lab.js';
 import { buildConfigDrive, buildGptImage, buildMbrImage, readRange, type TestImage } from './test-images.js';
 
 const DISK_MIB = 4608;
@@ -30,34 +30,15 @@ async function configDriveByLabel(expected: string): Promise<string> {
   }
 }
 
+const it = imageWriterTest.extend<{ gpt: TestImage; mbr: TestImage; configdrive: { base64: string; iso: Buffer } }>({
+  gpt: [async ({ scratch }, use) => use(buildGptImage(scratch.dir)), { scope: 'file' }],
+  mbr: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir)), { scope: 'file' }],
+  configdrive: [async ({ scratch }, use) => use(buildConfigDrive(scratch.dir)), { scope: 'file' }],
+});
+
+// blkid -L searches every device: each test's disks are detached before the next test starts.
 describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config drive', () => {
-  const scratch = new ScratchDevices();
-  let server: ImageServer;
-  let gpt: TestImage;
-  let mbr: TestImage;
-  let configdrive: { base64: string; iso: Buffer };
-  let harness: ImageAgent | undefined;
-  // blkid -L searches every device: each config drive test detaches its disk before the next.
-  let disks: ScratchDevices | undefined;
-
-  beforeAll(async () => {
-    server = await ImageServer.start();
-    gpt = buildGptImage(scratch.dir);
-    mbr = buildMbrImage(scratch.dir);
-    configdrive = buildConfigDrive(scratch.dir);
-  });
-  afterEach(async () => {
-    await harness?.agent.close();
-    harness = undefined;
-    disks?.cleanup();
-    disks = undefined;
-  });
-  afterAll(async () => {
-    await server.close();
-    scratch.cleanup();
-  });
-
-  it.each([
+  it.for<[Record<string, unknown>, string | RegExp]>([
     [{ urls: ['http://x/y'] }, "Image is missing 'id' field."],
     [{ id: 'a' }, "Image is missing 'urls' field."],
     [{ id: 'a', urls: [] }, "Image 'urls' must be a list with at least one element."],
@@ -71,9 +52,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
       { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(64), image_type: 'partition' },
       /partition image; this agent writes whole-disk images only/,
     ],
-  ])('answers 400 before starting for invalid image_info %j', async (info, message) => {
-    const device = scratch.create({ sizeMiB: 64 });
-    harness = await startImageAgent([device.path]);
+  ])('answers 400 before starting for invalid image_info %j', async ([info, message], { disks, startAgent }) => {
+    const device = disks.create({ sizeMiB: 64 });
+    const harness = await startAgent([device.path]);
     const response = await harness.client.post('standby.prepare_image', { image_info: info });
     expect(response.status).toBe(400);
     expect(response.body.faultstring).toMatch(
@@ -82,9 +63,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect((await harness.client.list()).body.commands).toEqual([]);
   });
 
-  it('refuses a 32-digit MD5 checksum with 400 when md5 is disabled', async () => {
-    const device = scratch.create({ sizeMiB: 64 });
-    harness = await startImageAgent([device.path], { md5Enabled: false });
+  it('refuses a 32-digit MD5 checksum with 400 when md5 is disabled', async ({ disks, startAgent }) => {
+    const device = disks.create({ sizeMiB: 64 });
+    const harness = await startAgent([device.path], { md5Enabled: false });
     const response = await harness.client.post('standby.prepare_image', {
       image_info: { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(32) },
     });
@@ -92,10 +73,15 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(response.body.faultstring).toMatch(/Image checksum is not available/);
   });
 
-  it('writes a GPT image with the config drive in a new last partition labelled config-2, found by blkid -L', async () => {
-    disks = new ScratchDevices();
+  it('writes a GPT image with the config drive in a new last partition labelled config-2, found by blkid -L', async ({
+    disks,
+    server,
+    gpt,
+    configdrive,
+    startAgent,
+  }) => {
     const device = disks.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('cd-gpt.raw', gpt.path);
 
     const started = await harness.client.post('standby.prepare_image', {
@@ -128,10 +114,15 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(uuids.partitions).toEqual({ 'efi system partition': `${device.path}p1`, configdrive: partition });
   });
 
-  it('adds the config drive to an MBR image as a primary partition, keeping the disk signature, the same way when written again', async () => {
-    disks = new ScratchDevices();
+  it('adds the config drive to an MBR image as a primary partition, keeping the disk signature, the same way when written again', async ({
+    disks,
+    server,
+    mbr,
+    configdrive,
+    startAgent,
+  }) => {
     const device = disks.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('cd-mbr.raw', mbr.path);
     const info = imageInfo(url, mbr.sha256);
 
@@ -160,10 +151,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(await configDriveByLabel(`${device.path}p3`)).toBe(`${device.path}p3`);
   });
 
-  it('downloads the config drive when Ironic sends a URL to it', async () => {
-    disks = new ScratchDevices();
+  it('downloads the config drive when Ironic sends a URL to it', async ({ disks, server, gpt, configdrive, startAgent }) => {
     const device = disks.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+    const harness = await startAgent([device.path]);
     const url = server.serveFile('cd-url.raw', gpt.path);
     const configdriveUrl = server.serveBuffer('configdrive.b64', configdrive.base64);
 
@@ -182,10 +172,15 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(blkid('-p', '-s', 'TYPE', '-o', 'value', partition)).toBe('iso9660');
   });
 
-  it('fails a config drive over 64 MiB with ConfigDriveTooLargeError before touching the disk', async () => {
+  it('fails a config drive over 64 MiB with ConfigDriveTooLargeError before touching the disk', async ({
+    disks,
+    server,
+    gpt,
+    startAgent,
+  }) => {
     const { gzipSync } = await import('node:zlib');
-    const device = scratch.create({ sizeMiB: DISK_MIB });
-    harness = await startImageAgent([device.path]);
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
     const marker = Buffer.from('untouched disk marker');
     execFileSync('dd', [`of=${device.path}`, 'conv=notrunc', 'status=none'], { input: marker });
     const tooLarge = gzipSync(Buffer.alloc(65 * 1024 * 1024)).toString('base64');
@@ -204,9 +199,9 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     expect(readRange(device.path, 0, marker.length).equals(marker)).toBe(true);
   });
 
-  it('answers {} from get_partition_uuids before any image was written', async () => {
-    const device = scratch.create({ sizeMiB: 64 });
-    harness = await startImageAgent([device.path]);
+  it('answers {} from get_partition_uuids before any image was written', async ({ disks, startAgent }) => {
+    const device = disks.create({ sizeMiB: 64 });
+    const harness = await startAgent([device.path]);
     const response = await harness.client.post('standby.get_partition_uuids', {}, true);
     expect(response.body.command_status).toBe('SUCCEEDED');
     expect(response.body.command_result).toEqual({});
