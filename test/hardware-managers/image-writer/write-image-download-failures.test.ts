@@ -8,56 +8,58 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { canUseLoopDevices, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
+import { describe, expect } from 'vitest';
+import { canUseLoopDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
 import { HttpProxy } from '../../helpers/http-proxy.js';
-import { ImageServer } from '../../helpers/image-server.js';
-import { imageInfo, runWriteImage, startImageAgent, type ImageAgent } from './harness.js';
+import type { ImageServer } from '../../helpers/image-server.js';
+import { imageInfo, runWriteImage } from './harness.js';
+import { imageWriterTest } from './image-writer-lab.js';
 import { buildMbrImage, readRange, type TestImage } from './test-images.js';
 
 const DISK_MIB = 4608;
 
-describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
-  const scratch = new ScratchDevices();
-  let server: ImageServer;
-  let image: TestImage;
-  let device: ScratchDevice;
-  let harness: ImageAgent | undefined;
-  let seq = 0;
+let seq = 0;
 
-  beforeAll(async () => {
-    server = await ImageServer.start();
-    image = buildMbrImage(scratch.dir);
-    device = scratch.create({ sizeMiB: DISK_MIB });
-  });
+const it = imageWriterTest.extend<{
+  image: TestImage;
+  disk: ScratchDevice;
+  device: ScratchDevice;
+  serve: (options?: Parameters<ImageServer['serveFile']>[2]) => { name: string; url: string };
+  deviceMatchesImage: () => boolean;
+}>({
+  image: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir)), { scope: 'file' }],
+  disk: [async ({ scratch }, use) => use(scratch.create({ sizeMiB: DISK_MIB })), { scope: 'file' }],
   // Every test starts from a zeroed device, so "the device holds the image" proves this test's write.
-  beforeEach(() => {
+  device: async ({ disk, image }, use) => {
     execFileSync('dd', [
       'if=/dev/zero',
-      `of=${device.path}`,
+      `of=${disk.path}`,
       'bs=1M',
       `count=${image.sizeBytes / (1024 * 1024)}`,
       'oflag=direct',
       'status=none',
     ]);
-  });
-  afterEach(async () => {
-    await harness?.agent.close();
-    harness = undefined;
-  });
-  afterAll(async () => {
-    await server.close();
-    scratch.cleanup();
-  });
+    await use(disk);
+  },
+  // The image under a name of its own, so each test counts only its own requests.
+  serve: async ({ server, image }, use) =>
+    use((options = {}) => {
+      const name = `image-${++seq}.raw`;
+      return { name, url: server.serveFile(name, image.path, options) };
+    }),
+  deviceMatchesImage: async ({ device, image }, use) =>
+    use(() => readRange(device.path, 0, image.sizeBytes).equals(readRange(image.path, 0, image.sizeBytes))),
+});
 
-  const serve = (options: Parameters<ImageServer['serveFile']>[2] = {}) => {
-    const name = `image-${++seq}.raw`;
-    return { name, url: server.serveFile(name, image.path, options) };
-  };
-  const deviceMatchesImage = () => readRange(device.path, 0, image.sizeBytes).equals(readRange(image.path, 0, image.sizeBytes));
-
-  it('fails a wrong checksum with ImageChecksumError naming the expected and the computed value, after retrying the download', async () => {
-    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 1 });
+describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
+  it('fails a wrong checksum with ImageChecksumError naming the expected and the computed value, after retrying the download', async ({
+    server,
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path], { imageDownloadConnectionRetries: 1 });
     const { name, url } = serve();
     const wrong = 'a'.repeat(64);
 
@@ -74,8 +76,14 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(readRange(device.path, 510, 512).equals(Buffer.from([0x55, 0xaa]))).toBe(false);
   });
 
-  it('verifies a legacy sha512 `checksum` and an md5 one by their length', async () => {
-    harness = await startImageAgent([device.path]);
+  it('verifies a legacy sha512 `checksum` and an md5 one by their length', async ({
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path]);
     const data = readFileSync(image.path);
     const { url } = serve();
     const sha512 = createHash('sha512').update(data).digest('hex');
@@ -97,8 +105,15 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(viaMd5.body.command_result.deploy_result.checksum.algorithm).toBe('md5');
   });
 
-  it('takes the checksum from a checksum file URL, finding the line for the image name', async () => {
-    harness = await startImageAgent([device.path]);
+  it('takes the checksum from a checksum file URL, finding the line for the image name', async ({
+    server,
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path]);
     const { name, url } = serve();
     const sums = `# SHA256 sums\n${'b'.repeat(64)}  other.raw\n${image.sha256}  ${name}\n`;
     const sumsUrl = server.serveBuffer(`SHA256SUMS-${seq}`, sums);
@@ -112,8 +127,15 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(deviceMatchesImage()).toBe(true);
   });
 
-  it('resumes a cut download with Range/If-Range from the last byte received and writes the exact image', async () => {
-    harness = await startImageAgent([device.path]);
+  it('resumes a cut download with Range/If-Range from the last byte received and writes the exact image', async ({
+    server,
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path]);
     const cutAt = 5 * 1024 * 1024 + 12345;
     const { name, url } = serve({ truncateAfter: cutAt, truncateTimes: 1 });
 
@@ -128,8 +150,15 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(deviceMatchesImage()).toBe(true);
   });
 
-  it('starts over from byte 0 when the server cannot resume, and still writes the exact image', async () => {
-    harness = await startImageAgent([device.path]);
+  it('starts over from byte 0 when the server cannot resume, and still writes the exact image', async ({
+    server,
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path]);
     const { name, url } = serve({ truncateAfter: 3 * 1024 * 1024, truncateTimes: 1, ignoreRange: true });
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
@@ -139,8 +168,14 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(deviceMatchesImage()).toBe(true);
   });
 
-  it('fails with ImageDownloadError when every attempt is cut short: never SUCCEEDED', async () => {
-    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 2 });
+  it('fails with ImageDownloadError when every attempt is cut short: never SUCCEEDED', async ({
+    server,
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path], { imageDownloadConnectionRetries: 2 });
     const { name, url } = serve({ truncateAfter: 1024 * 1024 });
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
@@ -153,8 +188,14 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(list.body.commands.every((c: any) => c.command_status !== 'SUCCEEDED')).toBe(true);
   });
 
-  it('does not retry a 404 (fatal, as IPA) and retries 503s until the image comes', async () => {
-    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 3 });
+  it('does not retry a 404 (fatal, as IPA) and retries 503s until the image comes', async ({
+    server,
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path], { imageDownloadConnectionRetries: 3 });
     const missing = await runWriteImage(harness.client, imageInfo(server.url('no-such-image.raw'), image.sha256));
     expect(missing.status).toBe('FAILED');
     expect(missing.body.command_error.details).toMatch(/Received status code 404/);
@@ -166,8 +207,15 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(server.requestsFor(name).map((r) => r.status)).toEqual([503, 503, 200]);
   });
 
-  it('moves on to the next URL after a 404, as IPA, and names every URL when none works', async () => {
-    harness = await startImageAgent([device.path], { imageDownloadConnectionRetries: 3 });
+  it('moves on to the next URL after a 404, as IPA, and names every URL when none works', async ({
+    server,
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path], { imageDownloadConnectionRetries: 3 });
     const { name, url } = serve();
     const missing = server.url('moved-away.raw');
     const moved = await runWriteImage(harness.client, imageInfo(url, image.sha256, { urls: [missing, url] }));
@@ -183,10 +231,16 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(none.body.command_error.details).toMatch(/moved-away\.raw.*404[^]*gone-too\.raw.*404/);
   });
 
-  it('goes through the proxy image_info names, and around it for no_proxy hosts', async () => {
+  it('goes through the proxy image_info names, and around it for no_proxy hosts', async ({
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
     const proxy = await HttpProxy.start();
     try {
-      harness = await startImageAgent([device.path]);
+      const harness = await startAgent([device.path]);
       const { url } = serve();
       const through = await runWriteImage(harness.client, imageInfo(url, image.sha256, { proxies: { http: proxy.url } }));
       expect(through.status, JSON.stringify(through.body.command_error)).toBe('SUCCEEDED');
@@ -206,8 +260,13 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     }
   });
 
-  it('gives up with ImageDownloadError when the download outlasts image_download_max_duration', async () => {
-    harness = await startImageAgent([device.path], { imageDownloadMaxDuration: 1 });
+  it('gives up with ImageDownloadError when the download outlasts image_download_max_duration', async ({
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path], { imageDownloadMaxDuration: 1 });
     const { url } = serve({ bytesPerSecond: 4 * 1024 * 1024 });
 
     const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
@@ -217,8 +276,8 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(outcome.body.command_error.details).toMatch(/took longer than 1 s/);
   });
 
-  it('follows redirects to the image', async () => {
-    harness = await startImageAgent([device.path]);
+  it('follows redirects to the image', async ({ server, image, device, serve, deviceMatchesImage, startAgent }) => {
+    const harness = await startAgent([device.path]);
     const { name, url } = serve();
     const first = server.serveRedirect(`moved-${seq}.raw`, server.serveRedirect(`moved-again-${seq}.raw`, url, 307), 301);
 
@@ -229,8 +288,13 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(deviceMatchesImage()).toBe(true);
   });
 
-  it('sends the Authorization header Ironic provides (base64 of the header value)', async () => {
-    harness = await startImageAgent([device.path]);
+  it('sends the Authorization header Ironic provides (base64 of the header value)', async ({
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path]);
     const header = 'Bearer s3cr3t-token';
     const { url } = serve({ authorization: header });
 
