@@ -6,31 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { describe, expect } from 'vitest';
 import { states } from '../../../src/conductor/states.js';
-import { enrollHostNode, startConductor, waitForState, type RunningConductor } from '../../conductor/helpers.js';
+import { conductorTest as it } from '../../conductor/conductor-lab.js';
+import { enrollHostNode, waitForState } from '../../conductor/helpers.js';
 import { AgentProcess } from '../../interop/harness/agent-process.js';
 import { canUseLoopDevices, ScratchDevices } from '../../helpers/loop-devices.js';
-import { canThrottleWrites, throttleWrites, type WriteThrottle } from '../../helpers/throttled-device.js';
-
-let running: RunningConductor | undefined;
-let scratch: ScratchDevices | undefined;
-let throttle: WriteThrottle | undefined;
-let server: Server | undefined;
-const agents: AgentProcess[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await running?.close();
-  running = undefined;
-  if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-  server = undefined;
-  throttle?.release();
-  throttle = undefined;
-  scratch?.cleanup();
-  scratch = undefined;
-});
+import { canThrottleWrites, throttleWrites } from '../../helpers/throttled-device.js';
 
 function partitionedImage(size: number): Buffer {
   const bytes = randomBytes(size);
@@ -54,18 +37,20 @@ function partitionTableType(device: string): string {
 }
 
 describe.skipIf(!canUseLoopDevices() || !canThrottleWrites())('SIGTERM while an image is written', () => {
-  it('leaves no partition table on the disk', async () => {
-    scratch = new ScratchDevices();
+  it('leaves no partition table on the disk', async ({ lab }) => {
+    const scratch = new ScratchDevices();
+    lab.defer(() => scratch.cleanup());
     const disk = scratch.create({ sizeMiB: 32 });
     const image = partitionedImage(24 * 1024 * 1024);
-    server = createServer((_request, response) => {
+    const server = createServer((_request, response) => {
       response.writeHead(200, { 'content-length': String(image.length), 'content-type': 'application/octet-stream' });
       response.end(image);
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    lab.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/image.raw`;
 
-    running = await startConductor();
+    const running = await lab.start();
     const { conductor } = running;
     const node = await enrollHostNode(conductor, {
       automatedClean: false,
@@ -83,9 +68,10 @@ describe.skipIf(!canUseLoopDevices() || !canThrottleWrites())('SIGTERM while an 
     await conductor.provision(node.uuid, 'active');
     await waitForState(conductor, node.uuid, states.DEPLOYWAIT);
     // 24 MiB at 2 MiB/s: about twelve seconds of writing.
-    throttle = throttleWrites(disk, 2 * 1024 * 1024);
+    const throttle = throttleWrites(disk, 2 * 1024 * 1024);
+    lab.defer(() => throttle.release());
     const agent = await AgentProcess.start({ apiUrl: running.url, allowDevices: [disk.path] });
-    agents.push(agent);
+    lab.defer(() => agent.stop());
     await agent.waitFor((r) => r.msg === 'streaming raw image onto the device', 60_000, 'the image write to start');
     const deadline = Date.now() + 20_000;
     while (partitionTableType(disk.path) !== 'dos' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
