@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = join(import.meta.dirname, '..', '..');
 const built = join(repo, 'dist', 'image');
@@ -43,9 +43,17 @@ interface Manifest {
 }
 
 describe.skipIf(skipReason() !== undefined)('the ramdisk image', () => {
-  const second = mkdtempSync(join(tmpdir(), 'ramdisk-image-test-'));
-  afterAll(() => rmSync(second, { recursive: true, force: true }));
-  const manifest = JSON.parse(readFileSync(join(built, 'manifest.json'), 'utf8')) as Manifest;
+  // Made when the suite runs, not when it is collected: a skipped suite is still collected, and
+  // a clean checkout has no dist/image to read.
+  let second = '';
+  let manifest: Manifest;
+  beforeAll(() => {
+    second = mkdtempSync(join(tmpdir(), 'ramdisk-image-test-'));
+    manifest = JSON.parse(readFileSync(join(built, 'manifest.json'), 'utf8')) as Manifest;
+  });
+  afterAll(() => {
+    if (second) rmSync(second, { recursive: true, force: true });
+  });
 
   it('a rebuild from the same inputs has the same sha256 for every output', () => {
     execFileSync(join(repo, 'image', 'build.sh'), [join(second, 'image')], { stdio: 'inherit', timeout: 900_000 });

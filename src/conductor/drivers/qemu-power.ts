@@ -42,7 +42,8 @@ export const QEMU_PROPERTIES: Record<string, { description: string; required: bo
   qemu_memory_mib: { description: 'Guest RAM in MiB. Default 512.', required: false },
   qemu_cpus: { description: 'Number of virtual CPUs. Default 2.', required: false },
   qemu_accel: {
-    description: 'Accelerator: "kvm" or "tcg". Default "kvm" when /dev/kvm is usable and the CPU has vmx/svm, else "tcg" (software emulation).',
+    description:
+      'Accelerator: "kvm" or "tcg". Default "kvm" when /dev/kvm is usable and the CPU has vmx/svm, else "tcg" (software emulation).',
     required: false,
   },
   qemu_mac: {
@@ -238,9 +239,26 @@ export function runningPid(stateDir: string): number | undefined {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Whether `pid` has not finished exiting. An exiting QEMU loses its command line (so
+ * `runningPid` no longer names it) before it closes its files, and so before the disk images'
+ * locks are released: powering on again at that moment would fail to lock them. A zombie
+ * (reparented daemons are not always reaped in containers) has released everything.
+ */
+function stillExiting(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX]/s.test(stat);
+  } catch {
+    return false;
+  }
+}
+
 async function waitForExit(stateDir: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (runningPid(stateDir) !== undefined) {
+  const pid = runningPid(stateDir);
+  if (pid === undefined) return true;
+  while (runningPid(stateDir) !== undefined || stillExiting(pid)) {
     if (Date.now() >= deadline) return false;
     await sleep(100);
   }
