@@ -11,14 +11,13 @@
  * whose live progress (through the agent's `command_progress`) and reports are checked.
  */
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient, type AgentCommand } from '../../src/conductor/agent-client.js';
-import { runConductorCommand } from '../../src/conductor/cli/conductor-command.js';
-import { startConductorService, type ServingConductor } from '../../src/conductor/cli/serve.js';
+import type { ServingConductor } from '../../src/conductor/cli/serve.js';
 import { FakeInspector } from '../helpers/fake-inspector.js';
 import { freePort } from '../interop/harness/free-port.js';
 import { followNode } from './harness/follow.js';
+import { conductorCli, startScenarioConductor } from './harness/our-conductor.js';
 import { burninImageDir, checkInspectionPayload } from './harness/inspection-check.js';
 import { missingImage } from './harness/image-files.js';
 import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
@@ -32,18 +31,7 @@ let world: E2eWorld | undefined;
 let service: ServingConductor | undefined;
 let inspector: FakeInspector | undefined;
 
-async function cli(...argv: string[]): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      out += String(chunk);
-      done();
-    },
-  });
-  const code = await runConductorCommand([...argv, '--url', service!.url], sink);
-  if (code !== 0) throw new Error(`ramdisk-agent conductor ${argv[0]} exited ${code}: ${out}`);
-  return out;
-}
+const cli = (...argv: string[]) => conductorCli(service!.url, ...argv);
 
 describe.skipIf(skip)(`e2e: inspection and burn-in in the booted ramdisk${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
@@ -56,17 +44,7 @@ describe.skipIf(skip)(`e2e: inspection and burn-in in the booted ramdisk${skip ?
       hostPorts: [inspectorPort],
       kernelParams: [`ipa-inspection-callback-url=http://${GUEST_HOST}:${inspectorPort}/v1/continue`],
     });
-    service = await startConductorService({
-      host: '127.0.0.1',
-      port: apiPort,
-      dbPath: join(world.dir, 'conductor.sqlite'),
-      logLevel: 'info',
-      logFile: join(world.dir, 'conductor.log'),
-      conf: {
-        api: { ramdiskHeartbeatTimeout: 10, publicUrl: world.guestApiUrl },
-        deploy: { fastTrack: true, defaultBootMode: 'bios' },
-      },
-    });
+    service = await startScenarioConductor(world, apiPort);
   }, 120_000);
 
   afterAll(async () => {

@@ -6,15 +6,13 @@
  * as a rebuild); the host checks the disk files after each phase. Fast track keeps the agent
  * booted from cleaning into the first deploy.
  */
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConductorApiClient } from '../../src/conductor/cli/api-client.js';
-import { runConductorCommand } from '../../src/conductor/cli/conductor-command.js';
-import { startConductorService, type ServingConductor } from '../../src/conductor/cli/serve.js';
+import type { ServingConductor } from '../../src/conductor/cli/serve.js';
 import { freePort } from '../interop/harness/free-port.js';
 import { checkDeployed, checkZero } from './harness/disk-check.js';
 import { followNode } from './harness/follow.js';
+import { conductorCli, startScenarioConductor } from './harness/our-conductor.js';
 import { type DeployImage, E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
 
 const PHASE_TIMEOUT_MS = 300_000;
@@ -22,35 +20,13 @@ const skip = e2eSkipReason();
 let world: E2eWorld | undefined;
 let service: ServingConductor | undefined;
 
-async function cli(...argv: string[]): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      out += String(chunk);
-      done();
-    },
-  });
-  const code = await runConductorCommand([...argv, '--url', service!.url], sink);
-  if (code !== 0) throw new Error(`ramdisk-agent conductor ${argv[0]} exited ${code}: ${out}`);
-  return out;
-}
+const cli = (...argv: string[]) => conductorCli(service!.url, ...argv);
 
 describe.skipIf(skip)(`e2e: our conductor drives a PXE-booted QEMU machine${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
     const apiPort = await freePort();
     world = await E2eWorld.create('our conductor', apiPort);
-    service = await startConductorService({
-      host: '127.0.0.1',
-      port: apiPort,
-      dbPath: join(world.dir, 'conductor.sqlite'),
-      logLevel: 'info',
-      logFile: join(world.dir, 'conductor.log'),
-      conf: {
-        api: { ramdiskHeartbeatTimeout: 10, publicUrl: world.guestApiUrl },
-        deploy: { fastTrack: true, defaultBootMode: 'bios' },
-        agent: { postDeployGetPowerStateRetries: 12, postDeployGetPowerStateRetryInterval: 5 },
-      },
-    });
+    service = await startScenarioConductor(world, apiPort);
   }, 120_000);
 
   afterAll(async () => {

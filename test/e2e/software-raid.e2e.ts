@@ -12,14 +12,13 @@
  * Last, `burnin_cpu` on this image, which leaves stress-ng out: the clean fails naming it.
  */
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/conductor/agent-client.js';
 import { ConductorApiClient } from '../../src/conductor/cli/api-client.js';
-import { runConductorCommand } from '../../src/conductor/cli/conductor-command.js';
-import { startConductorService, type ServingConductor } from '../../src/conductor/cli/serve.js';
+import type { ServingConductor } from '../../src/conductor/cli/serve.js';
 import { freePort } from '../interop/harness/free-port.js';
 import { followNode } from './harness/follow.js';
+import { conductorCli, startScenarioConductor } from './harness/our-conductor.js';
 import {
   checkRaidMembers,
   expectNoRaidLeft,
@@ -34,35 +33,13 @@ const skip = e2eSkipReason();
 let world: E2eWorld | undefined;
 let service: ServingConductor | undefined;
 
-async function cli(...argv: string[]): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      out += String(chunk);
-      done();
-    },
-  });
-  const code = await runConductorCommand([...argv, '--url', service!.url], sink);
-  if (code !== 0) throw new Error(`ramdisk-agent conductor ${argv[0]} exited ${code}: ${out}`);
-  return out;
-}
+const cli = (...argv: string[]) => conductorCli(service!.url, ...argv);
 
 describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
     const apiPort = await freePort();
     world = await E2eWorld.create('software RAID', apiPort, { extraDisks: RAID_DISKS });
-    service = await startConductorService({
-      host: '127.0.0.1',
-      port: apiPort,
-      dbPath: join(world.dir, 'conductor.sqlite'),
-      logLevel: 'info',
-      logFile: join(world.dir, 'conductor.log'),
-      conf: {
-        api: { ramdiskHeartbeatTimeout: 10, publicUrl: world.guestApiUrl },
-        deploy: { fastTrack: true, defaultBootMode: 'bios' },
-        agent: { postDeployGetPowerStateRetries: 12, postDeployGetPowerStateRetryInterval: 5 },
-      },
-    });
+    service = await startScenarioConductor(world, apiPort);
   }, 120_000);
 
   afterAll(async () => {
