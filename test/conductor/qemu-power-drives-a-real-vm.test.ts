@@ -78,7 +78,7 @@ function driverInfo(extra: Record<string, unknown> = {}): Record<string, unknown
 /** Alive and not a zombie (a daemonized QEMU's parent is init, which may reap it late). */
 function processAlive(pid: number): boolean {
   try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }

@@ -254,10 +254,12 @@ function stillExiting(pid: number): boolean {
   }
 }
 
-async function waitForExit(stateDir: string, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits for the QEMU whose pid was read before it was told to quit: read afterwards, an
+ * exiting QEMU may already have lost the command line that `runningPid` recognises it by.
+ */
+async function waitForExit(stateDir: string, pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  const pid = runningPid(stateDir);
-  if (pid === undefined) return true;
   while (runningPid(stateDir) !== undefined || stillExiting(pid)) {
     if (Date.now() >= deadline) return false;
     await sleep(100);
@@ -342,10 +344,10 @@ export class QemuPower extends PowerInterface {
       task.conductor.log.warn({ node: task.node.uuid }, `QMP quit failed (${(error as Error).message}); terminating QEMU`);
       process.kill(pid, 'SIGTERM');
     }
-    if (await waitForExit(config.stateDir, 10_000)) return;
+    if (await waitForExit(config.stateDir, pid, 10_000)) return;
     const stuck = runningPid(config.stateDir);
     if (stuck !== undefined) process.kill(stuck, 'SIGKILL');
-    if (!(await waitForExit(config.stateDir, 5_000)))
+    if (!(await waitForExit(config.stateDir, pid, 5_000)))
       throw new PowerStateFailure(
         `Failed to set node ${task.node.uuid} power state to power off: QEMU (pid ${pid}) did not exit.`,
       );
@@ -353,7 +355,8 @@ export class QemuPower extends PowerInterface {
 
   /** ACPI power button; the guest must shut down by itself within the timeout. */
   async #softPowerOff(task: Task, config: QemuConfig, timeoutS: number): Promise<void> {
-    if (runningPid(config.stateDir) === undefined) return;
+    const pid = runningPid(config.stateDir);
+    if (pid === undefined) return;
     try {
       await qmpCommand(files(config).qmp, 'system_powerdown');
     } catch (error) {
@@ -361,7 +364,7 @@ export class QemuPower extends PowerInterface {
         `Failed to set node ${task.node.uuid} power state to soft power off: ${(error as Error).message}`,
       );
     }
-    if (!(await waitForExit(config.stateDir, timeoutS * 1000)))
+    if (!(await waitForExit(config.stateDir, pid, timeoutS * 1000)))
       throw new PowerStateFailure(
         `Failed to set node ${task.node.uuid} power state to soft power off: the guest did not power off within ${timeoutS} seconds.`,
       );
