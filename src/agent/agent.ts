@@ -16,6 +16,7 @@ import { publishHostModules } from '../hardware/host-modules.js';
 import { defaultNodeModulesDirs, findInstalledPlugins, loadHardwareManagers, type LoadProblem } from '../hardware/loader.js';
 import type { Logger } from '../hardware/logger.js';
 import { ManagerRegistry } from '../hardware/registry.js';
+import { LOG_SERIALIZERS } from '../shared/log-serializers.js';
 import { AGENT_VERSION } from '../version.js';
 import { CommandRunner } from './command-runner.js';
 import type { AgentConfig } from './config/schema.js';
@@ -86,7 +87,10 @@ function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.L
         ? (given as LoggerOptions)
         : { level: options.config.logLevel };
   const { stream, ...pinoOptions } = base;
-  return pino({ redact: LOG_REDACTION, ...pinoOptions }, buffer.tee(stream ?? process.stdout)) as Logger & pino.Logger;
+  return pino(
+    { redact: LOG_REDACTION, serializers: LOG_SERIALIZERS, ...pinoOptions },
+    buffer.tee(stream ?? process.stdout),
+  ) as Logger & pino.Logger;
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {

@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as agentErrors from '../../src/agent/errors.js';
 import * as hardwareErrors from '../../src/hardware/errors.js';
+import { LOG_SERIALIZERS } from '../../src/shared/log-serializers.js';
 
 type ErrorModules = { hardware: typeof hardwareErrors; agent: typeof agentErrors };
 
@@ -164,5 +166,16 @@ describe('error wire types', () => {
       details: 'bad image',
     });
     expect(new minifiedName('x').type).toBe('AcmeFlashError');
+  });
+
+  it('a minified error is logged under its wire type, not its mangled class name', () => {
+    const lines: string[] = [];
+    const log = pino({ serializers: LOG_SERIALIZERS }, { write: (line: string) => void lines.push(line) });
+    log.error({ err: new minified.hardware.CleaningError('disk /dev/sdb failed') }, 'command failed');
+    log.error({ err: new TypeError('bad') }, 'plain');
+    const [cleaning, plain] = lines.map((line) => JSON.parse(line) as { err: { type: string; message: string } });
+    expect(cleaning!.err.type).toBe('CleaningError');
+    expect(cleaning!.err.message).toBe('Clean step failed: disk /dev/sdb failed');
+    expect(plain!.err.type).toBe('TypeError');
   });
 });

@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { AuthFailureLimiter } from './auth-failures.js';
 import { Faults, renderFault } from './fault.js';
 import { COMMAND_BODY_LIMIT_BYTES, installBodyParser } from './request-body.js';
+import { LOG_SERIALIZERS } from '../../shared/log-serializers.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -110,7 +111,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     schemaController: NO_JSON_SCHEMAS,
     ...(options.loggerInstance
       ? { loggerInstance: options.loggerInstance }
-      : { logger: options.logger ?? { level: options.logLevel, redact: LOG_REDACTION } }),
+      : { logger: options.logger ?? { level: options.logLevel, redact: LOG_REDACTION, serializers: LOG_SERIALIZERS } }),
     // One IPA-format line per request (onResponse below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: COMMAND_BODY_LIMIT_BYTES,

@@ -8,6 +8,7 @@ import { buildConductorApi } from '../api/server.js';
 import { Conductor } from '../conductor.js';
 import type { ConductorConfInput } from '../conf.js';
 import { SqliteNodeStore } from '../store/sqlite-store.js';
+import { LOG_SERIALIZERS } from '../../shared/log-serializers.js';
 
 export interface ServeOptions {
   host: string;
@@ -28,7 +29,7 @@ export interface ServingConductor {
 
 export async function startConductorService(options: ServeOptions): Promise<ServingConductor> {
   const log = pino(
-    { level: options.logLevel, base: { component: 'conductor' } },
+    { level: options.logLevel, base: { component: 'conductor' }, serializers: LOG_SERIALIZERS },
     options.logFile ? pino.destination({ dest: options.logFile, sync: true }) : undefined,
   );
   const store = new SqliteNodeStore(options.dbPath);
