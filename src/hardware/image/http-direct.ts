@@ -1,19 +1,25 @@
 /**
- * A plain-HTTP GET whose body the socket reads straight into the caller's buffers (net's
- * `onread`): no 64 KiB chunk allocated per read, no stream machinery per chunk, no copy from
- * the chunk into the image writer's aligned buffers. Receiving an image through node:http
- * cost about 1.5 s of CPU per GiB before the first byte was hashed or written (profiled:
- * the parser and stream callbacks, the copy into the writer, and the garbage collector
- * freeing the chunks); read this way the kernel's copy into the writer's buffer is all that
- * is left. The response is also a Readable (copies), for small bodies and error texts.
+ * An HTTP or HTTPS GET whose body the socket reads straight into the caller's buffers (net's
+ * and tls's `onread`): no 64 KiB chunk allocated per read, no stream machinery per chunk, no
+ * copy from the chunk into the image writer's aligned buffers. Receiving an image through
+ * node:http cost about 1.5 s of CPU per GiB before the first byte was hashed or written
+ * (profiled: the parser and stream callbacks, the copy into the writer, and the garbage
+ * collector freeing the chunks); read this way the kernel's copy (over TLS: OpenSSL's copy
+ * of each decrypted record) into the writer's buffer is all that is left. The response is
+ * also a Readable (copies), for small bodies and error texts.
+ *
+ * A TLS socket keeps delivering after it is paused: pausing stops reading from the TCP
+ * socket, but every record already received is still decrypted and handed to the
+ * callback, into whatever buffer was named last. Those reads land in the scratch buffer
+ * and are kept (copied) until the target has room again; written into the target while
+ * its buffers were all in flight, they corrupted the image (a different checksum per run).
  *
  * Only what an image download needs: GET, `Connection: close`, Content-Length, chunked or
- * read-until-close bodies, interim 1xx answers skipped. HTTPS and proxies go through
- * node:http (http-transport.ts): a TLS socket accepts `onread` too, but on Node 20 its
- * decrypted bytes did not always land in the buffer the callback names (1 GiB over TLS
- * hashed differently on every run), so it is not used there.
+ * read-until-close bodies, interim 1xx answers skipped. Proxies go through node:http
+ * (http-transport.ts).
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type OnReadOpts, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { type Framing, framingFor } from './http-framing.js';
@@ -36,6 +42,8 @@ export interface DirectRequest {
   /** No data for this long ends the request or the body. */
   stallMs: number;
   signal?: AbortSignal | undefined;
+  /** For https: URLs: the CA bundle, client certificate and whether the server is verified. */
+  tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> | undefined;
 }
 
 /** Sends a GET and resolves with the response once its headers arrived (any status). */
@@ -56,6 +64,8 @@ export class DirectResponse extends Readable {
   #framing: Framing | undefined;
   /** Body bytes received before the caller chose how to read them (already decoded). */
   #early: Buffer[] = [];
+  /** Body bytes a TLS socket delivered while the target had no room (already decoded). */
+  readonly #backlog: Buffer[] = [];
   #received = 0;
   #target: BodyTarget | undefined;
   #waiting = false;
@@ -77,11 +87,25 @@ export class DirectResponse extends Readable {
     this.#resolveHeaders = resolveHeaders;
     this.#rejectHeaders = rejectHeaders;
     const text = requestText(url, request.headers);
-    this.#socket = connect({
-      host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(url.port || 80),
-      onread: { buffer: () => this.#nextBuffer(), callback: (n: number, buffer: Uint8Array) => this.#onRead(n, buffer) },
-    });
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const onread: OnReadOpts = {
+      buffer: () => this.#nextBuffer(),
+      callback: (n: number, buffer: Uint8Array) => this.#onRead(n, buffer),
+    };
+    if (url.protocol === 'https:') {
+      // tls.connect passes `onread` on to the socket it creates; its types do not list it.
+      const options: ConnectionOptions & { onread: OnReadOpts } = {
+        host,
+        port: Number(url.port || 443),
+        // `host` is what the certificate is checked against; SNI carries names only (RFC 6066).
+        ...(isIP(host) ? {} : { servername: host }),
+        ...request.tls,
+        onread,
+      };
+      this.#socket = tlsConnect(options);
+    } else {
+      this.#socket = connect({ host, port: Number(url.port || 80), onread });
+    }
     this.#socket.setNoDelay(true);
     this.#socket.setTimeout(stallMs, () => this.#fail(new Error(`no data for ${stallMs / 1000} s`)));
     this.#socket.on('error', (error) => this.#fail(error));
@@ -155,7 +179,10 @@ export class DirectResponse extends Readable {
       if (this.#mode === 'headers') return this.#onHeaderBytes(buffer.subarray(0, n));
       const view = buffer.subarray(0, n);
       const body = this.#decode(view);
-      if (this.#mode === 'direct' && buffer !== this.#scratch) {
+      if (this.#mode === 'direct' && this.#waiting) {
+        // Only a TLS socket reads while paused (see the top of this file).
+        if (body > 0) this.#backlog.push(Buffer.from(view.subarray(0, body)));
+      } else if (this.#mode === 'direct' && buffer !== this.#scratch) {
         this.#commit(body);
       } else if (this.#mode === 'direct') {
         // The socket had to be handed the scratch buffer while the target was full (it
@@ -234,10 +261,20 @@ export class DirectResponse extends Readable {
   #wait(pending: Promise<void>): void {
     this.#waiting = true;
     this.#pause();
-    pending.then(
-      () => this.#resumeDirect(),
-      (error: Error) => this.#fail(error),
-    );
+    pending
+      .then(() => this.#drainBacklog())
+      .then(
+        () => this.#resumeDirect(),
+        (error: Error) => this.#fail(error),
+      );
+  }
+
+  /** What arrived while waiting goes in first, in order; more may arrive meanwhile. */
+  async #drainBacklog(): Promise<void> {
+    for (let next = this.#backlog.shift(); next; next = this.#backlog.shift()) {
+      if (this.#failure) return;
+      await this.#copyInto(this.#target!, next);
+    }
   }
 
   async #copyInto(target: BodyTarget, bytes: Uint8Array): Promise<void> {

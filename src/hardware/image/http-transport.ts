@@ -4,7 +4,7 @@
  * through a proxy tunnelled with CONNECT, and the agent's CA / client certificate /
  * insecure setting. node:http rather than undici: its parser is native (undici's is
  * WebAssembly, ~20 MiB to load and compile on an agent's first image) and it received
- * faster here. Plain HTTP without a proxy, what images are usually served with, goes
+ * faster here. HTTP and HTTPS without a proxy, what images are usually served with, go
  * through http-direct.ts instead, which reads the body straight into the writer's buffers.
  */
 import {
@@ -14,7 +14,7 @@ import {
   type IncomingMessage,
   type OutgoingHttpHeaders,
 } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -34,25 +34,22 @@ export interface TransportOptions {
 export class HttpTransport {
   readonly #options: TransportOptions;
   readonly #http = new HttpAgent({ keepAlive: true, maxSockets: 2 });
-  readonly #https: HttpsAgent;
   readonly #direct = new Set<DirectResponse>();
 
   constructor(options: TransportOptions) {
     this.#options = options;
-    this.#https = new HttpsAgent({ keepAlive: true, maxSockets: 2, ...options.tls });
   }
 
   /** Sends a GET; resolves with the response (any status) once its headers arrived. */
   get(url: URL, headers: OutgoingHttpHeaders, signal?: AbortSignal): Promise<HttpResponse> {
     const proxy = this.#proxyFor(url);
-    if (!proxy && url.protocol === 'http:') {
-      return directGet({ url, headers, stallMs: this.#options.stallMs, signal }).then((response) => {
+    if (!proxy) {
+      return directGet({ url, headers, stallMs: this.#options.stallMs, signal, tls: this.#options.tls }).then((response) => {
         this.#direct.add(response);
         response.once('close', () => this.#direct.delete(response));
         return response;
       });
     }
-    if (!proxy) return this.#send(url, { headers }, signal);
     const proxyHeaders = proxyAuthorization(proxy);
     if (url.protocol === 'http:') {
       // Plain HTTP through a proxy: the absolute URL on the request line.
@@ -68,7 +65,6 @@ export class HttpTransport {
   close(): void {
     for (const response of this.#direct) response.destroy();
     this.#http.destroy();
-    this.#https.destroy();
   }
 
   #send(
@@ -86,7 +82,7 @@ export class HttpTransport {
           ...(options.path ? { path: options.path } : {}),
           ...(options.createConnection
             ? { createConnection: options.createConnection, agent: false }
-            : { agent: options.agent ?? (https ? this.#https : this.#http) }),
+            : { agent: options.agent ?? this.#http }),
           ...(https ? this.#options.tls : {}),
           ...(signal ? { signal } : {}),
         },
