@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WireError } from '../hardware/errors.js';
 import { redactValue } from './redact.js';
+import { joinSegments, resultJsonSegments, type JsonSegment } from './result-json.js';
 
 export type CommandStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CLEAN_VERSION_MISMATCH';
 
@@ -23,16 +24,19 @@ export class CommandResult {
   readonly startedAt = Date.now();
   #status: CommandStatus = 'RUNNING';
   #error: WireError | null = null;
-  /** The result as JSON, produced once when the command finishes; dropped once #wire exists. */
-  #resultJson = 'null';
+  /** The result as JSON, produced once when the command finishes (result-json.ts). */
+  #resultJson: JsonSegment[] = ['null'];
   /** `command_progress` as JSON, serialised when set: see `setProgress`. */
   #progressJson = 'null';
   /**
-   * A finished result's wire JSON, as bytes outside the V8 heap. The runner keeps the last
-   * 1000 results: as heap strings they were promoted to old space and, once dropped, grew it
-   * to ~57 MB of garbage between mark-compacts whose pauses were the API's p99 (bench/api).
+   * A finished result's wire JSON, as bytes outside the V8 heap, in parts: its own, and the
+   * shared bytes of deep-frozen values (a step listing) that every result carrying them
+   * reuses. The runner keeps the last 1000 results: as heap strings they were promoted to old
+   * space and, once dropped, grew it to ~57 MB of garbage between mark-compacts whose pauses
+   * were the API's p99 (bench/api).
    */
-  #wire: Buffer | undefined;
+  #wire: Buffer[] | undefined;
+  #wireBytes = 0;
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
 
@@ -53,7 +57,7 @@ export class CommandResult {
 
   get result(): unknown {
     if (!this.isDone) return null;
-    return this.#wire ? this.toWire().command_result : JSON.parse(this.#resultJson);
+    return this.#wire ? this.toWire().command_result : JSON.parse(joinSegments(this.#resultJson));
   }
 
   get error(): WireError | null {
@@ -102,10 +106,10 @@ export class CommandResult {
     // here instead of breaking every later GET /v1/commands/, and a value the command keeps
     // mutating afterwards cannot change what was reported.
     try {
-      this.#resultJson = JSON.stringify(redactValue(result) ?? null) ?? 'null';
+      this.#resultJson = resultJsonSegments(result);
     } catch (e) {
       this.#status = 'FAILED';
-      this.#resultJson = 'null';
+      this.#resultJson = ['null'];
       this.#error = {
         type: 'CommandExecutionError',
         code: 500,
@@ -121,28 +125,59 @@ export class CommandResult {
   }
 
   toJSONString(): string {
-    return this.#wire ? this.#wire.toString() : this.#buildJson();
+    return this.#wire ? Buffer.concat(this.#wire, this.#wireBytes).toString() : joinSegments(this.#segments());
   }
 
-  /** The wire JSON as bytes; finished results never change, so theirs is built once. */
+  /** The wire JSON as bytes (one allocation unless it is a single part). */
   toJSONBuffer(): Buffer {
-    if (this.#wire) return this.#wire;
-    const text = this.#buildJson();
-    if (!this.isDone) return Buffer.from(text);
-    // Its own exact-size allocation: a slice of Node's shared 8 KiB pool would keep the whole
-    // slab alive for as long as the result is kept (8 MB for 1000 results instead of ~1.6 MB).
-    const json = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-    json.write(text);
-    this.#wire = json;
-    this.#resultJson = 'null'; // kept inside #wire; the getter reads it back from there
-    return json;
+    const parts = this.toJSONParts();
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#wireBytes);
   }
 
-  #buildJson(): string {
-    return (
-      `{"id":${JSON.stringify(this.id)},"command_name":${JSON.stringify(this.name)},` +
-      `"command_status":"${this.#status}","command_error":${JSON.stringify(this.#error)},` +
-      `"command_result":${this.#resultJson},"command_progress":${this.#progressJson}}`
-    );
+  /** Bytes of the wire JSON (what `GET /v1/commands/` serves for this result). */
+  get wireBytes(): number {
+    if (!this.#wire) this.toJSONParts();
+    return this.#wireBytes;
   }
+
+  /** The wire JSON as byte parts, to be sent or joined in order; a finished result's are built once. */
+  toJSONParts(): readonly Buffer[] {
+    if (this.#wire) return this.#wire;
+    const done = this.isDone;
+    const parts = this.#segments().map((segment) =>
+      typeof segment !== 'string' ? segment : done ? ownBuffer(segment) : Buffer.from(segment),
+    );
+    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
+    if (!done) {
+      this.#wireBytes = bytes;
+      return parts;
+    }
+    this.#wire = parts;
+    this.#wireBytes = bytes;
+    this.#resultJson = []; // kept inside #wire; the getter reads it back from there
+    return parts;
+  }
+
+  #segments(): JsonSegment[] {
+    const segments: JsonSegment[] = [
+      `{"id":${JSON.stringify(this.id)},"command_name":${JSON.stringify(this.name)},` +
+        `"command_status":"${this.#status}","command_error":${JSON.stringify(this.#error)},"command_result":`,
+    ];
+    for (const segment of [...this.#resultJson, `,"command_progress":${this.#progressJson}}`]) {
+      const last = segments.length - 1;
+      if (typeof segment === 'string' && typeof segments[last] === 'string') segments[last] += segment;
+      else segments.push(segment);
+    }
+    return segments;
+  }
+}
+
+/**
+ * Its own exact-size allocation: a slice of Node's shared 8 KiB pool would keep the whole
+ * slab alive for as long as the result is kept (8 MB for 1000 results instead of ~1.6 MB).
+ */
+function ownBuffer(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
 }

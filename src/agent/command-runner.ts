@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { isIpaError, VersionMismatch, CommandExecutionError, type WireError } from '../hardware/errors.js';
 import type { Logger } from '../hardware/logger.js';
+import { lazyChild } from '../shared/logger.js';
 import { formatZodError } from '../hardware/zod-error.js';
 import { CommandResult } from './command-result.js';
 import type { CommandContext, CommandDefinition, Extension } from './command.js';
@@ -102,7 +103,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     const parts: Buffer[] = [LIST_OPEN];
     for (const result of this.#results.values()) {
       if (parts.length > 1) parts.push(COMMA);
-      parts.push(result.toJSONBuffer());
+      parts.push(...result.toJSONParts());
     }
     parts.push(LIST_CLOSE);
     const built = Buffer.concat(parts);
@@ -233,7 +234,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     }
     const params: unknown = parsed.data;
     const result = new CommandResult(command.name);
-    const log = this.#log.child({ command: fullName, command_id: result.id });
+    const log = lazyChild(this.#log, { command: fullName, command_id: result.id });
     const controller = new AbortController();
     if (this.#shutdown.signal.aborted) controller.abort(this.#shutdown.signal.reason);
     const ctx: CommandContext = {
@@ -299,11 +300,11 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   /** Drops the oldest finished results beyond the count and byte bounds (never the last). */
   #evict(): void {
     let bytes = 0;
-    for (const kept of this.#results.values()) if (kept.isDone) bytes += kept.toJSONBuffer().length;
+    for (const kept of this.#results.values()) if (kept.isDone) bytes += kept.wireBytes;
     for (const [id, old] of this.#results) {
       if (this.#results.size <= MAX_KEPT_RESULTS && bytes <= MAX_KEPT_RESULT_BYTES) break;
       if (!old.isDone || old === this.#last) continue;
-      bytes -= old.toJSONBuffer().length;
+      bytes -= old.wireBytes;
       this.#results.delete(id);
       this.#listCache = undefined;
     }

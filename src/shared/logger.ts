@@ -26,3 +26,25 @@ export const silentLogger: Logger = {
   error: noop,
   child: () => silentLogger,
 };
+
+/**
+ * `parent.child(bindings)`, made on first use: pino serialises a child's bindings when it is
+ * created (~2 KB a command), and most commands (`get_clean_steps`, status reads) never log.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let made: Logger | undefined;
+  const real = () => (made ??= parent.child(bindings));
+  const forward =
+    (level: 'debug' | 'info' | 'warn' | 'error'): LogFn =>
+    (...args: unknown[]) => {
+      const target = real(); // called as its method: pino's log functions use `this`
+      (target[level] as (...a: unknown[]) => void).apply(target, args);
+    };
+  return {
+    debug: forward('debug'),
+    info: forward('info'),
+    warn: forward('warn'),
+    error: forward('error'),
+    child: (more) => real().child(more),
+  };
+}
