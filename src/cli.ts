@@ -32,6 +32,9 @@ async function runAgent(argv: string[]): Promise<number> {
   }
   const config = await loadAgentConfig(flags);
   const agent = await startAgent({ config });
+  // A standalone agent answers before its hardware managers start; if none can, it stops as
+  // an agent that could not start at all does (exit 1 with the error).
+  let failure: unknown;
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       agent.app.log.info({ signal }, 'shutting down');
@@ -39,8 +42,13 @@ async function runAgent(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    agent.ready.catch((error: unknown) => {
+      failure = error;
+      resolve();
+    });
   });
   await agent.close();
+  if (failure !== undefined) throw failure;
   return 0;
 }
 

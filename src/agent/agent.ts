@@ -3,25 +3,28 @@
  * runner → (not standalone: lookup, advertised address, auto-TLS) → HTTP API → heartbeats.
  * The order is IPA's (reference §1): the API is served only after a successful lookup, so
  * the token is in place before the first command can arrive.
+ *
+ * A standalone agent has no conductor to see that order, and answers its API before the
+ * hardware managers and the commands are loaded (start-up: see bench/startup): they load once
+ * the first request arrives (or shortly after the API is up), and a command waits for them.
+ * Managers that fail to start stop it as before, only after it has answered.
  */
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
-import { publishHostModules } from '../hardware/host-modules.js';
-import { defaultNodeModulesDirs, findInstalledPlugins, loadHardwareManagers, type LoadProblem } from '../hardware/loader.js';
+import type { LoadProblem } from '../hardware/loader.js';
 import type { Logger } from '../hardware/logger.js';
-import { ManagerRegistry } from '../hardware/registry.js';
+import type { ManagerRegistry } from '../hardware/registry.js';
 import { LOG_SERIALIZERS } from '../shared/log-serializers.js';
 import { AGENT_VERSION } from '../version.js';
 import { CommandRunner } from './command-runner.js';
+import type { Extension } from './command.js';
 import type { AgentConfig } from './config/schema.js';
 import { ConfigError } from './config/load.js';
-import { builtinExtensions } from './extensions/index.js';
 import { registerAgentRoutes } from './http/routes.js';
 // Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.
@@ -33,7 +36,13 @@ import { LogBuffer } from './log-buffer.js';
 import { PowerActions, resolvePowerMode } from './power.js';
 import { NodeCache } from './node-cache.js';
 import type { AgentServices } from './services.js';
-import { listNetworkInterfaces } from '../hardware/inventory/interfaces.js';
+
+/**
+ * A standalone agent nobody has asked anything yet loads its managers this long after its
+ * API is up: soon enough that a broken manager still stops it at start-up, late enough that
+ * compiling them does not hold up a first request sent as soon as the port opens.
+ */
+const IDLE_START_MS = 100;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -49,7 +58,8 @@ export interface RunningAgent {
   runner: CommandRunner;
   services: AgentServices;
   tokenGate: TokenGate;
-  loadProblems: LoadProblem[];
+  /** Plugin problems found while loading the managers (empty until they are loaded). */
+  readonly loadProblems: LoadProblem[];
   power: PowerActions;
   /** Lookup and heartbeats; undefined when standalone. */
   conductor: ConductorLink | undefined;
@@ -59,6 +69,11 @@ export interface RunningAgent {
   readonly serving: boolean;
   /** Resolves with the reason when the agent stops serving. */
   stopped: Promise<string>;
+  /**
+   * Resolves once the hardware managers are active and commands can run (at once when
+   * `startAgent` returns, except standalone); rejects if no manager could start.
+   */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,33 +121,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const startedAt = Date.now() / 1000;
 
   const guard = new DeviceGuard({ allowList: config.allowDevices });
-  const managerDirs = [
-    ...(config.loadShippedManagers ? [locateShippedManagers()].filter((d): d is string => d !== undefined) : []),
-    ...config.hardwareManagerPaths,
-    ...(config.discoverInstalledPlugins ? await findInstalledPlugins(defaultNodeModulesDirs(agentPackageRoot())) : []),
-  ];
-  publishHostModules();
-  const { plugins, problems } = await loadHardwareManagers(managerDirs, log);
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>
     run(file, args, { logger: log, ...opts });
-  const hardware = await ManagerRegistry.activate(
-    plugins,
-    { log, exec, guard },
-    {
-      loadProblems: problems,
-      startTimeoutMs: config.hardwareManagerStartTimeout * 1000,
-      managerSettings: config.hardwareManagers,
-    },
-  );
-  // IPA's hardware_initialization_delay: an operator gives slow (RAID) drivers time to bring
-  // their disks up before inspection, lookup or any command looks at the hardware.
-  if (config.hardwareInitializationDelay > 0) {
-    log.info(
-      { seconds: config.hardwareInitializationDelay },
-      `Waiting ${config.hardwareInitializationDelay} seconds before proceeding`,
-    );
-    await sleep(config.hardwareInitializationDelay * 1000);
-  }
   const power = new PowerActions({
     mode: await resolvePowerMode(config.powerActions, guard, log),
     exec,
@@ -140,11 +130,48 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     simulatedRoot: config.simulatedHostRoot,
   });
 
+  // The managers and the command definitions (zod schemas, image and erase code), loaded
+  // together once `startCommands` is called.
+  let hardware: ManagerRegistry | undefined;
+  let loadProblems: LoadProblem[] = [];
+  let commandsStarting = false;
+  let idleStart: NodeJS.Timeout | undefined;
+  let beginCommands!: () => void;
+  const commandsStarted = new Promise<void>((resolve) => (beginCommands = resolve));
+  const startCommands = () => {
+    clearTimeout(idleStart);
+    commandsStarting = true;
+    beginCommands();
+  };
+  const commands: Promise<readonly Extension[]> = commandsStarted.then(async () => {
+    const [{ startHardwareManagers }, { builtinExtensions }] = await Promise.all([
+      import('./hardware-start.js'),
+      import('./extensions/index.js'),
+    ]);
+    const active = await startHardwareManagers({
+      config,
+      log,
+      exec,
+      guard,
+      shippedManagersDir: locateShippedManagers(),
+      packageRoot: agentPackageRoot(),
+    });
+    hardware = active.hardware;
+    loadProblems = active.problems;
+    return builtinExtensions;
+  });
+  const ready = commands.then(() => undefined);
+  ready.catch(() => undefined); // reported by whoever awaits it (startAgent, or the CLI)
+
   let stopServing: (reason: string) => Promise<void> = async () => undefined;
   const services: AgentServices = {
     config,
     log,
-    hardware,
+    // Commands reach it only once `commands` has resolved: the runner waits for that.
+    get hardware(): ManagerRegistry {
+      if (!hardware) throw new Error('the hardware managers have not started yet');
+      return hardware;
+    },
     guard,
     exec,
     node: new NodeCache(),
@@ -153,7 +180,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     conductor: undefined,
     stopServing: (reason) => stopServing(reason),
   };
-  const runner = new CommandRunner(builtinExtensions, services);
+  const runner = new CommandRunner(commands, services);
+  // IPA loads its managers (and waits hardware_initialization_delay) before inspection,
+  // lookup or serving: a conductor sees that order, and so does an operator's delay.
+  const answerFirst = config.standalone && config.hardwareInitializationDelay <= 0;
+  if (!answerFirst) {
+    startCommands();
+    await ready;
+  }
 
   const tokenGate = new TokenGate({ token: config.agentToken, required: !(config.standalone && !config.agentToken) });
   if (!tokenGate.required) {
@@ -201,8 +235,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       runner,
       nodeCache: services.node,
       agentVersion: AGENT_VERSION,
-      collectMacs: async () =>
-        (await listNetworkInterfaces({ exec, log, enableVlanInterfaces: config.enableVlanInterfaces })).map((i) => i.mac_address),
+      collectMacs: async () => {
+        const { listNetworkInterfaces } = await import('../hardware/inventory/interfaces.js');
+        return (await listNetworkInterfaces({ exec, log, enableVlanInterfaces: config.enableVlanInterfaces })).map(
+          (i) => i.mac_address,
+        );
+      },
     });
     services.conductor = link;
     try {
@@ -243,10 +281,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     await app.listen({ host: config.listenHost, port: config.listenPort });
     const address = app.server.address();
     port = typeof address === 'object' && address ? address.port : config.listenPort;
-    log.info(
-      { port, tls: plan.https !== undefined, managers: hardware.managers.map((m) => `${m.manager.name}@${m.manager.version}`) },
-      'agent API listening',
-    );
+    log.info({ port, tls: plan.https !== undefined }, 'agent API listening');
+    if (answerFirst) {
+      // The first request arrives as a whole before anything is compiled: its answer goes out first.
+      idleStart = setTimeout(startCommands, IDLE_START_MS);
+      app.server.once('request', () => setImmediate(startCommands));
+    }
   } else {
     await app.ready();
   }
@@ -288,7 +328,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     runner,
     services,
     tokenGate,
-    loadProblems: problems,
+    get loadProblems() {
+      return loadProblems;
+    },
     power,
     conductor: link,
     certificatePem: plan.certificatePem,
@@ -296,7 +338,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return serving;
     },
     stopped,
+    ready,
     async close() {
+      clearTimeout(idleStart);
+      // Managers still starting finish first: nothing of this agent runs after close().
+      if (commandsStarting) await ready.catch(() => undefined);
       runner.abortAll();
       // The running command's tools are killed and its clean-up (e.g. wiping a half-written
       // image's partition table) finishes before the process may end.

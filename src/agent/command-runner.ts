@@ -62,11 +62,25 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   #listCache: Buffer | undefined;
   #listCacheFor: CommandResult | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set while the extensions load (the agent may answer its API before): commands wait for it. */
+  #loading: Promise<void> | undefined;
 
-  constructor(extensions: readonly Extension[], services: AgentServices) {
+  constructor(extensions: readonly Extension[] | Promise<readonly Extension[]>, services: AgentServices) {
     super();
     this.#services = services;
     this.#log = services.log;
+    if (!(extensions instanceof Promise)) {
+      this.#register(extensions);
+      return;
+    }
+    this.#loading = extensions.then((loaded) => {
+      this.#register(loaded);
+      this.#loading = undefined;
+    });
+    this.#loading.catch(() => undefined); // a command waiting for it gets the error
+  }
+
+  #register(extensions: readonly Extension[]): void {
     for (const extension of extensions) {
       if (this.#extensions.has(extension.name)) throw new TypeError(`Extension "${extension.name}" registered twice`);
       this.#extensions.set(extension.name, new Map(extension.commands.map((c) => [c.name, c])));
@@ -223,6 +237,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   }
 
   async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {
+    if (this.#loading) await this.#loading;
     // One writer per disk: nothing starts while an aborted command's tools may still write.
     await this.#awaitDrain();
     if (this.#last && !this.#last.isDone) throw new AgentIsBusy(this.#last.name);
