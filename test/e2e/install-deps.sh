@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `make e2e` needs besides `make image`: QEMU for x86-64 (with its iPXE ROMs), qemu-img,
+# What `make e2e` needs besides `make image`: QEMU for x86-64 (with its iPXE ROMs), OVMF, qemu-img,
 # socat (QEMU's guestfwd runs it per guest connection) and the stock Ironic of test/interop.
 # Quick when everything is there; without root it only reports what is missing.
 set -euo pipefail
@@ -12,6 +12,8 @@ for cmd in "${!NEEDED[@]}"; do
 done
 # The virtio NIC's PXE ROM (package ipxe-qemu, a dependency of qemu-system-x86).
 [ -e /usr/share/qemu/efi-virtio.rom ] || [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || missing+=(ipxe-qemu)
+# UEFI machines (software RAID in UEFI mode): OVMF's code and variable-store template.
+[ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
 
 if [ "$(id -u)" -ne 0 ]; then
   [ ${#missing[@]} -eq 0 ] || echo "missing system packages (install as root): ${missing[*]}" >&2

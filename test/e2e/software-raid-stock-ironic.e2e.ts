@@ -1,27 +1,35 @@
 /**
- * Software RAID in the booted ramdisk through a stock Ironic 21.4 (test/interop's conductor,
- * fake-hardware with `raid_interface: agent`, power applied to the VM by the hook as in
- * stock-ironic.e2e.ts): the machine with two more 2 GiB SATA disks, target_raid_config set
- * with `PUT /v1/nodes/{node}/states/raid` (what `baremetal node set --target-raid-config`
- * sends), manage → manual cleaning `raid.delete_configuration` + `raid.create_configuration`
- * → manageable, the node's raid_config filled by Ironic from the agent's result, and the host
- * reads both arrays' superblocks from the disk files.
+ * Software RAID in UEFI mode in the booted ramdisk through a stock Ironic 21.4 (test/interop's
+ * conductor, fake-hardware with `raid_interface: agent`, power applied to the VM by the hook
+ * as in stock-ironic.e2e.ts): the machine boots OVMF (its own variable store) and has two more
+ * 2 GiB SATA disks; target_raid_config set with `PUT /v1/nodes/{node}/states/raid` (what
+ * `baremetal node set --target-raid-config` sends), manage → manual cleaning
+ * `raid.delete_configuration` + `raid.create_configuration` → manageable, the node's
+ * raid_config filled by Ironic from the agent's result, the host reads both arrays'
+ * superblocks from the disk files (GPT, the root after the 550 MiB gap left for the ESP).
+ * Then provide → deploy a GPT whole-disk image with an ESP onto the md root: Ironic's
+ * configure_local_boot asks for install_bootloader (UEFI, software RAID), and the host finds
+ * an ESP mirrored on every holder and a boot entry for each in the VM's NVRAM.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interopSkipReason } from '../interop/harness/ironic-install.js';
 import { IronicConductor } from '../interop/harness/ironic-conductor.js';
 import { IronicPowerHook } from './harness/ironic-power-hook.js';
 import { checkRaidMembers, RAID_DISKS, TARGET_RAID_CONFIG } from './harness/raid-scenario.js';
+import { checkUefiRaidBoot } from './harness/raid-uefi-check.js';
+import { missingOvmf } from './harness/vm.js';
 import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
 
 const PHASE_TIMEOUT_MS = 300_000;
 const IRONIC_OVERRIDES = `[deploy]
 fast_track = True
-default_boot_mode = bios
+default_boot_mode = uefi
 [conductor]
-clean_callback_timeout = 600`;
+automated_clean = False
+clean_callback_timeout = 600
+deploy_callback_timeout = 600`;
 
-const skip = e2eSkipReason() ?? interopSkipReason();
+const skip = e2eSkipReason(missingOvmf()) ?? interopSkipReason();
 let world: E2eWorld | undefined;
 let ironic: IronicConductor | undefined;
 let hook: IronicPowerHook | undefined;
@@ -29,7 +37,10 @@ let hook: IronicPowerHook | undefined;
 describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, stock Ironic 21.4${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
     ironic = await IronicConductor.start({ overrides: IRONIC_OVERRIDES });
-    world = await E2eWorld.create('software RAID, stock Ironic', ironic.port, { extraDisks: RAID_DISKS });
+    world = await E2eWorld.create('software RAID, UEFI, stock Ironic', ironic.port, {
+      extraDisks: RAID_DISKS,
+      firmware: 'uefi',
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -38,8 +49,8 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, stock Ironic 21
   }, 60_000);
 
   it(
-    'manage → clean (raid.delete_configuration + raid.create_configuration) → manageable with raid_config, arrays on the disks',
-    { timeout: 900_000 },
+    'UEFI: clean (raid.delete_configuration + raid.create_configuration) → raid_config, arrays on the disks → deploy onto md0: ESP on every holder, NVRAM entries',
+    { timeout: 1_200_000 },
     async () => {
       const w = world!;
       const t = w.timeline;
@@ -53,6 +64,7 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, stock Ironic 21
         management_interface: 'noop',
         network_interface: 'noop',
         raid_interface: 'agent',
+        properties: { capabilities: 'boot_mode:uefi' },
         driver_info: { deploy_forces_oob_reboot: true, image_http_proxy: w.guestProxyUrl },
       });
       await ironic!.createPort(node.uuid, E2E_MAC);
@@ -84,7 +96,23 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, stock Ironic 21
       const raw = (await ironic!.request('GET', `/v1/nodes/${node.uuid}`)).json as Record<string, unknown>;
       expect(raw.raid_config).toMatchObject({ logical_disks: TARGET_RAID_CONFIG.logical_disks });
       say(`Ironic's raid_config: ${JSON.stringify(raw.raid_config)}`);
-      say(`host check (mdadm --examine on the disk files): ${checkRaidMembers(Object.values(w.vm.extraDisks)).summary}`);
+      const arrays = checkRaidMembers(Object.values(w.vm.extraDisks));
+      say(`host check (mdadm --examine on the disk files): ${arrays.summary}`);
+      expect(arrays.root.every((m) => m.partition.startBytes === 551 * 2 ** 20)).toBe(true);
+
+      const image = w.uefiImage('uefi-raid-root');
+      const deployed = await t.phase('provide, deploy a GPT image with an ESP onto /dev/md0 (UEFI)', async () => {
+        await ironic!.setProvisionState(node.uuid, 'provide');
+        await ironic!.waitForProvisionState(node.uuid, ['available'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['clean failed'] });
+        await ironic!.patchNode(node.uuid, {
+          'properties/root_device': { name: '/dev/md0' },
+          instance_info: { image_source: image.url, image_os_hash_algo: 'sha256', image_os_hash_value: image.sha256 },
+        });
+        await ironic!.setProvisionState(node.uuid, 'active');
+        return ironic!.waitForProvisionState(node.uuid, ['active'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['deploy failed'] });
+      });
+      expect(deployed.last_error, failure()).toBeNull();
+      for (const line of checkUefiRaidBoot(arrays.root, image, w.vm.ovmfVars!)) say(`host check: ${line}`);
       say(`power actions applied to the VM: ${hook.actions.join(', ')}`);
     },
   );

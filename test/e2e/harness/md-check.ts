@@ -2,8 +2,8 @@
  * Host-side checks of software RAID members on the VM's raw disk files. This machine's
  * kernel has no md driver, but `mdadm --examine` reads a superblock from a plain file: each
  * partition the guest made (from the disk's partition table, read by `sfdisk --json` on the
- * file) is copied out as a sparse file of the partition's size holding its first MiBs, where
- * the superblock and bitmap are, and examined there. Image bytes are read straight from the
+ * file) is copied out as a sparse file of the partition's size holding its first MiBs (a
+ * 1.1/1.2 superblock and its bitmap) and its last MiB (a 1.0 superblock), and examined there. Image bytes are read straight from the
  * member at partition start + the array's data offset.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const SECTOR = 512;
-/** Enough for a 1.x superblock (at 0, 4 KiB or the end) and its bitmap at the front. */
+/** Enough for a 1.1/1.2 superblock (at 0 or 4 KiB) and its bitmap at the front. */
 const HEAD_BYTES = 8 * 1024 * 1024;
+/** A 1.0 superblock sits 8–12 KiB before the end, its bitmap just before it. */
+const TAIL_BYTES = 1024 * 1024;
 /** md's v1 superblock magic, little endian on disk. */
 const MD_MAGIC = 0xa92b4efc;
 
@@ -22,6 +24,9 @@ export interface DiskPartition {
   startBytes: number;
   sizeBytes: number;
   type: string;
+  /** GPT only: the partition's name and unique GUID. */
+  name?: string;
+  uuid?: string;
 }
 
 /** The partitions of a raw disk file, [] when it carries no table. */
@@ -40,6 +45,8 @@ export function partitionsOf(file: string): { label: string | undefined; partiti
       startBytes: Number(p.start) * SECTOR,
       sizeBytes: Number(p.size) * SECTOR,
       type: String(p.type),
+      ...(typeof p.name === 'string' ? { name: p.name } : {}),
+      ...(typeof p.uuid === 'string' ? { uuid: p.uuid.toLowerCase() } : {}),
     })),
   };
 }
@@ -64,6 +71,13 @@ export function examinePartition(file: string, partition: DiskPartition): { fiel
       `if=${file}`, `of=${copy}`, 'bs=1M', 'iflag=skip_bytes,count_bytes', `skip=${partition.startBytes}`,
       `count=${Math.min(HEAD_BYTES, partition.sizeBytes)}`, 'conv=sparse', 'status=none',
     ]); // prettier-ignore
+    const tail = Math.max(HEAD_BYTES, partition.sizeBytes - TAIL_BYTES);
+    if (tail < partition.sizeBytes) {
+      execFileSync('dd', [
+        `if=${file}`, `of=${copy}`, 'bs=1M', 'iflag=skip_bytes,count_bytes', 'oflag=seek_bytes', `skip=${partition.startBytes + tail}`,
+        `seek=${tail}`, `count=${partition.sizeBytes - tail}`, 'conv=sparse,notrunc', 'status=none',
+      ]); // prettier-ignore
+    }
     truncateSync(copy, partition.sizeBytes);
     let text: string;
     try {

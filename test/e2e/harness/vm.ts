@@ -7,14 +7,26 @@
  * HTTP with the agent's kernel parameters. Started and stopped by the `qemu` power interface
  * (driver_info below); kill() is the teardown that always works. Disks are write-through so
  * the host reads what the guest wrote (qcow2 metadata included) while the VM still runs.
+ * Firmware: SeaBIOS by default; `firmware: 'uefi'` boots OVMF (Debian's `ovmf`) with a
+ * private writable copy of its variable store (the VM's NVRAM, read back by the host), never
+ * the host's.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runningPid } from '../../../src/conductor/drivers/qemu-power.js';
 
 export const GUEST_HOST = '10.0.2.100';
 const AGENT_GUEST_PORT = 9999;
+/** Debian's `ovmf` package: the firmware code (read-only) and the template of its variable store. */
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const OVMF_VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+/** Why a UEFI machine cannot start here, or undefined. */
+export function missingOvmf(): string | undefined {
+  const missing = [OVMF_CODE, OVMF_VARS_TEMPLATE].filter((f) => !existsSync(f));
+  return missing.length > 0 ? `${missing.join(', ')} not found (Debian package ovmf)` : undefined;
+}
 
 export interface VmOptions {
   dir: string;
@@ -36,6 +48,8 @@ export interface VmOptions {
   extraDisks?: ExtraDisk[];
   /** More kernel parameters for the agent (after the API and advertise ones). */
   kernelParams?: string[];
+  /** `bios` (SeaBIOS, the default) or `uefi` (OVMF with this VM's own variable store). */
+  firmware?: 'bios' | 'uefi';
 }
 
 export interface ExtraDisk {
@@ -75,6 +89,8 @@ export class E2eVm {
   readonly disks: { virtio: string; nvme: string; sata: string };
   /** The extra SATA disks' raw files by name. */
   readonly extraDisks: Record<string, string> = {};
+  /** UEFI only: this VM's variable store (its NVRAM), a copy of OVMF's template. */
+  readonly ovmfVars: string | undefined;
 
   constructor(readonly options: VmOptions) {
     this.stateDir = join(options.dir, 'vm');
@@ -86,6 +102,12 @@ export class E2eVm {
       nvme: join(options.dir, 'nvme.qcow2'),
       sata: join(options.dir, 'sata.raw'),
     };
+    if (options.firmware === 'uefi') {
+      const missing = missingOvmf();
+      if (missing) throw new Error(missing);
+      this.ovmfVars = join(this.stateDir, 'OVMF_VARS.fd');
+      copyFileSync(OVMF_VARS_TEMPLATE, this.ovmfVars);
+    }
     liveVms.add(this);
     startWatchdog(this.stateDir);
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', this.disks.virtio, `${options.diskMiB}M`]);
@@ -133,7 +155,17 @@ export class E2eVm {
     const d = this.disks;
     const drive = (file: string, id: string, format: string) =>
       `file=${file},if=none,id=${id},format=${format},discard=unmap,cache=writethrough`;
+    const firmware = this.ovmfVars
+      ? [
+          '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+          '-drive', `if=pflash,format=raw,unit=1,file=${this.ovmfVars}`,
+          // OVMF ignores -boot order=n; a bootindex on the NIC puts PXE first on every boot,
+          // ahead of the ESPs the deploy leaves on the disks.
+          '-global', 'virtio-net-pci.bootindex=0',
+        ]
+      : [];
     return [
+      ...firmware,
       '-drive', drive(d.virtio, 'e2evirtio', 'qcow2'), '-device', 'virtio-blk-pci,drive=e2evirtio,serial=E2E-VIRTIO',
       '-drive', drive(d.nvme, 'e2envme', 'qcow2'), '-device', 'nvme,drive=e2envme,serial=E2E-NVME',
       '-drive', drive(d.sata, 'e2esata', 'raw'), '-device', 'ide-hd,drive=e2esata,bus=ide.0,serial=E2E-SATA,model=QEMU-SATA-E2E',

@@ -13,6 +13,7 @@ import { seedDisk } from './disk-check.js';
 import { copyImage, imageSizes, missingImage } from './image-files.js';
 import { ApiWatch, imageProxy, type Listening, serveDirectory } from './servers.js';
 import { Timeline } from './timeline.js';
+import { type UefiImage, writeUefiImage } from './uefi-image.js';
 import { E2eVm, type ExtraDisk, GUEST_HOST } from './vm.js';
 
 const GUEST_RAM_MIB = 512;
@@ -30,6 +31,8 @@ export interface WorldOptions {
   kernelParams?: string[];
   /** More host ports on 127.0.0.1 the guest may open (at GUEST_HOST:<port>), e.g. an inspector. */
   hostPorts?: number[];
+  /** `uefi`: OVMF instead of SeaBIOS. */
+  firmware?: 'bios' | 'uefi';
 }
 
 export interface DeployImage {
@@ -82,6 +85,7 @@ export class E2eWorld {
       nvmeMiB: NVME_MIB,
       ...(options.extraDisks ? { extraDisks: options.extraDisks } : {}),
       ...(options.kernelParams ? { kernelParams: options.kernelParams } : {}),
+      ...(options.firmware ? { firmware: options.firmware } : {}),
     });
     // A previous tenant's data on every disk.
     seedDisk(vm.disks.virtio, 'qcow2', DISK_MIB);
@@ -106,6 +110,12 @@ export class E2eWorld {
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', format, raw.file, served]);
     const sha256 = execFileSync('sha256sum', [served], { encoding: 'utf8' }).split(' ')[0]!;
     return { file: served, url: `http://127.0.0.1:${this.files.port}/${name}.${format}`, sha256, raw };
+  }
+
+  /** A GPT whole-disk image with an ESP (uefi-image.ts), served raw. */
+  uefiImage(name: string): UefiImage & { url: string } {
+    const image = writeUefiImage(join(this.dir, 'www', `${name}.raw`));
+    return { ...image, url: `http://127.0.0.1:${this.files.port}/${name}.raw` };
   }
 
   failureContext(): string {
