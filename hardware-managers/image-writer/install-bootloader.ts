@@ -1,9 +1,14 @@
 /**
  * IPA's `image.install_bootloader` for whole-disk images (reference §14.9): in UEFI mode,
- * NVRAM boot entries for the loaders found on the written disk's EFI system partition;
- * in BIOS mode a whole-disk image carries its own boot code, so there is nothing to do.
- * Legacy GRUB installation into partition images is not offered (partition images are
- * refused by prepare_image).
+ * NVRAM boot entries for the loaders found on the written disk's EFI system partition.
+ * In BIOS mode, as IPA: without a root UUID (or `0x00000000`) the whole-disk image carries
+ * its own boot code and there is nothing to do; with one (Ironic sends it for a software RAID
+ * root) grub-install runs only when `enable_bios_bootloader_install` is set (IPA's
+ * CVE-2026-43003 mitigation, off by default), else the image is refused. With it set, a
+ * software RAID root gets grub on every holder disk (bios-grub.ts).
+ * Deliberate difference: grub for a whole-disk image on a plain disk is refused (IPA would
+ * chroot into the partition of that UUID): such an image boots with its own boot code, and
+ * partition images, the case IPA's grub path is for, are refused by prepare_image.
  */
 import {
   bootedInUefi,
@@ -11,12 +16,14 @@ import {
   findEfiLoaders,
   findEfiSystemPartition,
   CommandExecutionError,
+  InvalidImage,
   registerBootEntries,
   isIpaError,
   type EfiLoader,
   type PartitionEntry,
   type StepContext,
 } from '../../src/hardware/index.js';
+import { installGrubOnSoftwareRaid } from './bios-grub.js';
 import { selectInstallDevice } from './install-device.js';
 import { getLastWrite } from './last-write.js';
 
@@ -31,8 +38,10 @@ export interface InstallBootloaderParams {
 export interface InstallBootloaderResult {
   boot_mode: 'uefi' | 'bios';
   device: string;
-  action: 'uefi-boot-entries' | 'none';
+  action: 'uefi-boot-entries' | 'grub-install' | 'none';
   efi_system_partition?: string;
+  /** BIOS on software RAID: the holder disks grub was installed on. */
+  grub_disks?: string[];
   boot_entries?: { label: string; path: string }[];
   /** Set when a failure was ignored (`ignore_bootloader_failure`). */
   ignored_error?: string;
@@ -45,14 +54,7 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
   const device = getLastWrite()?.device ?? (await selectInstallDevice(ctx)).path;
   const uefi = params.target_boot_mode === 'uefi' || (params.target_boot_mode == null && (await bootedInUefi()));
 
-  if (!uefi) {
-    return {
-      boot_mode: 'bios',
-      device,
-      action: 'none',
-      message: `Whole-disk image on ${device} boots in BIOS mode with its own boot code; no bootloader to install`,
-    };
-  }
+  if (!uefi) return installBios(ctx, device, params.root_uuid, ignoreFailure);
   try {
     const { partition } = await findEfiSystemPartition(ctx.exec, device, params.efi_system_part_uuid);
     const loaders = await findEfiLoaders(ctx.exec, device, partition);
@@ -96,6 +98,48 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
       ignored_error: reason,
       message: `Bootloader installation failed and was ignored: ${reason}`,
     };
+  }
+}
+
+const BIOS_INSTALL_DISABLED =
+  'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.';
+
+async function installBios(
+  ctx: StepContext,
+  device: string,
+  rootUuid: string | null | undefined,
+  ignoreFailure: boolean,
+): Promise<InstallBootloaderResult> {
+  if (rootUuid == null || rootUuid === '0x00000000') {
+    return {
+      boot_mode: 'bios',
+      device,
+      action: 'none',
+      message: `Whole-disk image on ${device} boots in BIOS mode with its own boot code; no bootloader to install`,
+    };
+  }
+  try {
+    if (!(ctx.settings ?? DEFAULT_HARDWARE_SETTINGS).enableBiosBootloaderInstall) throw new InvalidImage(BIOS_INSTALL_DISABLED);
+    if (!/^\/dev\/md/.test(device)) {
+      throw new CommandExecutionError(
+        `grub-install is offered for software RAID roots only: the whole-disk image on ${device} boots in BIOS mode with its own boot code`,
+      );
+    }
+    const grub = await installGrubOnSoftwareRaid(ctx, device);
+    return {
+      boot_mode: 'bios',
+      device,
+      action: 'grub-install',
+      grub_disks: grub.holders,
+      message: `Installed ${grub.grub} from the image on ${grub.rootPartition} on every holder disk of ${device}: ${grub.holders.join(', ')}`,
+    };
+  } catch (error) {
+    const reason = isIpaError(error) ? error.details : (error as Error).message;
+    if (!ignoreFailure) {
+      throw isIpaError(error) ? error : new CommandExecutionError(`Installing GRUB2 boot loader to device ${device} failed with ${reason}`);
+    }
+    ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
+    return { boot_mode: 'bios', device, action: 'none', ignored_error: reason, message: `Bootloader installation failed and was ignored: ${reason}` };
   }
 }
 

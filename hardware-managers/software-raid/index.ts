@@ -7,8 +7,9 @@
  * node's `raid_config`.
  *
  * Other managers find the root array through the `software_raid_root_device` method (the
- * image writer installs onto it) and mirror the ESP over the holders through
- * `prepare_software_raid_esp`.
+ * image writer installs onto it), mirror the ESP over the holders through
+ * `prepare_software_raid_esp` (UEFI) and ready the holders for grub through
+ * `prepare_software_raid_bios_boot` (BIOS).
  *
  * Written only against the public contract, like any vendor plugin.
  */
@@ -16,6 +17,7 @@ import { z } from 'zod';
 import { defineHardwareManager, defineStep, HardwareSupport, type StepContext } from '../../src/hardware/index.js';
 import { createConfiguration, validateRaidConfig } from './create.js';
 import { deleteConfiguration } from './delete.js';
+import { prepareSoftwareRaidBiosBoot } from './bios-boot.js';
 import { prepareSoftwareRaidEsp } from './esp-mirror.js';
 import { forgetCreatedArrays, softwareRaidRootDevice } from './root-volume.js';
 
@@ -70,5 +72,6 @@ export default defineHardwareManager({
     software_raid_root_device: (ctx: StepContext) => softwareRaidRootDevice(ctx),
     prepare_software_raid_esp: (ctx: StepContext, device: string, espPartition: string | null) =>
       prepareSoftwareRaidEsp(ctx, device, espPartition),
+    prepare_software_raid_bios_boot: (ctx: StepContext, device: string) => prepareSoftwareRaidBiosBoot(ctx, device),
   },
 });

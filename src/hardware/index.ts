@@ -40,6 +40,7 @@ export type {
   ManagerSettings,
   InstallBootloaderParams,
   SoftwareRaidEspInfo,
+  SoftwareRaidBiosBootInfo,
   LldpData,
 } from './step-context.js';
 export type { UsbDevice } from './inspection/usb-devices.js';

@@ -17,6 +17,7 @@ const NAMES: Record<ManagerMethodName, true> = {
   install_bootloader: true,
   software_raid_root_device: true,
   prepare_software_raid_esp: true,
+  prepare_software_raid_bios_boot: true,
 };
 
 /** The names `methods` may carry; a plain-JavaScript plugin's other names are refused at load time. */

@@ -23,6 +23,8 @@ export interface HardwareSettings {
   readonly keyfile?: string | undefined;
   /** Report success when the bootloader cannot be installed (IPA's option of the same name). */
   readonly ignoreBootloaderFailure?: boolean | undefined;
+  /** Allow grub-install for BIOS boot (IPA's `enable_bios_bootloader_install`, off by default). */
+  readonly enableBiosBootloaderInstall?: boolean | undefined;
 }
 
 /** IPA's defaults, used when a caller (a unit test, a tool) provides no settings. */
@@ -46,6 +48,7 @@ const SETTING_KEYS = [
   'certfile',
   'keyfile',
   'ignoreBootloaderFailure',
+  'enableBiosBootloaderInstall',
 ] as const satisfies readonly (keyof HardwareSettings)[];
 
 /**

@@ -95,6 +95,14 @@ export interface SoftwareRaidEspInfo {
   members: { disk: string; number: number; node: string }[];
 }
 
+/** The holder disks of a software RAID root volume made ready for a BIOS bootloader. */
+export interface SoftwareRaidBiosBootInfo {
+  /** The root array's holder disks: the bootloader goes to each. */
+  holders: string[];
+  /** BIOS boot partitions made on GPT holders (none on MBR holders). */
+  biosBootPartitions: string[];
+}
+
 /** LLDP TLVs per interface name: `[type, hex of the value]`, as IPA's `collect_lldp_data`. */
 export type LldpData = Record<string, Array<[number, string]>>;
 
@@ -135,6 +143,8 @@ export interface ManagerMethods {
   software_raid_root_device?: (ctx: StepContext) => Returns<string | undefined>;
   /** Mirror an ESP over the holders of a software RAID root volume (IPA's `prepare_boot_partitions_for_softraid`). */
   prepare_software_raid_esp?: (ctx: StepContext, rootDevice: string, imageEsp: string | null) => Returns<SoftwareRaidEspInfo>;
+  /** Restart a software RAID root volume and give its GPT holders BIOS boot partitions (the BIOS half of the same IPA function). */
+  prepare_software_raid_bios_boot?: (ctx: StepContext, rootDevice: string) => Returns<SoftwareRaidBiosBootInfo>;
 }
 
 export type ManagerMethodName = keyof ManagerMethods;

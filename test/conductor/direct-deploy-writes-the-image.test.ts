@@ -4,7 +4,10 @@
  * 127.0.0.1, checks its sha256 and writes it; the conductor runs write_image 80 and
  * prepare_instance_boot 60 (partition UUIDs; a BIOS instance needs no bootloader install)
  * and the disk then holds the image byte for byte. In UEFI mode the bootloader install the
- * conductor asks for fails on this unbootable image, with Ironic's message.
+ * conductor asks for fails on this unbootable image, with Ironic's message. With a software
+ * RAID target_raid_config the conductor asks for it in BIOS mode too, with instance_info
+ * image_rootfs_uuid as the root UUID (as Ironic's configure_local_boot): an agent without
+ * enable_bios_bootloader_install refuses it, and the deploy fails saying so.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -59,6 +62,7 @@ async function deployTo(
   bootMode: 'bios' | 'uefi',
   driverInfo: Record<string, unknown> = {},
   served: 'raw' | 'qcow2' = 'raw',
+  node: { instanceInfo?: Record<string, unknown>; targetRaidConfig?: Record<string, unknown> } = {},
 ) {
   const scratch = new ScratchDevices();
   lab.defer(() => scratch.cleanup());
@@ -71,7 +75,7 @@ async function deployTo(
   }
   const url = await serve(lab, bytes);
   const { conductor } = await lab.start({ conf: { deploy: { defaultBootMode: bootMode } } });
-  const node = await enrollHostNode(conductor, {
+  const enrolled = await enrollHostNode(conductor, {
     automatedClean: false,
     interfaces: { deploy: 'direct' },
     properties: { root_device: { name: disk.path } },
@@ -80,15 +84,21 @@ async function deployTo(
       image_source: url,
       image_os_hash_algo: 'sha256',
       image_os_hash_value: createHash('sha256').update(bytes).digest('hex'),
+      ...node.instanceInfo,
     },
   });
-  await conductor.provision(node.uuid, 'manage');
-  await conductor.provision(node.uuid, 'provide');
-  await waitForState(conductor, node.uuid, states.AVAILABLE);
-  await conductor.provision(node.uuid, 'active');
-  await waitForState(conductor, node.uuid, states.DEPLOYWAIT);
+  if (node.targetRaidConfig) {
+    const stored = conductor.store.getNode(enrolled.uuid);
+    stored.targetRaidConfig = node.targetRaidConfig as typeof stored.targetRaidConfig;
+    conductor.store.saveNode(stored);
+  }
+  await conductor.provision(enrolled.uuid, 'manage');
+  await conductor.provision(enrolled.uuid, 'provide');
+  await waitForState(conductor, enrolled.uuid, states.AVAILABLE);
+  await conductor.provision(enrolled.uuid, 'active');
+  await waitForState(conductor, enrolled.uuid, states.DEPLOYWAIT);
   await lab.agent({ loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] });
-  const done = await waitForState(conductor, node.uuid, [states.ACTIVE, states.DEPLOYFAIL], 60_000);
+  const done = await waitForState(conductor, enrolled.uuid, [states.ACTIVE, states.DEPLOYFAIL], 60_000);
   return { done, disk, image };
 }
 
@@ -127,5 +137,20 @@ describe('direct deploy', () => {
     );
     // set_failed_state powers the node off after a deploy failure.
     expect(done.powerState).toBe(states.POWER_OFF);
+  });
+
+  it('asks for the bootloader in BIOS mode for a software RAID target, with image_rootfs_uuid as the root UUID', async ({
+    lab,
+  }) => {
+    // The image's MBR disk signature is 0: only image_rootfs_uuid makes the agent go for grub.
+    const { done } = await deployTo(lab, 'bios', {}, 'raw', {
+      instanceInfo: { image_rootfs_uuid: '7c7b8a2e-94d1-4c43-9b8e-0d5a1f6e2b10' },
+      targetRaidConfig: { logical_disks: [{ size_gb: 'MAX', raid_level: '1', controller: 'software' }] },
+    });
+    expect(done.provisionState).toBe(states.DEPLOYFAIL);
+    expect(done.lastError).toBe(
+      `Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: ` +
+        'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.',
+    );
   });
 });

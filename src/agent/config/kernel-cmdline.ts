@@ -58,6 +58,9 @@ const KERNEL_PARAMS: Record<string, [Key, Kind]> = {
   'ipa-ironic-api-version': ['ironicApiVersion', 'string'],
   'ipa-enable-vlan-interfaces': ['enableVlanInterfaces', 'string'],
   'ipa-ignore-bootloader-failure': ['ignoreBootloaderFailure', 'bool'],
+  // IPA reads enable_bios_bootloader_install from its config file only; a ramdisk built once
+  // for many machines takes it from the kernel command line like the other options.
+  'ipa-enable-bios-bootloader-install': ['enableBiosBootloaderInstall', 'bool'],
   'ipa-inject-files-priority': ['injectFilesPriority', 'int'],
   'ipa-guard-special-filesystems': ['guardSpecialFilesystems', 'bool'],
   'ipa-http-request-timeout': ['httpRequestTimeout', 'number'],

@@ -82,6 +82,7 @@ export const agentConfigSchema = z.object({
   injectFilesPriority: z.number().int().min(0).max(99).default(0),
   guardSpecialFilesystems: z.boolean().default(true),
   ignoreBootloaderFailure: z.boolean().optional(),
+  enableBiosBootloaderInstall: z.boolean().default(false),
   enableVlanInterfaces: z.string().default(''),
   ntpServer: z.string().optional(),
   /**

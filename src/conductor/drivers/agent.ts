@@ -50,6 +50,12 @@ function getBootMode(task: Task): 'uefi' | 'bios' {
   return task.conductor.conf.deploy.defaultBootMode;
 }
 
+/** `deploy_utils.is_software_raid`: a logical disk of target_raid_config says `controller: software`. */
+function isSoftwareRaid(targetRaidConfig: unknown): boolean {
+  const disks = (targetRaidConfig as { logical_disks?: unknown } | null | undefined)?.logical_disks;
+  return Array.isArray(disks) && disks.some((d) => (d as { controller?: unknown } | null)?.controller === 'software');
+}
+
 /** `direct`: the agent downloads and writes the image itself. */
 export class AgentDeploy extends CustomAgentDeploy {
   override validate(task: Task): void {
@@ -120,12 +126,20 @@ export class AgentDeploy extends CustomAgentDeploy {
       node.save();
       if (task.conductor.conf.agent.manageAgentBoot) {
         const bootMode = getBootMode(task);
-        if (bootMode === 'uefi') {
+        // configure_local_boot: a software RAID root needs the bootloader in either boot mode
+        // (grub on every holder disk in BIOS mode, an ESP per holder in UEFI mode); other
+        // whole-disk images only in UEFI mode. For software RAID Ironic takes the root UUID
+        // from instance_info image_rootfs_uuid, then Glance's rootfs_uuid (there is no Glance
+        // here), then the disk identifier the agent reported.
+        const softwareRaid = isSoftwareRaid(node.targetRaidConfig);
+        if (softwareRaid || bootMode === 'uefi') {
+          const imageRootfsUuid = node.instanceInfo.image_rootfs_uuid;
           const result = await client.installBootloader(node, {
-            rootUuid,
+            rootUuid: softwareRaid && typeof imageRootfsUuid === 'string' && imageRootfsUuid ? imageRootfsUuid : rootUuid,
             targetBootMode: bootMode,
             efiSystemPartUuid: efiUuid,
             prepBootPartUuid: prepUuid,
+            softwareRaid,
           });
           if (result.command_status === 'FAILED') {
             throw new InstanceDeployFailure(

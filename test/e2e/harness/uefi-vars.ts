@@ -90,7 +90,8 @@ export function readUefiBootVariables(varsFile: string): UefiBootVariables {
     const dataSize = fd.readUInt32LE(at + 40);
     const vendor = guidAt(fd, at + 44);
     const nameStart = at + AUTH_VARIABLE_HEADER_BYTES;
-    const dataStart = nameStart + nameSize + ((4 - (nameSize % 4)) % 4);
+    // x64 EDK2 pads neither name nor data (ALIGNMENT 1); headers start 4-byte aligned.
+    const dataStart = nameStart + nameSize;
     const name = fd.subarray(nameStart, nameStart + nameSize).toString('utf16le').replace(/\0+$/, '');
     const data = fd.subarray(dataStart, dataStart + dataSize);
     if (LIVE_STATES.has(state) && vendor === EFI_GLOBAL_VARIABLE_GUID) {

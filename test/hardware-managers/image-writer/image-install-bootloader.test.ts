@@ -1,11 +1,15 @@
 /**
- * image.install_bootloader after a whole-disk write: BIOS needs nothing; UEFI finds the
+ * image.install_bootloader after a whole-disk write: BIOS needs nothing without a root UUID;
+ * with one, grub is refused as IPA refuses it unless enable_bios_bootloader_install is set,
+ * and then offered for software RAID roots only (those run in the booted ramdisk: the e2e
+ * software RAID scenario). UEFI finds the
  * ESP and its loader on the written disk, and fails clearly (never crashes) when there is
  * no ESP, no efibootmgr, or no right to touch NVRAM (outside a ramdisk, as here: the host's
  * boot entries are never changed by a test). ignore_bootloader_failure turns the failure
  * into a reported, ignored error.
  */
 import { describe, expect } from 'vitest';
+import type { AgentConfigInput } from '../../../src/agent/config/schema.js';
 import { findEfiSystemPartition, registerBootEntries } from '../../../src/hardware/index.js';
 import { run } from '../../../src/hardware/exec.js';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
@@ -25,15 +29,15 @@ interface WrittenDisk {
 const it = imageWriterTest.extend<{
   gpt: TestImage;
   noEsp: TestImage;
-  written: (image: TestImage, name: string) => Promise<WrittenDisk>;
+  written: (image: TestImage, name: string, config?: Partial<AgentConfigInput>) => Promise<WrittenDisk>;
 }>({
   gpt: [async ({ scratch }, use) => use(buildGptImage(scratch.dir)), { scope: 'file' }],
   noEsp: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir, 16, false)), { scope: 'file' }],
   // Writes `image` onto a fresh disk of the test through an agent allowed only that disk.
   written: async ({ disks, server, startAgent }, use) => {
-    await use(async (image, name) => {
+    await use(async (image, name, config) => {
       const device = disks.create({ sizeMiB: DISK_MIB });
-      const harness = await startAgent([device.path]);
+      const harness = await startAgent([device.path], config);
       const outcome = await runWriteImage(harness.client, imageInfo(server.serveFile(name, image.path), image.sha256));
       expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
       const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
@@ -51,11 +55,32 @@ const it = imageWriterTest.extend<{
 });
 
 describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
-  it('has nothing to do for a BIOS whole-disk image', async ({ gpt, written }) => {
-    const { device, uuids, installBootloader } = await written(gpt, 'bios.raw');
-    const done = await installBootloader({ root_uuid: uuids['root uuid'], target_boot_mode: 'bios' });
-    expect(done.command_status).toBe('SUCCEEDED');
-    expect(done.command_result).toMatchObject({ boot_mode: 'bios', action: 'none', device });
+  it('has nothing to do for a BIOS whole-disk image without a root UUID', async ({ gpt, written }) => {
+    const { device, installBootloader } = await written(gpt, 'bios.raw');
+    for (const root_uuid of [null, '0x00000000']) {
+      const done = await installBootloader({ root_uuid, target_boot_mode: 'bios' });
+      expect(done.command_status).toBe('SUCCEEDED');
+      expect(done.command_result).toMatchObject({ boot_mode: 'bios', action: 'none', device });
+    }
+  });
+
+  it('refuses grub for BIOS with a root UUID as IPA does, unless enable_bios_bootloader_install; then only on software RAID', async ({
+    gpt,
+    written,
+  }) => {
+    const off = await (await written(gpt, 'bios-off.raw')).installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios' });
+    expect(off.command_status).toBe('FAILED');
+    expect(off.command_error.type).toBe('InvalidImage');
+    expect(off.command_error.details).toContain('disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003');
+
+    const { device, installBootloader } = await written(gpt, 'bios-on.raw', { enableBiosBootloaderInstall: true });
+    const plain = await installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios' });
+    expect(plain.command_status).toBe('FAILED');
+    expect(plain.command_error.details).toContain(`grub-install is offered for software RAID roots only: the whole-disk image on ${device}`);
+    const ignored = await installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios', ignore_bootloader_failure: true });
+    expect(ignored.command_status).toBe('SUCCEEDED');
+    expect(ignored.command_result).toMatchObject({ boot_mode: 'bios', action: 'none' });
+    expect(ignored.command_result.ignored_error).toContain('software RAID roots only');
   });
 
   it('finds the ESP and its loader for UEFI, and refuses to touch NVRAM outside a ramdisk with a clear error', async ({

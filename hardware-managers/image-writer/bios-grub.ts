@@ -1,0 +1,84 @@
+/**
+ * IPA's `_install_grub2` for a whole-disk image on a software RAID root in BIOS mode: the
+ * image's root filesystem is the md device's first partition (IPA takes `<md>p1` whatever the
+ * root UUID says), the software RAID manager restarts the array and gives GPT holders a BIOS
+ * boot partition, and then, in a chroot of the image's root (with /dev, /proc and /run bound
+ * and sysfs mounted, the image's vfat filesystems mounted as its fstab says), the image's own
+ * `grub-install` (or `grub2-install`) writes its boot code to every holder disk, so the
+ * machine boots whichever disk the firmware picks, and `grub-mkconfig` writes its config.
+ *
+ * Not done: IPA also adds `rd.md.uuid=` parameters to /etc/default/grub when the image has
+ * dracut; images that assemble their root with dracut need them set by the image here.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rmdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeviceNotFound, describeError, rescanPartitions, type StepContext } from '../../src/hardware/index.js';
+
+const BIND_MOUNTS = ['/dev', '/proc', '/run'] as const;
+
+export interface GrubOnSoftwareRaid {
+  rootPartition: string;
+  holders: string[];
+  biosBootPartitions: string[];
+  grub: 'grub' | 'grub2';
+}
+
+async function isBlockDevice(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isBlockDevice(),
+    () => false,
+  );
+}
+
+export async function installGrubOnSoftwareRaid(ctx: StepContext, device: string): Promise<GrubOnSoftwareRaid> {
+  const rootPartition = `${device}p1`;
+  const { holders, biosBootPartitions } = await ctx.dispatch('prepare_software_raid_bios_boot', ctx, device);
+  await rescanPartitions(ctx.exec, device, true);
+  if (!(await isBlockDevice(rootPartition))) {
+    throw new DeviceNotFound(`Could not find partition ${rootPartition} on md device ${device}`);
+  }
+  for (const node of [rootPartition, ...holders]) await ctx.guard.assertWritable(node);
+
+  // IPA's _get_path_variable: the chroot finds grub in /usr/sbin and /sbin whatever PATH is.
+  const env = { PATH: `${process.env.PATH ?? ''}:/bin:/usr/sbin:/sbin`, LC_ALL: 'C' };
+  const chroot = (root: string, command: string, extra: Record<string, string> = {}) =>
+    ctx.exec('chroot', [root, '/bin/sh', '-c', command], { env: { ...env, ...extra }, timeoutMs: 10 * 60_000 });
+
+  const root = await mkdtemp(join(tmpdir(), 'grub-root-'));
+  const mounted: string[] = [];
+  let vfatMounted = false;
+  try {
+    await ctx.exec('mount', [rootPartition, root]);
+    mounted.push(root);
+    for (const fs of BIND_MOUNTS) {
+      await ctx.exec('mkdir', ['-p', root + fs]);
+      await ctx.exec('mount', ['-o', 'bind', fs, root + fs]);
+      mounted.push(root + fs);
+    }
+    await ctx.exec('mkdir', ['-p', `${root}/sys`]);
+    await ctx.exec('mount', ['-t', 'sysfs', 'none', `${root}/sys`]);
+    mounted.push(`${root}/sys`);
+
+    const grub = existsSync(join(root, 'usr/sbin/grub2-install')) ? 'grub2' : 'grub';
+    // grub may need files kept on the image's vfat partitions (grubenv on an ESP).
+    await chroot(root, 'mount -a -t vfat');
+    vfatMounted = true;
+    ctx.log.info({ device, holders }, 'installing grub on every software RAID holder disk');
+    for (const holder of holders) await chroot(root, `${grub}-install ${holder}`);
+    await chroot(root, `${grub}-mkconfig -o /boot/${grub}/grub.cfg`, {
+      GRUB_DISABLE_OS_PROBER: 'true',
+      GRUB_SAVEDEFAULT: 'true',
+    });
+    return { rootPartition, holders, biosBootPartitions, grub };
+  } finally {
+    if (vfatMounted) await chroot(root, 'umount -a -t vfat').catch(() => undefined);
+    for (const path of mounted.reverse()) {
+      await ctx.exec('umount', [path]).catch((error: unknown) => {
+        ctx.log.warn({ path, err: describeError(error) }, 'could not unmount after installing grub');
+      });
+    }
+    await rmdir(root).catch(() => undefined);
+  }
+}
