@@ -136,10 +136,18 @@ async function installBios(
   } catch (error) {
     const reason = isIpaError(error) ? error.details : (error as Error).message;
     if (!ignoreFailure) {
-      throw isIpaError(error) ? error : new CommandExecutionError(`Installing GRUB2 boot loader to device ${device} failed with ${reason}`);
+      throw isIpaError(error)
+        ? error
+        : new CommandExecutionError(`Installing GRUB2 boot loader to device ${device} failed with ${reason}`);
     }
     ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
-    return { boot_mode: 'bios', device, action: 'none', ignored_error: reason, message: `Bootloader installation failed and was ignored: ${reason}` };
+    return {
+      boot_mode: 'bios',
+      device,
+      action: 'none',
+      ignored_error: reason,
+      message: `Bootloader installation failed and was ignored: ${reason}`,
+    };
   }
 }
 

@@ -47,7 +47,8 @@ async function makeBiosBootPartition(ctx: StepContext, holder: string, index: nu
   await ctx.exec('sgdisk', ['-n', `0:${start}:+${BIOS_BOOT_MIB}MiB`, '-t', '0:ef02', '-c', `0:${label}`, holder]);
   await rescanPartitions(ctx.exec, holder, true);
   const made = (await readPartitionTable(ctx.exec, holder))?.partitions.find((p) => p.name === label);
-  if (!made) throw new SoftwareRAIDError(`The BIOS boot partition ${label} made on ${holder} cannot be found in its partition table`);
+  if (!made)
+    throw new SoftwareRAIDError(`The BIOS boot partition ${label} made on ${holder} cannot be found in its partition table`);
   return made.node;
 }
 

@@ -10,9 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 
 const MiB = 1024 * 1024;
-export const UEFI_LOADER = '\\EFI\\BOOT\\BOOTX64.EFI';
 
-export interface ImageRegion {
+interface ImageRegion {
   startBytes: number;
   sizeBytes: number;
   sha256: string;

@@ -17,7 +17,7 @@ const LIVE_STATES = new Set([0x3f, 0x3e]);
 const AUTH_VARIABLE_HEADER_BYTES = 60;
 const STORE_HEADER_BYTES = 28;
 
-export interface UefiBootEntry {
+interface UefiBootEntry {
   /** `Boot0003` */
   name: string;
   description: string;
@@ -37,8 +37,14 @@ function guidAt(buffer: Buffer, offset: number): string {
   const hex = (start: number, end: number) => buffer.subarray(offset + start, offset + end).toString('hex');
   return [
     buffer.readUInt32LE(offset).toString(16).padStart(8, '0'),
-    buffer.readUInt16LE(offset + 4).toString(16).padStart(4, '0'),
-    buffer.readUInt16LE(offset + 6).toString(16).padStart(4, '0'),
+    buffer
+      .readUInt16LE(offset + 4)
+      .toString(16)
+      .padStart(4, '0'),
+    buffer
+      .readUInt16LE(offset + 6)
+      .toString(16)
+      .padStart(4, '0'),
     hex(8, 10),
     hex(10, 16),
   ].join('-');
@@ -92,7 +98,10 @@ export function readUefiBootVariables(varsFile: string): UefiBootVariables {
     const nameStart = at + AUTH_VARIABLE_HEADER_BYTES;
     // x64 EDK2 pads neither name nor data (ALIGNMENT 1); headers start 4-byte aligned.
     const dataStart = nameStart + nameSize;
-    const name = fd.subarray(nameStart, nameStart + nameSize).toString('utf16le').replace(/\0+$/, '');
+    const name = fd
+      .subarray(nameStart, nameStart + nameSize)
+      .toString('utf16le')
+      .replace(/\0+$/, '');
     const data = fd.subarray(dataStart, dataStart + dataSize);
     if (LIVE_STATES.has(state) && vendor === EFI_GLOBAL_VARIABLE_GUID) {
       if (/^Boot[0-9A-F]{4}$/.test(name)) entries.push(decodeLoadOption(name, data));

@@ -19,7 +19,7 @@ import { runningPid } from '../../../src/conductor/drivers/qemu-power.js';
 export const GUEST_HOST = '10.0.2.100';
 const AGENT_GUEST_PORT = 9999;
 /** Debian's `ovmf` package: the firmware code (read-only) and the template of its variable store. */
-export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 const OVMF_VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 /** Why a UEFI machine cannot start here, or undefined. */
@@ -157,11 +157,14 @@ export class E2eVm {
       `file=${file},if=none,id=${id},format=${format},discard=unmap,cache=writethrough`;
     const firmware = this.ovmfVars
       ? [
-          '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-          '-drive', `if=pflash,format=raw,unit=1,file=${this.ovmfVars}`,
+          '-drive',
+          `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+          '-drive',
+          `if=pflash,format=raw,unit=1,file=${this.ovmfVars}`,
           // OVMF ignores -boot order=n; a bootindex on the NIC puts PXE first on every boot,
           // ahead of the ESPs the deploy leaves on the disks.
-          '-global', 'virtio-net-pci.bootindex=0',
+          '-global',
+          'virtio-net-pci.bootindex=0',
         ]
       : [];
     return [

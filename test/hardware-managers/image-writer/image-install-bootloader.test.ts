@@ -68,7 +68,9 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     gpt,
     written,
   }) => {
-    const off = await (await written(gpt, 'bios-off.raw')).installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios' });
+    const off = await (
+      await written(gpt, 'bios-off.raw')
+    ).installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios' });
     expect(off.command_status).toBe('FAILED');
     expect(off.command_error.type).toBe('InvalidImage');
     expect(off.command_error.details).toContain('disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003');
@@ -76,8 +78,14 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     const { device, installBootloader } = await written(gpt, 'bios-on.raw', { enableBiosBootloaderInstall: true });
     const plain = await installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios' });
     expect(plain.command_status).toBe('FAILED');
-    expect(plain.command_error.details).toContain(`grub-install is offered for software RAID roots only: the whole-disk image on ${device}`);
-    const ignored = await installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios', ignore_bootloader_failure: true });
+    expect(plain.command_error.details).toContain(
+      `grub-install is offered for software RAID roots only: the whole-disk image on ${device}`,
+    );
+    const ignored = await installBootloader({
+      root_uuid: '0x1a2b3c4d',
+      target_boot_mode: 'bios',
+      ignore_bootloader_failure: true,
+    });
     expect(ignored.command_status).toBe('SUCCEEDED');
     expect(ignored.command_result).toMatchObject({ boot_mode: 'bios', action: 'none' });
     expect(ignored.command_result.ignored_error).toContain('software RAID roots only');
