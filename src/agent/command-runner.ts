@@ -61,6 +61,8 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   #last: CommandResult | undefined;
   #listCache: Buffer | undefined;
   #listCacheFor: CommandResult | undefined;
+  /** Wire bytes of the finished results in #results (kept up to date, not summed per command). */
+  #doneBytes = 0;
   #queue: Promise<unknown> = Promise.resolve();
   /** Set while the extensions load (the agent may answer its API before): commands wait for it. */
   #loading: Promise<void> | undefined;
@@ -141,6 +143,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
    */
   async reset(reason = 'the conductor restarted this node'): Promise<void> {
     this.#results.clear();
+    this.#doneBytes = 0;
     this.#last = undefined;
     this.#listCache = undefined;
     await this.#abortInFlight(reason);
@@ -301,6 +304,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     }
     // A result forgotten by reset() belongs to a node's previous life: nobody waits for it.
     if (this.#results.get(result.id) !== result) return;
+    this.#doneBytes += result.wireBytes;
     this.#evict();
     this.emit('async-command-finished', result);
   }
@@ -308,18 +312,17 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   #store(result: CommandResult): void {
     this.#listCache = undefined;
     this.#results.set(result.id, result);
+    if (result.isDone) this.#doneBytes += result.wireBytes;
     this.#last = result;
     this.#evict();
   }
 
   /** Drops the oldest finished results beyond the count and byte bounds (never the last). */
   #evict(): void {
-    let bytes = 0;
-    for (const kept of this.#results.values()) if (kept.isDone) bytes += kept.wireBytes;
     for (const [id, old] of this.#results) {
-      if (this.#results.size <= MAX_KEPT_RESULTS && bytes <= MAX_KEPT_RESULT_BYTES) break;
+      if (this.#results.size <= MAX_KEPT_RESULTS && this.#doneBytes <= MAX_KEPT_RESULT_BYTES) break;
       if (!old.isDone || old === this.#last) continue;
-      bytes -= old.wireBytes;
+      this.#doneBytes -= old.wireBytes;
       this.#results.delete(id);
       this.#listCache = undefined;
     }

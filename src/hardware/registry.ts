@@ -170,9 +170,12 @@ export class ManagerRegistry {
     return this.#active;
   }
 
-  /** `hardware_manager_version`: `{name: version}` of every active manager. */
-  versions(): Record<string, string> {
-    return { ...this.#versions };
+  /**
+   * `hardware_manager_version`: `{name: version}` of every active manager. Frozen and the same
+   * object until the managers change, so a result carrying it shares its serialised bytes.
+   */
+  versions(): Readonly<Record<string, string>> {
+    return this.#versions;
   }
 
   /** IPA's `check_versions`: nothing sent (first run) passes; otherwise exact equality. */

@@ -111,4 +111,27 @@ describe('free text', () => {
     expect(redactText(url)).toContain('agent%5Ftoken=***&wait=true');
     expect(redactText('held token abcdefgh-1234 appears here', ['abcdefgh-1234'])).toBe('held token *** appears here');
   });
+
+  it('bounds results that finish later (async) by bytes too, and keeps at most 1000 results', async () => {
+    const ext = defineExtension('demo', [
+      defineCommand({
+        name: 'big_later',
+        mode: 'async',
+        params: z.object({}),
+        run: async () => {
+          await new Promise((r) => setTimeout(r, 1));
+          return { blob: 'x'.repeat(1024 * 1024) };
+        },
+      }),
+      defineCommand({ name: 'small', mode: 'sync', params: z.object({}), run: () => 'ok' }),
+    ]);
+    const runner = new CommandRunner([ext], services);
+    for (let i = 0; i < 40; i++) await (await runner.execute('demo.big_later', {})).whenDone();
+    const bytes = () => runner.list().reduce((sum, r) => sum + r.toJSONBuffer().length, 0);
+    expect(runner.list().length).toBeLessThan(40);
+    expect(bytes()).toBeLessThanOrEqual(32 * 1024 * 1024);
+    for (let i = 0; i < 1005; i++) await runner.execute('demo.small', {});
+    expect(runner.list()).toHaveLength(1000);
+    expect(runner.list().every((r) => r.name === 'small')).toBe(true);
+  });
 });
