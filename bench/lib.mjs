@@ -1,7 +1,7 @@
 // Small helpers shared by the benches: percentiles, a keep-alive client, process spawning.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
@@ -88,4 +88,27 @@ export async function stop(child) {
 
 export function fmt(n, digits = 2) {
   return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+/**
+ * CPU time (ms) the process has used so far, every thread summed, from the scheduler's
+ * nanosecond counters (`schedstat` of every thread under /proc/PID/task): unlike wall time it does not grow
+ * while the process waits for a core other workers hold.
+ */
+export function cpuMs(pid) {
+  let ns = 0;
+  let tasks;
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return NaN;
+  }
+  for (const tid of tasks) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return ns / 1e6;
 }
