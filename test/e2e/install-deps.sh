@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `make e2e` needs besides `make image`: QEMU for x86-64 (with its iPXE ROMs), OVMF, qemu-img,
+# What `make e2e` needs besides `make image`: QEMU for x86-64 (with its iPXE ROMs), OVMF, grub's files, qemu-img,
 # socat (QEMU's guestfwd runs it per guest connection) and the stock Ironic of test/interop.
 # Quick when everything is there; without root it only reports what is missing.
 set -euo pipefail
@@ -14,6 +14,12 @@ done
 [ -e /usr/share/qemu/efi-virtio.rom ] || [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || missing+=(ipxe-qemu)
 # UEFI machines (software RAID in UEFI mode): OVMF's code and variable-store template.
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
+# The software RAID scenario's image with grub (test/e2e/harness/grub-image.ts) is built from
+# these packages' files: grub's tools and BIOS modules only (not grub-pc, which would install
+# grub on this machine's own disk), and gettext for grub-mkconfig.
+[ -e /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
+command -v grub-mkconfig >/dev/null 2>&1 || missing+=(grub2-common)
+command -v gettext >/dev/null 2>&1 || missing+=(gettext-base)
 
 if [ "$(id -u)" -ne 0 ]; then
   [ ${#missing[@]} -eq 0 ] || echo "missing system packages (install as root): ${missing[*]}" >&2

@@ -6,17 +6,23 @@
  * cleaning `raid.delete_configuration` + `raid.create_configuration`: the node's raid_config
  * is the agent's result, the agent's inventory lists both md devices, and the host reads the
  * md superblocks from the disk files (`mdadm --examine`: level, members, names). A raw
- * whole-disk image is deployed onto the md root (root device hint `name: /dev/md0`) and both
- * RAID-1 members hold its bytes at the array's data offset. Then `delete_configuration`
+ * whole-disk image whose root filesystem carries grub (harness/grub-image.ts) is deployed onto
+ * the md root (root device hint `name: /dev/md0`, instance_info `image_rootfs_uuid`), in BIOS
+ * mode with `ipa-enable-bios-bootloader-install=1`: the conductor asks for install_bootloader
+ * as Ironic does for a software RAID root, both RAID-1 members hold the image's MBR at the
+ * array's data offset and its root filesystem with grub.cfg, and every holder disk's MBR
+ * boots grub's core image embedded before its first partition. Then `delete_configuration`
  * leaves no superblock and no partition table, and a second create builds the arrays again.
  * Last, `burnin_cpu` on this image, which leaves stress-ng out: the clean fails naming it.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/conductor/agent-client.js';
 import { ConductorApiClient } from '../../src/conductor/cli/api-client.js';
 import type { ServingConductor } from '../../src/conductor/cli/serve.js';
 import { freePort } from '../interop/harness/free-port.js';
+import { readAt } from './harness/md-check.js';
 import { followNode } from './harness/follow.js';
 import { conductorCli, startScenarioConductor } from './harness/our-conductor.js';
 import {
@@ -27,9 +33,11 @@ import {
   TARGET_RAID_CONFIG,
 } from './harness/raid-scenario.js';
 import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+import { checkGrubInRoot, checkGrubOnHolders } from './harness/grub-check.js';
+import { missingGrubImageTools } from './harness/grub-image.js';
 
 const PHASE_TIMEOUT_MS = 300_000;
-const skip = e2eSkipReason();
+const skip = e2eSkipReason(missingGrubImageTools());
 let world: E2eWorld | undefined;
 let service: ServingConductor | undefined;
 
@@ -38,7 +46,10 @@ const cli = (...argv: string[]) => conductorCli(service!.url, ...argv);
 describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
     const apiPort = await freePort();
-    world = await E2eWorld.create('software RAID', apiPort, { extraDisks: RAID_DISKS });
+    world = await E2eWorld.create('software RAID', apiPort, {
+      extraDisks: RAID_DISKS,
+      kernelParams: ['ipa-enable-bios-bootloader-install=1'],
+    });
     service = await startScenarioConductor(world, apiPort);
   }, 120_000);
 
@@ -97,21 +108,28 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${
       const arrays = checkRaidMembers(members());
       t.say(`host check (mdadm --examine on the disk files): ${arrays.summary}`);
 
-      const image = w.image('raid-root', 'raw');
-      const deployed = await t.phase('deploy a raw whole-disk image onto /dev/md0', async () => {
+      const image = w.grubImage('raid-root');
+      const deployed = await t.phase('deploy a whole-disk image with grub onto /dev/md0, grub on every holder', async () => {
         await client.setProvisionState(uuid, 'provide');
         await client.patchNode(uuid, [
           { op: 'add', path: '/properties/root_device', value: { name: '/dev/md0' } },
           { op: 'add', path: '/instance_info/image_source', value: image.url },
           { op: 'add', path: '/instance_info/image_os_hash_algo', value: 'sha256' },
           { op: 'add', path: '/instance_info/image_os_hash_value', value: image.sha256 },
+          { op: 'add', path: '/instance_info/image_rootfs_uuid', value: image.root.uuid },
         ]);
         await client.setProvisionState(uuid, 'active');
         return followNode(conductor, uuid, { kind: 'deploy', timeoutMs: PHASE_TIMEOUT_MS, say, failure });
       });
       expect(deployed.lastError, failure()).toBeNull();
       expect(deployed.provisionState).toBe('active');
-      say(`host check: ${expectRootMirrorsImage(arrays.root, image.raw)}`);
+      // The image's MBR and gap, untouched (grub goes to the holders); its filesystem has changed.
+      const head = readAt(image.file, 0, image.root.startBytes);
+      say(
+        `host check: ${expectRootMirrorsImage(arrays.root, { sizeBytes: head.length, sha256: createHash('sha256').update(head).digest('hex') })}`,
+      );
+      for (const member of arrays.root) say(`host check: ${checkGrubInRoot(member, image)}`);
+      for (const line of checkGrubOnHolders(members(), arrays.partitions)) say(`host check: ${line}`);
 
       const undeployed = await t.phase('undeploy (no automated cleaning) and manage', async () => {
         await client.setProvisionState(uuid, 'deleted');

@@ -13,6 +13,7 @@ import { seedDisk } from './disk-check.js';
 import { copyImage, imageSizes, missingImage } from './image-files.js';
 import { ApiWatch, imageProxy, type Listening, serveDirectory } from './servers.js';
 import { Timeline } from './timeline.js';
+import { type GrubImage, writeGrubImage } from './grub-image.js';
 import { type UefiImage, writeUefiImage } from './uefi-image.js';
 import { E2eVm, type ExtraDisk, GUEST_HOST } from './vm.js';
 
@@ -115,6 +116,12 @@ export class E2eWorld {
   /** A GPT whole-disk image with an ESP (uefi-image.ts), served raw. */
   uefiImage(name: string): UefiImage & { url: string } {
     const image = writeUefiImage(join(this.dir, 'www', `${name}.raw`));
+    return { ...image, url: `http://127.0.0.1:${this.files.port}/${name}.raw` };
+  }
+
+  /** An MBR whole-disk image whose root filesystem carries grub (grub-image.ts), served raw. */
+  grubImage(name: string): GrubImage & { url: string } {
+    const image = writeGrubImage(join(this.dir, 'www', `${name}.raw`));
     return { ...image, url: `http://127.0.0.1:${this.files.port}/${name}.raw` };
   }
 

@@ -1,0 +1,75 @@
+/**
+ * What a BIOS deploy of the grub image (grub-image.ts) onto a software RAID root must leave,
+ * read from the disk files: on every holder disk, grub's boot code in the MBR (boot.img's code,
+ * the partition table kept) pointing at the sector right after it, where grub's core image
+ * starts (diskboot.img's code), embedded in the gap before the first partition; and inside the
+ * image's root filesystem on the md root, the grub.cfg grub-mkconfig wrote and the i386-pc
+ * modules grub-install copied (read with debugfs from a copy of the filesystem).
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { GrubImage } from './grub-image.js';
+import { type DiskPartition, readAt } from './md-check.js';
+import type { RaidMember } from './raid-scenario.js';
+
+const GRUB_DIR = '/usr/lib/grub/i386-pc';
+/** boot.img's code after the fields grub-bios-setup patches (kernel sector, boot drive, drive check) and before the partition table. */
+const BOOT_CODE = [0x68, 0x1b8] as const;
+const KERNEL_SECTOR_OFFSET = 0x5c;
+
+function debugfs(fsFile: string, request: string): string {
+  return execFileSync('debugfs', ['-R', request, fsFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+/** Every holder boots grub from its own MBR; the partition table there is the one create_configuration wrote. */
+export function checkGrubOnHolders(holders: readonly string[], tablesBefore: Map<string, DiskPartition[]>): string[] {
+  const bootImg = readFileSync(join(GRUB_DIR, 'boot.img'));
+  const diskboot = readFileSync(join(GRUB_DIR, 'diskboot.img'));
+  return holders.map((file) => {
+    const name = file.split('/').pop();
+    const mbr = readAt(file, 0, 512);
+    expect(mbr.subarray(...BOOT_CODE).equals(bootImg.subarray(...BOOT_CODE)), `grub boot code in the MBR of ${name}`).toBe(true);
+    expect(mbr.readUInt16LE(510), `MBR signature of ${name}`).toBe(0xaa55);
+    const coreSector = Number(mbr.readBigUInt64LE(KERNEL_SECTOR_OFFSET));
+    const firstPartition = Math.min(...(tablesBefore.get(file) ?? []).map((p) => p.startBytes / 512));
+    expect(coreSector, `core image sector of ${name}`).toBeGreaterThan(0);
+    expect(coreSector, `core image of ${name} in the gap before the first partition`).toBeLessThan(firstPartition);
+    const core = readAt(file, coreSector * 512, 512);
+    expect(
+      core.subarray(0, 0x100).equals(diskboot.subarray(0, 0x100)),
+      `grub core image at sector ${coreSector} of ${name}`,
+    ).toBe(true);
+    return `${name}: grub boot code in the MBR, core image at sector ${coreSector} (first partition at ${firstPartition})`;
+  });
+}
+
+/** The image's root filesystem on the md root holds grub.cfg and grub's modules. */
+export function checkGrubInRoot(member: RaidMember, image: GrubImage): string {
+  const dir = mkdtempSync(join(tmpdir(), 'grub-root-'));
+  const copy = join(dir, 'root.ext4');
+  try {
+    const bytes = readAt(
+      member.file,
+      member.partition.startBytes + member.dataOffsetBytes + image.root.startBytes,
+      image.root.sizeBytes,
+    );
+    const fd = openSync(copy, 'w');
+    try {
+      writeSync(fd, bytes);
+    } finally {
+      closeSync(fd);
+    }
+    const uuid = execFileSync('blkid', ['-p', '-o', 'value', '-s', 'UUID', copy], { encoding: 'utf8' }).trim();
+    expect(uuid, 'the image root filesystem on the md root').toBe(image.root.uuid);
+    const cfg = debugfs(copy, 'cat /boot/grub/grub.cfg');
+    expect(cfg, 'grub.cfg written by grub-mkconfig').toContain('### BEGIN /etc/grub.d/00_header ###');
+    const modules = debugfs(copy, 'ls /boot/grub/i386-pc');
+    for (const file of ['core.img', 'normal.mod', 'mdraid1x.mod']) expect(modules, `/boot/grub/i386-pc/${file}`).toContain(file);
+    return `the image root (ext4 ${uuid}) on the md root has /boot/grub/grub.cfg (${cfg.length} bytes) and grub's i386-pc modules`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
