@@ -22,8 +22,10 @@ export type HardwareSupportLevel = number;
  * 2.0.0: the cross-manager methods became one typed set (`ManagerMethods`), context first.
  * 2.1.0: `getSteps(ctx, node, ports)`, steps per node.
  * 2.2.0: `settings`, a manager's own config section, seen as `ctx.managerSettings`.
+ * 2.3.0: `prepare_software_raid_bios_boot` (`SoftwareRaidBiosBootInfo`); the
+ *        `enableBiosBootloaderInstall` setting.
  */
-export const CONTRACT_VERSION = '2.2.0';
+export const CONTRACT_VERSION = '2.3.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;
