@@ -9,6 +9,7 @@ import type { Logger } from '../hardware/logger.js';
 import { lazyChild } from '../shared/logger.js';
 import { formatZodError } from '../hardware/zod-error.js';
 import { CommandResult } from './command-result.js';
+import { LazyAbort } from './lazy-abort.js';
 import type { CommandContext, CommandDefinition, Extension } from './command.js';
 import { AgentIsBusy, InvalidCommandError, InvalidCommandParamsError, RequestedObjectNotFoundError } from './errors.js';
 import type { AgentServices } from './services.js';
@@ -40,7 +41,7 @@ const DRAIN_WAIT_MS = 20_000;
 interface InFlight {
   name: string;
   result: CommandResult;
-  controller: AbortController;
+  controller: LazyAbort;
   /** Settles when the command's function has returned or thrown (never rejects). */
   settled: Promise<void>;
 }
@@ -163,7 +164,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   async #abortInFlight(reason: string): Promise<void> {
     const inFlight = this.#inFlight;
     if (!inFlight) return;
-    if (!inFlight.controller.signal.aborted) {
+    if (!inFlight.controller.aborted) {
       this.#log.warn({ command: inFlight.name, command_id: inFlight.result.id, reason }, 'aborting the running command');
       inFlight.controller.abort(new Error(`${inFlight.name} was aborted: ${reason}`));
     }
@@ -187,7 +188,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   }
 
   /** Runs `body` as the one in-flight command; its signal aborts on reset or shutdown. */
-  #track<T>(name: string, result: CommandResult, controller: AbortController, body: () => Promise<T>): Promise<T> {
+  #track<T>(name: string, result: CommandResult, controller: LazyAbort, body: () => Promise<T>): Promise<T> {
     const running = body();
     const inFlight: InFlight = {
       name,
@@ -253,13 +254,15 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     const params: unknown = parsed.data;
     const result = new CommandResult(command.name);
     const log = lazyChild(this.#log, { command: fullName, command_id: result.id });
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     if (this.#shutdown.signal.aborted) controller.abort(this.#shutdown.signal.reason);
     const ctx: CommandContext = {
       services: this.#services,
       log,
       progress: { update: (progress) => result.setProgress(progress) },
-      signal: controller.signal,
+      get signal() {
+        return controller.signal;
+      },
       commands: {
         resolve: (name) => this.#resolve(name),
         invoke: (name, subParams) => this.#invoke(name, subParams, ctx),
