@@ -15,7 +15,43 @@ for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
   if (entry !== 'image') rmSync(join(dist, entry), { recursive: true, force: true });
 }
 
+/**
+ * Modules that a dependency requires when it loads but uses only on paths the agent never
+ * takes at start-up: fastify's HTTPS and HTTP/2 servers (the agent's API is HTTP until
+ * auto-TLS), its plugin version check (semver: the agent registers no versioned plugin).
+ * Each becomes an object that requires the module on first property access, so start-up
+ * does not load and compile node:http2, node:https (and tls with it) and semver.
+ */
+const LAZY_REQUIRES = [
+  { importer: /node_modules\/fastify\/lib\/server\.js$/, modules: ['node:https', 'node:http2'] },
+  { importer: /node_modules\/fastify\/lib\/plugin-utils\.js$/, modules: ['semver'] },
+];
+const lazyRequires = {
+  name: 'lazy-requires',
+  setup(b) {
+    const names = [...new Set(LAZY_REQUIRES.flatMap((l) => l.modules))];
+    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
+      LAZY_REQUIRES.some((l) => l.importer.test(args.importer) && l.modules.includes(args.path))
+        ? { path: args.path, namespace: 'lazy-require', pluginData: { resolveDir: args.resolveDir } }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-require' }, (args) => ({
+      loader: 'js',
+      resolveDir: args.pluginData.resolveDir,
+      contents: `let loaded;
+const load = () => (loaded ??= require(${JSON.stringify(args.path)}));
+module.exports = new Proxy({}, {
+  get: (_, key) => load()[key],
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => ({ ...Object.getOwnPropertyDescriptor(load(), key), configurable: true }),
+});`,
+    }));
+  },
+};
+
 const common = {
+  plugins: [lazyRequires],
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -74,7 +110,7 @@ for (const name of readdirSync(managersDir)) {
     ...common,
     entryPoints: [entry],
     outfile: join(dist, 'hardware-managers', name, 'index.mjs'),
-    plugins: [useHostModules],
+    plugins: [lazyRequires, useHostModules],
   });
 }
 console.log(`built ${dist}`);
