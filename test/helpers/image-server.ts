@@ -5,10 +5,10 @@
  * download), fail the first requests with a status, ignore Range, demand credentials.
  * Every request is recorded so tests can assert resumes and headers.
  *
- * Run directly (`node --import tsx test/helpers/image-server.ts FILE...`) it serves the
- * given files as /<basename> and prints `{"port": N}` on stdout (the bench uses that).
+ * Run directly (`node --import tsx test/helpers/image-server.ts [--tls KEY CERT] FILE...`) it
+ * serves the given files as /<basename> and prints `{"port": N}` on stdout (the bench uses that).
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -224,8 +224,11 @@ export class ImageServer {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const server = await ImageServer.start();
-  for (const file of process.argv.slice(2)) server.serveFile(basename(file), file);
+  // `--tls KEY CERT FILE...` serves over HTTPS.
+  const args = process.argv.slice(2);
+  const tls = args[0] === '--tls' ? { key: readFileSync(args[1]!), cert: readFileSync(args[2]!) } : undefined;
+  const server = await ImageServer.start(tls);
+  for (const file of args.slice(tls ? 3 : 0)) server.serveFile(basename(file), file);
   process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
