@@ -4,29 +4,16 @@
  * agree with the new layout, add the config drive, and record the partition UUIDs.
  *
  * Raw images stream straight onto the disk while being hashed. qcow2 images are parked
- * at the END of the target disk while being hashed (the same streaming writer), verified,
- * then converted by `qemu-img` onto the START of the same disk: nothing is held in RAM or
- * tmpfs, unlike IPA's `/tmp` cache. Only when the disk cannot hold the image and its
- * virtual size at once does the download go to a scratch file in the temp directory
- * (RAM on a ramdisk), as IPA always does.
+ * at the end of the target disk and converted onto its start as they arrive (write-qcow2.ts).
  */
-import { statfs, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
-  assertSafeQemuImage,
-  BlockWriter,
-  convertToDevice,
   DEFAULT_HARDWARE_SETTINGS,
   DeploymentError,
   detectFormat,
   diskIdentifier,
-  downloadImage,
   FORMAT_PROBE_BYTES,
   ImageDownloadError,
-  ImageDownloadOutofSpaceError,
   ImageHttpClient,
-  imageAtOffsetSpec,
   InvalidImage,
   isEfiSystemPartition,
   isPrepBootPartition,
@@ -35,7 +22,6 @@ import {
   gptBackupAtEnd,
   PERMITTED_FORMATS,
   qcow2VirtualSize,
-  qemuImgInfo,
   readPartitionTable,
   redactUrl,
   rescanPartitions,
@@ -43,20 +29,18 @@ import {
   TransferProgress,
   validateImageInfo,
   wipeDiskSignatures,
-  createBlockHasher,
   writeConfigDrive,
-  type BlockDevice,
   type DownloadResult,
   type ImageInfo,
   type PartitionTable,
   type StepContext,
 } from '../../src/hardware/index.js';
+import { downloadTo, type DownloadJob } from './download-to.js';
 import { selectInstallDevice } from './install-device.js';
 import { recordLastWrite, type PartitionUuids } from './last-write.js';
+import { writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
 
 const MIB = 1024 * 1024;
-/** Room left between the converted image's end and the parked qcow2 (alignment, GPT backup). */
-const SCRATCH_MARGIN = 4 * MIB;
 /** A config drive URL holds at most 64 MiB of ISO, base64-encoded (4/3) and maybe not compressed. */
 const CONFIGDRIVE_DOWNLOAD_LIMIT = 96 * MIB;
 /** The clean-up of a failed write (wipefs) runs even during shutdown, bounded by this. */
@@ -68,7 +52,7 @@ export interface WriteImageResult {
   image_id: string;
   device: string;
   disk_format: string;
-  write_method: 'stream' | 'qcow2-in-place' | 'qcow2-scratch-file';
+  write_method: 'stream' | Qcow2WriteMethod;
   bytes_downloaded: number;
   checksum: { algorithm: string; value: string };
   download: { requests: number; resumes: number; rounds: number };
@@ -215,141 +199,6 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
     totalBytes: probed.totalBytes,
     virtualSize: detected === 'qcow2' ? qcow2VirtualSize(probed.head) : undefined,
   };
-}
-
-/** What every download of one image shares, whatever it is written to. */
-interface DownloadJob {
-  ctx: StepContext;
-  info: ImageInfo;
-  client: ImageHttpClient;
-  expected: Awaited<ReturnType<typeof resolveExpectedChecksum>>;
-  progress: TransferProgress;
-  settings: typeof DEFAULT_HARDWARE_SETTINGS;
-}
-
-/** Download the image into `target` (the device, a spot on it, or a scratch file), hashing as it goes. */
-async function downloadTo(
-  job: DownloadJob,
-  target: string,
-  region: { baseOffset?: number; limit: number },
-  location = target,
-): Promise<DownloadResult> {
-  const { ctx, info, client, expected, progress, settings } = job;
-  const writer = await BlockWriter.open(target, {
-    ...region,
-    onWritten: (bytes) => progress.written(bytes),
-    hasher: createBlockHasher(expected.algorithm),
-  });
-  ctx.log.debug({ target, offset: region.baseOffset ?? 0, directIo: writer.direct }, 'download target opened');
-  try {
-    return await downloadImage({
-      info,
-      client,
-      expected,
-      sink: writer,
-      settings,
-      progress,
-      log: ctx.log,
-      signal: ctx.signal,
-      location,
-    });
-  } finally {
-    await writer.close();
-  }
-}
-
-async function writeQcow2(
-  job: DownloadJob,
-  device: BlockDevice,
-  isBlockDevice: boolean,
-  format: FormatDecision,
-): Promise<{ download: DownloadResult; method: WriteImageResult['write_method'] }> {
-  const { ctx, info, progress } = job;
-  const fileBytes = format.totalBytes;
-  const virtualSize = format.virtualSize ?? 0;
-  if (virtualSize > device.sizeBytes) {
-    throw new InvalidImage(
-      `Image ${info.id} expands to ${virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`,
-    );
-  }
-  const scratchOffset = fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
-  if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
-    // Park the qcow2 at the end of the disk, then expand it onto the start.
-    const download = await downloadTo(
-      job,
-      device.path,
-      { baseOffset: scratchOffset, limit: fileBytes },
-      `${device.path}@${scratchOffset}`,
-    );
-    const source = imageAtOffsetSpec('qcow2', device.path, scratchOffset, download.bytes);
-    await inspectAndConvert(ctx, info, source, device, isBlockDevice, progress);
-    // The parked copy is dead data now: its header must not be mistaken for anything later.
-    await ctx
-      .exec('blkdiscard', ['-f', '-o', String(scratchOffset), '-l', String(Math.ceil(download.bytes / MIB) * MIB), device.path])
-      .catch(async () =>
-        ctx.exec('dd', [
-          'if=/dev/zero',
-          `of=${device.path}`,
-          'bs=1M',
-          'count=1',
-          `seek=${scratchOffset}`,
-          'oflag=seek_bytes,direct',
-          'conv=notrunc',
-        ]),
-      );
-    return { download, method: 'qcow2-in-place' };
-  }
-
-  // The disk cannot hold both at once (or the server gave no size): spool to a scratch file.
-  const dir = tmpdir();
-  const room = await statfs(dir).then((s) => s.bavail * s.bsize);
-  if (fileBytes !== undefined && fileBytes + SCRATCH_MARGIN > room) {
-    throw new ImageDownloadOutofSpaceError(
-      info.id,
-      `the ${fileBytes}-byte qcow2 fits neither beside its ${virtualSize}-byte expansion on ${device.path} (${device.sizeBytes} bytes) ` +
-        `nor in ${dir} (${room} bytes free)`,
-    );
-  }
-  ctx.log.warn(
-    { dir, fileBytes: fileBytes ?? null },
-    'qcow2 image does not fit beside its expansion on the disk; using a scratch file (RAM on a ramdisk)',
-  );
-  const scratch = join(dir, `ramdisk-agent-image-${process.pid}-${Date.now()}.qcow2`);
-  await writeFile(scratch, '');
-  try {
-    const download = await downloadTo(job, scratch, { limit: Math.min(room, fileBytes ?? room) });
-    await inspectAndConvert(ctx, info, scratch, device, isBlockDevice, progress);
-    return { download, method: 'qcow2-scratch-file' };
-  } finally {
-    await unlink(scratch).catch(() => undefined);
-  }
-}
-
-async function inspectAndConvert(
-  ctx: StepContext,
-  info: ImageInfo,
-  source: string,
-  device: BlockDevice,
-  isBlockDevice: boolean,
-  progress: TransferProgress,
-): Promise<void> {
-  progress.stage('inspecting');
-  const details = await qemuImgInfo(ctx.exec, source, 'qcow2');
-  if (details.format !== 'qcow2') throw new InvalidImage(`Image ${info.id} is ${details.format}, not qcow2`);
-  assertSafeQemuImage(details, info.id);
-  if (details.virtualSize > device.sizeBytes) {
-    throw new InvalidImage(
-      `Image ${info.id} expands to ${details.virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`,
-    );
-  }
-  progress.stage('converting', { totalBytes: details.virtualSize });
-  progress.written(0);
-  await ctx.guard.assertWritable(device.path);
-  await convertToDevice(ctx.exec, source, device.path, isBlockDevice, {
-    sourceFormat: 'qcow2',
-    onPercent: (percent) => progress.written(Math.round((percent / 100) * details.virtualSize)),
-  });
-  progress.written(details.virtualSize);
 }
 
 /** The kernel re-reads the table, GPT's backup header moves to the disk's end, and partitions must exist. */

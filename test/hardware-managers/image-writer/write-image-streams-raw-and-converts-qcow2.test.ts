@@ -113,6 +113,43 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(tail.includes(Buffer.from('QFI\xfb', 'latin1'))).toBe(false);
   });
 
+  it('converts a qcow2 that arrives slowly, and one whose download starts over, to the same bytes', async ({
+    disks,
+    server,
+    gpt,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path]);
+    const qcow2 = toQcow2(gpt.path);
+    const reference = qcow2ToRaw(qcow2);
+    const expectConverted = () =>
+      expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(
+        true,
+      );
+    // qemu-img converts while the image arrives, waiting for what has not yet.
+    const slow = server.serveFile('slow.qcow2', qcow2, { bytesPerSecond: 8 * 1024 * 1024 });
+    let outcome = await runWriteImage(harness.client, imageInfo(slow, sha256Of(qcow2), { disk_format: 'qcow2' }));
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(outcome.body.command_result.deploy_result.write_method).toBe('qcow2-in-place');
+    expectConverted();
+    execFileSync('wipefs', ['-a', '-q', device.path]);
+
+    // Cut half-way by a server that ignores Range: the download starts over from byte 0, and
+    // what qemu-img read of the first attempt must not end up on the disk. (The first of the
+    // two cut answers is the format probe, which reads only the header.)
+    const size = readRange(qcow2, 0, 64 * 1024 * 1024).length;
+    const restarted = server.serveFile('restarted.qcow2', qcow2, {
+      truncateAfter: Math.floor(size / 2),
+      truncateTimes: 2,
+      ignoreRange: true,
+    });
+    outcome = await runWriteImage(harness.client, imageInfo(restarted, sha256Of(qcow2), { disk_format: 'qcow2' }));
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(outcome.body.command_result.deploy_result.download.requests).toBe(2);
+    expectConverted();
+  });
+
   it('spools a qcow2 to a scratch file when the disk cannot hold it beside its expansion, with the same result', async ({
     disks,
     server,

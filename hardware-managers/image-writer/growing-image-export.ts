@@ -1,0 +1,270 @@
+/**
+ * A byte range of a device exported read-only over NBD on a unix socket, for `qemu-img` to
+ * read an image while it is still being downloaded into that range: a read waits until the
+ * download has written every byte it asks for. A qcow2 parked at the end of the disk is
+ * converted as it arrives instead of after the last byte (`qemu-img` reads a qcow2 made
+ * sequentially, as images are, from its start towards its end), and still only from the
+ * bytes that were hashed: they are read back from the device, not fetched again.
+ *
+ * The protocol (NBD's proto.md): fixed newstyle handshake; NBD_OPT_GO / INFO /
+ * EXPORT_NAME answered, every other option refused as unsupported (so only simple
+ * replies); NBD_CMD_READ served, writes and trims refused with EPERM, NBD_CMD_DISC closes.
+ */
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const NBDMAGIC = 0x4e42444d41474943n;
+const IHAVEOPT = 0x49484156454f5054n;
+const OPTION_REPLY_MAGIC = 0x3e889045565a9n;
+const REQUEST_MAGIC = 0x25609513;
+const SIMPLE_REPLY_MAGIC = 0x67446698;
+const FLAG_FIXED_NEWSTYLE = 1;
+const FLAG_NO_ZEROES = 2;
+const OPT_EXPORT_NAME = 1;
+const OPT_ABORT = 2;
+const OPT_INFO = 6;
+const OPT_GO = 7;
+const REP_ACK = 1;
+const REP_INFO = 3;
+const REP_ERR_UNSUP = 0x80000001;
+const INFO_EXPORT = 0;
+/** NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY */
+const TRANSMISSION_FLAGS = 1 | 2;
+const CMD_READ = 0;
+const CMD_WRITE = 1;
+const CMD_DISC = 2;
+const CMD_FLUSH = 3;
+const EPERM = 1;
+const EIO = 5;
+const EINVAL = 22;
+const MAX_OPTION_BYTES = 64 * 1024;
+/** A write is refused, but its payload must be read off the connection first. */
+const MAX_WRITE_BYTES = 32 * 1024 * 1024;
+/** Reads are sent in pieces of this size through one buffer per connection. */
+const PIECE_BYTES = 1024 * 1024;
+
+let exports = 0;
+
+export class GrowingImageExport {
+  readonly socketPath: string;
+  readonly #device: string;
+  readonly #base: number;
+  readonly #size: number;
+  readonly #server: Server;
+  readonly #connections = new Set<Socket>();
+  readonly #waiters: { end: number; resolve(): void; reject(error: Error): void }[] = [];
+  #available = 0;
+  #failure: Error | undefined;
+
+  private constructor(device: string, base: number, size: number, socketPath: string) {
+    this.#device = device;
+    this.#base = base;
+    this.#size = size;
+    this.socketPath = socketPath;
+    this.#server = createServer((socket) => {
+      this.#connections.add(socket);
+      socket.once('close', () => this.#connections.delete(socket));
+      socket.on('error', () => socket.destroy());
+      void this.#serve(socket).catch(() => socket.destroy());
+    });
+  }
+
+  /** Exports `size` bytes of `device` from `base`; nothing is readable until `available()` says so. */
+  static async start(device: string, base: number, size: number): Promise<GrowingImageExport> {
+    const socketPath = join(tmpdir(), `ramdisk-agent-image-${process.pid}-${++exports}.nbd`);
+    await rm(socketPath, { force: true });
+    const exported = new GrowingImageExport(device, base, size, socketPath);
+    await new Promise<void>((resolve, reject) => {
+      exported.#server.once('error', reject);
+      exported.#server.listen(socketPath, resolve);
+    });
+    return exported;
+  }
+
+  /** A qemu block spec that reads the export as `format`. */
+  spec(format: string): string {
+    return `json:${JSON.stringify({ driver: format, file: { driver: 'nbd', server: { type: 'unix', path: this.socketPath } } })}`;
+  }
+
+  /** The first `bytes` of the range are on the device. */
+  available(bytes: number): void {
+    this.#available = Math.max(this.#available, bytes);
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const waiter = this.#waiters[i]!;
+      if (waiter.end > this.#available) continue;
+      this.#waiters.splice(i, 1);
+      waiter.resolve();
+    }
+  }
+
+  /** Every read from now on fails (the download failed or started over). */
+  fail(error: Error): void {
+    this.#failure ??= error;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  async close(): Promise<void> {
+    this.fail(new Error('the export is closed'));
+    for (const socket of this.#connections) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+
+  #until(end: number): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (end <= this.#available) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ end, resolve, reject }));
+  }
+
+  async #serve(socket: Socket): Promise<void> {
+    const input = new SocketReader(socket);
+    const greeting = Buffer.alloc(18);
+    greeting.writeBigUInt64BE(NBDMAGIC, 0);
+    greeting.writeBigUInt64BE(IHAVEOPT, 8);
+    greeting.writeUInt16BE(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES, 16);
+    socket.write(greeting);
+    const noZeroes = ((await input.read(4)).readUInt32BE(0) & FLAG_NO_ZEROES) !== 0;
+    if (!(await this.#negotiate(socket, input, noZeroes))) return void socket.end();
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(this.#device, 'r');
+      await this.#transmit(socket, input, handle);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /** Options until the client starts transmission (true) or aborts (false). */
+  async #negotiate(socket: Socket, input: SocketReader, noZeroes: boolean): Promise<boolean> {
+    for (;;) {
+      const head = await input.read(16);
+      if (head.readBigUInt64BE(0) !== IHAVEOPT) throw new Error('NBD client sent no option magic');
+      const option = head.readUInt32BE(8);
+      const length = head.readUInt32BE(12);
+      if (length > MAX_OPTION_BYTES) throw new Error('NBD option too long');
+      await input.read(length);
+      if (option === OPT_EXPORT_NAME) {
+        const answer = Buffer.alloc(noZeroes ? 10 : 134);
+        answer.writeBigUInt64BE(BigInt(this.#size), 0);
+        answer.writeUInt16BE(TRANSMISSION_FLAGS, 8);
+        socket.write(answer);
+        return true;
+      }
+      if (option === OPT_GO || option === OPT_INFO) {
+        const info = Buffer.alloc(12);
+        info.writeUInt16BE(INFO_EXPORT, 0);
+        info.writeBigUInt64BE(BigInt(this.#size), 2);
+        info.writeUInt16BE(TRANSMISSION_FLAGS, 10);
+        socket.write(optionReply(option, REP_INFO, info));
+        socket.write(optionReply(option, REP_ACK));
+        if (option === OPT_GO) return true;
+      } else if (option === OPT_ABORT) {
+        socket.write(optionReply(option, REP_ACK));
+        return false;
+      } else {
+        socket.write(optionReply(option, REP_ERR_UNSUP));
+      }
+    }
+  }
+
+  async #transmit(socket: Socket, input: SocketReader, handle: FileHandle): Promise<void> {
+    const piece = Buffer.allocUnsafe(PIECE_BYTES);
+    for (;;) {
+      const request = await input.read(28);
+      if (request.readUInt32BE(0) !== REQUEST_MAGIC) throw new Error('NBD client sent no request magic');
+      const type = request.readUInt16BE(6);
+      const cookie = request.subarray(8, 16);
+      const offset = Number(request.readBigUInt64BE(16));
+      const length = request.readUInt32BE(24);
+      if (type === CMD_DISC) return void socket.end();
+      if (type === CMD_WRITE) {
+        if (length > MAX_WRITE_BYTES) throw new Error('NBD write request too long');
+        await input.read(length);
+        await send(socket, simpleReply(EPERM, cookie));
+      } else if (type === CMD_FLUSH) {
+        await send(socket, simpleReply(0, cookie));
+      } else if (type !== CMD_READ) {
+        await send(socket, simpleReply(EPERM, cookie));
+      } else if (offset + length > this.#size) {
+        await send(socket, simpleReply(EINVAL, cookie));
+      } else {
+        try {
+          await this.#until(offset + length);
+        } catch {
+          await send(socket, simpleReply(EIO, cookie));
+          continue;
+        }
+        await send(socket, simpleReply(0, cookie));
+        for (let done = 0; done < length;) {
+          const n = Math.min(PIECE_BYTES, length - done);
+          let got = 0;
+          while (got < n) {
+            const { bytesRead } = await handle.read(piece, got, n - got, this.#base + offset + done + got);
+            // The reply header is out: a short device cannot be reported any more, only cut off.
+            if (bytesRead === 0) throw new Error('the device ended inside the exported range');
+            got += bytesRead;
+          }
+          await send(socket, piece.subarray(0, n));
+          done += n;
+        }
+      }
+    }
+  }
+}
+
+function optionReply(option: number, type: number, data: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(20);
+  head.writeBigUInt64BE(OPTION_REPLY_MAGIC, 0);
+  head.writeUInt32BE(option, 8);
+  head.writeUInt32BE(type, 12);
+  head.writeUInt32BE(data.length, 16);
+  return Buffer.concat([head, data]);
+}
+
+function simpleReply(error: number, cookie: Buffer): Buffer {
+  const reply = Buffer.alloc(16);
+  reply.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
+  reply.writeUInt32BE(error, 4);
+  cookie.copy(reply, 8);
+  return reply;
+}
+
+/** Resolves once the socket took `bytes` (the buffer may be reused then). */
+function send(socket: Socket, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(bytes, (error) => (error ? reject(error) : resolve())));
+}
+
+/** Exact-length reads from a socket. */
+class SocketReader {
+  readonly #chunks: Buffer[] = [];
+  #length = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+      this.#wake?.();
+    });
+    socket.once('close', () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+  }
+
+  async read(bytes: number): Promise<Buffer> {
+    while (this.#length < bytes) {
+      if (this.#ended) throw new Error('the NBD client closed the connection');
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    this.#chunks.length = 0;
+    if (all.length > bytes) this.#chunks.push(all.subarray(bytes));
+    this.#length -= bytes;
+    return all.subarray(0, bytes);
+  }
+}
