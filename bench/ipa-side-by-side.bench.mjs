@@ -7,13 +7,14 @@
 // inflated by waiting for a core). The load average and core count are printed with the table.
 //   BENCH_SIDE_STARTS   start-ups per agent (median reported), default 5
 //   BENCH_SIDE_REQUESTS requests per latency row, default 500 (status) / 200 (steps)
+//   BENCH_SIDE_WARMUP   requests of each kind before the latency rows, default 200
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, fmt, keepAliveClient, rssMiB, stop, summarize } from './lib.mjs';
+import { cpuMs, fmt, keepAliveClient, rssAnonMiB, rssMiB, stop, summarize } from './lib.mjs';
 import { IPA_TAG, prepareIpa } from './ipa-runtime.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -40,6 +41,18 @@ try {
   console.log(`IPA ${IPA_TAG} cannot run here (${error.message}): printing ours only.`);
 }
 const agents = ipa ? [ours, ipa] : [ours];
+// Not an agent: the floor Node's own HTTP stack sets on this machine under this load.
+const floor = {
+  name: 'bare node:http',
+  floor: true,
+  command: (port) => ({
+    file: process.execPath,
+    args: [join(root, 'bench', 'http-floor.mjs'), String(port)],
+    env: process.env,
+  }),
+};
+const servers = [...agents, floor];
+const WARM_UP = Number(process.env.BENCH_SIDE_WARMUP ?? 200);
 
 function getStatus(port) {
   return new Promise((resolve) => {
@@ -68,7 +81,7 @@ async function start(agent) {
     }
     await new Promise((r) => setTimeout(r, 5));
   }
-  return { ms: performance.now() - started, cpu: cpuMs(child.pid), rss: rssMiB(child.pid), child, port };
+  return { ms: performance.now() - started, cpu: cpuMs(child.pid), rss: rssMiB(child.pid), anon: rssAnonMiB(child.pid), child, port };
 }
 
 /**
@@ -103,13 +116,13 @@ async function interleaved(targets, method, path, body, n) {
 const node = (uuid) => ({ uuid, properties: {}, instance_info: {}, driver_internal_info: {} });
 const stepsCall = (uuid) => ({ name: 'clean.get_clean_steps', params: { node: node(uuid), ports: [] } });
 const KNOWN_NODE = '1be26c0b-03f2-4d2e-ae87-c02d7f33c123';
-const results = new Map(agents.map((a) => [a.name, {}]));
+const results = new Map(servers.map((a) => [a.name, {}]));
 
 /** Start-ups alternate between the agents; wall time and CPU used by the first answer. */
 async function measureStarts() {
-  const times = new Map(agents.map((a) => [a.name, { wall: [], cpu: [] }]));
+  const times = new Map(servers.map((a) => [a.name, { wall: [], cpu: [] }]));
   for (let i = 0; i < STARTS; i++) {
-    for (const agent of i % 2 === 0 ? agents : [...agents].reverse()) {
+    for (const agent of i % 2 === 0 ? servers : [...servers].reverse()) {
       const s = await start(agent);
       times.get(agent.name).wall.push(s.ms);
       times.get(agent.name).cpu.push(s.cpu);
@@ -122,10 +135,10 @@ async function measureStarts() {
   }
 }
 
-async function startAll() {
+async function startAll(which) {
   const started = [];
   try {
-    for (const agent of agents) {
+    for (const agent of which) {
       const s = await start(agent);
       started.push({ agent, ...s, pid: s.child.pid, client: keepAliveClient(s.port) });
     }
@@ -148,24 +161,27 @@ function record(started, key, measured) {
 }
 
 async function measureService() {
-  const started = await startAll();
+  const started = await startAll(servers);
+  const agentsOnly = started.filter((s) => !s.agent.floor);
   try {
-    for (const s of started) results.get(s.agent.name).rssFirst = s.rss;
-    await interleaved(started, 'POST', '/v1/commands/?wait=true', stepsCall(KNOWN_NODE), 20); // warm-up, node seen
+    for (const s of started) Object.assign(results.get(s.agent.name), { rssFirst: s.rss, anonFirst: s.anon });
+    // Warmed up as a long-running agent is (V8 compiles the hot paths; Python has nothing to warm).
+    await interleaved(started, 'POST', '/v1/commands/?wait=true', stepsCall(KNOWN_NODE), WARM_UP);
+    await interleaved(started, 'GET', '/v1/status', undefined, WARM_UP);
     record(started, 'status', await interleaved(started, 'GET', '/v1/status', undefined, STATUS_N));
     record(started, 'steps', await interleaved(started, 'POST', '/v1/commands/?wait=true', stepsCall(KNOWN_NODE), STEPS_N));
     const fresh = (i) => stepsCall(`00000000-0000-4000-8000-00000000000${i}`);
-    record(started, 'newNode', await interleaved(started, 'POST', '/v1/commands/?wait=true', fresh, 5));
+    record(agentsOnly, 'newNode', await interleaved(agentsOnly, 'POST', '/v1/commands/?wait=true', fresh, 5));
     const inventory = { name: 'poll.get_hardware_info', params: {} };
-    record(started, 'inventory', await interleaved(started, 'POST', '/v1/commands/?wait=true', inventory, 3));
-    for (const s of started) results.get(s.agent.name).rssAfter = rssMiB(s.pid);
+    record(agentsOnly, 'inventory', await interleaved(agentsOnly, 'POST', '/v1/commands/?wait=true', inventory, 3));
+    for (const s of started) Object.assign(results.get(s.agent.name), { rssAfter: rssMiB(s.pid), anonAfter: rssAnonMiB(s.pid) });
   } finally {
     await stopAll(started);
   }
 }
 
 async function measureCommandList() {
-  const started = await startAll();
+  const started = await startAll(agents);
   try {
     await interleaved(started, 'POST', '/v1/commands/?wait=true', stepsCall(KNOWN_NODE), 420);
     record(started, 'list', await interleaved(started, 'GET', '/v1/commands/', undefined, 50));
@@ -183,8 +199,11 @@ try {
 const loadAfter = loadavg();
 
 const cell = (name, f) => {
-  const r = results.get(name);
-  return r ? f(r) : '—';
+  try {
+    return f(results.get(name));
+  } catch {
+    return '—'; // not measured for this one (the floor has no command list, inventory or nodes)
+  }
 };
 const pair = (m, digits = 2) => `${fmt(m.p50, digits)} / ${fmt(m.p99, digits)}`;
 const rows = [
@@ -196,9 +215,11 @@ const rows = [
   ['GET /v1/commands/ after 420 results p50 (ms, wall)', (r) => fmt(r.list.wall.p50, 2), '≤ 2'],
   ['new node get_clean_steps, inventory p50 (ms, wall)', (r) => `${fmt(r.newNode.wall.p50, 1)}, ${fmt(r.inventory.wall.p50, 0)}`, '≤ 5, ≤ 100'],
   ['RSS at first answer / after load (MiB)', (r) => `${fmt(r.rssFirst, 1)} / ${fmt(r.rssAfter, 1)}`, '≤ 60 / ≤ 64'],
+  ['  of which anonymous (not file pages) (MiB)', (r) => `${fmt(r.anonFirst, 1)} / ${fmt(r.anonAfter, 1)}`, ''],
 ];
-const header = ['', ...agents.map((a) => (a === ours ? 'ours (bin/ramdisk-agent)' : `${a.name}, same run`)), 'goal'];
-const table = rows.map(([label, f, goal]) => [label, ...agents.map((a) => cell(a.name, f)), goal]);
+const label = (a) => (a === ours ? 'ours (bin/ramdisk-agent)' : a.floor ? 'floor: bare node:http' : `${a.name}, same run`);
+const header = ['', ...servers.map(label), 'goal'];
+const table = rows.map(([text, f, goal]) => [text, ...servers.map((a) => cell(a.name, f)), goal]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
 console.log(
@@ -210,7 +231,9 @@ console.log(
   `n = ${STATUS_N} status, ${STEPS_N} steps requests; ${STARTS} start-ups each, alternating. Latency: wall time, one\n` +
     'keep-alive connection per agent, requests interleaved one by one between the agents (who goes first alternates),\n' +
     "so other workers' load falls on both alike. Server CPU: the agent's CPU time (all threads, schedstat) between the\n" +
-    'starts of consecutive requests, which waiting for a busy core does not inflate.\n',
+    'starts of consecutive requests, which waiting for a busy core does not inflate. Each server gets\n' +
+    `${WARM_UP} get_clean_steps and ${WARM_UP} status requests first (BENCH_SIDE_WARMUP). The floor: a bare node:http\n` +
+    'server answering the same requests with fixed bodies of the same size, the least Node itself costs here.\n',
 );
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -112,3 +112,13 @@ export function cpuMs(pid) {
   }
   return ns / 1e6;
 }
+
+/** RssAnon: the resident memory that is not pages of mapped files (the node binary, libraries). */
+export function rssAnonMiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/RssAnon:\s+(\d+)/.exec(status)[1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}

@@ -1,11 +1,16 @@
 // make bench: runs every bench/*.bench.mjs in turn (each prints its own table).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const only = process.argv[2];
 let failed = 0;
+// Every bench prints its own load average too: the machine is shared, figures are only
+// comparable within one bench's run (each measures ours beside its baseline).
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`make bench — node ${process.version}, ${cpus().length} cores, load average ${load()}`);
 for (const file of readdirSync(dir)
   .filter((f) => f.endsWith('.bench.mjs'))
   .sort()) {
@@ -14,4 +19,5 @@ for (const file of readdirSync(dir)
   const result = spawnSync(process.execPath, [`${dir}${file}`], { stdio: 'inherit' });
   if (result.status !== 0) failed++;
 }
+console.log(`\nmake bench done — load average ${load()}${failed ? `, ${failed} bench(es) failed` : ''}`);
 process.exit(failed ? 1 : 0);
