@@ -54,7 +54,13 @@ async function startOnce(file, args, env) {
     if (child.exitCode !== null) throw new Error(`${file} exited with ${child.exitCode}`);
     await new Promise((r) => setTimeout(r, 2));
   }
-  const sample = { wall: performance.now() - started, cpu: cpuMs(child.pid), rss: rssMiB(child.pid) };
+  const sample = {
+    wall: performance.now() - started,
+    cpu: cpuMs(child.pid),
+    rss: rssMiB(child.pid),
+    // CLOCK_MONOTONIC in µs: the clock of a V8 CPU profile's timestamps, in any process.
+    answeredAtUs: Number(process.hrtime.bigint() / 1000n),
+  };
   await stop(child);
   return sample;
 }
@@ -66,17 +72,29 @@ async function row(label, file, args, env = {}) {
   return [label, fmt(median('cpu'), 0), fmt(median('wall'), 0), fmt(median('rss'), 1)];
 }
 
-/** Splits one profiled start-up's samples: GC, compiling our code, loading Node's own modules, the rest. */
+/**
+ * Splits one profiled start-up's samples up to the first answer (a standalone agent loads its
+ * managers after it): GC, compiling our code, loading Node's own modules, the rest.
+ */
 async function profileSplit(file, extraArgs) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'));
   try {
-    await startOnce(file, (port) => [...extraArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`, bundle, ...agentArgs(port)]);
+    const { answeredAtUs } = await startOnce(file, (port) => [
+      ...extraArgs,
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      bundle,
+      ...agentArgs(port),
+    ]);
     const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8'));
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
     const parent = new Map();
     for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     const split = {};
+    let at = profile.startTime;
     profile.samples.forEach((id, i) => {
+      at += profile.timeDeltas[i] ?? 0;
+      if (at > answeredAtUs) return;
       const stack = [];
       for (let cur = id; cur !== undefined; cur = parent.get(cur)) stack.push(nodes.get(cur).callFrame);
       const top = stack[0].functionName;

@@ -50,8 +50,27 @@ module.exports = new Proxy({}, {
   },
 };
 
+/**
+ * Node's built-in modules are taken with require(), not an ESM import: importing one as ESM
+ * makes Node read every export to build the module's namespace, which runs the lazy getters
+ * CommonJS callers never touch (node:fs loads its streams, node:crypto its webcrypto,
+ * node:util its MIME parser) before the agent has done anything.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin-require' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      loader: 'js',
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+    }));
+  },
+};
+
 const common = {
-  plugins: [lazyRequires],
+  plugins: [builtinsByRequire, lazyRequires],
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -110,7 +129,7 @@ for (const name of readdirSync(managersDir)) {
     ...common,
     entryPoints: [entry],
     outfile: join(dist, 'hardware-managers', name, 'index.mjs'),
-    plugins: [lazyRequires, useHostModules],
+    plugins: [builtinsByRequire, lazyRequires, useHostModules],
   });
 }
 console.log(`built ${dist}`);
