@@ -50,9 +50,14 @@ export const LOG_REDACTION = {
  * replaced: the query parser decodes `agent%5Ftoken=` (or any other percent-encoding of the
  * name) to the token, so the log must treat it the same.
  */
+const TOKEN_OR_ESCAPE = /token|%/i;
+
 function redactToken(url: string): string {
   const question = url.indexOf('?');
   if (question < 0) return url;
+  // Without a percent-encoding, a name that decodes to agent_token contains "token" as typed:
+  // the conductor's `?wait=true` polls skip the split and join below.
+  if (!TOKEN_OR_ESCAPE.test(url.slice(question + 1))) return url;
   const query = url
     .slice(question + 1)
     .split('&')
