@@ -4,7 +4,7 @@
  * grub-install): built on the host from Debian packages already installed here, nothing
  * downloaded and nothing mounted. The root is merged-/usr with busybox-static for the shell
  * and the utilities grub-mkconfig uses, the files of `grub-common`, `grub2-common`,
- * `grub-pc-bin` and `gettext-base` (documentation and translations left out) and the
+ * `grub-pc-bin` and `gettext-base` (documentation and translations left out), mdadm, and the
  * libraries their programs link, made into ext4 by `mkfs.ext4 -d`, on partition 1 (at 1 MiB,
  * bootable) of an MBR with a non-zero disk signature. It has no kernel: grub installs and
  * writes its configuration, which is what the host checks; the machine is not booted from it.
@@ -32,6 +32,12 @@ import { dirname, join } from 'node:path';
 const MiB = 1024 * 1024;
 const PACKAGES = ['grub-common', 'grub2-common', 'grub-pc-bin', 'gettext-base'];
 const LEFT_OUT = /^\/usr\/share\/(locale|man|doc|info|lintian|bug)\//;
+/**
+ * grub-install names a metadata 1.x array by the UUID `mdadm --detail --export` reports
+ * (`mduuid/<uuid>`); without mdadm in the image it falls back to `md0`, which grub's own md
+ * driver does not know, and fails (`disk 'md0,1' not found`). Images with an md root carry it.
+ */
+const PROGRAMS = ['/usr/sbin/mdadm'];
 
 export interface GrubImage {
   file: string;
@@ -52,6 +58,7 @@ export function missingGrubImageTools(): string | undefined {
     }
   });
   if (!existsSync('/usr/lib/grub/i386-pc/boot.img')) missing.push('grub-pc-bin');
+  for (const program of PROGRAMS) if (!existsSync(program)) missing.push(program.split('/').pop()!);
   return missing.length > 0 ? `Debian packages not installed: ${[...new Set(missing)].join(', ')}` : undefined;
 }
 
@@ -112,8 +119,8 @@ function buildRoot(root: string): void {
   const files = execFileSync('dpkg', ['-L', ...PACKAGES], { encoding: 'utf8' })
     .split('\n')
     .filter((f) => f.startsWith('/') && !LEFT_OUT.test(f) && existsSync(f) && lstatSync(f).isFile());
-  for (const file of files) copyInto(root, file.replace(/^\/(bin|sbin|lib|lib64)\//, '/usr/$1/'));
-  for (const file of files.filter(isElf)) for (const lib of librariesOf(file)) copyInto(root, lib);
+  for (const file of [...files, ...PROGRAMS]) copyInto(root, file.replace(/^\/(bin|sbin|lib|lib64)\//, '/usr/$1/'));
+  for (const file of [...files, ...PROGRAMS].filter(isElf)) for (const lib of librariesOf(file)) copyInto(root, lib);
   copyInto(root, '/usr/bin/busybox');
   for (const applet of execFileSync('/usr/bin/busybox', ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
     const path = join(root, applet.replace(/^(bin|sbin)\//, 'usr/$1/'));
