@@ -40,6 +40,12 @@ describe('kernel command line', () => {
     expect(configFromKernelParams({ 'ipa-insecure': 'Yes' }).insecure).toBe(true);
   });
 
+  it('grub for BIOS stays off unless ipa-enable-bios-bootloader-install says otherwise (IPA: off by default)', () => {
+    expect(mergeConfig({}).enableBiosBootloaderInstall).toBe(false);
+    const config = mergeConfig({ kernel: configFromKernelParams({ 'ipa-enable-bios-bootloader-install': '1' }) });
+    expect(config.enableBiosBootloaderInstall).toBe(true);
+  });
+
   it('a non-numeric value is reported by name when validated', () => {
     expect(() => mergeConfig({ kernel: configFromKernelParams({ 'ipa-listen-port': 'ninety' }) })).toThrow(
       /invalid configuration: listenPort: /,
