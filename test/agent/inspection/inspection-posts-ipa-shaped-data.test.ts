@@ -82,6 +82,8 @@ afterEach(async () => {
 async function standaloneAgent(): Promise<RunningAgent> {
   const agent = await startTestAgent({ loadShippedManagers: false, hardwareManagerPaths: [FIXTURE_MANAGERS] });
   agents.push(agent);
+  // A standalone agent answers before its managers start; inspect() below reads them.
+  await agent.ready;
   return agent;
 }
 
