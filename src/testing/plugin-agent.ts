@@ -80,6 +80,14 @@ export async function startAgentWithPlugins(options: PluginAgentOptions): Promis
     },
   });
   const agent = await startAgent({ config, logger: { level: options.logLevel ?? 'silent' } });
+  // A standalone agent answers before its managers start: a plugin that cannot start fails
+  // here, as it fails an agent's start-up.
+  try {
+    await agent.ready;
+  } catch (error) {
+    await agent.close();
+    throw error;
+  }
   const url = (path: string, query: Record<string, string> = {}) => {
     const params = new URLSearchParams({ ...query, agent_token: token });
     return `${agent.url}${path}?${params.toString()}`;
