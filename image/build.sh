@@ -198,15 +198,28 @@ mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || die "mknod /dev/console n
 [ -e "$root/dev/null" ] || mknod -m 0666 "$root/dev/null" c 1 3
 
 # --- pack ------------------------------------------------------------------------------------
+# The space the image takes in the kernel's rootfs (tmpfs pages), for /init's message when it
+# does not fit (this file's own page included).
+find "$root" -type f -printf '%s\n' | awk '{k += int(($1 + 4095) / 4096) * 4} END {print k + 4}' >"$root/usr/lib/ramdisk/unpacked-kib"
 mkdir -p "$out.tmp"
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-(cd "$root" && find . -print0 | sort -z | cpio --null -o -H newc --reproducible --owner=0:0 --quiet) >"$work/initramfs.cpio"
+# Archive order: the directories, then what /init needs to say something (links, /init,
+# busybox, its scripts, /etc, /dev), then the rest by name, node last. The kernel unpacks in
+# this order and stops at the first write error (a rootfs too small for the image): /init then
+# runs and names the RAM it needs (functions.sh, unpack_failure) instead of a kernel panic.
+(cd "$root" && find . -printf '%y %p\n' | awk '
+  { path = substr($0, 3) }
+  $1 == "d" { print "0 " path; next }
+  path == "./usr/bin/node" { print "3 " path; next }
+  $1 == "l" || path == "./init" || path == "./usr/bin/busybox" || path ~ /^\.\/(etc|dev|usr\/lib\/ramdisk|usr\/share\/udhcpc)\// { print "1 " path; next }
+  { print "2 " path }' | sort | cut -d' ' -f2- | cpio -o -H newc --reproducible --owner=0:0 --quiet) >"$work/initramfs.cpio"
 unpacked=$(stat -c %s "$work/initramfs.cpio")
 zstd -q -T1 "-$zstd_level" --no-progress -f "$work/initramfs.cpio" -o "$out.tmp/ramdisk-agent.initramfs"
 cp "$work/kernel" "$out.tmp/ramdisk-agent.kernel"
 install -m 0644 "$here/boot.ipxe" "$out.tmp/boot.ipxe"
 node "$here/write-manifest.mjs" "$out.tmp" \
   --kernel-package "$kdeb" --node-version "$NODE_VERSION" --unpacked-bytes "$unpacked" \
+  --rootfs-kib "$(cat "$root/usr/lib/ramdisk/unpacked-kib")" \
   --packages "$here/packages.list" --epoch "$SOURCE_DATE_EPOCH" --image-only "${image_only_versions[*]}"
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "image: $out ($(du -h "$out/ramdisk-agent.initramfs" | cut -f1) initramfs, $((unpacked / 1048576)) MiB unpacked)"

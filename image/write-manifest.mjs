@@ -2,7 +2,7 @@
 // packages whose files it holds, all with versions), its sizes, and the sha256 of every
 // output. No time of build: the same inputs give the same manifest.
 //   node write-manifest.mjs OUT --kernel-package DEB --node-version V --unpacked-bytes N
-//        --packages LIST --epoch SOURCE_DATE_EPOCH [--image-only 'pkg=version ...']
+//        --rootfs-kib K --packages LIST --epoch SOURCE_DATE_EPOCH [--image-only 'pkg=version ...']
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -15,13 +15,14 @@ const { values, positionals } = parseArgs({
     'kernel-package': { type: 'string' },
     'node-version': { type: 'string' },
     'unpacked-bytes': { type: 'string' },
+    'rootfs-kib': { type: 'string' },
     packages: { type: 'string' },
     epoch: { type: 'string' },
     'image-only': { type: 'string', default: '' },
   },
 });
 const out = positionals[0];
-for (const key of ['kernel-package', 'node-version', 'unpacked-bytes', 'packages', 'epoch']) {
+for (const key of ['kernel-package', 'node-version', 'unpacked-bytes', 'rootfs-kib', 'packages', 'epoch']) {
   if (!values[key] || !out) throw new Error(`usage: write-manifest.mjs OUT --${key} ... (missing)`);
 }
 
@@ -61,7 +62,15 @@ const manifest = {
       .filter(Boolean)
       .map((entry) => entry.split('=')),
   ),
-  initramfs: { compression: 'zstd', unpacked_bytes: Number(values['unpacked-bytes']) },
+  initramfs: {
+    compression: 'zstd',
+    unpacked_bytes: Number(values['unpacked-bytes']),
+    // The kernel unpacks into a tmpfs capped at half the memory it manages, while it still holds
+    // the compressed image and keeps ~64 MiB for itself: the least RAM the image boots in
+    // (image/rootfs/usr/lib/ramdisk/functions.sh says the same on the console when it is short).
+    rootfs_kib: Number(values['rootfs-kib']),
+    min_ram_mib: Math.ceil((2 * Number(values['rootfs-kib']) + files['ramdisk-agent.initramfs'].bytes / 1024) / 1024) + 64,
+  },
   source_date_epoch: Number(values.epoch),
   files,
 };

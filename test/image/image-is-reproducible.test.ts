@@ -38,7 +38,7 @@ interface Manifest {
   kernel: { package: string; version: string };
   node: { package: string; version: string };
   debian_packages: Record<string, string>;
-  initramfs: { compression: string; unpacked_bytes: number };
+  initramfs: { compression: string; unpacked_bytes: number; rootfs_kib: number; min_ram_mib: number };
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
@@ -76,6 +76,11 @@ describe.skipIf(skipReason() !== undefined)('the ramdisk image', () => {
     }
     expect(Object.keys(manifest.files).sort()).toEqual(['boot.ipxe', 'ramdisk-agent.initramfs', 'ramdisk-agent.kernel']);
     expect(manifest.initramfs.compression).toBe('zstd');
+    // The least RAM the kernel can unpack the image in; make e2e boots it in 512 MiB.
+    const { rootfs_kib: rootfsKib, min_ram_mib: minRam } = manifest.initramfs;
+    expect(rootfsKib * 1024).toBeGreaterThan(manifest.initramfs.unpacked_bytes * 0.95);
+    expect(minRam).toBe(Math.ceil((2 * rootfsKib + manifest.files['ramdisk-agent.initramfs']!.bytes / 1024) / 1024) + 64);
+    expect(minRam).toBeLessThanOrEqual(512);
   });
 
   it('the initramfs holds /init, the agent, node, every tool of tools.list and every module of modules.list', () => {

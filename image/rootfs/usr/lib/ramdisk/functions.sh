@@ -6,10 +6,13 @@ KMSG=${KMSG:-/dev/kmsg}
 CONSOLES=${CONSOLES:-/proc/consoles}
 CMDLINE=${CMDLINE:-/proc/cmdline}
 RAMDISK_LIB=${RAMDISK_LIB:-/usr/lib/ramdisk}
+# The space the image takes in the kernel's rootfs, in KiB (written by image/build.sh).
+ROOTFS_KIB_FILE=${ROOTFS_KIB_FILE:-$RAMDISK_LIB/unpacked-kib}
 
 _emit() {
-  local line
-  line="[$(cut -d' ' -f1 /proc/uptime)] ramdisk: $*"
+  local line up _
+  read -r up _ </proc/uptime
+  line="[$up] ramdisk: $*"
   echo "$line" >>"$INIT_LOG"
   echo "<5>ramdisk: $*" >"$KMSG" 2>/dev/null
   # /proc/consoles lists the kernel's consoles: write to each, not only to /dev/console (the last one).
@@ -21,8 +24,34 @@ _emit() {
 }
 say() { _emit "$*"; }
 warn() { _emit "WARNING: $*"; }
-step() { echo "[$(cut -d' ' -f1 /proc/uptime)] ramdisk: $*" >>"$INIT_LOG"; }
+# A step of the boot: in the init log and, at info level, in the kernel log (dmesg shows when
+# each step began; `quiet` keeps it off the consoles).
+step() {
+  local up _
+  read -r up _ </proc/uptime
+  echo "[$up] ramdisk: $*" >>"$INIT_LOG"
+  echo "<6>ramdisk: $*" >"$KMSG" 2>/dev/null
+}
 bad_param() { _emit "BAD KERNEL PARAMETER $1: $2"; }
+
+# The kernel unpacks the initramfs into its rootfs, a tmpfs capped at half the memory it
+# manages. When the image does not fit it logs "Initramfs unpacking failed: write error" and
+# runs /init with what it unpacked: the archive holds /init, busybox, these scripts and /etc
+# first and node last (image/build.sh), so this can still say why nothing else will work.
+# busybox's dmesg: util-linux's may be among what is missing.
+kernel_log() { busybox dmesg 2>/dev/null; }
+unpack_failure() {
+  local failed unpacked initrd total need
+  failed=$(kernel_log | grep -m 1 'Initramfs unpacking failed') || return 1
+  failed=${failed#*\] }
+  read -r unpacked _ <"$ROOTFS_KIB_FILE" 2>/dev/null || unpacked=0
+  initrd=$(kernel_log | sed -n 's/.*Freeing initrd memory: \([0-9]*\)K.*/\1/p' | head -n 1)
+  total=$(awk '/MemTotal/ {printf "%d", $2 / 1024}' /proc/meminfo 2>/dev/null)
+  # Half the memory must hold the unpacked image while the compressed one is still loaded;
+  # the kernel keeps ~64 MiB for itself.
+  need=$(((2 * unpacked + ${initrd:-0}) / 1024 + 64))
+  echo "the kernel could not unpack this image ($failed): it unpacks to $((unpacked / 1024)) MiB, which must fit in half of the RAM; give this machine at least $need MiB of RAM (the kernel has ${total:-?} MiB)"
+}
 
 is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
 is_number() {
@@ -43,7 +72,7 @@ parse_cmdline() {
     key=${word%%=*}
     value=${word#*=}
     [ "$key" = "$word" ] && value=
-    value=$(echo "$value" | tr -d '"')
+    value=${value//\"/}
     case "$key" in
       BOOTIF)
         # PXE's form 01-52-54-00-12-34-56 (hardware type 1 = Ethernet) or a plain MAC.
