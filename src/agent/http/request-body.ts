@@ -81,12 +81,15 @@ function parseJsonBody(body: Buffer): unknown {
  * a large body costs neither parsing nor the time to receive it.
  */
 function closeAfterUnreadBody(app: FastifyInstance): void {
-  app.addHook('onSend', async (request) => {
-    if (!declaresBody(request) || bodiesRead.has(request.raw)) return;
-    const socket = request.raw.socket;
-    const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+  // A callback hook, not an async one: no promise and microtask hop on every answer.
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (declaresBody(request) && !bodiesRead.has(request.raw)) {
+      const socket = request.raw.socket;
+      const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    }
+    done(null, payload);
   });
 }
 

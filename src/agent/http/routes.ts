@@ -53,15 +53,22 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     if (fault.statusCode === 429) void reply.header('retry-after', '1').header('connection', 'close');
     return fault;
   };
-  const requireToken = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!tokenGate.accepts((request.query as Query).agent_token)) throw refuse(request, reply);
-    parseCommandQuery(request);
+  // Callback hooks rather than async ones: no promise and microtask hop per request.
+  const checked = (request: FastifyRequest, accepted: boolean, reply: FastifyReply, done: (error?: Error) => void) => {
+    try {
+      if (!accepted) throw refuse(request, reply);
+      parseCommandQuery(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
   };
+  const requireToken = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) =>
+    checked(request, tokenGate.accepts((request.query as Query).agent_token), reply, done);
   // Reads of command results: open to a conductor that never sends the token (token-gate.ts).
-  const requireReadToken = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!tokenGate.acceptsRead((request.query as Query).agent_token)) throw refuse(request, reply);
-    parseCommandQuery(request);
-  };
+  const requireReadToken = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) =>
+    checked(request, tokenGate.acceptsRead((request.query as Query).agent_token), reply, done);
   const route = (
     method: 'GET' | 'POST',
     path: string,
