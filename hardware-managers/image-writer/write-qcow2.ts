@@ -133,6 +133,8 @@ async function parkAndConvert(
       await converting;
       throw error;
     }
+    // Verified and on the device, every byte: no read may wait any longer.
+    parked.available(download.bytes);
     downloaded = true;
     progress.stage('converting', { totalBytes: virtualSize });
     progress.written(0);

@@ -223,6 +223,11 @@ export class BlockWriter {
     }
     await this.#drain();
     this.#throwIfFailed();
+    // A last block written while the tail still counted as buffered left `written` short of it.
+    if (this.#written !== this.#position) {
+      this.#written = this.#position;
+      this.#onWritten?.(this.#written);
+    }
     try {
       await this.#handle.datasync();
     } catch (error) {

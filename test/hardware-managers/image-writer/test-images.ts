@@ -79,6 +79,24 @@ export function buildGptImage(dir: string, sizeMiB = 24): TestImage {
   };
 }
 
+/**
+ * Random data under a GPT: as a qcow2 every cluster holds data, so its file ends with data
+ * qemu-img needs (a qcow2 of a mostly empty disk ends with clusters it may never read).
+ */
+export function buildRandomGptImage(dir: string, sizeMiB = 10): TestImage {
+  const path = join(dir, 'random-gpt.raw');
+  writeFileSync(path, randomBytes(sizeMiB * MIB));
+  run('sgdisk', ['-o', '-n', '1:0:0', '-t', '1:8300', path]);
+  return {
+    path,
+    sizeBytes: sizeMiB * MIB,
+    label: 'gpt',
+    dataStart: 34 * SECTOR,
+    dataEnd: sizeMiB * MIB - 33 * SECTOR,
+    sha256: sha256Of(path),
+  };
+}
+
 /** MBR: ESP (type ef) and a Linux root; no backup table to move, so the bytes stay as written. */
 export function buildMbrImage(dir: string, sizeMiB = 24, withEsp = true): TestImage {
   const path = join(dir, withEsp ? 'disk-mbr.raw' : 'disk-mbr-noesp.raw');

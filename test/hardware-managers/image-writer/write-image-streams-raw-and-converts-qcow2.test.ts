@@ -9,12 +9,22 @@ import { describe, expect } from 'vitest';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
 import { imageInfo, runWriteImage } from './harness.js';
 import { imageWriterTest } from './image-writer-lab.js';
-import { buildGptImage, buildMbrImage, qcow2ToRaw, readRange, sha256Of, toQcow2, type TestImage } from './test-images.js';
+import {
+  buildGptImage,
+  buildMbrImage,
+  buildRandomGptImage,
+  qcow2ToRaw,
+  readRange,
+  sha256Of,
+  toQcow2,
+  type TestImage,
+} from './test-images.js';
 
 const DISK_MIB = 4608; // sparse; above IPA's 4 GiB minimum so no hints are needed
 
-const it = imageWriterTest.extend<{ gpt: TestImage; mbr: TestImage }>({
+const it = imageWriterTest.extend<{ gpt: TestImage; mbr: TestImage; random: TestImage }>({
   gpt: [async ({ scratch }, use) => use(buildGptImage(scratch.dir)), { scope: 'file' }],
+  random: [async ({ scratch }, use) => use(buildRandomGptImage(scratch.dir)), { scope: 'file' }],
   mbr: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir)), { scope: 'file' }],
 });
 
@@ -116,17 +126,18 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
   it('converts a qcow2 that arrives slowly, and one whose download starts over, to the same bytes', async ({
     disks,
     server,
-    gpt,
+    random,
     startAgent,
   }) => {
     const device = disks.create({ sizeMiB: DISK_MIB });
     const harness = await startAgent([device.path]);
-    const qcow2 = toQcow2(gpt.path);
+    // Every cluster is data, up to the file's last byte, which the conversion must wait for.
+    const qcow2 = toQcow2(random.path);
     const reference = qcow2ToRaw(qcow2);
     const expectConverted = () =>
-      expect(readRange(device.path, gpt.dataStart, gpt.dataEnd).equals(readRange(reference, gpt.dataStart, gpt.dataEnd))).toBe(
-        true,
-      );
+      expect(
+        readRange(device.path, random.dataStart, random.dataEnd).equals(readRange(reference, random.dataStart, random.dataEnd)),
+      ).toBe(true);
     // qemu-img converts while the image arrives, waiting for what has not yet.
     const slow = server.serveFile('slow.qcow2', qcow2, { bytesPerSecond: 8 * 1024 * 1024 });
     let outcome = await runWriteImage(harness.client, imageInfo(slow, sha256Of(qcow2), { disk_format: 'qcow2' }));
