@@ -5,11 +5,12 @@
  * the token is in place before the first command can arrive.
  *
  * A standalone agent has no conductor to see that order, and answers its API before the
- * hardware managers and the commands are loaded (start-up: see bench/startup): they load once
- * the first request arrives (or shortly after the API is up), and a command waits for them.
+ * hardware managers and the commands are loaded (start-up: see bench/startup): they load when
+ * the first command arrives or shortly after the API is up, and a command waits for them.
  * Managers that fail to start stop it as before, only after it has answered.
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -38,11 +39,13 @@ import { NodeCache } from './node-cache.js';
 import type { AgentServices } from './services.js';
 
 /**
- * A standalone agent nobody has asked anything yet loads its managers this long after its
- * API is up: soon enough that a broken manager still stops it at start-up, late enough that
- * compiling them does not hold up a first request sent as soon as the port opens.
+ * A standalone agent loads its managers this long after its API is up, or when a command
+ * arrives, whichever is first (nothing a GET answers needs them): soon enough that a broken
+ * manager still stops it at start-up, late enough that compiling them, and the plugin search
+ * (every package.json beside an npm-installed agent), do not share the CPU and memory of the
+ * first answers.
  */
-const IDLE_START_MS = 100;
+const IDLE_START_MS = 1000;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -283,9 +286,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     port = typeof address === 'object' && address ? address.port : config.listenPort;
     log.info({ port, tls: plan.https !== undefined }, 'agent API listening');
     if (answerFirst) {
-      // The first request arrives as a whole before anything is compiled: its answer goes out first.
       idleStart = setTimeout(startCommands, IDLE_START_MS);
-      app.server.once('request', () => setImmediate(startCommands));
+      const onCommand = (request: IncomingMessage) => {
+        if (request.method !== 'GET' && request.method !== 'HEAD') startCommands();
+      };
+      app.server.on('request', onCommand);
+      void commandsStarted.then(() => app.server.off('request', onCommand));
     }
   } else {
     await app.ready();
