@@ -185,6 +185,10 @@ async function measureCommandList() {
   try {
     await interleaved(started, 'POST', '/v1/commands/?wait=true', stepsCall(KNOWN_NODE), 420);
     record(started, 'list', await interleaved(started, 'GET', '/v1/commands/', undefined, 50));
+    for (const s of started) {
+      const res = await s.client.request('GET', '/v1/commands/');
+      results.get(s.agent.name).listKiB = Buffer.byteLength(res.body) / 1024;
+    }
   } finally {
     await stopAll(started);
   }
@@ -213,6 +217,7 @@ const rows = [
   ['clean.get_clean_steps p50 / p99 (ms, wall)', (r) => pair(r.steps.wall), '≤ 0.3 / ≤ 1'],
   ['  server CPU per request p50 / p99 (ms)', (r) => pair(r.steps.cpu, 3), ''],
   ['GET /v1/commands/ after 420 results p50 (ms, wall)', (r) => fmt(r.list.wall.p50, 2), '≤ 2'],
+  ['  server CPU p50 (ms); body (KiB)', (r) => `${fmt(r.list.cpu.p50, 3)}; ${fmt(r.listKiB, 0)}`, ''],
   ['new node get_clean_steps, inventory p50 (ms, wall)', (r) => `${fmt(r.newNode.wall.p50, 1)}, ${fmt(r.inventory.wall.p50, 0)}`, '≤ 5, ≤ 100'],
   ['RSS at first answer / after load (MiB)', (r) => `${fmt(r.rssFirst, 1)} / ${fmt(r.rssAfter, 1)}`, '≤ 60 / ≤ 64'],
   ['  of which anonymous (not file pages) (MiB)', (r) => `${fmt(r.anonFirst, 1)} / ${fmt(r.anonAfter, 1)}`, ''],
