@@ -4,10 +4,13 @@
  * the partition table kept) pointing at the sector right after it, where grub's core image
  * starts (diskboot.img's code), embedded in the gap before the first partition; and inside the
  * image's root filesystem on the md root, the grub.cfg grub-mkconfig wrote and the i386-pc
- * modules grub-install copied (read with debugfs from a copy of the filesystem).
+ * modules grub-install copied (read with debugfs from a copy of the filesystem). And each
+ * holder alone boots: a second, throw-away QEMU (SeaBIOS, no network, the disk file read-only
+ * without taking its lock, as the machine still runs) reaches grub's command line, which it
+ * only prints on the serial port once it has read grub.cfg from the degraded RAID-1.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -71,5 +74,37 @@ export function checkGrubInRoot(member: RaidMember, image: GrubImage): string {
     return `the image root (ext4 ${uuid}) on the md root has /boot/grub/grub.cfg (${cfg.length} bytes) and grub's i386-pc modules`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Boots SeaBIOS from one disk file, read-only; resolves with the serial output once grub's prompt shows. */
+export async function bootGrubFrom(disk: string, serialLog: string, timeoutMs = 120_000): Promise<string> {
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      '-machine', 'q35', '-accel', 'tcg', '-m', '128', '-nodefaults', '-display', 'none', '-boot', 'c',
+      '-serial', `file:${serialLog}`,
+      '-drive', `file=${disk},format=raw,if=none,id=holder,readonly=on,file.locking=off`,
+      '-device', 'virtio-blk-pci,drive=holder',
+    ], // prettier-ignore
+    { stdio: 'ignore' },
+  );
+  const kill = () => qemu.kill('SIGKILL');
+  process.once('exit', kill);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const output = existsSync(serialLog) ? readFileSync(serialLog, 'latin1') : '';
+      if (/grub> ?/.test(output)) return output;
+      if (qemu.exitCode !== null || Date.now() > deadline) {
+        throw new Error(
+          `grub's prompt did not show booting ${disk} (QEMU exit ${qemu.exitCode}); serial output:\n${output.slice(-2000)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    kill();
+    process.removeListener('exit', kill);
   }
 }

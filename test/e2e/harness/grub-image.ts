@@ -7,7 +7,8 @@
  * `grub-pc-bin` and `gettext-base` (documentation and translations left out), mdadm, and the
  * libraries their programs link, made into ext4 by `mkfs.ext4 -d`, on partition 1 (at 1 MiB,
  * bootable) of an MBR with a non-zero disk signature. It has no kernel: grub installs and
- * writes its configuration, which is what the host checks; the machine is not booted from it.
+ * writes its configuration (serial console on), and booting a holder disk ends at grub's
+ * own command line, printed on the serial port.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -129,7 +130,12 @@ function buildRoot(root: string): void {
       symlinkSync('/usr/bin/busybox', path);
     }
   }
-  cpSync('/usr/share/grub/default/grub', join(root, 'etc/default/grub'));
+  // grub's menu on the serial port too, where the host reads it when it boots a holder disk.
+  const defaults = readFileSync('/usr/share/grub/default/grub', 'utf8');
+  writeFileSync(
+    join(root, 'etc/default/grub'),
+    `${defaults}\nGRUB_TERMINAL="serial console"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n`,
+  );
   writeFileSync(join(root, 'etc/fstab'), '# the root is the software RAID volume; nothing else to mount\n');
 }
 
