@@ -243,7 +243,7 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {
     if (this.#loading) await this.#loading;
     // One writer per disk: nothing starts while an aborted command's tools may still write.
-    await this.#awaitDrain();
+    if (this.#draining) await this.#awaitDrain();
     if (this.#last && !this.#last.isDone) throw new AgentIsBusy(this.#last.name);
     const command = this.#resolve(fullName);
 
