@@ -106,7 +106,7 @@ export async function startServer(files, tls) {
   return { child, port };
 }
 
-/** Peak RSS of any running qemu-img (the converter is the agent's child, run under nice/ionice). */
+/** Peak RSS of any running qemu-img (the converter is a child of the agent). */
 export function qemuImgRssKiB() {
   let peak = 0;
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {

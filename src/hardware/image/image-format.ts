@@ -121,7 +121,10 @@ export async function convertToDevice(
   await exec('qemu-img', args, {
     env: { MALLOC_ARENA_MAX: '3' },
     timeoutMs: options.timeoutMs ?? 6 * 60 * 60_000,
-    priority: 'background',
+    // Not under nice/ionice, as IPA runs it: the conversion is the step's whole work, and
+    // niced it got a fraction of a core whenever anything else ran (4 GiB: 30 s where IPA's
+    // un-niced convert took 25 s on the same machine). The agent stays responsive without:
+    // it sleeps between requests, and the scheduler favours a waking sleeper.
     quiet: true,
     ...(options.signal ? { signal: options.signal } : {}),
     onLine: (line) => {
