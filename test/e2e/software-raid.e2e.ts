@@ -8,8 +8,9 @@
  * md superblocks from the disk files (`mdadm --examine`: level, members, names). A raw
  * whole-disk image whose root filesystem carries grub (harness/grub-image.ts) is deployed onto
  * the md root (root device hint `name: /dev/md0`, instance_info `image_rootfs_uuid`), in BIOS
- * mode with `ipa-enable-bios-bootloader-install=1`: the conductor asks for install_bootloader
- * as Ironic does for a software RAID root, both RAID-1 members hold the image's MBR at the
+ * mode with `ipa-enable-bios-bootloader-install=1` and GPT holders (capability
+ * `disk_label:gpt`): the conductor asks for install_bootloader as Ironic does for a software
+ * RAID root, each holder gets a BIOS boot partition, both RAID-1 members hold the image's MBR at the
  * array's data offset and its root filesystem with grub.cfg, every holder disk's MBR
  * boots grub's core image embedded before its first partition, and each holder disk booted
  * alone in a throw-away QEMU reaches grub's prompt on the serial port. Then `delete_configuration`
@@ -75,6 +76,8 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${
         '--power-interface', 'qemu',
         '--mac', E2E_MAC,
         '--no-automated-clean',
+        // GPT holders in BIOS mode: grub needs a BIOS boot partition on each (IPA's bios-boot-part-<n>).
+        '--property', `capabilities=${JSON.stringify('disk_label:gpt')}`,
         ...Object.entries(w.vm.driverInfo()).flatMap(([k, v]) => ['--driver-info', `${k}=${JSON.stringify(v)}`]),
         '--driver-info', `image_http_proxy=${JSON.stringify(w.guestProxyUrl)}`,
       )

@@ -1,8 +1,8 @@
 /**
  * What a BIOS deploy of the grub image (grub-image.ts) onto a software RAID root must leave,
  * read from the disk files: on every holder disk, grub's boot code in the MBR (boot.img's code,
- * the partition table kept) pointing at the sector right after it, where grub's core image
- * starts (diskboot.img's code), embedded in the gap before the first partition; and inside the
+ * the partition table kept) pointing at grub's core image (diskboot.img's code), embedded in
+ * the gap before the first partition on MBR, in the BIOS boot partition on GPT; and inside the
  * image's root filesystem on the md root, the grub.cfg grub-mkconfig wrote and the i386-pc
  * modules grub-install copied (read with debugfs from a copy of the filesystem). And each
  * holder alone boots: a second, throw-away QEMU (SeaBIOS, no network, the disk file read-only
@@ -15,13 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { GrubImage } from './grub-image.js';
-import { type DiskPartition, readAt } from './md-check.js';
+import { type DiskPartition, partitionsOf, readAt } from './md-check.js';
 import type { RaidMember } from './raid-scenario.js';
 
 const GRUB_DIR = '/usr/lib/grub/i386-pc';
 /** boot.img's code after the fields grub-bios-setup patches (kernel sector, boot drive, drive check) and before the partition table. */
 const BOOT_CODE = [0x68, 0x1b8] as const;
 const KERNEL_SECTOR_OFFSET = 0x5c;
+const BIOS_BOOT_TYPE = '21686148-6449-6e6f-744e-656564454649';
 
 function debugfs(fsFile: string, request: string): string {
   return execFileSync('debugfs', ['-R', request, fsFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -40,12 +41,24 @@ export function checkGrubOnHolders(holders: readonly string[], tablesBefore: Map
     const firstPartition = Math.min(...(tablesBefore.get(file) ?? []).map((p) => p.startBytes / 512));
     expect(coreSector, `core image sector of ${name}`).toBeGreaterThan(0);
     expect(coreSector, `core image of ${name} in the gap before the first partition`).toBeLessThan(firstPartition);
+    // A GPT holder has no gap before its first partition for grub: the core image goes into
+    // the 2 MiB BIOS boot partition install_bootloader made (bios-boot-part-<n>).
+    const table = partitionsOf(file);
+    let where = `in the gap before the first partition (sector ${firstPartition})`;
+    if (table.label === 'gpt') {
+      const biosBoot = table.partitions.filter((p) => p.name?.startsWith('bios-boot-part-'));
+      expect(biosBoot, `BIOS boot partition on ${name}: ${JSON.stringify(table)}`).toHaveLength(1);
+      expect(biosBoot[0]!.type.toLowerCase()).toBe(BIOS_BOOT_TYPE);
+      expect(biosBoot[0]!.sizeBytes).toBe(2 * 1024 * 1024);
+      expect(coreSector * 512, `core image of ${name} in its BIOS boot partition`).toBe(biosBoot[0]!.startBytes);
+      where = `in BIOS boot partition ${biosBoot[0]!.node.split('/').pop()} "${biosBoot[0]!.name}"`;
+    }
     const core = readAt(file, coreSector * 512, 512);
     expect(
       core.subarray(0, 0x100).equals(diskboot.subarray(0, 0x100)),
       `grub core image at sector ${coreSector} of ${name}`,
     ).toBe(true);
-    return `${name}: grub boot code in the MBR, core image at sector ${coreSector} (first partition at ${firstPartition})`;
+    return `${name}: grub boot code in the MBR, core image at sector ${coreSector} ${where}`;
   });
 }
 
