@@ -81,6 +81,15 @@ beforeAll(async () => {
     if (Date.now() > deadline) throw new Error('the agent did not start');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  // A standalone agent answers before its hardware managers load; a conductor's first command
+  // waits for them. Do the same, so the fuzzing measures the agent serving, not starting.
+  const steps = await fetch(`http://127.0.0.1:${port}/v1/commands/?wait=true&agent_token=${TOKEN}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'clean.get_clean_steps', params: { node: { uuid: 'fuzz' }, ports: [] } }),
+  });
+  expect(steps.status).toBe(200);
+  expect(((await steps.json()) as { command_status: string }).command_status).toBe('SUCCEEDED');
 });
 
 afterAll(() => {

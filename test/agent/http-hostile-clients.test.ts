@@ -48,6 +48,8 @@ async function start(): Promise<RunningAgent> {
     },
   });
   agent = await startAgent({ config, logger: { level: 'info', stream } as never });
+  // A standalone agent answers before its managers load: let them load before the timings.
+  await agent.ready;
   return agent;
 }
 
