@@ -92,7 +92,7 @@ describe('burnin_network', () => {
     }
     expect(writer.final.command_result.clean_result.parts.map((p: any) => p.role)).toEqual(['writer', 'reader']);
     expect(reader.final.command_result.clean_result.parts.map((p: any) => p.role)).toEqual(['reader', 'writer']);
-  });
+  }, 120_000); // two directions, each with the reader's 5 s head start, on a loaded CI machine
 
   it('fails with a threshold naming the figure', async () => {
     const port = await freePort();

@@ -9,6 +9,10 @@ const BURNIN_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-man
 
 export async function startBurninAgent(allowDevices: string[] = []): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
   const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [BURNIN_MANAGER] });
+  // Paired steps start on two agents at once: both have their managers loaded first, so
+  // neither side's step waits for a load the other does not (a standalone agent loads them
+  // after its first answer).
+  await agent.ready;
   return { agent, client: new AgentTestClient(agent.url) };
 }
 
