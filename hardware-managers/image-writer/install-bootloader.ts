@@ -84,20 +84,14 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
       message: `Added UEFI boot entries ${loaders.map((l) => `${l.label} (${l.path})`).join(', ')} for ${partition.node}`,
     };
   } catch (error) {
-    const reason = isIpaError(error) ? error.details : (error as Error).message;
-    if (!ignoreFailure) {
-      throw isIpaError(error)
-        ? error
-        : new CommandExecutionError(`Installing the UEFI bootloader on ${device} failed: ${reason}`);
-    }
-    ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
-    return {
-      boot_mode: 'uefi',
+    return failedInstall(
+      ctx,
+      'uefi',
       device,
-      action: 'none',
-      ignored_error: reason,
-      message: `Bootloader installation failed and was ignored: ${reason}`,
-    };
+      error,
+      ignoreFailure,
+      (reason) => `Installing the UEFI bootloader on ${device} failed: ${reason}`,
+    );
   }
 }
 
@@ -134,21 +128,39 @@ async function installBios(
       message: `Installed ${grub.grub} from the image on ${grub.rootPartition} on every holder disk of ${device}: ${grub.holders.join(', ')}`,
     };
   } catch (error) {
-    const reason = isIpaError(error) ? error.details : (error as Error).message;
-    if (!ignoreFailure) {
-      throw isIpaError(error)
-        ? error
-        : new CommandExecutionError(`Installing GRUB2 boot loader to device ${device} failed with ${reason}`);
-    }
-    ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
-    return {
-      boot_mode: 'bios',
+    return failedInstall(
+      ctx,
+      'bios',
       device,
-      action: 'none',
-      ignored_error: reason,
-      message: `Bootloader installation failed and was ignored: ${reason}`,
-    };
+      error,
+      ignoreFailure,
+      (reason) => `Installing GRUB2 boot loader to device ${device} failed with ${reason}`,
+    );
   }
+}
+
+/**
+ * IPA's `ignore_bootloader_failure`: a failed install is rethrown (agent errors as they are,
+ * anything else as CommandExecutionError with `message`), or logged and reported as skipped.
+ */
+function failedInstall(
+  ctx: StepContext,
+  bootMode: 'uefi' | 'bios',
+  device: string,
+  error: unknown,
+  ignoreFailure: boolean,
+  message: (reason: string) => string,
+): InstallBootloaderResult {
+  const reason = isIpaError(error) ? error.details : (error as Error).message;
+  if (!ignoreFailure) throw isIpaError(error) ? error : new CommandExecutionError(message(reason));
+  ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
+  return {
+    boot_mode: bootMode,
+    device,
+    action: 'none',
+    ignored_error: reason,
+    message: `Bootloader installation failed and was ignored: ${reason}`,
+  };
 }
 
 /**
