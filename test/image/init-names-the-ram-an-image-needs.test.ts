@@ -7,15 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { busybox, RAMDISK_SHELL_LIB } from './ramdisk-shell.js';
 
-const lib = join(import.meta.dirname, '..', '..', 'image', 'rootfs', 'usr', 'lib', 'ramdisk');
-const busybox = (() => {
-  try {
-    return execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-})();
+const lib = RAMDISK_SHELL_LIB;
 
 describe.skipIf(!busybox)('the ramdisk init names the RAM an image needs (busybox sh)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ramdisk-unpack-'));

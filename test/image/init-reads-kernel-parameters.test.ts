@@ -8,15 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { busybox, RAMDISK_SHELL_LIB } from './ramdisk-shell.js';
 
-const lib = join(import.meta.dirname, '..', '..', 'image', 'rootfs', 'usr', 'lib', 'ramdisk');
-const busybox = (() => {
-  try {
-    return execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-})();
+const lib = RAMDISK_SHELL_LIB;
 
 describe.skipIf(!busybox)('the ramdisk init reads its kernel parameters (busybox sh)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ramdisk-init-'));
