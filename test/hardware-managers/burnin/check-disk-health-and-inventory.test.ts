@@ -21,6 +21,12 @@ afterEach(async () => {
   scratch.cleanup();
 });
 
+/**
+ * Parts come in the order the disks are listed (lsblk), not the order the loop devices were
+ * made: a parallel test can free a lower-numbered one in between. Compared sorted by name.
+ */
+const byName = (x: unknown[], y: unknown[]) => String(x[0]).localeCompare(String(y[0]));
+
 describe.runIf(canUseLoopDevices())('check_disk_health', () => {
   it('passes healthy SATA, SAS and NVMe disks and reports their health', async () => {
     const [a, b, c] = [1, 2, 3].map(() => scratch.create({ sizeMiB: 1 }));
@@ -34,11 +40,13 @@ describe.runIf(canUseLoopDevices())('check_disk_health', () => {
     const { final } = await runStep(client, 'check_disk_health');
     expect(final.command_status).toBe('SUCCEEDED');
     const parts = final.command_result.clean_result.parts;
-    expect(parts.map((p: any) => [p.name, p.passed, p.smart.protocol])).toEqual([
-      [a!.path, true, 'ATA'],
-      [b!.path, true, 'SCSI'],
-      [c!.path, true, 'NVMe'],
-    ]);
+    expect(parts.map((p: any) => [p.name, p.passed, p.smart.protocol]).sort(byName)).toEqual(
+      [
+        [a!.path, true, 'ATA'],
+        [b!.path, true, 'SCSI'],
+        [c!.path, true, 'NVMe'],
+      ].sort(byName),
+    );
   });
 
   it('fails naming each failing disk and attribute', async () => {
@@ -101,11 +109,13 @@ describe.runIf(canUseLoopDevices())('burnin_disk with agent_burnin_fio_disk_smar
     );
     expect(final.command_status).toBe('SUCCEEDED');
     const parts = final.command_result.clean_result.parts;
-    expect(parts.map((p: any) => [p.name, p.self_test])).toEqual([
-      [a!.path, { kind: 'long', result: 'passed', status: 'completed without error' }],
-      // A drive without a self-test log is noted and passes, as in IPA.
-      [b!.path, { kind: 'long', result: 'unknown', status: 'smartctl reports no self-test status for this drive' }],
-    ]);
+    expect(parts.map((p: any) => [p.name, p.self_test]).sort(byName)).toEqual(
+      [
+        [a!.path, { kind: 'long', result: 'passed', status: 'completed without error' }],
+        // A drive without a self-test log is noted and passes, as in IPA.
+        [b!.path, { kind: 'long', result: 'unknown', status: 'smartctl reports no self-test status for this drive' }],
+      ].sort(byName),
+    );
   });
 });
 
