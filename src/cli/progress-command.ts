@@ -3,8 +3,10 @@
  * bars until it finishes. Talks to the agent over its HTTP API only.
  */
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { commandResultSchema, renderCommand, type CommandResultView } from './progress-view.js';
+// The view (its response schemas: zod's classic API) loads when the command runs: the CLI's
+// entry point imports this file, and an agent started by the same entry point must not
+// compile zod before its API first answers.
+import type { CommandResultView } from './progress-view.js';
 
 export const PROGRESS_USAGE = `Usage: ramdisk-agent progress [options]
 
@@ -63,8 +65,6 @@ export function parseProgressFlags(argv: string[]): ProgressOptions | 'help' {
   return { agent, token: values.token, command: values.command, intervalMs, once: values.once ?? false };
 }
 
-const commandList = z.looseObject({ commands: z.array(commandResultSchema) });
-
 /** A failure to show the operator as one line (agent unreachable, unknown command). */
 export class ProgressError extends Error {}
 
@@ -87,12 +87,13 @@ function withToken(url: string, token: string | undefined): string {
 }
 
 async function fetchCommand(options: ProgressOptions): Promise<CommandResultView> {
+  const { commandResultSchema, commandListSchema } = await import('./progress-view.js');
   if (options.command) {
     return commandResultSchema.parse(
       await getJson(withToken(`${options.agent}/v1/commands/${encodeURIComponent(options.command)}`, options.token)),
     );
   }
-  const { commands } = commandList.parse(await getJson(withToken(`${options.agent}/v1/commands/`, options.token)));
+  const { commands } = commandListSchema.parse(await getJson(withToken(`${options.agent}/v1/commands/`, options.token)));
   const latest = commands.at(-1);
   if (!latest) throw new ProgressError('the agent has run no command yet');
   return latest;
@@ -105,6 +106,7 @@ export interface ProgressOutput {
 
 /** Polls and draws until the command finishes; returns the exit status. */
 export async function runProgress(options: ProgressOptions, out: ProgressOutput): Promise<number> {
+  const { renderCommand } = await import('./progress-view.js');
   let drawnLines = 0;
   let lastFrame = '';
   const commandId = options.command ?? (await fetchCommand(options)).id;

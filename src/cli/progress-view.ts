@@ -103,6 +103,8 @@ export const commandResultSchema = z.looseObject({
   command_progress: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 export type CommandResultView = z.output<typeof commandResultSchema>;
+/** `GET /v1/commands/`. */
+export const commandListSchema = z.looseObject({ commands: z.array(commandResultSchema) });
 
 const BAR_WIDTH = 24;
 

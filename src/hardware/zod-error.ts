@@ -1,7 +1,10 @@
 import type { z } from 'zod';
 
-/** One line per problem, `path: message`, joined with `; `: readable in `last_error`. */
-export function formatZodError(error: z.ZodError): string {
+/**
+ * One line per problem, `path: message`, joined with `; `: readable in `last_error`. Takes
+ * zod's core error, which classic and `zod/mini` schemas (the agent's config) both throw.
+ */
+export function formatZodError(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => {
       const path = issue.path.map(String).join('.');
