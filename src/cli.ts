@@ -37,7 +37,7 @@ async function runAgent(argv: string[]): Promise<number> {
   let failure: unknown;
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      agent.app.log.info({ signal }, 'shutting down');
+      agent.services.log.info({ signal }, 'shutting down');
       resolve();
     };
     process.once('SIGINT', () => stop('SIGINT'));

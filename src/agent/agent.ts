@@ -13,7 +13,6 @@ import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
@@ -30,7 +29,8 @@ import { registerAgentRoutes } from './http/routes.js';
 // Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.
 import type { ConductorLink } from './heartbeat/conductor-link.js';
-import { LOG_REDACTION, createHttpServer } from './http/server.js';
+import { LOG_REDACTION } from './http/request-log.js';
+import { createHttpServer, type AgentHttpServer } from './http/server.js';
 import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
 import { TokenGate } from './http/token-gate.js';
 import { LogBuffer } from './log-buffer.js';
@@ -49,15 +49,16 @@ const IDLE_START_MS = 1000;
 
 export interface AgentOptions {
   config: AgentConfig;
-  /** Override the pino logger options (tests: `{ level: 'silent' }`). */
-  logger?: FastifyServerOptions['logger'];
+  /** Override the pino logger options (tests: `{ level: 'silent' }`, or a `stream` to read). */
+  logger?: false | (LoggerOptions & { stream?: NodeJS.WritableStream }) | undefined;
 }
 
 export interface RunningAgent {
   /** Base URL the API listens on, e.g. `http://127.0.0.1:9999`. */
   url: string;
   port: number;
-  app: FastifyInstance;
+  /** The API's HTTP server. */
+  app: AgentHttpServer;
   runner: CommandRunner;
   services: AgentServices;
   tokenGate: TokenGate;
@@ -99,11 +100,7 @@ function agentPackageRoot(): string | undefined {
 function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.Logger {
   const given = options.logger;
   const base: LoggerOptions & { stream?: NodeJS.WritableStream } =
-    given === false
-      ? { level: 'silent' }
-      : typeof given === 'object' && given !== null
-        ? (given as LoggerOptions)
-        : { level: options.config.logLevel };
+    given === false ? { level: 'silent' } : (given ?? { level: options.config.logLevel });
   const { stream, ...pinoOptions } = base;
   return pino(
     { redact: LOG_REDACTION, serializers: LOG_SERIALIZERS, ...pinoOptions },
@@ -276,7 +273,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const plan = serving
     ? await planTls(config, link, advertiseHost, log, autoTls)
     : { https: undefined, protocol: 'http' as const, certificatePem: undefined };
-  const app = createHttpServer({ logLevel: config.logLevel, loggerInstance: log, https: plan.https });
+  const app = createHttpServer({ log, https: plan.https });
   registerAgentRoutes(app, { runner, tokenGate, version: AGENT_VERSION, startedAt: () => startedAt });
 
   let port = config.listenPort;
@@ -293,8 +290,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       app.server.on('request', onCommand);
       void commandsStarted.then(() => app.server.off('request', onCommand));
     }
-  } else {
-    await app.ready();
   }
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
 
@@ -309,7 +304,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       await link?.stop();
       const closed = app.close();
       // A machine that lost power does not finish its conversations.
-      if (dropConnections) app.server.closeAllConnections?.();
+      if (dropConnections) app.server.closeAllConnections();
       await closed;
       resolveStopped(reason);
     })();

@@ -3,12 +3,12 @@
 // change (a new route or command without `npm run api-doc` fails here).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { describeAgentApi, renderApiMarkdown } from '../../src/agent/api-description.js';
 import type { CommandRunner } from '../../src/agent/command-runner.js';
 import { builtinExtensions } from '../../src/agent/extensions/index.js';
 import { registerAgentRoutes } from '../../src/agent/http/routes.js';
+import { createHttpServer } from '../../src/agent/http/server.js';
 import type { TokenGate } from '../../src/agent/http/token-gate.js';
 import { AGENT_VERSION } from '../../src/version.js';
 
@@ -19,26 +19,20 @@ const document = describeAgentApi(builtinExtensions, AGENT_VERSION) as {
 };
 
 /** What the server registers, as the document names it: `/v1` prefix, `{id}`, redirects to their target. */
-async function servedRoutes(): Promise<string[]> {
-  const app = Fastify();
-  const routes: string[] = [];
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) {
-      if (method === 'HEAD') continue;
-      let path = route.url.replace(/:([a-z]+)/g, '{$1}');
-      if (path !== '/' && !path.startsWith('/v1')) path = `/v1${path}`;
-      if (path === '/v1' || path === '/v1/commands') path = `${path}/`;
-      routes.push(`${method.toLowerCase()} ${path}`);
-    }
-  });
+function servedRoutes(): string[] {
+  const app = createHttpServer();
   registerAgentRoutes(app, {
     runner: {} as CommandRunner,
     tokenGate: {} as TokenGate,
     version: AGENT_VERSION,
     startedAt: () => null,
   });
-  await app.ready();
-  await app.close();
+  const routes = app.router.routes.map((route) => {
+    let path = route.path.replace(/:([a-z]+)/g, '{$1}');
+    if (path !== '/' && !path.startsWith('/v1')) path = `/v1${path}`;
+    if (path === '/v1' || path === '/v1/commands') path = `${path}/`;
+    return `${route.method.toLowerCase()} ${path}`;
+  });
   return [...new Set(routes)].sort();
 }
 
@@ -47,7 +41,7 @@ describe('the agent API description', () => {
     const described = Object.entries(document.paths)
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
       .sort();
-    expect(described).toEqual(await servedRoutes());
+    expect(described).toEqual(servedRoutes());
   });
 
   it('describes every command with its name and params', () => {

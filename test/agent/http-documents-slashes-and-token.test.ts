@@ -55,6 +55,19 @@ describe('documents', () => {
   });
 });
 
+describe('HEAD', () => {
+  it('answers HEAD wherever GET is served: the same status and headers, no body', async () => {
+    const get = await raw('/v1/status');
+    const head = await raw('/v1/status', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(get.text)));
+    expect((await raw('/v1/commands/', { method: 'HEAD' })).status).toBe(200);
+    expect((await raw('/no/such/path', { method: 'HEAD' })).status).toBe(404);
+  });
+});
+
 describe('strict slashes', () => {
   it.each([
     ['GET', '/v1', '/v1/'],

@@ -175,7 +175,6 @@ describe('stalled clients and odd methods', () => {
   async function bareServer() {
     const runner = new CommandRunner([], { log: silentLogger } as unknown as AgentServices);
     const app = createHttpServer({
-      logLevel: 'silent',
       timeouts: { headersMs: 300, requestMs: 600, checkIntervalMs: 100 },
     });
     registerAgentRoutes(app, {
@@ -215,6 +214,24 @@ describe('stalled clients and odd methods', () => {
       );
       expect(body.afterMs).toBeLessThan(2_000);
       expect(body.answer).toMatch(/^HTTP\/1.1 408/);
+      expect(JSON.parse(body.answer.split('\r\n\r\n')[1]!)).toMatchObject({ faultcode: 'Client' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers bytes that are not HTTP with a 400 in IPA’s fault shape, and a huge header with 431', async () => {
+    const { app, port } = await bareServer();
+    try {
+      const garbage = await stall(port, '\x16\x03\x01 not http at all\r\n\r\n');
+      expect(garbage.answer).toMatch(/^HTTP\/1.1 400 Bad Request\r\n/);
+      expect(JSON.parse(garbage.answer.split('\r\n\r\n')[1]!)).toEqual({
+        faultcode: 'Client',
+        faultstring: '400 Bad Request: The browser (or proxy) sent a request that this server could not understand.',
+      });
+      const huge = await stall(port, `GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Filler: ${'h'.repeat(20_000)}\r\n\r\n`);
+      expect(huge.answer).toMatch(/^HTTP\/1.1 431 /);
+      expect(JSON.parse(huge.answer.split('\r\n\r\n')[1]!).faultcode).toBe('Client');
     } finally {
       await app.close();
     }

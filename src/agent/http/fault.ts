@@ -8,15 +8,23 @@ import { isIpaError } from '../../hardware/errors.js';
 
 export class HttpFault extends Error {
   readonly statusCode: number;
-  constructor(statusCode: number, description: string) {
+  /** Headers the answer carries besides the fault body. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  constructor(statusCode: number, description: string, headers?: Readonly<Record<string, string>>) {
     super(`${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}: ${description}`);
     this.statusCode = statusCode;
+    this.headers = headers;
   }
 }
 
 export const Faults = {
   tokenInvalid: () => new HttpFault(401, 'Token invalid.'),
-  tooManyTokenFailures: () => new HttpFault(429, 'Too many requests with an invalid token; try again later.'),
+  // Every further guess then costs the client a new connection.
+  tooManyTokenFailures: () =>
+    new HttpFault(429, 'Too many requests with an invalid token; try again later.', {
+      'retry-after': '1',
+      connection: 'close',
+    }),
   badCommandBody: () => new HttpFault(400, 'Missing or invalid name or params'),
   notFound: () =>
     new HttpFault(
@@ -25,6 +33,11 @@ export const Faults = {
     ),
   methodNotAllowed: () => new HttpFault(405, 'The method is not allowed for the requested URL.'),
   undecodableJson: (reason: string) => new HttpFault(400, `Failed to decode JSON object: ${reason}`),
+  // What werkzeug answers when a request cannot be read at all.
+  unreadableRequest: () => new HttpFault(400, 'The browser (or proxy) sent a request that this server could not understand.'),
+  requestTimeout: () =>
+    new HttpFault(408, "The server closed the network connection because the browser didn't finish the request within the specified time."),
+  headersTooLarge: () => new HttpFault(431, 'One or more header fields exceeds the maximum size.'),
 };
 
 export interface FaultBody {
@@ -41,10 +54,6 @@ export function renderFault(error: unknown): { status: number; body: FaultBody }
   } else if (isIpaError(error)) {
     status = error.code >= 400 && error.code < 600 ? error.code : 500;
     faultstring = error.message;
-  } else if (error instanceof Error && typeof (error as { statusCode?: unknown }).statusCode === 'number') {
-    // fastify's own errors (body too large, bad content length, ...).
-    status = (error as unknown as { statusCode: number }).statusCode;
-    faultstring = `${status} ${STATUS_CODES[status] ?? 'Error'}: ${error.message}`;
   } else {
     faultstring = `500 Internal Server Error: ${error instanceof Error ? error.message : String(error)}`;
   }

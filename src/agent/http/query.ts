@@ -3,21 +3,19 @@
  * twice arrives as an array; it used to reach the handler and fail there with a 500 after
  * the command had started. IPA reads `agent_token` and `wait` (any value; only "true",
  * case-insensitive, waits) and ignores everything else. Checked by hand rather than with a
- * schema: it runs on every command request, and a parse copied the query each time.
+ * schema: it runs on every command request.
  */
-import type { FastifyRequest } from 'fastify';
 import { HttpFault } from './fault.js';
+import type { Query } from './router.js';
 
 export interface CommandQuery {
   agent_token?: string | undefined;
   wait?: string | undefined;
-  [other: string]: unknown;
 }
 
 const CHECKED = ['agent_token', 'wait'] as const;
 
-export function parseCommandQuery(request: FastifyRequest): CommandQuery {
-  const query = (request.query ?? {}) as Record<string, unknown>;
+export function parseCommandQuery(query: Query): CommandQuery {
   let problems: string[] | undefined;
   for (const name of CHECKED) {
     const value = query[name];

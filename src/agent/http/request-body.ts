@@ -1,12 +1,12 @@
 /**
  * How request bodies are read: only on the routes that take one (the command POST), after
- * the token was checked (onRequest runs before the body is touched), within a limit sized
+ * the token was checked (a route's guard runs before the body is touched), within a limit sized
  * to the largest real request, and parsed only when that cannot hold the event loop for
  * long. Every other route — 404s, redirects, PUT/DELETE/OPTIONS, reads — never reads or
  * parses its body: a stranger's 100 MiB `[{},{},…]` costs the agent nothing but the bytes
  * Node discards after the answer.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { Faults, HttpFault } from './fault.js';
 
 /**
@@ -24,24 +24,15 @@ export const COMMAND_BODY_LIMIT_BYTES = 90 * 1024 * 1024;
  */
 const MAX_JSON_CONTAINERS = 100_000;
 
-/** Route option: this route reads a JSON body. Every other route ignores the body unread. */
-export interface BodyRouteConfig {
-  readsBody?: boolean;
-}
-
 /** How long the rest of an unread body is drained (discarded) before the connection is cut. */
 const UNREAD_BODY_GRACE_MS = 1_000;
 
-/** Requests whose body was read to its end by the parser below. */
-const bodiesRead = new WeakSet<object>();
+/** Requests whose body was read to its end by readJsonBody. */
+const bodiesRead = new WeakSet<IncomingMessage>();
 
-function declaresBody(request: FastifyRequest): boolean {
+function declaresBody(request: IncomingMessage): boolean {
   const length = request.headers['content-length'];
   return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
-}
-
-function readsBody(request: FastifyRequest): boolean {
-  return (request.routeOptions.config as BodyRouteConfig | undefined)?.readsBody === true;
 }
 
 /** Counts `{` and `[` bytes (native memchr via indexOf), stopping past the limit. */
@@ -75,36 +66,26 @@ function parseJsonBody(body: Buffer): unknown {
 }
 
 /**
- * A body left unread (a route that takes none, a wrong token, too large) is answered at once
- * with `Connection: close`;
- * what is still arriving is discarded for at most a second, then the connection is cut, so
- * a large body costs neither parsing nor the time to receive it.
+ * A body left unread (a route that takes none, a wrong token, too large) is answered at once;
+ * Node discards what is still arriving for at most a second, then the connection is cut, so
+ * a large body costs neither parsing nor the time to receive it. Not `Connection: close`:
+ * closing the socket while the client is still sending resets the connection, and the
+ * client may lose the answer (EPIPE) before it reads it.
  */
-function closeAfterUnreadBody(app: FastifyInstance): void {
-  // A callback hook, not an async one: no promise and microtask hop on every answer.
-  app.addHook('onSend', (request, _reply, payload, done) => {
-    if (declaresBody(request) && !bodiesRead.has(request.raw)) {
-      const socket = request.raw.socket;
-      const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
-      timer.unref();
-      socket.once('close', () => clearTimeout(timer));
-    }
-    done(null, payload);
-  });
+export function cutOffUnreadBody(request: IncomingMessage): void {
+  if (!declaresBody(request) || bodiesRead.has(request)) return;
+  const socket = request.socket;
+  const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
-/** JSON whatever the Content-Type (IPA's `get_json(force=True)`), on the routes that read bodies. */
-export function installBodyParser(app: FastifyInstance): void {
-  closeAfterUnreadBody(app);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (request, payload, done) => {
-    if (!readsBody(request)) {
-      done(null, undefined);
-      return;
-    }
+/** The JSON body whatever the Content-Type (IPA's `get_json(force=True)`); undefined when empty. */
+export function readJsonBody(request: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
     const declared = Number(request.headers['content-length']);
     if (declared > COMMAND_BODY_LIMIT_BYTES) {
-      done(bodyTooLarge(), undefined);
+      reject(bodyTooLarge());
       return;
     }
     const chunks: Buffer[] = [];
@@ -113,20 +94,21 @@ export function installBodyParser(app: FastifyInstance): void {
     const finish = (error: Error | null, value?: unknown) => {
       if (finished) return;
       finished = true;
-      done(error, value);
+      if (error) reject(error);
+      else resolve(value);
     };
-    payload.on('data', (chunk: Buffer) => {
+    request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > COMMAND_BODY_LIMIT_BYTES) {
-        payload.removeAllListeners('data');
+        request.removeAllListeners('data');
         finish(bodyTooLarge());
         return;
       }
       chunks.push(chunk);
     });
-    payload.on('error', (error) => finish(new HttpFault(400, `The request body could not be read: ${error.message}`)));
-    payload.on('end', () => {
-      bodiesRead.add(request.raw);
+    request.on('error', (error) => finish(new HttpFault(400, `The request body could not be read: ${error.message}`)));
+    request.on('end', () => {
+      bodiesRead.add(request);
       try {
         finish(null, parseJsonBody(Buffer.concat(chunks, size)));
       } catch (error) {

@@ -2,12 +2,12 @@
  * IPA's REST API (reference §2): `/`, `/v1/`, status, and the command routes under both
  * `/v1/commands/` and the unversioned `/commands/` alias.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandResult } from '../command-result.js';
 import type { CommandRunner } from '../command-runner.js';
 import { Faults } from './fault.js';
 import { parseCommandQuery, wantsWait } from './query.js';
-import type { BodyRouteConfig } from './request-body.js';
+import type { AgentRequest, Reply, RouteDefinition } from './router.js';
+import type { AgentHttpServer } from './server.js';
 import type { TokenGate } from './token-gate.js';
 
 export interface AgentRoutesOptions {
@@ -17,11 +17,9 @@ export interface AgentRoutesOptions {
   startedAt: () => number | null;
 }
 
-type Query = Record<string, string | undefined>;
-
 const DESCRIBED_BY = { href: 'https://docs.openstack.org/ironic-python-agent/', rel: 'describedby', type: 'text/html' };
 
-function rootUrl(request: FastifyRequest): string {
+function rootUrl(request: AgentRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 
@@ -29,66 +27,49 @@ function v1Document(root: string) {
   return { id: 'v1', links: [{ href: `${root}/v1`, rel: 'self' }, DESCRIBED_BY] };
 }
 
-function sendJson(reply: FastifyReply, payload: unknown, status = 200): FastifyReply {
+function json(payload: unknown, status = 200): Reply {
   const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
-  return reply.code(status).type('application/json').send(body);
+  return { status, body };
 }
 
 /** werkzeug's strict-slash redirect, keeping the query string. */
-function redirectWithSlash(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const [path, query] = request.url.split('?', 2) as [string, string | undefined];
-  return reply
-    .code(308)
-    .header('location', `${rootUrl(request)}${path}/${query ? `?${query}` : ''}`)
-    .send();
+function redirectWithSlash(request: AgentRequest): Reply {
+  const question = request.url.indexOf('?');
+  const query = question < 0 ? '' : request.url.slice(question);
+  return { status: 308, headers: { location: `${rootUrl(request)}${request.path}/${query === '?' ? '' : query}` } };
 }
 
-export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOptions): void {
+export function registerAgentRoutes(app: AgentHttpServer, options: AgentRoutesOptions): void {
   const { runner, tokenGate } = options;
-  const knownPaths: RegExp[] = [];
-  // The token is checked in onRequest, before the body is read or parsed (IPA LP#2160196),
-  // then the query (a repeated parameter is a 400 before anything runs).
-  const refuse = (request: FastifyRequest, reply: FastifyReply) => {
-    const fault = app.authFailures.refuse(request.ip);
-    if (fault.statusCode === 429) void reply.header('retry-after', '1').header('connection', 'close');
-    return fault;
+  // The token is checked before the body is read or parsed (IPA LP#2160196), then the query
+  // (a repeated parameter is a 400 before anything runs).
+  const requireToken = (request: AgentRequest) => {
+    if (!tokenGate.accepts(request.query.agent_token)) throw app.authFailures.refuse(request.ip);
+    parseCommandQuery(request.query);
   };
-  // Callback hooks rather than async ones: no promise and microtask hop per request.
-  const checked = (request: FastifyRequest, accepted: boolean, reply: FastifyReply, done: (error?: Error) => void) => {
-    try {
-      if (!accepted) throw refuse(request, reply);
-      parseCommandQuery(request);
-    } catch (error) {
-      done(error as Error);
-      return;
-    }
-    done();
-  };
-  const requireToken = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) =>
-    checked(request, tokenGate.accepts((request.query as Query).agent_token), reply, done);
   // Reads of command results: open to a conductor that never sends the token (token-gate.ts).
-  const requireReadToken = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) =>
-    checked(request, tokenGate.acceptsRead((request.query as Query).agent_token), reply, done);
+  const requireReadToken = (request: AgentRequest) => {
+    if (!tokenGate.acceptsRead(request.query.agent_token)) throw app.authFailures.refuse(request.ip);
+    parseCommandQuery(request.query);
+  };
   const route = (
-    method: 'GET' | 'POST',
+    method: RouteDefinition['method'],
     path: string,
-    handler: (req: FastifyRequest, reply: FastifyReply) => unknown,
+    handler: RouteDefinition['handler'],
     { token = 'none', readsBody = false }: { token?: 'none' | 'read' | 'command'; readsBody?: boolean } = {},
   ) => {
-    const onRequest = token === 'command' ? requireToken : token === 'read' ? requireReadToken : undefined;
-    const config: BodyRouteConfig = { readsBody };
-    app.route({ method, url: path, handler: handler as never, config, ...(onRequest ? { onRequest } : {}) });
-    knownPaths.push(new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`));
+    const guard = token === 'command' ? requireToken : token === 'read' ? requireReadToken : undefined;
+    app.route({ method, path, handler, guard, readsBody });
   };
 
-  const sendResult = async (reply: FastifyReply, result: CommandResult, wait: boolean) => {
+  const sendResult = async (result: CommandResult, wait: boolean): Promise<Reply> => {
     if (wait) await result.whenDone();
-    return sendJson(reply, result.toJSONBuffer());
+    return json(result.toJSONBuffer());
   };
 
-  route('GET', '/', (request, reply) => {
+  route('GET', '/', (request) => {
     const v1 = v1Document(rootUrl(request));
-    return sendJson(reply, {
+    return json({
       name: 'OpenStack Ironic Python Agent API',
       description: 'Ironic Python Agent is a provisioning agent for OpenStack Ironic',
       versions: [v1],
@@ -97,9 +78,9 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
   });
 
   route('GET', '/v1', redirectWithSlash);
-  route('GET', '/v1/', (request, reply) => {
+  route('GET', '/v1/', (request) => {
     const root = rootUrl(request);
-    return sendJson(reply, {
+    return json({
       ...v1Document(root),
       commands: [
         { href: `${root}/v1/commands`, rel: 'self' },
@@ -114,19 +95,17 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
   });
 
   for (const prefix of ['/v1', '']) {
-    route('GET', `${prefix}/status`, (_request, reply) =>
-      sendJson(reply, { started_at: options.startedAt(), version: options.version }),
-    );
+    route('GET', `${prefix}/status`, () => json({ started_at: options.startedAt(), version: options.version }));
 
     route('GET', `${prefix}/commands`, redirectWithSlash);
     route('POST', `${prefix}/commands`, redirectWithSlash);
 
-    route('GET', `${prefix}/commands/`, (_request, reply) => sendJson(reply, runner.listBody()), { token: 'read' });
+    route('GET', `${prefix}/commands/`, () => json(runner.listBody()), { token: 'read' });
 
     route(
       'POST',
       `${prefix}/commands/`,
-      async (request, reply) => {
+      async (request) => {
         const body = request.body as { name?: unknown; params?: unknown } | undefined;
         if (
           typeof body !== 'object' ||
@@ -139,7 +118,7 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
           throw Faults.badCommandBody();
         }
         const result = await runner.execute(body.name, body.params as Record<string, unknown>);
-        return sendResult(reply, result, wantsWait(parseCommandQuery(request)));
+        return sendResult(result, wantsWait(parseCommandQuery(request.query)));
       },
       { token: 'command', readsBody: true },
     );
@@ -147,16 +126,8 @@ export function registerAgentRoutes(app: FastifyInstance, options: AgentRoutesOp
     route(
       'GET',
       `${prefix}/commands/:id`,
-      async (request, reply) => {
-        const result = runner.get((request.params as { id: string }).id);
-        return sendResult(reply, result, wantsWait(parseCommandQuery(request)));
-      },
+      (request) => sendResult(runner.get(request.params.id!), wantsWait(parseCommandQuery(request.query))),
       { token: 'read' },
     );
   }
-
-  app.setNotFoundHandler((request) => {
-    const path = request.url.split('?', 1)[0] ?? '';
-    throw knownPaths.some((re) => re.test(path)) ? Faults.methodNotAllowed() : Faults.notFound();
-  });
 }

@@ -1,158 +1,225 @@
 /**
- * The fastify instance behind the agent API: IPA's error body for every failure, JSON
- * bodies read only where a route takes one (request-body.ts), timeouts on slow or stalled
- * clients, and one log line per request in IPA's format with the token redacted.
+ * The agent API's HTTP server, on node:http directly: IPA's error body for every failure,
+ * JSON bodies read only where a route takes one (request-body.ts), timeouts on slow or
+ * stalled clients, and one log line per request in IPA's format with the token redacted.
+ *
+ * Not fastify (the conductor's API still is): for a dozen fixed routes its router, hooks,
+ * schema compilers and logger integration cost the agent ~80 ms of CPU at start-up (bench/
+ * startup: a one-route fastify server 140 ms, node:http alone 60, on this 2-core host) and
+ * ~3 KB and a promise chain per request, which every conductor poll pays for.
  */
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../shared/logger.js';
+import { silentLogger } from '../../shared/logger.js';
 import { AuthFailureLimiter } from './auth-failures.js';
-import { Faults, renderFault } from './fault.js';
-import { COMMAND_BODY_LIMIT_BYTES, installBodyParser } from './request-body.js';
-import { LOG_SERIALIZERS } from '../../shared/log-serializers.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Wrong-token accounting shared by the token checks and the request log. */
-    authFailures: AuthFailureLimiter;
-  }
-}
+import { Faults, HttpFault, renderFault } from './fault.js';
+import { cutOffUnreadBody, readJsonBody } from './request-body.js';
+import { requestLine } from './request-log.js';
+import { AgentRequest, Router, type Reply, type RouteDefinition } from './router.js';
 
 /**
  * A client gets this long for its request headers, and for the whole request including the
- * body. Node's defaults keep a partial body forever (requestTimeout 0 in fastify) and
- * partial headers for a minute or more. The longest honest upload is a config drive (≤ 86 MiB)
- * from a conductor that itself gives up after 60 s (Ironic's [agent]command_timeout).
+ * body. Node's defaults keep partial headers for a minute or more. The longest honest upload
+ * is a config drive (≤ 86 MiB) from a conductor that itself gives up after 60 s (Ironic's
+ * [agent]command_timeout).
  */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 90_000;
 /** How often Node looks for connections past those timeouts (default 30 s). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** An idle keep-alive connection is kept this long (fastify's default, which the agent had). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+export interface HttpsOptions {
+  key: string | Buffer;
+  cert: string | Buffer;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  ciphers?: string;
+}
 
 export interface HttpServerOptions {
-  logLevel: string;
-  /** A pino destination or options; tests pass a silent level. */
-  logger?: FastifyServerOptions['logger'];
-  https?: { key: string | Buffer; cert: string | Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string } | undefined;
-  /** A pino logger built by the caller (the agent builds it before it knows about TLS). */
-  loggerInstance?: FastifyBaseLogger | undefined;
+  /** The agent's logger; nothing is logged without one. */
+  log?: (Logger & { isLevelEnabled?: (level: string) => boolean }) | undefined;
+  https?: HttpsOptions | undefined;
   /** Tests shorten the client timeouts. */
   timeouts?: { headersMs: number; requestMs: number; checkIntervalMs: number } | undefined;
 }
 
-/** Never log the agent token, wherever it appears in a log object. */
-export const LOG_REDACTION = {
-  paths: ['agent_token', 'params.agent_token', 'config.agent_token', '*.agent_token'],
-  censor: '***',
-};
+const JSON_TYPE = 'application/json';
 
-/**
- * The URL with the value of every query parameter whose decoded name is `agent_token`
- * replaced: the query parser decodes `agent%5Ftoken=` (or any other percent-encoding of the
- * name) to the token, so the log must treat it the same.
- */
-const TOKEN_OR_ESCAPE = /token|%/i;
-
-function redactToken(url: string): string {
-  const question = url.indexOf('?');
-  if (question < 0) return url;
-  // Without a percent-encoding, a name that decodes to agent_token contains "token" as typed:
-  // the conductor's `?wait=true` polls skip the split and join below.
-  if (!TOKEN_OR_ESCAPE.test(url.slice(question + 1))) return url;
-  const query = url
-    .slice(question + 1)
-    .split('&')
-    .map((pair) => {
-      const equals = pair.indexOf('=');
-      const rawName = equals < 0 ? pair : pair.slice(0, equals);
-      let name: string;
-      try {
-        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
-      } catch {
-        name = rawName;
-      }
-      return name.trim().toLowerCase() === 'agent_token' && equals >= 0 ? `${rawName}=***` : pair;
-    })
-    .join('&');
-  return `${url.slice(0, question)}?${query}`;
-}
-
-/** IPA answers CONNECT like any other method it has no route for; Node would drop the socket. */
-function answerConnect(socket: Socket): void {
-  const body = JSON.stringify({ faultcode: 'Client', faultstring: Faults.methodNotAllowed().message });
+/** An answer written straight to a socket Node gave up parsing (no response object exists). */
+function writeRawFault(socket: Duplex, fault: HttpFault): void {
+  const { status, body } = renderFault(fault);
+  const text = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: ${JSON_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
 }
 
-/**
- * The agent's routes carry no JSON schemas (command params are validated with zod), so fastify
- * gets compilers that refuse a schema instead of its default ajv and fast-json-stringify:
- * evaluating those two cost a sixth of the agent's start-up (bench/api) for nothing.
- */
-const NO_JSON_SCHEMAS = {
-  compilersFactory: {
-    buildValidator: () => () => {
-      throw new Error('agent routes take no JSON schema: validate with zod in the command definition');
-    },
-    buildSerializer: () => () => {
-      throw new Error('agent routes take no response schema: replies are serialised by the route');
-    },
-  },
-};
+/** The fault for a request Node could not parse or that ran out of time. */
+function clientFault(error: NodeJS.ErrnoException): HttpFault {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return Faults.requestTimeout();
+  if (error.code === 'HPE_HEADER_OVERFLOW') return Faults.headersTooLarge();
+  return Faults.unreadableRequest();
+}
 
-export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const timeouts = options.timeouts ?? {
-    headersMs: HEADERS_TIMEOUT_MS,
-    requestMs: REQUEST_TIMEOUT_MS,
-    checkIntervalMs: TIMEOUT_CHECK_INTERVAL_MS,
-  };
-  const serverTimeouts = {
-    headersTimeout: timeouts.headersMs,
-    requestTimeout: timeouts.requestMs,
-    connectionsCheckingInterval: timeouts.checkIntervalMs,
-  };
-  const app = Fastify({
-    schemaController: NO_JSON_SCHEMAS,
-    ...(options.loggerInstance
-      ? { loggerInstance: options.loggerInstance }
-      : { logger: options.logger ?? { level: options.logLevel, redact: LOG_REDACTION, serializers: LOG_SERIALIZERS } }),
-    // One IPA-format line per request (onResponse below) instead of fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
-    // request.log is the agent's logger itself, not a child per request carrying a reqId:
-    // pino serialises a child's bindings when it is made (~1 KB and 2% of the CPU of every
-    // request), and the request line already names the request as IPA's does.
-    childLoggerFactory: (logger: FastifyBaseLogger) => logger,
-    bodyLimit: COMMAND_BODY_LIMIT_BYTES,
-    requestTimeout: timeouts.requestMs,
-    // Passed to http.createServer by fastify (not in its types).
-    http: serverTimeouts,
-    ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : {}),
-  } as unknown as FastifyServerOptions) as unknown as FastifyInstance;
+export class AgentHttpServer {
+  readonly server: Server;
+  readonly router = new Router();
+  /** Wrong-token accounting shared by the token checks and the request log. */
+  readonly authFailures = new AuthFailureLimiter();
+  readonly log: NonNullable<HttpServerOptions['log']>;
+  #closing = false;
 
-  installBodyParser(app);
-  app.decorate('authFailures', new AuthFailureLimiter());
-  app.server.on('connect', (_request, socket: Socket) => answerConnect(socket));
+  constructor(options: HttpServerOptions = {}) {
+    this.log = options.log ?? silentLogger;
+    const timeouts = options.timeouts ?? {
+      headersMs: HEADERS_TIMEOUT_MS,
+      requestMs: REQUEST_TIMEOUT_MS,
+      checkIntervalMs: TIMEOUT_CHECK_INTERVAL_MS,
+    };
+    const serverOptions = {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    };
+    const handle = (raw: IncomingMessage, response: ServerResponse) => this.#handle(raw, response);
+    // node:https (and TLS with it) is loaded only for an agent that serves HTTPS.
+    this.server = options.https
+      ? (createRequire(import.meta.url)('node:https') as typeof import('node:https')).createServer(
+          { ...options.https, ...serverOptions },
+          handle,
+        )
+      : createServer(serverOptions, handle);
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    // IPA answers CONNECT like any other method it has no route for; Node would drop the socket.
+    this.server.on('connect', (_request: IncomingMessage, socket: Socket) =>
+      writeRawFault(socket, Faults.methodNotAllowed()),
+    );
+    // Node's own answer to an unparseable or timed-out request has no body: IPA's shape instead.
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // A response already under way on this socket (Node's own handler checks the same).
+      const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+      if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+        socket.destroy();
+        return;
+      }
+      writeRawFault(socket, clientFault(error));
+    });
+  }
 
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body } = renderFault(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    void reply.code(status).type('application/json').send(JSON.stringify(body));
-  });
+  route(definition: RouteDefinition): void {
+    this.router.add(definition);
+  }
 
-  app.addHook('onResponse', (request, reply, done) => {
-    // IPA's request log: "<ip> - <METHOD> <path?query> - <status> (<ms>ms)".
-    const ms = reply.elapsedTime.toFixed(1);
-    const line = `${request.ip} - ${request.method} ${redactToken(request.url)} - ${reply.statusCode} (${ms}ms)`;
-    if (reply.statusCode === 401 || reply.statusCode === 429) {
-      const { log, suppressed } = app.authFailures.mayLog();
-      if (suppressed > 0) request.log.warn({ suppressed }, 'request lines of refused requests (wrong token) left out');
-      if (log) request.log.info(line);
-    } else {
-      request.log.info(line);
+  listen(address: { host: string; port: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(address.port, address.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting connections, closes idle ones and waits for answers under way. */
+  close(): Promise<void> {
+    this.#closing = true;
+    if (!this.server.listening) return Promise.resolve();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    return closed;
+  }
+
+  #handle(raw: IncomingMessage, response: ServerResponse): void {
+    const started = performance.now();
+    const url = raw.url ?? '/';
+    const question = url.indexOf('?');
+    const path = question < 0 ? url : url.slice(0, question);
+    const match = this.router.match(raw.method ?? 'GET', path);
+    const request = new AgentRequest(raw, url, path, match.kind === 'route' ? match.params : {});
+    response.once('finish', () => this.#logRequest(request, response.statusCode, performance.now() - started));
+    try {
+      if (match.kind !== 'route') {
+        throw match.kind === 'method-not-allowed' ? Faults.methodNotAllowed() : Faults.notFound();
+      }
+      const { route } = match;
+      route.guard?.(request);
+      if (route.readsBody) {
+        readJsonBody(raw).then(
+          (body) => {
+            request.body = body;
+            this.#run(route, request, response);
+          },
+          (error: unknown) => this.#fail(request, response, error),
+        );
+        return;
+      }
+      this.#run(route, request, response);
+    } catch (error) {
+      this.#fail(request, response, error);
     }
-    done();
-  });
+  }
 
-  return app;
+  #run(route: RouteDefinition, request: AgentRequest, response: ServerResponse): void {
+    let reply: Reply | Promise<Reply>;
+    try {
+      reply = route.handler(request);
+    } catch (error) {
+      this.#fail(request, response, error);
+      return;
+    }
+    if (reply instanceof Promise) {
+      reply.then(
+        (done) => this.#send(request, response, done),
+        (error: unknown) => this.#fail(request, response, error),
+      );
+    } else {
+      this.#send(request, response, reply);
+    }
+  }
+
+  #fail(request: AgentRequest, response: ServerResponse, error: unknown): void {
+    const { status, body } = renderFault(error);
+    if (status >= 500) this.log.error({ err: error }, 'request failed');
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const headers = error instanceof HttpFault ? error.headers : undefined;
+    this.#send(request, response, { status, body: JSON.stringify(body), headers });
+  }
+
+  #send(request: AgentRequest, response: ServerResponse, reply: Reply): void {
+    response.statusCode = reply.status;
+    if (reply.headers) for (const name in reply.headers) response.setHeader(name, reply.headers[name]!);
+    cutOffUnreadBody(request.raw);
+    if (this.#closing) response.setHeader('connection', 'close');
+    const body = reply.body ?? '';
+    if (reply.body !== undefined) response.setHeader('content-type', JSON_TYPE);
+    // Set by hand so a HEAD answer carries the length its GET would have.
+    response.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    response.end(body);
+  }
+
+  #logRequest(request: AgentRequest, status: number, elapsedMs: number): void {
+    if (this.log.isLevelEnabled && !this.log.isLevelEnabled('info')) return;
+    const line = () => requestLine(request.ip, request.method, request.url, status, elapsedMs);
+    if (status === 401 || status === 429) {
+      const { log, suppressed } = this.authFailures.mayLog();
+      if (suppressed > 0) this.log.warn({ suppressed }, 'request lines of refused requests (wrong token) left out');
+      if (log) this.log.info(line());
+    } else {
+      this.log.info(line());
+    }
+  }
+}
+
+export function createHttpServer(options: HttpServerOptions = {}): AgentHttpServer {
+  return new AgentHttpServer(options);
 }

@@ -1,0 +1,46 @@
+/**
+ * What the agent logs about requests: one line per answered request in IPA's format, and
+ * never the agent token, wherever it appears.
+ */
+
+/** Never log the agent token, wherever it appears in a log object. */
+export const LOG_REDACTION = {
+  paths: ['agent_token', 'params.agent_token', 'config.agent_token', '*.agent_token'],
+  censor: '***',
+};
+
+/**
+ * The URL with the value of every query parameter whose decoded name is `agent_token`
+ * replaced: the query parser decodes `agent%5Ftoken=` (or any other percent-encoding of the
+ * name) to the token, so the log must treat it the same.
+ */
+const TOKEN_OR_ESCAPE = /token|%/i;
+
+export function redactToken(url: string): string {
+  const question = url.indexOf('?');
+  if (question < 0) return url;
+  // Without a percent-encoding, a name that decodes to agent_token contains "token" as typed:
+  // the conductor's `?wait=true` polls skip the split and join below.
+  if (!TOKEN_OR_ESCAPE.test(url.slice(question + 1))) return url;
+  const query = url
+    .slice(question + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      const rawName = equals < 0 ? pair : pair.slice(0, equals);
+      let name: string;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      } catch {
+        name = rawName;
+      }
+      return name.trim().toLowerCase() === 'agent_token' && equals >= 0 ? `${rawName}=***` : pair;
+    })
+    .join('&');
+  return `${url.slice(0, question)}?${query}`;
+}
+
+/** IPA's request log: "<ip> - <METHOD> <path?query> - <status> (<ms>ms)". */
+export function requestLine(ip: string, method: string, url: string, status: number, elapsedMs: number): string {
+  return `${ip} - ${method} ${redactToken(url)} - ${status} (${elapsedMs.toFixed(1)}ms)`;
+}
