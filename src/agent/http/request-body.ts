@@ -14,7 +14,7 @@ import { Faults, HttpFault } from './fault.js';
  * an inline config drive: IPA caps the config drive partition at 64 MiB, which gzip+base64
  * carries in at most 64 MiB × 4/3 ≈ 85.4 MiB, plus the node, ports and image_info (small).
  */
-export const COMMAND_BODY_LIMIT_BYTES = 90 * 1024 * 1024;
+const COMMAND_BODY_LIMIT_BYTES = 90 * 1024 * 1024;
 
 /**
  * JSON.parse time grows with the number of objects and arrays, not bytes: 16 MiB of

@@ -16,7 +16,7 @@ export const LOG_REDACTION = {
  */
 const TOKEN_OR_ESCAPE = /token|%/i;
 
-export function redactToken(url: string): string {
+function redactToken(url: string): string {
   const question = url.indexOf('?');
   if (question < 0) return url;
   // Without a percent-encoding, a name that decodes to agent_token contains "token" as typed:

@@ -33,7 +33,7 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** An idle keep-alive connection is kept this long (fastify's default, which the agent had). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
-export interface HttpsOptions {
+interface HttpsOptions {
   key: string | Buffer;
   cert: string | Buffer;
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
