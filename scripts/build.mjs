@@ -2,9 +2,9 @@
 // manager into dist/hardware-managers/<name>/index.mjs, so the ramdisk needs only `node`
 // plus dist/. Type checking is `tsc --noEmit` (make typecheck); esbuild only strips types.
 import { build } from 'esbuild';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { checkStartPath, slimZodMini } from './start-path.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 // `--out DIR`: build there instead of dist/ (npm run pack builds into its staging folder, so
@@ -70,49 +70,6 @@ const builtinsByRequire = {
   },
 };
 
-/**
- * `zod/mini` without the rest of zod, for the agent's configuration (validated before the API
- * first answers; src/agent/config/schema.ts). Both `zod/mini` and zod's core index re-export
- * everything: the locales (~300 KB), JSON Schema, the compiler. esbuild assigns whole files to
- * chunks, so a file the start-up path merely imports lands in a start-up chunk even if only
- * the lazily loaded code (commands, managers: classic zod) uses it: with them, compiling and
- * evaluating zod there cost ~19 ms of CPU, with this ~2 ms. Here `zod/mini` and mini's imports
- * of the core index resolve to indexes of the same files minus those re-exports; the files
- * themselves are shared with classic zod (one copy of each class and of the global config).
- */
-const zodDir = dirname(createRequire(import.meta.url).resolve('zod/package.json'));
-const ZOD_NOT_ON_START_PATH = /locales|json-schema|compile\.js/;
-const slimZodMini = {
-  name: 'slim-zod-mini',
-  setup(b) {
-    const miniDir = join(zodDir, 'v4', 'mini');
-    const coreDir = join(zodDir, 'v4', 'core');
-    b.onResolve({ filter: /^zod\/mini$/ }, () => ({ path: 'mini', namespace: 'slim-zod' }));
-    b.onResolve({ filter: /^\.\.\/core\/index\.js$/ }, (args) =>
-      args.namespace === 'slim-zod' || args.importer.startsWith(`${miniDir}/`)
-        ? { path: 'core', namespace: 'slim-zod' }
-        : undefined,
-    );
-    b.onLoad({ filter: /^mini$/, namespace: 'slim-zod' }, () => ({
-      loader: 'js',
-      resolveDir: miniDir,
-      // What mini's external.js exports, less the core, locales, iso/coerce and JSON Schema.
-      contents: `export * from './schemas.js';
-export * from './checks.js';
-export * from './parse.js';
-export { config } from '../core/index.js';`,
-    }));
-    b.onLoad({ filter: /^core$/, namespace: 'slim-zod' }, () => ({
-      loader: 'js',
-      resolveDir: coreDir,
-      contents: readFileSync(join(coreDir, 'index.js'), 'utf8')
-        .split('\n')
-        .filter((line) => !ZOD_NOT_ON_START_PATH.test(line))
-        .join('\n'),
-    }));
-  },
-};
-
 const common = {
   plugins: [builtinsByRequire, lazyRequires],
   bundle: true,
@@ -142,7 +99,12 @@ const agentBuild = await build({
   outExtension: { '.js': '.mjs' },
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
+  metafile: true,
 });
+checkStartPath(
+  agentBuild.metafile,
+  Object.keys(agentBuild.metafile.outputs).find((o) => o.endsWith('/ramdisk-agent.mjs')),
+);
 // A name the slim zod indexes lack would only be a warning ("will always be undefined") and
 // the agent would fail when the config schema is built: stop the build instead.
 const zodWarnings = agentBuild.warnings.filter((w) => /zod/.test(`${w.text} ${w.location?.file ?? ''}`));
