@@ -3,8 +3,11 @@
 // plus dist/. Type checking is `tsc --noEmit` (make typecheck); esbuild only strips types.
 import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { checkStartPath, slimZodMini } from './start-path.mjs';
+
+const requireBuiltin = createRequire(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 // `--out DIR`: build there instead of dist/ (npm run pack builds into its staging folder, so
@@ -61,8 +64,32 @@ const builtinsByRequire = {
   name: 'builtins-by-require',
   setup(b) {
     b.onResolve({ filter: /^node:/ }, (args) =>
-      args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin-require' } : undefined,
+      args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin-import' } : undefined,
     );
+    b.onResolve({ filter: /^builtin-require:/ }, (args) => ({
+      path: args.path.slice('builtin-require:'.length),
+      namespace: 'builtin-require',
+    }));
+    // An ES module stand-in exporting each name the built-in has (unused ones are dropped):
+    // importing the CommonJS one directly made esbuild copy the whole built-in into a new
+    // object of getters in every importing file (~4,000 getters once the managers ran). Lazy
+    // exports (fs.promises, crypto.webcrypto, util.parseArgs) are re-exported from the
+    // CommonJS stand-in, so they are still read on use, not when the stand-in loads.
+    b.onLoad({ filter: /.*/, namespace: 'builtin-import' }, (args) => {
+      const builtin = requireBuiltin(args.path);
+      const from = JSON.stringify(`builtin-require:${args.path}`);
+      const lines = [`const m = require(${JSON.stringify(args.path)});`, 'const read = (name) => m[name];', 'export default m;'];
+      const lazy = [];
+      Object.entries(Object.getOwnPropertyDescriptors(builtin)).forEach(([name, descriptor], i) => {
+        if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'default') return;
+        if ('value' in descriptor)
+          lines.push(`const $${i} = /* @__PURE__ */ read(${JSON.stringify(name)});`, `export { $${i} as ${name} };`);
+        else lazy.push(name);
+      });
+      // One statement: esbuild makes one getter copy of the CommonJS stand-in per statement.
+      if (lazy.length > 0) lines.push(`export { ${lazy.join(', ')} } from ${from};`);
+      return { loader: 'js', contents: lines.join('\n') };
+    });
     b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
       loader: 'js',
       contents: `module.exports = require(${JSON.stringify(args.path)});`,
