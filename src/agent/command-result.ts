@@ -2,7 +2,7 @@
  * One command's record, as served by `GET /v1/commands/`: IPA's five fields plus
  * `command_progress`, our own, which Ironic ignores.
  */
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 import type { WireError } from '../hardware/errors.js';
 import { redactValue } from './redact.js';
 import { joinSegments, resultJsonSegments, type JsonSegment } from './result-json.js';
@@ -19,7 +19,7 @@ export interface CommandResultWire {
 }
 
 export class CommandResult {
-  readonly id = randomUUID();
+  readonly id = nodeCrypto().randomUUID();
   readonly name: string;
   readonly startedAt = Date.now();
   #status: CommandStatus = 'RUNNING';

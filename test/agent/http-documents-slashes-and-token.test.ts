@@ -1,5 +1,6 @@
 // IPA's REST API as a stock Ironic conductor sees it: routes, documents, status codes and
 // fault strings (reference §2), over real HTTP to an agent on 127.0.0.1.
+import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { AgentTestClient, FIXTURE_MANAGERS, startTestAgent } from '../helpers/agent.js';
@@ -92,6 +93,27 @@ describe('token', () => {
     const res = await raw('/v1/commands/?agent_token=wrong', { method: 'POST', body: 'not json' });
     expect(res.status).toBe(401);
     expect(res.json.faultstring).toBe('401 Unauthorized: Token invalid.');
+  });
+
+  it('a keep-alive connection that carried a refused body stays usable once the body is discarded', async () => {
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const request = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = http.request(`${agent.url}${path}`, { method, agent: pool }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      expect((await request('POST', '/v1/commands/?agent_token=wrong', 'x'.repeat(100_000))).status).toBe(401);
+      // Past the second an unread body is given before its connection is cut.
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      expect(await request('GET', '/v1/status')).toEqual({ status: 200, reused: true });
+    } finally {
+      pool.destroy();
+    }
   });
 
   it('an empty token is 401 on a command', async () => {

@@ -73,11 +73,15 @@ function parseJsonBody(body: Buffer): unknown {
  * client may lose the answer (EPIPE) before it reads it.
  */
 export function cutOffUnreadBody(request: IncomingMessage): void {
-  if (!declaresBody(request) || bodiesRead.has(request)) return;
+  if (!declaresBody(request) || bodiesRead.has(request) || request.readableEnded) return;
   const socket = request.socket;
   const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
   timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  const discarded = () => clearTimeout(timer);
+  // Once Node has discarded the rest, the connection is whole again: a keep-alive client
+  // (a conductor's pool) goes on using it.
+  request.once('end', discarded);
+  socket.once('close', discarded);
 }
 
 /** The JSON body whatever the Content-Type (IPA's `get_json(force=True)`); undefined when empty. */

@@ -10,10 +10,10 @@
  * therefore open until the first read that carries the right token; from then on the conductor is
  * known to send it and every read must carry the right one.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../../shared/lazy-crypto.js';
 
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return nodeCrypto().createHash('sha256').update(value).digest();
 }
 
 export class TokenGate {
@@ -61,6 +61,6 @@ export class TokenGate {
   accepts(supplied: unknown): boolean {
     if (!this.#required) return true;
     if (!this.#expected || typeof supplied !== 'string' || supplied.length === 0) return false;
-    return timingSafeEqual(digest(supplied), this.#expected);
+    return nodeCrypto().timingSafeEqual(digest(supplied), this.#expected);
   }
 }
