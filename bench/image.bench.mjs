@@ -9,6 +9,7 @@
 // drives it; the image servers are separate processes (test/helpers/image-server.ts).
 //   BENCH_IMAGE_MIB   image size (default 4096, the size the RSS target is stated for)
 //   BENCH_IMAGE_RUNS  runs per throughput figure, median reported (default 3)
+//   BENCH_IMAGE_ONLY  `raw` or `qcow2`: only those rows (default both)
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -40,6 +41,8 @@ const launcher = `${root}bin/ramdisk-agent`;
 const SIZE_MIB = Number(process.env.BENCH_IMAGE_MIB ?? 4096);
 const RUNS = Number(process.env.BENCH_IMAGE_RUNS ?? 3);
 const SIZE = SIZE_MIB * MIB;
+const ONLY = process.env.BENCH_IMAGE_ONLY ?? '';
+if (!['', 'raw', 'qcow2'].includes(ONLY)) throw new Error(`BENCH_IMAGE_ONLY must be raw or qcow2, not ${ONLY}`);
 const PORT = 19190;
 const TOKEN = 'bench-image-token-0123456789abcdef';
 
@@ -226,51 +229,62 @@ try {
     os_hash_value: sha,
   });
   const dd = `dd of=${loop} bs=4M oflag=direct iflag=fullblock status=none`;
-  const http = await compare('http', info(rawUrl, 'raw', rawSha), `curl -s ${rawUrl} | ${dd}`);
-  const https = await compare('https', info(rawsUrl, 'raw', rawSha), `curl -sk ${rawsUrl} | ${dd}`);
-  // The same with the checksum the agent must verify (coreutils' sha256sum), once: slow.
-  execFileSync('sync');
-  const byHand = timeShell(`curl -s ${rawUrl} | tee >(sha256sum > ${dir}/sum) | ${dd}`);
-  // IPA's way: the whole qcow2 into a file (tmpfs on IPA's ramdisk), then convert it.
-  const cache = join(dir, 'cache.qcow2');
-  const qcow = await compare(
-    'qcow2',
-    info(qcowUrl, 'qcow2', qcowSha),
-    `curl -s -o ${cache} ${qcowUrl} && qemu-img convert -f qcow2 -O host_device -t none -W -n ${cache} ${loop} && rm -f ${cache}`,
-  );
+  let http, https, byHand, qcow;
+  if (ONLY !== 'qcow2') {
+    http = await compare('http', info(rawUrl, 'raw', rawSha), `curl -s ${rawUrl} | ${dd}`);
+    https = await compare('https', info(rawsUrl, 'raw', rawSha), `curl -sk ${rawsUrl} | ${dd}`);
+    // The same with the checksum the agent must verify (coreutils' sha256sum), once: slow.
+    execFileSync('sync');
+    byHand = timeShell(`curl -s ${rawUrl} | tee >(sha256sum > ${dir}/sum) | ${dd}`);
+  }
+  if (ONLY !== 'raw') {
+    // IPA's way: the whole qcow2 into a file (tmpfs on IPA's ramdisk), then convert it.
+    const cache = join(dir, 'cache.qcow2');
+    qcow = await compare(
+      'qcow2',
+      info(qcowUrl, 'qcow2', qcowSha),
+      `curl -s -o ${cache} ${qcowUrl} && qemu-img convert -f qcow2 -O host_device -t none -W -n ${cache} ${loop} && rm -f ${cache}`,
+    );
+  }
 
-  const loads = [...http.loads, ...https.loads, ...qcow.loads];
+  const loads = [http, https, qcow].flatMap((runs) => runs?.loads ?? []);
   console.log(
     `\nimage ${SIZE_MIB} MiB random data, sha256, loop device ${loop} (direct I/O, sparse file in ${tmpdir()}), ${RUNS} run(s), ` +
       `median; ${availableParallelism()} cores shared with other work, load average ${loads.join(' / ')}`,
   );
   console.log(`${pad('what', WIDTH)}${pad('ours', 24)}baseline`);
-  printThroughput('raw write_image over HTTP (download+hash+write+flush)', http, 'curl | dd bs=4M oflag=direct', 0.9);
-  printThroughput('raw write_image over HTTPS (download+hash+write+flush)', https, 'curl -k | dd bs=4M oflag=direct', 0.9);
-  console.log(
-    `${pad('  same work by hand, once: curl | tee >(sha256sum) | dd', WIDTH)}${pad(rate(byHand), 24)}` +
-      `ours over HTTP = ${((byHand / median(http.ours)) * 100).toFixed(0)}% of it`,
-  );
-  printThroughput('qcow2 write_image (park at disk end + convert)', qcow, 'IPA-like: curl -o file, qemu-img convert', 1);
+  if (http && https) {
+    printThroughput('raw write_image over HTTP (download+hash+write+flush)', http, 'curl | dd bs=4M oflag=direct', 0.9);
+    printThroughput('raw write_image over HTTPS (download+hash+write+flush)', https, 'curl -k | dd bs=4M oflag=direct', 0.9);
+    console.log(
+      `${pad('  same work by hand, once: curl | tee >(sha256sum) | dd', WIDTH)}${pad(rate(byHand), 24)}` +
+        `ours over HTTP = ${((byHand / median(http.ours)) * 100).toFixed(0)}% of it`,
+    );
+  }
+  if (qcow)
+    printThroughput('qcow2 write_image (park at disk end + convert)', qcow, 'IPA-like: curl -o file, qemu-img convert', 1);
   // The first write of a fresh agent also pays one-time costs (loading the image code and
   // the plugin's chunks, JIT): reported as is, and the later writes apart.
-  const [first, ...later] = [...http.rss, ...https.rss];
+  const [first, ...later] = http && https ? [...http.rss, ...https.rss] : qcow.rss;
+  const firstKind = http ? 'raw' : 'qcow2';
   console.log(
-    `${pad("agent peak RSS growth, raw, fresh agent's first write (<= 64)", WIDTH)}${pad(`${first.toFixed(1)} MiB`, 24)}${within(first, 64)}`,
+    `${pad(`agent peak RSS growth, ${firstKind}, fresh agent's first write (<= 64)`, WIDTH)}${pad(`${first.toFixed(1)} MiB`, 24)}${within(first, 64)}`,
   );
-  if (later.length > 0) {
+  if (http && later.length > 0) {
     const worst = Math.max(...later);
     console.log(
       `${pad('agent peak RSS growth, raw, later writes (<= 64 MiB)', WIDTH)}${pad(`${worst.toFixed(1)} MiB`, 24)}${within(worst, 64)}`,
     );
   }
-  const qcowRss = Math.max(...qcow.rss);
-  console.log(
-    `${pad('agent peak RSS growth while writing qcow2 (<= 64 MiB)', WIDTH)}${pad(`${qcowRss.toFixed(1)} MiB`, 24)}${within(qcowRss, 64)}`,
-  );
-  console.log(`${pad('qemu-img peak RSS during the conversion', WIDTH)}${Math.max(...qcow.qemu).toFixed(1)} MiB`);
+  if (qcow) {
+    const qcowRss = Math.max(...(http ? qcow.rss : later.length > 0 ? later : qcow.rss));
+    console.log(
+      `${pad(`agent peak RSS growth while writing qcow2${http ? '' : ', later writes'} (<= 64 MiB)`, WIDTH)}${pad(`${qcowRss.toFixed(1)} MiB`, 24)}${within(qcowRss, 64)}`,
+    );
+    console.log(`${pad('qemu-img peak RSS during the conversion', WIDTH)}${Math.max(...qcow.qemu).toFixed(1)} MiB`);
+    console.log(`(qcow2 write method: ${qcow.method}; IPA would also hold the ${SIZE_MIB} MiB qcow2 in tmpfs = RAM)`);
+  }
   console.log(`${pad('agent RSS after the writes', WIDTH)}${(kib(procStatus(agent.pid), 'VmRSS') / 1024).toFixed(1)} MiB`);
-  console.log(`(qcow2 write method: ${qcow.method}; IPA would also hold the ${SIZE_MIB} MiB qcow2 in tmpfs = RAM)`);
 } finally {
   stopping = true;
   if (agent) await stop(agent);

@@ -29,6 +29,12 @@ import { GrowingImageExport } from './growing-image-export.js';
 const MIB = 1024 * 1024;
 /** Room left between the converted image's end and the parked qcow2 (alignment, GPT backup). */
 const SCRATCH_MARGIN = 4 * MIB;
+/** Disk bytes one L2 table maps with qcow2's default 64 KiB clusters (8192 entries). */
+const L2_REACH = 512 * MIB;
+/** A sparse disk of hundreds of GiB is converted in this many pieces at most. */
+const MAX_WINDOWS = 16;
+/** Wiping the parked copy after a failure runs even during shutdown, bounded by this. */
+const CLEANUP_TIMEOUT_MS = 60_000;
 
 export type Qcow2WriteMethod = 'qcow2-in-place' | 'qcow2-scratch-file';
 
@@ -48,21 +54,16 @@ export async function writeQcow2(
   }
   const scratchOffset = fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
   if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
-    const download = await parkAndConvert(job, device, { scratchOffset, fileBytes, virtualSize });
-    // The parked copy is dead data now: its header must not be mistaken for anything later.
-    await ctx
-      .exec('blkdiscard', ['-f', '-o', String(scratchOffset), '-l', String(Math.ceil(download.bytes / MIB) * MIB), device.path])
-      .catch(async () =>
-        ctx.exec('dd', [
-          'if=/dev/zero',
-          `of=${device.path}`,
-          'bs=1M',
-          'count=1',
-          `seek=${scratchOffset}`,
-          'oflag=seek_bytes,direct',
-          'conv=notrunc',
-        ]),
+    let download: DownloadResult;
+    try {
+      download = await parkAndConvert(job, device, { scratchOffset, fileBytes, virtualSize });
+    } catch (error) {
+      await dropParkedCopy(ctx, device.path, scratchOffset, fileBytes).catch((dropError: unknown) =>
+        ctx.log.error({ device: device.path, err: dropError }, 'could not wipe the parked qcow2 of a failed image write'),
       );
+      throw error;
+    }
+    await dropParkedCopy(ctx, device.path, scratchOffset, fileBytes);
     return { download, method: 'qcow2-in-place' };
   }
 
@@ -152,6 +153,21 @@ async function parkAndConvert(
   }
 }
 
+/**
+ * The parked copy is dead data once the write succeeded or failed: its header must not be
+ * mistaken for anything later. Runs without the step's signal: an abort must not leave it
+ * behind.
+ */
+async function dropParkedCopy(ctx: DownloadJob['ctx'], device: string, offset: number, bytes: number): Promise<void> {
+  const exec: typeof ctx.exec = (file, args, options) =>
+    ctx.exec(file, args, { ...options, signal: undefined, timeoutMs: CLEANUP_TIMEOUT_MS });
+  const length = Math.ceil(bytes / MIB) * MIB;
+  await exec('blkdiscard', ['-f', '-o', String(offset), '-l', String(length), device]).catch(async () =>
+    // No discard here: at least its header goes.
+    exec('dd', ['if=/dev/zero', `of=${device}`, 'bs=1M', 'count=1', `seek=${offset}`, 'oflag=seek_bytes,direct', 'conv=notrunc']),
+  );
+}
+
 async function inspectAndConvert(
   job: DownloadJob,
   source: string,
@@ -174,12 +190,27 @@ async function inspectAndConvert(
     progress.written(0);
   }
   await ctx.guard.assertWritable(device.path);
-  await convertToDevice(ctx.exec, source, device.path, isBlockDevice, {
-    sourceFormat: 'qcow2',
-    onPercent: (percent) => {
-      if (!overlapped || overlapped.reportWhen()) progress.written(Math.round((percent / 100) * details.virtualSize));
-    },
-    ...(overlapped ? { signal: overlapped.signal } : {}),
-  });
+  // While it arrives, one window of the disk after the other: qemu-img locates every block
+  // of what it converts before it copies any, which over a whole qcow2 waits for the last
+  // of its L2 tables (each lies before the 512 MiB of disk it maps, in an image written
+  // start to end, as images are), so the conversion would only start near the download's end.
+  const windows = overlapped ? convertWindows(details.virtualSize) : [{ offset: 0, size: details.virtualSize }];
+  for (const range of windows) {
+    await convertToDevice(ctx.exec, source, device.path, isBlockDevice, {
+      sourceFormat: 'qcow2',
+      onPercent: (percent) => {
+        if (!overlapped || overlapped.reportWhen()) progress.written(range.offset + Math.round((percent / 100) * range.size));
+      },
+      ...(overlapped ? { signal: overlapped.signal, range } : {}),
+    });
+  }
   progress.written(details.virtualSize);
+}
+
+/** The disk in windows of whole L2 tables' reach (64 KiB clusters), at most MAX_WINDOWS of them (a qemu-img each). */
+function convertWindows(virtualSize: number): { offset: number; size: number }[] {
+  const size = Math.max(1, Math.ceil(virtualSize / MAX_WINDOWS / L2_REACH)) * L2_REACH;
+  const windows: { offset: number; size: number }[] = [];
+  for (let offset = 0; offset < virtualSize; offset += size) windows.push({ offset, size: Math.min(size, virtualSize - offset) });
+  return windows;
 }

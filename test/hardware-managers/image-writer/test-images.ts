@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -95,6 +95,48 @@ export function buildRandomGptImage(dir: string, sizeMiB = 10): TestImage {
     dataEnd: sizeMiB * MIB - 33 * SECTOR,
     sha256: sha256Of(path),
   };
+}
+
+/**
+ * A large, mostly empty disk under a GPT: 1 MiB of random data at each of `dataAtMiB`, holes
+ * between. Its qcow2 is small, but spans several of the windows the writer converts it in.
+ */
+export function buildSparseGptImage(dir: string, sizeMiB: number, dataAtMiB: readonly number[]): TestImage {
+  const path = join(dir, 'sparse-gpt.raw');
+  sparseFile(path, sizeMiB * MIB);
+  run('sgdisk', ['-o', '-n', '1:0:0', '-t', '1:8300', path]);
+  const fd = openSync(path, 'r+');
+  try {
+    for (const at of dataAtMiB) writeSync(fd, randomBytes(MIB), 0, MIB, at * MIB);
+  } finally {
+    closeSync(fd);
+  }
+  return {
+    path,
+    sizeBytes: sizeMiB * MIB,
+    label: 'gpt',
+    dataStart: 34 * SECTOR,
+    dataEnd: sizeMiB * MIB - 33 * SECTOR,
+    sha256: sha256Of(path),
+  };
+}
+
+/** sha256 of a byte range of a file or device, read a piece at a time (ranges of GiBs). */
+export function sha256OfRange(path: string, start: number, end: number): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  const buffer = Buffer.alloc(8 * MIB);
+  try {
+    for (let at = start; at < end;) {
+      const n = readSync(fd, buffer, 0, Math.min(buffer.length, end - at), at);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /** MBR: ESP (type ef) and a Linux root; no backup table to move, so the bytes stay as written. */

@@ -13,9 +13,11 @@ import {
   buildGptImage,
   buildMbrImage,
   buildRandomGptImage,
+  buildSparseGptImage,
   qcow2ToRaw,
   readRange,
   sha256Of,
+  sha256OfRange,
   toQcow2,
   type TestImage,
 } from './test-images.js';
@@ -159,6 +161,36 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
     expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
     expect(outcome.body.command_result.deploy_result.download.requests).toBe(2);
     expectConverted();
+  });
+
+  it('converts a qcow2 of a disk larger than a conversion window: each part lands where it belongs, holes over old data read as zeros', async ({
+    disks,
+    server,
+    scratch,
+    startAgent,
+  }) => {
+    // 1300 MiB: three of the 512 MiB windows the writer converts a parked qcow2 in, data on
+    // both sides of each boundary.
+    const image = buildSparseGptImage(scratch.dir, 1300, [1, 511, 512, 700, 1023, 1024, 1298]);
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    // Old data where the image has holes: the conversion must write zeros over it.
+    const junk = Buffer.alloc(4 * 1024 * 1024, 0xa5);
+    for (const at of [300, 600, 1200])
+      execFileSync('dd', ['of=' + device.path, 'bs=1M', `seek=${at}`, 'conv=notrunc', 'status=none'], { input: junk });
+    const harness = await startAgent([device.path]);
+    const qcow2 = toQcow2(image.path);
+    const reference = qcow2ToRaw(qcow2);
+    const url = server.serveFile('sparse.qcow2', qcow2, { bytesPerSecond: 4 * 1024 * 1024 });
+
+    const outcome = await runWriteImage(harness.client, imageInfo(url, sha256Of(qcow2), { disk_format: 'qcow2' }));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(outcome.body.command_result.deploy_result.write_method).toBe('qcow2-in-place');
+    expect(sha256OfRange(device.path, image.dataStart, image.dataEnd)).toBe(
+      sha256OfRange(reference, image.dataStart, image.dataEnd),
+    );
+    const tail = readRange(device.path, device.sizeBytes - 64 * 1024 * 1024, device.sizeBytes);
+    expect(tail.includes(Buffer.from('QFI\xfb', 'latin1'))).toBe(false);
   });
 
   it('spools a qcow2 to a scratch file when the disk cannot hold it beside its expansion, with the same result', async ({
