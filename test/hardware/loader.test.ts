@@ -1,8 +1,10 @@
 // Plugin loading: the same code loads shipped and vendor managers, and refuses broken ones
 // by name without taking the agent down.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadHardwareManagers } from '../../src/hardware/loader.js';
+import { findInstalledPlugins, loadHardwareManagers } from '../../src/hardware/loader.js';
 import { silentLogger } from '../../src/hardware/logger.js';
 import { FIXTURE_MANAGERS } from '../helpers/agent.js';
 
@@ -42,5 +44,28 @@ describe('loadHardwareManagers', () => {
     const { plugins, problems } = await loadHardwareManagers(['/nonexistent/managers'], silentLogger);
     expect(plugins).toEqual([]);
     expect(problems[0]!.message).toMatch(/cannot read hardware manager directory/);
+  });
+});
+
+describe('findInstalledPlugins', () => {
+  it('finds the packages marked with the keyword, in folder order, among many unmarked ones', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'installed-plugins-'));
+    try {
+      const modules = join(root, 'node_modules');
+      const write = (name: string, pkg: string | object) => {
+        mkdirSync(join(modules, name), { recursive: true });
+        writeFileSync(join(modules, name, 'package.json'), typeof pkg === 'string' ? pkg : JSON.stringify(pkg));
+      };
+      for (let i = 0; i < 40; i++) write(`dep-${String(i).padStart(2, '0')}`, { name: `dep-${i}`, keywords: ['util'] });
+      write('acme-plugin', { name: 'acme-plugin', keywords: ['ramdisk-agent-plugin'] });
+      write('@vendor/raid-plugin', { name: '@vendor/raid-plugin', keywords: ['bmc', 'ramdisk-agent-plugin'] });
+      write('dep-20-mentions', { name: 'x', description: 'not a ramdisk-agent-plugin itself', keywords: [] });
+      write('dep-30-broken', '{ "keywords": ["ramdisk-agent-plugin"');
+      mkdirSync(join(modules, 'no-package-json'));
+      const found = await findInstalledPlugins([modules, join(root, 'missing', 'node_modules')]);
+      expect(found).toEqual([join(modules, '@vendor', 'raid-plugin'), join(modules, 'acme-plugin')]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
