@@ -11,6 +11,14 @@ let failed = 0;
 // comparable within one bench's run (each measures ours beside its baseline).
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`make bench — node ${process.version}, ${cpus().length} cores, load average ${load()}`);
+// A host-wide NODE_EXTRA_CA_CERTS makes every node process parse that CA bundle before it
+// runs any code (~50 ms of CPU here for Debian's bundle): a cost of the machine, not of the
+// agent, and the ramdisk does not set it. Cleared for every bench (ours, the bare node floor
+// and node clients alike); IPA (Python) never read it.
+if (process.env.NODE_EXTRA_CA_CERTS) {
+  console.log(`NODE_EXTRA_CA_CERTS (${process.env.NODE_EXTRA_CA_CERTS}) cleared for the benches`);
+  delete process.env.NODE_EXTRA_CA_CERTS;
+}
 for (const file of readdirSync(dir)
   .filter((f) => f.endsWith('.bench.mjs'))
   .sort()) {
