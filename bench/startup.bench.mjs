@@ -138,7 +138,8 @@ if (node22) {
   rows.push(await row('bare node http server, node 22', node22, bareServer));
   rmSync(cache, { recursive: true, force: true });
 }
-const split = await profileSplit(process.execPath, ['--max-semi-space-size=2']);
+// bin/ramdisk-agent's node flag, so the profile sees the heap the agent starts with.
+const split = await profileSplit(process.execPath, ['--optimize-for-size']);
 
 console.log(
   `\nbench/startup — ${cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; median of ${RUNS}\n`,
