@@ -237,6 +237,57 @@ describe('stalled clients and odd methods', () => {
     }
   });
 
+  it('pipelined bodies nobody reads leave nothing behind on their connection', async () => {
+    const { app, port } = await bareServer();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const one = 'GET /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx';
+      const { answer } = await stall(
+        port,
+        `${one.repeat(50)}${one.replace('HTTP/1.1\r\n', 'HTTP/1.1\r\nConnection: close\r\n')}`,
+      );
+      expect(answer.match(/HTTP\/1.1 200 /g)).toHaveLength(51);
+      // One cut-off listener per unread body used to stay on the socket (Node warns at 11).
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await app.close();
+    }
+  });
+
+  it('finds routes by their decoded path, in absolute form too, as werkzeug does', async () => {
+    const { app, port } = await bareServer();
+    try {
+      for (const target of ['/v1/%73tatus', 'http://127.0.0.1/v1/status', '/v1/status#fragment']) {
+        const { answer } = await stall(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        expect(answer, target).toMatch(/^HTTP\/1.1 200 /);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('does not invite a body (100 Continue) before the token is checked', async () => {
+    const { app, port } = await bareServer();
+    try {
+      const ask = (token: string) =>
+        stall(
+          port,
+          `POST /v1/commands/?agent_token=${token} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n` +
+            'Content-Length: 2\r\nConnection: close\r\n\r\n',
+        );
+      const refused = await ask('wrong');
+      expect(refused.answer).toMatch(/^HTTP\/1.1 401 /);
+      expect(refused.answer).not.toContain('100 Continue');
+      const invited = await ask(TOKEN);
+      expect(invited.answer).toMatch(/^HTTP\/1.1 100 Continue\r\n/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers CONNECT with 405 in IPA’s fault shape instead of dropping it', async () => {
     const { app, port } = await bareServer();
     try {

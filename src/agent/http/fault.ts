@@ -36,7 +36,10 @@ export const Faults = {
   // What werkzeug answers when a request cannot be read at all.
   unreadableRequest: () => new HttpFault(400, 'The browser (or proxy) sent a request that this server could not understand.'),
   requestTimeout: () =>
-    new HttpFault(408, "The server closed the network connection because the browser didn't finish the request within the specified time."),
+    new HttpFault(
+      408,
+      "The server closed the network connection because the browser didn't finish the request within the specified time.",
+    ),
   headersTooLarge: () => new HttpFault(431, 'One or more header fields exceeds the maximum size.'),
 };
 

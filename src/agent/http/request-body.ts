@@ -77,9 +77,14 @@ export function cutOffUnreadBody(request: IncomingMessage): void {
   const socket = request.socket;
   const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
   timer.unref();
-  const discarded = () => clearTimeout(timer);
   // Once Node has discarded the rest, the connection is whole again: a keep-alive client
-  // (a conductor's pool) goes on using it.
+  // (a conductor's pool) goes on using it. Both listeners go with the timer, or a client
+  // pipelining bodies nobody reads would pile up one per request on its socket.
+  const discarded = () => {
+    clearTimeout(timer);
+    request.off('end', discarded);
+    socket.off('close', discarded);
+  };
   request.once('end', discarded);
   socket.once('close', discarded);
 }
@@ -105,6 +110,7 @@ export function readJsonBody(request: IncomingMessage): Promise<unknown> {
       size += chunk.length;
       if (size > COMMAND_BODY_LIMIT_BYTES) {
         request.removeAllListeners('data');
+        chunks.length = 0; // nothing of a refused body stays in memory
         finish(bodyTooLarge());
         return;
       }
@@ -113,6 +119,7 @@ export function readJsonBody(request: IncomingMessage): Promise<unknown> {
     request.on('error', (error) => finish(new HttpFault(400, `The request body could not be read: ${error.message}`)));
     request.on('end', () => {
       bodiesRead.add(request);
+      if (finished) return;
       try {
         finish(null, parseJsonBody(Buffer.concat(chunks, size)));
       } catch (error) {

@@ -19,7 +19,7 @@ export interface Reply {
 
 export interface RouteDefinition {
   method: 'GET' | 'POST';
-  /** A fixed path, or one ending in `/:id` (one path segment, percent-decoded). */
+  /** A fixed path, or one ending in `/:id` (one path segment). */
   path: string;
   /** Runs before the body is read: throws the fault that refuses the request. */
   guard?: ((request: AgentRequest) => void) | undefined;
@@ -31,34 +31,67 @@ export interface RouteDefinition {
 const NO_QUERY: Query = Object.freeze({});
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+/**
+ * The path and query string of a request target, in origin form or absolute form (RFC 9112
+ * §3.2.2: a server must accept `GET http://host/v1/status`), without a fragment. The path is
+ * percent-decoded as werkzeug hands IPA its PATH_INFO (`/v1/%73tatus` is `/v1/status`);
+ * decodeURI keeps `%2F` and the other reserved characters as they were.
+ */
+export function splitTarget(target: string): { path: string; search: string } {
+  let rest = target;
+  if (rest[0] !== '/') {
+    try {
+      const url = new URL(rest);
+      rest = url.pathname + url.search;
+    } catch {
+      return { path: rest, search: '' };
+    }
+  }
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const question = rest.indexOf('?');
+  let path = question < 0 ? rest : rest.slice(0, question);
+  if (path.includes('%')) {
+    try {
+      path = decodeURI(path);
+    } catch {
+      // Not valid percent-encoding: matched as sent, which finds no route (404).
+    }
+  }
+  return { path, search: question < 0 ? '' : rest.slice(question) };
+}
+
 export class AgentRequest {
   /** The parsed JSON body, on a route that reads one. */
   body: unknown = undefined;
+  /** Read now: once the client is gone its socket no longer knows (the wrong-token limit counts by it). */
+  readonly ip: string;
   #query: Query | undefined;
 
   constructor(
     readonly raw: IncomingMessage,
-    /** The request target as sent: path and query string. */
-    readonly url: string,
+    /** Percent-decoded as werkzeug's PATH_INFO is (`%2F` kept). */
     readonly path: string,
+    /** The query string with its `?`, or empty. */
+    readonly search: string,
     readonly params: Readonly<Record<string, string>>,
-  ) {}
+  ) {
+    this.ip = raw.socket.remoteAddress ?? '';
+  }
 
   get method(): string {
     return this.raw.method ?? 'GET';
   }
 
-  /** Decoded on first use: names too (`agent%5Ftoken` is `agent_token`), `+` as a space. */
-  get query(): Query {
-    if (this.#query === undefined) {
-      const question = this.url.indexOf('?');
-      this.#query = question < 0 ? NO_QUERY : (parseQueryString(this.url.slice(question + 1)) as Query);
-    }
-    return this.#query;
+  /** The request target as sent (the request log shows it, the token redacted). */
+  get url(): string {
+    return this.raw.url ?? '/';
   }
 
-  get ip(): string {
-    return this.raw.socket.remoteAddress ?? '';
+  /** Decoded on first use: names too (`agent%5Ftoken` is `agent_token`), `+` as a space. */
+  get query(): Query {
+    this.#query ??= this.search === '' ? NO_QUERY : (parseQueryString(this.search.slice(1)) as Query);
+    return this.#query;
   }
 
   get protocol(): 'http' | 'https' {
@@ -77,14 +110,6 @@ export type RouteMatch =
   | { kind: 'not-found' };
 
 const ID_SUFFIX = '/:id';
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
 
 export class Router {
   /** Every route, in the order added (the API description test reads them). */
@@ -106,6 +131,7 @@ export class Router {
     }
   }
 
+  /** `path` percent-decoded already (splitTarget in server.ts). */
   match(method: string, path: string): RouteMatch {
     const asMethod = method === 'HEAD' ? 'GET' : method;
     const fixed = this.#fixed.get(`${asMethod} ${path}`);
@@ -115,7 +141,7 @@ export class Router {
     const id = path.slice(slash + 1);
     if (id !== '' && this.#idPrefixes.has(prefix)) {
       const route = this.#withId.get(`${asMethod} ${prefix}`);
-      return route ? { kind: 'route', route, params: { id: decodeSegment(id) } } : { kind: 'method-not-allowed' };
+      return route ? { kind: 'route', route, params: { id } } : { kind: 'method-not-allowed' };
     }
     return this.#fixedPaths.has(path) ? { kind: 'method-not-allowed' } : { kind: 'not-found' };
   }

@@ -34,9 +34,8 @@ function json(payload: unknown, status = 200): Reply {
 
 /** werkzeug's strict-slash redirect, keeping the query string. */
 function redirectWithSlash(request: AgentRequest): Reply {
-  const question = request.url.indexOf('?');
-  const query = question < 0 ? '' : request.url.slice(question);
-  return { status: 308, headers: { location: `${rootUrl(request)}${request.path}/${query === '?' ? '' : query}` } };
+  const query = request.search === '?' ? '' : request.search;
+  return { status: 308, headers: { location: `${rootUrl(request)}${request.path}/${query}` } };
 }
 
 export function registerAgentRoutes(app: AgentHttpServer, options: AgentRoutesOptions): void {

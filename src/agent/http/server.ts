@@ -18,7 +18,7 @@ import { AuthFailureLimiter } from './auth-failures.js';
 import { Faults, HttpFault, renderFault } from './fault.js';
 import { cutOffUnreadBody, readJsonBody } from './request-body.js';
 import { requestLine } from './request-log.js';
-import { AgentRequest, Router, type Reply, type RouteDefinition } from './router.js';
+import { AgentRequest, Router, splitTarget, type Reply, type RouteDefinition } from './router.js';
 
 /**
  * A client gets this long for its request headers, and for the whole request including the
@@ -97,6 +97,9 @@ export class AgentHttpServer {
         )
       : createServer(serverOptions, handle);
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    // `Expect: 100-continue`: the body is invited only once the route would read it and its
+    // guard (the token) passed; Node's default invites every body before any check.
+    this.server.on('checkContinue', (raw: IncomingMessage, response: ServerResponse) => this.#handle(raw, response, true));
     // IPA answers CONNECT like any other method it has no route for; Node would drop the socket.
     this.server.on('connect', (_request: IncomingMessage, socket: Socket) => writeRawFault(socket, Faults.methodNotAllowed()));
     // Node's own answer to an unparseable or timed-out request has no body: IPA's shape instead.
@@ -134,14 +137,12 @@ export class AgentHttpServer {
     return closed;
   }
 
-  #handle(raw: IncomingMessage, response: ServerResponse): void {
+  #handle(raw: IncomingMessage, response: ServerResponse, expectsContinue = false): void {
     // hrtime, not performance.now(): the first call of that loads perf_hooks (~0.7 ms of start-up).
     const started = process.hrtime.bigint();
-    const url = raw.url ?? '/';
-    const question = url.indexOf('?');
-    const path = question < 0 ? url : url.slice(0, question);
+    const { path, search } = splitTarget(raw.url ?? '/');
     const match = this.router.match(raw.method ?? 'GET', path);
-    const request = new AgentRequest(raw, url, path, match.kind === 'route' ? match.params : {});
+    const request = new AgentRequest(raw, path, search, match.kind === 'route' ? match.params : {});
     response.once('finish', () =>
       this.#logRequest(request, response.statusCode, Number(process.hrtime.bigint() - started) / 1e6),
     );
@@ -152,6 +153,7 @@ export class AgentHttpServer {
       const { route } = match;
       route.guard?.(request);
       if (route.readsBody) {
+        if (expectsContinue) response.writeContinue();
         readJsonBody(raw).then(
           (body) => {
             request.body = body;
