@@ -59,16 +59,8 @@ export function sha256Of(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-/** GPT: 1 MiB gap, ESP (8 MiB), ext4 root filling the rest. */
-export function buildGptImage(dir: string, sizeMiB = 24): TestImage {
-  const path = join(dir, 'disk-gpt.raw');
-  sparseFile(path, sizeMiB * MIB);
-  run('sgdisk', ['-o', '-n', '1:2048:+8M', '-t', '1:ef00', '-c', '1:EFI', '-n', '2:0:0', '-t', '2:8300', '-c', '2:root', path]);
-  const rootStart = 2048 * SECTOR + 8 * MIB;
-  const rootBytes = sizeMiB * MIB - rootStart - 34 * SECTOR;
-  const fs = filesystems(dir, 8 * MIB, Math.floor(rootBytes / 4096) * 4096);
-  placeAt(path, fs.esp, 2048 * SECTOR);
-  placeAt(path, fs.root, rootStart);
+/** A built GPT disk image: its data lies between the primary and the backup GPT. */
+function gptImage(path: string, sizeMiB: number): TestImage {
   return {
     path,
     sizeBytes: sizeMiB * MIB,
@@ -79,6 +71,19 @@ export function buildGptImage(dir: string, sizeMiB = 24): TestImage {
   };
 }
 
+/** GPT: 1 MiB gap, ESP (8 MiB), ext4 root filling the rest. */
+export function buildGptImage(dir: string, sizeMiB = 24): TestImage {
+  const path = join(dir, 'disk-gpt.raw');
+  sparseFile(path, sizeMiB * MIB);
+  run('sgdisk', ['-o', '-n', '1:2048:+8M', '-t', '1:ef00', '-c', '1:EFI', '-n', '2:0:0', '-t', '2:8300', '-c', '2:root', path]);
+  const rootStart = 2048 * SECTOR + 8 * MIB;
+  const rootBytes = sizeMiB * MIB - rootStart - 34 * SECTOR;
+  const fs = filesystems(dir, 8 * MIB, Math.floor(rootBytes / 4096) * 4096);
+  placeAt(path, fs.esp, 2048 * SECTOR);
+  placeAt(path, fs.root, rootStart);
+  return gptImage(path, sizeMiB);
+}
+
 /**
  * Random data under a GPT: as a qcow2 every cluster holds data, so its file ends with data
  * qemu-img needs (a qcow2 of a mostly empty disk ends with clusters it may never read).
@@ -87,14 +92,7 @@ export function buildRandomGptImage(dir: string, sizeMiB = 10): TestImage {
   const path = join(dir, 'random-gpt.raw');
   writeFileSync(path, randomBytes(sizeMiB * MIB));
   run('sgdisk', ['-o', '-n', '1:0:0', '-t', '1:8300', path]);
-  return {
-    path,
-    sizeBytes: sizeMiB * MIB,
-    label: 'gpt',
-    dataStart: 34 * SECTOR,
-    dataEnd: sizeMiB * MIB - 33 * SECTOR,
-    sha256: sha256Of(path),
-  };
+  return gptImage(path, sizeMiB);
 }
 
 /**
@@ -111,14 +109,7 @@ export function buildSparseGptImage(dir: string, sizeMiB: number, dataAtMiB: rea
   } finally {
     closeSync(fd);
   }
-  return {
-    path,
-    sizeBytes: sizeMiB * MIB,
-    label: 'gpt',
-    dataStart: 34 * SECTOR,
-    dataEnd: sizeMiB * MIB - 33 * SECTOR,
-    sha256: sha256Of(path),
-  };
+  return gptImage(path, sizeMiB);
 }
 
 /** sha256 of a byte range of a file or device, read a piece at a time (ranges of GiBs). */
