@@ -7,6 +7,15 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../logger.js';
 
+/**
+ * sysfs order by number (cpu2 before cpu10); names without one (cpulist, cpumap) after, by
+ * code unit. Not localeCompare's numeric collation: it pages in ICU's data (~2.7 MiB).
+ */
+function byNumberAfter(prefix: string): (a: string, b: string) => number {
+  const numberOf = (name: string) => (/^\d+$/.test(name.slice(prefix.length)) ? Number(name.slice(prefix.length)) : Infinity);
+  return (a, b) => numberOf(a) - numberOf(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 export interface NumaTopology {
   ram: Array<{ numa_node: number; size_kb: number }>;
   cpus: Array<{ cpu: number; numa_node: number; thread_siblings: number[] }>;
@@ -55,9 +64,7 @@ async function cpus(dirs: readonly string[]): Promise<NumaTopology['cpus']> {
   const byCore = new Map<string, NumaTopology['cpus'][number]>();
   for (const dir of dirs) {
     const id = nodeId(dir);
-    const threads = (await readdir(dir))
-      .filter((name) => /^cpu/.test(name))
-      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const threads = (await readdir(dir)).filter((name) => /^cpu/.test(name)).sort(byNumberAfter('cpu'));
     for (const thread of threads) {
       if (!(await isDir(join(dir, thread)))) continue;
       const threadId = Number(thread.slice(3));
@@ -96,9 +103,7 @@ export async function collectNumaTopology(sysRoot = '/sys', log: Logger = silent
     log.warn({ path: nodeRoot }, 'Failed to get list of NUMA nodes, NUMA node path does not exist');
     return undefined;
   }
-  const names = (await readdir(nodeRoot))
-    .filter((n) => n.startsWith('node'))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const names = (await readdir(nodeRoot)).filter((n) => n.startsWith('node')).sort(byNumberAfter('node'));
   const dirs = (
     await Promise.all(names.map(async (n) => ((await isDir(join(nodeRoot, n))) ? join(nodeRoot, n) : undefined)))
   ).filter((d): d is string => d !== undefined);

@@ -3,8 +3,9 @@
  * own tests (see the fixtures README) give exactly IPA's result; PCI and NUMA read this
  * machine's /sys and agree with what the kernel reports elsewhere.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDmi } from '../../../src/hardware/inspection/dmi-decode.js';
@@ -61,6 +62,28 @@ describe('numa-topology', () => {
     expect(threads.length).toBe(availableParallelism());
     expect(topology!.ram.length).toBeGreaterThan(0);
     for (const node of topology!.ram) expect(node.size_kb).toBeGreaterThan(0);
+  });
+
+  it('lists NUMA nodes and CPU threads in sysfs number order (node2 before node10)', async () => {
+    const sys = mkdtempSync(join(tmpdir(), 'numa-sysfs-'));
+    try {
+      const nodeDir = (n: number) => join(sys, 'devices', 'system', 'node', `node${n}`);
+      for (const n of [10, 0, 2]) {
+        mkdirSync(nodeDir(n), { recursive: true });
+        writeFileSync(join(nodeDir(n), 'meminfo'), `Node ${n} MemTotal:       ${1000 + n} kB\n`);
+      }
+      writeFileSync(join(nodeDir(0), 'cpulist'), '2,10\n');
+      for (const thread of [10, 2]) {
+        mkdirSync(join(nodeDir(0), `cpu${thread}`, 'topology'), { recursive: true });
+        writeFileSync(join(nodeDir(0), `cpu${thread}`, 'topology', 'core_id'), '1\n');
+      }
+      mkdirSync(join(sys, 'class', 'net'), { recursive: true });
+      const topology = await collectNumaTopology(sys);
+      expect(topology!.ram.map((r) => r.numa_node)).toEqual([0, 2, 10]);
+      expect(topology!.cpus).toEqual([{ cpu: 1, numa_node: 0, thread_siblings: [2, 10] }]);
+    } finally {
+      rmSync(sys, { recursive: true, force: true });
+    }
   });
 
   it('reads the per-node MemTotal line in kB', () => {
