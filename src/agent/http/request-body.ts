@@ -27,9 +27,6 @@ const MAX_JSON_CONTAINERS = 100_000;
 /** How long the rest of an unread body is drained (discarded) before the connection is cut. */
 const UNREAD_BODY_GRACE_MS = 1_000;
 
-/** Requests whose body was read to its end by readJsonBody. */
-const bodiesRead = new WeakSet<IncomingMessage>();
-
 function declaresBody(request: IncomingMessage): boolean {
   const length = request.headers['content-length'];
   return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
@@ -73,7 +70,8 @@ function parseJsonBody(body: Buffer): unknown {
  * client may lose the answer (EPIPE) before it reads it.
  */
 export function cutOffUnreadBody(request: IncomingMessage): void {
-  if (!declaresBody(request) || bodiesRead.has(request) || request.readableEnded) return;
+  // Ended: read to its end by readJsonBody, or already discarded by Node.
+  if (!declaresBody(request) || request.readableEnded) return;
   const socket = request.socket;
   const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS);
   timer.unref();
@@ -118,7 +116,6 @@ export function readJsonBody(request: IncomingMessage): Promise<unknown> {
     });
     request.on('error', (error) => finish(new HttpFault(400, `The request body could not be read: ${error.message}`)));
     request.on('end', () => {
-      bodiesRead.add(request);
       if (finished) return;
       try {
         finish(null, parseJsonBody(Buffer.concat(chunks, size)));
