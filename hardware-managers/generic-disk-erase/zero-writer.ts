@@ -10,12 +10,13 @@
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { BlockDeviceEraseError } from '../../src/hardware/index.js';
+import { alignedBuffer, DIRECT_IO_ALIGNMENT } from './aligned-buffer.js';
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
 /** Writes in flight: the libuv pool has 4 threads, shared by every device erased at once. */
 const IN_FLIGHT = 4;
-/** O_DIRECT wants memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
-const ALIGNMENT = 4096;
+/** O_DIRECT wants offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
+const ALIGNMENT = DIRECT_IO_ALIGNMENT;
 const PROGRESS_EVERY_MS = 500;
 
 export interface ZeroWriteOptions {
@@ -29,7 +30,7 @@ export async function writeZeros(path: string, sizeBytes: number, options: ZeroW
   const handle = await fsp.open(path, constants.O_RDWR | constants.O_DIRECT);
   try {
     const aligned = sizeBytes - (sizeBytes % ALIGNMENT);
-    const zeros = aligned > 0 ? await alignedZeros(handle) : Buffer.alloc(0);
+    const zeros = aligned > 0 ? await alignedBuffer(handle, BLOCK_BYTES) : Buffer.alloc(0);
     const deadline = Date.now() + options.timeoutMs;
     let next = 0;
     let written = 0;
@@ -98,24 +99,4 @@ async function writeTail(path: string, offset: number, length: number): Promise<
   } finally {
     await handle.close();
   }
-}
-
-/**
- * A zeroed buffer whose start suits O_DIRECT. Node cannot ask for aligned memory, so an
- * oversized buffer is probed: an O_DIRECT read of one block into a misaligned view fails
- * with EINVAL (reads are harmless), the first offset that reads is aligned.
- */
-async function alignedZeros(handle: FileHandle): Promise<Buffer> {
-  const raw = Buffer.alloc(BLOCK_BYTES + ALIGNMENT);
-  for (let shift = 0; shift < ALIGNMENT; shift += 8) {
-    try {
-      await handle.read(raw, shift, ALIGNMENT, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EINVAL') continue;
-      throw error;
-    }
-    // What the probe read is no zero.
-    return raw.fill(0).subarray(shift, shift + BLOCK_BYTES);
-  }
-  throw new BlockDeviceEraseError('could not find an O_DIRECT-aligned offset in a buffer');
 }
