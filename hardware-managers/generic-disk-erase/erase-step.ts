@@ -43,8 +43,9 @@ export interface EraseStepSpec {
 export async function runEraseStep(ctx: StepContext, spec: EraseStepSpec, dryRun: boolean): Promise<EraseStepReport> {
   const settings = eraseSettingsFromNode(ctx.node);
   const plan = await planErase(ctx, { settings, readOnly: spec.readOnly });
-  const choices = new Map<string, MethodChoice>();
-  for (const device of plan.targets) choices.set(device.path, await spec.choose(ctx, device, settings));
+  // Each device's probes (nvme id-ctrl, hdparm -I) at the same time, as the erases themselves.
+  const chosen = await Promise.all(plan.targets.map((device) => spec.choose(ctx, device, settings)));
+  const choices = new Map(plan.targets.map((device, i) => [device.path, chosen[i]!]));
 
   if (dryRun) {
     const devices: Record<string, PlannedDevice> = {};

@@ -95,6 +95,16 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     }
   }
 
+  // The safety guard reads sysfs and every process's open files for each device: asked for
+  // all devices at once (results used in order below), not one device after another.
+  const verdicts = new Map(
+    candidates.map((device) => {
+      const verdict = ctx.guard.check(device.path);
+      // Not awaited for a device skipped for another reason: no unhandled rejection then.
+      verdict.catch(() => undefined);
+      return [device, verdict] as const;
+    }),
+  );
   for (const device of candidates) {
     const labels = [device.label, ...device.partitions.map((p) => p.label)].filter((l): l is string => l !== null);
     const vmedia = labels.find((label) => VIRTUAL_MEDIA_LABELS.has(label));
@@ -115,7 +125,7 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
       reason = 'read-only device';
     }
     if (!reason) {
-      const verdict = await ctx.guard.check(device.path);
+      const verdict = await verdicts.get(device)!;
       // A disk someone else is writing is not "skipped": it cannot be erased now, and the
       // step must not report success while another writer changes it.
       if (verdict.refusal === 'busy') {

@@ -38,7 +38,9 @@ export async function writeZeros(path: string, sizeBytes: number, options: ZeroW
     const stopIfAsked = (at: number) => {
       if (options.signal.aborted) throw new BlockDeviceEraseError(`Erasing ${path} was aborted at byte ${at}`);
       if (Date.now() > deadline) {
-        throw new BlockDeviceEraseError(`Erasing ${path} took longer than ${Math.round(options.timeoutMs / 1000)} s (at byte ${at})`);
+        throw new BlockDeviceEraseError(
+          `Erasing ${path} took longer than ${Math.round(options.timeoutMs / 1000)} s (at byte ${at})`,
+        );
       }
     };
     let stopped = false;
@@ -85,7 +87,8 @@ async function writeFully(handle: FileHandle, zeros: Buffer, length: number, at:
     } catch (error) {
       throw new BlockDeviceEraseError(`Writing zeros to ${path} failed at byte ${at + done}: ${(error as Error).message}`);
     }
-    if (bytesWritten === 0) throw new BlockDeviceEraseError(`Writing zeros to ${path} stopped at byte ${at + done}: no space left`);
+    if (bytesWritten === 0)
+      throw new BlockDeviceEraseError(`Writing zeros to ${path} stopped at byte ${at + done}: no space left`);
     done += bytesWritten;
   }
 }
