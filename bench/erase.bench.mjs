@@ -4,9 +4,16 @@
 // Everything runs in this one process on loop devices it creates (root needed) over sparse
 // files in $TMPDIR, through the built agent's HTTP API (make bench builds it first). The
 // loop devices use direct I/O to their files, as a disk has no page cache in front of it.
+// The files share this machine's disk with other workers, whose writes make dd's own time
+// swing two- or threefold between runs: ours and dd run back to back, in alternating order,
+// and the full-erase row reports the median of the per-pair ratios with their spread.
+// Before the first erase the agent is asked for its clean steps, as a conductor always does
+// before it runs one (that first call loads the hardware managers).
 //   BENCH_ERASE_MIB           size of the device for the full-erase rows (default 2048)
 //   BENCH_ERASE_PARALLEL_MIB  size of each of the 4 devices for the parallel rows (default 256)
-//   BENCH_ERASE_RUNS          runs per figure, median reported (default 3)
+//   BENCH_ERASE_RUNS          dd/ours pairs for the full-erase row (default 7)
+//   BENCH_ERASE_SIDE_RUNS     runs for the IPA-default and parallel rows, median reported (default 3)
+//   BENCH_ERASE_POLL_MS       how often the command's status is polled (default 5)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, closeSync, openSync, ftruncateSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -18,7 +25,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const agentBin = `${root}dist/ramdisk-agent.mjs`;
 const SIZE_MIB = Number(process.env.BENCH_ERASE_MIB ?? 2048);
 const PARALLEL_MIB = Number(process.env.BENCH_ERASE_PARALLEL_MIB ?? 256);
-const RUNS = Number(process.env.BENCH_ERASE_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_ERASE_RUNS ?? 7);
+const SIDE_RUNS = Number(process.env.BENCH_ERASE_SIDE_RUNS ?? 3);
+const POLL_MS = Number(process.env.BENCH_ERASE_POLL_MS ?? 5);
 const SIZE = SIZE_MIB * 1024 * 1024;
 const PORT = 19180;
 
@@ -26,10 +35,16 @@ if (process.getuid?.() !== 0 || !existsSync('/dev/loop-control')) {
   console.log('erase bench skipped: it needs root and loop devices');
   process.exit(0);
 }
-if (SIZE_MIB % 4 !== 0 || PARALLEL_MIB % 4 !== 0) throw new Error('BENCH_ERASE_MIB and BENCH_ERASE_PARALLEL_MIB must be multiples of 4');
+if (SIZE_MIB % 4 !== 0 || PARALLEL_MIB % 4 !== 0)
+  throw new Error('BENCH_ERASE_MIB and BENCH_ERASE_PARALLEL_MIB must be multiples of 4');
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const spread = (values) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
 const mibps = (bytes, ms) => bytes / (1024 * 1024) / (ms / 1000);
 const fmt = (n, digits = 0) => n.toFixed(digits).padStart(8);
 
@@ -65,7 +80,14 @@ function ddInParallel(devices) {
     devices.map(
       (d) =>
         new Promise((resolve, reject) => {
-          const child = spawn('dd', ['if=/dev/zero', `of=${d}`, 'bs=4M', `count=${PARALLEL_MIB / 4}`, 'oflag=direct', 'status=none']);
+          const child = spawn('dd', [
+            'if=/dev/zero',
+            `of=${d}`,
+            'bs=4M',
+            `count=${PARALLEL_MIB / 4}`,
+            'oflag=direct',
+            'status=none',
+          ]);
           child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dd on ${d} exited ${code}`))));
         }),
     ),
@@ -101,8 +123,21 @@ async function eraseOverHttp(devices, skip, driverInternalInfo) {
         eraseSeconds: Math.max(...devices.map((d) => report[d].erase_seconds)),
       };
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+/** What a conductor asks before it runs any clean step. */
+async function getCleanSteps() {
+  const posted = await fetch(`http://127.0.0.1:${PORT}/v1/commands/?wait=true`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: 'clean.get_clean_steps',
+      params: { node: { uuid: 'b8f5f0a3-1c0e-4a84-8a8c-6f0bb2b9d0a1' }, ports: [] },
+    }),
+  }).then((r) => r.json());
+  if (posted.command_status !== 'SUCCEEDED') throw new Error(`get_clean_steps failed: ${JSON.stringify(posted.command_error)}`);
 }
 
 try {
@@ -131,41 +166,42 @@ try {
   agent = child;
   const zeroOnly = { agent_erase_devices_iterations: 0, agent_erase_devices_zeroize: true };
   const ipaDefault = { agent_erase_devices_iterations: 1, agent_erase_devices_zeroize: true };
+  await getCleanSteps();
 
   // Warm the backing files once so every run below overwrites allocated blocks.
-  run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none']);
-  for (const d of devices) run('dd', ['if=/dev/zero', `of=${d}`, 'bs=4M', `count=${PARALLEL_MIB / 4}`, 'oflag=direct', 'status=none']);
+  const ddArgs = (device, mib) => ['if=/dev/zero', `of=${device}`, 'bs=4M', `count=${mib / 4}`, 'oflag=direct', 'status=none'];
+  run('dd', ddArgs(first, SIZE_MIB));
+  for (const d of devices) run('dd', ddArgs(d, PARALLEL_MIB));
   const skipAllBut = (keep) => [first, ...devices].filter((d) => !keep.includes(d));
 
-  const dd = [],
-    ours = [],
-    oursStep = [],
-    oursErase = [],
-    shred = [],
+  // Full erase: dd and ours back to back, who goes first alternating, so that a burst of
+  // other workers' I/O falls on one pair rather than on one side.
+  const pairs = [];
+  for (let i = 0; i < RUNS; i++) {
+    let ddMs;
+    const runDd = () => (ddMs = timed(() => run('dd', ddArgs(first, SIZE_MIB))));
+    if (i % 2 === 0) runDd();
+    const zero = await eraseOverHttp([first], skipAllBut([first]), zeroOnly);
+    if (i % 2 === 1) runDd();
+    pairs.push({ dd: ddMs, http: zero.ms, step: zero.stepSeconds * 1000, erase: zero.eraseSeconds * 1000 });
+    console.log(
+      `  pair ${i + 1} (${i % 2 === 0 ? 'dd first' : 'ours first'}): dd ${(ddMs / 1000).toFixed(2)} s, ` +
+        `erase_devices over HTTP ${(zero.ms / 1000).toFixed(2)} s = ${((100 * ddMs) / zero.ms).toFixed(0)}% of dd (load ${load()})`,
+    );
+  }
+
+  const shred = [],
     oursDefault = [],
     one = [],
     four = [],
     fourSequential = [],
     fourDd = [],
     oneDd = [];
-  for (let i = 0; i < RUNS; i++) {
-    // Alternate which goes first, so that write-back of the previous run's dirty pages does
-    // not always land on the same side.
-    const runDd = () =>
-      dd.push(
-        timed(() => run('dd', ['if=/dev/zero', `of=${first}`, 'bs=4M', `count=${SIZE_MIB / 4}`, 'oflag=direct', 'status=none'])),
-      );
-    if (i % 2 === 0) runDd();
-    const zero = await eraseOverHttp([first], skipAllBut([first]), zeroOnly);
-    if (i % 2 === 1) runDd();
-    ours.push(zero.ms);
-    oursStep.push(zero.stepSeconds * 1000);
-    oursErase.push(zero.eraseSeconds * 1000);
-    console.log(
-      `  run ${i + 1}: dd ${(dd.at(-1) / 1000).toFixed(2)} s, erase_devices ${(zero.ms / 1000).toFixed(2)} s (load ${load()})`,
-    );
-    shred.push(timed(() => run('shred', ['--force', '--zero', '--iterations', '1', first])));
+  for (let i = 0; i < SIDE_RUNS; i++) {
+    const runShred = () => shred.push(timed(() => run('shred', ['--force', '--zero', '--iterations', '1', first])));
+    if (i % 2 === 0) runShred();
     oursDefault.push((await eraseOverHttp([first], skipAllBut([first]), ipaDefault)).ms);
+    if (i % 2 === 1) runShred();
     one.push((await eraseOverHttp([devices[0]], skipAllBut([devices[0]]), zeroOnly)).ms);
     four.push((await eraseOverHttp(devices, [first], zeroOnly)).ms);
     fourSequential.push((await eraseOverHttp(devices, [first], { ...zeroOnly, disk_erasure_concurrency: 1 })).ms);
@@ -173,25 +209,27 @@ try {
     oneDd.push(await ddInParallel([devices[0]]));
   }
 
-  const ddMs = median(dd),
-    oursMs = median(ours),
-    stepMs = median(oursStep),
-    eraseMs = median(oursErase);
   console.log(
     `devices: a ${SIZE_MIB} MiB loop device and ${devices.length} of ${PARALLEL_MIB} MiB (direct I/O, sparse files in ${tmpdir()}); ` +
-      `median of ${RUNS} runs; ${availableParallelism()} cores; load average ${load()} at the end`,
+      `${RUNS} dd/ours pairs, ${SIDE_RUNS} runs of the other rows; status polled every ${POLL_MS} ms; ` +
+      `${availableParallelism()} cores; load average ${load()} at the end`,
   );
-  console.log(`\nfull erase of ${SIZE_MIB} MiB, zero pass          MiB/s     ms   vs dd (target >= 95%)`);
-  console.log(`  dd if=/dev/zero bs=4M oflag=direct        ${fmt(mibps(SIZE, ddMs))} ${fmt(ddMs)}   100%`);
+  const row = (label, key) => {
+    const ms = pairs.map((p) => p[key]);
+    const ratios = pairs.map((p) => (100 * p.dd) / p[key]);
+    const cells = `${fmt(mibps(SIZE, median(ms)))} ${fmt(median(ms))}  ${fmt(median(ratios))}%  (${spread(ratios)}%)`;
+    console.log(`  ${label.padEnd(43)}${cells}`);
+  };
   console.log(
-    `  erase_devices over HTTP (plan+erase+verify)${fmt(mibps(SIZE, oursMs))} ${fmt(oursMs)}  ${fmt((100 * ddMs) / oursMs)}%`,
+    `\nfull erase of ${SIZE_MIB} MiB, zero pass            MiB/s       ms   vs dd, median of pairs (range) (target >= 95%)`,
   );
+  const ddMs = median(pairs.map((p) => p.dd));
   console.log(
-    `  erase_devices, device erase + verify      ${fmt(mibps(SIZE, stepMs))} ${fmt(stepMs)}  ${fmt((100 * ddMs) / stepMs)}%`,
+    `  ${'dd if=/dev/zero bs=4M oflag=direct'.padEnd(43)}${fmt(mibps(SIZE, ddMs))} ${fmt(ddMs)}      100%  (dd ${spread(pairs.map((p) => p.dd))} ms)`,
   );
-  console.log(
-    `  erase_devices, the erase pass alone        ${fmt(mibps(SIZE, eraseMs))} ${fmt(eraseMs)}  ${fmt((100 * ddMs) / eraseMs)}%`,
-  );
+  row('erase_devices over HTTP (plan+erase+verify)', 'http');
+  row('erase_devices, device erase + verify', 'step');
+  row('erase_devices, the erase pass alone', 'erase');
   const shredMs = median(shred),
     defaultMs = median(oursDefault);
   console.log('\nIPA default settings (1 random pass + zeros)  MiB/s written   ms');
@@ -211,7 +249,8 @@ try {
   console.log(
     '\nNote: the loop devices are files on one disk of this machine, so 4 devices share that disk: they cannot finish\n' +
       'as fast as one, for dd as for us. On separate physical disks each erase is bound by its own disk.\n' +
-      'The wall time over HTTP includes planning (lsblk, guard), the read-back verification and the 20 ms poll.',
+      'The wall time over HTTP includes planning (lsblk, blkid, the safety guard), the erase with its final flush\n' +
+      `(dd does not flush), the read-back verification and the ${POLL_MS} ms poll.`,
   );
 } finally {
   if (agent) await stop(agent);
