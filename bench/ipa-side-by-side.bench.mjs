@@ -181,7 +181,7 @@ async function measureService() {
 }
 
 async function measureCommandList() {
-  const started = await startAll(agents);
+  const started = await startAll(servers);
   try {
     await interleaved(started, 'POST', '/v1/commands/?wait=true', stepsCall(KNOWN_NODE), 420);
     record(started, 'list', await interleaved(started, 'GET', '/v1/commands/', undefined, 50));
@@ -206,7 +206,7 @@ const cell = (name, f) => {
   try {
     return f(results.get(name));
   } catch {
-    return '—'; // not measured for this one (the floor has no command list, inventory or nodes)
+    return '—'; // not measured for this one (the floor has no inventory or nodes)
   }
 };
 const pair = (m, digits = 2) => `${fmt(m.p50, digits)} / ${fmt(m.p99, digits)}`;
