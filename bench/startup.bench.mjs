@@ -138,8 +138,8 @@ if (node22) {
   rows.push(await row('bare node http server, node 22', node22, bareServer));
   rmSync(cache, { recursive: true, force: true });
 }
-// bin/ramdisk-agent's node flag, so the profile sees the heap the agent starts with.
-const split = await profileSplit(process.execPath, ['--optimize-for-size']);
+// bin/ramdisk-agent's node flags, so the profile sees the heap and tiers the agent starts with.
+const split = await profileSplit(process.execPath, ['--optimize-for-size', '--max-opt=2']);
 
 console.log(
   `\nbench/startup — ${cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; median of ${RUNS}\n`,
