@@ -230,6 +230,12 @@ try {
   row('erase_devices over HTTP (plan+erase+verify)', 'http');
   row('erase_devices, device erase + verify', 'step');
   row('erase_devices, the erase pass alone', 'erase');
+  // The agent's own cost around the pass, which the disk's swings touch less than the ratios.
+  const around = (key) => pairs.map((p) => p.http - p[key]);
+  console.log(
+    `  around the pass: plan + verify + HTTP ${fmt(median(around('erase')))} ms (${spread(around('erase'))}), ` +
+      `of which plan + HTTP ${fmt(median(around('step')))} ms (${spread(around('step'))})`,
+  );
   const shredMs = median(shred),
     defaultMs = median(oursDefault);
   console.log('\nIPA default settings (1 random pass + zeros)  MiB/s written   ms');
