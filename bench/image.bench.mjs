@@ -10,6 +10,7 @@
 //   BENCH_IMAGE_MIB   image size (default 4096, the size the RSS target is stated for)
 //   BENCH_IMAGE_RUNS  runs per throughput figure, median reported (default 3)
 //   BENCH_IMAGE_ONLY  `raw` or `qcow2`: only those rows (default both)
+//   BENCH_IMAGE_PORT  the agent's port (default 19190; another image bench may hold it)
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -43,7 +44,7 @@ const RUNS = Number(process.env.BENCH_IMAGE_RUNS ?? 3);
 const SIZE = SIZE_MIB * MIB;
 const ONLY = process.env.BENCH_IMAGE_ONLY ?? '';
 if (!['', 'raw', 'qcow2'].includes(ONLY)) throw new Error(`BENCH_IMAGE_ONLY must be raw or qcow2, not ${ONLY}`);
-const PORT = 19190;
+const PORT = Number(process.env.BENCH_IMAGE_PORT ?? 19190);
 const TOKEN = 'bench-image-token-0123456789abcdef';
 
 if (process.getuid?.() !== 0 || !existsSync('/dev/loop-control')) {

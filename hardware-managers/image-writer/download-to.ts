@@ -25,6 +25,11 @@ export interface DownloadJob {
 }
 
 export interface DownloadWatch {
+  /**
+   * The next bytes of the image, in order, as they are handed to the target (and hashed);
+   * a promise holds the download back until it settles.
+   */
+  onData?: (chunk: Uint8Array) => void | Promise<void>;
   /** The first `bytes` of the image are on the target. */
   onWritten?: (bytes: number) => void;
   /** The download started over from byte 0 (a checksum mismatch, a server ignoring Range). */
@@ -50,9 +55,16 @@ export async function downloadTo(
   });
   ctx.log.debug({ target, offset: region.baseOffset ?? 0, directIo: writer.direct }, 'download target opened');
   const sink: ImageSink = {
-    write: (chunk) => writer.write(chunk),
+    write: async (chunk) => {
+      await watch.onData?.(chunk);
+      await writer.write(chunk);
+    },
     space: () => writer.space(),
-    commit: (bytes) => writer.commit(bytes),
+    commit: (bytes) => {
+      // The reader filled the writer's buffer in place: these are the bytes it writes.
+      const held = watch.onData?.(writer.space().subarray(0, bytes));
+      return held ? held.then(() => writer.commit(bytes)) : writer.commit(bytes);
+    },
     restart: async () => {
       watch.onRestart?.();
       await writer.restart();

@@ -4,7 +4,9 @@
  * download has written every byte it asks for. A qcow2 parked at the end of the disk is
  * converted as it arrives instead of after the last byte (`qemu-img` reads a qcow2 made
  * sequentially, as images are, from its start towards its end), and still only from the
- * bytes that were hashed: they are read back from the device, not fetched again.
+ * bytes that were hashed: they are read back from the device, not fetched again, or taken
+ * from the download's last bytes kept in memory (recent-bytes.ts) when the reader trails it
+ * closely, which it then keeps doing: a download further ahead waits for the reader.
  *
  * The protocol (NBD's proto.md): fixed newstyle handshake; NBD_OPT_GO / INFO /
  * EXPORT_NAME answered, every other option refused as unsupported (so only simple
@@ -15,6 +17,8 @@ import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RecentBytes } from './recent-bytes.js';
+import { SocketReader } from './socket-reader.js';
 
 const NBDMAGIC = 0x4e42444d41474943n;
 const IHAVEOPT = 0x49484156454f5054n;
@@ -47,6 +51,11 @@ const MAX_WRITE_BYTES = 32 * 1024 * 1024;
 const PIECE_BYTES = 1024 * 1024;
 /** O_DIRECT needs memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
 const ALIGNMENT = 4096;
+/**
+ * The download is held back only while reads keep coming: a reader that asked for nothing
+ * new for this long (between two qemu-img runs, or done) no longer holds it.
+ */
+const READER_IDLE_MS = 250;
 
 let exports = 0;
 
@@ -58,10 +67,19 @@ export class GrowingImageExport {
   readonly #server: Server;
   readonly #connections = new Set<Socket>();
   readonly #waiters: { end: number; resolve(): void; reject(error: Error): void }[] = [];
+  readonly #recent: RecentBytes | undefined;
+  /**
+   * Where the furthest read asked for starts, and when that last moved: the bytes from there
+   * on are what the reader has ahead of it.
+   */
+  #frontier = 0;
+  #frontierMovedAt = -Infinity;
+  #wakeReceiver: (() => void) | undefined;
   #available = 0;
   #failure: Error | undefined;
 
-  private constructor(device: string, base: number, size: number, socketPath: string) {
+  private constructor(device: string, base: number, size: number, socketPath: string, recentBytes: number) {
+    this.#recent = recentBytes > 0 ? new RecentBytes(recentBytes) : undefined;
     this.#device = device;
     this.#base = base;
     this.#size = size;
@@ -74,11 +92,15 @@ export class GrowingImageExport {
     });
   }
 
-  /** Exports `size` bytes of `device` from `base`; nothing is readable until `available()` says so. */
-  static async start(device: string, base: number, size: number): Promise<GrowingImageExport> {
+  /**
+   * Exports `size` bytes of `device` from `base`; nothing is readable until `available()` says
+   * so. With `recentBytes`, the last that many bytes handed to `receive()` answer reads
+   * from memory.
+   */
+  static async start(device: string, base: number, size: number, { recentBytes = 0 } = {}): Promise<GrowingImageExport> {
     const socketPath = join(tmpdir(), `ramdisk-agent-image-${process.pid}-${++exports}.nbd`);
     await rm(socketPath, { force: true });
-    const exported = new GrowingImageExport(device, base, size, socketPath);
+    const exported = new GrowingImageExport(device, base, size, socketPath, recentBytes);
     await new Promise<void>((resolve, reject) => {
       exported.#server.once('error', reject);
       exported.#server.listen(socketPath, resolve);
@@ -89,6 +111,52 @@ export class GrowingImageExport {
   /** A qemu block spec that reads the export as `format`. */
   spec(format: string): string {
     return `json:${JSON.stringify({ driver: format, file: { driver: 'nbd', server: { type: 'unix', path: this.socketPath } } })}`;
+  }
+
+  /**
+   * The next bytes being written into the range, in order from its start, exactly as they
+   * are written (kept in memory if the export keeps recent bytes; readable once `available()`
+   * covers them). A promise while keeping them would push out bytes a reader still has
+   * ahead of it: the download waits for the reader then, so that the reader keeps reading
+   * from memory. The wait ends once the reader catches up, pauses or fails.
+   */
+  receive(chunk: Uint8Array): void | Promise<void> {
+    const recent = this.#recent;
+    if (!recent) return;
+    if (!this.#mustWait(recent, chunk.length)) return void recent.append(chunk);
+    return this.#waitForReader(recent, chunk.length).then(() => recent.append(chunk));
+  }
+
+  #mustWait(recent: RecentBytes, bytes: number): boolean {
+    return (
+      this.#failure === undefined &&
+      // A reader waiting for bytes still to come must get them: holding the download then
+      // would wait on the reader in turn.
+      this.#waiters.length === 0 &&
+      bytes <= recent.capacity / 4 &&
+      recent.end + bytes - this.#frontier > recent.capacity &&
+      performance.now() - this.#frontierMovedAt < READER_IDLE_MS
+    );
+  }
+
+  async #waitForReader(recent: RecentBytes, bytes: number): Promise<void> {
+    while (this.#mustWait(recent, bytes)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, READER_IDLE_MS - (performance.now() - this.#frontierMovedAt)));
+        this.#wakeReceiver = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeReceiver = undefined;
+    }
+  }
+
+  #readerAsked(start: number): void {
+    if (start <= this.#frontier) return;
+    this.#frontier = start;
+    this.#frontierMovedAt = performance.now();
+    this.#wakeReceiver?.();
   }
 
   /** The first `bytes` of the range are on the device. */
@@ -105,6 +173,8 @@ export class GrowingImageExport {
   /** Every read from now on fails (the download failed or started over). */
   fail(error: Error): void {
     this.#failure ??= error;
+    this.#recent?.reset();
+    this.#wakeReceiver?.();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
@@ -118,7 +188,9 @@ export class GrowingImageExport {
   #until(end: number): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (end <= this.#available) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ end, resolve, reject }));
+    const waiting = new Promise<void>((resolve, reject) => this.#waiters.push({ end, resolve, reject }));
+    this.#wakeReceiver?.();
+    return waiting;
   }
 
   async #serve(socket: Socket): Promise<void> {
@@ -191,6 +263,7 @@ export class GrowingImageExport {
       } else if (offset + length > this.#size) {
         await send(socket, simpleReply(EINVAL, cookie));
       } else {
+        this.#readerAsked(offset);
         try {
           await this.#until(offset + length);
         } catch {
@@ -200,7 +273,12 @@ export class GrowingImageExport {
         await send(socket, simpleReply(0, cookie));
         for (let done = 0; done < length;) {
           const n = Math.min(PIECE_BYTES, length - done);
-          await send(socket, await reader.read(this.#base + offset + done, n));
+          // Copied out of the ring: the download may overwrite it while the socket sends.
+          const piece = reader.scratch(n);
+          await send(
+            socket,
+            this.#recent?.copyTo(piece, offset + done) ? piece : await reader.read(this.#base + offset + done, n),
+          );
           done += n;
         }
       }
@@ -267,6 +345,11 @@ class RangeReader {
     return new RangeReader(await open(path, 'r'), Buffer.allocUnsafe(PIECE_BYTES), false);
   }
 
+  /** The buffer's first `length` (<= PIECE_BYTES) bytes, to fill from elsewhere; valid until the next read. */
+  scratch(length: number): Buffer {
+    return this.#buffer.subarray(0, length);
+  }
+
   /** `length` (<= PIECE_BYTES) bytes from `position`. */
   async read(position: number, length: number): Promise<Buffer> {
     const start = this.#direct ? position - (position % ALIGNMENT) : position;
@@ -283,38 +366,5 @@ class RangeReader {
 
   close(): Promise<void> {
     return this.#handle.close();
-  }
-}
-
-/** Exact-length reads from a socket. */
-class SocketReader {
-  readonly #chunks: Buffer[] = [];
-  #length = 0;
-  #ended = false;
-  #wake: (() => void) | undefined;
-
-  constructor(socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#length += chunk.length;
-      this.#wake?.();
-    });
-    socket.once('close', () => {
-      this.#ended = true;
-      this.#wake?.();
-    });
-  }
-
-  async read(bytes: number): Promise<Buffer> {
-    while (this.#length < bytes) {
-      if (this.#ended) throw new Error('the NBD client closed the connection');
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = undefined;
-    }
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-    this.#chunks.length = 0;
-    if (all.length > bytes) this.#chunks.push(all.subarray(bytes));
-    this.#length -= bytes;
-    return all.subarray(0, bytes);
   }
 }
