@@ -61,6 +61,9 @@ export function splitTarget(target: string): { path: string; search: string } {
   return { path, search: question < 0 ? '' : rest.slice(question) };
 }
 
+/** Never settles: a request made outside a server is never let go. */
+const NEVER_RELEASED = (): Promise<void> => new Promise<void>(() => undefined);
+
 export class AgentRequest {
   /** The parsed JSON body, on a route that reads one. */
   body: unknown = undefined;
@@ -75,6 +78,11 @@ export class AgentRequest {
     /** The query string with its `?`, or empty. */
     readonly search: string,
     readonly params: Readonly<Record<string, string>>,
+    /**
+     * Settles when waiting on for this request's answer is pointless: its client went away
+     * or the server is closing. A long poll (`wait=true`) answers then with what it has.
+     */
+    readonly released: () => Promise<void> = NEVER_RELEASED,
   ) {
     this.ip = raw.socket.remoteAddress ?? '';
   }

@@ -61,8 +61,10 @@ export function registerAgentRoutes(app: AgentHttpServer, options: AgentRoutesOp
     app.route({ method, path, handler, guard, readsBody });
   };
 
-  const sendResult = async (result: CommandResult, wait: boolean): Promise<Reply> => {
-    if (wait) await result.whenDone();
+  // IPA's wait=true answers once the command is done. When the client has left or the agent
+  // is closing, the answer is the result as it stands (RUNNING): nothing is left waiting.
+  const sendResult = async (result: CommandResult, wait: boolean, request: AgentRequest): Promise<Reply> => {
+    if (wait && !result.isDone) await Promise.race([result.whenDone(), request.released()]);
     return json(result.toJSONBuffer());
   };
 
@@ -117,7 +119,7 @@ export function registerAgentRoutes(app: AgentHttpServer, options: AgentRoutesOp
           throw Faults.badCommandBody();
         }
         const result = await runner.execute(body.name, body.params as Record<string, unknown>);
-        return sendResult(result, wantsWait(parseCommandQuery(request.query)));
+        return sendResult(result, wantsWait(parseCommandQuery(request.query)), request);
       },
       { token: 'command', readsBody: true },
     );
@@ -125,7 +127,7 @@ export function registerAgentRoutes(app: AgentHttpServer, options: AgentRoutesOp
     route(
       'GET',
       `${prefix}/commands/:id`,
-      (request) => sendResult(runner.get(request.params.id!), wantsWait(parseCommandQuery(request.query))),
+      (request) => sendResult(runner.get(request.params.id!), wantsWait(parseCommandQuery(request.query)), request),
       { token: 'read' },
     );
   }

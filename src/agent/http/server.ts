@@ -74,6 +74,8 @@ export class AgentHttpServer {
   readonly authFailures = new AuthFailureLimiter();
   readonly log: NonNullable<HttpServerOptions['log']>;
   #closing = false;
+  /** Lets go of the requests waiting on a long poll (close() answers them at once). */
+  readonly #releases = new Set<() => void>();
 
   constructor(options: HttpServerOptions = {}) {
     this.log = options.log ?? silentLogger;
@@ -131,6 +133,8 @@ export class AgentHttpServer {
   /** Stops accepting connections, closes idle ones and waits for answers under way. */
   close(): Promise<void> {
     this.#closing = true;
+    // A long poll on a command that runs for hours would otherwise keep close() waiting.
+    for (const release of [...this.#releases]) release();
     if (!this.server.listening) return Promise.resolve();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -142,7 +146,9 @@ export class AgentHttpServer {
     const started = process.hrtime.bigint();
     const { path, search } = splitTarget(raw.url ?? '/');
     const match = this.router.match(raw.method ?? 'GET', path);
-    const request = new AgentRequest(raw, path, search, match.kind === 'route' ? match.params : {});
+    const request = new AgentRequest(raw, path, search, match.kind === 'route' ? match.params : {}, () =>
+      this.#released(response),
+    );
     response.once('finish', () =>
       this.#logRequest(request, response.statusCode, Number(process.hrtime.bigint() - started) / 1e6),
     );
@@ -185,6 +191,20 @@ export class AgentHttpServer {
     } else {
       this.#send(request, response, reply);
     }
+  }
+
+  /** Settles when the response's connection closes (the client left) or the server closes. */
+  #released(response: ServerResponse): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const release = () => {
+        this.#releases.delete(release);
+        response.off('close', release);
+        resolve();
+      };
+      if (this.#closing || response.destroyed) return release();
+      this.#releases.add(release);
+      response.once('close', release);
+    });
   }
 
   #fail(request: AgentRequest, response: ServerResponse, error: unknown): void {
