@@ -4,9 +4,11 @@
 // run), the agent's peak RSS growth while it writes a 4 GiB image (raw streamed, qcow2 parked
 // at the disk's end and converted), and qemu-img's own peak RSS. The fresh agent's first
 // write (which pays one-time costs) is reported apart from the later ones. IPA's qcow2 path
-// (download to a file, then qemu-img convert) is timed beside ours, alternating too. The
-// agent is the built one (make bench builds it), driven over its HTTP API exactly as Ironic
-// drives it; the image servers are separate processes (test/helpers/image-server.ts).
+// (download to a file, then qemu-img convert) is timed beside ours, alternating too, with and
+// without the checksum IPA computes as it downloads (`tee file | openssl dgst -sha256`: IPA's
+// hashlib uses OpenSSL; coreutils' sha256sum took ~6 s of CPU per GiB here). The agent is the
+// built one (make bench builds it), driven over its HTTP API exactly as Ironic drives it; the
+// image servers are separate processes (test/helpers/image-server.ts).
 //   BENCH_IMAGE_MIB   image size (default 4096, the size the RSS target is stated for)
 //   BENCH_IMAGE_RUNS  runs per throughput figure, median reported (default 3)
 //   BENCH_IMAGE_ONLY  `raw` or `qcow2`: only those rows (default both)
@@ -127,16 +129,37 @@ async function writeImage(info) {
   };
 }
 
-/** `RUNS` writes of `info` by the agent and by `baseline` (a shell pipeline), alternating who goes first. */
-async function compare(name, info, baseline) {
-  const runs = { name, ours: [], oursCpu: [], base: [], baseCpu: [], rss: [], qemu: [], loads: [], method: '' };
+/**
+ * `RUNS` writes of `info` by the agent and by `baseline` (a shell pipeline), alternating who
+ * goes first; `second`, a second baseline, runs on the other side of ours each time.
+ */
+async function compare(name, info, baseline, second) {
+  const runs = {
+    name,
+    ours: [],
+    oursCpu: [],
+    base: [],
+    baseCpu: [],
+    second: [],
+    secondCpu: [],
+    rss: [],
+    qemu: [],
+    loads: [],
+    method: '',
+  };
   const runBaseline = () => {
     execFileSync('sync');
     runs.base.push(timeShell(baseline, runs.baseCpu));
   };
+  const runSecond = () => {
+    if (!second) return;
+    execFileSync('sync');
+    runs.second.push(timeShell(second, runs.secondCpu));
+  };
   for (let run = 0; run < RUNS; run++) {
     // The machine is shared and its load drifts.
     if (run % 2 === 0) runBaseline();
+    else runSecond();
     execFileSync('sync');
     const write = await writeImage(info);
     runs.ours.push(write.ms);
@@ -145,9 +168,13 @@ async function compare(name, info, baseline) {
     runs.qemu.push(write.qemuPeak);
     runs.method = write.result.write_method;
     if (run % 2 === 1) runBaseline();
+    else runSecond();
     runs.loads.push(load());
+    const secondRun = second
+      ? `, second baseline ${(runs.second.at(-1) / 1000).toFixed(2)} s (CPU ${runs.secondCpu.at(-1).toFixed(2)} s)`
+      : '';
     console.log(
-      `  ${name} run ${run + 1}: baseline ${(runs.base.at(-1) / 1000).toFixed(2)} s (CPU ${runs.baseCpu.at(-1).toFixed(2)} s), ` +
+      `  ${name} run ${run + 1}: baseline ${(runs.base.at(-1) / 1000).toFixed(2)} s (CPU ${runs.baseCpu.at(-1).toFixed(2)} s)${secondRun}, ` +
         `ours ${(write.ms / 1000).toFixed(2)} s (CPU ${write.cpu.toFixed(2)} s), load ${runs.loads.at(-1)}; ` +
         `agent RSS ${write.rssBefore.toFixed(1)} MiB + ${write.rssGrowth.toFixed(1)} MiB peak growth`,
     );
@@ -241,10 +268,14 @@ try {
   if (ONLY !== 'raw') {
     // IPA's way: the whole qcow2 into a file (tmpfs on IPA's ramdisk), then convert it.
     const cache = join(dir, 'cache.qcow2');
+    const convert = `qemu-img convert -f qcow2 -O host_device -t none -W -n ${cache} ${loop} && rm -f ${cache}`;
     qcow = await compare(
       'qcow2',
       info(qcowUrl, 'qcow2', qcowSha),
-      `curl -s -o ${cache} ${qcowUrl} && qemu-img convert -f qcow2 -O host_device -t none -W -n ${cache} ${loop} && rm -f ${cache}`,
+      `curl -s -o ${cache} ${qcowUrl} && ${convert}`,
+      // IPA also hashes every chunk as it writes it to the file and verifies the checksum
+      // before converting (standby's ImageDownload, _verify_image); the first baseline does not.
+      `curl -s ${qcowUrl} | tee ${cache} | openssl dgst -sha256 > ${dir}/qcow2.sum && ${convert}`,
     );
   }
 
@@ -262,8 +293,14 @@ try {
         `ours over HTTP = ${((byHand / median(http.ours)) * 100).toFixed(0)}% of it`,
     );
   }
-  if (qcow)
+  if (qcow) {
     printThroughput('qcow2 write_image (park at disk end + convert)', qcow, 'IPA-like: curl -o file, qemu-img convert', 1);
+    const hashed = median(qcow.second);
+    console.log(
+      `${pad('  the same with the checksum IPA verifies: curl | tee file | openssl sha256, convert', WIDTH)}${pad(seconds(hashed), 24)}` +
+        `ours = ${((hashed / median(qcow.ours)) * 100).toFixed(0)}% of its speed (CPU ${median(qcow.secondCpu).toFixed(2)} s)`,
+    );
+  }
   // The first write of a fresh agent also pays one-time costs (loading the image code and
   // the plugin's chunks, JIT): reported as is, and the later writes apart.
   const [first, ...later] = http && https ? [...http.rss, ...https.rss] : qcow.rss;
