@@ -19,7 +19,8 @@ const run = promisify(execFile);
 const MIB = 1024 * 1024;
 const PARK_AT = 3 * MIB;
 const CHUNK = 256 * 1024;
-const RECENT = 4 * MIB;
+/** Small against the image and qemu-img's reads (up to 2 MiB), so a reader at work is soon trailing by more. */
+const RECENT = MIB;
 let dir: string;
 let raw: string;
 let qcow2: Buffer;
@@ -53,10 +54,10 @@ async function download(exported: GrowingImageExport, device: string, from: numb
     for (let position = from; position < to; position += CHUNK) {
       const chunk = qcow2.subarray(position, Math.min(position + CHUNK, to));
       const started = performance.now();
-      await exported.receive(chunk);
-      const waited = performance.now() - started;
-      if (waited > 2) held++;
-      longest = Math.max(longest, waited);
+      const hold = exported.receive(chunk);
+      if (hold) held++;
+      await hold;
+      longest = Math.max(longest, performance.now() - started);
       await handle.write(chunk, 0, chunk.length, PARK_AT + position);
       exported.available(position + chunk.length);
     }
