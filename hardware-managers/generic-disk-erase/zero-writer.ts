@@ -13,7 +13,10 @@ import { BlockDeviceEraseError } from '../../src/hardware/index.js';
 import { alignedBuffer, DIRECT_IO_ALIGNMENT } from './aligned-buffer.js';
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
-/** Writes in flight: the libuv pool has 4 threads, shared by every device erased at once. */
+/**
+ * Writes in flight per device. They run on libuv's pool, shared by every device erased at
+ * once: bin/ramdisk-agent gives it 16 threads (Node's default is 4).
+ */
 const IN_FLIGHT = 4;
 /** O_DIRECT wants offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
 const ALIGNMENT = DIRECT_IO_ALIGNMENT;
