@@ -5,34 +5,18 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyZeroed } from '../../../hardware-managers/generic-disk-erase/verify.js';
-import {
-  DeviceGuard,
-  exec as realExec,
-  listBlockDevices,
-  type BlockDevice,
-  type StepContext,
-} from '../../../src/hardware/index.js';
-import { silentLogger } from '../../../src/hardware/logger.js';
+import { listBlockDevices, type BlockDevice } from '../../../src/hardware/index.js';
+import { createFakeStepContext } from '../../../src/testing/index.js';
 import { ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
 
 const MIB = 1024 * 1024;
 const scratch = new ScratchDevices();
 afterEach(() => scratch.cleanup());
 
-const ctx: StepContext = {
-  node: {},
-  ports: [],
-  phase: 'clean',
-  log: silentLogger,
-  progress: { update: () => undefined },
-  signal: new AbortController().signal,
-  guard: new DeviceGuard({ allowList: [], inRamdisk: false }),
-  exec: realExec,
-  dispatch: async () => undefined as never,
-};
+const { ctx } = createFakeStepContext({ exec: 'real' });
 
 async function describe_(device: ScratchDevice): Promise<BlockDevice> {
-  const [listed] = await listBlockDevices(realExec, { devices: [device.path] });
+  const [listed] = await listBlockDevices(ctx.exec, { devices: [device.path] });
   expect(listed?.type).toBe('loop');
   return listed!;
 }
