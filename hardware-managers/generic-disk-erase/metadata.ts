@@ -2,9 +2,21 @@
  * IPA's `destroy_disk_metadata` (reference §8.3): wipefs on every partition and on the
  * disk, zero the sectors holding the MBR and the primary and backup GPT (sector-size
  * aware), `sgdisk -Z`, then wait until nothing holds the device open.
+ *
+ * Where this differs from IPA: no `sgdisk -Z`. IPA runs it after wipefs and dd have already
+ * erased the GPT headers, so it finds no table and re-zeroes the same sectors; what it adds
+ * is gdisk's DiskSync(): a machine-wide sync(), a one-second sleep and BLKRRPART, on every
+ * device, about a second each. Here the GPT headers are read before anything is wiped, and
+ * the headers and the entry arrays they point at (as `sgdisk -Z` would zero them on a disk it
+ * finds intact: a relocated array, more than 128 entries) are zeroed along with IPA's fixed
+ * areas; the device's cache is flushed (fdatasync), not every disk of the machine, and the
+ * kernel is asked to re-read the table (BLKRRPART) where sgdisk asked.
  */
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BlockDeviceEraseError, ExecError, hasCommand, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import { findGptAreas, type ByteRange } from './gpt-areas.js';
+import { zeroRanges } from './zero-ranges.js';
 
 /** Sectors holding MBR + GPT header + 16 KiB of entries: 33 of 512 bytes, 5 of 4096 (IPA). */
 export function gptSectors(sectorSize: number): number {
@@ -24,33 +36,20 @@ async function wipefs(ctx: StepContext, path: string): Promise<void> {
   }
 }
 
-async function zeroSectors(
-  ctx: StepContext,
-  device: BlockDevice,
-  sectorSize: number,
-  count: number,
-  seek: number,
-): Promise<void> {
-  await ctx.exec('dd', [
-    `bs=${sectorSize}`,
-    'if=/dev/zero',
-    `of=${device.path}`,
-    `count=${count}`,
-    `seek=${seek}`,
-    // tmpfs refuses O_DIRECT; plain files are synced instead.
-    ...(device.type === 'file' ? ['conv=notrunc,fsync'] : ['oflag=direct', 'conv=notrunc']),
-    'status=none',
-  ]);
+function sectorSizeOf(device: BlockDevice): number {
+  return device.logicalSectorSize || 512;
 }
 
-/** Zero the table areas at both ends of a disk or partition. */
-async function zeroTableAreas(ctx: StepContext, device: BlockDevice): Promise<void> {
-  const sectorSize = device.logicalSectorSize || 512;
-  const totalSectors = Math.floor(device.sizeBytes / sectorSize);
+/** IPA's fixed areas: the first and last gptSectors() sectors of a disk or partition. */
+function fixedTableAreas(sizeBytes: number, sectorSize: number): ByteRange[] {
+  const totalSectors = Math.floor(sizeBytes / sectorSize);
   const count = Math.min(gptSectors(sectorSize), totalSectors);
-  if (count <= 0) return;
-  await zeroSectors(ctx, device, sectorSize, count, 0);
-  if (totalSectors > count) await zeroSectors(ctx, device, sectorSize, count, totalSectors - count);
+  if (count <= 0) return [];
+  const length = count * sectorSize;
+  return [
+    { offset: 0, length },
+    { offset: (totalSectors - count) * sectorSize, length },
+  ];
 }
 
 async function waitUntilUnused(ctx: StepContext, path: string, attempts = 20, intervalMs = 1000): Promise<void> {
@@ -70,14 +69,44 @@ async function waitUntilUnused(ctx: StepContext, path: string, attempts = 20, in
 export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice): Promise<void> {
   // Partitions first, in reverse name order (sda2 before sda1), as IPA does.
   const partitions = [...device.partitions].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
-  for (const partition of partitions) {
-    await wipefs(ctx, partition.path);
-    await zeroTableAreas(ctx, partition);
+  const targets = [...partitions, device];
+  // Before anything is wiped: wipefs erases the signatures of the headers that say where
+  // the entry arrays are.
+  const tables = await Promise.all(targets.map((target) => findGptAreas(target, sectorSizeOf(target))));
+  for (const [i, target] of targets.entries()) {
+    const { ranges, ignored } = tables[i]!;
+    for (const reason of ignored) ctx.log.warn({ device: target.path }, `not following a damaged ${reason}`);
+    await wipefs(ctx, target.path);
+    await zeroRanges(target, [...fixedTableAreas(target.sizeBytes, sectorSizeOf(target)), ...ranges]);
   }
-  await wipefs(ctx, device.path);
-  await zeroTableAreas(ctx, device);
-  await ctx.exec('sgdisk', ['-Z', device.path]);
-  if (device.type !== 'file') await waitUntilUnused(ctx, device.path);
+  if (device.type === 'file') return;
+  await rereadPartitionTable(ctx, device);
+  await waitUntilUnused(ctx, device.path);
+}
+
+/**
+ * BLKRRPART, as sgdisk asks after writing, so that the kernel drops the partitions of the
+ * table just erased. Best effort: a device the kernel does not scan for partitions (a loop
+ * device without partscan) is left to dropKernelPartitions.
+ */
+async function rereadPartitionTable(ctx: StepContext, device: BlockDevice): Promise<void> {
+  const partscan = await readFile(`/sys/class/block/${device.name}/partscan`, 'utf8').catch(() => undefined);
+  if (partscan?.trim() === '0') return;
+  await ctx.exec('blockdev', ['--rereadpt', device.path], { quiet: true }).catch((error: unknown) => {
+    ctx.log.warn({ device: device.path, err: error }, 'the kernel did not re-read the erased partition table (BLKRRPART)');
+  });
+}
+
+/** Partitions the kernel still lists for a disk (sysfs), by kernel name; undefined when sysfs cannot tell. */
+async function kernelPartitions(name: string): Promise<string[] | undefined> {
+  const entries = await readdir(`/sys/class/block/${name}`).catch(() => undefined);
+  if (!entries) return undefined;
+  const found = await Promise.all(
+    entries
+      .filter((entry) => entry.startsWith(name) && entry !== name)
+      .map(async (entry) => ((await readFile(`/sys/class/block/${name}/${entry}/partition`).catch(() => null)) ? entry : null)),
+  );
+  return found.filter((entry): entry is string => entry !== null);
 }
 
 /**
@@ -87,6 +116,8 @@ export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice)
  */
 export async function dropKernelPartitions(ctx: StepContext, device: BlockDevice): Promise<void> {
   if (device.type === 'file' || device.partitions.length === 0) return;
+  // Gone already when the kernel re-read the erased table (a metadata erase asks it to).
+  if ((await kernelPartitions(device.name))?.length === 0) return;
   await ctx.exec('partx', ['--delete', device.path]).catch((error: unknown) => {
     ctx.log.warn({ device: device.path, err: error }, 'could not drop the kernel partition entries after the erase');
   });
