@@ -8,6 +8,8 @@ export class RecentBytes {
   readonly #ring: Buffer;
   /** Stream bytes appended since the start (or the last reset); the ring holds the last of them. */
   #end = 0;
+  /** Stream ranges passed over with `skip` (not held), oldest first, merged. */
+  readonly #skipped: [number, number][] = [];
 
   /** Pages are only touched as the ring fills: memory grows with the download up to `capacity`. */
   constructor(capacity: number) {
@@ -38,9 +40,19 @@ export class RecentBytes {
     this.#end += data.length;
   }
 
+  /** The next `bytes` of the stream are not kept: reads of them fail. */
+  skip(bytes: number): void {
+    const last = this.#skipped.at(-1);
+    if (last && last[1] === this.#end) last[1] += bytes;
+    else this.#skipped.push([this.#end, this.#end + bytes]);
+    this.#end += bytes;
+    while (this.#skipped.length > 0 && this.#skipped[0]![1] <= this.#end - this.#ring.length) this.#skipped.shift();
+  }
+
   /** The stream starts over from byte 0: nothing held is valid any more. */
   reset(): void {
     this.#end = 0;
+    this.#skipped.length = 0;
   }
 
   /**
@@ -51,6 +63,7 @@ export class RecentBytes {
     const capacity = this.#ring.length;
     const length = target.length;
     if (position < 0 || position < this.#end - capacity || position + length > this.#end) return false;
+    if (this.#skipped.some(([start, end]) => start < position + length && position < end)) return false;
     const at = position % capacity;
     const first = Math.min(length, capacity - at);
     target.set(this.#ring.subarray(at, at + first), 0);
