@@ -140,8 +140,16 @@ async function listSignatures(ctx: StepContext, path: string): Promise<string[]>
 
 export async function verifyNoSignatures(ctx: StepContext, device: BlockDevice): Promise<VerifyOutcome> {
   const checked = 'blkid -p, wipefs --no-act and sgdisk -p find no signature or partition table';
-  // blkid exits 2 when it finds nothing to report.
-  const blkid = await ctx.exec('blkid', ['-p', '-o', 'export', device.path], { okExitCodes: [0, 2], quiet: true });
+  // Three read-only probes, at once: each is mostly the cost of starting a process.
+  const [blkid, signatures, sgdisk] = await Promise.all([
+    // blkid exits 2 when it finds nothing to report.
+    ctx.exec('blkid', ['-p', '-o', 'export', device.path], { okExitCodes: [0, 2], quiet: true }),
+    listSignatures(ctx, device.path),
+    ctx.exec('sgdisk', ['-p', device.path], { quiet: true }).catch((error: unknown) => {
+      if (error instanceof ExecError) return { stdout: error.stdout, exitCode: error.exitCode ?? -1 };
+      throw error;
+    }),
+  ]);
   if (blkid.exitCode === 0 && blkid.stdout.trim() !== '') {
     return {
       method: 'no_signature',
@@ -150,14 +158,9 @@ export async function verifyNoSignatures(ctx: StepContext, device: BlockDevice):
       problem: `blkid still finds: ${blkid.stdout.trim().replace(/\n/g, ', ')}`,
     };
   }
-  const signatures = await listSignatures(ctx, device.path);
   if (signatures.length > 0) {
     return { method: 'no_signature', passed: false, checked, problem: `wipefs still finds: ${signatures.join(', ')}` };
   }
-  const sgdisk = await ctx.exec('sgdisk', ['-p', device.path], { quiet: true }).catch((error: unknown) => {
-    if (error instanceof ExecError) return { stdout: error.stdout, exitCode: error.exitCode ?? -1 };
-    throw error;
-  });
   // On a disk without any table sgdisk says it is creating new (in-memory) GPT structures.
   if (!/Creating new GPT entries/.test(sgdisk.stdout)) {
     return { method: 'no_signature', passed: false, checked, problem: 'sgdisk -p still finds a partition table' };

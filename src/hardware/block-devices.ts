@@ -196,6 +196,26 @@ export async function listBlockDevices(exec: Exec, options: ListBlockDevicesOpti
   const sysRoot = options.sysRoot ?? '/sys';
   const extras = new SysfsExtras(sysRoot, options.devRoot ?? '/dev', options.udevRoot ?? '/run/udev/data');
 
+  // Every node's sysfs and udev reads start at once (a few small reads per device, ~0.1 ms
+  // each, were ~10 ms one after another on a host with 20 devices); the walk below keeps
+  // lsblk's order and takes each result when it gets there.
+  const converted = new Map<LsblkNode, Promise<BlockDevice>>();
+  const convert = (node: LsblkNode): Promise<BlockDevice> => {
+    let device = converted.get(node);
+    if (!device) {
+      device = toBlockDevice(node, extras);
+      // Taken by the walk; a node the walk skips (a duplicate) must not reject unhandled.
+      device.catch(() => undefined);
+      converted.set(node, device);
+    }
+    return device;
+  };
+  const start = (node: LsblkNode): void => {
+    void convert(node);
+    node.children.forEach(start);
+  };
+  roots.forEach(start);
+
   const devices: BlockDevice[] = [];
   const seen = new Set<string>();
   const visit = async (node: LsblkNode): Promise<void> => {
@@ -207,8 +227,8 @@ export async function listBlockDevices(exec: Exec, options: ListBlockDevicesOpti
     const key = node.kname ?? node.name;
     if (seen.has(key)) return;
     seen.add(key);
-    const device = await toBlockDevice(node, extras);
-    device.partitions = await Promise.all(node.children.filter((c) => c.type === 'part').map((c) => toBlockDevice(c, extras)));
+    const device = await convert(node);
+    device.partitions = await Promise.all(node.children.filter((c) => c.type === 'part').map(convert));
     devices.push(device);
   };
   for (const root of roots) await visit(root);
@@ -224,7 +244,13 @@ function isStacked(device: BlockDevice): boolean {
 async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<BlockDevice> {
   const kname = node.kname ?? node.name;
   const path = node.path ?? `/dev/${node.name}`;
-  const udev = await extras.udevProperties(node['maj:min']);
+  const [udev, sysfsVendor, byPath, holders, backingFile] = await Promise.all([
+    extras.udevProperties(node['maj:min']),
+    node.vendor === null ? extras.sysfsText(kname, 'device/vendor') : null,
+    extras.byPath(path),
+    extras.holders(kname),
+    node.type === 'loop' ? extras.sysfsText(kname, 'loop/backing_file') : null,
+  ]);
   return {
     name: kname,
     path,
@@ -232,14 +258,14 @@ async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<Bloc
     type: node.type,
     sizeBytes: node.size,
     model: node.model,
-    vendor: node.vendor ?? (await extras.sysfsText(kname, 'device/vendor')),
+    vendor: node.vendor ?? sysfsVendor,
     serial: node.serial ?? udev.get('ID_SERIAL_SHORT') ?? udev.get('ID_SERIAL') ?? null,
     wwn: node.wwn ?? udev.get('ID_WWN') ?? null,
     wwnWithExtension: udev.get('ID_WWN_WITH_EXTENSION') ?? null,
     wwnVendorExtension: udev.get('ID_WWN_VENDOR_EXTENSION') ?? null,
     rotational: node.rota,
     hctl: node.hctl,
-    byPath: await extras.byPath(path),
+    byPath,
     readOnly: node.ro,
     removable: node.rm,
     transport: node.tran,
@@ -252,10 +278,10 @@ async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<Bloc
     discardZeroesData: node['disc-zero'],
     discardGranularity: node['disc-gran'],
     mountpoints: node.mountpoints,
-    holders: await extras.holders(kname),
+    holders,
     parent: node.type === 'part' ? (node.pkname ?? null) : null,
     partitions: [],
-    backingFile: node.type === 'loop' ? await extras.sysfsText(kname, 'loop/backing_file') : null,
+    backingFile,
   };
 }
 

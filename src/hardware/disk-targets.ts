@@ -66,7 +66,9 @@ export async function listTargetDisks(
   const targets: BlockDevice[] = [];
   const skipped: SkippedDevice[] = [];
 
-  for (const device of listing) {
+  // Asked for every whole device at once (each a realpath and a sysfs lookup), used in order.
+  const allowListed = await Promise.all(listing.map((d) => (d.parent === null ? guard.isAllowListed(d.path) : false)));
+  for (const [index, device] of listing.entries()) {
     if (device.parent !== null) continue;
     const media = ramdiskMediaReason(device);
     if (inRamdisk && media) {
@@ -74,7 +76,7 @@ export async function listTargetDisks(
       skipped.push({ device, reason: media });
       continue;
     }
-    if (await guard.isAllowListed(device.path)) {
+    if (allowListed[index]) {
       targets.push(device);
       continue;
     }
