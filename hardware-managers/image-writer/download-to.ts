@@ -1,6 +1,7 @@
 /** Downloading an image into the device, a spot on it or a scratch file, hashed as it is written. */
 import {
   BlockWriter,
+  type BlockHasher,
   createBlockHasher,
   DEFAULT_HARDWARE_SETTINGS,
   downloadImage,
@@ -51,7 +52,7 @@ export async function downloadTo(
       progress.written(bytes);
       watch.onWritten?.(bytes);
     },
-    hasher: overTls(info) ? new WorkerHasher(expected.algorithm) : createBlockHasher(expected.algorithm),
+    hasher: hasherFor(info, expected.algorithm),
   });
   ctx.log.debug({ target, offset: region.baseOffset ?? 0, directIo: writer.direct }, 'download target opened');
   const sink: ImageSink = {
@@ -94,6 +95,6 @@ export async function downloadTo(
  * splits the work over two threads even on two cores, where plain HTTP leaves the loop
  * little else to do and hashing inline measured as fast.
  */
-function overTls(info: ImageInfo): boolean {
-  return info.urls.some((url) => url.startsWith('https:'));
+export function hasherFor(info: ImageInfo, algorithm: string): BlockHasher {
+  return info.urls.some((url) => url.startsWith('https:')) ? new WorkerHasher(algorithm) : createBlockHasher(algorithm);
 }

@@ -86,7 +86,7 @@ export function judgeQcow2Header(head: Uint8Array): Qcow2Verdict {
     }
   }
   // Header extensions, each 8-byte aligned, up to an end marker, all within the first cluster.
-  for (let at = headerBytes; ; ) {
+  for (let at = headerBytes; ;) {
     if (at + 8 > view.length || at + 8 > clusterSize) return refuse('header extensions beyond the bytes read');
     const type = view.readUInt32BE(at);
     const length = view.readUInt32BE(at + 4);

@@ -90,7 +90,8 @@ export class Qcow2StreamDecoder {
     this.#claim({ start: 0, end: this.#head.length, kind: 'header', at: 0 });
     this.#tablesToCome = 1;
     if (this.#header.l1Entries === 0) this.#tablesToCome = 0;
-    else this.#claim({ start: this.#header.l1Offset, end: this.#header.l1Offset + this.#header.l1Entries * 8, kind: 'l1', at: 0 });
+    else
+      this.#claim({ start: this.#header.l1Offset, end: this.#header.l1Offset + this.#header.l1Entries * 8, kind: 'l1', at: 0 });
   }
 
   /** The next bytes of the file. */
@@ -176,7 +177,12 @@ export class Qcow2StreamDecoder {
         for (const mapping of mappings) {
           if (mapping.kind === 'zero') await this.#sink.zero(mapping.guest, mapping.length);
           else
-            await this.#replayOrClaim({ start: mapping.host, end: mapping.host + mapping.length, kind: mapping.kind, at: mapping.guest });
+            await this.#replayOrClaim({
+              start: mapping.host,
+              end: mapping.host + mapping.length,
+              kind: mapping.kind,
+              at: mapping.guest,
+            });
         }
         return;
       }
@@ -229,7 +235,7 @@ export class Qcow2StreamDecoder {
 
 function pushHeap(heap: Claim[], claim: Claim): void {
   heap.push(claim);
-  for (let i = heap.length - 1; i > 0; ) {
+  for (let i = heap.length - 1; i > 0;) {
     const parent = (i - 1) >> 1;
     if (heap[parent]!.start <= heap[i]!.start) break;
     [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
@@ -242,7 +248,7 @@ function popMin(heap: Claim[]): Claim {
   const last = heap.pop()!;
   if (heap.length > 0) {
     heap[0] = last;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let smallest = i;

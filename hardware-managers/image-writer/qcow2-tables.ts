@@ -26,7 +26,8 @@ const COMPRESSED_SECTOR = 512;
 export function l2TableOffsets(l1: Buffer, header: Qcow2Header): number[] {
   const offsets: number[] = [];
   for (let index = 0; index < header.l1Entries; index++) {
-    const offset = (l1.readUInt32BE(index * 8) & OFFSET_HIGH_MASK) * 2 ** 32 + ((l1.readUInt32BE(index * 8 + 4) & OFFSET_LOW_MASK) >>> 0);
+    const offset =
+      (l1.readUInt32BE(index * 8) & OFFSET_HIGH_MASK) * 2 ** 32 + ((l1.readUInt32BE(index * 8 + 4) & OFFSET_LOW_MASK) >>> 0);
     if (offset % header.clusterSize !== 0) {
       throw new Qcow2CorruptError(`L1 entry ${index} names an L2 table at ${offset}, not a cluster boundary`);
     }

@@ -3,15 +3,15 @@
  * disk, download the image with its checksum verified, write it, make the kernel and GPT
  * agree with the new layout, add the config drive, and record the partition UUIDs.
  *
- * Raw images stream straight onto the disk while being hashed. qcow2 images are parked
- * at the end of the target disk and converted onto its start as they arrive (write-qcow2.ts).
+ * Raw images stream straight onto the disk while being hashed. qcow2 images are decoded
+ * onto it as they arrive, or else parked at the end of the target disk and converted onto
+ * its start by qemu-img (write-qcow2.ts).
  */
 import {
   DEFAULT_HARDWARE_SETTINGS,
   DeploymentError,
   detectFormat,
   diskIdentifier,
-  FORMAT_PROBE_BYTES,
   ImageDownloadError,
   ImageHttpClient,
   InvalidImage,
@@ -41,6 +41,12 @@ import { recordLastWrite, type PartitionUuids } from './last-write.js';
 import { writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
 
 const MIB = 1024 * 1024;
+/**
+ * The image's first bytes, read to tell its format: enough for a qcow2's header with its
+ * extensions (qemu-img keeps them within the first 4 KiB), which decides whether it can be
+ * decoded as it streams.
+ */
+const HEAD_PROBE_BYTES = 64 * 1024;
 /** A config drive URL holds at most 64 MiB of ISO, base64-encoded (4/3) and maybe not compressed. */
 const CONFIGDRIVE_DOWNLOAD_LIMIT = 96 * MIB;
 /** The clean-up of a failed write (wipefs) runs even during shutdown, bounded by this. */
@@ -52,6 +58,7 @@ export interface WriteImageResult {
   image_id: string;
   device: string;
   disk_format: string;
+  /** `stream` (raw), `qcow2-stream`, or the qemu-img way with why a qcow2 was not decoded as it streamed. */
   write_method: 'stream' | Qcow2WriteMethod;
   bytes_downloaded: number;
   checksum: { algorithm: string; value: string };
@@ -160,6 +167,8 @@ interface FormatDecision {
   totalBytes: number | undefined;
   /** qcow2 only: the disk size the image expands to. */
   virtualSize: number | undefined;
+  /** The image's first bytes, as probed (empty when trusted without a look). */
+  head: Buffer;
 }
 
 /**
@@ -168,7 +177,9 @@ interface FormatDecision {
  */
 async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: AbortSignal): Promise<FormatDecision> {
   const declared = (info.disk_format ?? '').toLowerCase();
-  if (declared === 'raw' || declared === 'gpt') return { name: 'raw', totalBytes: undefined, virtualSize: undefined };
+  if (declared === 'raw' || declared === 'gpt') {
+    return { name: 'raw', totalBytes: undefined, virtualSize: undefined, head: Buffer.alloc(0) };
+  }
   if (declared && declared !== 'unknown' && !PERMITTED_FORMATS.has(declared)) {
     throw new InvalidImage(
       `Image ${info.id} has disk_format ${declared}, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`,
@@ -178,7 +189,7 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
   let problem = '';
   for (const url of info.urls) {
     try {
-      probed = await client.probe(url, FORMAT_PROBE_BYTES, signal);
+      probed = await client.probe(url, HEAD_PROBE_BYTES, signal);
       break;
     } catch (error) {
       problem = `${redactUrl(url)}: ${(error as Error).message}`;
@@ -198,6 +209,7 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
     name: detected,
     totalBytes: probed.totalBytes,
     virtualSize: detected === 'qcow2' ? qcow2VirtualSize(probed.head) : undefined,
+    head: probed.head,
   };
 }
 

@@ -1,5 +1,11 @@
 /**
- * qcow2 images (reference §14.5 B): parked at the END of the target disk while being hashed,
+ * qcow2 images (reference §14.5 B), first choice: decoded as they download, straight onto
+ * the disk at their guest offsets (qcow2-download.ts), the disk written once. An image the
+ * decoder does not handle (judged from its header before anything is written) or gives up
+ * on while streaming (its tables after more data than it holds) goes the qemu-img way,
+ * from the start, with the reason in the log and in the method.
+ *
+ * The qemu-img way: parked at the END of the target disk while being hashed,
  * then expanded by `qemu-img convert` onto the START of the same disk, so nothing is held in
  * RAM or tmpfs, unlike IPA's `/tmp` cache. The conversion does not wait for the last byte:
  * qemu-img reads the parked copy through an NBD export whose reads wait until the download
@@ -25,6 +31,8 @@ import {
 } from '../../src/hardware/index.js';
 import { downloadTo, type DownloadJob } from './download-to.js';
 import { GrowingImageExport } from './growing-image-export.js';
+import { downloadDecodingQcow2, Qcow2StreamFallback } from './qcow2-download.js';
+import { judgeQcow2Header } from './qcow2-header.js';
 
 const MIB = 1024 * 1024;
 /** Room left between the converted image's end and the parked qcow2 (alignment, GPT backup). */
@@ -42,22 +50,56 @@ const RECENT_BYTES = 16 * MIB;
 /** Wiping the parked copy after a failure runs even during shutdown, bounded by this. */
 const CLEANUP_TIMEOUT_MS = 60_000;
 
-export type Qcow2WriteMethod = 'qcow2-in-place' | 'qcow2-scratch-file';
+type ConvertMethod = 'qcow2-in-place' | 'qcow2-scratch-file';
+export type Qcow2WriteMethod = 'qcow2-stream' | ConvertMethod | `${ConvertMethod} (not streamed: ${string})`;
 
 export async function writeQcow2(
   job: DownloadJob,
   device: BlockDevice,
   isBlockDevice: boolean,
-  format: { totalBytes: number | undefined; virtualSize: number | undefined },
+  format: { totalBytes: number | undefined; virtualSize: number | undefined; head: Buffer },
 ): Promise<{ download: DownloadResult; method: Qcow2WriteMethod }> {
   const { ctx, info } = job;
-  const fileBytes = format.totalBytes;
   const virtualSize = format.virtualSize ?? 0;
   if (virtualSize > device.sizeBytes) {
     throw new InvalidImage(
       `Image ${info.id} expands to ${virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`,
     );
   }
+  const verdict = judgeQcow2Header(format.head);
+  let reason: string;
+  if (verdict.streamable) {
+    try {
+      ctx.log.info(
+        { device: device.path, clusterSize: verdict.header.clusterSize },
+        'decoding the qcow2 onto the device as it downloads',
+      );
+      const { download, stats } = await downloadDecodingQcow2(job, device, isBlockDevice, {
+        header: verdict.header,
+        head: format.head,
+      });
+      ctx.log.info({ device: device.path, ...stats }, 'qcow2 decoded onto the device');
+      return { download, method: 'qcow2-stream' };
+    } catch (error) {
+      if (!(error instanceof Qcow2StreamFallback)) throw error;
+      reason = error.reason;
+    }
+  } else reason = verdict.reason;
+  ctx.log.warn({ image: info.id, reason }, 'qcow2 not decoded as it streams; converting it with qemu-img instead');
+  job.progress.rewind(0);
+  const { download, method } = await convertQcow2(job, device, isBlockDevice, format.totalBytes, virtualSize);
+  return { download, method: `${method} (not streamed: ${reason})` };
+}
+
+/** The qemu-img way: parked on the disk beside its expansion, else in a scratch file. */
+async function convertQcow2(
+  job: DownloadJob,
+  device: BlockDevice,
+  isBlockDevice: boolean,
+  fileBytes: number | undefined,
+  virtualSize: number,
+): Promise<{ download: DownloadResult; method: ConvertMethod }> {
+  const { ctx, info } = job;
   const scratchOffset = fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
   if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
     let download: DownloadResult;

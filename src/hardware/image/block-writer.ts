@@ -185,6 +185,27 @@ export class BlockWriter {
     });
   }
 
+  /**
+   * Continue at `position` (from `baseOffset`): what is buffered is handed to the disk first.
+   * For a writer that places pieces (a qcow2's clusters at their guest offsets) rather than one
+   * stream; on a block device both the buffered bytes and `position` must be whole 4 KiB
+   * blocks, as every O_DIRECT write is. Such a writer has no hasher: its stream is not the image.
+   */
+  async seek(position: number): Promise<void> {
+    this.#throwIfFailed();
+    if (position === this.#position) return;
+    if (this.direct && (position % ALIGNMENT !== 0 || this.#fill % ALIGNMENT !== 0)) {
+      throw new RangeError(`an O_DIRECT writer continues at whole ${ALIGNMENT}-byte blocks only`);
+    }
+    if (this.#fill > 0) {
+      this.#submit(this.#current, this.#fill, this.#position - this.#fill);
+      this.#fill = 0;
+      this.#current = await this.#takeFree();
+      this.#throwIfFailed();
+    }
+    this.#position = position;
+  }
+
   /** Start over at stream byte 0 (the server ignored Range, or a whole-download retry). */
   async restart(): Promise<void> {
     await this.#drain();

@@ -69,7 +69,7 @@ async function decode(file: Buffer, options: Qcow2StreamOptions = {}): Promise<B
   const header = headerOf(file);
   const disk = new MemoryDisk(header);
   const decoder = new Qcow2StreamDecoder(header, file.subarray(0, 64 * KIB), disk, options);
-  for (let at = 0; at < file.length; ) {
+  for (let at = 0; at < file.length;) {
     const n = Math.max(1, Math.floor(Math.random() ** 2 * 300 * KIB));
     await decoder.push(file.subarray(at, at + n));
     at += n;
@@ -169,7 +169,17 @@ describe('what the decoder does not handle is named from the header, before any 
 
   it('a backing file', () => {
     const overlay = join(dir, 'overlay.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', qcow2Of(disk, 'base', 'cluster_size=65536'), overlay]);
+    execFileSync('qemu-img', [
+      'create',
+      '-q',
+      '-f',
+      'qcow2',
+      '-F',
+      'qcow2',
+      '-b',
+      qcow2Of(disk, 'base', 'cluster_size=65536'),
+      overlay,
+    ]);
     expect(reason(overlay)).toBe('a backing file');
   });
 

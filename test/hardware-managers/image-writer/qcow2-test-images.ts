@@ -16,7 +16,10 @@ export function run(file: string, args: string[]): string {
   return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** A raw disk of `bytes`: random data in pieces, holes between them, zeros in some data (compressible). */
+/**
+ * A raw disk of `bytes` under an MBR (which write_image leaves as it is, unlike a GPT whose
+ * backup it moves): random data in pieces, holes between them, some data compressible.
+ */
 export function holeyRawDisk(dir: string, name: string, bytes: number): string {
   const path = join(dir, `${name}.raw`);
   const fd = openSync(path, 'w');
@@ -33,6 +36,7 @@ export function holeyRawDisk(dir: string, name: string, bytes: number): string {
   } finally {
     closeSync(fd);
   }
+  execFileSync('sfdisk', ['-q', path], { input: 'label: dos\n,,83\n', stdio: ['pipe', 'ignore', 'pipe'] });
   return path;
 }
 
@@ -99,6 +103,7 @@ export function l2AfterDataQcow2(dir: string, name: string, dataClusters: number
     const host = 4 + g;
     if (host >= l2Cluster) continue;
     randomBytes(cluster).copy(file, host * cluster);
+    if (g === 0) mbr(virtualSize).copy(file, host * cluster);
     if (g % 5 === 2) continue; // unallocated (its host cluster free): reads as zeros
     used(host);
     file.writeBigUInt64BE(BigInt(host * cluster) | copied, l2Cluster * cluster + g * 8);
@@ -107,6 +112,17 @@ export function l2AfterDataQcow2(dir: string, name: string, dataClusters: number
   writeFileSync(path, file);
   run('qemu-img', ['check', '-f', 'qcow2', path]);
   return path;
+}
+
+/** An MBR with one Linux partition from 1 MiB to the disk's end (write_image wants partitions). */
+function mbr(diskBytes: number): Buffer {
+  const sector = Buffer.alloc(512);
+  sector.writeUInt32LE(0x5eed1234, 440);
+  sector[446 + 4] = 0x83;
+  sector.writeUInt32LE(2048, 446 + 8);
+  sector.writeUInt32LE(Math.floor(diskBytes / 512) - 2048, 446 + 12);
+  sector.writeUInt16LE(0xaa55, 510);
+  return sector;
 }
 
 export const SIZES = { KIB, MIB };

@@ -143,11 +143,18 @@ export function buildMbrImage(dir: string, sizeMiB = 24, withEsp = true): TestIm
   return { path, sizeBytes: sizeMiB * MIB, label: 'dos', dataStart: 0, dataEnd: sizeMiB * MIB, sha256: sha256Of(path) };
 }
 
-export function toQcow2(raw: string): string {
-  const out = raw.replace(/\.raw$/, '') + '.qcow2';
-  run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, out]);
+/**
+ * `qemu-img convert` to qcow2; `options` (`-o`) name its layout: with `extended_l2=on` the
+ * image writer does not decode it as it streams, and converts it with qemu-img.
+ */
+export function toQcow2(raw: string, options?: string): string {
+  const out = raw.replace(/\.raw$/, '') + (options ? `.${options.replace(/\W+/g, '-')}` : '') + '.qcow2';
+  run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', ...(options ? ['-o', options] : []), raw, out]);
   return out;
 }
+
+/** Options that send a qcow2 the qemu-img way (the streaming decoder does not read subclusters). */
+export const CONVERTED_NOT_STREAMED = 'extended_l2=on';
 
 /** What `qemu-img convert` makes of a qcow2: the reference for the device's bytes. */
 export function qcow2ToRaw(qcow2: string): string {
