@@ -11,9 +11,8 @@
  * at, inside the device and within those bounds, is what the erase is for.
  */
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { BlockDeviceEraseError, type BlockDevice } from '../../src/hardware/index.js';
-import { alignedBuffer } from './aligned-buffer.js';
 
 /** Byte range on a device: [offset, offset + length). */
 export interface ByteRange {
@@ -83,15 +82,15 @@ function areasOf(headers: readonly GptHeader[], sectorSize: number): ByteRange[]
 
 /**
  * Reads the primary header and every backup candidate of `device` (read-only) and returns
- * the areas to zero. Block devices are read with O_DIRECT, so what is seen is the device and
- * not pages cached before another tool wrote to it.
+ * the areas to zero. Through the page cache: nothing has written behind it before a metadata
+ * erase, and after a hardware erase a stale cached header would only add areas to zero.
  */
 export async function findGptAreas(device: BlockDevice, sectorSize: number): Promise<GptAreas> {
   const totalSectors = Math.floor(device.sizeBytes / sectorSize);
   if (totalSectors < 3) return { ranges: [], ignored: [] };
-  const handle = await openForRead(device);
+  const handle = await open(device.path, constants.O_RDONLY);
   try {
-    const sector = device.type === 'file' ? Buffer.alloc(sectorSize) : await alignedBuffer(handle, sectorSize);
+    const sector = Buffer.alloc(sectorSize);
     const read = async (lba: number): Promise<HeaderVerdict> => {
       sector.fill(0);
       const { bytesRead } = await handle.read(sector, 0, sectorSize, lba * sectorSize).catch((error: unknown) => {
@@ -118,13 +117,4 @@ export async function findGptAreas(device: BlockDevice, sectorSize: number): Pro
   } finally {
     await handle.close();
   }
-}
-
-async function openForRead(device: BlockDevice): Promise<FileHandle> {
-  if (device.type === 'file') return open(device.path, constants.O_RDONLY);
-  return open(device.path, constants.O_RDONLY | constants.O_DIRECT).catch((error: unknown) => {
-    // A block device that refuses O_DIRECT: read through the page cache.
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return open(device.path, constants.O_RDONLY);
-    throw error;
-  });
 }

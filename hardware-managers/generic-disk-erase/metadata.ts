@@ -67,18 +67,25 @@ async function waitUntilUnused(ctx: StepContext, path: string, attempts = 20, in
 }
 
 export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice): Promise<void> {
-  // Partitions first, in reverse name order (sda2 before sda1), as IPA does.
-  const partitions = [...device.partitions].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
-  const targets = [...partitions, device];
   // Before anything is wiped: wipefs erases the signatures of the headers that say where
   // the entry arrays are.
-  const tables = await Promise.all(targets.map((target) => findGptAreas(target, sectorSizeOf(target))));
-  for (const [i, target] of targets.entries()) {
-    const { ranges, ignored } = tables[i]!;
+  const targets = [...device.partitions, device];
+  const tables = new Map(
+    await Promise.all(targets.map(async (target) => [target, await findGptAreas(target, sectorSizeOf(target))] as const)),
+  );
+  const erase = async (target: BlockDevice): Promise<void> => {
+    const { ranges, ignored } = tables.get(target)!;
     for (const reason of ignored) ctx.log.warn({ device: target.path }, `not following a damaged ${reason}`);
     await wipefs(ctx, target.path);
     await zeroRanges(target, [...fixedTableAreas(target.sizeBytes, sectorSizeOf(target)), ...ranges]);
-  }
+  };
+  // The partitions at once (IPA goes one after another, in reverse name order): each is its
+  // own region of the disk. Then the disk, as IPA, after its partitions.
+  // Every partition's work ends before a failure is reported.
+  const partitions = await Promise.allSettled(device.partitions.map(erase));
+  const failed = partitions.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  await erase(device);
   if (device.type === 'file') return;
   await rereadPartitionTable(ctx, device);
   await waitUntilUnused(ctx, device.path);
