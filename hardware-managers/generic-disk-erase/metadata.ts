@@ -1,7 +1,7 @@
 /**
  * IPA's `destroy_disk_metadata` (reference §8.3): wipefs on every partition and on the
  * disk, zero the sectors holding the MBR and the primary and backup GPT (sector-size
- * aware), `sgdisk -Z`, then wait until nothing holds the device open.
+ * aware), `sgdisk -Z`, then wait until nothing holds the device open (`fuser`).
  *
  * Where this differs from IPA: no `sgdisk -Z`. IPA runs it after wipefs and dd have already
  * erased the GPT headers, so it finds no table and re-zeroes the same sectors; what it adds
@@ -12,9 +12,10 @@
  * areas; the device's cache is flushed (fdatasync), not every disk of the machine, and the
  * kernel is asked to re-read the table (BLKRRPART) where sgdisk asked.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BlockDeviceEraseError, ExecError, hasCommand, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import { BlockDeviceEraseError, ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import { processesHolding } from './device-holders.js';
 import { findGptAreas, type ByteRange } from './gpt-areas.js';
 import { zeroRanges } from './zero-ranges.js';
 
@@ -52,18 +53,24 @@ function fixedTableAreas(sizeBytes: number, sectorSize: number): ByteRange[] {
   ];
 }
 
-async function waitUntilUnused(ctx: StepContext, path: string, attempts = 20, intervalMs = 1000): Promise<void> {
-  if (!(await hasCommand('fuser'))) {
-    ctx.log.warn({ device: path }, 'fuser (psmisc) is not installed: not waiting for holders to let go of the device');
-    return;
+/**
+ * IPA waits with `fuser` every second, up to 20 times, for whatever opened the device after
+ * its table changed (udev's probes) to let go. The same 20 s, looked at every 50 ms: a probe
+ * that takes 30 ms does not cost a second.
+ */
+async function waitUntilUnused(ctx: StepContext, path: string, budgetMs = 20_000, intervalMs = 50): Promise<void> {
+  const device = await realpath(path).catch(() => path);
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    const holders = await processesHolding(device);
+    if (holders.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new BlockDeviceEraseError(
+        `${path} is still in use ${budgetMs / 1000} s after its metadata was erased (held open by pid ${holders.join(', ')})`,
+      );
+    }
+    await sleep(intervalMs, undefined, { signal: ctx.signal });
   }
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    // fuser exits 1 when no process uses the file.
-    const { exitCode } = await ctx.exec('fuser', [path], { okExitCodes: [0, 1], quiet: true });
-    if (exitCode === 1) return;
-    if (attempt < attempts) await sleep(intervalMs, undefined, { signal: ctx.signal });
-  }
-  throw new BlockDeviceEraseError(`${path} is still in use after its metadata was erased (fuser reports holders)`);
 }
 
 export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice): Promise<void> {

@@ -3,8 +3,8 @@
 // sectors, as `sgdisk -Z` would, and afterwards blkid, wipefs and sgdisk find nothing. A
 // damaged header pointing outside the device is not followed. Real loop devices (and plain
 // files) with tables made by sgdisk; the content is read back from the backing file.
-import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eraseDevice } from '../../../hardware-managers/generic-disk-erase/device-eraser.js';
 import { gptSectors } from '../../../hardware-managers/generic-disk-erase/metadata.js';
@@ -223,6 +223,42 @@ describe('erase_devices_metadata on GPT disks', () => {
     expect(sgdiskFindsNoTable(disk.path)).toBe(true);
   });
 });
+
+describe('after erasing, as IPA with fuser', () => {
+  asRoot('waits until no other process holds the device open', async () => {
+    const disk = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const device = await listed(disk.path);
+    const holder = spawn('sh', ['-c', `exec 3<${disk.path}; sleep 0.5`], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    try {
+      // Until the shell has the device open.
+      for (let i = 0; i < 200; i++) {
+        const fds = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => readlinkOr(`/proc/${holder.pid}/fd/${fd}`));
+        if (fds.includes(disk.path)) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const started = performance.now();
+      const { report } = await eraseMetadata(device);
+      const waited = performance.now() - started;
+
+      expect(report.verify.passed).toBe(true);
+      // The holder lets go after 0.5 s; the erase itself takes tens of milliseconds.
+      expect(waited).toBeGreaterThan(300);
+      expect(holder.exitCode).not.toBeNull();
+    } finally {
+      holder.kill();
+      await exited;
+    }
+  });
+});
+
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
 
 describe('a damaged GPT header is not followed outside the device', () => {
   const forged = [
