@@ -8,15 +8,15 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-/** Pids with `devicePath` (already resolved: fd links name the real node) open, in any mode. */
-export async function processesHolding(devicePath: string, procRoot = '/proc'): Promise<number[]> {
+/** Pids with one of `devicePaths` (resolved: fd links name the real node) open, in any mode. */
+export async function processesHolding(devicePaths: ReadonlySet<string>, procRoot = '/proc'): Promise<number[]> {
   const pids = listOr(() => readdirSync(procRoot)).filter((name) => /^\d+$/.test(name));
   const holders: number[] = [];
   let slice = performance.now();
   for (const pid of pids) {
     const fdDir = join(procRoot, pid, 'fd');
     // A process can end (and its fds close) between any two reads: that reads as nothing.
-    if (listOr(() => readdirSync(fdDir)).some((fd) => linkOr(join(fdDir, fd)) === devicePath)) holders.push(Number(pid));
+    if (listOr(() => readdirSync(fdDir)).some((fd) => devicePaths.has(linkOr(join(fdDir, fd))))) holders.push(Number(pid));
     if (performance.now() - slice > 1) {
       await yieldToEventLoop();
       slice = performance.now();

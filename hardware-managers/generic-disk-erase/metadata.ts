@@ -58,15 +58,16 @@ function fixedTableAreas(sizeBytes: number, sectorSize: number): ByteRange[] {
  * its table changed (udev's probes) to let go. The same 20 s, looked at every 50 ms: a probe
  * that takes 30 ms does not cost a second.
  */
-async function waitUntilUnused(ctx: StepContext, path: string, budgetMs = 20_000, intervalMs = 50): Promise<void> {
-  const device = await realpath(path).catch(() => path);
+async function waitUntilUnused(ctx: StepContext, devices: BlockDevice[], budgetMs = 20_000, intervalMs = 50): Promise<void> {
+  const paths = new Set(await Promise.all(devices.map((d) => realpath(d.path).catch(() => d.path))));
   const deadline = Date.now() + budgetMs;
   for (;;) {
-    const holders = await processesHolding(device);
+    const holders = await processesHolding(paths);
     if (holders.length === 0) return;
     if (Date.now() >= deadline) {
       throw new BlockDeviceEraseError(
-        `${path} is still in use ${budgetMs / 1000} s after its metadata was erased (held open by pid ${holders.join(', ')})`,
+        `${devices[0]!.path}${devices.length > 1 ? ' or one of its partitions' : ''} is still in use ${budgetMs / 1000} s ` +
+          `after its metadata was erased (held open by pid ${holders.join(', ')})`,
       );
     }
     await sleep(intervalMs, undefined, { signal: ctx.signal });
@@ -94,21 +95,28 @@ export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice)
   if (failed) throw failed.reason;
   await erase(device);
   if (device.type === 'file') return;
-  await rereadPartitionTable(ctx, device);
-  await waitUntilUnused(ctx, device.path);
+  // What the writes set off (udev probing the disk and its partitions when a writer closes
+  // them) ends before the kernel is asked to drop the partitions, which it refuses while one
+  // is open: sgdisk sleeps a second for it. IPA's wait after each device, partitions included.
+  await waitUntilUnused(ctx, [device, ...device.partitions]);
+  if (await rereadPartitionTable(ctx, device)) await waitUntilUnused(ctx, [device]);
 }
 
 /**
  * BLKRRPART, as sgdisk asks after writing, so that the kernel drops the partitions of the
- * table just erased. Best effort: a device the kernel does not scan for partitions (a loop
- * device without partscan) is left to dropKernelPartitions.
+ * table just erased; true when it did. Best effort: a device the kernel does not scan for
+ * partitions (a loop device without partscan) is left to dropKernelPartitions.
  */
-async function rereadPartitionTable(ctx: StepContext, device: BlockDevice): Promise<void> {
+async function rereadPartitionTable(ctx: StepContext, device: BlockDevice): Promise<boolean> {
   const partscan = await readFile(`/sys/class/block/${device.name}/partscan`, 'utf8').catch(() => undefined);
-  if (partscan?.trim() === '0') return;
-  await ctx.exec('blockdev', ['--rereadpt', device.path], { quiet: true }).catch((error: unknown) => {
-    ctx.log.warn({ device: device.path, err: error }, 'the kernel did not re-read the erased partition table (BLKRRPART)');
-  });
+  if (partscan?.trim() === '0') return false;
+  return ctx.exec('blockdev', ['--rereadpt', device.path], { quiet: true }).then(
+    () => true,
+    (error: unknown) => {
+      ctx.log.warn({ device: device.path, err: error }, 'the kernel did not re-read the erased partition table (BLKRRPART)');
+      return false;
+    },
+  );
 }
 
 /** Partitions the kernel still lists for a disk (sysfs), by kernel name; undefined when sysfs cannot tell. */

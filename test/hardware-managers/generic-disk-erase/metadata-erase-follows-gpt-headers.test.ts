@@ -225,31 +225,35 @@ describe('erase_devices_metadata on GPT disks', () => {
 });
 
 describe('after erasing, as IPA with fuser', () => {
-  asRoot('waits until no other process holds the device open', async () => {
-    const disk = scratch.create({ sizeMiB: 8, randomMiB: 8 });
-    const device = await listed(disk.path);
-    const holder = spawn('sh', ['-c', `exec 3<${disk.path}; sleep 0.5`], { stdio: 'ignore' });
-    const exited = new Promise((resolve) => holder.on('exit', resolve));
-    try {
-      // Until the shell has the device open.
-      for (let i = 0; i < 200; i++) {
-        const fds = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => readlinkOr(`/proc/${holder.pid}/fd/${fd}`));
-        if (fds.includes(disk.path)) break;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      const started = performance.now();
-      const { report } = await eraseMetadata(device);
-      const waited = performance.now() - started;
+  for (const held of ['the disk', 'one of its partitions'] as const) {
+    asRoot(`waits until no other process holds ${held} open`, async () => {
+      const disk = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+      partition(disk, ['-n1:0:+4M']);
+      const device = await listed(disk.path);
+      const heldPath = held === 'the disk' ? disk.path : `${disk.path}p1`;
+      const holder = spawn('sh', ['-c', `exec 3<${heldPath}; sleep 0.5`], { stdio: 'ignore' });
+      const exited = new Promise((resolve) => holder.on('exit', resolve));
+      try {
+        // Until the shell has the device open.
+        for (let i = 0; i < 200; i++) {
+          const fds = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => readlinkOr(`/proc/${holder.pid}/fd/${fd}`));
+          if (fds.includes(heldPath)) break;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        const started = performance.now();
+        const { report } = await eraseMetadata(device);
+        const waited = performance.now() - started;
 
-      expect(report.verify.passed).toBe(true);
-      // The holder lets go after 0.5 s; the erase itself takes tens of milliseconds.
-      expect(waited).toBeGreaterThan(300);
-      expect(holder.exitCode).not.toBeNull();
-    } finally {
-      holder.kill();
-      await exited;
-    }
-  });
+        expect(report.verify.passed).toBe(true);
+        // The holder lets go after 0.5 s; the erase itself takes tens of milliseconds.
+        expect(waited).toBeGreaterThan(300);
+        expect(holder.exitCode).not.toBeNull();
+      } finally {
+        holder.kill();
+        await exited;
+      }
+    });
+  }
 });
 
 function readlinkOr(path: string): string {
