@@ -177,6 +177,30 @@ function partitionedTemplate(device) {
   };
 }
 
+/** A standalone agent with only the erase manager, allowed to write `devices`. */
+async function startAgent(devices) {
+  const { child } = await timeToFirstAnswer(
+    process.execPath,
+    [
+      agentBin,
+      'agent',
+      '--standalone',
+      '--listen',
+      `127.0.0.1:${PORT}`,
+      '--log-level',
+      'warn',
+      '--cmdline',
+      '/dev/null',
+      '--no-shipped-managers',
+      '--hardware-manager-path',
+      `${root}dist/hardware-managers/generic-disk-erase`,
+      ...devices.flatMap((d) => ['--allow-device', d]),
+    ],
+    `http://127.0.0.1:${PORT}/v1/status`,
+  );
+  return child;
+}
+
 /** What a conductor asks before it runs any clean step. */
 async function getCleanSteps() {
   const posted = await fetch(`http://127.0.0.1:${PORT}/v1/commands/?wait=true`, {
@@ -195,31 +219,12 @@ try {
   const devices = [0, 1, 2, 3].map((i) => makeLoop(i, PARALLEL_MIB));
   const metaDisk = makeLoop('gpt', METADATA_MIB);
   const others = devices.slice(1);
-  const { child } = await timeToFirstAnswer(
-    process.execPath,
-    [
-      agentBin,
-      'agent',
-      '--standalone',
-      '--listen',
-      `127.0.0.1:${PORT}`,
-      '--log-level',
-      'warn',
-      '--cmdline',
-      '/dev/null',
-      '--no-shipped-managers',
-      '--hardware-manager-path',
-      `${root}dist/hardware-managers/generic-disk-erase`,
-      ...[first, ...devices, metaDisk].flatMap((d) => ['--allow-device', d]),
-    ],
-    `http://127.0.0.1:${PORT}/v1/status`,
-  );
-  agent = child;
+  agent = await startAgent([first, ...devices]);
   const zeroOnly = { agent_erase_devices_iterations: 0, agent_erase_devices_zeroize: true };
   const ipaDefault = { agent_erase_devices_iterations: 1, agent_erase_devices_zeroize: true };
   await getCleanSteps();
 
-  const skipAllBut = (keep) => [first, ...devices, metaDisk].filter((d) => !keep.includes(d));
+  const skipAllBut = (keep) => [first, ...devices].filter((d) => !keep.includes(d));
   if (ONLY !== 'metadata') {
     // Warm the backing files once so every run below overwrites allocated blocks.
     const ddArgs = (device, mib) => ['if=/dev/zero', `of=${device}`, 'bs=4M', `count=${mib / 4}`, 'oflag=direct', 'status=none'];
@@ -312,6 +317,11 @@ try {
     );
   }
   if (ONLY !== 'full') {
+    // An agent that may touch only this device, as on a node whose other disks are not
+    // there: the full-erase devices would otherwise be listed and probed on every step.
+    await stop(agent);
+    agent = await startAgent([metaDisk]);
+    await getCleanSteps();
     const restore = partitionedTemplate(metaDisk);
     const ours = [],
       oursErase = [],
@@ -326,7 +336,7 @@ try {
       };
       if (i % 2 === 0) runIpa();
       restore();
-      const step = await eraseOverHttp([metaDisk], skipAllBut([metaDisk]), {}, 'erase_devices_metadata');
+      const step = await eraseOverHttp([metaDisk], [], {}, 'erase_devices_metadata');
       ours.push(step.ms);
       oursErase.push(step.eraseSeconds * 1000);
       if (i % 2 === 1) runIpa();
