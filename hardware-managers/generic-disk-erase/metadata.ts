@@ -85,7 +85,10 @@ export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice)
     const { ranges, ignored } = tables.get(target)!;
     for (const reason of ignored) ctx.log.warn({ device: target.path }, `not following a damaged ${reason}`);
     await wipefs(ctx, target.path);
-    await zeroRanges(target, [...fixedTableAreas(target.sizeBytes, sectorSizeOf(target)), ...ranges]);
+    // One cache flush, the disk's, after every write to it and its partitions has completed.
+    await zeroRanges(target, [...fixedTableAreas(target.sizeBytes, sectorSizeOf(target)), ...ranges], {
+      flush: target === device,
+    });
   };
   // The partitions at once (IPA goes one after another, in reverse name order): each is its
   // own region of the disk. Then the disk, as IPA, after its partitions.

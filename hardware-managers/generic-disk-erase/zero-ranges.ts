@@ -28,17 +28,30 @@ function normalizeRanges(ranges: readonly ByteRange[], sizeBytes: number): ByteR
   return merged.map(({ start, end }) => ({ offset: start, length: end - start }));
 }
 
-export async function zeroRanges(device: BlockDevice, ranges: readonly ByteRange[]): Promise<void> {
+export interface ZeroRangesOptions {
+  /**
+   * Flush the device's write cache afterwards (default). A flush reaches the whole disk: a
+   * partition's O_DIRECT writes, done, are flushed by the one made after the disk's own.
+   * Writes that went through the page cache (a device refusing O_DIRECT) are always synced.
+   */
+  flush?: boolean;
+}
+
+export async function zeroRanges(
+  device: BlockDevice,
+  ranges: readonly ByteRange[],
+  options: ZeroRangesOptions = {},
+): Promise<void> {
   const normalized = normalizeRanges(ranges, device.sizeBytes);
   if (normalized.length === 0) return;
-  const handle = await openForWrite(device);
+  const { handle, direct } = await openForWrite(device);
   try {
     const largest = Math.max(...normalized.map((r) => r.length));
     const bytes = Math.min(largest, PIECE_BYTES);
-    const zeros = device.type === 'file' ? Buffer.alloc(bytes) : await alignedBuffer(handle, bytes);
+    const zeros = direct ? await alignedBuffer(handle, bytes) : Buffer.alloc(bytes);
     await Promise.all(normalized.map((range) => writeRange(handle, zeros, range, device.path)));
-    // One flush: the zeros must survive the power-off that often follows a clean.
-    await handle.datasync();
+    // The zeros must survive the power-off that often follows a clean.
+    if ((options.flush ?? true) || !direct) await handle.datasync();
   } finally {
     await handle.close();
   }
@@ -59,12 +72,14 @@ async function writeRange(handle: FileHandle, zeros: Buffer, range: ByteRange, p
   }
 }
 
-async function openForWrite(device: BlockDevice): Promise<FileHandle> {
+async function openForWrite(device: BlockDevice): Promise<{ handle: FileHandle; direct: boolean }> {
   // Without O_CREAT or O_TRUNC: a path that vanished is an error, never a new file. Read and
   // write: the aligned buffer is found with a probing read.
-  if (device.type === 'file') return open(device.path, constants.O_WRONLY);
-  return open(device.path, constants.O_RDWR | constants.O_DIRECT).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return open(device.path, constants.O_RDWR);
-    throw error;
-  });
+  if (device.type === 'file') return { handle: await open(device.path, constants.O_WRONLY), direct: false };
+  try {
+    return { handle: await open(device.path, constants.O_RDWR | constants.O_DIRECT), direct: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    return { handle: await open(device.path, constants.O_RDWR), direct: false };
+  }
 }
