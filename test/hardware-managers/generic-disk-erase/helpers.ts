@@ -3,7 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { eraseDevice } from '../../../hardware-managers/generic-disk-erase/device-eraser.js';
+import { ProgressBoard } from '../../../hardware-managers/generic-disk-erase/progress.js';
 import type { RunningAgent } from '../../../src/agent/agent.js';
+import { listBlockDevices, type BlockDevice } from '../../../src/hardware/index.js';
+import { createFakeStepContext } from '../../../src/testing/index.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
 import { dropPartitionEntries, type ScratchDevice, type ScratchDevices } from '../../helpers/loop-devices.js';
 
@@ -95,4 +99,25 @@ export async function runStep(
     if (body.command_status === 'RUNNING' && body.command_progress) runningSnapshots.push(body.command_progress);
   });
   return { final, runningSnapshots };
+}
+
+/** A loop device as the erase steps see it (lsblk and sysfs). */
+export async function listed(path: string): Promise<BlockDevice> {
+  const { ctx } = createFakeStepContext({ exec: 'real' });
+  const [device] = await listBlockDevices(ctx.exec, { devices: [path] });
+  if (!device) throw new Error(`lsblk does not list ${path}`);
+  return device;
+}
+
+/** The metadata erase of one device as a step runs it (erase, kernel partitions, verify), with real tools. */
+export async function eraseMetadata(device: BlockDevice) {
+  const fake = createFakeStepContext({ exec: 'real' });
+  const board = new ProgressBoard(
+    fake.ctx.progress,
+    'erase_devices_metadata',
+    [{ path: device.path, sizeBytes: device.sizeBytes }],
+    [],
+  );
+  const report = await eraseDevice(fake.ctx, device, { method: { kind: 'metadata' }, notUsed: [] }, board);
+  return { report, fake };
 }

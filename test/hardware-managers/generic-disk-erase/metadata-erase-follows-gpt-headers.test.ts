@@ -3,16 +3,13 @@
 // sectors, as `sgdisk -Z` would, and afterwards blkid, wipefs and sgdisk find nothing. A
 // damaged header pointing outside the device is not followed. Real loop devices (and plain
 // files) with tables made by sgdisk; the content is read back from the backing file.
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eraseDevice } from '../../../hardware-managers/generic-disk-erase/device-eraser.js';
 import { gptSectors } from '../../../hardware-managers/generic-disk-erase/metadata.js';
-import { ProgressBoard } from '../../../hardware-managers/generic-disk-erase/progress.js';
-import { describeFileDevice, listBlockDevices, type BlockDevice } from '../../../src/hardware/index.js';
-import { createFakeStepContext } from '../../../src/testing/index.js';
+import { describeFileDevice, type BlockDevice } from '../../../src/hardware/index.js';
 import { dropPartitionEntries, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
-import { dropPartitions, partition, probe } from './helpers.js';
+import { dropPartitions, eraseMetadata, listed, partition, probe } from './helpers.js';
 
 const MIB = 1024 * 1024;
 const scratch = new ScratchDevices();
@@ -86,24 +83,6 @@ function expectTablesZeroed(file: string, tables: Table[], sectorSize: number): 
     const entries = readBytes(file, table.entriesLba * sectorSize, table.entriesBytes);
     expect(isZero(entries), `entries at LBA ${table.entriesLba}`).toBe(true);
   }
-}
-
-async function listed(path: string): Promise<BlockDevice> {
-  const { ctx } = createFakeStepContext({ exec: 'real' });
-  const [device] = await listBlockDevices(ctx.exec, { devices: [path] });
-  return device!;
-}
-
-async function eraseMetadata(device: BlockDevice) {
-  const fake = createFakeStepContext({ exec: 'real' });
-  const board = new ProgressBoard(
-    fake.ctx.progress,
-    'erase_devices_metadata',
-    [{ path: device.path, sizeBytes: device.sizeBytes }],
-    [],
-  );
-  const report = await eraseDevice(fake.ctx, device, { method: { kind: 'metadata' }, notUsed: [] }, board);
-  return { report, fake };
 }
 
 function sgdiskFindsNoTable(path: string): boolean {
@@ -223,46 +202,6 @@ describe('erase_devices_metadata on GPT disks', () => {
     expect(sgdiskFindsNoTable(disk.path)).toBe(true);
   });
 });
-
-describe('after erasing, as IPA with fuser', () => {
-  for (const held of ['the disk', 'one of its partitions'] as const) {
-    asRoot(`waits until no other process holds ${held} open`, async () => {
-      const disk = scratch.create({ sizeMiB: 8, randomMiB: 8 });
-      partition(disk, ['-n1:0:+4M']);
-      const device = await listed(disk.path);
-      const heldPath = held === 'the disk' ? disk.path : `${disk.path}p1`;
-      const holder = spawn('sh', ['-c', `exec 3<${heldPath}; sleep 0.5`], { stdio: 'ignore' });
-      const exited = new Promise((resolve) => holder.on('exit', resolve));
-      try {
-        // Until the shell has the device open.
-        for (let i = 0; i < 200; i++) {
-          const fds = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => readlinkOr(`/proc/${holder.pid}/fd/${fd}`));
-          if (fds.includes(heldPath)) break;
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-        const started = performance.now();
-        const { report } = await eraseMetadata(device);
-        const waited = performance.now() - started;
-
-        expect(report.verify.passed).toBe(true);
-        // The holder lets go after 0.5 s; the erase itself takes tens of milliseconds.
-        expect(waited).toBeGreaterThan(300);
-        expect(holder.exitCode).not.toBeNull();
-      } finally {
-        holder.kill();
-        await exited;
-      }
-    });
-  }
-});
-
-function readlinkOr(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
-}
 
 describe('a damaged GPT header is not followed outside the device', () => {
   const forged = [
