@@ -23,8 +23,8 @@ afterEach(() => {
   scratch.cleanup();
 });
 
-const asRoot = it.runIf(process.getuid?.() === 0 && require_('losetup'));
-function require_(tool: string): boolean {
+const asRoot = it.runIf(process.getuid?.() === 0 && hasTool('losetup'));
+function hasTool(tool: string): boolean {
   try {
     execFileSync(tool, ['--version'], { stdio: 'ignore' });
     return true;
