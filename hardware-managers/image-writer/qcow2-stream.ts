@@ -21,7 +21,7 @@ import { RecentBytes } from './recent-bytes.js';
 export interface GuestSink {
   /** Guest bytes at `guest`; `bytes` is valid only until the call (or its promise) returns. */
   data(guest: number, bytes: Uint8Array): void | Promise<void>;
-  /** A deflated cluster (zlib, raw deflate) for the guest cluster at `guest`; the sink owns `deflated`. */
+  /** A deflated cluster (zlib, raw deflate) for the guest cluster at `guest`; `deflated` is valid only until the call (or its promise) returns. */
   compressed(guest: number, deflated: Buffer): void | Promise<void>;
   /** Guest bytes that read as zeros. */
   zero(guest: number, length: number): void | Promise<void>;
@@ -65,6 +65,8 @@ export class Qcow2StreamDecoder {
   #position = 0;
   /** L1 and L2 tables not yet read: while any is, unclaimed bytes are held. */
   #tablesToCome = 0;
+  /** Buffers of completed deflated clusters, for the next (16,000 per GiB of garbage otherwise). */
+  readonly #spare: Buffer[] = [];
 
   constructor(header: Qcow2Header, head: Uint8Array, sink: GuestSink, options: Qcow2StreamOptions = {}) {
     this.#header = header;
@@ -143,7 +145,7 @@ export class Qcow2StreamDecoder {
       await this.#sink.data(claim.at + position - claim.start, piece);
       return;
     }
-    claim.buffer ??= Buffer.alloc(claim.end - claim.start);
+    claim.buffer ??= this.#bufferFor(claim);
     claim.buffer.set(piece, position - claim.start);
   }
 
@@ -188,6 +190,7 @@ export class Qcow2StreamDecoder {
       }
       case 'compressed':
         await this.#sink.compressed(claim.at, bytes);
+        if (claim.buffer?.buffer.byteLength === 2 * this.#header.clusterSize) this.#spare.push(Buffer.from(claim.buffer.buffer));
         return;
       case 'data':
         return;
@@ -213,6 +216,13 @@ export class Qcow2StreamDecoder {
     }
     if (claim.end <= this.#position) await this.#complete(claim);
     else this.#active.push(claim);
+  }
+
+  #bufferFor(claim: Claim): Buffer {
+    const length = claim.end - claim.start;
+    // A deflated cluster takes at most twice the cluster size (its sector count field's range).
+    if (claim.kind !== 'compressed' || length > 2 * this.#header.clusterSize) return Buffer.alloc(length);
+    return (this.#spare.pop() ?? Buffer.allocUnsafeSlow(2 * this.#header.clusterSize)).subarray(0, length);
   }
 
   #claim(claim: Claim): void {

@@ -54,6 +54,7 @@ describe.skipIf(!canUseLoopDevices())('write_image decodes a qcow2 onto the disk
     ['64 KiB clusters, compat 0.10', 'cluster_size=65536,compat=0.10', false],
     ['2 MiB clusters', 'cluster_size=2097152', false],
     ['compressed, 64 KiB clusters', 'cluster_size=65536', true],
+    ['compressed, 512-byte clusters', 'cluster_size=512', true],
     ['metadata preallocated', 'preallocation=metadata', false],
   ] as const)(
     '%s: the device reads as qemu-img reads the image',
