@@ -164,6 +164,8 @@ function ipaDestroyDiskMetadata(device) {
  * kernel's partition entries are re-added (loop devices here do not scan partitions).
  */
 function partitionedTemplate(device) {
+  // A loop device's partition entries outlive a detach: a previous user's may still be there.
+  spawnSync('partx', ['--delete', device], { stdio: 'ignore' });
   run('sgdisk', ['-n1:0:+16M', '-n2:0:+16M', device]);
   run('partx', ['-a', device]);
   run('mkfs.ext4', ['-q', '-F', `${device}p1`]);
@@ -353,6 +355,9 @@ try {
   }
 } finally {
   if (agent) await stop(agent);
-  for (const loop of loops) spawnSync('losetup', ['--detach', loop]);
+  for (const loop of loops) {
+    spawnSync('partx', ['--delete', loop], { stdio: 'ignore' });
+    spawnSync('losetup', ['--detach', loop]);
+  }
   rmSync(dir, { recursive: true, force: true });
 }
