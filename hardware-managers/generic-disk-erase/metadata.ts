@@ -111,7 +111,11 @@ export async function destroyDiskMetadata(ctx: StepContext, device: BlockDevice)
  * partitions (a loop device without partscan) is left to dropKernelPartitions.
  */
 async function rereadPartitionTable(ctx: StepContext, device: BlockDevice): Promise<boolean> {
-  const partscan = await readFile(`/sys/class/block/${device.name}/partscan`, 'utf8').catch(() => undefined);
+  // `partscan` for any disk on recent kernels; older ones have it for loop devices only.
+  const sysDir = `/sys/class/block/${device.name}`;
+  const partscan = await readFile(`${sysDir}/partscan`, 'utf8').catch(() =>
+    readFile(`${sysDir}/loop/partscan`, 'utf8').catch(() => undefined),
+  );
   if (partscan?.trim() === '0') return false;
   return ctx.exec('blockdev', ['--rereadpt', device.path], { quiet: true }).then(
     () => true,
