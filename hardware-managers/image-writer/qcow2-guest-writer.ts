@@ -14,14 +14,10 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import { BlockWriter, type Exec } from '../../src/hardware/index.js';
-import { InflateError, InflateWorkers } from './qcow2-inflate.js';
+import { type InflateBatch, InflateError, InflateWorkers } from './qcow2-inflate.js';
 import { type GuestSink, Qcow2StreamAbandoned } from './qcow2-stream.js';
 const BLOCK = 4096;
 const ZEROOUT_MIN_BYTES = 8 * 1024 * 1024;
-/** Clusters go to a worker in batches of about this many inflated bytes (one 2 MiB cluster, 32 of 64 KiB). */
-const INFLATE_BATCH_BYTES = 2 * 1024 * 1024;
-/** Inflated bytes in flight at most (8 batches). */
-const INFLATE_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 /** Incomplete 4 KiB blocks held at most (a 512 B-cluster image in a scattered order). */
 const MAX_PARTIAL_BLOCKS = 4096;
 const ZEROS = Buffer.alloc(1024 * 1024);
@@ -35,7 +31,7 @@ export interface GuestWriterOptions {
 }
 
 interface Inflating {
-  guests: number[];
+  batch: InflateBatch;
   result: Promise<Buffer>;
   settled: boolean;
 }
@@ -44,10 +40,10 @@ export class Qcow2GuestWriter implements GuestSink {
   readonly #path: string;
   readonly #options: GuestWriterOptions;
   readonly #writer: BlockWriter;
+  /** Batches sent to a worker, oldest first: written in this order. */
   readonly #inflating: Inflating[] = [];
-  #inflatingBytes = 0;
-  /** Deflated clusters not yet sent to a worker, copied into one buffer (cluster i ends at ends[i]). */
-  #batch = emptyBatch();
+  /** Deflated clusters not yet sent to a worker. */
+  #batch: InflateBatch | undefined;
   #workers: InflateWorkers | undefined;
   /** Small zero ranges [start, end) not yet written, by start; they go out in guest order. */
   #zeros: [number, number][] = [];
@@ -74,17 +70,16 @@ export class Qcow2GuestWriter implements GuestSink {
   }
 
   async compressed(guest: number, deflated: Buffer): Promise<void> {
-    if (this.#batch.used + deflated.length > this.#batch.input.length) this.#sendBatch();
-    const batch = this.#batch;
-    if (batch.input.length < deflated.length) batch.input = new Uint8Array(deflated.length);
-    batch.input.set(deflated, batch.used);
-    batch.used += deflated.length;
-    batch.ends.push(batch.used);
-    batch.guests.push(guest);
-    if (batch.guests.length * this.#options.clusterSize >= INFLATE_BATCH_BYTES) this.#sendBatch();
-    while (this.#inflating.length > 0 && (this.#inflating[0]!.settled || this.#inflatingBytes > INFLATE_IN_FLIGHT_BYTES)) {
-      await this.#writeOldestInflated();
+    if (this.#batch && !this.#batch.fits(deflated.length)) this.#sendBatch();
+    const workers = (this.#workers ??= new InflateWorkers(this.#options.clusterSize));
+    while (!this.#batch) {
+      this.#batch = workers.open();
+      // Every slot in flight: the oldest batch is written, which frees its slot.
+      if (!this.#batch) await this.#writeOldestInflated();
     }
+    this.#batch.add(guest, deflated);
+    if (this.#batch.full) this.#sendBatch();
+    while (this.#inflating[0]?.settled) await this.#writeOldestInflated();
   }
 
   zero(guest: number, length: number): void {
@@ -117,9 +112,9 @@ export class Qcow2GuestWriter implements GuestSink {
   /** The download starts over: drop what is queued (the device is written again from the start). */
   async reset(): Promise<void> {
     await Promise.allSettled(this.#inflating.map((entry) => entry.result));
-    this.#inflating.length = 0;
-    this.#inflatingBytes = 0;
-    this.#batch = emptyBatch();
+    for (const { batch } of this.#inflating.splice(0)) this.#workers?.release(batch);
+    if (this.#batch) this.#workers?.release(this.#batch);
+    this.#batch = undefined;
     this.#zeros = [];
     this.#partial.clear();
     await this.#zeroouts;
@@ -135,17 +130,15 @@ export class Qcow2GuestWriter implements GuestSink {
   }
 
   #sendBatch(): void {
-    const { guests, input, ends } = this.#batch;
-    if (guests.length === 0) return;
-    this.#batch = emptyBatch();
-    this.#workers ??= new InflateWorkers(this.#options.clusterSize);
-    const entry: Inflating = { guests, result: this.#workers.inflate(input.buffer as ArrayBuffer, ends), settled: false };
+    const batch = this.#batch;
+    if (!batch || !this.#workers) return;
+    this.#batch = undefined;
+    const entry: Inflating = { batch, result: this.#workers.inflate(batch), settled: false };
     entry.result.then(
       () => (entry.settled = true),
       () => (entry.settled = true),
     );
     this.#inflating.push(entry);
-    this.#inflatingBytes += guests.length * this.#options.clusterSize;
   }
 
   async #drainInflating(): Promise<void> {
@@ -154,9 +147,9 @@ export class Qcow2GuestWriter implements GuestSink {
   }
 
   async #writeOldestInflated(): Promise<void> {
-    const { guests, result } = this.#inflating.shift()!;
+    const { batch, result } = this.#inflating.shift()!;
+    const { guests } = batch;
     const { clusterSize, virtualSize } = this.#options;
-    this.#inflatingBytes -= guests.length * clusterSize;
     let clusters: Buffer;
     try {
       clusters = await result;
@@ -172,6 +165,8 @@ export class Qcow2GuestWriter implements GuestSink {
       const at = index * clusterSize;
       await this.#place(guest, clusters.subarray(at, at + Math.min(clusterSize, virtualSize - guest)));
     }
+    // Copied into the writer's buffers: the slot may take the next batch.
+    this.#workers!.release(batch);
   }
 
   /** Guest bytes onto the device at their own offset, small zero ranges before them first. */
@@ -269,9 +264,4 @@ export class Qcow2GuestWriter implements GuestSink {
       await handle.close();
     }
   }
-}
-
-/** Room for a batch's deflated clusters: they are mostly smaller than the clusters they inflate to. */
-function emptyBatch(): { guests: number[]; ends: number[]; input: Uint8Array; used: number } {
-  return { guests: [], ends: [], input: new Uint8Array(INFLATE_BATCH_BYTES), used: 0 };
 }

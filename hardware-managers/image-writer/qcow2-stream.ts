@@ -49,6 +49,7 @@ export interface Qcow2StreamOptions {
 
 const DEFAULT_HOLD_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_PENDING = 256 * 1024;
+const SECTOR = 512;
 /** Data handed on from the held bytes in pieces of at most this. */
 const REPLAY_PIECE = 1024 * 1024;
 
@@ -103,16 +104,9 @@ export class Qcow2StreamDecoder {
       while (this.#pending.length > 0 && this.#pending[0]!.start <= this.#position) this.#active.push(popMin(this.#pending));
       let next = this.#position + chunk.length - offset;
       if (this.#pending.length > 0) next = Math.min(next, this.#pending[0]!.start);
-      let byData = false;
-      for (const claim of this.#active) {
-        next = Math.min(next, claim.end);
-        if (claim.kind === 'data') byData = true;
-      }
+      for (const claim of this.#active) next = Math.min(next, claim.end);
       const piece = chunk.subarray(offset, offset + next - this.#position);
-      if (this.#tablesToCome > 0) {
-        if (byData) this.#held.skip(piece.length);
-        else this.#held.append(piece);
-      }
+      if (this.#tablesToCome > 0) this.#hold(piece);
       for (const claim of this.#active) await this.#feed(claim, piece, this.#position);
       this.#position = next;
       offset += piece.length;
@@ -138,6 +132,30 @@ export class Qcow2StreamDecoder {
       }
       await this.#completeActive(true);
     }
+  }
+
+  /**
+   * Keeps the bytes a table still to come may map. Not those a data mapping took, nor the
+   * inside of a deflated cluster: qemu packs deflated clusters byte by byte, so only the
+   * sectors at either end of one may also hold the start or end of another.
+   */
+  #hold(piece: Uint8Array): void {
+    const start = this.#position;
+    let skipFrom = Infinity;
+    let skipTo = -Infinity;
+    for (const claim of this.#active) {
+      if (claim.kind === 'data') [skipFrom, skipTo] = [start, start + piece.length];
+      else if (claim.kind === 'compressed') {
+        const insideFrom = (Math.floor(claim.start / SECTOR) + 1) * SECTOR;
+        const insideTo = Math.floor((claim.end - 1) / SECTOR) * SECTOR;
+        if (insideFrom < insideTo) [skipFrom, skipTo] = [Math.min(skipFrom, insideFrom), Math.max(skipTo, insideTo)];
+      }
+    }
+    const from = Math.min(Math.max(skipFrom, start), start + piece.length) - start;
+    const to = Math.max(Math.min(skipTo, start + piece.length), start + from) - start;
+    this.#held.append(piece.subarray(0, from));
+    this.#held.skip(to - from);
+    this.#held.append(piece.subarray(to));
   }
 
   async #feed(claim: Claim, piece: Uint8Array, position: number): Promise<void> {

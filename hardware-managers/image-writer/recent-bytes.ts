@@ -27,6 +27,7 @@ export class RecentBytes {
 
   /** The next bytes of the stream. */
   append(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
     const capacity = this.#ring.length;
     let data = chunk;
     if (data.length > capacity) {
@@ -42,6 +43,7 @@ export class RecentBytes {
 
   /** The next `bytes` of the stream are not kept: reads of them fail. */
   skip(bytes: number): void {
+    if (bytes === 0) return;
     const last = this.#skipped.at(-1);
     if (last && last[1] === this.#end) last[1] += bytes;
     else this.#skipped.push([this.#end, this.#end + bytes]);
