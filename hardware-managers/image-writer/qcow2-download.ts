@@ -79,6 +79,7 @@ export async function downloadDecodingQcow2(
   } finally {
     await sink.close();
     await writer.close();
+    decoder.release();
   }
 }
 

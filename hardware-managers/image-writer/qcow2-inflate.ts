@@ -48,6 +48,15 @@ parentPort.on('message', (m) => {
 /** Clusters go to a worker in batches of about this many inflated bytes (16 of 64 KiB, one of 2 MiB). */
 const BATCH_BYTES = 1024 * 1024;
 
+/** Slot memory of finished writes, for the next (as block-writer.ts keeps its buffers). */
+const idleMemory: SharedArrayBuffer[] = [];
+const MAX_IDLE = 16;
+
+function sharedMemory(bytes: number): SharedArrayBuffer {
+  const index = idleMemory.findIndex((memory) => memory.byteLength === bytes);
+  return index >= 0 ? idleMemory.splice(index, 1)[0]! : new SharedArrayBuffer(bytes);
+}
+
 /** A cluster of the batch did not inflate to a whole cluster (qemu would fail the read too). */
 export class InflateError extends Error {
   constructor(
@@ -119,8 +128,8 @@ export class InflateWorkers {
     this.#clusters = Math.max(1, Math.floor(BATCH_BYTES / clusterSize));
     for (let index = 0; index < workers + 2; index++) {
       // A deflated cluster takes at most twice the cluster size (its sector count field's range).
-      const input = new SharedArrayBuffer(Math.max(BATCH_BYTES, 2 * clusterSize));
-      this.#free.push({ index, input, output: new SharedArrayBuffer(this.#clusters * clusterSize), known: new Set() });
+      const input = sharedMemory(Math.max(BATCH_BYTES, 2 * clusterSize));
+      this.#free.push({ index, input, output: sharedMemory(this.#clusters * clusterSize), known: new Set() });
     }
   }
 
@@ -153,6 +162,9 @@ export class InflateWorkers {
   /** Ends the workers: started per write (kept, they kept the agent from exiting on SIGTERM). */
   async close(): Promise<void> {
     await Promise.all(this.#workers.splice(0).map((worker) => worker.terminate()));
+    // No worker holds them any more: the next write's slots.
+    for (const slot of this.#free.splice(0)) idleMemory.push(slot.input, slot.output);
+    idleMemory.splice(0, Math.max(0, idleMemory.length - MAX_IDLE));
   }
 
   #worker(index: number): Worker {

@@ -50,6 +50,7 @@ export interface Qcow2StreamOptions {
 const DEFAULT_HOLD_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_PENDING = 256 * 1024;
 const SECTOR = 512;
+const idleHeld: RecentBytes[] = [];
 /** Data handed on from the held bytes in pieces of at most this. */
 const REPLAY_PIECE = 1024 * 1024;
 
@@ -73,9 +74,20 @@ export class Qcow2StreamDecoder {
     this.#header = header;
     this.#head = Buffer.from(head);
     this.#sink = sink;
-    this.#held = new RecentBytes(options.holdBytes ?? DEFAULT_HOLD_BYTES);
+    const holdBytes = options.holdBytes ?? DEFAULT_HOLD_BYTES;
+    const idle = idleHeld.findIndex((held) => held.capacity === holdBytes);
+    this.#held = idle >= 0 ? idleHeld.splice(idle, 1)[0]! : new RecentBytes(holdBytes);
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.reset();
+  }
+
+  /**
+   * The decoding is over: its held bytes' memory goes to the next decoder. A compressed
+   * image touches it all, and left for the collector it stayed in RSS write after write.
+   */
+  release(): void {
+    this.#held.reset();
+    if (idleHeld.length < 2) idleHeld.push(this.#held);
   }
 
   /** File bytes decoded so far. */
