@@ -18,7 +18,7 @@
 //   BENCH_IMAGE_RUNS  runs per throughput figure, median reported (default 3)
 //   BENCH_IMAGE_ONLY  `raw` or `qcow2`: only those rows (default both)
 //   BENCH_IMAGE_PORT  the agent's port (default 19190; another image bench may hold it)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -231,6 +231,8 @@ try {
   // otherwise dd's O_DIRECT writes land in the host's page cache and whoever flushes next
   // (our writer's final fdatasync) pays for both.
   loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', disk], { encoding: 'utf8' }).trim();
+  // A reused loop device can carry a previous user's partition entries (they outlive a detach).
+  spawnSync('partx', ['--delete', loop], { stdio: 'ignore' });
 
   const tls = selfSignedCert(dir);
   const plain = await startServer(ONLY !== 'raw' ? [raw, qcow2, compressed] : [raw, qcow2]);
@@ -355,6 +357,8 @@ try {
   if (agent) await stop(agent);
   for (const server of servers) await stop(server.child);
   if (loop) {
+    // The written images' partitions, added to the kernel by the agent, must not outlive the run.
+    spawnSync('partx', ['--delete', loop], { stdio: 'ignore' });
     try {
       execFileSync('losetup', ['--detach', loop]);
     } catch {

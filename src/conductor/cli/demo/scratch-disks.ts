@@ -54,6 +54,10 @@ export async function createScratchDisks(
       } catch {
         path = file;
       }
+      // A reused loop device can still carry a previous user's partition entries (they
+      // outlive a detach without partition scanning): the demo's erase would take them for
+      // this disk's partitions, sized for another file.
+      if (path !== file) await dropPartitionEntries(path);
     }
     const disk = { path, file, sizeBytes, isLoop: path !== file };
     disks.push(disk);
@@ -64,9 +68,16 @@ export async function createScratchDisks(
 
 export async function detachScratchDisk(disk: ScratchDisk): Promise<void> {
   if (!disk.isLoop) return;
+  // The demo's image writes add partitions to the kernel; the next user of the device must not inherit them.
+  await dropPartitionEntries(disk.path);
   try {
     await run('losetup', ['--detach', disk.path]);
   } catch {
     // already detached
   }
+}
+
+/** Removes the kernel's partition entries of a loop device: none there is not an error. */
+async function dropPartitionEntries(device: string): Promise<void> {
+  await run('partx', ['--delete', device]).catch(() => undefined);
 }
