@@ -4,10 +4,11 @@
 // damaged header pointing outside the device is not followed. Real loop devices (and plain
 // files) with tables made by sgdisk; the content is read back from the backing file.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gptSectors } from '../../../hardware-managers/generic-disk-erase/metadata.js';
 import { describeFileDevice, type BlockDevice } from '../../../src/hardware/index.js';
+import { readBytes } from '../../helpers/file-bytes.js';
 import { dropPartitionEntries, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
 import { dropPartitions, eraseMetadata, listed, partition, probe } from './helpers.js';
 
@@ -30,17 +31,6 @@ function hasTool(tool: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function readBytes(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    closeSync(fd);
   }
 }
 

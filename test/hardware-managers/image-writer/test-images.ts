@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { readBytes } from '../../helpers/file-bytes.js';
 
 const MIB = 1024 * 1024;
 const SECTOR = 512;
@@ -190,17 +191,5 @@ export function buildConfigDrive(dir: string, uuid = '7d2ddb42-1a1b-4a7b-9d8b-0c
 
 /** Bytes [start, end) of a device or file. */
 export function readRange(path: string, start: number, end: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(end - start);
-    let done = 0;
-    while (done < buffer.length) {
-      const n = readSync(fd, buffer, done, buffer.length - done, start + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buffer.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(path, start, end - start);
 }

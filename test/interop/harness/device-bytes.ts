@@ -1,6 +1,7 @@
 /** What is on a scratch device, read back for the interop assertions (our devices only). */
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { readBytes as readFileBytes } from '../../helpers/file-bytes.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -45,14 +46,7 @@ function firstDifference(device: string, expected: Buffer): number {
 
 export function readBytes(device: string, offset: number, length: number): Buffer {
   flush(device);
-  const fd = openSync(device, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
+  return readFileBytes(device, offset, length);
 }
 
 /** The signatures libblkid finds (filesystems, partition tables), as wipefs lists them. */
