@@ -15,8 +15,7 @@ import { randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
-import { alignedBuffer } from './aligned-buffer.js';
+import { directIoBuffer, ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 
 const MIB = 1024 * 1024;
 const SAMPLE_BLOCK = 4096;
@@ -104,7 +103,9 @@ async function readBackZeros(path: string, ranges: readonly Range[], direct: boo
 }
 
 async function laneBuffers(handle: FileHandle, lanes: number, direct: boolean): Promise<Buffer[]> {
-  const whole = direct ? await alignedBuffer(handle, lanes * MIB) : Buffer.alloc(lanes * MIB);
+  const whole = direct ? await directIoBuffer(handle, lanes * MIB) : Buffer.alloc(lanes * MIB);
+  // Refused as an O_DIRECT open or read is: the sample is read through the page cache then.
+  if (!whole) throw Object.assign(new Error('no O_DIRECT buffer suits the device'), { code: 'EINVAL' });
   return Array.from({ length: lanes }, (_, i) => whole.subarray(i * MIB, (i + 1) * MIB));
 }
 

@@ -9,8 +9,7 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { BlockDeviceEraseError } from '../../src/hardware/index.js';
-import { alignedBuffer, DIRECT_IO_ALIGNMENT } from './aligned-buffer.js';
+import { BlockDeviceEraseError, DIRECT_IO_ALIGNMENT, directIoBuffer } from '../../src/hardware/index.js';
 
 const BLOCK_BYTES = 4 * 1024 * 1024;
 /**
@@ -33,7 +32,10 @@ export async function writeZeros(path: string, sizeBytes: number, options: ZeroW
   const handle = await fsp.open(path, constants.O_RDWR | constants.O_DIRECT);
   try {
     const aligned = sizeBytes - (sizeBytes % ALIGNMENT);
-    const zeros = aligned > 0 ? await alignedBuffer(handle, BLOCK_BYTES) : Buffer.alloc(0);
+    const zeros = aligned > 0 ? await directIoBuffer(handle, BLOCK_BYTES) : Buffer.alloc(0);
+    if (!zeros) {
+      throw new BlockDeviceEraseError(`no O_DIRECT buffer suits ${path}: it reads nothing at its start, or refuses every offset`);
+    }
     const deadline = Date.now() + options.timeoutMs;
     let next = 0;
     let written = 0;

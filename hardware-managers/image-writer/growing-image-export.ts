@@ -17,6 +17,7 @@ import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DIRECT_IO_ALIGNMENT, directIoBuffer } from '../../src/hardware/index.js';
 import { RecentBytes } from './recent-bytes.js';
 import { SocketReader } from './socket-reader.js';
 
@@ -49,8 +50,8 @@ const MAX_OPTION_BYTES = 64 * 1024;
 const MAX_WRITE_BYTES = 32 * 1024 * 1024;
 /** Reads are sent in pieces of this size through one buffer per connection. */
 const PIECE_BYTES = 1024 * 1024;
-/** O_DIRECT needs memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
-const ALIGNMENT = 4096;
+/** O_DIRECT needs offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
+const ALIGNMENT = DIRECT_IO_ALIGNMENT;
 /**
  * The download is held back only while reads keep coming: a reader that asked for nothing
  * new for this long (between two qemu-img runs, or done) no longer holds it.
@@ -327,19 +328,12 @@ class RangeReader {
   static async open(path: string): Promise<RangeReader> {
     if ((await stat(path)).isBlockDevice()) {
       const handle = await open(path, constants.O_RDONLY | constants.O_DIRECT);
-      // Node cannot ask for aligned memory: the first offset whose O_DIRECT read is accepted is.
-      const raw = Buffer.allocUnsafe(PIECE_BYTES + 3 * ALIGNMENT);
-      for (let shift = 0; shift < ALIGNMENT; shift += 8) {
-        try {
-          await handle.read(raw, shift, ALIGNMENT, 0);
-          return new RangeReader(handle, raw.subarray(shift, shift + PIECE_BYTES + 2 * ALIGNMENT), true);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EINVAL') {
-            await handle.close();
-            throw error;
-          }
-        }
-      }
+      // Room for a piece widened to whole blocks at both ends.
+      const buffer = await directIoBuffer(handle, PIECE_BYTES + 2 * ALIGNMENT).catch(async (error: unknown) => {
+        await handle.close();
+        throw error;
+      });
+      if (buffer) return new RangeReader(handle, buffer, true);
       await handle.close();
     }
     return new RangeReader(await open(path, 'r'), Buffer.allocUnsafe(PIECE_BYTES), false);

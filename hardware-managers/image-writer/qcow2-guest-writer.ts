@@ -13,10 +13,11 @@
  * (clusters of 512 B-2 KiB, the disk's last block) are gathered until their block is whole.
  */
 import { constants, promises as fsp } from 'node:fs';
-import { BlockWriter, type Exec } from '../../src/hardware/index.js';
+import { BlockWriter, DIRECT_IO_ALIGNMENT, type Exec } from '../../src/hardware/index.js';
 import { type InflateBatch, InflateError, InflateWorkers } from './qcow2-inflate.js';
 import { type GuestSink, Qcow2StreamAbandoned } from './qcow2-stream.js';
-const BLOCK = 4096;
+/** What BlockWriter writes with O_DIRECT: whole blocks of this size. */
+const BLOCK = DIRECT_IO_ALIGNMENT;
 const ZEROOUT_MIN_BYTES = 8 * 1024 * 1024;
 /** Incomplete 4 KiB blocks held at most (a 512 B-cluster image in a scattered order). */
 const MAX_PARTIAL_BLOCKS = 4096;

@@ -10,11 +10,12 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { DIRECT_IO_ALIGNMENT, directIoBuffer } from '../direct-io.js';
 import { ImageWriteError } from '../errors.js';
 import type { BlockHasher } from './block-hasher.js';
 
 /** O_DIRECT needs memory, offsets and lengths aligned to the logical block size; 4 KiB covers 512e and 4Kn. */
-const ALIGNMENT = 4096;
+const ALIGNMENT = DIRECT_IO_ALIGNMENT;
 const DEFAULT_BUFFER_BYTES = 2 * 1024 * 1024;
 const DEFAULT_BUFFERS = 4;
 /**
@@ -88,7 +89,7 @@ export class BlockWriter {
     if (bufferBytes % ALIGNMENT !== 0) throw new RangeError(`bufferBytes must be a multiple of ${ALIGNMENT}`);
     if ((options.baseOffset ?? 0) % ALIGNMENT !== 0) throw new RangeError(`baseOffset must be a multiple of ${ALIGNMENT}`);
     // O_DIRECT only on block devices: on a plain file a read from a hole does not check
-    // alignment, so the probe below would prove nothing (and tmpfs refuses O_DIRECT).
+    // alignment, so directIoBuffer's probe would prove nothing (and tmpfs refuses O_DIRECT).
     const isBlockDevice = await fsp.stat(path).then(
       (st) => st.isBlockDevice(),
       () => false,
@@ -105,12 +106,13 @@ export class BlockWriter {
       const count = Math.max(2, options.buffers ?? DEFAULT_BUFFERS);
       const slots: Slot[] = [];
       for (let i = 0; i < count && direct; i++) {
-        const buffer = await sharedAlignedBuffer(handle, bufferBytes);
+        // Shared memory: the hash worker reads the buffers in place.
+        const buffer = await directIoBuffer(handle, bufferBytes, Buffer.from(sharedMemory(bufferBytes + ALIGNMENT)));
         if (buffer) {
           slots.push({ buffer });
           continue;
         }
-        // Nothing to read back (an empty scratch file): alignment cannot be probed, so no O_DIRECT.
+        // Nothing to read back (an empty device), or no aligned offset accepted: no O_DIRECT.
         await handle.close();
         handle = await fsp.open(path, constants.O_RDWR);
         direct = false;
@@ -336,24 +338,4 @@ export class BlockWriter {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
     return new ImageWriteError(this.path, code, '', (error as Error).message ?? String(error), { cause: error });
   }
-}
-
-/**
- * A buffer over shared memory (the hash worker reads it in place), aligned for O_DIRECT.
- * Node cannot ask for aligned memory, so an oversized buffer is probed: an O_DIRECT read
- * of one block into a misaligned view fails with EINVAL, the first offset whose read
- * returns data is aligned (reads are harmless). Undefined when the device or file has no
- * block to read, which proves nothing.
- */
-async function sharedAlignedBuffer(handle: FileHandle, size: number): Promise<Buffer | undefined> {
-  const raw = Buffer.from(sharedMemory(size + ALIGNMENT));
-  for (let shift = 0; shift < ALIGNMENT; shift += 8) {
-    try {
-      const { bytesRead } = await handle.read(raw, shift, ALIGNMENT, 0);
-      return bytesRead > 0 ? raw.subarray(shift, shift + size) : undefined;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-    }
-  }
-  throw new Error('could not find an O_DIRECT-aligned offset in a buffer');
 }
