@@ -13,7 +13,11 @@ export type DetectedFormat = 'qcow2' | 'vmdk' | 'vhdx' | 'vdi' | 'qed' | 'luks' 
 /** Formats this agent writes (IPA's default `permitted_image_formats`: raw, gpt, qcow2). */
 export const PERMITTED_FORMATS: ReadonlySet<string> = new Set(['raw', 'gpt', 'qcow2']);
 
-/** Enough of the image's start to recognise its container format. */
+/**
+ * The fewest bytes of an image's start that `detectFormat` and `qcow2VirtualSize` need: a
+ * manager telling an image's format reads at least this much (a Range request, say). Part of
+ * the plugin contract; the shipped image writer reads more (64 KiB, a qcow2's tables too).
+ */
 export const FORMAT_PROBE_BYTES = 512;
 
 export function detectFormat(head: Buffer): DetectedFormat {
