@@ -1,9 +1,9 @@
 // Configuration: kernel command line parsing as IPA reads it, flags, and the precedence
 // defaults < config file < kernel command line < flags.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseAgentFlags, parseListen } from '../../src/agent/config/flags.js';
 import { configFromKernelParams, parseKernelCmdline } from '../../src/agent/config/kernel-cmdline.js';
 import { loadAgentConfig, mergeConfig } from '../../src/agent/config/load.js';
@@ -105,8 +105,19 @@ describe('flags', () => {
 });
 
 describe('precedence', () => {
-  it('defaults < config file < kernel command line < flags', async () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  /** A folder for this test's files, removed after it. */
+  const scratchDir = () => {
     const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('defaults < config file < kernel command line < flags', async () => {
+    const dir = scratchDir();
     const configFile = join(dir, 'agent.json');
     const cmdlineFile = join(dir, 'cmdline');
     writeFileSync(configFile, JSON.stringify({ listenPort: 1111, lookupTimeout: 42, insecure: true, advertiseHost: '10.0.0.9' }));
@@ -130,13 +141,13 @@ describe('precedence', () => {
     await expect(loadAgentConfig({ config: {}, configFile: '/nonexistent.json', help: false })).rejects.toThrow(
       /cannot read config file \/nonexistent.json/,
     );
-    const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
+    const dir = scratchDir();
     writeFileSync(join(dir, 'bad.json'), '{nope');
     await expect(loadAgentConfig({ config: {}, configFile: join(dir, 'bad.json'), help: false })).rejects.toThrow(/is not valid/);
   });
 
   it('the config file takes the documented snake_case keys (camelCase too)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
+    const dir = scratchDir();
     const configFile = join(dir, 'agent.json');
     writeFileSync(configFile, JSON.stringify({ hardware_manager_paths: ['/opt/acme'], listenPort: 1234 }));
     const config = await loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
@@ -145,7 +156,7 @@ describe('precedence', () => {
   });
 
   it('an unknown key in the config file is an error naming it, not silence', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
+    const dir = scratchDir();
     const configFile = join(dir, 'agent.json');
     writeFileSync(configFile, JSON.stringify({ hardware_manager_path: ['/opt/acme'] }));
     await expect(loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false })).rejects.toThrow(

@@ -1,7 +1,7 @@
 // The safety guard on real loop devices and files made by this test: only allow-listed,
 // unmounted, writable devices may be written; inside a ramdisk the allow-list is not needed.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -81,15 +81,21 @@ describe('DeviceGuard', () => {
   });
 
   it('detects a ramdisk from the root filesystem type in /proc/self/mounts', async () => {
+    const dirs: string[] = [];
     const fakeProc = (rootType: string) => {
       const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-proc-'));
+      dirs.push(dir);
       mkdirSync(join(dir, 'self'));
       writeFileSync(join(dir, 'self', 'mounts'), `none / ${rootType} rw 0 0\nproc /proc proc rw 0 0\n`);
       return dir;
     };
-    expect(await new DeviceGuard({ allowList: [], procRoot: fakeProc('rootfs') }).inRamdisk()).toBe(true);
-    expect(await new DeviceGuard({ allowList: [], procRoot: fakeProc('tmpfs') }).inRamdisk()).toBe(true);
-    expect(await new DeviceGuard({ allowList: [], procRoot: fakeProc('ext4') }).inRamdisk()).toBe(false);
+    try {
+      expect(await new DeviceGuard({ allowList: [], procRoot: fakeProc('rootfs') }).inRamdisk()).toBe(true);
+      expect(await new DeviceGuard({ allowList: [], procRoot: fakeProc('tmpfs') }).inRamdisk()).toBe(true);
+      expect(await new DeviceGuard({ allowList: [], procRoot: fakeProc('ext4') }).inRamdisk()).toBe(false);
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
     // This machine runs from a disk: the real detection must say so.
     expect(await new DeviceGuard({ allowList: [] }).inRamdisk()).toBe(false);
   });

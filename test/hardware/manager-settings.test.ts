@@ -1,7 +1,7 @@
 // A manager's own settings (hardware_managers.<name> in the config file): validated by the
 // manager's schema with defaults, unknown keys refused, seen by that manager only; a bad
 // section disables that manager, reported, and the agent keeps serving.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,10 +27,14 @@ describe('from the config file to the step, over HTTP', () => {
 
   it('the config file takes hardware_managers, one section per manager name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-config-'));
-    const configFile = join(dir, 'agent.json');
-    writeFileSync(configFile, JSON.stringify({ hardware_managers: { acme_settings: { retries: 5 } } }));
-    const config = await loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
-    expect(config.hardwareManagers).toEqual({ acme_settings: { retries: 5 } });
+    try {
+      const configFile = join(dir, 'agent.json');
+      writeFileSync(configFile, JSON.stringify({ hardware_managers: { acme_settings: { retries: 5 } } }));
+      const config = await loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
+      expect(config.hardwareManagers).toEqual({ acme_settings: { retries: 5 } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a step sees its own manager's settings with defaults and the documented agent settings, nothing else", async () => {

@@ -7,6 +7,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 
 const SMART_FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'smart');
 
@@ -32,7 +33,8 @@ writeFileSync(join(dir, 'smartctl'), SCRIPT);
 chmodSync(join(dir, 'smartctl'), 0o755);
 writeFileSync(join(dir, 'map'), '');
 process.env.PATH = `${dir}:${process.env.PATH ?? ''}`;
-process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+// After the importing file's tests: a vitest worker is ended without its 'exit' event.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 export class FakeSmartctl {
   /** Devices (paths) and the capture smartctl prints for each; every other device has no SMART. */
