@@ -1,16 +1,24 @@
 /**
- * IPA's `destroy_disk_metadata` (reference §8.3): wipefs on every partition and on the
- * disk, zero the sectors holding the MBR and the primary and backup GPT (sector-size
- * aware), `sgdisk -Z`, then wait until nothing holds the device open (`fuser`).
+ * One disk's metadata erase, after IPA's `destroy_disk_metadata` (reference §8.3). IPA runs,
+ * for every partition and then the disk: wipefs, dd over the sectors holding the MBR and the
+ * primary and backup GPT (sector-size aware), `sgdisk -Z`, then `fuser` every second until
+ * nothing holds the device open.
  *
- * Where this differs from IPA: no `sgdisk -Z`. IPA runs it after wipefs and dd have already
- * erased the GPT headers, so it finds no table and re-zeroes the same sectors; what it adds
- * is gdisk's DiskSync(): a machine-wide sync(), a one-second sleep and BLKRRPART, on every
- * device, about a second each. Here the GPT headers are read before anything is wiped, and
- * the headers and the entry arrays they point at (as `sgdisk -Z` would zero them on a disk it
- * finds intact: a relocated array, more than 128 entries) are zeroed along with IPA's fixed
- * areas; the device's cache is flushed (fdatasync), not every disk of the machine, and the
- * kernel is asked to re-read the table (BLKRRPART) where sgdisk asked.
+ * Here: the GPT headers are read before anything is wiped (gpt-areas.ts); wipefs on the
+ * partitions (at once) and then the disk; IPA's fixed sectors plus the headers and the entry
+ * arrays they point at zeroed by the agent's own writes (zero-ranges.ts: O_DIRECT, one cache
+ * flush for the disk); then, within IPA's 20 s, a wait until no process holds the disk or a
+ * partition open, read from /proc/<pid>/fd every 50 ms (device-holders.ts: what `fuser`
+ * answers, without a process per look); BLKRRPART where the kernel scans partitions, and the
+ * wait again.
+ *
+ * Why no `sgdisk -Z`: IPA runs it after wipefs and dd have already erased the GPT headers, so
+ * it finds no table and re-zeroes the same sectors; what it adds is gdisk's DiskSync(): a
+ * machine-wide sync(), a one-second sleep and BLKRRPART, on every device, about a second each.
+ * Reading the headers first zeroes what `sgdisk -Z` would zero on a disk it finds intact (a
+ * relocated array, more than 128 entries); the device's cache is flushed (fdatasync), not
+ * every disk of the machine, and the kernel is asked to re-read the table (BLKRRPART) where
+ * sgdisk asked.
  */
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
