@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { checkStartPath, slimZodMini } from './start-path.mjs';
+import { checkOneStartChunk, checkStartPath, oneStartChunk, slimZodMini, startChunkFiles } from './start-path.mjs';
 
 const requireBuiltin = createRequire(import.meta.url);
 
@@ -114,8 +114,9 @@ const common = {
 };
 
 // Code splitting: modules imported dynamically (execa, TLS certificate code, ...) become
-// chunks loaded on first use, so start-up parses only what serving the API needs.
-const agentBuild = await build({
+// chunks loaded on first use, so start-up parses only what serving the API needs. Built
+// twice: the first build names the modules start-up loads, the second puts them in one chunk.
+const agentOptions = {
   ...common,
   plugins: [...common.plugins, slimZodMini],
   entryPoints: { 'ramdisk-agent': join(root, 'src/cli.ts') },
@@ -127,11 +128,13 @@ const agentBuild = await build({
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   metafile: true,
-});
-checkStartPath(
-  agentBuild.metafile,
-  Object.keys(agentBuild.metafile.outputs).find((o) => o.endsWith('/ramdisk-agent.mjs')),
-);
+};
+const entryOutputOf = (metafile) => Object.keys(metafile.outputs).find((o) => o.endsWith('/ramdisk-agent.mjs'));
+const firstPass = await build({ ...agentOptions, write: false });
+const startFiles = startChunkFiles(firstPass.metafile, entryOutputOf(firstPass.metafile));
+const agentBuild = await build({ ...agentOptions, plugins: [...agentOptions.plugins, oneStartChunk(startFiles)] });
+checkStartPath(agentBuild.metafile, entryOutputOf(agentBuild.metafile));
+checkOneStartChunk(agentBuild.metafile, entryOutputOf(agentBuild.metafile));
 // A name the slim zod indexes lack would only be a warning ("will always be undefined") and
 // the agent would fail when the config schema is built: stop the build instead.
 const zodWarnings = agentBuild.warnings.filter((w) => /zod/.test(`${w.text} ${w.location?.file ?? ''}`));

@@ -2,7 +2,7 @@
 // before it loads its commands and managers: src/agent/agent.ts), and the build's guard on it.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /**
  * `zod/mini` without the rest of zod, for the agent's configuration (validated before the API
@@ -63,18 +63,25 @@ const NOT_ON_START_PATH = [
   /node_modules\/@peculiar\//,
 ];
 
-/** Throws when an output the entry imports statically holds an input of NOT_ON_START_PATH. */
-export function checkStartPath(metafile, entryOutput) {
-  const { outputs, inputs } = metafile;
-  const startOutputs = new Set();
+/** The entry's output and every output it imports statically, directly or not. */
+function startOutputs(metafile, entryOutput) {
+  const found = new Set();
   const queue = [entryOutput];
   while (queue.length > 0) {
     const output = queue.pop();
-    if (startOutputs.has(output)) continue;
-    startOutputs.add(output);
-    for (const i of outputs[output].imports) if (i.kind === 'import-statement' && outputs[i.path]) queue.push(i.path);
+    if (found.has(output)) continue;
+    found.add(output);
+    for (const i of metafile.outputs[output].imports) {
+      if (i.kind === 'import-statement' && metafile.outputs[i.path]) queue.push(i.path);
+    }
   }
-  const onStartPath = new Set([...startOutputs].flatMap((o) => Object.keys(outputs[o].inputs)));
+  return found;
+}
+
+/** Throws when an output the entry imports statically holds an input of NOT_ON_START_PATH. */
+export function checkStartPath(metafile, entryOutput) {
+  const { outputs, inputs } = metafile;
+  const onStartPath = new Set([...startOutputs(metafile, entryOutput)].flatMap((o) => Object.keys(outputs[o].inputs)));
   const forbidden = [...onStartPath].filter((input) => NOT_ON_START_PATH.some((re) => re.test(input)));
   if (forbidden.length === 0) return;
   // Name our modules that import them (directly or through a package's index): the place to
@@ -92,4 +99,62 @@ export function checkStartPath(metafile, entryOutput) {
     `the agent's start-up chunks hold code meant to load later: ${forbidden.slice(0, 5).join(', ')}` +
       `${forbidden.length > 5 ? ` (+${forbidden.length - 5} more)` : ''}; imported by ${importers.join(', ') || '(see the metafile)'}`,
   );
+}
+
+/**
+ * The files the start-up chunks hold (not the entry's own output): what `oneStartChunk` pulls
+ * into one chunk. Node's built-ins by their name; other virtual inputs (a plugin's namespace)
+ * and JSON are reached through their importers.
+ */
+export function startChunkFiles(metafile, entryOutput) {
+  const files = new Set();
+  for (const output of startOutputs(metafile, entryOutput)) {
+    if (output === entryOutput) continue;
+    for (const input of Object.keys(metafile.outputs[output].inputs)) {
+      if (input.startsWith('builtin-import:')) files.add(input.slice('builtin-import:'.length));
+      else if (!/^[\w-]+:/.test(input) && !input.endsWith('.json')) files.add(resolve(input));
+    }
+  }
+  return [...files];
+}
+
+/**
+ * Makes every module the start-up chunks hold reachable from every dynamically imported
+ * module too, so esbuild, which groups modules by the set of entry points that reach them,
+ * puts them all in one chunk instead of ~20 small ones: Node 20 pays ~0.4 ms of CPU per ES
+ * module it loads (resolve, read, compile, link; 40 empty modules cost 15 ms here). Each
+ * dynamic import goes through a stand-in that re-exports the real target and everything the
+ * start-up chunks hold (already evaluated by then: the entry imported them first). Re-exports,
+ * not bare imports: esbuild drops a bare import of a package marked free of side effects (zod).
+ */
+export function oneStartChunk(startFiles) {
+  return {
+    name: 'one-start-chunk',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind !== 'dynamic-import' || args.pluginData?.lazyEntry || args.path.startsWith('node:')) return undefined;
+        const { importer, kind, resolveDir } = args;
+        const target = await b.resolve(args.path, { importer, kind, resolveDir, pluginData: { lazyEntry: true } });
+        if (target.errors.length > 0 || target.external || target.namespace !== 'file') return undefined;
+        return { path: target.path, namespace: 'lazy-entry' };
+      });
+      b.onResolve({ filter: /^start-chunk-modules$/ }, () => ({ path: 'start', namespace: 'start-chunk-modules' }));
+      b.onLoad({ filter: /.*/, namespace: 'lazy-entry' }, (args) => ({
+        loader: 'js',
+        resolveDir: dirname(args.path),
+        contents: `import 'start-chunk-modules';\nexport * from ${JSON.stringify(args.path)};`,
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'start-chunk-modules' }, () => ({
+        loader: 'js',
+        resolveDir: process.cwd(),
+        contents: startFiles.map((file) => `export * from ${JSON.stringify(file)};`).join('\n'),
+      }));
+    },
+  };
+}
+
+/** Throws when start-up loads more than the entry and one chunk (a change esbuild made unnoticed). */
+export function checkOneStartChunk(metafile, entryOutput) {
+  const chunks = [...startOutputs(metafile, entryOutput)].filter((o) => o !== entryOutput);
+  if (chunks.length > 1) throw new Error(`start-up loads ${chunks.length} chunks, not one: ${chunks.join(', ')}`);
 }
