@@ -6,8 +6,9 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { BlockDeviceEraseError, directIoBuffer, type BlockDevice } from '../../src/hardware/index.js';
+import { BlockDeviceEraseError, type BlockDevice } from '../../src/hardware/index.js';
 import type { ByteRange } from './gpt-areas.js';
+import { directZeros } from './zero-writer.js';
 
 /** Larger ranges are written in pieces of this size from one zeroed buffer. */
 const PIECE_BYTES = 1024 * 1024;
@@ -47,12 +48,7 @@ export async function zeroRanges(
   try {
     const largest = Math.max(...normalized.map((r) => r.length));
     const bytes = Math.min(largest, PIECE_BYTES);
-    const zeros = direct ? await directIoBuffer(handle, bytes) : Buffer.alloc(bytes);
-    if (!zeros) {
-      throw new BlockDeviceEraseError(
-        `no O_DIRECT buffer suits ${device.path}: it reads nothing at its start, or refuses every offset`,
-      );
-    }
+    const zeros = direct ? await directZeros(handle, bytes, device.path) : Buffer.alloc(bytes);
     await Promise.all(normalized.map((range) => writeRange(handle, zeros, range, device.path)));
     // The zeros must survive the power-off that often follows a clean.
     if ((options.flush ?? true) || !direct) await handle.datasync();

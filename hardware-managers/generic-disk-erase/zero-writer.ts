@@ -28,14 +28,20 @@ export interface ZeroWriteOptions {
   onBytes: (bytes: number) => void;
 }
 
+/** Zeroed memory for O_DIRECT writes to `path` (opened with O_DIRECT as `handle`); an erase cannot go on without it. */
+export async function directZeros(handle: FileHandle, bytes: number, path: string): Promise<Buffer> {
+  const zeros = await directIoBuffer(handle, bytes);
+  if (!zeros) {
+    throw new BlockDeviceEraseError(`no O_DIRECT buffer suits ${path}: it reads nothing at its start, or refuses every offset`);
+  }
+  return zeros;
+}
+
 export async function writeZeros(path: string, sizeBytes: number, options: ZeroWriteOptions): Promise<void> {
   const handle = await fsp.open(path, constants.O_RDWR | constants.O_DIRECT);
   try {
     const aligned = sizeBytes - (sizeBytes % ALIGNMENT);
-    const zeros = aligned > 0 ? await directIoBuffer(handle, BLOCK_BYTES) : Buffer.alloc(0);
-    if (!zeros) {
-      throw new BlockDeviceEraseError(`no O_DIRECT buffer suits ${path}: it reads nothing at its start, or refuses every offset`);
-    }
+    const zeros = aligned > 0 ? await directZeros(handle, BLOCK_BYTES, path) : Buffer.alloc(0);
     const deadline = Date.now() + options.timeoutMs;
     let next = 0;
     let written = 0;
