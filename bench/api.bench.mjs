@@ -27,14 +27,18 @@ async function bareNodeStart(port) {
   return timeToFirstAnswer(process.execPath, ['-e', script], `http://127.0.0.1:${port}/`);
 }
 
-async function medianStart(fn, basePort) {
-  const times = [];
+/** Median start-up of each, alternated run by run (who goes first alternates) so both see the same load. */
+async function medianStarts(starts, basePort) {
+  const times = starts.map(() => []);
   for (let i = 0; i < 5; i++) {
-    const { ms, child } = await fn(basePort + i);
-    times.push(ms);
-    await stop(child);
+    const order = i % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) {
+      const { ms, child } = await starts[k](basePort + 2 * i + k);
+      times[k].push(ms);
+      await stop(child);
+    }
   }
-  return summarize(times).p50;
+  return times.map((t) => summarize(t).p50);
 }
 
 async function latency(client, method, path, body, n) {
@@ -48,8 +52,7 @@ async function latency(client, method, path, body, n) {
   return summarize(samples);
 }
 
-const bareStart = await medianStart(bareNodeStart, 19100);
-const ourStart = await medianStart(agentStart, 19110);
+const [ourStart, bareStart] = await medianStarts([agentStart, bareNodeStart], 19100);
 
 const { child } = await agentStart(19120);
 const rssAtStart = rssMiB(child.pid);

@@ -1,8 +1,9 @@
 // bench/startup: where the agent's start-up goes, in a form that survives a loaded machine.
 // Wall-clock start-up on a shared 2-core box swings by seconds; the CPU the process has used
 // when it first answers (/proc/PID/stat) and a CPU profile's split of it do not. Printed beside
-// a bare Node HTTP server (the floor Node itself sets here) on this node, and on Node 22 with
-// its compile cache when BENCH_NODE22 names a Node 22 binary (the ramdisk's node).
+// a bare Node HTTP server (the floor Node itself sets here), start-ups alternating between the
+// two, on this node, and on Node 22 with its compile cache when BENCH_NODE22 names a Node 22
+// binary (the ramdisk's node).
 //   BENCH_STARTUP_RUNS  start-ups per row (median), default 7
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -65,11 +66,21 @@ async function startOnce(file, args, env) {
   return sample;
 }
 
-async function row(label, file, args, env = {}) {
-  const samples = [];
-  for (let i = 0; i < RUNS; i++) samples.push(await startOnce(file, args, env));
-  const median = (key) => summarize(samples.map((s) => s[key])).p50;
-  return [label, fmt(median('cpu'), 0), fmt(median('wall'), 0), fmt(median('rss'), 1)];
+/**
+ * Start-ups alternate between the agent and its floor (who goes first alternates too), so a
+ * busy spell of the machine's other workers lands on both rows alike, not on one of them.
+ */
+async function alternatedRows(pairs) {
+  const samples = pairs.map(() => []);
+  for (let i = 0; i < RUNS; i++) {
+    const order = pairs.map((_, k) => k);
+    if (i % 2 === 1) order.reverse();
+    for (const k of order) samples[k].push(await startOnce(pairs[k].file, pairs[k].args, pairs[k].env));
+  }
+  return pairs.map((pair, k) => {
+    const median = (key) => summarize(samples[k].map((s) => s[key])).p50;
+    return [pair.label, fmt(median('cpu'), 0), fmt(median('wall'), 0), fmt(median('rss'), 1)];
+  });
 }
 
 /**
@@ -125,17 +136,21 @@ async function profileSplit(file, extraArgs) {
 
 const launcher = join(root, 'bin', 'ramdisk-agent');
 const loadBefore = loadavg();
-const rows = [
-  await row(`ramdisk-agent, node ${process.version}`, launcher, agentArgs),
-  await row(`bare node http server, node ${process.version}`, process.execPath, bareServer),
-];
+const rows = await alternatedRows([
+  { label: `ramdisk-agent, node ${process.version}`, file: launcher, args: agentArgs },
+  { label: `bare node http server, node ${process.version}`, file: process.execPath, args: bareServer },
+]);
 const node22 = process.env.BENCH_NODE22;
 if (node22) {
   const cache = mkdtempSync(join(tmpdir(), 'bench-compile-cache-'));
   const env = { PATH: `${join(node22, '..')}:${process.env.PATH}`, NODE_COMPILE_CACHE: cache };
   await startOnce(launcher, agentArgs, env); // fills the cache, as the image build does
-  rows.push(await row('ramdisk-agent, node 22 + compile cache', launcher, agentArgs, env));
-  rows.push(await row('bare node http server, node 22', node22, bareServer));
+  rows.push(
+    ...(await alternatedRows([
+      { label: 'ramdisk-agent, node 22 + compile cache', file: launcher, args: agentArgs, env },
+      { label: 'bare node http server, node 22', file: node22, args: bareServer },
+    ])),
+  );
   rmSync(cache, { recursive: true, force: true });
 }
 // bin/ramdisk-agent's node flags, so the profile sees the heap and tiers the agent starts with.
