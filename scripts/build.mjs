@@ -22,34 +22,56 @@ for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
 /**
  * Modules that a dependency requires when it loads but uses only on paths the agent never
  * takes at start-up: fastify's HTTPS and HTTP/2 servers (the agent's API is HTTP until
- * auto-TLS), its plugin version check (semver: the agent registers no versioned plugin).
- * Each becomes an object that requires the module on first property access, so start-up
- * does not load and compile node:http2, node:https (and tls with it) and semver.
+ * auto-TLS), its plugin version check (semver: the agent registers no versioned plugin),
+ * pino's file destination (sonic-boom, which loads node:assert; the agent gives pino its own
+ * stream) and its worker transport (thread-stream). Each becomes an object (a class: a
+ * constructor) that requires the module on first use, so start-up does not load and compile
+ * node:http2, node:https (and tls with it), semver, sonic-boom and thread-stream.
  */
 const LAZY_REQUIRES = [
   { importer: /node_modules\/fastify\/lib\/server\.js$/, modules: ['node:https', 'node:http2'] },
   { importer: /node_modules\/fastify\/lib\/plugin-utils\.js$/, modules: ['semver'] },
+  { importer: /node_modules\/pino\/lib\/tools\.js$/, modules: ['sonic-boom'], isClass: true },
+  { importer: /node_modules\/pino\/lib\/transport\.js$/, modules: ['thread-stream'], isClass: true },
 ];
+// An object standing for the one `target` evaluates to (a call of `load()`), which it reads
+// on first use; its methods are bound to that object, as a call through it would have them.
+const lazyObject = (target) => `new Proxy({}, {
+  get: (_, key) => {
+    const target = ${target};
+    const value = target[key];
+    return typeof value === 'function' ? value.bind(target) : value;
+  },
+  has: (_, key) => key in ${target},
+  ownKeys: () => Reflect.ownKeys(${target}),
+  getOwnPropertyDescriptor: (_, key) => ({ ...Object.getOwnPropertyDescriptor(${target}, key), configurable: true }),
+})`;
+const lazyLoad = (path) => `let loaded;
+const load = () => (loaded ??= require(${JSON.stringify(path)}));`;
+const lazyModule = (path) => `${lazyLoad(path)}
+module.exports = ${lazyObject('load()')};`;
+// `x instanceof Class` is false without loading it: nothing can be an instance of a class
+// that was never loaded (only the importer above reaches this copy of it).
+const lazyClass = (path) => `${lazyLoad(path)}
+module.exports = new Proxy(function () {}, {
+  construct: (_, args) => Reflect.construct(load(), args),
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  get: (_, key) => (key === Symbol.hasInstance ? (value) => loaded !== undefined && value instanceof loaded : load()[key]),
+});`;
 const lazyRequires = {
   name: 'lazy-requires',
   setup(b) {
     const names = [...new Set(LAZY_REQUIRES.flatMap((l) => l.modules))];
-    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
-      LAZY_REQUIRES.some((l) => l.importer.test(args.importer) && l.modules.includes(args.path))
-        ? { path: args.path, namespace: 'lazy-require', pluginData: { resolveDir: args.resolveDir } }
-        : undefined,
-    );
+    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => {
+      const lazy = LAZY_REQUIRES.find((l) => l.importer.test(args.importer) && l.modules.includes(args.path));
+      return lazy
+        ? { path: args.path, namespace: 'lazy-require', pluginData: { resolveDir: args.resolveDir, isClass: lazy.isClass === true } }
+        : undefined;
+    });
     b.onLoad({ filter: /.*/, namespace: 'lazy-require' }, (args) => ({
       loader: 'js',
       resolveDir: args.pluginData.resolveDir,
-      contents: `let loaded;
-const load = () => (loaded ??= require(${JSON.stringify(args.path)}));
-module.exports = new Proxy({}, {
-  get: (_, key) => load()[key],
-  has: (_, key) => key in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_, key) => ({ ...Object.getOwnPropertyDescriptor(load(), key), configurable: true }),
-});`,
+      contents: args.pluginData.isClass ? lazyClass(args.path) : lazyModule(args.path),
     }));
   },
 };
@@ -76,6 +98,7 @@ const builtinsByRequire = {
     // exports (fs.promises, crypto.webcrypto, util.parseArgs) are re-exported from the
     // CommonJS stand-in, so they are still read on use, not when the stand-in loads.
     b.onLoad({ filter: /.*/, namespace: 'builtin-import' }, (args) => {
+      if (LAZY_BUILTINS.has(args.path)) return { loader: 'js', contents: lazyBuiltin(args.path) };
       const builtin = requireBuiltin(args.path);
       const from = JSON.stringify(`builtin-require:${args.path}`);
       const lines = [`const m = require(${JSON.stringify(args.path)});`, 'const read = (name) => m[name];', 'export default m;'];
@@ -96,6 +119,25 @@ const builtinsByRequire = {
     }));
   },
 };
+
+/**
+ * Built-ins the API's first answer never needs, though modules on the start-up path import
+ * them for later work: each function they export becomes a forwarder and each object a
+ * stand-in, which load the built-in on first use. Reading an export when the start-up chunk
+ * loads would load it anyway: that chunk re-exports everything in it (start-path.mjs).
+ */
+const LAZY_BUILTINS = new Set(['node:fs/promises', 'node:timers/promises']);
+function lazyBuiltin(path) {
+  const lines = [lazyLoad(path), `export default ${lazyObject('load()')};`];
+  for (const [name, value] of Object.entries(requireBuiltin(path))) {
+    if (!/^[a-z][\w$]*$/.test(name)) continue;
+    if (typeof value === 'function')
+      lines.push(`export function ${name}(...args) { return load().${name}.apply(this, args); }`);
+    else if (typeof value === 'object' && value !== null)
+      lines.push(`export const ${name} = ${lazyObject(`load().${name}`)};`);
+  }
+  return lines.join('\n');
+}
 
 const common = {
   plugins: [builtinsByRequire, lazyRequires],

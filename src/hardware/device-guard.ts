@@ -11,7 +11,7 @@
  * Outside a ramdisk (a developer's laptop, CI) an empty allow-list therefore refuses
  * everything: no test or tool can touch a disk it did not create.
  */
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { access, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { findDeviceWriters } from './device-writers.js';
@@ -57,7 +57,7 @@ export class DeviceGuard {
 
   /** True when the agent runs from a ramdisk and may erase any disk of the machine. */
   inRamdisk(): Promise<boolean> {
-    this.#inRamdisk ??= detectRamdiskRoot(this.#procRoot);
+    this.#inRamdisk ??= Promise.resolve(detectRamdiskRoot(this.#procRoot));
     return this.#inRamdisk;
   }
 
@@ -222,8 +222,13 @@ async function collectDeviceNames(sysDir: string, sysRoot: string, seen = new Se
   return seen;
 }
 
-async function detectRamdiskRoot(procRoot: string): Promise<boolean> {
-  const mounts = await readFile(join(procRoot, 'self', 'mounts'), 'utf8').catch(() => '');
+function detectRamdiskRoot(procRoot: string): boolean {
+  let mounts = '';
+  try {
+    mounts = readFileSync(join(procRoot, 'self', 'mounts'), 'utf8');
+  } catch {
+    // no procfs here: not a ramdisk
+  }
   let rootType: string | undefined;
   // The last mount on "/" is the one in effect.
   for (const line of mounts.split('\n')) {

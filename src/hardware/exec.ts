@@ -5,7 +5,8 @@
  * failure becomes an `ExecError` carrying the exit code and stderr, so a step's error
  * message says what the tool said.
  */
-import { access, constants } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineIpaError, HARDWARE_ERRORS } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';

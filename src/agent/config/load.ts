@@ -3,7 +3,7 @@
  * Each source is plain data; the merged result is validated once, so an error names the
  * key whatever source set it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { formatZodError } from '../../hardware/zod-error.js';
 import { configFromKernelParams, parseKernelCmdline } from './kernel-cmdline.js';
 import type { AgentFlags } from './flags.js';
@@ -28,10 +28,10 @@ export function mergeConfig(sources: ConfigSources): AgentConfig {
   return result.data;
 }
 
-async function readConfigFile(path: string, required: boolean): Promise<Partial<AgentConfigInput> | undefined> {
+function readConfigFile(path: string, required: boolean): Partial<AgentConfigInput> | undefined {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
@@ -72,12 +72,16 @@ function configFileKeys(value: Record<string, unknown>, path: string): Partial<A
   return config as Partial<AgentConfigInput>;
 }
 
-export async function loadAgentConfig(flags: AgentFlags): Promise<AgentConfig> {
-  const file = await readConfigFile(flags.configFile ?? DEFAULT_CONFIG_FILE, flags.configFile !== undefined);
+/**
+ * Read synchronously: the agent has nothing else to do before it has its configuration, and
+ * a small file read inline costs less than the thread-pool round trips of an async one.
+ */
+export function loadAgentConfig(flags: AgentFlags): AgentConfig {
+  const file = readConfigFile(flags.configFile ?? DEFAULT_CONFIG_FILE, flags.configFile !== undefined);
   const cmdlinePath = flags.cmdlineFile ?? DEFAULT_CMDLINE_FILE;
   let cmdline = '';
   try {
-    cmdline = await readFile(cmdlinePath, 'utf8');
+    cmdline = readFileSync(cmdlinePath, 'utf8');
   } catch (error) {
     if (flags.cmdlineFile !== undefined) {
       throw new ConfigError(`cannot read kernel command line ${cmdlinePath}: ${(error as Error).message}`);
