@@ -4,12 +4,12 @@
 // load on first use). Which of Node's modules a process loaded is process.moduleLoadList.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../interop/harness/free-port.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NOT_BEFORE_FIRST_ANSWER = [
@@ -38,17 +38,6 @@ http.Server.prototype.emit = function (event, ...args) {
   return emit.call(this, event, ...args);
 };
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function firstAnswer(port: number, deadline: number): Promise<number> {
   for (;;) {
