@@ -222,6 +222,7 @@ async function collectDeviceNames(sysDir: string, sysRoot: string, seen = new Se
   return seen;
 }
 
+/** Read synchronously: it is asked before the agent first answers (see config/load.ts). */
 function detectRamdiskRoot(procRoot: string): boolean {
   let mounts = '';
   try {

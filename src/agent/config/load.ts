@@ -74,7 +74,8 @@ function configFileKeys(value: Record<string, unknown>, path: string): Partial<A
 
 /**
  * Read synchronously: the agent has nothing else to do before it has its configuration, and
- * a small file read inline costs less than the thread-pool round trips of an async one.
+ * start-up then need not load node:fs/promises (the build loads it on first use, after the
+ * API first answers).
  */
 export function loadAgentConfig(flags: AgentFlags): AgentConfig {
   const file = readConfigFile(flags.configFile ?? DEFAULT_CONFIG_FILE, flags.configFile !== undefined);
