@@ -6,12 +6,14 @@
  */
 import {
   DeviceNotFound,
+  findDevicesByHints,
   HardwareManagerMethodNotFound,
   listTargetDisks,
   pythonRepr,
   rootDeviceHintsFromNode,
   selectRootDevice,
   type BlockDevice,
+  type SkippedDevice,
   type StepContext,
 } from '../../src/hardware/index.js';
 
@@ -51,7 +53,31 @@ export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice
     ctx.log.info({ device: md.path, sizeBytes: md.sizeBytes }, 'install device: software RAID root volume');
     return md;
   }
-  const chosen = selectRootDevice(usable, hints);
+  let chosen: BlockDevice;
+  try {
+    chosen = selectRootDevice(usable, hints);
+  } catch (error) {
+    throw hints ? withRefusedMatches(error, hints, skipped) : error;
+  }
   ctx.log.info({ device: chosen.path, sizeBytes: chosen.sizeBytes, hints: hints ?? null }, 'install device selected');
   return chosen;
+}
+
+/**
+ * IPA's "No suitable device ... using these hints" names no device; when the hinted disk
+ * exists but was refused (mounted, busy, read-only, not allow-listed), say which and why
+ * after IPA's text, so the operator knows what to fix.
+ */
+function withRefusedMatches(error: unknown, hints: Record<string, unknown>, skipped: readonly SkippedDevice[]): unknown {
+  if (!DeviceNotFound.is(error)) return error;
+  let refused: SkippedDevice[];
+  try {
+    const matching = new Set(findDevicesByHints(skipped.map((s) => s.device), hints));
+    refused = skipped.filter((s) => matching.has(s.device));
+  } catch {
+    return error; // hints that do not validate: selectRootDevice's message says so already
+  }
+  if (refused.length === 0) return error;
+  const why = refused.map((s) => `${s.device.path}: ${s.reason}`).join('; ');
+  return new DeviceNotFound(`${error.details}; matching but refused: ${why}`);
 }

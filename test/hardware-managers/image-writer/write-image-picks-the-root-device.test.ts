@@ -108,6 +108,26 @@ describe.skipIf(!canUseLoopDevices())('write_image root device selection', () =>
     expect(written()).toEqual([]);
   });
 
+  it('names the hinted disk and why it was refused when it exists but may not be written', async ({
+    url,
+    image,
+    startAgent,
+    candidates: { small, mid, written, zeroAll },
+  }) => {
+    zeroAll();
+    const harness = await startAgent([small.path]);
+    const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
+      node: { instance_info: { root_device: { name: mid.path } } },
+    });
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.body.command_error.type).toBe('DeviceNotFound');
+    expect(outcome.body.command_error.details).toBe(
+      `No suitable device was found for deployment using these hints {'name': '${mid.path}'}; ` +
+        `matching but refused: ${mid.path}: not in the allow-list (outside a ramdisk only allow-listed devices are touched)`,
+    );
+    expect(written()).toEqual([]);
+  });
+
   it('never picks a disk outside the allow-list, and says why nothing qualifies', async ({
     url,
     image,
