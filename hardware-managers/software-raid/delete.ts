@@ -12,7 +12,8 @@
  *
  * Every device is checked with the device guard before the first write: a mounted array
  * or member fails the step with nothing changed. Arrays on disks this agent may not touch
- * at all (outside a ramdisk: not allow-listed) are left alone and reported.
+ * at all (outside a ramdisk: not allow-listed) are left alone and reported, and outside a
+ * ramdisk mdadm does not even examine those disks (assemble.ts).
  */
 import {
   describeError,
@@ -25,6 +26,7 @@ import {
   SoftwareRAIDError,
   type StepContext,
 } from '../../src/hardware/index.js';
+import { assembleDescribedArrays } from './assemble.js';
 import { examineShowsSuperblock, listArrays, loadMdModules, type ExistingArray } from './arrays.js';
 import { RAID_DEVICE_TYPE } from './holders.js';
 import { RaidProgress } from './progress.js';
@@ -155,7 +157,7 @@ export async function deleteConfiguration(ctx: StepContext, step: string): Promi
   const report: DeleteReport = { deleted: [], wiped: [], kept: [], holders_wiped: [], superblocks_zeroed: [], left_alone: [] };
   await loadMdModules(ctx);
   // Arrays the disks describe but nobody assembled are deleted too (IPA: --assemble --scan).
-  await ctx.exec('mdadm', ['--assemble', '--scan'], { okExitCodes: [0, 1, 2] }).catch(() => undefined);
+  await assembleDescribedArrays(ctx);
 
   const scan = async (): Promise<ExistingArray[]> => {
     const arrays = await listArrays(ctx, await listBlockDevices(ctx.exec));
