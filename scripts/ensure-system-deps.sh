@@ -19,6 +19,9 @@ declare -A NEEDED=(
   [tcpdump]=tcpdump [lshw]=lshw
   # burn-in steps: CPU/memory stress and disk/network load
   [stress-ng]=stress-ng [fio]=fio
+  # the conductor's qemu power interface, tested against a real VM (qemu brings the iPXE ROMs;
+  # socat carries the guest's guestfwd connections)
+  [qemu-system-x86_64]=qemu-system-x86 [socat]=socat
   # better-sqlite3 (conductor node store) builds from source when no prebuilt binary can be fetched
   [python3]=python3 [make]=make [g++]=g++
 )
