@@ -34,6 +34,23 @@ export interface ScratchOptions {
   readOnly?: boolean;
   /** Force a plain file even when loop devices are available. */
   plainFile?: boolean;
+  /** The loop device's logical sector size in bytes (512 unless given; 4096 for 4Kn disks). */
+  logicalSectorSize?: number;
+}
+
+/**
+ * `losetup --find --show`, one at a time across every process of the machine (flock).
+ * Concurrent `--find`s can be handed the same free device; the one that loses holds it open
+ * for writing while it waits to retry (~200 ms), and a device guard checking the winner's
+ * new device in that window sees a foreign writer and refuses it.
+ */
+function attachLoopDevice(file: string, options: ScratchOptions): string {
+  const args = [
+    ...(options.readOnly ? ['--read-only'] : []),
+    ...(options.logicalSectorSize ? ['--sector-size', String(options.logicalSectorSize)] : []),
+  ];
+  const lock = join(tmpdir(), 'ramdisk-agent-losetup.lock');
+  return execFileSync('flock', [lock, 'losetup', '--find', '--show', ...args, file], { encoding: 'utf8' }).trim();
 }
 
 /** Owns every scratch device a test makes; call `cleanup()` in afterEach/afterAll. */
@@ -64,11 +81,7 @@ export class ScratchDevices {
       closeSync(fd);
     }
     const useLoop = !options.plainFile && canUseLoopDevices();
-    const path = useLoop
-      ? execFileSync('losetup', ['--find', '--show', ...(options.readOnly ? ['--read-only'] : []), file], {
-          encoding: 'utf8',
-        }).trim()
-      : file;
+    const path = useLoop ? attachLoopDevice(file, options) : file;
     // A loop device reused after another test can still carry that test's partition entries
     // (loop devices here have no partition scanning to drop them): clear them first.
     if (useLoop) dropPartitionEntries(path);

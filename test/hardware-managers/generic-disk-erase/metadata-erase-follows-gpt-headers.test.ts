@@ -9,18 +9,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { gptSectors } from '../../../hardware-managers/generic-disk-erase/metadata.js';
 import { describeFileDevice, type BlockDevice } from '../../../src/hardware/index.js';
 import { readBytes } from '../../helpers/file-bytes.js';
-import { dropPartitionEntries, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
+import { ScratchDevices } from '../../helpers/loop-devices.js';
 import { dropPartitions, eraseMetadata, listed, partition, probe } from './helpers.js';
 
 const MIB = 1024 * 1024;
 const scratch = new ScratchDevices();
-const sectorSizedLoops: string[] = [];
 afterEach(() => {
   dropPartitions();
-  for (const loop of sectorSizedLoops.splice(0)) {
-    dropPartitionEntries(loop);
-    execFileSync('losetup', ['--detach', loop]);
-  }
   scratch.cleanup();
 });
 
@@ -82,15 +77,6 @@ function sgdiskFindsNoTable(path: string): boolean {
 /** Byte offsets of a loop device's partitions, as the kernel knows them. */
 function partitionStarts(device: BlockDevice): number[] {
   return device.partitions.map((p) => Number(readFileSync(`/sys/class/block/${p.name}/start`, 'utf8')) * 512);
-}
-
-/** A loop device with 4 KiB logical sectors over a new scratch file. */
-function fourKiBLoop(sizeMiB: number): ScratchDevice {
-  const file = scratch.create({ sizeMiB, randomMiB: sizeMiB, plainFile: true });
-  const path = execFileSync('losetup', ['--find', '--show', '--sector-size', '4096', file.file], { encoding: 'utf8' }).trim();
-  sectorSizedLoops.push(path);
-  dropPartitionEntries(path);
-  return { ...file, path, isLoop: true };
 }
 
 /** A GPT header at LBA 1 as a damaged or hostile table might have it (no valid CRC). */
@@ -174,7 +160,7 @@ describe('erase_devices_metadata on GPT disks', () => {
   });
 
   asRoot('4 KiB logical sectors: the entry sector IPA misses (LBA 5) is zeroed too', async () => {
-    const disk = fourKiBLoop(32);
+    const disk = scratch.create({ sizeMiB: 32, randomMiB: 32, logicalSectorSize: 4096 });
     partition(disk, ['-n1:0:+4M', '-n100:0:+4M']);
     const device = await listed(disk.path);
     expect(device.logicalSectorSize).toBe(4096);
