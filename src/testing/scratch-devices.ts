@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, closeSync, ftruncateSync, rmSync, writeSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loopAttachCommand } from '../shared/loop-attach.js';
 
 export interface ScratchDevice {
   /** The loop device (`/dev/loopN`), or the file itself when loop devices are unavailable. */
@@ -38,19 +39,12 @@ export interface ScratchOptions {
   logicalSectorSize?: number;
 }
 
-/**
- * `losetup --find --show`, one at a time across every process of the machine (flock).
- * Concurrent `--find`s can be handed the same free device; the one that loses holds it open
- * for writing while it waits to retry (~200 ms), and a device guard checking the winner's
- * new device in that window sees a foreign writer and refuses it.
- */
 function attachLoopDevice(file: string, options: ScratchOptions): string {
-  const args = [
+  const [command, args] = loopAttachCommand(file, [
     ...(options.readOnly ? ['--read-only'] : []),
     ...(options.logicalSectorSize ? ['--sector-size', String(options.logicalSectorSize)] : []),
-  ];
-  const lock = join(tmpdir(), 'ramdisk-agent-losetup.lock');
-  return execFileSync('flock', [lock, 'losetup', '--find', '--show', ...args, file], { encoding: 'utf8' }).trim();
+  ]);
+  return execFileSync(command, args, { encoding: 'utf8' }).trim();
 }
 
 /** Owns every scratch device a test makes; call `cleanup()` in afterEach/afterAll. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../../hardware/exec.js';
+import { loopAttachCommand } from '../../../shared/loop-attach.js';
 
 export interface ScratchDisk {
   /** What the agent writes: `/dev/loopN`, or the file itself. */
@@ -50,7 +51,7 @@ export async function createScratchDisks(
     let path = file;
     if (useLoop) {
       try {
-        path = (await run('losetup', ['--find', '--show', file])).stdout.trim();
+        path = (await run(...loopAttachCommand(file))).stdout.trim();
       } catch {
         path = file;
       }
