@@ -136,6 +136,21 @@ describe('qemu power interface', () => {
     expect(await power.getPowerState(task)).toBe(states.POWER_OFF);
   });
 
+  it('refuses to power on when the program guestfwd runs is not installed, and starts no VM', async () => {
+    const power = new QemuPower();
+    const netdev = 'restrict=on,guestfwd=tcp:10.0.2.100:6385-cmd:no-such-forwarder STDIO TCP:127.0.0.1:6385';
+    const task = {
+      node: { uuid: 'n2', name: null, driverInfo: driverInfo({ qemu_netdev_options: netdev }) },
+      ports: [{ uuid: 'p2', nodeUuid: 'n2', address: MAC }],
+      conductor: { log: silentLogger },
+    } as unknown as Task;
+    await expect(power.setPowerState(task, states.POWER_ON)).rejects.toThrow(
+      'Failed to power on node n2: "no-such-forwarder", which guestfwd in qemu_netdev_options runs for every guest connection, is not installed; the guest could not reach what it forwards to.',
+    );
+    expect(runningPid(join(dir, 'vm'))).toBeUndefined();
+    expect(await power.getPowerState(task)).toBe(states.POWER_OFF);
+  });
+
   it('refuses incomplete or unsafe driver_info when the node is managed', async () => {
     running = await startConductor();
     const { conductor } = running;
