@@ -6,7 +6,7 @@ set -euo pipefail
 
 # command -> package
 declare -A NEEDED=(
-  [lsblk]=util-linux [wipefs]=util-linux [losetup]=util-linux [blkdiscard]=util-linux
+  [lsblk]=util-linux [wipefs]=util-linux [losetup]=util-linux [flock]=util-linux [blkdiscard]=util-linux
   [blockdev]=util-linux [partx]=util-linux [blkid]=util-linux [fuser]=psmisc [sgdisk]=gdisk [sfdisk]=fdisk [parted]=parted [mkfs.ext4]=e2fsprogs
   [mkfs.vfat]=dosfstools [shred]=coreutils [qemu-img]=qemu-utils [hdparm]=hdparm
   [nvme]=nvme-cli [smartctl]=smartmontools [mdadm]=mdadm [efibootmgr]=efibootmgr

@@ -13,7 +13,7 @@
  * Every device is checked with the device guard before the first write: a mounted array
  * or member fails the step with nothing changed. Arrays on disks this agent may not touch
  * at all (outside a ramdisk: not allow-listed) are left alone and reported, and outside a
- * ramdisk mdadm does not even examine those disks (assemble.ts).
+ * ramdisk nothing is assembled from such disks (assemble.ts).
  */
 import {
   describeError,

@@ -61,6 +61,8 @@ export class ScratchDevices {
   }
 
   create(options: ScratchOptions): ScratchDevice {
+    if (options.logicalSectorSize && (options.plainFile || !canUseLoopDevices()))
+      throw new Error('a logical sector size needs a loop device (root, loop support, not plainFile)');
     const file = join(this.dir, `disk-${this.#counter++}.img`);
     const sizeBytes = options.sizeMiB * 1024 * 1024;
     const fd = openSync(file, 'w');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { runConductorCommand } from '../../src/conductor/cli/conductor-command.js';
+import { guestfwdPrograms } from '../../src/conductor/drivers/qemu-guestfwd.js';
 import { QemuPower, qemuArguments, parseQemuDriverInfo, runningPid } from '../../src/conductor/drivers/qemu-power.js';
 import { states } from '../../src/conductor/states.js';
 import type { Task } from '../../src/conductor/task.js';
@@ -136,19 +137,38 @@ describe('qemu power interface', () => {
     expect(await power.getPowerState(task)).toBe(states.POWER_OFF);
   });
 
-  it('refuses to power on when the program guestfwd runs is not installed, and starts no VM', async () => {
+  it('refuses to power on when a program guestfwd runs is not installed, and starts no VM', async () => {
     const power = new QemuPower();
-    const netdev = 'restrict=on,guestfwd=tcp:10.0.2.100:6385-cmd:no-such-forwarder STDIO TCP:127.0.0.1:6385';
-    const task = {
-      node: { uuid: 'n2', name: null, driverInfo: driverInfo({ qemu_netdev_options: netdev }) },
-      ports: [{ uuid: 'p2', nodeUuid: 'n2', address: MAC }],
-      conductor: { log: silentLogger },
-    } as unknown as Task;
-    await expect(power.setPowerState(task, states.POWER_ON)).rejects.toThrow(
-      'Failed to power on node n2: "no-such-forwarder", which guestfwd in qemu_netdev_options runs for every guest connection, is not installed; the guest could not reach what it forwards to.',
-    );
-    expect(runningPid(join(dir, 'vm'))).toBeUndefined();
-    expect(await power.getPowerState(task)).toBe(states.POWER_OFF);
+    const forwards = {
+      'no-such-forwarder': 'guestfwd=tcp:10.0.2.100:6385-cmd:no-such-forwarder STDIO TCP:127.0.0.1:6385',
+      // The first forward's program is installed; the second names a path that does not exist.
+      '/nonexistent/socat': 'guestfwd=tcp:10.0.2.100:1-cmd:sh -c true,guestfwd=tcp:10.0.2.100:2-cmd:/nonexistent/socat STDIO',
+    };
+    for (const [missing, netdev] of Object.entries(forwards)) {
+      const task = {
+        node: { uuid: 'n2', name: null, driverInfo: driverInfo({ qemu_netdev_options: `restrict=on,${netdev}` }) },
+        ports: [{ uuid: 'p2', nodeUuid: 'n2', address: MAC }],
+        conductor: { log: silentLogger },
+      } as unknown as Task;
+      await expect(power.setPowerState(task, states.POWER_ON)).rejects.toThrow(
+        `Failed to power on node n2: "${missing}", which guestfwd in qemu_netdev_options runs for every guest connection, is not installed; the guest could not reach what it forwards to.`,
+      );
+      expect(runningPid(join(dir, 'vm'))).toBeUndefined();
+      expect(await power.getPowerState(task)).toBe(states.POWER_OFF);
+    }
+  });
+
+  it('reads the program of each guestfwd command as QEMU and libslirp do: ",," escapes, shell quotes', () => {
+    const options = [
+      'restrict=on',
+      'guestfwd=tcp:10.0.2.100:1-cmd:socat STDIO TCP:127.0.0.1:1',
+      "guestfwd=tcp:10.0.2.100:2-cmd:'/opt/fwd tools/socat' STDIO",
+      'guestfwd=tcp:10.0.2.100:3-cmd:"nc" 127.0.0.1 3',
+      'guestfwd=tcp:10.0.2.100:4-cmd:/opt/a,,b/relay --to 4',
+      'hostfwd=tcp:127.0.0.1:9999-:9999',
+      "guestfwd=tcp:10.0.2.100:5-cmd:'unterminated",
+    ].join(',');
+    expect(guestfwdPrograms(options)).toEqual(['socat', '/opt/fwd tools/socat', 'nc', '/opt/a,b/relay']);
   });
 
   it('refuses incomplete or unsafe driver_info when the node is managed', async () => {

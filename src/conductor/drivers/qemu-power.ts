@@ -12,13 +12,12 @@
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
-import { hasCommand } from '../../hardware/exec.js';
 import { InvalidParameterValue, MissingParameterValue, PowerStateFailure } from '../errors.js';
 import { type PowerState, states } from '../states.js';
 import type { Task } from '../task.js';
 import { PowerInterface } from './base.js';
+import { missingGuestfwdProgram } from './qemu-guestfwd.js';
 import { qmpCommand } from './qmp-client.js';
 
 /** driver_info fields of the `qemu` power interface (`get_properties()`). */
@@ -187,22 +186,6 @@ export function parseQemuDriverInfo(task: Pick<Task, 'node' | 'ports'>): QemuCon
   };
 }
 
-/**
- * The programs `guestfwd=…-cmd:<command>` forwards run: QEMU starts one per guest connection,
- * long after power-on, so a missing one shows only as a guest that cannot connect.
- */
-function guestfwdPrograms(netdevOptions: string): string[] {
-  return [...netdevOptions.matchAll(/(?:^|,)guestfwd=[^,]*?-cmd:\s*([^\s,]+)/g)].map((m) => m[1]!);
-}
-
-async function commandExists(program: string): Promise<boolean> {
-  if (!program.includes('/')) return hasCommand(program);
-  return access(program, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
-
 const files = (config: QemuConfig) => ({
   pidfile: join(config.stateDir, 'qemu.pid'),
   qmp: join(config.stateDir, 'qmp.sock'),
@@ -339,12 +322,11 @@ export class QemuPower extends PowerInterface {
       throw new PowerStateFailure(
         `Failed to power on node ${task.node.uuid}: boot file ${join(config.tftpRoot, config.bootfile)} does not exist.`,
       );
-    for (const program of guestfwdPrograms(config.netdevOptions)) {
-      if (!(await commandExists(program)))
-        throw new PowerStateFailure(
-          `Failed to power on node ${task.node.uuid}: "${program}", which guestfwd in qemu_netdev_options runs for every guest connection, is not installed; the guest could not reach what it forwards to.`,
-        );
-    }
+    const missing = await missingGuestfwdProgram(config.netdevOptions);
+    if (missing)
+      throw new PowerStateFailure(
+        `Failed to power on node ${task.node.uuid}: "${missing}", which guestfwd in qemu_netdev_options runs for every guest connection, is not installed; the guest could not reach what it forwards to.`,
+      );
     mkdirSync(config.stateDir, { recursive: true });
     rmSync(f.pidfile, { force: true });
     rmSync(f.qmp, { force: true });
