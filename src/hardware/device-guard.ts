@@ -2,7 +2,8 @@
  * The safety guard every destructive step goes through before it writes a byte.
  *
  * A device (block device or plain file standing in for one) may be written only if
- *  - it is on the explicit allow-list, or the agent runs from a ramdisk (root filesystem is
+ *  - it is on the explicit allow-list (or is a partition of, or an array or device-mapper
+ *    device built only on, what is), or the agent runs from a ramdisk (root filesystem is
  *    rootfs/tmpfs/ramfs: the machine being provisioned, whose disks are ours to erase); and
  *  - it does not hold a mounted filesystem or active swap (itself, a partition, or a
  *    device stacked on it); and
@@ -36,6 +37,7 @@ export interface DeviceGuardOptions {
 }
 
 const RAMDISK_ROOT_FS = new Set(['rootfs', 'tmpfs', 'ramfs']);
+const MAX_STACK_DEPTH = 4;
 
 export class DeviceGuard {
   readonly #allowList: readonly string[];
@@ -64,15 +66,25 @@ export class DeviceGuard {
   /**
    * Whether the allow-list names this device (by any path resolving to the same node), or
    * the disk it is a partition of: writing a partition of an allow-listed disk (a software
-   * RAID member, say) writes that disk.
+   * RAID member, say) writes that disk. A stacked device (software RAID, device-mapper)
+   * writes only its members (sysfs `slaves`), so it counts as allow-listed when every member
+   * does: outside a ramdisk an array built on allow-listed disks can be deleted or written.
    */
   async isAllowListed(device: string): Promise<boolean> {
     this.#allowResolved ??= Promise.all(this.#allowList.map((p) => realpath(p).catch(() => p))).then((l) => new Set(l));
-    const resolved = await realpath(device).catch(() => device);
-    const allowed = await this.#allowResolved;
-    if (allowed.has(resolved)) return true;
-    const parent = await partitionParent(this.#sysRoot, resolved);
-    return parent !== undefined && allowed.has(parent);
+    return this.#derivesFromAllowList(await realpath(device).catch(() => device), await this.#allowResolved, 0);
+  }
+
+  async #derivesFromAllowList(device: string, allowed: Set<string>, depth: number): Promise<boolean> {
+    if (allowed.has(device)) return true;
+    // Stacks deeper than this (dm on md on partitions is 3) are not followed: refused.
+    if (depth >= MAX_STACK_DEPTH) return false;
+    const parent = await partitionParent(this.#sysRoot, device);
+    if (parent !== undefined) return this.#derivesFromAllowList(parent, allowed, depth + 1);
+    const members = await stackedMembers(this.#sysRoot, device);
+    if (members.length === 0) return false;
+    const verdicts = await Promise.all(members.map((m) => this.#derivesFromAllowList(m, allowed, depth + 1)));
+    return verdicts.every(Boolean);
   }
 
   /** Whether destructive work would be allowed here, and if not, why. Never throws. */
@@ -208,6 +220,13 @@ async function partitionParent(sysRoot: string, device: string): Promise<string 
   if (!isPartition) return undefined;
   const parentDir = dirname(await realpath(sysDir).catch(() => sysDir));
   return `/dev/${basename(parentDir)}`;
+}
+
+/** The devices a stacked device (md, dm) is built on: `/dev/<name>` of its sysfs `slaves`. */
+async function stackedMembers(sysRoot: string, device: string): Promise<string[]> {
+  if (!device.startsWith('/dev/')) return [];
+  const slaves = await readdir(join(sysRoot, 'class', 'block', basename(device), 'slaves')).catch(() => [] as string[]);
+  return slaves.map((name) => `/dev/${name}`);
 }
 
 /** `/dev/<name>` of the device, its partitions and every device stacked on them. */

@@ -1,9 +1,9 @@
 // The safety guard on real loop devices and files made by this test: only allow-listed,
 // unmounted, writable devices may be written; inside a ramdisk the allow-list is not needed.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceGuard } from '../../src/hardware/device-guard.js';
 import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
@@ -36,6 +36,45 @@ describe('DeviceGuard', () => {
     const guard = new DeviceGuard({ allowList: [listed.path], inRamdisk: false });
     expect(await guard.check(`${listed.path}p1`)).toEqual({ device: `${listed.path}p1`, writable: true });
     expect(await guard.check(`${other.path}p1`)).toMatchObject({ writable: false, refusal: 'not-allowed' });
+  });
+
+  it('a software RAID or device-mapper device is allow-listed when every member is, through partitions and stacks', async () => {
+    // A sysfs tree laid out as the kernel's: class/block/<name> links to the device's
+    // directory, partitions are subdirectories with a `partition` file, stacked devices list
+    // their members in `slaves`. md and dm cannot be made on this machine (no kernel driver).
+    const sys = mkdtempSync(join(tmpdir(), 'ramdisk-agent-sys-'));
+    try {
+      const block = join(sys, 'devices', 'virtual', 'block');
+      const device = (path: string, slaves: string[] = []) => {
+        mkdirSync(join(block, path, 'slaves'), { recursive: true });
+        for (const slave of slaves) writeFileSync(join(block, path, 'slaves', slave), '');
+        mkdirSync(join(sys, 'class', 'block'), { recursive: true });
+        symlinkSync(join('..', '..', 'devices', 'virtual', 'block', path), join(sys, 'class', 'block', basename(path)));
+      };
+      const partition = (path: string) => {
+        device(path);
+        writeFileSync(join(block, path, 'partition'), '1\n');
+      };
+      for (const loop of ['loop0', 'loop1', 'loop7', 'loop9']) device(loop);
+      partition('loop0/loop0p1');
+      device('md0', ['loop0', 'loop1']);
+      partition('md0/md0p1');
+      device('md1', ['loop0', 'loop7']);
+      device('md2', ['loop0p1']);
+      device('dm-0', ['md0']);
+
+      const guard = new DeviceGuard({ allowList: ['/dev/loop0', '/dev/loop1'], inRamdisk: false, sysRoot: sys });
+      const allowed = async (name: string) => guard.isAllowListed(`/dev/${name}`);
+      expect(await allowed('md0')).toBe(true);
+      expect(await allowed('md0p1')).toBe(true);
+      expect(await allowed('md2')).toBe(true); // built on a partition of an allow-listed disk
+      expect(await allowed('dm-0')).toBe(true); // stacked on md0
+      expect(await allowed('loop0p1')).toBe(true);
+      expect(await allowed('md1')).toBe(false); // one member, loop7, is not allow-listed
+      expect(await allowed('loop9')).toBe(false); // no members: only the allow-list can name it
+    } finally {
+      rmSync(sys, { recursive: true, force: true });
+    }
   });
 
   it('a device that does not exist is refused as missing', async () => {
