@@ -12,9 +12,15 @@ const dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const VIRTUAL_BYTES = 3 * 1024 * 1024;
+const LUKS_CAPTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'image-formats', 'qemu-img-7.2-luks-first-512-bytes.bin');
 
-/** The first FORMAT_PROBE_BYTES of an image qemu-img makes in `format`. */
+/**
+ * The first FORMAT_PROBE_BYTES of an image qemu-img makes in `format`. LUKS's is a capture
+ * from qemu-img (test/fixtures/image-formats/README.md): Debian 12's qemu-img fails to
+ * benchmark PBKDF2 on fast CPUs in most attempts before it writes one.
+ */
 function headOf(format: string, extra: string[] = []): Buffer {
+  if (format === 'luks') return readFileSync(LUKS_CAPTURE).subarray(0, FORMAT_PROBE_BYTES);
   const path = join(dir, `image.${format}`);
   execFileSync('qemu-img', ['create', '-q', '-f', format, ...extra, path, String(VIRTUAL_BYTES)]);
   return readFileSync(path).subarray(0, FORMAT_PROBE_BYTES);
@@ -28,7 +34,7 @@ describe('an image format told from its first FORMAT_PROBE_BYTES bytes', () => {
     ['vhdx', 'vhdx', []],
     ['vdi', 'vdi', []],
     ['qed', 'qed', []],
-    ['luks', 'luks', ['--object', 'secret,id=key,data=probe', '-o', 'key-secret=key,iter-time=10']],
+    ['luks', 'luks', []],
   ])('%s', (format, expected, extra) => {
     const head = headOf(format, extra);
     expect(head.length).toBe(FORMAT_PROBE_BYTES);
