@@ -215,8 +215,16 @@ function attachLineReader(stream: NodeJS.ReadableStream | null, onLine: (line: s
   });
 }
 
-/** True when `file` can be found on PATH: optional tools (nvme, hdparm) degrade, not crash. */
+/**
+ * True when `file` can be found on PATH (or, given as a path, is executable): optional tools
+ * (nvme, hdparm) degrade, not crash.
+ */
 export async function hasCommand(file: string): Promise<boolean> {
+  if (file.includes('/'))
+    return access(file, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
   const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
   for (const dir of dirs) {
     try {

@@ -3,8 +3,6 @@
  * starts one per guest connection, long after power-on, so a missing one shows only as a
  * guest that cannot connect: power-on checks them first.
  */
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { hasCommand } from '../../hardware/exec.js';
 
 /**
@@ -27,16 +25,8 @@ export function guestfwdPrograms(netdevOptions: string): string[] {
   return programs;
 }
 
-async function commandExists(program: string): Promise<boolean> {
-  if (!program.includes('/')) return hasCommand(program);
-  return access(program, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** The first program the guestfwd forwards would run that is not installed. */
 export async function missingGuestfwdProgram(netdevOptions: string): Promise<string | undefined> {
-  for (const program of guestfwdPrograms(netdevOptions)) if (!(await commandExists(program))) return program;
+  for (const program of guestfwdPrograms(netdevOptions)) if (!(await hasCommand(program))) return program;
   return undefined;
 }
