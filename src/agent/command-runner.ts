@@ -10,6 +10,7 @@ import { lazyChild } from '../shared/logger.js';
 import { formatZodError } from '../hardware/zod-error.js';
 import { CommandResult } from './command-result.js';
 import { LazyAbort } from './lazy-abort.js';
+import { RunContext } from './run-context.js';
 import type { CommandContext, CommandDefinition, Extension } from './command.js';
 import { AgentIsBusy, InvalidCommandError, InvalidCommandParamsError, RequestedObjectNotFoundError } from './errors.js';
 import type { AgentServices } from './services.js';
@@ -231,11 +232,11 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
   }
 
   /** Runs a command inside another (flow): validated, not stored, no busy check. */
-  async #invoke(fullName: string, rawParams: Record<string, unknown>, parent: CommandContext): Promise<unknown> {
+  async #invoke(fullName: string, rawParams: Record<string, unknown>, parent: RunContext): Promise<unknown> {
     const command = this.#resolve(fullName);
     const parsed = command.params.safeParse(rawParams);
     if (!parsed.success) throw new InvalidCommandParamsError(formatZodError(parsed.error));
-    const ctx: CommandContext = { ...parent, log: parent.log.child({ subcommand: fullName }) };
+    const ctx = parent.withLog(parent.log.child({ subcommand: fullName }));
     if (command.validate) await command.validate(parsed.data, ctx);
     return wrapResult(await command.run(parsed.data, ctx), command.name, command.mode);
   }
@@ -256,18 +257,16 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     const log = lazyChild(this.#log, { command: fullName, command_id: result.id });
     const controller = new LazyAbort();
     if (this.#shutdown.signal.aborted) controller.abort(this.#shutdown.signal.reason);
-    const ctx: CommandContext = {
-      services: this.#services,
+    const ctx: RunContext = new RunContext(
+      this.#services,
       log,
-      progress: { update: (progress) => result.setProgress(progress) },
-      get signal() {
-        return controller.signal;
-      },
-      commands: {
+      { update: (progress) => result.setProgress(progress) },
+      {
         resolve: (name) => this.#resolve(name),
         invoke: (name, subParams) => this.#invoke(name, subParams, ctx),
       },
-    };
+      controller,
+    );
 
     if (command.validate) await command.validate(params, ctx);
 
