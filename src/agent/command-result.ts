@@ -18,6 +18,12 @@ export interface CommandResultWire {
   command_progress: Record<string, unknown> | null;
 }
 
+// Shared empty and initial values: a kept result holds only what is its own.
+const NULL_JSON: readonly JsonSegment[] = Object.freeze(['null']);
+const NO_SEGMENTS: readonly JsonSegment[] = Object.freeze([]);
+const NO_BUFFERS: readonly Buffer[] = Object.freeze([]);
+const NO_OFFSETS: readonly number[] = Object.freeze([]);
+
 export class CommandResult {
   readonly id = nodeCrypto().randomUUID();
   readonly name: string;
@@ -25,26 +31,27 @@ export class CommandResult {
   #status: CommandStatus = 'RUNNING';
   #error: WireError | null = null;
   /** The result as JSON, produced once when the command finishes (result-json.ts). */
-  #resultJson: JsonSegment[] = ['null'];
+  #resultJson: readonly JsonSegment[] = NULL_JSON;
   /** `command_progress` as JSON, serialised when set: see `setProgress`. */
   #progressJson = 'null';
   /**
-   * A finished result's wire JSON, as bytes outside the V8 heap, in parts: its own, and the
-   * shared bytes of deep-frozen values (a step listing) that every result carrying them
-   * reuses. The runner keeps the last 1000 results: as heap strings they were promoted to old
-   * space and, once dropped, grew it to ~57 MB of garbage between mark-compacts whose pauses
-   * were the API's p99 (bench/api).
+   * A finished result's wire JSON, as bytes outside the V8 heap: its own text in one buffer,
+   * and the shared bytes of deep-frozen values (a step listing) that every result carrying
+   * them reuses, each placed at its offset in `#own`. The runner keeps the last 1000 results:
+   * as heap strings they were promoted to old space and, once dropped, grew it to ~57 MB of
+   * garbage between mark-compacts whose pauses were the API's p99 (bench/api). One buffer
+   * rather than one per text piece, and no promise unless someone waits: every kept result
+   * is copied and promoted by a scavenge, so its few objects are what each scavenge costs.
    */
-  #wire: Buffer[] | undefined;
+  #own: Buffer | undefined;
+  #shared: readonly Buffer[] = NO_BUFFERS;
+  #sharedAt: readonly number[] = NO_OFFSETS;
   #wireBytes = 0;
-  readonly #done: Promise<void>;
-  #resolveDone!: () => void;
+  #done: Promise<void> | undefined;
+  #resolveDone: (() => void) | undefined;
 
   constructor(name: string) {
     this.name = name;
-    this.#done = new Promise((resolve) => {
-      this.#resolveDone = resolve;
-    });
   }
 
   get status(): CommandStatus {
@@ -57,7 +64,7 @@ export class CommandResult {
 
   get result(): unknown {
     if (!this.isDone) return null;
-    return this.#wire ? this.toWire().command_result : JSON.parse(joinSegments(this.#resultJson));
+    return this.#own ? this.toWire().command_result : JSON.parse(joinSegments(this.#resultJson));
   }
 
   get error(): WireError | null {
@@ -70,6 +77,10 @@ export class CommandResult {
 
   /** Resolves when the command has finished, whatever its outcome. */
   whenDone(): Promise<void> {
+    if (this.isDone) return Promise.resolve();
+    this.#done ??= new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
     return this.#done;
   }
 
@@ -109,7 +120,7 @@ export class CommandResult {
       this.#resultJson = resultJsonSegments(result);
     } catch (e) {
       this.#status = 'FAILED';
-      this.#resultJson = ['null'];
+      this.#resultJson = NULL_JSON;
       this.#error = {
         type: 'CommandExecutionError',
         code: 500,
@@ -117,7 +128,7 @@ export class CommandResult {
         details: `the command's result could not be serialised: ${(e as Error).message}`,
       };
     }
-    this.#resolveDone();
+    this.#resolveDone?.();
   }
 
   toWire(): CommandResultWire {
@@ -125,7 +136,7 @@ export class CommandResult {
   }
 
   toJSONString(): string {
-    return this.#wire ? Buffer.concat(this.#wire, this.#wireBytes).toString() : joinSegments(this.#segments());
+    return this.#own ? Buffer.concat(this.toJSONParts(), this.#wireBytes).toString() : joinSegments(this.#segments());
   }
 
   /** The wire JSON as bytes (one allocation unless it is a single part). */
@@ -136,26 +147,62 @@ export class CommandResult {
 
   /** Bytes of the wire JSON (what `GET /v1/commands/` serves for this result). */
   get wireBytes(): number {
-    if (!this.#wire) this.toJSONParts();
+    if (!this.#own) this.toJSONParts();
     return this.#wireBytes;
   }
 
-  /** The wire JSON as byte parts, to be sent or joined in order; a finished result's are built once. */
+  /**
+   * The wire JSON as byte parts, to be sent or joined in order. A finished result's bytes are
+   * built once; the parts are views made per call, which die young.
+   */
   toJSONParts(): readonly Buffer[] {
-    if (this.#wire) return this.#wire;
-    const done = this.isDone;
-    const parts = this.#segments().map((segment) =>
-      typeof segment !== 'string' ? segment : done ? ownBuffer(segment) : Buffer.from(segment),
-    );
-    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
-    if (!done) {
-      this.#wireBytes = bytes;
-      return parts;
+    if (!this.#own) {
+      const segments = this.#segments();
+      if (!this.isDone) {
+        const parts = segments.map((segment) => (typeof segment === 'string' ? Buffer.from(segment) : segment));
+        this.#wireBytes = parts.reduce((sum, part) => sum + part.length, 0);
+        return parts;
+      }
+      this.#keep(segments);
     }
-    this.#wire = parts;
-    this.#wireBytes = bytes;
-    this.#resultJson = []; // kept inside #wire; the getter reads it back from there
+    const own = this.#own!;
+    if (this.#shared.length === 0) return [own];
+    const parts: Buffer[] = [];
+    let from = 0;
+    this.#shared.forEach((shared, index) => {
+      const at = this.#sharedAt[index]!;
+      if (at > from) parts.push(own.subarray(from, at));
+      parts.push(shared);
+      from = at;
+    });
+    if (from < own.length) parts.push(own.subarray(from));
     return parts;
+  }
+
+  /** Keeps a finished result's segments as its own bytes plus the shared ones. */
+  #keep(segments: readonly JsonSegment[]): void {
+    let text = '';
+    const shared: Buffer[] = [];
+    const sharedAt: number[] = [];
+    let ownBytes = 0;
+    let sharedBytes = 0;
+    for (const segment of segments) {
+      if (typeof segment === 'string') {
+        text += segment;
+        ownBytes += Buffer.byteLength(segment);
+      } else {
+        shared.push(segment);
+        sharedAt.push(ownBytes);
+        sharedBytes += segment.length;
+      }
+    }
+    this.#own = ownBuffer(text);
+    if (shared.length > 0) {
+      this.#shared = shared;
+      this.#sharedAt = sharedAt;
+    }
+    this.#wireBytes = ownBytes + sharedBytes;
+    this.#resultJson = NO_SEGMENTS; // kept in #own and #shared; the getter reads it back from there
   }
 
   #segments(): JsonSegment[] {

@@ -91,4 +91,30 @@ describe('result JSON', () => {
     expect(result.toWire()).toMatchObject({ command_status: 'SUCCEEDED', command_result: JSON.parse(whole(result.result)) });
     expect(JSON.parse(text).command_result.clean_steps.GenericHardwareManager[0].step).toBe('erase_devices');
   });
+
+  it('keeps shared parts in place wherever they fall: first, adjacent, last, alone', () => {
+    const frozen = listing();
+    const values = [{ first: frozen, second: frozen }, { a: 1, steps: frozen }, { steps: frozen, b: 'ü' }, frozen];
+    for (const value of values) {
+      const result = new CommandResult('get_clean_steps');
+      result.succeed(value);
+      const expected = `{"id":${JSON.stringify(result.id)},"command_name":"get_clean_steps","command_status":"SUCCEEDED","command_error":null,"command_result":${whole(value)},"command_progress":null}`;
+      expect(Buffer.concat([...result.toJSONParts()]).toString()).toBe(expected);
+      expect(result.toJSONBuffer().toString()).toBe(expected);
+      expect(result.toJSONString()).toBe(expected);
+      expect(result.wireBytes).toBe(Buffer.byteLength(expected));
+    }
+  });
+
+  it('settles a wait begun before the command finished, and one begun after', async () => {
+    const result = new CommandResult('execute_clean_step');
+    let settled = false;
+    const early = result.whenDone().then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    result.succeed({ clean_result: null });
+    await early;
+    expect(settled).toBe(true);
+    await expect(result.whenDone()).resolves.toBeUndefined();
+  });
 });
