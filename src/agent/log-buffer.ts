@@ -3,6 +3,8 @@
  * have no journald and no writable log file, and the operator debugging a failed clean
  * needs exactly these lines. Every log line also goes on to stdout as before.
  */
+import { boundedOutput } from './bounded-output.js';
+
 const DEFAULT_LIMIT_BYTES = 4 * 1024 * 1024;
 /**
  * Lines are copied into fixed blocks outside the V8 heap and the oldest block is dropped as
@@ -41,14 +43,16 @@ export class LogBuffer {
   }
 
   /**
-   * A destination for pino that keeps each line here and passes it on to `next` (stdout). A
-   * plain `write` (all pino calls) rather than a stream.Writable: no per-line stream machinery.
+   * A destination for pino that keeps each line here and passes it on to `next` (stdout),
+   * bounded (bounded-output.ts). A plain `write` (all pino calls) rather than a
+   * stream.Writable: no per-line stream machinery.
    */
   tee(next: NodeJS.WritableStream | undefined): { write(line: string): void } {
+    const out = next ? boundedOutput(next) : undefined;
     return {
       write: (line: string) => {
         this.append(line);
-        next?.write(line);
+        out?.write(line);
       },
     };
   }
