@@ -6,7 +6,8 @@
 // load hits both alike; beside wall time, each agent's own CPU time per request (schedstat, not
 // inflated by waiting for a core). The load average and core count are printed with the table.
 //   BENCH_SIDE_STARTS   start-ups per agent (median reported), default 5
-//   BENCH_SIDE_REQUESTS requests per latency row, default 500 (status) / 200 (steps)
+//   BENCH_SIDE_REQUESTS requests per latency row, default 2000 (status) / 1000 (steps): a p99
+//                       of 200 was the second-slowest request, and moved by a third between runs
 //   BENCH_SIDE_WARMUP   requests of each kind before the latency rows, default 200
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
@@ -19,8 +20,8 @@ import { IPA_TAG, prepareIpa } from './ipa-runtime.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STARTS = Number(process.env.BENCH_SIDE_STARTS ?? 5);
-const STATUS_N = Number(process.env.BENCH_SIDE_REQUESTS ?? 500);
-const STEPS_N = Math.max(50, Math.round(STATUS_N * 0.4));
+const STATUS_N = Number(process.env.BENCH_SIDE_REQUESTS ?? 2000);
+const STEPS_N = Math.max(50, Math.round(STATUS_N * 0.5));
 const logDir = mkdtempSync(join(tmpdir(), 'bench-side-'));
 let nextPort = 19400 + Math.floor(Math.random() * 400);
 
