@@ -4,7 +4,7 @@
  * level, member devices) and the member partitions' disks (IPA's `get_holder_disks`).
  */
 import { listBlockDevices, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
-import { readMdstat } from './mdstat.js';
+import { readMdstat, type MdstatArray } from './mdstat.js';
 
 export interface ExistingArray {
   device: string;
@@ -62,12 +62,21 @@ function diskOf(listing: readonly BlockDevice[], device: string): string {
   return device.replace(/(\d)p\d+$/, '$1').replace(/^(\/dev\/(?:sd|vd|hd|xvd)[a-z]+)\d+$/, '$1');
 }
 
+/**
+ * The arrays on the machine, in a ramdisk. Elsewhere (tests, the demo) only those with a
+ * member on an allow-listed disk: the machine's own arrays are not even queried. One with a
+ * foreign member as well is listed, so that a step can say it left it alone and why.
+ */
 export async function listArrays(
-  ctx: Pick<StepContext, 'exec'>,
+  ctx: Pick<StepContext, 'exec' | 'guard'>,
   listing?: readonly BlockDevice[],
   procRoot?: string,
 ): Promise<ExistingArray[]> {
-  const mdstat = await readMdstat(procRoot);
+  const inRamdisk = await ctx.guard.inRamdisk();
+  const mdstat: MdstatArray[] = [];
+  for (const entry of await readMdstat(procRoot)) {
+    if (inRamdisk || (await anyAllowListed(ctx.guard, entry.members))) mdstat.push(entry);
+  }
   if (mdstat.length === 0) return [];
   const devices = listing ?? (await listBlockDevices(ctx.exec));
   const arrays: ExistingArray[] = [];
@@ -88,4 +97,9 @@ export async function listArrays(
     });
   }
   return arrays;
+}
+
+async function anyAllowListed(guard: StepContext['guard'], members: readonly string[]): Promise<boolean> {
+  for (const member of members) if (await guard.isAllowListed(`/dev/${member}`)) return true;
+  return false;
 }

@@ -29,7 +29,9 @@ function rootVolumeName(config: unknown): string | undefined {
 }
 
 /** The md device to install onto, or undefined when no software RAID root volume exists. */
-export async function softwareRaidRootDevice(ctx: Pick<StepContext, 'exec' | 'node' | 'log'>): Promise<string | undefined> {
+export async function softwareRaidRootDevice(
+  ctx: Pick<StepContext, 'exec' | 'guard' | 'node' | 'log'>,
+): Promise<string | undefined> {
   const arrays = await listArrays(ctx);
   if (created?.root && arrays.some((a) => a.device === created!.root)) return created.root;
   const name = rootVolumeName(ctx.node.target_raid_config);
