@@ -4,9 +4,10 @@
  * In the ramdisk stdout is a pipe to `tee`, which writes to the console: a serial console at
  * 115200 baud takes ~11 KB/s. Node queues what a pipe cannot take yet, without limit, so an
  * agent logging faster than that (a request line each, at thousands of requests a second)
- * grew by ~2.5 MiB a second here, in a ramdisk whose RAM is the disk. Past the limit, lines are
+ * grew by ~1.8 MiB a second here, in a ramdisk whose RAM is the disk. Past the limit, lines are
  * left out of stdout and counted; once the backlog is down to half the limit, a line says how
- * many were left out. Every line is still kept in the in-memory log (`log.collect_system_logs`).
+ * many were left out. The in-memory log (`log.collect_system_logs`, its last 4 MiB) still gets
+ * every line.
  * IPA's logging blocks on a full pipe instead; blocking here would stall the API (heartbeats,
  * the conductor's polls) behind the console.
  */
