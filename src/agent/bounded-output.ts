@@ -21,10 +21,7 @@ interface Destination {
   readonly writableLength?: number;
 }
 
-export function boundedOutput(
-  next: Destination,
-  backlogLimitBytes = DEFAULT_BACKLOG_LIMIT_BYTES,
-): { write(line: string): void } {
+export function boundedOutput(next: Destination, backlogLimitBytes = DEFAULT_BACKLOG_LIMIT_BYTES): { write(line: string): void } {
   let leftOut = 0;
   return {
     write(line: string): void {
