@@ -1,7 +1,8 @@
 /**
  * The software RAID arrays present on the machine: from `/proc/mdstat` (every array the
- * kernel knows, active or not), each completed by `mdadm --detail --export` (volume name,
- * level, member devices) and the member partitions' disks (IPA's `get_holder_disks`).
+ * kernel knows, active or not; outside a ramdisk only those on allow-listed disks), each
+ * completed by `mdadm --detail --export` (volume name, level, member devices) and the member
+ * partitions' disks (IPA's `get_holder_disks`).
  */
 import { listBlockDevices, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 import { readMdstat, type MdstatArray } from './mdstat.js';
@@ -60,6 +61,14 @@ function diskOf(listing: readonly BlockDevice[], device: string): string {
   }
   // Not in the listing (a node udev has not made yet): strip the partition number.
   return device.replace(/(\d)p\d+$/, '$1').replace(/^(\/dev\/(?:sd|vd|hd|xvd)[a-z]+)\d+$/, '$1');
+}
+
+/**
+ * Every md device the kernel has, the machine's own included (outside a ramdisk listArrays
+ * leaves those out): a new array must not take the name of any of them.
+ */
+export async function mdDevicesInUse(procRoot?: string): Promise<Set<string>> {
+  return new Set((await readMdstat(procRoot)).map((entry) => `/dev/${entry.name}`));
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   SoftwareRAIDError,
   type StepContext,
 } from '../../src/hardware/index.js';
-import { listArrays, loadMdModules, type ExistingArray } from './arrays.js';
+import { listArrays, loadMdModules, mdDevicesInUse, type ExistingArray } from './arrays.js';
 import { nodeBootMode, partitionTableType, ramdiskBootMode } from './boot-mode.js';
 import { assertNoPartitions, candidateDisks, placeLogicalDisks } from './holders.js';
 import { MIN_MEMBERS, planArrays, type PlannedArray } from './mdadm-plan.js';
@@ -94,7 +94,7 @@ async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreateP
   const bootMode = nodeBootMode(ctx.node, await ramdiskBootMode());
   const table = partitionTableType(ctx.node, bootMode);
   const layouts = planPartitions(placed, holders, table, bootMode);
-  const taken = new Set(existing.map((a) => a.device));
+  const taken = await mdDevicesInUse();
   ctx.log.info({ bootMode, table, holders: holderPaths }, 'software RAID plan');
   return { layouts, arrays: planArrays(placed, layouts, taken), kept };
 }

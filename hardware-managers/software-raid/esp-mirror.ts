@@ -18,7 +18,7 @@ import {
   SoftwareRAIDError,
   type StepContext,
 } from '../../src/hardware/index.js';
-import { listArrays } from './arrays.js';
+import { listArrays, mdDevicesInUse } from './arrays.js';
 import { ESP_SIZE_MIB } from './partition-plan.js';
 
 interface EspMember {
@@ -81,7 +81,7 @@ export async function prepareSoftwareRaidEsp(
     members = [];
     for (const [index, holder] of root.holderDisks.entries()) members.push(await makeEspPartition(ctx, holder, index));
     for (const member of members) await ctx.guard.assertWritable(member.node);
-    const device = await nextFreeMd(new Set(arrays.map((a) => a.device)));
+    const device = await nextFreeMd(await mdDevicesInUse());
     try {
       await ctx.exec('mdadm', [
         '--create',

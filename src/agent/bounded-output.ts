@@ -5,41 +5,58 @@
  * 115200 baud takes ~11 KB/s. Node queues what a pipe cannot take yet, without limit, so an
  * agent logging faster than that (a request line each, at thousands of requests a second)
  * grew by ~1.8 MiB a second here, in a ramdisk whose RAM is the disk. Past the limit, lines are
- * left out of stdout and counted; once the backlog is down to half the limit, a line says how
- * many were left out. The in-memory log (`log.collect_system_logs`, its last 4 MiB) still gets
- * every line.
- * IPA's logging blocks on a full pipe instead; blocking here would stall the API (heartbeats,
- * the conductor's polls) behind the console.
+ * left out of stdout and counted; once the backlog is down to half the limit, or stdout has
+ * drained, a line says how many were left out. The in-memory log (`log.collect_system_logs`,
+ * its last 4 MiB) still gets every line.
+ *
+ * The limit counts what Node reports waiting (`writableLength`: characters of the queued
+ * strings, bytes for the ASCII of most lines). Only a pipe or socket queues: Node writes to a
+ * file or a TTY synchronously, so there is nothing to bound (a TTY as stdout would block, as
+ * IPA's logging does on a full pipe; blocking on the pipe here would stall the API,
+ * heartbeats and the conductor's polls, behind the console).
+ * The notice is shaped as pino's default line (level, time, pid, hostname, msg).
  */
 import { hostname } from 'node:os';
 
-const DEFAULT_BACKLOG_LIMIT_BYTES = 1024 * 1024;
+const DEFAULT_BACKLOG_LIMIT = 1024 * 1024;
 const LEVEL_WARN = 40;
 
 interface Destination {
   write(line: string): unknown;
   readonly writableLength?: number;
+  once?(event: 'drain', listener: () => void): unknown;
 }
 
-export function boundedOutput(next: Destination, backlogLimitBytes = DEFAULT_BACKLOG_LIMIT_BYTES): { write(line: string): void } {
+export function boundedOutput(next: Destination, backlogLimit = DEFAULT_BACKLOG_LIMIT): { write(line: string): void } {
   let leftOut = 0;
+  let awaitingDrain = false;
+  const sayLeftOut = () => {
+    if (leftOut === 0) return;
+    next.write(leftOutLine(leftOut));
+    leftOut = 0;
+  };
+  const onDrain = () => {
+    awaitingDrain = false;
+    sayLeftOut();
+  };
   return {
     write(line: string): void {
       const backlog = next.writableLength ?? 0;
-      if (backlog > (leftOut > 0 ? backlogLimitBytes / 2 : backlogLimitBytes)) {
+      if (backlog > (leftOut > 0 ? backlogLimit / 2 : backlogLimit)) {
         leftOut++;
+        // Said when stdout has drained even if the agent logs nothing more by then.
+        if (!awaitingDrain && next.once) {
+          awaitingDrain = true;
+          next.once('drain', onDrain);
+        }
         return;
       }
-      if (leftOut > 0) {
-        next.write(leftOutLine(leftOut));
-        leftOut = 0;
-      }
+      sayLeftOut();
       next.write(line);
     },
   };
 }
 
-/** In pino's shape, so whatever reads the agent's output reads this line too. */
 function leftOutLine(count: number): string {
   const msg =
     `${count} log line${count === 1 ? ' was' : 's were'} left out of stdout: it drains slower than the agent logs ` +

@@ -129,6 +129,9 @@ export class CommandResult {
       };
     }
     this.#resolveDone?.();
+    // A kept result holds nothing more for waiters: whenDone() answers from the status now.
+    this.#done = undefined;
+    this.#resolveDone = undefined;
   }
 
   toWire(): CommandResultWire {

@@ -1,7 +1,8 @@
 /**
  * The agent's own recent log, kept in memory for `log.collect_system_logs`: a ramdisk may
  * have no journald and no writable log file, and the operator debugging a failed clean
- * needs exactly these lines. Every log line also goes on to stdout as before.
+ * needs exactly these lines. Every log line also goes on to stdout, within a bound on what
+ * may wait there (bounded-output.ts).
  */
 import { boundedOutput } from './bounded-output.js';
 

@@ -3,6 +3,7 @@
  * past it they are left out of stdout, counted, and a line says how many once it drains;
  * the in-memory log (log.collect_system_logs) keeps every one of them.
  */
+import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { boundedOutput } from '../../src/agent/bounded-output.js';
@@ -40,19 +41,49 @@ describe('log lines on their way to stdout', () => {
     const limit = 16 * 1024;
     const out = boundedOutput(stdout, limit);
     for (let i = 0; i < 1000; i++) out.write(line(i));
-    const written = await drain(stdout);
-    const passed = written.split('\n').filter(Boolean).length;
-    expect(passed).toBeGreaterThan(0);
-    expect(passed).toBeLessThan(1000);
+    // Read out: the pipe drains, and the notice follows the lines that waited.
+    const written = (await drain(stdout)).split('\n').filter(Boolean);
+    const notice = JSON.parse(written.at(-1)!) as { level: number; msg: string };
+    const passed = written.slice(0, -1);
+    expect(passed.length).toBeGreaterThan(0);
+    expect(passed.length).toBeLessThan(1000);
+    expect(passed).toEqual(Array.from({ length: passed.length }, (_, i) => line(i).trimEnd()));
+    expect(notice.level).toBe(40);
+    expect(notice.msg).toContain(`${1000 - passed.length} log lines were left out of stdout`);
+    expect(notice.msg).toContain('log.collect_system_logs');
 
     out.write(line(1000));
-    const after = (await drain(stdout)).split('\n').filter(Boolean);
-    expect(after).toHaveLength(2);
-    const notice = JSON.parse(after[0]!) as { level: number; msg: string };
-    expect(notice.level).toBe(40);
-    expect(notice.msg).toContain(`${1000 - passed} log lines were left out of stdout`);
-    expect(notice.msg).toContain('log.collect_system_logs');
-    expect(after[1]).toBe(line(1000).trimEnd());
+    expect((await drain(stdout)).split('\n').filter(Boolean)).toEqual([line(1000).trimEnd()]);
+  });
+
+  it('goes back to writing only once the backlog is down to half the limit', () => {
+    // A destination whose backlog the test sets, as a pipe's rises and falls.
+    const written: string[] = [];
+    const stdout = { writableLength: 0, write: (text: string) => written.push(text) };
+    const out = boundedOutput(stdout, 1000);
+    stdout.writableLength = 1001;
+    out.write(line(1));
+    stdout.writableLength = 900; // below the limit, above half of it: still left out
+    out.write(line(2));
+    stdout.writableLength = 500;
+    out.write(line(3));
+    expect(written).toHaveLength(2);
+    expect(JSON.parse(written[0]!).msg).toMatch(/^2 log lines were left out of stdout/);
+    expect(written[1]).toBe(line(3));
+  });
+
+  it('says how many it left out when stdout drains, even if nothing is logged after', () => {
+    const written: string[] = [];
+    const stdout = Object.assign(new EventEmitter(), { writableLength: 5000, write: (text: string) => written.push(text) });
+    const out = boundedOutput(stdout, 1000);
+    for (let i = 0; i < 3; i++) out.write(line(i));
+    expect(stdout.listenerCount('drain')).toBe(1); // one, however many lines are left out
+    stdout.writableLength = 0;
+    stdout.emit('drain');
+    expect(written).toHaveLength(1);
+    expect(JSON.parse(written[0]!).msg).toMatch(/^3 log lines were left out of stdout/);
+    stdout.emit('drain');
+    expect(written).toHaveLength(1);
   });
 
   it('writes everything through while stdout keeps up', () => {

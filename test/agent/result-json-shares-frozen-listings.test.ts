@@ -92,9 +92,14 @@ describe('result JSON', () => {
     expect(JSON.parse(text).command_result.clean_steps.GenericHardwareManager[0].step).toBe('erase_devices');
   });
 
-  it('keeps shared parts in place wherever they fall: first, adjacent, last, alone', () => {
+  it('keeps shared parts at their byte offsets: after multi-byte text, side by side, alone', () => {
     const frozen = listing();
-    const values = [{ first: frozen, second: frozen }, { a: 1, steps: frozen }, { steps: frozen, b: 'ü' }, frozen];
+    const values = [
+      { first: frozen, second: frozen },
+      { 'clé é': 'значение ✓', steps: frozen, après: 'ü', more: frozen },
+      { steps: frozen, b: 'ü' },
+      frozen,
+    ];
     for (const value of values) {
       const result = new CommandResult('get_clean_steps');
       result.succeed(value);

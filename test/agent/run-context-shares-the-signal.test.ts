@@ -5,6 +5,10 @@
  * which kept each command's objects alive through the young-generation GCs: run-context.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { CommandRunner } from '../../src/agent/command-runner.js';
+import { defineCommand, defineExtension } from '../../src/agent/command.js';
+import { flowExtension } from '../../src/agent/extensions/flow.js';
 import { LazyAbort } from '../../src/agent/lazy-abort.js';
 import { RunContext } from '../../src/agent/run-context.js';
 import type { AgentServices } from '../../src/agent/services.js';
@@ -19,6 +23,33 @@ function contextWith(controller: LazyAbort): RunContext {
   };
   return new RunContext({} as AgentServices, silentLogger, { update: () => undefined }, commands, controller);
 }
+
+describe('a command run inside a flow', () => {
+  it('is aborted with the flow: a reset reaches its signal', async () => {
+    const seen: string[] = [];
+    const demo = defineExtension('demo', [
+      defineCommand({
+        name: 'wait_for_abort',
+        mode: 'sync',
+        params: z.object({}),
+        run: (_params, ctx) =>
+          new Promise<null>((resolve) => {
+            seen.push('started');
+            ctx.signal.addEventListener('abort', () => {
+              seen.push(`aborted: ${(ctx.signal.reason as Error).message}`);
+              resolve(null);
+            });
+          }),
+      }),
+    ]);
+    const runner = new CommandRunner([flowExtension, demo], { log: silentLogger } as unknown as AgentServices);
+    const flow = await runner.execute('flow.start_flow', { flow: [{ 'demo.wait_for_abort': {} }] });
+    while (seen.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await runner.reset('power cycle');
+    await flow.whenDone();
+    expect(seen).toEqual(['started', 'aborted: start_flow was aborted: power cycle']);
+  });
+});
 
 describe('RunContext', () => {
   it("gives a flow's sub-command the flow's signal, aborted with it", () => {

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listArrays } from '../../../hardware-managers/software-raid/arrays.js';
+import { listArrays, mdDevicesInUse } from '../../../hardware-managers/software-raid/arrays.js';
 import { DeviceGuard, type ExecResult } from '../../../src/hardware/index.js';
 
 const MDSTAT = `Personalities : [raid1]
@@ -21,6 +21,9 @@ md1 : active raid1 sda1[0] sdb1[1]
 
 md2 : active raid1 loop0p2[0] sdc1[1]
       1046528 blocks super 1.2 [2/2] [UU]
+
+md127 : inactive loop1p2[1](S)
+      1046528 blocks super 1.2
 
 unused devices: <none>
 `;
@@ -38,7 +41,8 @@ beforeEach(() => {
     symlinkSync(join('..', '..', 'devices', 'virtual', 'block', path), join(root, 'sys', 'class', 'block', basename(path)));
   };
   for (const disk of ['loop0', 'loop1', 'sda', 'sdb', 'sdc']) device(disk);
-  for (const part of ['loop0/loop0p1', 'loop0/loop0p2', 'loop1/loop1p1', 'sda/sda1', 'sdb/sdb1', 'sdc/sdc1']) device(part, true);
+  for (const part of ['loop0/loop0p1', 'loop0/loop0p2', 'loop1/loop1p1', 'loop1/loop1p2', 'sda/sda1', 'sdb/sdb1', 'sdc/sdc1'])
+    device(part, true);
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -56,15 +60,24 @@ describe('the arrays the RAID steps see', () => {
   it('outside a ramdisk: those on allow-listed disks; the machine’s own are not queried', async () => {
     const ctx = context(false);
     const arrays = await listArrays(ctx, [], join(root, 'proc'));
-    expect(arrays.map((a) => a.device)).toEqual(['/dev/md0', '/dev/md2']);
+    expect(arrays.map((a) => a.device)).toEqual(['/dev/md0', '/dev/md2', '/dev/md127']);
     expect(arrays.find((a) => a.device === '/dev/md2')?.components).toEqual(['/dev/loop0p2', '/dev/sdc1']);
-    expect(ctx.queried).toEqual(['mdadm --detail --export /dev/md0', 'mdadm --detail --export /dev/md2']);
+    expect(arrays.find((a) => a.device === '/dev/md127')?.components).toEqual(['/dev/loop1p2']);
+    expect(ctx.queried).toEqual([
+      'mdadm --detail --export /dev/md0',
+      'mdadm --detail --export /dev/md2',
+      'mdadm --detail --export /dev/md127',
+    ]);
+  });
+
+  it('the md names in use, for a new array to avoid, include the machine’s own arrays', async () => {
+    expect([...(await mdDevicesInUse(join(root, 'proc')))]).toEqual(['/dev/md0', '/dev/md1', '/dev/md2', '/dev/md127']);
   });
 
   it('in a ramdisk: every array', async () => {
     const ctx = context(true);
     const arrays = await listArrays(ctx, [], join(root, 'proc'));
-    expect(arrays.map((a) => a.device)).toEqual(['/dev/md0', '/dev/md1', '/dev/md2']);
-    expect(ctx.queried).toHaveLength(3);
+    expect(arrays.map((a) => a.device)).toEqual(['/dev/md0', '/dev/md1', '/dev/md2', '/dev/md127']);
+    expect(ctx.queried).toHaveLength(4);
   });
 });
