@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../shared/logger.js';
 import { silentLogger } from '../../shared/logger.js';
 import { AuthFailureLimiter } from './auth-failures.js';
+import { connectionLimit } from './connection-limit.js';
 import { Faults, HttpFault, renderFault } from './fault.js';
 import { cutOffUnreadBody, readJsonBody } from './request-body.js';
 import { requestLine } from './request-log.js';
@@ -76,6 +77,8 @@ export class AgentHttpServer {
   #closing = false;
   /** Lets go of the requests waiting on a long poll (close() answers them at once). */
   readonly #releases = new Set<() => void>();
+  #dropped = 0;
+  #droppedLoggedAt = 0;
 
   constructor(options: HttpServerOptions = {}) {
     this.log = options.log ?? silentLogger;
@@ -99,6 +102,8 @@ export class AgentHttpServer {
         )
       : createServer(serverOptions, handle);
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.server.maxConnections = connectionLimit();
+    this.server.on('drop', () => this.#connectionDropped());
     // `Expect: 100-continue`: the body is invited only once the route would read it and its
     // guard (the token) passed; Node's default invites every body before any check.
     this.server.on('checkContinue', (raw: IncomingMessage, response: ServerResponse) => this.#handle(raw, response, true));
@@ -228,6 +233,19 @@ export class AgentHttpServer {
     // Set by hand so a HEAD answer carries the length its GET would have.
     response.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
     response.end(body);
+  }
+
+  /** A connection closed on arrival (at maxConnections): counted, logged at most every 10 s. */
+  #connectionDropped(): void {
+    this.#dropped++;
+    const now = Date.now();
+    if (now - this.#droppedLoggedAt < 10_000) return;
+    this.log.warn(
+      { dropped: this.#dropped, maxConnections: this.server.maxConnections },
+      'connections closed on arrival: the API already holds as many as it serves at once',
+    );
+    this.#dropped = 0;
+    this.#droppedLoggedAt = now;
   }
 
   #logRequest(request: AgentRequest, status: number, elapsedMs: number): void {
