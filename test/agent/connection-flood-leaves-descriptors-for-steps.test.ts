@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectionLimit } from '../../src/agent/http/connection-limit.js';
 import { freePort } from '../interop/harness/free-port.js';
+import { REPO, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
 
-const REPO = join(import.meta.dirname, '..', '..');
 const OPEN_FILES = 256;
 const havePrlimit = spawnSync('prlimit', ['--version']).status === 0;
 
@@ -47,31 +47,11 @@ describe('a flood of idle connections', () => {
     'leaves the agent descriptors for its own work, and is logged',
     async () => {
       dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-flood-'));
-      writeFileSync(join(dir, 'cmdline'), '');
-      writeFileSync(join(dir, 'agent.json'), '{}');
       const port = await freePort();
       // prlimit execs the agent: the pid is the agent's.
       agent = spawn(
         'prlimit',
-        [
-          `--nofile=${OPEN_FILES}:${OPEN_FILES}`,
-          process.execPath,
-          '--import',
-          'tsx',
-          join(REPO, 'src', 'cli.ts'),
-          'agent',
-          '--standalone',
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--power-actions',
-          'simulate',
-          '--cmdline',
-          join(dir, 'cmdline'),
-          '--config',
-          join(dir, 'agent.json'),
-          '--log-level',
-          'info',
-        ],
+        [`--nofile=${OPEN_FILES}:${OPEN_FILES}`, process.execPath, ...standaloneAgentArgs({ dir, port, logLevel: 'info' })],
         { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let output = '';

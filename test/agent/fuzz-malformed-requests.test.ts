@@ -7,14 +7,14 @@
  * The figures are printed. FUZZ_SEED picks another seed; the run is bounded in time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../interop/harness/free-port.js';
+import { REPO, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
 
-const REPO = join(import.meta.dirname, '..', '..');
 const TOKEN = 'fuzz-token-0123456789abcdef0123456789';
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
 const REQUESTS = 10_000;
@@ -45,32 +45,11 @@ function rssMiB(pid: number): number {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ramdisk-agent-fuzz-'));
-  writeFileSync(join(dir, 'cmdline'), '');
-  writeFileSync(join(dir, 'agent.json'), '{}');
   port = await freePort();
-  agent = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(REPO, 'src', 'cli.ts'),
-      'agent',
-      '--standalone',
-      '--agent-token',
-      TOKEN,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--power-actions',
-      'simulate',
-      '--cmdline',
-      join(dir, 'cmdline'),
-      '--config',
-      join(dir, 'agent.json'),
-      '--log-level',
-      'error',
-    ],
-    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  agent = spawn(process.execPath, standaloneAgentArgs({ dir, port, logLevel: 'error', extra: ['--agent-token', TOKEN] }), {
+    cwd: REPO,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
