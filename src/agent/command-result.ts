@@ -199,7 +199,7 @@ export class CommandResult {
         sharedBytes += segment.length;
       }
     }
-    this.#own = ownBuffer(text);
+    this.#own = ownBuffer(text, ownBytes);
     if (shared.length > 0) {
       this.#shared = shared;
       this.#sharedAt = sharedAt;
@@ -226,8 +226,8 @@ export class CommandResult {
  * Its own exact-size allocation: a slice of Node's shared 8 KiB pool would keep the whole
  * slab alive for as long as the result is kept (8 MB for 1000 results instead of ~1.6 MB).
  */
-function ownBuffer(text: string): Buffer {
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+function ownBuffer(text: string, byteLength: number): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(byteLength);
   bytes.write(text);
   return bytes;
 }
