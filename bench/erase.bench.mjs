@@ -22,12 +22,13 @@
 //   BENCH_ERASE_POLL_MS       poll the command's status this often instead of one GET ?wait=true
 //                             (default 0: wait; a poll every few ms costs the agent and this
 //                             client CPU that a 2-core machine takes from the erase)
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, closeSync, openSync, ftruncateSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stop, timeToFirstAnswer } from './lib.mjs';
+import { attachDirectIoLoop } from './loop-device.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const agentBin = `${root}dist/ramdisk-agent.mjs`;
@@ -68,7 +69,7 @@ function makeLoop(i, mib) {
   const fd = openSync(file, 'w');
   ftruncateSync(fd, mib * 1024 * 1024);
   closeSync(fd);
-  const path = execFileSync('losetup', ['--find', '--show', '--direct-io=on', file], { encoding: 'utf8' }).trim();
+  const path = attachDirectIoLoop(file);
   loops.push(path);
   return path;
 }

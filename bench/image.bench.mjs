@@ -42,6 +42,7 @@ import {
   timeShell,
 } from './image-fixtures.mjs';
 import { stop, timeToFirstAnswer } from './lib.mjs';
+import { attachDirectIoLoop } from './loop-device.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const agentBin = `${root}dist/ramdisk-agent.mjs`;
@@ -230,7 +231,7 @@ try {
   // Direct I/O from the loop device to its file, as a real disk has no page cache in front:
   // otherwise dd's O_DIRECT writes land in the host's page cache and whoever flushes next
   // (our writer's final fdatasync) pays for both.
-  loop = execFileSync('losetup', ['--find', '--show', '--direct-io=on', disk], { encoding: 'utf8' }).trim();
+  loop = attachDirectIoLoop(disk);
   // A reused loop device can carry a previous user's partition entries (they outlive a detach).
   spawnSync('partx', ['--delete', loop], { stdio: 'ignore' });
 
