@@ -59,11 +59,21 @@ function algorithmByLength(value: string, md5Enabled: boolean): string {
   return algorithm;
 }
 
-const HEX_TOKEN = /(?:^|[\s=(*])([0-9a-fA-F]{128}|[0-9a-fA-F]{64}|[0-9a-fA-F]{32})(?=$|[\s)])/;
+const HASH = '[0-9a-fA-F]{128}|[0-9a-fA-F]{64}|[0-9a-fA-F]{32}';
+/** `<hash>  name` (sha256sum), `<hash> *name` (binary mode), `SHA256 (name) = <hash>` (BSD, CentOS), `name <hash>`. */
+const CHECKSUM_LINES: readonly RegExp[] = [
+  new RegExp(`^(?<hash>${HASH})\\s+\\*?(?<name>.+)$`),
+  new RegExp(`^[\\w-]+\\s*\\((?<name>.+)\\)\\s*=\\s*(?<hash>${HASH})$`),
+  new RegExp(`^(?<name>\\S.*?)\\s+(?<hash>${HASH})$`),
+];
 
 /**
  * The checksum for `imageFileName` in a checksum file: a file holding only a hash, or lines
- * like `<hash>  name`, `<hash> *name`, `name <hash>` or `SHA256 (name) = <hash>`.
+ * like `<hash>  name`, `<hash> *name`, `name <hash>` or `SHA256 (name) = <hash>`. The name
+ * must be the whole file name, as IPA compares it (`fname.strip().lstrip('*') ==
+ * expected_fname`): a line for `afoo.img` or `foo.img.gz` listed first is not `foo.img`'s
+ * (taking its hash failed every download round, then the step). IPA 9.4.3 reads only the
+ * first form; a leading `./` (`sha256sum ./*`) is accepted here too.
  */
 export function parseChecksumFile(text: string, imageFileName: string, location: string): string {
   const lines = text
@@ -72,12 +82,16 @@ export function parseChecksumFile(text: string, imageFileName: string, location:
     .filter((line) => line.length > 0);
   if (lines.length === 0) throw new ImageDownloadError(location, 'Empty checksum file');
   if (lines.length === 1 && !/\s/.test(lines[0]!)) return lines[0]!;
+  let namedWithoutHash = false;
   for (const line of lines) {
-    if (line.startsWith('#') || !line.includes(imageFileName)) continue;
-    const match = HEX_TOKEN.exec(line);
-    if (!match?.[1]) throw new ImageDownloadError(location, 'Invalid checksum file (no valid checksum found)');
-    return match[1];
+    if (line.startsWith('#')) continue;
+    for (const form of CHECKSUM_LINES) {
+      const groups = form.exec(line)?.groups;
+      if (groups?.name?.trim().replace(/^\.\//, '') === imageFileName) return groups.hash!;
+    }
+    if (line.split(/[\s*()]+/).some((token) => token.replace(/^\.\//, '') === imageFileName)) namedWithoutHash = true;
   }
+  if (namedWithoutHash) throw new ImageDownloadError(location, 'Invalid checksum file (no valid checksum found)');
   throw new ImageDownloadError(location, `Checksum file does not contain name ${imageFileName}`);
 }
 

@@ -12,6 +12,11 @@ describe('checksum files', () => {
     ['name first', `image.qcow2 ${h64}\n`, h64],
     ['CentOS / BSD style', `# comment image.qcow2\nSHA512 (image.qcow2) = ${h128}\n`, h128],
     ['a bare hash', `${h64}\n`, h64],
+    ['sha256sum ./*', `${h64}  ./image.qcow2\n`, h64],
+    // Another file whose name contains the image's, listed first: its hash is not the image's.
+    ['a longer name first', `${'0'.repeat(64)}  my-image.qcow2\n${h64}  image.qcow2\n`, h64],
+    ['a compressed copy first', `${'0'.repeat(64)} *image.qcow2.gz\n${h64} *image.qcow2\n`, h64],
+    ['BSD style, a compressed copy first', `SHA256 (image.qcow2.xz) = ${'0'.repeat(64)}\nSHA256 (image.qcow2) = ${h64}\n`, h64],
   ])('finds the hash in %s', (_what, text, expected) => {
     expect(parseChecksumFile(text, 'image.qcow2', 'http://x/SUMS')).toBe(expected);
   });
@@ -21,6 +26,12 @@ describe('checksum files', () => {
       /Checksum file does not contain name image.qcow2/,
     );
     expect(() => parseChecksumFile('\n\n', 'image.qcow2', 'http://x/SUMS')).toThrow(/Empty checksum file/);
+    expect(() => parseChecksumFile(`${h64}  image.qcow2.gz\n`, 'image.qcow2', 'http://x/SUMS')).toThrow(
+      /Checksum file does not contain name image.qcow2/,
+    );
+    expect(() => parseChecksumFile(`xyz  image.qcow2\n${h64}  other\n`, 'image.qcow2', 'http://x/SUMS')).toThrow(
+      /Invalid checksum file \(no valid checksum found\)/,
+    );
   });
 
   it('tells the algorithm by length and refuses unknown lengths', async () => {
