@@ -75,6 +75,10 @@ export class ImageHttpClient {
     let target = new URL(url);
     let response: HttpResponse;
     for (let hops = 0; ; hops++) {
+      // Credentials in the URL (http://user:pass@host/...) are sent as HTTP basic unless
+      // image_info gave an Authorization of its own, as requests does; a URL's credentials
+      // go only to its own server.
+      if (!headers.authorization && (target.username || target.password)) headers.authorization = basicAuthorization(target);
       try {
         response = await this.#transport.get(target, headers, options.signal);
       } catch (error) {
@@ -169,6 +173,11 @@ function authorizationHeaders(info: ImageInfo): Record<string, string> {
     return { authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
   }
   return {};
+}
+
+function basicAuthorization(url: URL): string {
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return `Basic ${Buffer.from(pair).toString('base64')}`;
 }
 
 async function readSome(body: Readable, limit: number): Promise<string> {

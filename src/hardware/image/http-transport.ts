@@ -79,6 +79,10 @@ export class HttpTransport {
         {
           method: 'GET',
           headers: options.headers,
+          // Not the credentials of `url` (the proxy's, for plain HTTP through a proxy): Node
+          // would send them as Authorization, which the proxy passes on to the image server.
+          // The image's own credentials are in `headers`.
+          auth: null,
           ...(options.path ? { path: options.path } : {}),
           ...(options.createConnection
             ? { createConnection: options.createConnection, agent: false }
@@ -121,6 +125,7 @@ export class HttpTransport {
       const connect = httpRequest(proxy, {
         method: 'CONNECT',
         path: `${url.hostname}:${port}`,
+        auth: null, // the proxy's credentials go as Proxy-Authorization only
         headers: { ...proxyHeaders, host: `${url.hostname}:${port}` },
         agent: false,
         ...(signal ? { signal } : {}),

@@ -260,6 +260,49 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     }
   });
 
+  it("sends a proxy's credentials to the proxy only, never on to the image server", async ({
+    server,
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const proxy = await HttpProxy.start();
+    try {
+      const harness = await startAgent([device.path]);
+      const { name, url } = serve();
+      const proxyWithCredentials = proxy.url.replace('http://', 'http://proxy-user:proxy-secret@');
+      const outcome = await runWriteImage(
+        harness.client,
+        imageInfo(url, image.sha256, { proxies: { http: proxyWithCredentials } }),
+      );
+      expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+      expect(proxy.seen).toContain(`GET ${url}`);
+      expect(server.requestsFor(name).map((r) => r.authorization)).toEqual([undefined]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('sends credentials written in the image URL as HTTP basic, as IPA (requests) does', async ({
+    image,
+    device,
+    serve,
+    deviceMatchesImage,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path]);
+    const { url } = serve({ authorization: `Basic ${Buffer.from('image-user:pa ss').toString('base64')}` });
+    const withCredentials = new URL(url);
+    withCredentials.username = 'image-user';
+    withCredentials.password = 'pa ss';
+
+    const outcome = await runWriteImage(harness.client, imageInfo(withCredentials.href, image.sha256));
+
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    expect(deviceMatchesImage()).toBe(true);
+  });
+
   it('gives up with ImageDownloadError when the download outlasts image_download_max_duration', async ({
     image,
     device,
