@@ -36,6 +36,24 @@ const LARGE_KEYS = new Set(['configdrive']);
  */
 const PARTITION_PATH = /^\/[^\s]{1,4095}$/;
 
+/**
+ * Keys whose object is keyed by names the agent chose, not by field names: the managers'
+ * versions in a step listing (`{"BmcPasswordManager": "1.0"}`). Masking those values made a
+ * manager's version `***`; Ironic sends the listed versions back with every step, the agent
+ * compared `1.0` with `***` and answered CLEAN_VERSION_MISMATCH, and cleaning started over
+ * for ever.
+ */
+export const NAME_KEYED_KEYS: ReadonlySet<string> = new Set(['hardware_manager_version']);
+
+function isNameToTextMap(item: unknown): item is Record<string, string> {
+  return (
+    typeof item === 'object' &&
+    item !== null &&
+    !Array.isArray(item) &&
+    Object.values(item as Record<string, unknown>).every((v) => typeof v === 'string')
+  );
+}
+
 function isElided(key: string, item: unknown): boolean {
   return LARGE_KEYS.has(key) && typeof item === 'string' && !PARTITION_PATH.test(item);
 }
@@ -82,6 +100,7 @@ export function redactValue(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
     if (isElided(key, item)) out[key] = ELIDED;
+    else if (NAME_KEYED_KEYS.has(key) && isNameToTextMap(item)) out[key] = { ...item };
     else if (isSecretKey(key) && typeof item === 'string' && item !== '') out[key] = MASK;
     else out[key] = redactValue(item, depth + 1);
   }

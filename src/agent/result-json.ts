@@ -7,7 +7,7 @@
  * is redacted and serialised once, and the kept results share its bytes instead of holding a
  * copy each.
  */
-import { redactValue } from './redact.js';
+import { NAME_KEYED_KEYS, redactValue } from './redact.js';
 
 export type JsonSegment = string | Buffer;
 
@@ -60,7 +60,8 @@ export function resultJsonSegments(value: unknown): JsonSegment[] {
   let text = '{';
   let first = true;
   for (const [key, item] of Object.entries(value)) {
-    const shared = sharedJsonOf(item);
+    // A name-keyed map is redacted by its key (redact.ts), not as a value under any key.
+    const shared = NAME_KEYED_KEYS.has(key) ? undefined : sharedJsonOf(item);
     if (shared) {
       // Keys only change how strings are redacted; an object under any key is redacted alike.
       segments.push(`${text}${first ? '' : ','}${JSON.stringify(key)}:`, shared);
