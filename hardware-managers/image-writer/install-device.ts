@@ -1,8 +1,11 @@
 /**
  * The disk an image goes to (reference §15): the software RAID root volume when one exists
  * (as IPA's get_os_install_device), else the node's root device hints, else the
- * smallest disk of at least 4 GiB, among the disks destructive steps may touch, minus
- * any the device guard refuses right now (mounted, swap, read-only).
+ * smallest disk of at least 4 GiB, among the disks destructive steps may touch. The disk is
+ * chosen as IPA chooses it, and only then asked of the device guard: a disk refused right
+ * now (mounted, swap, read-only, open for writing elsewhere) fails the step with the reason.
+ * Choosing among the writable disks instead put the image, without hints, on the next
+ * larger disk (a data disk) whenever the smallest one was busy.
  */
 import {
   DeviceNotFound,
@@ -29,12 +32,6 @@ async function softwareRaidRoot(ctx: StepContext): Promise<string | undefined> {
 
 export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice> {
   const { targets, skipped } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node });
-  const usable: BlockDevice[] = [];
-  for (const device of targets) {
-    const verdict = await ctx.guard.check(device.path);
-    if (verdict.writable) usable.push(device);
-    else skipped.push({ device, reason: verdict.reason ?? 'refused by the device guard' });
-  }
   for (const { device, reason } of skipped) ctx.log.debug({ device: device.path, reason }, 'not a candidate for the image');
   const hints = rootDeviceHintsFromNode(ctx.node);
   // IPA: a root volume of the software RAID configuration wins over root device hints.
@@ -45,22 +42,34 @@ export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice
         { hints, device: raidRoot },
         `Both root device hints (${pythonRepr(hints)}) and a root volume from the target RAID configuration are defined. The RAID root volume will be used.`,
       );
-    const md = usable.find((d) => d.path === raidRoot);
+    const md = targets.find((d) => d.path === raidRoot);
     if (!md) {
       const reason = skipped.find((s) => s.device.path === raidRoot)?.reason ?? 'not a disk this agent may write';
       throw new DeviceNotFound(`The software RAID root volume ${raidRoot} cannot be installed onto: ${reason}`);
     }
+    await assertWritable(ctx, md, `The software RAID root volume ${raidRoot} cannot be installed onto`);
     ctx.log.info({ device: md.path, sizeBytes: md.sizeBytes }, 'install device: software RAID root volume');
     return md;
   }
   let chosen: BlockDevice;
   try {
-    chosen = selectRootDevice(usable, hints);
+    chosen = selectRootDevice(targets, hints);
   } catch (error) {
     throw hints ? withRefusedMatches(error, hints, skipped) : error;
   }
+  const why = hints ? `matching the root device hints ${pythonRepr(hints)}` : 'the smallest disk of at least 4 GiB';
+  await assertWritable(ctx, chosen, `The install device ${chosen.path} (${why}) cannot be written`);
   ctx.log.info({ device: chosen.path, sizeBytes: chosen.sizeBytes, hints: hints ?? null }, 'install device selected');
   return chosen;
+}
+
+async function assertWritable(ctx: StepContext, device: BlockDevice, what: string): Promise<void> {
+  const verdict = await ctx.guard.check(device.path);
+  if (verdict.writable) return;
+  throw new DeviceNotFound(
+    `${what}: ${verdict.reason ?? 'refused by the device guard'}. No other disk is chosen in its place; ` +
+      'free it, or choose the disk with root device hints (properties.root_device)',
+  );
 }
 
 /**
@@ -72,7 +81,12 @@ function withRefusedMatches(error: unknown, hints: Record<string, unknown>, skip
   if (!DeviceNotFound.is(error)) return error;
   let refused: SkippedDevice[];
   try {
-    const matching = new Set(findDevicesByHints(skipped.map((s) => s.device), hints));
+    const matching = new Set(
+      findDevicesByHints(
+        skipped.map((s) => s.device),
+        hints,
+      ),
+    );
     refused = skipped.filter((s) => matching.has(s.device));
   } catch {
     return error; // hints that do not validate: selectRootDevice's message says so already

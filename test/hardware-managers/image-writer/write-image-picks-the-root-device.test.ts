@@ -1,9 +1,10 @@
 /**
  * Which disk the image goes to, among several allow-listed loop devices: the node's root
  * device hints (instance_info first, then properties), or without hints the smallest disk
- * of at least 4 GiB; never a disk the guard refuses or one too small; a clear
- * DeviceNotFound when nothing matches.
+ * of at least 4 GiB; never a disk the guard refuses or one too small, and never another disk
+ * in the place of a refused one; a clear DeviceNotFound when nothing matches.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { canUseLoopDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
@@ -126,6 +127,32 @@ describe.skipIf(!canUseLoopDevices())('write_image root device selection', () =>
         `matching but refused: ${mid.path}: not in the allow-list (outside a ramdisk only allow-listed devices are touched)`,
     );
     expect(written()).toEqual([]);
+  });
+
+  it('fails, writing nothing, when the disk it would choose is busy: never the next larger disk in its place', async ({
+    url,
+    image,
+    startAgent,
+    candidates: { smallest4g, all, written, zeroAll },
+  }) => {
+    zeroAll();
+    // A writer the agent did not start holds the disk IPA's choice (no hints) would be.
+    const stranger = spawn('sh', ['-c', `exec 3>>${smallest4g.path}; exec sleep 60`], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const harness = await startAgent(all().map((d) => d.path));
+      const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256));
+      expect(outcome.status).toBe('FAILED');
+      expect(outcome.body.command_error.type).toBe('DeviceNotFound');
+      expect(outcome.body.command_error.details).toMatch(
+        new RegExp(
+          `^The install device ${smallest4g.path} \\(the smallest disk of at least 4 GiB\\) cannot be written: .*open for writing: pid ${stranger.pid}`,
+        ),
+      );
+      expect(written()).toEqual([]);
+    } finally {
+      stranger.kill('SIGKILL');
+    }
   });
 
   it('never picks a disk outside the allow-list, and says why nothing qualifies', async ({
