@@ -136,6 +136,37 @@ describe('bodies nobody asked for', () => {
     expect(worst).toBeLessThan(allowedLatency(baseline));
   });
 
+  it('reads a write_image step carrying a large config drive three times, as Ironic sends it; 413 past that', async () => {
+    const { url } = await start();
+    // Ironic's write_image step: the config drive in the step's args twice and in the node's
+    // instance_info (unmasked): 3 × 40 MiB, past a limit of one 85 MiB copy.
+    const configdrive = 'H4sI'.padEnd(40 * 1024 * 1024, 'A');
+    const step = { step: 'write_image', interface: 'deploy', args: { configdrive, image_info: { id: 'i', configdrive } } };
+    const response = await fetch(`${url}/v1/commands/?agent_token=${TOKEN}`, {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'deploy.execute_deploy_step',
+        params: { step, node: { uuid: 'n', instance_info: { configdrive } }, ports: [] },
+      }),
+    });
+    const answer = (await response.json()) as { command_name: string };
+    expect(response.status, JSON.stringify(answer).slice(0, 300)).toBe(200);
+    expect(answer.command_name).toBe('execute_deploy_step');
+
+    const declared = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk) => (text += String(chunk)));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(
+        `POST /v1/commands/?agent_token=${TOKEN} HTTP/1.1\r\nHost: x\r\nContent-Length: ${300 * 1024 * 1024}\r\nConnection: close\r\n\r\n{`,
+      );
+      setTimeout(() => socket.end(), 500);
+    });
+    expect(declared).toMatch(/^HTTP\/1\.1 413 /);
+  });
+
   it('an authenticated body with too many objects to parse quickly is refused with 400', async () => {
     const { url } = await start();
     const response = await fetch(`${url}/v1/commands/?agent_token=${TOKEN}`, {

@@ -10,11 +10,15 @@ import type { IncomingMessage } from 'node:http';
 import { Faults, HttpFault } from './fault.js';
 
 /**
- * The largest real request is a `write_image` (deploy step, or `standby.prepare_image`) with
- * an inline config drive: IPA caps the config drive partition at 64 MiB, which gzip+base64
- * carries in at most 64 MiB × 4/3 ≈ 85.4 MiB, plus the node, ports and image_info (small).
+ * The largest real request is a `write_image` deploy step with an inline config drive: IPA
+ * caps the config drive partition at 64 MiB, which gzip+base64 carries in at most
+ * 64 MiB × 4/3 ≈ 85.4 MiB, and Ironic sends it three times (the step's `configdrive` and
+ * `image_info.configdrive`, and the node's `instance_info.configdrive`, unmasked), plus the
+ * node, ports and image_info (small). IPA reads any size; a limit of one copy failed every
+ * deploy with a config drive past ~30 MiB of base64 (413, AgentAPIError). The body is read
+ * only after the token was checked.
  */
-const COMMAND_BODY_LIMIT_BYTES = 90 * 1024 * 1024;
+const COMMAND_BODY_LIMIT_BYTES = 272 * 1024 * 1024;
 
 /**
  * JSON.parse time grows with the number of objects and arrays, not bytes: 16 MiB of
