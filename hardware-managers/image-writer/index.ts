@@ -25,7 +25,10 @@ const writeImageStep = defineStep({
     configdrive: z.string().nullish().describe('Config drive: base64 of a gzipped ISO labelled config-2, or a URL to one'),
   }),
   async run(ctx, args) {
-    return writeImage(ctx, args.image_info, args.configdrive);
+    const written = await writeImage(ctx, args.image_info, args.configdrive);
+    // IPA's write_image step returns prepare_image's command result, {"result": "prepare_image:
+    // <message>"}: the same key here, beside what the write measured.
+    return { result: `prepare_image: ${written.message}`, ...written };
   },
 });
 

@@ -68,6 +68,10 @@ describe.skipIf(!canUseLoopDevices())('write_image root device selection', () =>
     expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
     expect(written()).toEqual([smallest4g.path]);
     expect(outcome.body.command_result.deploy_result.device).toBe(smallest4g.path);
+    // IPA's deploy_result: prepare_image's command result.
+    expect(outcome.body.command_result.deploy_result.result).toMatch(
+      new RegExp(`^prepare_image: image \\(\\S+\\) written to device ${smallest4g.path} root_uuid=0x[0-9a-f]{8}$`),
+    );
   });
 
   it('follows instance_info.root_device size and name hints, with operators', async ({
