@@ -13,6 +13,8 @@ export type JsonSegment = string | Buffer;
 
 /** Deep-frozen value → its redacted JSON; null: not deep-frozen plain data, serialise each time. */
 const sharedJson = new WeakMap<object, Buffer | null>();
+/** The same for name-keyed maps (redact.ts), which are redacted by their key, not as any value. */
+const sharedNameKeyedJson = new WeakMap<object, Buffer | null>();
 
 function isPlainObject(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
@@ -35,14 +37,17 @@ function isDeepFrozenData(value: object, seen: Set<object>): boolean {
   return true;
 }
 
-/** The shared JSON bytes of a deep-frozen object or array, or undefined for anything else. */
-function sharedJsonOf(value: unknown): Buffer | undefined {
+/** The shared JSON bytes of a deep-frozen object or array under `key`, or undefined for anything else. */
+function sharedJsonOf(key: string, value: unknown): Buffer | undefined {
   if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return undefined;
-  let json = sharedJson.get(value);
+  const nameKeyed = NAME_KEYED_KEYS.has(key);
+  const cache = nameKeyed ? sharedNameKeyedJson : sharedJson;
+  let json = cache.get(value);
   if (json === undefined) {
-    // depth 1: as redactValue reaches it under a result's key.
-    json = isDeepFrozenData(value, new Set()) ? Buffer.from(JSON.stringify(redactValue(value, 1))) : null;
-    sharedJson.set(value, json);
+    // As redactValue reaches it under a result's key (depth 1).
+    const redacted = nameKeyed ? (redactValue({ [key]: value }) as Record<string, unknown>)[key] : redactValue(value, 1);
+    json = isDeepFrozenData(value, new Set()) ? Buffer.from(JSON.stringify(redacted)) : null;
+    cache.set(value, json);
   }
   return json ?? undefined;
 }
@@ -60,10 +65,9 @@ export function resultJsonSegments(value: unknown): JsonSegment[] {
   let text = '{';
   let first = true;
   for (const [key, item] of Object.entries(value)) {
-    // A name-keyed map is redacted by its key (redact.ts), not as a value under any key.
-    const shared = NAME_KEYED_KEYS.has(key) ? undefined : sharedJsonOf(item);
+    const shared = sharedJsonOf(key, item);
     if (shared) {
-      // Keys only change how strings are redacted; an object under any key is redacted alike.
+      // Keys change how strings are redacted, and name-keyed maps (cached by key above).
       segments.push(`${text}${first ? '' : ','}${JSON.stringify(key)}:`, shared);
       text = '';
     } else {
