@@ -30,7 +30,9 @@ import {
   validateImageInfo,
   wipeDiskSignatures,
   writeConfigDrive,
+  type DetectedFormat,
   type DownloadResult,
+  type HardwareSettings,
   type ImageInfo,
   type PartitionTable,
   type StepContext,
@@ -89,7 +91,7 @@ export async function writeImage(
       md5Enabled: settings.md5Enabled,
       fetchText: (url) => client.fetchText(url, ctx.signal),
     });
-    const format = await decideFormat(info, client, ctx.signal);
+    const format = await decideFormat(info, client, settings, ctx);
     // A bad or oversized config drive must fail the step before the disk is touched.
     const configdriveImage = configdrive
       ? await loadConfigDrive(configdrive, (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal))
@@ -171,25 +173,38 @@ interface FormatDecision {
   head: Buffer;
 }
 
+/** What this writer can put on a disk: raw streams onto it, qcow2 is decoded or converted. */
+const WRITABLE_FORMATS: ReadonlySet<DetectedFormat> = new Set(['raw', 'qcow2']);
+
 /**
- * raw/gpt are trusted without inspection (IPA's streaming path). Anything else is
- * inspected from its first bytes and must be a permitted format equal to `disk_format`.
+ * IPA's `get_and_validate_image_format` (disk_utils.py), with its messages. An image Ironic
+ * declares raw or gpt is written as it is, never inspected nor held to the permitted formats
+ * (it never reaches qemu-img). Anything else is inspected from its first bytes: the format
+ * found must be in `permitted_image_formats`, then equal `disk_format` (unless `unknown`).
+ *
+ * With `disable_deep_image_inspection` IPA takes the format `qemu-img info` probes and checks
+ * neither; here the first bytes say it, as qemu-img's probe reads them. Deliberate
+ * differences: a qcow2 with a backing or external data file is refused even then
+ * (write-qcow2.ts), where IPA would let qemu-img read that file: in a ramdisk it can only be
+ * one of the ramdisk's own files, never part of an image that boots. And a permitted format
+ * this writer has no path for (vmdk, vhdx, ...; IPA converts them with qemu-img) is refused
+ * by name rather than written wrong.
  */
-async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: AbortSignal): Promise<FormatDecision> {
+async function decideFormat(
+  info: ImageInfo,
+  client: ImageHttpClient,
+  settings: HardwareSettings,
+  ctx: StepContext,
+): Promise<FormatDecision> {
   const declared = (info.disk_format ?? '').toLowerCase();
   if (declared === 'raw' || declared === 'gpt') {
     return { name: 'raw', totalBytes: undefined, virtualSize: undefined, head: Buffer.alloc(0) };
-  }
-  if (declared && declared !== 'unknown' && !PERMITTED_FORMATS.has(declared)) {
-    throw new InvalidImage(
-      `Image ${info.id} has disk_format ${declared}, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`,
-    );
   }
   let probed: { head: Buffer; totalBytes: number | undefined } | undefined;
   let problem = '';
   for (const url of info.urls) {
     try {
-      probed = await client.probe(url, HEAD_PROBE_BYTES, signal);
+      probed = await client.probe(url, HEAD_PROBE_BYTES, ctx.signal);
       break;
     } catch (error) {
       problem = `${redactUrl(url)}: ${(error as Error).message}`;
@@ -197,16 +212,25 @@ async function decideFormat(info: ImageInfo, client: ImageHttpClient, signal: Ab
   }
   if (!probed) throw new ImageDownloadError(info.id, `cannot read the image to inspect its format: ${problem}`);
   const detected = detectFormat(probed.head);
-  if (declared && declared !== 'unknown' && detected !== declared) {
-    throw new InvalidImage(`Image ${info.id} is declared as ${declared} but its content is ${detected}`);
-  }
-  if (detected !== 'raw' && detected !== 'qcow2') {
-    throw new InvalidImage(
-      `Image ${info.id} is in ${detected} format, which is not permitted (permitted: ${[...PERMITTED_FORMATS].join(', ')})`,
+  if (settings.disableDeepImageInspection) {
+    ctx.log.warn(
+      { image: info.id, disk_format: declared || null, detected },
+      'deep image inspection is disabled (disable_deep_image_inspection): the format is not checked against disk_format or the permitted formats',
     );
+  } else {
+    const permitted = settings.permittedImageFormats ?? [...PERMITTED_FORMATS];
+    if (!permitted.includes(detected)) {
+      throw new InvalidImage(`Security: Detected image format was ${detected}, but only ${permitted.join(', ')} are allowed`);
+    }
+    if (declared && declared !== 'unknown' && declared !== detected) {
+      throw new InvalidImage(`Security: Expected format was ${declared}, but image was actually ${detected}`);
+    }
+  }
+  if (!WRITABLE_FORMATS.has(detected)) {
+    throw new InvalidImage(`Image ${info.id} is in ${detected} format, which this agent cannot write (only raw and qcow2)`);
   }
   return {
-    name: detected,
+    name: detected as FormatDecision['name'],
     totalBytes: probed.totalBytes,
     virtualSize: detected === 'qcow2' ? qcow2VirtualSize(probed.head) : undefined,
     head: probed.head,

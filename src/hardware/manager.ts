@@ -27,8 +27,9 @@ export type HardwareSupportLevel = number;
  * 2.4.0: `ConvertOptions.range` (convert one window of an image as it arrives).
  * 2.5.0: `BlockWriter.seek` (a writer that places pieces at their own offsets: a qcow2's clusters).
  * 2.6.0: `directIoBuffer` and `DIRECT_IO_ALIGNMENT` (memory for O_DIRECT I/O on a block device).
+ * 2.7.0: the `permittedImageFormats` and `disableDeepImageInspection` settings.
  */
-export const CONTRACT_VERSION = '2.6.0';
+export const CONTRACT_VERSION = '2.7.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

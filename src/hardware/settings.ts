@@ -25,7 +25,20 @@ export interface HardwareSettings {
   readonly ignoreBootloaderFailure?: boolean | undefined;
   /** Allow grub-install for BIOS boot (IPA's `enable_bios_bootloader_install`, off by default). */
   readonly enableBiosBootloaderInstall?: boolean | undefined;
+  /**
+   * IPA's `permitted_image_formats`: the formats an inspected image may be in (an image Ironic
+   * declares `raw` or `gpt` is not inspected). Unset: IPA's default, raw, gpt and qcow2.
+   */
+  readonly permittedImageFormats?: readonly string[] | undefined;
+  /**
+   * IPA's `disable_deep_image_inspection`: an image's format is taken from its content without
+   * checking it against `disk_format` or the permitted formats.
+   */
+  readonly disableDeepImageInspection?: boolean | undefined;
 }
+
+/** IPA's default `permitted_image_formats` (its config.py); Ironic's lookup usually replaces it. */
+export const DEFAULT_PERMITTED_IMAGE_FORMATS: readonly string[] = Object.freeze(['raw', 'gpt', 'qcow2']);
 
 /** IPA's defaults, used when a caller (a unit test, a tool) provides no settings. */
 export const DEFAULT_HARDWARE_SETTINGS: HardwareSettings = Object.freeze({
@@ -35,6 +48,8 @@ export const DEFAULT_HARDWARE_SETTINGS: HardwareSettings = Object.freeze({
   imageDownloadConnectionRetryInterval: 10,
   imageDownloadMaxDuration: 0,
   insecure: false,
+  permittedImageFormats: DEFAULT_PERMITTED_IMAGE_FORMATS,
+  disableDeepImageInspection: false,
 });
 
 const SETTING_KEYS = [
@@ -49,6 +64,8 @@ const SETTING_KEYS = [
   'keyfile',
   'ignoreBootloaderFailure',
   'enableBiosBootloaderInstall',
+  'permittedImageFormats',
+  'disableDeepImageInspection',
 ] as const satisfies readonly (keyof HardwareSettings)[];
 
 /**
@@ -57,6 +74,10 @@ const SETTING_KEYS = [
  */
 export function hardwareSettingsOf(config: HardwareSettings): HardwareSettings {
   const picked: Record<string, unknown> = {};
-  for (const key of SETTING_KEYS) if (config[key] !== undefined) picked[key] = config[key];
+  for (const key of SETTING_KEYS) {
+    const value = config[key];
+    // A list is a frozen copy: a step cannot change the agent's own list through its settings.
+    if (value !== undefined) picked[key] = Array.isArray(value) ? Object.freeze([...(value as unknown[])]) : value;
+  }
   return Object.freeze(picked) as unknown as HardwareSettings;
 }

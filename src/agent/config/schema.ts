@@ -12,6 +12,7 @@
  */
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { DEFAULT_PERMITTED_IMAGE_FORMATS } from '../../hardware/settings.js';
 
 // zod/mini installs no locale (an issue would read "Invalid input"); classic zod installs
 // English when it loads. Configuration errors go to the operator, so install it here, as
@@ -92,6 +93,12 @@ export const agentConfigSchema = z.object({
   guardSpecialFilesystems: z._default(z.boolean(), true),
   ignoreBootloaderFailure: z.optional(z.boolean()),
   enableBiosBootloaderInstall: z._default(z.boolean(), false),
+  /**
+   * IPA's `permitted_image_formats` and `disable_deep_image_inspection`: config file only, as in
+   * IPA. Ironic's lookup sends its `[conductor]` values, which replace these.
+   */
+  permittedImageFormats: z._default(z.array(z.string()), () => [...DEFAULT_PERMITTED_IMAGE_FORMATS]),
+  disableDeepImageInspection: z._default(z.boolean(), false),
   enableVlanInterfaces: z._default(z.string(), ''),
   ntpServer: z.optional(z.string()),
   /**

@@ -1,17 +1,22 @@
 /**
  * What an image is, from its first bytes and from `qemu-img info`, and the qcow2 → disk
  * conversion. IPA's rules (reference §14.5 B): `raw` (and `gpt`) are trusted as they are;
- * anything else must be a permitted format equal to Ironic's `disk_format`, and a qcow2
- * with a backing file or external data file is refused (it could read other files).
+ * anything else must be in a permitted format (`permitted_image_formats`) equal to Ironic's
+ * `disk_format` unless deep image inspection is disabled, and a qcow2 with a backing file or
+ * external data file is refused (it could read other files).
  */
 import { z } from 'zod';
 import { InvalidImage } from '../errors.js';
+import { DEFAULT_PERMITTED_IMAGE_FORMATS } from '../settings.js';
 import type { Exec } from '../step-context.js';
 
 export type DetectedFormat = 'qcow2' | 'vmdk' | 'vhdx' | 'vdi' | 'qed' | 'luks' | 'raw';
 
-/** Formats this agent writes (IPA's default `permitted_image_formats`: raw, gpt, qcow2). */
-export const PERMITTED_FORMATS: ReadonlySet<string> = new Set(['raw', 'gpt', 'qcow2']);
+/**
+ * IPA's default `permitted_image_formats` (raw, gpt, qcow2). What a step permits is its
+ * `settings.permittedImageFormats`: the agent's configuration, replaced by Ironic's lookup.
+ */
+export const PERMITTED_FORMATS: ReadonlySet<string> = new Set(DEFAULT_PERMITTED_IMAGE_FORMATS);
 
 /**
  * The fewest bytes of an image's start that `detectFormat` and `qcow2VirtualSize` need: a

@@ -250,6 +250,6 @@ describe.skipIf(!canUseLoopDevices())('write_image writes whole-disk images', ()
 
     expect(outcome.status).toBe('FAILED');
     expect(outcome.body.command_error.type).toBe('InvalidImage');
-    expect(outcome.body.command_error.details).toMatch(/declared as qcow2 but its content is raw/);
+    expect(outcome.body.command_error.details).toBe('Security: Expected format was qcow2, but image was actually raw');
   });
 });
