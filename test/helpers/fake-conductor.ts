@@ -222,6 +222,8 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
         permitted_image_formats: ['raw', 'gpt', 'qcow2'],
         agent_md5_checksum_enable: false,
         agent_skip_bmc_detect: false,
+        // Ironic's [agent]enable_bios_bootloader_install default (sent since the CVE-2026-43003 fix).
+        enable_bios_bootloader_install: false,
         ...this.lookupConfigExtra,
       },
     });

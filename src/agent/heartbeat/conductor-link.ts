@@ -1,6 +1,6 @@
 /**
  * Everything the agent does towards the conductor when not standalone: the lookup (node,
- * heartbeat timeout, one-time token), the heartbeats, and the recovery IPA never needs
+ * heartbeat timeout, one-time token, agent settings), the heartbeats, and the recovery IPA never needs
  * because its machine really reboots: when the conductor wipes the token (it power-cycled
  * the node, reference ironic-conductor §7.4) the next heartbeat is refused with 400
  * "Invalid or missing agent token", so the agent looks up again, takes the new token and
@@ -16,6 +16,7 @@ import type { NodeCache } from '../node-cache.js';
 import { Heartbeater, type HeartbeatOutcome } from './heartbeater.js';
 import { HeartbeatRejectedError, IronicApiClient } from './ironic-api-client.js';
 import { decideToken, lookupNode, type LookupConfig, type LookupResult, type TokenDecision } from './lookup.js';
+import { applyLookupSettings } from './lookup-settings.js';
 
 export interface ConductorLinkOptions {
   config: AgentConfig;
@@ -114,10 +115,7 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
     this.#node = result.node;
     this.#lookupConfig = result.config;
     this.#options.nodeCache.update(result.node);
-    // IPA's process_lookup_data: the conductor's word overrides the local option.
-    if (typeof result.config.agent_md5_checksum_enable === 'boolean') {
-      this.#options.config.md5Enabled = result.config.agent_md5_checksum_enable;
-    }
+    applyLookupSettings(this.#options.config, result.config, this.#log);
     const decision = decideToken(result.config.agent_token, this.#token !== undefined);
     switch (decision.kind) {
       case 'accept':

@@ -15,14 +15,14 @@ import type { IronicApiClient } from './ironic-api-client.js';
 const MAX_BACKOFF_S = 60;
 const CONFLICT_SLEEPS_S = [5, 10, 30];
 
+// The agent settings it carries (agent_md5_checksum_enable, permitted_image_formats,
+// disable_deep_image_inspection, enable_bios_bootloader_install) stay unknown here: each is
+// checked on its own by lookup-settings.ts, so one bad value does not fail the whole lookup.
 const lookupConfigSchema = z.looseObject({
   heartbeat_timeout: z.number().positive(),
   agent_token: z.string().nullable().optional(),
   agent_token_required: z.boolean().optional(),
   agent_skip_bmc_detect: z.boolean().optional(),
-  agent_md5_checksum_enable: z.boolean().optional(),
-  permitted_image_formats: z.array(z.string()).optional(),
-  disable_deep_image_inspection: z.boolean().optional(),
   tls_min_version: z.string().nullable().optional(),
   tls_cipher_suites: z.string().nullable().optional(),
 });
