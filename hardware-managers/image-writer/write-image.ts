@@ -30,6 +30,7 @@ import {
   validateImageInfo,
   wipeDiskSignatures,
   writeConfigDrive,
+  type BlockDevice,
   type DetectedFormat,
   type DownloadResult,
   type HardwareSettings,
@@ -98,6 +99,7 @@ export async function writeImage(
       : undefined;
     ctx.log.info({ image: info.id, device: device.path, format: format.name, algorithm: expected.algorithm }, 'writing image');
 
+    assertFits(info, format, device);
     // IPA's destroy_disk_metadata: the old partition table must not survive the new image.
     await wipeDiskSignatures(ctx.exec, device.path);
 
@@ -171,6 +173,20 @@ interface FormatDecision {
   virtualSize: number | undefined;
   /** The image's first bytes, as probed (empty when trusted without a look). */
   head: Buffer;
+}
+
+/**
+ * An image known from its probe to be larger than the disk (a qcow2's virtual size, or the
+ * size the server gives for an image inspected as raw) fails before the disk's partition
+ * table is wiped, so the disk keeps what it booted before. IPA finds out while writing, after
+ * destroy_disk_metadata. A raw image Ironic declares is not probed: the write itself stops at
+ * the disk's end.
+ */
+function assertFits(info: ImageInfo, format: FormatDecision, device: BlockDevice): void {
+  const bytes = format.name === 'qcow2' ? format.virtualSize : format.totalBytes;
+  if (bytes === undefined || bytes <= device.sizeBytes) return;
+  const size = format.name === 'qcow2' ? `expands to ${bytes} bytes` : `is ${bytes} bytes`;
+  throw new InvalidImage(`Image ${info.id} ${size}, more than the ${device.sizeBytes}-byte device ${device.path}`);
 }
 
 /** What this writer can put on a disk: raw streams onto it, qcow2 is decoded or converted. */

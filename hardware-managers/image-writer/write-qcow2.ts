@@ -60,12 +60,8 @@ export async function writeQcow2(
   format: { totalBytes: number | undefined; virtualSize: number | undefined; head: Buffer },
 ): Promise<{ download: DownloadResult; method: Qcow2WriteMethod }> {
   const { ctx, info } = job;
+  // Larger than the device: refused before the disk was wiped (write-image.ts, assertFits).
   const virtualSize = format.virtualSize ?? 0;
-  if (virtualSize > device.sizeBytes) {
-    throw new InvalidImage(
-      `Image ${info.id} expands to ${virtualSize} bytes, more than the ${device.sizeBytes}-byte device ${device.path}`,
-    );
-  }
   const verdict = judgeQcow2Header(format.head);
   let reason: string;
   if (verdict.streamable) {
