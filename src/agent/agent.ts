@@ -47,6 +47,9 @@ import type { AgentServices } from './services.js';
  */
 const IDLE_START_MS = 1000;
 
+/** The tick of the timer that keeps a silent agent's process up (IPA sleeps 100 s a turn). */
+const STAY_UP_TICK_MS = 100_000;
+
 export interface AgentOptions {
   config: AgentConfig;
   /** Override the pino logger options (tests: `{ level: 'silent' }`, or a `stream` to read). */
@@ -71,11 +74,15 @@ export interface RunningAgent {
   certificatePem: string | undefined;
   /** False once the agent stopped serving (powered off, rescued, locked down) or never could. */
   readonly serving: boolean;
-  /** Resolves with the reason when the agent stops serving. */
+  /**
+   * Resolves with the reason when the agent stops serving. Unless it was a power action, the
+   * agent then keeps the process up until close(), as IPA does.
+   */
   stopped: Promise<string>;
   /**
    * Resolves once the hardware managers are active and commands can run (at once when
-   * `startAgent` returns, except standalone); rejects if no manager could start.
+   * `startAgent` returns, except standalone); rejects if no manager could start. Never
+   * settles on a rescued machine: that agent loads nothing.
    */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -181,26 +188,33 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopServing: (reason) => stopServing(reason),
   };
   const runner = new CommandRunner(commands, services);
-  // IPA loads its managers (and waits hardware_initialization_delay) before inspection,
-  // lookup or serving: a conductor sees that order, and so does an operator's delay.
-  const answerFirst = config.standalone && config.hardwareInitializationDelay <= 0;
-  if (!answerFirst) {
-    startCommands();
-    await ready;
-  }
-
-  const tokenGate = new TokenGate({ token: config.agentToken, required: !(config.standalone && !config.agentToken) });
-  if (!tokenGate.required) {
-    log.warn('STANDALONE WITHOUT A TOKEN: anyone who can reach this port can run commands, including erasing disks');
-  }
 
   let serving = true;
   // A simulated host without a configured root starts fresh: there is no marker to find.
   const rescuedMarker = power.mode === 'real' || config.simulatedHostRoot ? power.hostPath('/etc/.rescued') : undefined;
   if (rescuedMarker && existsSync(rescuedMarker)) {
-    // IPA: a rescued node must never expose the agent API again (reference §5).
-    log.warn({ marker: rescuedMarker }, 'this node was rescued: not serving the API and not heartbeating');
+    // IPA: a rescued node must never expose the agent API again (reference §5). IPA (since
+    // 10.2) still loads its managers, inspects and looks the node up before it checks the
+    // marker; here nothing runs: the machine and its network are the tenant's now, and a
+    // lookup of a rescued node only finds it in a state where the conductor expects no agent.
+    log.warn(
+      { marker: rescuedMarker },
+      'Found rescue state marker file, locking down the agent in disabled mode: not serving the API, not heartbeating',
+    );
     serving = false;
+  }
+
+  // IPA loads its managers (and waits hardware_initialization_delay) before inspection,
+  // lookup or serving: a conductor sees that order, and so does an operator's delay.
+  const answerFirst = config.standalone && config.hardwareInitializationDelay <= 0;
+  if (!answerFirst && serving) {
+    startCommands();
+    await ready;
+  }
+
+  const tokenGate = new TokenGate({ token: config.agentToken, required: !(config.standalone && !config.agentToken) });
+  if (!tokenGate.required && serving) {
+    log.warn('STANDALONE WITHOUT A TOKEN: anyone who can reach this port can run commands, including erasing disks');
   }
 
   let link: ConductorLink | undefined;
@@ -296,7 +310,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let resolveStopped!: (reason: string) => void;
   const stopped = new Promise<string>((resolve) => (resolveStopped = resolve));
   let closing: Promise<void> | undefined;
-  const goDark = (reason: string, dropConnections: boolean): Promise<void> => {
+  let closeCalled = false;
+  // IPA loops forever once it stops serving for good (rescued, locked down, a lookup without a
+  // token), "to avoid a service restart": the ramdisk's init starts an agent that exits again,
+  // and that one would reload every manager on the tenant's machine, or look the node up with
+  // its interfaces down. Only close() (SIGTERM) lets the process end. IPA itself exits once
+  // after finalize_rescue and stays up only when restarted into the marker; this agent stays
+  // up at once, so there is no restart at all.
+  let stayingUp: NodeJS.Timeout | undefined;
+  const stayUp = (reason: string) => {
+    if (stayingUp || closeCalled) return;
+    log.info({ reason }, 'not serving: looping forever to avoid a service restart');
+    stayingUp = setInterval(() => undefined, STAY_UP_TICK_MS);
+  };
+  const goDark = (reason: string, dropConnections: boolean, forGood: boolean): Promise<void> => {
     if (closing) return closing;
     serving = false;
     log.warn({ reason }, 'the agent stops serving the API and heartbeating');
@@ -306,17 +333,23 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       // A machine that lost power does not finish its conversations.
       if (dropConnections) app.server.closeAllConnections();
       await closed;
+      if (forGood) stayUp(reason);
       resolveStopped(reason);
     })();
     return closing;
   };
   // After the response that asked for it has gone out.
-  stopServing = (reason) => new Promise<void>((resolve) => setImmediate(() => void goDark(reason, false).then(resolve)));
+  stopServing = (reason) => new Promise<void>((resolve) => setImmediate(() => void goDark(reason, false, true).then(resolve)));
+  // The machine powers off or reboots (or, simulated, behaves so): nothing is left to keep.
   power.on(
     'halted',
-    (record) => void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true)),
+    (record) =>
+      void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true, false)),
   );
-  if (!serving) resolveStopped('not serving');
+  if (!serving) {
+    stayUp('not serving');
+    resolveStopped('not serving');
+  }
 
   if (link && serving && callbackUrl) {
     link.startHeartbeats(callbackUrl(plan.protocol, advertiseHost!, config.advertisePort ?? port), plan.certificatePem);
@@ -341,6 +374,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopped,
     ready,
     async close() {
+      closeCalled = true;
+      clearInterval(stayingUp);
       clearTimeout(idleStart);
       // Managers still starting finish first: nothing of this agent runs after close().
       if (commandsStarting) await ready.catch(() => undefined);

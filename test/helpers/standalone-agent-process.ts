@@ -1,7 +1,8 @@
 /**
  * The command line of a real standalone agent process run from this tree's sources (tsx), for
- * tests that need the agent in a process of its own (a kill, a resource limit, a fuzzer).
- * Hermetic: no kernel parameters and no /etc/ramdisk-agent/agent.json of this machine.
+ * tests that need the agent in a process of its own (a kill, a resource limit, a fuzzer, a
+ * process that must stay up). Hermetic: no kernel parameters and no
+ * /etc/ramdisk-agent/agent.json of this machine.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,15 +14,19 @@ export function standaloneAgentArgs(options: {
   port: number;
   logLevel: string;
   extra?: readonly string[];
+  /** The agent's config file (snake_case keys), e.g. `simulated_host_root`; empty by default. */
+  config?: Record<string, unknown>;
+  /** False: a conductor-linked agent (give `--api-url` in `extra`). Standalone by default. */
+  standalone?: boolean;
 }): string[] {
   writeFileSync(join(options.dir, 'cmdline'), '');
-  writeFileSync(join(options.dir, 'agent.json'), '{}');
+  writeFileSync(join(options.dir, 'agent.json'), JSON.stringify(options.config ?? {}));
   return [
     '--import',
     'tsx',
     join(REPO, 'src', 'cli.ts'),
     'agent',
-    '--standalone',
+    ...(options.standalone === false ? [] : ['--standalone']),
     ...(options.extra ?? []),
     '--listen',
     `127.0.0.1:${options.port}`,
