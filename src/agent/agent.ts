@@ -36,6 +36,7 @@ import { TokenGate } from './http/token-gate.js';
 import { LogBuffer } from './log-buffer.js';
 import { PowerActions, resolvePowerMode } from './power.js';
 import { NodeCache } from './node-cache.js';
+import { foundRescueMarker, ProcessHold } from './stay-up.js';
 import type { AgentServices } from './services.js';
 
 /**
@@ -46,9 +47,6 @@ import type { AgentServices } from './services.js';
  * first answers.
  */
 const IDLE_START_MS = 1000;
-
-/** The tick of the timer that keeps a silent agent's process up (IPA sleeps 100 s a turn). */
-const STAY_UP_TICK_MS = 100_000;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -189,20 +187,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
   const runner = new CommandRunner(commands, services);
 
-  let serving = true;
-  // A simulated host without a configured root starts fresh: there is no marker to find.
-  const rescuedMarker = power.mode === 'real' || config.simulatedHostRoot ? power.hostPath('/etc/.rescued') : undefined;
-  if (rescuedMarker && existsSync(rescuedMarker)) {
-    // IPA: a rescued node must never expose the agent API again (reference §5). IPA (since
-    // 10.2) still loads its managers, inspects and looks the node up before it checks the
-    // marker; here nothing runs: the machine and its network are the tenant's now, and a
-    // lookup of a rescued node only finds it in a state where the conductor expects no agent.
-    log.warn(
-      { marker: rescuedMarker },
-      'Found rescue state marker file, locking down the agent in disabled mode: not serving the API, not heartbeating',
-    );
-    serving = false;
-  }
+  // A rescued machine: IPA (10.2+) still loads its managers, inspects and looks the node up
+  // before it checks the marker; here nothing runs: the machine and its network are the
+  // tenant's now, and the conductor expects no agent on a rescued node.
+  let serving = !foundRescueMarker(power, config.simulatedHostRoot, log);
 
   // IPA loads its managers (and waits hardware_initialization_delay) before inspection,
   // lookup or serving: a conductor sees that order, and so does an operator's delay.
@@ -310,19 +298,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let resolveStopped!: (reason: string) => void;
   const stopped = new Promise<string>((resolve) => (resolveStopped = resolve));
   let closing: Promise<void> | undefined;
-  let closeCalled = false;
-  // IPA loops forever once it stops serving for good (rescued, locked down, a lookup without a
-  // token), "to avoid a service restart": the ramdisk's init starts an agent that exits again,
-  // and that one would reload every manager on the tenant's machine, or look the node up with
-  // its interfaces down. Only close() (SIGTERM) lets the process end. IPA itself exits once
-  // after finalize_rescue and stays up only when restarted into the marker; this agent stays
-  // up at once, so there is no restart at all.
-  let stayingUp: NodeJS.Timeout | undefined;
-  const stayUp = (reason: string) => {
-    if (stayingUp || closeCalled) return;
-    log.info({ reason }, 'not serving: looping forever to avoid a service restart');
-    stayingUp = setInterval(() => undefined, STAY_UP_TICK_MS);
-  };
+  // Stopped for good (not a power action): the process stays up, as IPA's (stay-up.ts).
+  const processHold = new ProcessHold(log);
   const goDark = (reason: string, dropConnections: boolean, forGood: boolean): Promise<void> => {
     if (closing) return closing;
     serving = false;
@@ -333,7 +310,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       // A machine that lost power does not finish its conversations.
       if (dropConnections) app.server.closeAllConnections();
       await closed;
-      if (forGood) stayUp(reason);
+      if (forGood) processHold.hold(reason);
       resolveStopped(reason);
     })();
     return closing;
@@ -347,7 +324,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       void setImmediate(() => void goDark(`${record.mode === 'simulate' ? 'simulated ' : ''}${record.action}`, true, false)),
   );
   if (!serving) {
-    stayUp('not serving');
+    processHold.hold('not serving');
     resolveStopped('not serving');
   }
 
@@ -374,8 +351,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopped,
     ready,
     async close() {
-      closeCalled = true;
-      clearInterval(stayingUp);
+      processHold.release();
       clearTimeout(idleStart);
       // Managers still starting finish first: nothing of this agent runs after close().
       if (commandsStarting) await ready.catch(() => undefined);
