@@ -30,6 +30,7 @@ import { registerAgentRoutes } from './http/routes.js';
 // standalone, so a standalone agent starts without it.
 import type { ConductorLink } from './heartbeat/conductor-link.js';
 import { LOG_REDACTION } from './http/request-log.js';
+import { listenHost } from './http/listen-address.js';
 import { createHttpServer, type AgentHttpServer } from './http/server.js';
 import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
 import { TokenGate } from './http/token-gate.js';
@@ -52,6 +53,8 @@ export interface AgentOptions {
   config: AgentConfig;
   /** Override the pino logger options (tests: `{ level: 'silent' }`, or a `stream` to read). */
   logger?: false | (LoggerOptions & { stream?: NodeJS.WritableStream }) | undefined;
+  /** Where the kernel's /proc is read to tell whether IPv6 is enabled (tests: a tree of their own). */
+  procRoot?: string | undefined;
 }
 
 export interface RunningAgent {
@@ -279,8 +282,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   registerAgentRoutes(app, { runner, tokenGate, version: AGENT_VERSION, startedAt: () => startedAt });
 
   let port = config.listenPort;
+  const listenOn = serving ? listenHost(config.listenHost, log, options.procRoot) : (config.listenHost ?? '::');
   if (serving) {
-    await app.listen({ host: config.listenHost, port: config.listenPort });
+    await app.listen({ host: listenOn, port: config.listenPort });
     const address = app.server.address();
     port = typeof address === 'object' && address ? address.port : config.listenPort;
     log.info({ port, tls: plan.https !== undefined }, 'agent API listening');
@@ -293,7 +297,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       void commandsStarted.then(() => app.server.off('request', onCommand));
     }
   }
-  const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
+  const host = listenOn.includes(':') ? `[${listenOn}]` : listenOn;
 
   let resolveStopped!: (reason: string) => void;
   const stopped = new Promise<string>((resolve) => (resolveStopped = resolve));

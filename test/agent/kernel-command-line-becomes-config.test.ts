@@ -134,7 +134,7 @@ describe('precedence', () => {
     expect(config.insecure).toBe(true); // file
     expect(config.advertiseHost).toBe('10.0.0.9'); // file
     expect(config.httpRequestTimeout).toBe(30); // default
-    expect(config.listenHost).toBe('::');
+    expect(config.listenHost).toBeUndefined(); // the wildcard IPv6 allows, chosen at start
   });
 
   it('a named config file that does not exist or is not JSON is a clear error', async () => {

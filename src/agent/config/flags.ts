@@ -7,7 +7,8 @@ import type { AgentConfigInput } from './schema.js';
 
 export const AGENT_USAGE = `Usage: ramdisk-agent agent [options]
 
-  --listen HOST:PORT            address to serve the agent API on (default [::]:9999)
+  --listen HOST:PORT            address to serve the agent API on (default [::]:9999,
+                                0.0.0.0:9999 when IPv6 is disabled)
   --advertise-host HOST         address the conductor reaches this agent on
   --advertise-port PORT         port in the callback URL (default: the listen port)
   --api-url URL                 conductor API URL; repeat to give several

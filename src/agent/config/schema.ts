@@ -28,7 +28,11 @@ export const agentConfigSchema = z.object({
   standalone: z._default(z.boolean(), false),
   /** Pre-shared token (virtual media boots, or standalone). */
   agentToken: z.optional(z.string().check(z.minLength(1))),
-  listenHost: z._default(z.string(), '::'),
+  /**
+   * Unset: IPA's wildcard, `::`, or `0.0.0.0` when IPv6 is disabled (http/listen-address.ts).
+   * Unset rather than `::` so that an operator's `::` is never replaced.
+   */
+  listenHost: z.optional(z.string()),
   listenPort: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(65535)), 9999),
   advertiseHost: z.optional(z.string()),
   advertisePort: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(65535))),
