@@ -21,9 +21,27 @@ z.config(en());
 
 const seconds = (value: number) => z._default(z.number().check(z.nonnegative()), value);
 
+/**
+ * One conductor API URL. IPA (9.4.3) takes `^(mdns|http(s?)://.+)`: http(s) URLs, or `mdns`,
+ * for which it finds the API by multicast DNS (`_openstack._tcp`, service `baremetal`). This
+ * agent has no mDNS client, so `mdns` is refused by name (it would otherwise read "Invalid
+ * URL") and the operator is told what to give instead.
+ */
+const apiUrl = z.pipe(
+  z.string().check(
+    z.refine((value) => value !== 'mdns', {
+      error:
+        'ipa-api-url=mdns (finding the Ironic API by multicast DNS) is not supported by this agent: ' +
+        "give the API's URL, e.g. ipa-api-url=http://192.0.2.10:6385 (or https://...)",
+      abort: true,
+    }),
+  ),
+  z.url({ protocol: /^https?$/, error: 'Invalid URL: expected http://... or https://...' }),
+);
+
 export const agentConfigSchema = z.object({
   /** Conductor API URL(s), tried in order. */
-  apiUrls: z._default(z.array(z.url()), []),
+  apiUrls: z._default(z.array(apiUrl), []),
   /** Run without a conductor: no lookup, no heartbeats; the token is `agentToken`, if any. */
   standalone: z._default(z.boolean(), false),
   /** Pre-shared token (virtual media boots, or standalone). */
