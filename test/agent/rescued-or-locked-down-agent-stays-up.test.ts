@@ -1,8 +1,9 @@
 /**
- * An agent that stopped serving for good (rescue.finalize_rescue, system.lockdown) stays up,
- * silent, as IPA loops forever "to avoid a service restart": in the ramdisk init starts an
- * agent that exits again, which on a rescued machine would reload every hardware manager on
- * the tenant's machine and, after a lockdown, look the node up with its interfaces down. An
+ * An agent that stopped serving for good (rescue.finalize_rescue, system.lockdown, a lookup
+ * that gave no token) stays up, silent, as IPA loops forever "to avoid a service restart": in
+ * the ramdisk init starts an agent that exits again, which on a rescued machine would reload
+ * every hardware manager on the tenant's machine and, after a lockdown, look the node up with
+ * its interfaces down. An
  * agent that starts and finds the rescue marker stays up as well, without loading managers
  * or looking anything up. Real agent processes, simulated power (nothing of this machine's
  * network or /etc is touched).
@@ -13,7 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { run } from '../../src/hardware/exec.js';
+import { listNetworkInterfaces } from '../../src/hardware/inventory/interfaces.js';
 import { FIXTURE_MANAGERS } from '../helpers/agent.js';
+import { FakeConductor } from '../helpers/fake-conductor.js';
 import { REPO, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
 import { freePort } from '../interop/harness/free-port.js';
 
@@ -29,8 +33,11 @@ interface AgentChild {
 
 const children: AgentChild[] = [];
 const dirs: string[] = [];
+let conductor: FakeConductor | undefined;
 
 afterEach(async () => {
+  await conductor?.close();
+  conductor = undefined;
   for (const { child, exited } of children.splice(0)) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     child.kill('SIGTERM');
@@ -148,5 +155,22 @@ describe('an agent that stopped serving for good', () => {
     expect(isAlive(agent), agent.output()).toBe(true);
     expect(await answers(agent.port)).toBe(false);
     expect(agent.output()).not.toMatch(/hardware managers active|lookup/i);
+  });
+
+  it('stays up when the lookup gave no token ("******" with none held), as IPA after that fatal lookup', async () => {
+    const macs = (await listNetworkInterfaces({ exec: run })).map((i) => i.mac_address);
+    conductor = await FakeConductor.start({ maxVersion: '1.82' });
+    // Another agent already took this node's token.
+    conductor.addNode(macs, { token: 'taken-by-an-earlier-lookup-0123456789abcdef' });
+    const agent = await spawnAgent(scratchDir(), scratchDir(), {
+      standalone: false,
+      extra: ['--api-url', conductor.url, '--no-auto-tls'],
+    });
+    await waitUntil('the lookup', agent, () => conductor!.lookups.some((l) => l.status === 200));
+    await waitUntil('the agent to stop', agent, () => /looping forever to avoid a service restart/.test(agent.output()));
+    await sleep(STAYS_UP_MS);
+    expect(isAlive(agent), agent.output()).toBe(true);
+    expect(conductor.lookups.filter((l) => l.status === 200)).toHaveLength(1);
+    expect(await answers(agent.port)).toBe(false);
   });
 });
