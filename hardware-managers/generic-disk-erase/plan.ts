@@ -29,8 +29,22 @@ export interface ErasePlan {
   skipped: SkippedEntry[];
 }
 
-/** Filesystem labels of virtual media a BMC attaches (config drive, boot ISO). */
+/** Filesystem labels of virtual media a BMC attaches (config drive, boot ISO), lower case. */
 const VIRTUAL_MEDIA_LABELS = new Set(['config-2', 'vmedia_boot_iso']);
+
+/**
+ * A BMC's virtual media seen as a disk: a whole device without partitions, labelled as
+ * Ironic labels its media (any case: Ironic's boot ISO is VMEDIA_BOOT_ISO), and removable,
+ * on USB or read-only, as a BMC's virtual drive is. Never a partition's label: Ironic's
+ * config drive is a `config-2` partition on the deployed root disk, and skipping every disk
+ * holding one left the tenant's disk unerased on every cleaning after a deployment, with the
+ * step reported a success. IPA skips only the ir-vfd-dev floppy (_is_virtual_media_device);
+ * this keeps the label skip for such a drive, which IPA would fail to erase.
+ */
+function virtualMediaLabel(device: BlockDevice): string | undefined {
+  if (device.partitions.length > 0 || !device.label || !VIRTUAL_MEDIA_LABELS.has(device.label.toLowerCase())) return undefined;
+  return device.removable || device.transport === 'usb' || device.readOnly ? device.label : undefined;
+}
 /** IPA's shared-filesystem guard: GPFS and VMFS partition types, MBR 0xfb, gfs2. */
 const PROTECTED_PARTITION_TYPES = new Set([
   '37affc90-ef7d-4e96-91c3-2d7ae055b174',
@@ -106,8 +120,7 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     }),
   );
   for (const device of candidates) {
-    const labels = [device.label, ...device.partitions.map((p) => p.label)].filter((l): l is string => l !== null);
-    const vmedia = labels.find((label) => VIRTUAL_MEDIA_LABELS.has(label));
+    const vmedia = virtualMediaLabel(device);
     const raidMember = [device, ...device.partitions].some((p) => p.fsType === 'linux_raid_member');
     let reason: string | undefined;
     if (floppy && floppy === (await realpath(device.path).catch(() => device.path))) reason = 'virtual media floppy (ir-vfd-dev)';

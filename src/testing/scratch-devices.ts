@@ -79,8 +79,13 @@ export class ScratchDevices {
     const useLoop = !options.plainFile && canUseLoopDevices();
     const path = useLoop ? attachLoopDevice(file, options) : file;
     // A loop device reused after another test can still carry that test's partition entries
-    // (loop devices here have no partition scanning to drop them): clear them first.
-    if (useLoop) dropPartitionEntries(path);
+    // (loop devices here have no partition scanning to drop them): clear them first. Likewise
+    // a read-only flag set with `blockdev --setro` (a test standing in for a read-only
+    // drive): it outlives a detach, and the next attach does not clear it.
+    if (useLoop) {
+      dropPartitionEntries(path);
+      if (!options.readOnly) execFileSync('blockdev', ['--setrw', path]);
+    }
     const device = { path, file, sizeBytes, isLoop: useLoop };
     this.#devices.push(device);
     return device;

@@ -193,20 +193,38 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(sha256(kept.file)).toBe(keptSum);
   });
 
-  it('skips virtual media (vmedia_boot_iso label) and aborts on a VMFS partition without writing anything', async () => {
+  it("erases a deployed disk holding Ironic's config drive partition, labelled as virtual media is", async () => {
     // vmedia_boot_iso rather than config-2: other tests look config drives up with blkid -L config-2.
-    const configDrive = scratch.create({ sizeMiB: 16 });
-    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'vmedia_boot_iso', configDrive.path], { stdio: 'ignore' });
-    const other = scratch.create({ sizeMiB: 8, randomMiB: 8 });
-    const sums = [configDrive, other].map((d) => sha256(d.file));
-    await agentFor([configDrive.path, other.path]);
+    const deployed = scratch.create({ sizeMiB: 32, randomMiB: 32 });
+    partition(deployed, ['-n1:0:+8M', '-n2:0:+8M']);
+    execFileSync('mkfs.ext4', ['-q', '-F', `${deployed.path}p1`], { stdio: 'ignore' });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'vmedia_boot_iso', `${deployed.path}p2`], { stdio: 'ignore' });
+    await agentFor([deployed.path]);
 
     const { final } = await runStep(client, 'erase_devices_metadata', {});
-    expect(final.command_status).toBe('SUCCEEDED');
-    expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(
-      /virtual media.*vmedia_boot_iso/,
-    );
-    expect(sha256(configDrive.file)).toBe(sums[0]);
+    expect(final.command_status, JSON.stringify(final.command_error)).toBe('SUCCEEDED');
+    expect(Object.keys(final.command_result.clean_result.devices)).toEqual([deployed.path]);
+    expect(probe(deployed.path)).toBe('');
+  });
+
+  it('skips virtual media (a read-only drive labelled vmedia_boot_iso) and aborts on a VMFS partition without writing anything', async () => {
+    const configDrive = scratch.create({ sizeMiB: 16 });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'VMEDIA_BOOT_ISO', configDrive.path], { stdio: 'ignore' });
+    const other = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const sums = [configDrive, other].map((d) => sha256(d.file));
+    // A BMC's virtual drive is read-only. The flag outlives a detach: cleared for the next user.
+    execFileSync('blockdev', ['--setro', configDrive.path]);
+    try {
+      await agentFor([configDrive.path, other.path]);
+      const { final } = await runStep(client, 'erase_devices_metadata', {});
+      expect(final.command_status).toBe('SUCCEEDED');
+      expect(final.command_result.clean_result.skipped.find((s: any) => s.device === configDrive.path)?.reason).toMatch(
+        /virtual media.*VMEDIA_BOOT_ISO/,
+      );
+      expect(sha256(configDrive.file)).toBe(sums[0]);
+    } finally {
+      execFileSync('blockdev', ['--setrw', configDrive.path]);
+    }
 
     const vmfs = scratch.create({ sizeMiB: 16, randomMiB: 16 });
     partition(vmfs, ['-n1:0:+8M', '-t1:AA31E02A-400F-11DB-9590-000C2911D1B8']);
