@@ -17,7 +17,7 @@ import {
 } from '../../src/hardware/index.js';
 import { listArrays, loadMdModules, mdDevicesInUse, type ExistingArray } from './arrays.js';
 import { nodeBootMode, partitionTableType, ramdiskBootMode } from './boot-mode.js';
-import { assertNoPartitions, candidateDisks, placeLogicalDisks } from './holders.js';
+import { assertNoPartitions, assertNotHeld, candidateDisks, placeLogicalDisks } from './holders.js';
 import { MIN_MEMBERS, planArrays, type PlannedArray } from './mdadm-plan.js';
 import { readMdstat } from './mdstat.js';
 import { planPartitions, type DiskLayout, type HolderDisk } from './partition-plan.js';
@@ -85,6 +85,7 @@ async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreateP
     }
   });
   const holderPaths = [...new Set(placed.flatMap((p) => p.holders))];
+  assertNotHeld(candidates.filter((d) => holderPaths.includes(d.path)));
   await assertNoPartitions(ctx, holderPaths);
   for (const path of holderPaths) await ctx.guard.assertWritable(path);
 

@@ -28,7 +28,7 @@ import {
 } from '../../src/hardware/index.js';
 import { assembleDescribedArrays } from './assemble.js';
 import { examineShowsSuperblock, listArrays, loadMdModules, type ExistingArray } from './arrays.js';
-import { RAID_DEVICE_TYPE } from './holders.js';
+import { diskOfPartition, RAID_DEVICE_TYPE } from './holders.js';
 import { RaidProgress } from './progress.js';
 import { forgetCreatedArrays } from './root-volume.js';
 
@@ -113,7 +113,7 @@ async function onePass(ctx: StepContext, arrays: readonly ExistingArray[], repor
       await ctx.exec('mdadm', ['--zero-superblock', component]);
       report.superblocks_zeroed.push(component);
       const number = /(\d+)$/.exec(component)?.[1];
-      const disk = array.holderDisks.find((d) => component.startsWith(d) && component !== d);
+      const disk = diskOfPartition(component, array.holderDisks);
       if (disk && number) removePartitions.set(disk, [...(removePartitions.get(disk) ?? []), number]);
     }
     report.deleted.push(array.device);

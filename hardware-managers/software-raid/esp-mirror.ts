@@ -19,6 +19,7 @@ import {
   type StepContext,
 } from '../../src/hardware/index.js';
 import { listArrays, mdDevicesInUse } from './arrays.js';
+import { diskOfPartition } from './holders.js';
 import { ESP_SIZE_MIB } from './partition-plan.js';
 
 interface EspMember {
@@ -75,7 +76,7 @@ export async function prepareSoftwareRaidEsp(
     ctx.log.info({ device: esp.device }, 'found a RAIDed ESP; not creating another');
     members = esp.components.map((node) => {
       const number = Number(/(\d+)$/.exec(node)?.[1] ?? 0);
-      return { disk: esp!.holderDisks.find((d) => node.startsWith(d)) ?? node, number, node };
+      return { disk: diskOfPartition(node, esp!.holderDisks) ?? node, number, node };
     });
   } else {
     members = [];

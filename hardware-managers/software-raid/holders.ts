@@ -60,6 +60,29 @@ export function placeLogicalDisks(disks: readonly BlockDevice[], logicalDisks: r
   });
 }
 
+/**
+ * The disk of `disks` that partition `node` is on: the disk's path followed by the
+ * partition number (`/dev/sda1`, `/dev/nvme0n1p2`). Not a plain prefix: `/dev/sdaa1` starts
+ * with `/dev/sda` too, and its partition would have been taken for one of sda's.
+ */
+export function diskOfPartition(node: string, disks: readonly string[]): string | undefined {
+  return disks.find((disk) => node.length > disk.length && node.startsWith(disk) && /^p?\d+$/.test(node.slice(disk.length)));
+}
+
+/**
+ * Disks an active array or device-mapper device is built on (sysfs holders, of the disk or of
+ * a partition): partitioning them under the array breaks it. IPA's create_configuration
+ * expects delete_configuration to have stopped them; here that is said before anything runs.
+ */
+export function assertNotHeld(disks: readonly BlockDevice[]): void {
+  const held = disks
+    .map((disk) => ({ disk: disk.path, by: [...disk.holders, ...disk.partitions.flatMap((p) => p.holders)] }))
+    .filter((d) => d.by.length > 0);
+  if (held.length === 0) return;
+  const list = held.map((d) => `${d.disk} (held by ${d.by.join(', ')})`).join(', ');
+  throw new SoftwareRAIDError(`Devices ${list} are in use by an active RAID or device-mapper device: run delete_configuration first`);
+}
+
 /** IPA refuses holders that already carry partitions (left behind, or someone's data). */
 export async function assertNoPartitions(ctx: Pick<StepContext, 'exec'>, holders: readonly string[]): Promise<void> {
   const withParts: string[] = [];
