@@ -67,6 +67,13 @@ describe('lookup', () => {
     expect(Object.keys(first.body.node).sort()).toEqual(['driver_internal_info', 'instance_info', 'links', 'properties', 'uuid']);
     expect(first.body.config.agent_token).toHaveLength(43);
     expect(first.body.config).toMatchObject({ heartbeat_timeout: 42, agent_token_required: true });
+    // Ironic's defaults for what the agent applies from the lookup.
+    expect(first.body.config).toMatchObject({
+      permitted_image_formats: ['raw', 'gpt', 'qcow2', 'iso'],
+      disable_deep_image_inspection: false,
+      agent_md5_checksum_enable: false,
+      enable_bios_bootloader_install: false,
+    });
     expect(first.body.node.driver_internal_info.agent_secret_token).toBe('******');
     const second = await call(`/v1/lookup?node_uuid=${uuid}`);
     expect(second.body.config.agent_token).toBe('******');

@@ -140,8 +140,11 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
       heartbeat_timeout: conductor.conf.api.ramdiskHeartbeatTimeout,
       agent_token: atLeast(version, 62) ? token : null,
       agent_token_required: true,
+      // Ironic's defaults ([conductor] and [agent] options): the agent applies each.
       disable_deep_image_inspection: false,
-      permitted_image_formats: ['raw', 'qcow2', 'iso'],
+      permitted_image_formats: ['raw', 'gpt', 'qcow2', 'iso'],
+      agent_md5_checksum_enable: false,
+      enable_bios_bootloader_install: false,
     };
     return { node: lookupNodeView(node), config };
   });
