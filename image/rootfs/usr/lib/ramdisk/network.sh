@@ -3,20 +3,23 @@
 #      ip=<client>:<peer>:<gateway>:<netmask>:<hostname>:<interface>:<none|off>[:<dns1>[:<dns2>]]
 #    IPv6 addresses go in brackets, the netmask may be a prefix length;
 #  - ip=<method> or ip=<interface>:<method> with method dhcp|on|any|dhcp6|auto6|off|none;
-#  - otherwise DHCPv4 on every NIC with carrier, the BOOTIF= NIC first (its default route
-#    wins, its DNS servers come first). IPv6: the kernel's SLAAC (accept_ra) on every NIC;
+#  - otherwise DHCPv4 on every NIC, cabled or not (udhcpc keeps trying in the background),
+#    the BOOTIF= NIC first (its default route wins, its DNS servers come first); /init waits
+#    only for the BOOTIF NIC's lease. IPv6: the kernel's SLAAC (accept_ra) on every NIC;
 #    busybox-static has no DHCPv6 client, so stateful DHCPv6-only networks get no address.
+# SYS_NET can be overridden to exercise this outside a ramdisk (test/image).
+SYS_NET=${SYS_NET:-/sys/class/net}
 
 nic_list() {
   local dev
-  for dev in /sys/class/net/*; do
+  for dev in "$SYS_NET"/*; do
     [ -e "$dev/device" ] || continue # physical NICs only (no lo, bonds, VLANs)
     [ "$(cat "$dev/type" 2>/dev/null)" = 1 ] || continue
     echo "${dev##*/}"
   done
 }
-nic_mac() { cat "/sys/class/net/$1/address" 2>/dev/null; }
-has_carrier() { [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ]; }
+nic_mac() { cat "$SYS_NET/$1/address" 2>/dev/null; }
+has_carrier() { [ "$(cat "$SYS_NET/$1/carrier" 2>/dev/null)" = 1 ]; }
 has_ipv4() { ip -4 -o addr show dev "$1" scope global 2>/dev/null | grep -q inet; }
 
 # The BOOTIF NIC first, then the others in name order.
@@ -98,7 +101,7 @@ EOF
   fi
   if [ -n "$gw" ] && ! valid_ip "$gw"; then bad_param "ip=$param" "gateway '$gw' is not an IP address: ignored"; return 1; fi
   [ -n "$iface" ] || iface=$(ordered_nics | head -n 1)
-  if [ -z "$iface" ] || [ ! -e "/sys/class/net/$iface" ]; then
+  if [ -z "$iface" ] || [ ! -e "$SYS_NET/$iface" ]; then
     bad_param "ip=$param" "no network interface '${iface:-(none found)}'; present: $(nic_list | tr '\n' ' ')"
     return 1
   fi
@@ -117,7 +120,7 @@ EOF
 }
 
 setup_network() {
-  local param fields first second nic metric waited want
+  local param fields first second nic metric
   STATIC_NICS=
   NO_DHCP_NICS=
   DHCP_NICS=
@@ -137,7 +140,7 @@ setup_network() {
           bad_param "ip=$param" "unknown method '$param' (expected dhcp, on, any, dhcp6, auto6, off, none or a static address): DHCP as usual"
         elif valid_ip "$first" || [ "${param#[}" != "$param" ]; then
           configure_static "$param"
-        elif [ -e "/sys/class/net/$first" ]; then
+        elif [ -e "$SYS_NET/$first" ]; then
           case "$second" in
             dhcp | on | any | '') ;;
             dhcp6 | auto6 | off | none) NO_DHCP_NICS="$NO_DHCP_NICS $first" ;;
@@ -149,43 +152,74 @@ setup_network() {
         ;;
     esac
   done
+  BOOTIF_NIC=
   if [ -n "$BOOTIF_MAC" ]; then
-    want=
-    for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && want=$nic; done
-    [ -n "$want" ] || warn "BOOTIF=$BOOTIF_MAC matches no NIC here ($(for n in $(nic_list); do printf '%s ' "$n=$(nic_mac "$n")"; done))"
+    for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && BOOTIF_NIC=$nic; done
+    [ -n "$BOOTIF_NIC" ] || warn "BOOTIF=$BOOTIF_MAC matches no NIC here ($(for n in $(nic_list); do printf '%s ' "$n=$(nic_mac "$n")"; done))"
   fi
-
-  # Carrier takes a few seconds on real NICs: wait up to 10 s for all (or at least the BOOTIF one).
-  waited=0
-  while [ "$waited" -lt 50 ]; do
-    want=0
-    for nic in $(nic_list); do has_carrier "$nic" || want=1; done
-    [ "$want" = 0 ] && break
-    sleep 0.2
-    waited=$((waited + 1))
-  done
-  [ "$DHCP_ALL" = 1 ] || { say "network: $(ip -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"; return 0; }
+  if [ "$DHCP_ALL" != 1 ]; then
+    wait_for_carrier
+    say "network: $(ip -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
+    return 0
+  fi
+  # udhcpc on every NIC whatever its carrier: a switch port running STP or LACP often brings
+  # its link (or its forwarding) up 30 s or more after ours, and nothing would start DHCP
+  # later. DIB's dhcp-all-interfaces does the same from a udev rule (and waits up to 30 s
+  # per interface); here only the BOOTIF NIC is waited for (wait_for_lease).
   metric=100
   for nic in $(ordered_nics); do
     case " $STATIC_NICS $NO_DHCP_NICS " in *" $nic "*) continue ;; esac
-    if ! has_carrier "$nic"; then step "network: $nic has no carrier: no DHCP"; continue; fi
-    # -b: keep trying in the background after 3 discovers; the metric keeps one default route per NIC.
-    METRIC=$metric udhcpc -b -t 3 -T 2 -A 5 -i "$nic" -p "/run/udhcpc.$nic.pid" \
-      -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
+    start_dhcp "$nic" "$metric"
     metric=$((metric + 1))
     DHCP_NICS="$DHCP_NICS $nic"
   done
-  if [ -z "$DHCP_NICS" ]; then
-    [ -n "$STATIC_NICS" ] || warn "network: no NIC has a carrier: the agent starts without an address"
-    return 0
-  fi
-  # Wait up to 20 s for the first (BOOTIF) NIC's lease; the others finish in the background.
-  first=${DHCP_NICS# }; first=${first%% *}
-  waited=0
-  while ! has_ipv4 "$first" && [ "$waited" -lt 100 ]; do sleep 0.2; waited=$((waited + 1)); done
-  if has_ipv4 "$first"; then
-    say "network: $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
+  if [ -n "$DHCP_NICS" ]; then wait_for_lease; else wait_for_carrier; fi
+}
+
+# One udhcpc per NIC, for the life of the ramdisk. -t 5 -T 2: a discover every 2 s for 10 s,
+# then -A 2: a 2 s pause, and again, for ever (-b: in the background once the first round
+# found no lease). A link that comes up late is asked within ~4 s. METRIC orders the default
+# routes (udhcpc's hook): the BOOTIF NIC's is 100, the lowest, so it wins.
+start_dhcp() {
+  step "network: DHCP on $1 (route metric $2)"
+  METRIC=$2 udhcpc -b -t 5 -T 2 -A 2 -i "$1" -p "/run/udhcpc.$1.pid" \
+    -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
+}
+
+# Up to 30 s (DIB's dhcp-all-interfaces waits as long per NIC) for the BOOTIF NIC's lease,
+# or, without a BOOTIF NIC among them, for the first lease of any: the agent looks the node
+# up as soon as it starts (and backs off up to 60 s between failed lookups), while a NIC with
+# no cable must not hold up every boot. The other NICs get theirs in the background.
+wait_for_lease() {
+  local nic want= waited=0
+  case " $DHCP_NICS " in *" $BOOTIF_NIC "*) [ -n "$BOOTIF_NIC" ] && want=$BOOTIF_NIC ;; esac
+  while [ "$waited" -lt 150 ]; do
+    for nic in ${want:-$DHCP_NICS}; do
+      if has_ipv4 "$nic"; then
+        say "network: $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
+        return 0
+      fi
+    done
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  if [ -n "$want" ]; then
+    warn "network: no DHCP lease on $want (BOOTIF) after 30 s (still trying in the background on$DHCP_NICS)"
   else
-    warn "network: no DHCP lease on $first after 20 s (still trying in the background)"
+    warn "network: no DHCP lease on any NIC after 30 s (still trying in the background on$DHCP_NICS)"
   fi
+}
+
+# Without DHCP (static ip=, ip=off, ip=dhcp6): up to 10 s for the carrier of the BOOTIF NIC,
+# else of the first static NIC, else of any NIC, so the agent's first lookup has a link.
+wait_for_carrier() {
+  local nic want waited=0
+  want=${BOOTIF_NIC:-${STATIC_NICS# }}
+  want=${want%% *}
+  while [ "$waited" -lt 50 ]; do
+    for nic in ${want:-$(nic_list)}; do has_carrier "$nic" && return 0; done
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  warn "network: no carrier on ${want:-any NIC} after 10 s: the agent starts anyway"
 }

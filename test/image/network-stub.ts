@@ -1,0 +1,93 @@
+/**
+ * Runs the ramdisk's network set-up (setup_network in image/rootfs/usr/lib/ramdisk/network.sh)
+ * with busybox sh over a stub machine: a sysfs of NICs whose carrier comes up at a given
+ * tick, and shell functions standing in for `ip`, `udhcpc` and `sleep` (network-stubs.sh;
+ * `sleep` is the clock, one tick of 0.2 s a call).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { busybox, RAMDISK_SHELL_LIB } from './ramdisk-shell.js';
+
+const STUBS = join(import.meta.dirname, 'network-stubs.sh');
+
+interface StubNic {
+  mac: string;
+  /** The tick (0.2 s each) at which the link comes up; 0 = up from the start; undefined = never (no cable). */
+  carrierAt?: number;
+  /** The address a DHCP server on its link gives, e.g. '192.0.2.10/24'; undefined = no server. */
+  lease?: string;
+}
+
+interface NetworkRun {
+  /** Ticks of 0.2 s setup_network slept before it returned. */
+  ticks: number;
+  /** udhcpc's arguments per NIC it was started on, with METRIC=<n> first. */
+  udhcpc: Record<string, string>;
+  /** The tick at which each NIC got its lease. */
+  leasedAt: Record<string, number>;
+  /** Every `ip` command run, one a line. */
+  ip: string[];
+  /** /var/log/ramdisk-init.log. */
+  log: string;
+}
+
+/** Boots the network part of /init with `cmdline` on a machine with `nics`. */
+export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>): NetworkRun {
+  if (!busybox) throw new Error('no busybox');
+  const dir = mkdtempSync(join(tmpdir(), 'ramdisk-net-'));
+  try {
+    const sysNet = join(dir, 'sys-class-net');
+    const t = join(dir, 't');
+    mkdirSync(t);
+    for (const [name, nic] of Object.entries(nics)) {
+      mkdirSync(join(sysNet, name, 'device'), { recursive: true });
+      writeFileSync(join(sysNet, name, 'type'), '1\n');
+      writeFileSync(join(sysNet, name, 'address'), `${nic.mac}\n`);
+      writeFileSync(join(sysNet, name, 'carrier'), nic.carrierAt === 0 ? '1\n' : '0\n');
+      if (nic.carrierAt) writeFileSync(join(t, `carrier-at.${name}`), `${nic.carrierAt}\n`);
+      if (nic.lease) writeFileSync(join(t, `lease.${name}`), `${nic.lease}\n`);
+    }
+    // A virtual interface, which is never configured (no device link).
+    mkdirSync(join(sysNet, 'lo'));
+    writeFileSync(join(sysNet, 'lo', 'type'), '772\n');
+    const cmdlineFile = join(dir, 'cmdline');
+    const log = join(dir, 'init.log');
+    writeFileSync(cmdlineFile, `${cmdline}\n`);
+    writeFileSync(log, '');
+    const stdout = execFileSync(
+      busybox,
+      ['sh', '-c', `. "$RAMDISK_LIB/functions.sh"; . "${STUBS}"; parse_cmdline; setup_network; echo "ticks=$TICK"`],
+      {
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH,
+          T: t,
+          SYS_NET: sysNet,
+          CMDLINE: cmdlineFile,
+          INIT_LOG: log,
+          KMSG: '/dev/null',
+          CONSOLES: '/dev/null',
+          RAMDISK_LIB: RAMDISK_SHELL_LIB,
+          DNS_DIR: join(dir, 'dns'),
+          RESOLV_CONF: join(dir, 'resolv.conf'),
+        },
+        timeout: 60_000,
+      },
+    );
+    const ticks = Number(/ticks=(\d+)/.exec(stdout)?.[1]);
+    const udhcpc: Record<string, string> = {};
+    const leasedAt: Record<string, number> = {};
+    for (const file of readdirSync(t)) {
+      const [kind, name] = file.split('.', 2) as [string, string];
+      if (kind === 'udhcpc') udhcpc[name] = readFileSync(join(t, file), 'utf8').trim();
+      if (kind === 'leased') leasedAt[name] = Number(readFileSync(join(t, file), 'utf8'));
+    }
+    const ipLog = join(t, 'ip.log');
+    const ip = existsSync(ipLog) ? readFileSync(ipLog, 'utf8').trim().split('\n') : [];
+    return { ticks, udhcpc, leasedAt, ip, log: readFileSync(log, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
