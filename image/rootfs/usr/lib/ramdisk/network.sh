@@ -9,6 +9,7 @@
 #    busybox-static has no DHCPv6 client, so stateful DHCPv6-only networks get no address.
 # SYS_NET can be overridden to exercise this outside a ramdisk (test/image).
 SYS_NET=${SYS_NET:-/sys/class/net}
+. "$RAMDISK_LIB/resolv.sh"
 
 nic_list() {
   local dev
@@ -71,14 +72,6 @@ valid_ip() {
   return 1
 }
 
-DNS_DIR=/run/ramdisk-dns
-write_resolv_conf() {
-  local f
-  : >/etc/resolv.conf.new
-  for f in $(ls "$DNS_DIR" 2>/dev/null | sort); do cat "$DNS_DIR/$f" >>/etc/resolv.conf.new; done
-  mv /etc/resolv.conf.new /etc/resolv.conf
-}
-
 # ip=<client>:<peer>:<gw>:<mask>:<hostname>:<iface>:<method>:<dns1>:<dns2>
 configure_static() {
   local param=$1 client gw mask host iface method dns1 dns2 prefix fields max_prefix
@@ -109,12 +102,9 @@ EOF
   ip addr add "$client/$prefix" dev "$iface" || { warn "ip=$param: could not add $client/$prefix to $iface"; return 1; }
   [ -n "$gw" ] && { ip route add default via "$gw" dev "$iface" || warn "ip=$param: could not add the default route via $gw"; }
   [ -n "$host" ] && hostname "$host"
-  mkdir -p "$DNS_DIR"
-  : >"$DNS_DIR/00-$iface"
   for d in $dns1 $dns2; do
-    if valid_ip "$d"; then echo "nameserver $d" >>"$DNS_DIR/00-$iface"; fi
-  done
-  write_resolv_conf
+    if valid_ip "$d"; then echo "nameserver $d"; fi
+  done | dns_set "00-$iface"
   STATIC_NICS="$STATIC_NICS $iface"
   say "network: $iface $client/$prefix${gw:+ via $gw} (static, from ip=)"
 }
