@@ -107,6 +107,24 @@ parse_cmdline() {
   done
 }
 
+# md personalities: /proc/mdstat exists only once md_mod is in, and the software-raid manager
+# creates and stops arrays. Nothing is assembled here (64-md-raid-assembly.rules is left
+# out): the agent decides what to do with arrays found on the disks.
+load_md_modules() {
+  modprobe -a -q md_mod raid0 raid1 raid10 raid456 || warn "md modules did not load"
+}
+
+# IPMI, as IPA's _load_ipmi_modules (ipmi_msghandler, ipmi_devintf, ipmi_si): the inventory's
+# bmc_address and bmc_mac come from ipmitool through /dev/ipmi0, which ipmi_devintf makes.
+# ipmi_devintf has no modalias: udev loads ipmi_si for a BMC that SMBIOS, ACPI or PCI
+# describes, and ipmi_devintf only comes with it as ipmi_msghandler's soft dependency (when
+# whatever loads it reads modules.softdep; busybox's modprobe does not). Loading all three by
+# name does not depend on either. Without a BMC ipmi_si does not load: no error, as in IPA.
+load_ipmi_modules() {
+  modprobe -a -q ipmi_msghandler ipmi_devintf ipmi_si
+  if [ -e "${IPMI_DEVICE:-/dev/ipmi0}" ]; then step "ipmi: ${IPMI_DEVICE:-/dev/ipmi0}"; else step "ipmi: no BMC device"; fi
+}
+
 # IPA's wait_for_disks: up to ipa-disk-wait-attempts looks, ipa-disk-wait-delay seconds
 # apart, for a disk the agent could install on (a whole disk of at least 4 GiB: IPA's
 # smallest root device without hints). Slow RAID controllers bring their disks up late.
