@@ -31,6 +31,10 @@ interface NetworkRun {
   ip: string[];
   /** /var/log/ramdisk-init.log. */
   log: string;
+  /** /etc/resolv.conf ('' when none was written). */
+  resolvConf: string;
+  /** What `hostname` was given ('' when it was not run). */
+  hostname: string;
 }
 
 /** Boots the network part of /init with `cmdline` on a machine with `nics`. */
@@ -86,7 +90,16 @@ export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>):
     }
     const ipLog = join(t, 'ip.log');
     const ip = existsSync(ipLog) ? readFileSync(ipLog, 'utf8').trim().split('\n') : [];
-    return { ticks, udhcpc, leasedAt, ip, log: readFileSync(log, 'utf8') };
+    const text = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+    return {
+      ticks,
+      udhcpc,
+      leasedAt,
+      ip,
+      log: readFileSync(log, 'utf8'),
+      resolvConf: text(join(dir, 'resolv.conf')),
+      hostname: text(join(t, 'hostname')).trim(),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

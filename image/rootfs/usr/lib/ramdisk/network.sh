@@ -3,6 +3,8 @@
 #      ip=<client>:<peer>:<gateway>:<netmask>:<hostname>:<interface>:<none|off>[:<dns1>[:<dns2>]]
 #    IPv6 addresses go in brackets, the netmask may be a prefix length;
 #  - ip=<method> or ip=<interface>:<method> with method dhcp|on|any|dhcp6|auto6|off|none;
+#    as dracut, once an ip= names a NIC or gives a static address only the NICs named are
+#    configured (a bare ip=dhcp beside them keeps DHCP on the others);
 #  - otherwise DHCPv4 on every NIC, cabled or not (udhcpc keeps trying in the background),
 #    the BOOTIF= NIC first (its default route wins, its DNS servers come first); /init waits
 #    only for the BOOTIF NIC's lease. IPv6: the kernel's SLAAC (accept_ra) on every NIC;
@@ -106,35 +108,43 @@ EOF
     if valid_ip "$d"; then echo "nameserver $d"; fi
   done | dns_set "00-$iface"
   STATIC_NICS="$STATIC_NICS $iface"
+  NAMED_NICS="$NAMED_NICS $iface"
   say "network: $iface $client/$prefix${gw:+ via $gw} (static, from ip=)"
 }
 
 setup_network() {
-  local param fields first second nic metric
+  local param fields first second nic metric want bare= named_dhcp= dhcp_rest
   STATIC_NICS=
-  NO_DHCP_NICS=
+  NAMED_NICS=
+  V6_NICS=
   DHCP_NICS=
-  DHCP_ALL=1
+  BOOTIF_NIC=
+  # Every link comes up whatever ip= says: the agent's inspection reads LLDP on each NIC.
   for nic in $(nic_list); do ip link set "$nic" up; done
   ip link set lo up
+  if [ -n "$BOOTIF_MAC" ]; then
+    for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && BOOTIF_NIC=$nic; done
+    [ -n "$BOOTIF_NIC" ] || warn "BOOTIF=$BOOTIF_MAC matches no NIC here ($(for n in $(nic_list); do printf '%s ' "$n=$(nic_mac "$n")"; done))"
+  fi
   for param in $IP_PARAMS; do
     fields=$(split_ip_param "$param")
     first=${fields%%|*}
     case "$fields" in *'|'*) second=${fields#*|}; second=${second%%|*} ;; *) second= ;; esac
     case "$fields" in
-      dhcp | on | any | auto | both | either6) ;;
-      dhcp6 | auto6) DHCP_ALL=0; say "network: ip=$param: IPv6 autoconfiguration only" ;;
-      off | none) DHCP_ALL=0; say "network: ip=$param: no automatic configuration" ;;
+      dhcp | on | any | auto | both) bare=dhcp ;;
+      dhcp6 | auto6 | either6) bare=v6; say "network: ip=$param: IPv6 autoconfiguration only" ;;
+      off | none) bare=off; say "network: ip=$param: no automatic configuration" ;;
       *)
         if [ "$fields" = "${fields#*|}" ]; then
-          bad_param "ip=$param" "unknown method '$param' (expected dhcp, on, any, dhcp6, auto6, off, none or a static address): DHCP as usual"
+          bad_param "ip=$param" "unknown method '$param' (expected dhcp, on, any, dhcp6, auto6, off, none or a static address): ignored"
         elif valid_ip "$first" || [ "${param#[}" != "$param" ]; then
           configure_static "$param"
         elif [ -e "$SYS_NET/$first" ]; then
           case "$second" in
-            dhcp | on | any | '') ;;
-            dhcp6 | auto6 | off | none) NO_DHCP_NICS="$NO_DHCP_NICS $first" ;;
-            *) bad_param "ip=$param" "unknown method '$second' for $first: DHCP as usual" ;;
+            dhcp | on | any | '') named_dhcp="$named_dhcp $first"; NAMED_NICS="$NAMED_NICS $first" ;;
+            dhcp6 | auto6 | either6) V6_NICS="$V6_NICS $first"; NAMED_NICS="$NAMED_NICS $first" ;;
+            off | none) NAMED_NICS="$NAMED_NICS $first" ;;
+            *) bad_param "ip=$param" "unknown method '$second' for $first: ignored" ;;
           esac
         else
           bad_param "ip=$param" "'$first' is neither an IP address nor a network interface (present: $(nic_list | tr '\n' ' ')): ignored"
@@ -142,28 +152,48 @@ setup_network() {
         ;;
     esac
   done
-  BOOTIF_NIC=
-  if [ -n "$BOOTIF_MAC" ]; then
-    for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && BOOTIF_NIC=$nic; done
-    [ -n "$BOOTIF_NIC" ] || warn "BOOTIF=$BOOTIF_MAC matches no NIC here ($(for n in $(nic_list); do printf '%s ' "$n=$(nic_mac "$n")"; done))"
-  fi
-  if [ "$DHCP_ALL" != 1 ]; then
-    wait_for_carrier
-    say "network: $(ip -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
-    return 0
-  fi
-  # udhcpc on every NIC whatever its carrier: a switch port running STP or LACP often brings
-  # its link (or its forwarding) up 30 s or more after ours, and nothing would start DHCP
-  # later. DIB's dhcp-all-interfaces does the same from a udev rule (and waits up to 30 s
-  # per interface); here only the BOOTIF NIC is waited for (wait_for_lease).
+
+  # Which NICs get DHCPv4, as dracut decides: every NIC unless a bare ip=off or ip=dhcp6 says
+  # otherwise; but once an ip= names a NIC (or gives one a static address), only the NICs
+  # named for DHCP. A bare ip=dhcp beside named ones keeps DHCP on the NICs not named, as
+  # NetworkManager's initrd generator reads the mix (dracut's network-legacy refuses it).
+  case "$bare" in '' | dhcp) dhcp_rest=1 ;; *) dhcp_rest=0 ;; esac
+  [ -n "$NAMED_NICS" ] && [ "$bare" != dhcp ] && dhcp_rest=0
+  # udhcpc on every such NIC whatever its carrier: a switch port running STP or LACP often
+  # brings its link (or its forwarding) up 30 s or more after ours, and nothing would start
+  # DHCP later. DIB's dhcp-all-interfaces does the same from a udev rule (and waits up to
+  # 30 s per interface); here one NIC is waited for (below). Route metrics in order of
+  # preference: the BOOTIF NIC, those ip= names (in their order), the others by name.
   metric=100
-  for nic in $(ordered_nics); do
-    case " $STATIC_NICS $NO_DHCP_NICS " in *" $nic "*) continue ;; esac
+  for nic in $BOOTIF_NIC $named_dhcp $(nic_list); do
+    case " $DHCP_NICS " in *" $nic "*) continue ;; esac
+    case " $named_dhcp " in
+      *" $nic "*) ;;
+      *)
+        [ "$dhcp_rest" = 1 ] || continue
+        case " $NAMED_NICS " in *" $nic "*) continue ;; esac
+        ;;
+    esac
     start_dhcp "$nic" "$metric"
     metric=$((metric + 1))
     DHCP_NICS="$DHCP_NICS $nic"
   done
-  if [ -n "$DHCP_NICS" ]; then wait_for_lease; else wait_for_carrier; fi
+
+  # The NIC the agent's lookup should find ready: the BOOTIF NIC, else the first NIC ip=
+  # configures; its lease (DHCP) or carrier (static, IPv6 only). Without one, the first lease.
+  want=
+  for nic in $BOOTIF_NIC $NAMED_NICS; do
+    case " $DHCP_NICS $STATIC_NICS $V6_NICS " in *" $nic "*) want=$nic; break ;; esac
+  done
+  [ -n "$BOOTIF_NIC" ] && [ "$want" != "$BOOTIF_NIC" ] && say "network: the BOOTIF NIC $BOOTIF_NIC is left unconfigured by ip=$(echo $IP_PARAMS | sed 's/ / ip=/g')"
+  if [ -n "$want" ]; then
+    case " $DHCP_NICS " in *" $want "*) wait_for_lease "$want" ;; *) wait_for_carrier "$want" ;; esac
+  elif [ -n "$DHCP_NICS" ]; then
+    wait_for_lease $DHCP_NICS
+  elif [ "$bare" = v6 ]; then
+    wait_for_carrier $(nic_list)
+  fi
+  say "network: $(ip -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
 }
 
 # One udhcpc per NIC, for the life of the ramdisk. -t 5 -T 2: a discover every 2 s for 10 s,
@@ -176,40 +206,30 @@ start_dhcp() {
     -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
 }
 
-# Up to 30 s (DIB's dhcp-all-interfaces waits as long per NIC) for the BOOTIF NIC's lease,
-# or, without a BOOTIF NIC among them, for the first lease of any: the agent looks the node
-# up as soon as it starts (and backs off up to 60 s between failed lookups), while a NIC with
-# no cable must not hold up every boot. The other NICs get theirs in the background.
+# Up to 30 s (DIB's dhcp-all-interfaces waits as long per NIC) for a lease on one of the NICs
+# given: the agent looks the node up as soon as it starts (and backs off up to 60 s between
+# failed lookups), while a NIC with no cable must not hold up every boot. The other NICs get
+# theirs in the background.
 wait_for_lease() {
-  local nic want= waited=0
-  case " $DHCP_NICS " in *" $BOOTIF_NIC "*) [ -n "$BOOTIF_NIC" ] && want=$BOOTIF_NIC ;; esac
+  local nic what="any NIC" waited=0
   while [ "$waited" -lt 150 ]; do
-    for nic in ${want:-$DHCP_NICS}; do
-      if has_ipv4 "$nic"; then
-        say "network: $(ip -o -4 addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
-        return 0
-      fi
-    done
+    for nic in "$@"; do has_ipv4 "$nic" && return 0; done
     sleep 0.2
     waited=$((waited + 1))
   done
-  if [ -n "$want" ]; then
-    warn "network: no DHCP lease on $want (BOOTIF) after 30 s (still trying in the background on$DHCP_NICS)"
-  else
-    warn "network: no DHCP lease on any NIC after 30 s (still trying in the background on$DHCP_NICS)"
-  fi
+  [ $# = 1 ] && what=$1
+  [ $# = 1 ] && [ "$1" = "$BOOTIF_NIC" ] && what="$1 (BOOTIF)"
+  warn "network: no DHCP lease on $what after 30 s (still trying in the background on$DHCP_NICS)"
 }
 
-# Without DHCP (static ip=, ip=off, ip=dhcp6): up to 10 s for the carrier of the BOOTIF NIC,
-# else of the first static NIC, else of any NIC, so the agent's first lookup has a link.
+# Without DHCP on it (static ip=, ip=dhcp6): up to 10 s for a carrier on one of the NICs given,
+# so the agent's first lookup has a link.
 wait_for_carrier() {
-  local nic want waited=0
-  want=${BOOTIF_NIC:-${STATIC_NICS# }}
-  want=${want%% *}
+  local nic waited=0
   while [ "$waited" -lt 50 ]; do
-    for nic in ${want:-$(nic_list)}; do has_carrier "$nic" && return 0; done
+    for nic in "$@"; do has_carrier "$nic" && return 0; done
     sleep 0.2
     waited=$((waited + 1))
   done
-  warn "network: no carrier on ${want:-any NIC} after 10 s: the agent starts anyway"
+  warn "network: no carrier on $(if [ $# = 1 ]; then echo "$1"; else echo any NIC; fi) after 10 s: the agent starts anyway"
 }
