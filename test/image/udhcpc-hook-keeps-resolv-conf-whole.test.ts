@@ -4,14 +4,11 @@
 // is lost, a NIC that loses its lease takes its servers out, and the BOOTIF NIC's (the
 // lowest route metric) come first. `ip` is a shell function here (busybox sh runs its own
 // applet before anything on PATH), recording what the hook asks of it.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { busybox, RAMDISK_SHELL_LIB } from './ramdisk-shell.js';
-
-const HOOK = join(RAMDISK_SHELL_LIB, '..', '..', 'share', 'udhcpc', 'default.script');
+import { busybox, runWithUdhcpcHook } from './ramdisk-shell.js';
 
 describe.skipIf(!busybox)("udhcpc's hook keeps /etc/resolv.conf whole (busybox sh)", () => {
   let dir = '';
@@ -20,35 +17,7 @@ describe.skipIf(!busybox)("udhcpc's hook keeps /etc/resolv.conf whole (busybox s
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Runs `script` in busybox sh with hook(), which runs the hook as udhcpc does: hook EVENT VAR=VALUE... */
-  function sh(script: string): string {
-    return execFileSync(
-      busybox!,
-      [
-        'sh',
-        '-c',
-        [
-          'ip() { echo "$interface: ip $*" >>"$DIR/ip.log"; }',
-          // The hook in a subshell of its own, with udhcpc's environment, as udhcpc runs it.
-          'hook() { ( event=$1; shift; export "$@"; set -- "$event"; . "$HOOK" ); }',
-          script,
-        ].join('\n'),
-      ],
-      {
-        encoding: 'utf8',
-        env: {
-          PATH: process.env.PATH,
-          DIR: dir,
-          HOOK,
-          RAMDISK_LIB: RAMDISK_SHELL_LIB,
-          DNS_DIR: join(dir, 'dns'),
-          RESOLV_CONF: join(dir, 'resolv.conf'),
-          KMSG: '/dev/null',
-        },
-        timeout: 120_000,
-      },
-    );
-  }
+  const sh = (script: string) => runWithUdhcpcHook(dir, 'ip() { echo "$interface: ip $*" >>"$DIR/ip.log"; }', script);
   const resolvConf = () => readFileSync(join(dir, 'resolv.conf'), 'utf8');
 
   it('two NICs bound at the same moment give a whole resolv.conf, 200 times out of 200', () => {
@@ -68,7 +37,7 @@ nameserver 198.51.100.53" ] && good=$((good + 1))
     `);
     expect(out.trim()).toBe('good=200');
     // Nothing left behind: no temporary file beside resolv.conf or among the NICs' files.
-    expect(readdirSync(dir).sort()).toEqual(['dns', 'dns.lock', 'ip.log', 'resolv.conf']);
+    expect(readdirSync(dir).sort()).toEqual(['dns', 'dns.lock', 'ip.log', 'kmsg', 'resolv.conf']);
     expect(readdirSync(join(dir, 'dns')).sort()).toEqual(['100-eth0', '101-eth1']);
   });
 

@@ -199,10 +199,12 @@ setup_network() {
 # One udhcpc per NIC, for the life of the ramdisk. -t 5 -T 2: a discover every 2 s for 10 s,
 # then -A 2: a 2 s pause, and again, for ever (-b: in the background once the first round
 # found no lease). A link that comes up late is asked within ~4 s. METRIC orders the default
-# routes (udhcpc's hook): the BOOTIF NIC's is 100, the lowest, so it wins.
+# routes (udhcpc's hook): the BOOTIF NIC's is 100, the lowest, so it wins. -O mtu: most DHCP
+# servers (dnsmasq, ISC) send option 26 only to a client that asks for it, and busybox's
+# udhcpc does not by default (dhclient, which DIB's ramdisks run, does).
 start_dhcp() {
   step "network: DHCP on $1 (route metric $2)"
-  METRIC=$2 udhcpc -b -t 5 -T 2 -A 2 -i "$1" -p "/run/udhcpc.$1.pid" \
+  METRIC=$2 udhcpc -b -t 5 -T 2 -A 2 -O mtu -i "$1" -p "/run/udhcpc.$1.pid" \
     -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
 }
 
