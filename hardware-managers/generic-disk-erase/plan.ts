@@ -3,11 +3,11 @@
  * discovery (`listTargetDisks`) decides what counts as a disk here (allow-list outside a
  * ramdisk, never ramdisk media inside one, the node's skip list); this adds what only
  * erasing cares about: virtual media, RAID members and kept RAID volumes, read-only and
- * mounted devices, the safety guard's verdict, and IPA's special-filesystem guard.
+ * mounted devices, the safety guard's verdict, and IPA's special-filesystem guard. A disk
+ * left alone for a reason that is not a choice fails the plan (skip-reasons.ts).
  */
 import { readFile, realpath } from 'node:fs/promises';
 import {
-  BlockDeviceEraseError,
   hasCommand,
   isMounted,
   listBlockDevices,
@@ -18,14 +18,13 @@ import {
   type StepContext,
 } from '../../src/hardware/index.js';
 import type { EraseSettings } from './settings.js';
+import { guardRefusal, isAcceptedSkip, nothingAllowListedError, refusalError, type SkippedEntry } from './skip-reasons.js';
 
-export interface SkippedEntry {
-  device: string;
-  reason: string;
-}
+export type { SkippedEntry } from './skip-reasons.js';
 
 export interface ErasePlan {
   targets: BlockDevice[];
+  /** Left alone by choice (see isAcceptedSkip); a device that cannot be erased fails the plan instead. */
   skipped: SkippedEntry[];
 }
 
@@ -89,10 +88,8 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
   // Signatures are probed for the candidates only, by listTargetDisks.
   const listing = await listBlockDevices(ctx.exec);
   const { targets: candidates, skipped: shared } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node, listing });
-  const skipped: SkippedEntry[] = shared.map(({ device, reason }) => ({ device: device.path, reason }));
+  const left: SkippedEntry[] = shared.map(({ device, kind, reason }) => ({ device: device.path, kind, reason }));
   const targets: BlockDevice[] = [];
-  const readOnlyRefusals: string[] = [];
-  const busyRefusals: string[] = [];
   const floppy = await virtualFloppy();
   const keptVolumes = new Set(skipListVolumeNames(ctx.node));
   const keptRaidMembers = new Map<string, string>();
@@ -101,7 +98,11 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     for (const md of listing.filter((d) => /^raid|^md$/.test(d.type))) {
       const volume = await raidVolumeName(ctx, md);
       if (!volume || !keptVolumes.has(volume)) continue;
-      skipped.push({ device: md.path, reason: `software RAID volume "${volume}" is kept (skip_block_devices)` });
+      left.push({
+        device: md.path,
+        kind: 'kept-raid-volume',
+        reason: `software RAID volume "${volume}" is kept (skip_block_devices)`,
+      });
       for (const member of listing) {
         const holdsIt = member.holders.includes(md.name) || member.partitions.some((p) => p.holders.includes(md.name));
         if (holdsIt) keptRaidMembers.set(member.path, volume);
@@ -122,33 +123,25 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
   for (const device of candidates) {
     const vmedia = virtualMediaLabel(device);
     const raidMember = [device, ...device.partitions].some((p) => p.fsType === 'linux_raid_member');
-    let reason: string | undefined;
-    if (floppy && floppy === (await realpath(device.path).catch(() => device.path))) reason = 'virtual media floppy (ir-vfd-dev)';
-    else if (vmedia) reason = `virtual media (filesystem label ${vmedia})`;
+    let skip: Omit<SkippedEntry, 'device'> | undefined;
+    if (floppy && floppy === (await realpath(device.path).catch(() => device.path)))
+      skip = { kind: 'virtual-media', reason: 'virtual media floppy (ir-vfd-dev)' };
+    else if (vmedia) skip = { kind: 'virtual-media', reason: `virtual media (filesystem label ${vmedia})` };
     else if (keptRaidMembers.has(device.path))
-      reason = `member of the kept software RAID volume "${keptRaidMembers.get(device.path)}"`;
-    else if (/^raid|^md$/.test(device.type) && skipped.some((s) => s.device === device.path)) continue;
-    else if (raidMember) reason = 'member of a software RAID (the RAID device is erased instead)';
-    else if (isMounted(device)) reason = `holds a mounted filesystem (${describeMounts(device)})`;
-    else if (device.readOnly) {
-      if (options.readOnly === 'skip-or-fail' && !options.settings.skipReadOnly) {
-        readOnlyRefusals.push(device.path);
-        continue;
-      }
-      reason = 'read-only device';
-    }
-    if (!reason) {
+      skip = {
+        kind: 'kept-raid-volume',
+        reason: `member of the kept software RAID volume "${keptRaidMembers.get(device.path)}"`,
+      };
+    else if (/^raid|^md$/.test(device.type) && left.some((s) => s.device === device.path)) continue;
+    else if (raidMember) skip = { kind: 'raid-member', reason: 'member of a software RAID (the RAID device is erased instead)' };
+    else if (isMounted(device)) skip = { kind: 'mounted', reason: `holds a mounted filesystem (${describeMounts(device)})` };
+    else if (device.readOnly) skip = { kind: 'read-only', reason: 'read-only device' };
+    else {
       const verdict = await verdicts.get(device)!;
-      // A disk someone else is writing is not "skipped": it cannot be erased now, and the
-      // step must not report success while another writer changes it.
-      if (verdict.refusal === 'busy') {
-        busyRefusals.push(`${device.path}: ${verdict.reason ?? 'busy'}`);
-        continue;
-      }
-      if (!verdict.writable) reason = `refused by the safety guard: ${verdict.reason ?? verdict.refusal}`;
+      if (!verdict.writable) skip = guardRefusal(device.path, verdict);
     }
-    if (reason) {
-      skipped.push({ device: device.path, reason });
+    if (skip) {
+      left.push({ device: device.path, ...skip });
       continue;
     }
     if (options.settings.guardSpecialFilesystems) {
@@ -158,17 +151,18 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     targets.push(device);
   }
 
-  if (busyRefusals.length > 0) {
-    throw new BlockDeviceEraseError(`Cannot erase ${busyRefusals.join('; ')}. Nothing was written.`);
+  // Every disk that should be erased and cannot be is named at once, before anything is
+  // written: the operator sees them all, and a node with data left on a disk never looks clean.
+  const readOnlyAccepted = options.readOnly === 'skip' || options.settings.skipReadOnly;
+  const refused = left.filter((entry) => !isAcceptedSkip(entry.kind, readOnlyAccepted));
+  if (refused.length > 0) throw refusalError(refused);
+  if (!(await ctx.guard.inRamdisk())) {
+    const nothingAllowed = nothingAllowListedError(targets.length, left);
+    if (nothingAllowed) throw nothingAllowed;
   }
-  if (readOnlyRefusals.length > 0) {
-    throw new BlockDeviceEraseError(
-      `Read-only block device(s) ${readOnlyRefusals.join(', ')} cannot be erased; set agent_erase_skip_read_only ` +
-        '([deploy]erase_skip_read_only) to skip them. Nothing was written.',
-    );
-  }
-  for (const entry of skipped) ctx.log.info({ device: entry.device, reason: entry.reason }, 'not erasing device');
-  return { targets, skipped };
+  for (const entry of left) ctx.log.info({ device: entry.device, reason: entry.reason }, 'not erasing device');
+  if (targets.length === 0) ctx.log.warn({ skipped: left.length }, 'no device to erase');
+  return { targets, skipped: left };
 }
 
 /** `/sys/block/<dev>/queue/write_zeroes_max_bytes`: > 0 when the device zeroes ranges itself. */

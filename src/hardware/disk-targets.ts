@@ -21,8 +21,23 @@ import { BlockDeviceError, pythonRepr } from './errors.js';
 import { findDevicesByHints, InvalidRootDeviceHint } from './root-device-hints.js';
 import type { Exec, IronicNode } from './step-context.js';
 
+/**
+ * Why a whole device is left out, as data: each step decides which of these it accepts (an
+ * erase step accepts all four: none is a disk it was asked to erase and could not).
+ */
+export type SkipKind =
+  /** In a ramdisk: loop, ram, zram, optical or floppy media (the ramdisk's own), never a disk of the machine. */
+  | 'ramdisk-media'
+  /** Outside a ramdisk: not on the operator's allow-list, the safety layer of developer machines and CI. */
+  | 'not-allow-listed'
+  /** Zero size: a reader or virtual drive without a medium. */
+  | 'no-medium'
+  /** Matches a hint of the node's `properties.skip_block_devices`: the operator keeps it. */
+  | 'skip-list';
+
 export interface SkippedDevice {
   device: BlockDevice;
+  kind: SkipKind;
   /** Human-readable, logged and reported as is. */
   reason: string;
 }
@@ -73,7 +88,7 @@ export async function listTargetDisks(
     const media = ramdiskMediaReason(device);
     if (inRamdisk && media) {
       // Even allow-listed: in a ramdisk these hold the running system or its media.
-      skipped.push({ device, reason: media });
+      skipped.push({ device, kind: 'ramdisk-media', reason: media });
       continue;
     }
     if (allowListed[index]) {
@@ -83,9 +98,13 @@ export async function listTargetDisks(
     const isDisk = DISK_TYPES.test(device.type);
     if (!isDisk && !media) continue;
     if (!inRamdisk) {
-      skipped.push({ device, reason: 'not in the allow-list (outside a ramdisk only allow-listed devices are touched)' });
+      skipped.push({
+        device,
+        kind: 'not-allow-listed',
+        reason: 'not in the allow-list (outside a ramdisk only allow-listed devices are touched)',
+      });
     } else if (device.sizeBytes === 0) {
-      skipped.push({ device, reason: 'zero-size device (no medium)' });
+      skipped.push({ device, kind: 'no-medium', reason: 'zero-size device (no medium)' });
     } else {
       targets.push(device);
     }
@@ -142,6 +161,6 @@ export function applySkipList(disks: TargetDisks, node: IronicNode | undefined):
   }
   return {
     targets: disks.targets.filter((d) => !reasons.has(d)),
-    skipped: [...disks.skipped, ...[...reasons].map(([device, reason]) => ({ device, reason }))],
+    skipped: [...disks.skipped, ...[...reasons].map(([device, reason]) => ({ device, kind: 'skip-list' as const, reason }))],
   };
 }

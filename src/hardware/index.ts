@@ -58,7 +58,7 @@ export { listBlockDevices, describeFileDevice, isMounted, probeMissingSignatures
 export { parseLsblkJson } from './lsblk.js';
 export type { BlockDevice, ListBlockDevicesOptions } from './block-devices.js';
 export { listTargetDisks, applySkipList, skipListHints, skipListVolumeNames, ramdiskMediaReason } from './disk-targets.js';
-export type { TargetDisks, SkippedDevice, ListTargetDisksOptions } from './disk-targets.js';
+export type { TargetDisks, SkippedDevice, SkipKind, ListTargetDisksOptions } from './disk-targets.js';
 export {
   matchesRootDeviceHints,
   findDevicesByHints,

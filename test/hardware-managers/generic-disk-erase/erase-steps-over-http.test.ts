@@ -55,19 +55,17 @@ describe('step listing', () => {
 });
 
 describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
-  it('erase_devices_metadata removes tables and signatures, verifies it, and leaves read-only, mounted and not allow-listed devices untouched', async () => {
+  it('erase_devices_metadata removes tables and signatures, verifies it, and leaves read-only and not allow-listed devices untouched', async () => {
     const a = scratch.create({ sizeMiB: 24, randomMiB: 24 });
     const b = scratch.create({ sizeMiB: 24, randomMiB: 24 });
     withGptAndFilesystem(scratch, a);
     withGptAndFilesystem(scratch, b);
     const readOnly = scratch.create({ sizeMiB: 8, randomMiB: 8, readOnly: true });
-    const mounted = scratch.create({ sizeMiB: 16 });
-    scratch.mount(mounted);
     const notAllowed = scratch.create({ sizeMiB: 8, randomMiB: 8 });
-    const untouched = [readOnly, mounted, notAllowed].map((d) => ({ d, sum: sha256(d.file) }));
+    const untouched = [readOnly, notAllowed].map((d) => ({ d, sum: sha256(d.file) }));
     expect(probe(a.path)).toMatch(/PTTYPE=gpt/);
 
-    await agentFor([a.path, b.path, readOnly.path, mounted.path]);
+    await agentFor([a.path, b.path, readOnly.path]);
     const { final, runningSnapshots } = await runStep(client, 'erase_devices_metadata', {});
 
     expect(final.command_status).toBe('SUCCEEDED');
@@ -77,13 +75,50 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
       expect(execFileSync('sgdisk', ['-p', device.path], { encoding: 'utf8' })).toMatch(/Creating new GPT entries/);
       expect(report.devices[device.path]).toMatchObject({ method: 'metadata', verify: { method: 'no_signature', passed: true } });
     }
-    const reasons = Object.fromEntries(report.skipped.map((s: any) => [s.device, s.reason]));
-    expect(reasons[readOnly.path]).toMatch(/read-only/);
-    expect(reasons[mounted.path]).toMatch(/mounted/);
-    expect(reasons[notAllowed.path]).toMatch(/not in the allow-list/);
+    const skipped = Object.fromEntries(report.skipped.map((s: any) => [s.device, s]));
+    expect(skipped[readOnly.path]).toMatchObject({ kind: 'read-only', reason: expect.stringMatching(/read-only/) });
+    expect(skipped[notAllowed.path]).toMatchObject({
+      kind: 'not-allow-listed',
+      reason: expect.stringMatching(/not in the allow-list/),
+    });
     for (const { d, sum } of untouched) expect(sha256(d.file)).toBe(sum);
     expect(runningSnapshots.length).toBeGreaterThan(0);
     expect(runningSnapshots[0]).toMatchObject({ step: 'erase_devices_metadata' });
+  });
+
+  it('an allow-listed disk that holds a mounted filesystem fails the step, named, and no disk is written', async () => {
+    const erasable = scratch.create({ sizeMiB: 24, randomMiB: 24 });
+    withGptAndFilesystem(scratch, erasable);
+    const mounted = scratch.create({ sizeMiB: 16 });
+    const mountPoint = scratch.mount(mounted);
+    const sums = [erasable, mounted].map((d) => sha256(d.file));
+    await agentFor([erasable.path, mounted.path]);
+
+    for (const step of ['erase_devices_metadata', 'erase_devices', 'erase_devices_express']) {
+      const { final } = await runStep(client, step, {});
+      expect(final.command_status, step).toBe('FAILED');
+      expect(final.command_error).toMatchObject({
+        type: 'BlockDeviceEraseError',
+        details: `Cannot erase ${mounted.path}: holds a mounted filesystem (${mountPoint}). Nothing was written.`,
+      });
+    }
+    expect([erasable, mounted].map((d) => sha256(d.file))).toEqual(sums);
+    expect(probe(erasable.path)).toMatch(/PTTYPE=gpt/);
+  });
+
+  it('with nothing allow-listed, an erase step fails saying so instead of reporting the node erased', async () => {
+    const disk = scratch.create({ sizeMiB: 8, randomMiB: 8 });
+    const sum = sha256(disk.file);
+    await agentFor([]);
+
+    const { final } = await runStep(client, 'erase_devices_metadata', {});
+    expect(final.command_status).toBe('FAILED');
+    expect(final.command_error.type).toBe('BlockDeviceEraseError');
+    expect(final.command_error.details).toMatch(
+      /^No device was erased: outside a ramdisk only allow-listed devices \(--allow-device\) are erased, and none of the \d+ device\(s\) found is allow-listed/,
+    );
+    expect(final.command_error.details).toContain(disk.path);
+    expect(sha256(disk.file)).toBe(sum);
   });
 
   it('erase_devices overwrites every device in parallel (shred + zero pass), verifies zeros, and shows progress while running', async () => {
