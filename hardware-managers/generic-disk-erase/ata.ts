@@ -5,7 +5,8 @@
  * overwrite fallback can still write to the drive.
  */
 import { z } from 'zod';
-import { BlockDeviceEraseError, ExecError, hasCommand, type StepContext } from '../../src/hardware/index.js';
+import { BlockDeviceEraseError, cleanupExec, ExecError, hasCommand, type StepContext } from '../../src/hardware/index.js';
+import { isInterruption } from './interruption.js';
 
 export interface AtaSecurity {
   /** The "Security:" lines as IPA normalises them (`not enabled`, `supported: enhanced erase`). */
@@ -166,15 +167,19 @@ export async function ataSecureErase(ctx: StepContext, device: string, initial: 
     await ctx.exec('hdparm', ['--user-master', 'u', option, 'NULL', device], { timeoutMs, signal: ctx.signal });
   } catch (error) {
     // Leave the drive unlocked, and without the temporary password, so that an overwrite
-    // fallback can still write to it and the next boot does not find it locked.
-    const state = await attemptUnlock(ctx, device, undefined).catch(() => undefined);
+    // fallback can still write to it and the next boot does not find it locked. Without the
+    // step's signal: after an abort this is all that keeps the drive from staying locked with
+    // a password (unusable), and an aborted exec would start nothing.
+    const cleanup: StepContext = { ...ctx, exec: cleanupExec(ctx.exec) };
+    const state = await attemptUnlock(cleanup, device, undefined).catch(() => undefined);
     if (!state || state.enabled) {
-      await ctx
+      await cleanup
         .exec('hdparm', ['--user-master', 'u', '--security-disable', 'NULL', device])
         .catch((cleanupError: unknown) =>
           ctx.log.warn({ device, err: cleanupError }, 'could not remove the temporary ATA password'),
         );
     }
+    if (isInterruption(error)) throw error;
     throw new BlockDeviceEraseError(`Erase failed for device ${device}: ${(error as Error).message}`);
   }
   const after = await readAtaSecurity(ctx, device);

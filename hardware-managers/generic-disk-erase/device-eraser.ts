@@ -173,7 +173,7 @@ async function verifyAfter(ctx: StepContext, device: BlockDevice, method: EraseM
 /**
  * Erase one device with the chosen method (and its fallback), verify, and report. Throws
  * IPA's errors: a failed secure erase without fallback is `IncompatibleHardwareMethodError`;
- * a failed verify is `BlockDeviceEraseError`.
+ * a failed verify is `BlockDeviceEraseError`; an aborted or timed-out one its `ExecError`.
  */
 /**
  * IPA's extension point: erase_devices dispatches `erase_block_device(node, device)` to the
@@ -220,7 +220,10 @@ export async function eraseDevice(
     await runMethod(ctx, device, method, board);
   } catch (error) {
     const hardware = method.kind === 'nvme_format' || method.kind === 'ata_secure_erase';
-    if (!hardware || !BlockDeviceEraseError.is(error)) throw error;
+    // An abort or a timeout is neither "unsupported" nor a reason to start overwriting: the
+    // erase's own ExecError comes through as it is (nvme.ts, ata.ts), and after an abort any
+    // failure (a probe or password command refused) is the abort's.
+    if (!hardware || ctx.signal.aborted || !BlockDeviceEraseError.is(error)) throw error;
     if (!choice.fallback) {
       throw new IncompatibleHardwareMethodError(
         `${error.details}. Set agent_continue_if_secure_erase_failed ([deploy]continue_if_disk_secure_erase_fails) to fall back to an overwrite.`,

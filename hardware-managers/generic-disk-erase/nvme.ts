@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { BlockDeviceEraseError, hasCommand, type StepContext } from '../../src/hardware/index.js';
+import { isInterruption } from './interruption.js';
 
 const idCtrl = z.looseObject({
   mn: z.string().optional(),
@@ -53,11 +54,12 @@ export async function probeNvmeFormat(ctx: StepContext, device: string): Promise
   return { usable: true, ses: controller.cryptoEraseSupported ? 2 : 1, controller };
 }
 
-/** `nvme format DEV -s SES -f`; a failure is a `BlockDeviceEraseError`. */
+/** `nvme format DEV -s SES -f`; a failure is a `BlockDeviceEraseError`, an abort or timeout the `ExecError` as it is. */
 export async function nvmeFormat(ctx: StepContext, device: string, ses: 1 | 2): Promise<void> {
   try {
     await ctx.exec('nvme', ['format', device, '-s', String(ses), '-f'], { timeoutMs: 4 * 3600_000, signal: ctx.signal });
   } catch (error) {
+    if (isInterruption(error)) throw error;
     throw new BlockDeviceEraseError(`Failed to format NVMe device ${device}: ${(error as Error).message}`);
   }
 }

@@ -8,6 +8,7 @@
  * its start by qemu-img (write-qcow2.ts).
  */
 import {
+  cleanupExec,
   DEFAULT_HARDWARE_SETTINGS,
   DeploymentError,
   detectFormat,
@@ -52,8 +53,6 @@ const MIB = 1024 * 1024;
 const HEAD_PROBE_BYTES = 64 * 1024;
 /** A config drive URL holds at most 64 MiB of ISO, base64-encoded (4/3) and maybe not compressed. */
 const CONFIGDRIVE_DOWNLOAD_LIMIT = 96 * MIB;
-/** The clean-up of a failed write (wipefs) runs even during shutdown, bounded by this. */
-const CLEANUP_TIMEOUT_MS = 60_000;
 
 export interface WriteImageResult {
   /** IPA's result message: `image (<id>) written to device <dev> root_uuid=<uuid>[ efi_system_partition_uuid=<uuid>]`. */
@@ -118,9 +117,7 @@ export async function writeImage(
       // A half-written or unverified image must not look bootable: drop its partition table.
       // Without the step's signal: an abort or the agent's shutdown is what failed the write,
       // and the clean-up must still run (the agent waits for it before it exits).
-      const cleanupExec: typeof ctx.exec = (file, args, options) =>
-        ctx.exec(file, args, { ...options, signal: undefined, timeoutMs: CLEANUP_TIMEOUT_MS });
-      await wipeDiskSignatures(cleanupExec, device.path).catch((wipeError: unknown) =>
+      await wipeDiskSignatures(cleanupExec(ctx.exec), device.path).catch((wipeError: unknown) =>
         ctx.log.error({ device: device.path, err: wipeError }, 'could not wipe the partition table of a failed image write'),
       );
       throw error;

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   assertSafeQemuImage,
+  cleanupExec,
   convertToDevice,
   ImageDownloadOutofSpaceError,
   imageAtOffsetSpec,
@@ -47,8 +48,6 @@ const MAX_WINDOWS = 16;
  * where an idle one answers in ~3 ms, and the conversion fell behind the download.
  */
 const RECENT_BYTES = 16 * MIB;
-/** Wiping the parked copy after a failure runs even during shutdown, bounded by this. */
-const CLEANUP_TIMEOUT_MS = 60_000;
 
 type ConvertMethod = 'qcow2-in-place' | 'qcow2-scratch-file';
 export type Qcow2WriteMethod = 'qcow2-stream' | ConvertMethod | `${ConvertMethod} (not streamed: ${string})`;
@@ -207,8 +206,7 @@ async function parkAndConvert(
  * behind.
  */
 async function dropParkedCopy(ctx: DownloadJob['ctx'], device: string, offset: number, bytes: number): Promise<void> {
-  const exec: typeof ctx.exec = (file, args, options) =>
-    ctx.exec(file, args, { ...options, signal: undefined, timeoutMs: CLEANUP_TIMEOUT_MS });
+  const exec = cleanupExec(ctx.exec);
   const length = Math.ceil(bytes / MIB) * MIB;
   await exec('blkdiscard', ['-f', '-o', String(offset), '-l', String(length), device]).catch(async () =>
     // No discard here: at least its header goes.

@@ -54,6 +54,21 @@ export interface ExecResult {
 /** How hardware code starts a program: `run` with the agent's logger and signal bound. */
 export type Exec = (file: string, args?: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
+/** The bound of one clean-up command started by `cleanupExec` (unless the caller asks less). */
+export const CLEANUP_TIMEOUT_MS = 60_000;
+
+/**
+ * `exec` for the clean-up after a failed or aborted write (unlock a drive, drop a half-written
+ * partition table): without the step's signal, because an abort or the agent's shutdown is
+ * often what failed the write, and an aborted exec starts nothing; bounded by its own timeout
+ * instead. The agent waits for the command's function to return before it exits or resets,
+ * so the clean-up finishes first.
+ */
+export function cleanupExec(exec: Exec, timeoutMs = CLEANUP_TIMEOUT_MS): Exec {
+  return (file, args, options) =>
+    exec(file, args, { ...options, signal: undefined, timeoutMs: Math.min(options?.timeoutMs ?? timeoutMs, timeoutMs) });
+}
+
 export class ExecError extends defineIpaError(HARDWARE_ERRORS.ExecError) {
   readonly command: string;
   readonly exitCode: number | undefined;

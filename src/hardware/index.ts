@@ -48,7 +48,7 @@ export { DEFAULT_HARDWARE_SETTINGS } from './settings.js';
 export type { HardwareSettings } from './settings.js';
 export { DeviceGuard } from './device-guard.js';
 export type { GuardVerdict, GuardRefusal } from './device-guard.js';
-export { run as exec, ExecError, hasCommand } from './exec.js';
+export { run as exec, ExecError, hasCommand, cleanupExec, CLEANUP_TIMEOUT_MS } from './exec.js';
 export { directIoBuffer, DIRECT_IO_ALIGNMENT } from './direct-io.js';
 export { SECRET_FLAGS, REDACTED } from './exec-secrets.js';
 export type { ExecOptions, ExecResult } from './exec.js';

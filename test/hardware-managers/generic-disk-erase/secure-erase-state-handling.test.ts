@@ -19,7 +19,7 @@ import {
 } from '../../../src/hardware/index.js';
 import { silentLogger } from '../../../src/hardware/logger.js';
 import { ScratchDevices } from '../../helpers/loop-devices.js';
-import { isAllZero } from './helpers.js';
+import { isAllZero, sha256 } from './helpers.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'erase');
 const HDPARM = readFileSync(join(fixtures, 'hdparm-I-wdc-wds400t2b0a-not-frozen.txt'), 'utf8');
@@ -33,6 +33,8 @@ interface DriveState {
   /** Passwords that unlock the drive. */
   unlocksWith: string[];
   eraseFails: boolean;
+  /** The erase runs until the step is aborted (hdparm killed; the password stays set). */
+  eraseRunsUntilAborted?: boolean;
 }
 
 /** hdparm -I output for a state, built from the real capture. */
@@ -49,6 +51,8 @@ class ScriptedAtaDrive {
   exec = async (file: string, args: readonly string[] = [], options?: ExecOptions) => {
     const command = [file, ...args].join(' ');
     if (file !== 'hdparm' && file !== 'smartctl') return realExec(file, args, options);
+    // The agent's exec starts nothing once its signal has fired: asked of the real one.
+    await realExec('true', [], { signal: options?.signal });
     this.calls.push(command);
     const ok = (stdout = '') => ({ command, exitCode: 0, stdout, stderr: '', durationMs: 1 });
     const fail = (stderr: string) => {
@@ -68,6 +72,11 @@ class ScriptedAtaDrive {
       return ok();
     }
     if (action === '--security-erase' || action === '--security-erase-enhanced') {
+      if (this.state.eraseRunsUntilAborted) {
+        this.state.locked = true;
+        // Killed by the abort as the real exec kills hdparm: its ExecError, reason 'aborted'.
+        await realExec('sleep', ['60'], options);
+      }
       if (this.state.eraseFails) {
         this.state.locked = true;
         fail('SECURITY_ERASE: Input/output error');
@@ -83,18 +92,31 @@ class ScriptedAtaDrive {
   };
 }
 
-function contextWith(exec: StepContext['exec'], node: StepContext['node'] = {}): StepContext {
+/** As the agent makes it: every ctx.exec bound to the step's signal (step-phase.ts). */
+function contextWith(
+  exec: StepContext['exec'],
+  node: StepContext['node'] = {},
+  signal = new AbortController().signal,
+): StepContext {
   return {
     node,
     ports: [],
     phase: 'clean',
     log: silentLogger,
     progress: { update: () => undefined },
-    signal: new AbortController().signal,
+    signal,
     guard: new DeviceGuard({ allowList: [], inRamdisk: false }),
-    exec,
+    exec: (file, args, options) => exec(file, args, { signal, ...options }),
     dispatch: async () => undefined as never,
   };
+}
+
+async function waitUntil(what: string, condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 const notFrozen = (): DriveState => ({ enabled: false, locked: false, frozen: false, unlocksWith: ['NULL'], eraseFails: false });
@@ -146,6 +168,80 @@ describe('ATA secure erase state handling', () => {
     expect(drive.calls).toContain('hdparm --user-master u --security-unlock NULL /dev/sdz');
     expect(drive.calls).toContain('hdparm --user-master u --security-disable NULL /dev/sdz');
     expect(drive.state).toMatchObject({ locked: false, enabled: false });
+  });
+});
+
+describe('an ATA secure erase aborted mid-way', () => {
+  const scratch = new ScratchDevices();
+  afterEach(() => scratch.cleanup());
+
+  async function abortedErase(node: StepContext['node'] = {}) {
+    const drive = new ScriptedAtaDrive({ ...notFrozen(), eraseRunsUntilAborted: true });
+    const abort = new AbortController();
+    const ctx = contextWith(drive.exec, node, abort.signal);
+    const erasing = () => waitUntil('the erase to start', () => drive.calls.some((c) => c.includes('--security-erase')));
+    return { drive, abort, ctx, erasing };
+  }
+
+  it('still unlocks the drive and removes the temporary password, then rethrows the abort', async () => {
+    const { drive, abort, ctx, erasing } = await abortedErase();
+    const erase = ataSecureErase(ctx, '/dev/sdz', initial(drive.state));
+    await erasing();
+    abort.abort();
+    const error = await erase.catch((caught: unknown) => caught);
+    expect(drive.state).toMatchObject({ locked: false, enabled: false });
+    expect(drive.calls.slice(-3)).toEqual([
+      'hdparm --user-master u --security-unlock NULL /dev/sdz',
+      'hdparm -I /dev/sdz',
+      'hdparm --user-master u --security-disable NULL /dev/sdz',
+    ]);
+    expect(error).toMatchObject({ type: 'ExecError', reason: 'aborted' });
+  });
+
+  it('in erase_devices is the abort, not IncompatibleHardwareMethodError, and no overwrite follows even with the fallback on', async () => {
+    const node = { driver_internal_info: { agent_continue_if_secure_erase_failed: true, agent_erase_devices_iterations: 0 } };
+    const { drive, abort, ctx, erasing } = await abortedErase(node);
+    const file = scratch.create({ sizeMiB: 4, randomMiB: 4, plainFile: true });
+    const before = sha256(file.file);
+    const device = await describeFileDevice(file.file);
+    const board = new ProgressBoard(ctx.progress, 'erase_devices', [{ path: device.path, sizeBytes: device.sizeBytes }], []);
+    const choice = {
+      method: { kind: 'ata_secure_erase' as const, security: initial(drive.state) },
+      notUsed: [],
+      fallback: { kind: 'overwrite' as const, plan: { randomPasses: 0, zeroPass: true } },
+    };
+    const erase = eraseDevice(ctx, device, choice, board);
+    await erasing();
+    abort.abort();
+    const error = await erase.catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ type: 'ExecError', reason: 'aborted' });
+    expect(drive.state).toMatchObject({ locked: false, enabled: false });
+    expect(sha256(file.file)).toBe(before);
+  });
+});
+
+describe('an NVMe format that runs out of time', () => {
+  const scratch = new ScratchDevices();
+  afterEach(() => scratch.cleanup());
+
+  it('is the timeout, not IncompatibleHardwareMethodError (which sent the dispatcher to the next manager)', async () => {
+    // The format is a real command given 50 ms: the exec wrapper's own timeout error.
+    const ctx = contextWith(async (file, args = [], options) =>
+      file === 'nvme' ? realExec('sleep', ['5'], { ...options, timeoutMs: 50 }) : realExec(file, args, options),
+    );
+    const file = scratch.create({ sizeMiB: 4, randomMiB: 4, plainFile: true });
+    const before = sha256(file.file);
+    const device = await describeFileDevice(file.file);
+    const board = new ProgressBoard(ctx.progress, 'erase_devices', [{ path: device.path, sizeBytes: device.sizeBytes }], []);
+    for (const fallback of [undefined, { kind: 'overwrite' as const, plan: { randomPasses: 0, zeroPass: true } }]) {
+      const choice = {
+        method: { kind: 'nvme_format' as const, ses: 2 as const },
+        notUsed: [],
+        ...(fallback ? { fallback } : {}),
+      };
+      await expect(eraseDevice(ctx, device, choice, board)).rejects.toMatchObject({ type: 'ExecError', reason: 'timeout' });
+    }
+    expect(sha256(file.file)).toBe(before);
   });
 });
 
