@@ -62,6 +62,20 @@ function overwritePlanFrom(settings: EraseSettings): OverwritePlan {
   return { randomPasses: settings.iterations, zeroPass: settings.zeroize };
 }
 
+/**
+ * agent_erase_devices_iterations 0 with agent_erase_devices_zeroize false: an overwrite writes
+ * nothing (IPA's `shred --iterations 0` succeeds having written nothing). Refused, before
+ * anything is written, only where the overwrite would run: as the method, or as the fallback
+ * of a secure erase; a disk a secure erase alone erases is erased, as IPA erases it.
+ */
+function emptyOverwrite(device: BlockDevice, role: string, notUsed: MethodChoice['notUsed']): BlockDeviceEraseError {
+  const why = notUsed.map(({ method, reason }) => `${method}: ${reason}`).join('; ');
+  return new BlockDeviceEraseError(
+    `Refusing to erase ${device.path}: agent_erase_devices_iterations is 0 and agent_erase_devices_zeroize is false, ` +
+      `so the overwrite, ${role}, would write nothing${why ? ` (${why})` : ''}`,
+  );
+}
+
 export async function chooseFullEraseMethod(
   ctx: StepContext,
   device: BlockDevice,
@@ -69,14 +83,15 @@ export async function chooseFullEraseMethod(
 ): Promise<MethodChoice> {
   const notUsed: MethodChoice['notUsed'] = [];
   const plan = overwritePlanFrom(settings);
-  if (overwritePasses(plan) === 0) {
-    throw new BlockDeviceEraseError(
-      `Refusing to erase ${device.path}: agent_erase_devices_iterations is 0 and agent_erase_devices_zeroize is false, ` +
-        'so an overwrite would write nothing',
-    );
-  }
   const overwriteMethod: EraseMethod = { kind: 'overwrite', plan };
-  const fallback = settings.continueIfSecureEraseFailed ? overwriteMethod : undefined;
+  const overwriteWritesNothing = overwritePasses(plan) === 0;
+  const secureErase = (method: EraseMethod): MethodChoice => {
+    if (!settings.continueIfSecureEraseFailed) return { method, notUsed };
+    if (overwriteWritesNothing) {
+      throw emptyOverwrite(device, 'the fallback of a failed secure erase (agent_continue_if_secure_erase_failed)', []);
+    }
+    return { method, notUsed, fallback: overwriteMethod };
+  };
   const isBlock = device.type !== 'file';
 
   if (!settings.enableNvmeSecureErase)
@@ -84,7 +99,7 @@ export async function chooseFullEraseMethod(
   else if (!isBlock) notUsed.push({ method: 'nvme_format', reason: 'a plain file' });
   else {
     const nvme = await probeNvmeFormat(ctx, device.path);
-    if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, ...(fallback ? { fallback } : {}) };
+    if (nvme.usable) return secureErase({ kind: 'nvme_format', ses: nvme.ses });
     notUsed.push({ method: 'nvme_format', reason: nvme.reason });
   }
 
@@ -95,10 +110,10 @@ export async function chooseFullEraseMethod(
   else if (device.type === 'loop') notUsed.push({ method: 'ata_secure_erase', reason: 'a loop device (no drive behind it)' });
   else {
     const ata = await probeAtaSecurity(ctx, device.path);
-    if (ata.usable)
-      return { method: { kind: 'ata_secure_erase', security: ata.security }, notUsed, ...(fallback ? { fallback } : {}) };
+    if (ata.usable) return secureErase({ kind: 'ata_secure_erase', security: ata.security });
     notUsed.push({ method: 'ata_secure_erase', reason: ata.reason });
   }
+  if (overwriteWritesNothing) throw emptyOverwrite(device, 'the only method left', notUsed);
   return { method: overwriteMethod, notUsed };
 }
 

@@ -284,6 +284,44 @@ describe('a failed secure erase in erase_devices', () => {
   });
 });
 
+describe('agent_erase_devices_iterations 0 with agent_erase_devices_zeroize false', () => {
+  const scratch = new ScratchDevices();
+  afterEach(() => scratch.cleanup());
+  const settingsWith = (more: Record<string, unknown> = {}) =>
+    eraseSettingsFromNode({
+      driver_internal_info: { agent_erase_devices_iterations: 0, agent_erase_devices_zeroize: false, ...more },
+    });
+  // A SATA drive's record; the scripted drive answers for it. Only path and type matter here.
+  const sataDrive = async () => ({
+    ...(await describeFileDevice(join(fixtures, 'README.md'))),
+    path: '/dev/sdz',
+    name: 'sdz',
+    type: 'disk',
+  });
+
+  it('still erases a drive with ATA secure erase (it failed every disk, as if each needed the overwrite)', async () => {
+    const drive = new ScriptedAtaDrive(notFrozen());
+    const choice = await chooseFullEraseMethod(contextWith(drive.exec), await sataDrive(), settingsWith());
+    expect(choice.method.kind).toBe('ata_secure_erase');
+    expect(choice.fallback).toBeUndefined();
+  });
+
+  it('refuses where the overwrite would run: the only method left, or the fallback of the secure erase', async () => {
+    const file = scratch.create({ sizeMiB: 4, randomMiB: 4, plainFile: true });
+    const plain = await describeFileDevice(file.file);
+    await expect(chooseFullEraseMethod(contextWith(realExec), plain, settingsWith())).rejects.toMatchObject({
+      type: 'BlockDeviceEraseError',
+      details: expect.stringMatching(/^Refusing to erase .*: .*so the overwrite, the only method left, would write nothing/),
+    });
+    const drive = new ScriptedAtaDrive(notFrozen());
+    const withFallback = settingsWith({ agent_continue_if_secure_erase_failed: true });
+    await expect(chooseFullEraseMethod(contextWith(drive.exec), await sataDrive(), withFallback)).rejects.toMatchObject({
+      details: expect.stringContaining('the fallback of a failed secure erase'),
+    });
+    expect(drive.calls.some((c) => c.includes('--security'))).toBe(false);
+  });
+});
+
 describe('NVMe format choice', () => {
   const nvmeExec =
     (idCtrl: string) =>
