@@ -4,8 +4,8 @@
  *
  * erase_devices follows IPA's order: NVMe format, else ATA secure erase, else overwrite;
  * a failed secure erase falls through to overwrite only with
- * agent_continue_if_secure_erase_failed. erase_devices_express prefers what the device does
- * itself (NVMe format, discard, write-zeroes), else erases metadata.
+ * agent_continue_if_secure_erase_failed. erase_devices_express, as IPA's: NVMe format, else
+ * (and after a failed format) the metadata erase.
  */
 import {
   BlockDeviceEraseError,
@@ -18,7 +18,6 @@ import { ataSecureErase, probeAtaSecurity, type AtaSecurity } from './ata.js';
 import { destroyDiskMetadata, dropKernelPartitions } from './metadata.js';
 import { nvmeFormat, probeNvmeFormat } from './nvme.js';
 import { overwrite, overwritePasses, type OverwritePlan } from './overwrite.js';
-import { writeZeroesMaxBytes } from './plan.js';
 import type { ProgressBoard } from './progress.js';
 import type { EraseSettings } from './settings.js';
 import { verifyNoSignatures, verifyZeroed, type VerifyOutcome } from './verify.js';
@@ -27,8 +26,6 @@ export type EraseMethod =
   | { kind: 'nvme_format'; ses: 1 | 2 }
   | { kind: 'ata_secure_erase'; security: AtaSecurity }
   | { kind: 'overwrite'; plan: OverwritePlan }
-  | { kind: 'blkdiscard' }
-  | { kind: 'blkdiscard_zeroout' }
   | { kind: 'metadata' };
 
 export interface MethodChoice {
@@ -117,25 +114,24 @@ export async function chooseFullEraseMethod(
   return { method: overwriteMethod, notUsed };
 }
 
+/**
+ * IPA's erase_devices_express: NVMe format where it applies, else the metadata erase, which is
+ * also the fallback of a failed format. Discard and write-zeroes offloads are not used: on a
+ * SAS disk, WRITE SAME is a full-media write taking hours, and the kernel has reported no
+ * discard as zeroing (DISC-ZERO) since Linux 4.12.
+ */
 export async function chooseExpressMethod(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice> {
   const notUsed: MethodChoice['notUsed'] = [];
-  if (device.type === 'file') {
-    notUsed.push({ method: 'nvme_format', reason: 'a plain file' }, { method: 'blkdiscard', reason: 'a plain file' });
-    return { method: { kind: 'metadata' }, notUsed };
-  }
-  if (!settings.enableNvmeSecureErase)
+  const metadata: EraseMethod = { kind: 'metadata' };
+  if (device.type === 'file') notUsed.push({ method: 'nvme_format', reason: 'a plain file' });
+  else if (!settings.enableNvmeSecureErase)
     notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
   else {
     const nvme = await probeNvmeFormat(ctx, device.path);
-    if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, fallback: { kind: 'metadata' } };
+    if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, fallback: metadata };
     notUsed.push({ method: 'nvme_format', reason: nvme.reason });
   }
-  if (device.discardGranularity > 0 && device.discardZeroesData) return { method: { kind: 'blkdiscard' }, notUsed };
-  if (device.discardGranularity === 0) notUsed.push({ method: 'blkdiscard', reason: 'the device does not support discard' });
-  else notUsed.push({ method: 'blkdiscard', reason: 'discarded blocks do not read back as zeros (DISC-ZERO 0)' });
-  if ((await writeZeroesMaxBytes(device)) > 0) return { method: { kind: 'blkdiscard_zeroout' }, notUsed };
-  notUsed.push({ method: 'blkdiscard_zeroout', reason: 'the device has no write-zeroes offload (it would be a full overwrite)' });
-  return { method: { kind: 'metadata' }, notUsed };
+  return { method: metadata, notUsed };
 }
 
 export interface DeviceReport {
@@ -166,12 +162,6 @@ async function runMethod(ctx: StepContext, device: BlockDevice, method: EraseMet
     case 'overwrite':
       await overwrite(ctx, device, method.plan, board);
       return;
-    case 'blkdiscard':
-      await ctx.exec('blkdiscard', [device.path], { timeoutMs: 3600_000, signal: ctx.signal });
-      return;
-    case 'blkdiscard_zeroout':
-      await ctx.exec('blkdiscard', ['--zeroout', device.path], { timeoutMs: 4 * 3600_000, signal: ctx.signal });
-      return;
     case 'metadata':
       await destroyDiskMetadata(ctx, device);
       return;
@@ -180,8 +170,7 @@ async function runMethod(ctx: StepContext, device: BlockDevice, method: EraseMet
 
 /** What proves the method worked: zeros where the method guarantees them, else no signature. */
 async function verifyAfter(ctx: StepContext, device: BlockDevice, method: EraseMethod): Promise<VerifyOutcome> {
-  const endsInZeros =
-    (method.kind === 'overwrite' && method.plan.zeroPass) || method.kind === 'blkdiscard' || method.kind === 'blkdiscard_zeroout';
+  const endsInZeros = method.kind === 'overwrite' && method.plan.zeroPass;
   return endsInZeros ? verifyZeroed(ctx, device) : verifyNoSignatures(ctx, device);
 }
 

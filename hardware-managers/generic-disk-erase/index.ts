@@ -47,7 +47,7 @@ const eraseDevicesMetadata = defineStep({
 
 const eraseDevicesExpress = defineStep({
   name: 'erase_devices_express',
-  description: 'Erase with what the device does itself (NVMe format, discard, write-zeroes), else metadata.',
+  description: 'NVMe format where it applies, else (and after a failed format) the metadata erase, as IPA.',
   clean: { priority: 0, interface: 'deploy', abortable: true },
   args: dryRunArgs,
   run: (ctx, { dry_run }) =>

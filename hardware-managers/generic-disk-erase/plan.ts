@@ -6,7 +6,7 @@
  * mounted devices, the safety guard's verdict, and IPA's special-filesystem guard. A disk
  * left alone for a reason that is not a choice fails the plan (skip-reasons.ts).
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import {
   hasCommand,
   isMounted,
@@ -163,11 +163,4 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
   for (const entry of left) ctx.log.info({ device: entry.device, reason: entry.reason }, 'not erasing device');
   if (targets.length === 0) ctx.log.warn({ skipped: left.length }, 'no device to erase');
   return { targets, skipped: left };
-}
-
-/** `/sys/block/<dev>/queue/write_zeroes_max_bytes`: > 0 when the device zeroes ranges itself. */
-export async function writeZeroesMaxBytes(device: BlockDevice): Promise<number> {
-  if (device.type === 'file') return 0;
-  const text = await readFile(`/sys/class/block/${device.name}/queue/write_zeroes_max_bytes`, 'utf8').catch(() => '0');
-  return Number(text.trim()) || 0;
 }

@@ -1,6 +1,8 @@
 // The erase steps driven as Ironic drives them: clean.execute_clean_step over HTTP, then
 // polling GET /v1/commands/{id}, on real loop devices and plain files made by the test.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import type { AgentTestClient } from '../../helpers/agent.js';
@@ -17,6 +19,7 @@ import {
   withGptAndFilesystem,
 } from './helpers.js';
 
+const MIB = 1024 * 1024;
 const scratch = new ScratchDevices();
 let agent: RunningAgent | undefined;
 let client: AgentTestClient;
@@ -192,24 +195,38 @@ describe.runIf(canUseLoopDevices())('erase steps on real loop devices', () => {
     expect(final.command_status).toBe('SUCCEEDED');
     const plan = final.command_result.clean_result;
     expect(plan.dry_run).toBe(true);
-    expect(plan.devices[loop.path]).toMatchObject({ method: 'blkdiscard_zeroout' });
+    expect(plan.devices[loop.path]).toMatchObject({
+      method: 'metadata',
+      methods_not_used: [{ method: 'nvme_format', reason: 'not an NVMe namespace' }],
+      fallback: null,
+    });
     expect(plan.devices[file.path]).toMatchObject({ method: 'metadata' });
     expect([loop, file].map((d) => sha256(d.file))).toEqual(sums);
   });
 
-  it("erase_devices_express zeroes a loop device with blkdiscard --zeroout and erases a file's metadata", async () => {
+  it('erase_devices_express is a metadata erase where NVMe format does not apply, never a full-media write (as IPA)', async () => {
     const loop = scratch.create({ sizeMiB: 16, randomMiB: 16 });
     const file = scratch.create({ sizeMiB: 16, randomMiB: 16, plainFile: true });
+    withGptAndFilesystem(scratch, loop);
     withGptAndFilesystem(scratch, file);
+    // The loop device offers write-zeroes (what WRITE SAME is on a SAS disk); it must not be used.
+    expect(Number(readFileSync(`/sys/block/${basename(loop.path)}/queue/write_zeroes_max_bytes`, 'utf8'))).toBeGreaterThan(0);
+    const middle = (path: string) => readFileSync(path).subarray(12 * MIB, 13 * MIB);
+    const middles = [loop, file].map((d) => middle(d.file));
     await agentFor([loop.path, file.path]);
 
     const { final } = await runStep(client, 'erase_devices_express', {});
     expect(final.command_status).toBe('SUCCEEDED');
     const report = final.command_result.clean_result;
-    expect(isAllZero(loop.file)).toBe(true);
-    expect(report.devices[loop.path]).toMatchObject({ method: 'blkdiscard_zeroout', verify: { passed: true } });
-    expect(report.devices[file.path]).toMatchObject({ method: 'metadata', verify: { method: 'no_signature', passed: true } });
-    expect(probe(file.file)).toBe('');
+    for (const [i, device] of [loop, file].entries()) {
+      expect(report.devices[device.path]).toMatchObject({
+        method: 'metadata',
+        bytes_written: 0,
+        verify: { method: 'no_signature', passed: true },
+      });
+      expect(probe(device.path)).toBe('');
+      expect(middle(device.file).equals(middles[i]!)).toBe(true);
+    }
   });
 
   it('leaves devices matched by properties.skip_block_devices alone and says why', async () => {
