@@ -16,14 +16,15 @@ import {
 } from '../../src/hardware/index.js';
 import { ataSecureErase, probeAtaSecurity, type AtaSecurity } from './ata.js';
 import { destroyDiskMetadata, dropKernelPartitions } from './metadata.js';
-import { nvmeFormat, probeNvmeFormat } from './nvme.js';
+import { nvmeFormat, probeNvmeFormat, type NamespaceSiblings } from './nvme.js';
 import { overwrite, overwritePasses, type OverwritePlan } from './overwrite.js';
 import type { ProgressBoard } from './progress.js';
 import type { EraseSettings } from './settings.js';
 import { verifyNoSignatures, verifyZeroed, type VerifyOutcome } from './verify.js';
 
 export type EraseMethod =
-  | { kind: 'nvme_format'; ses: 1 | 2 }
+  /** `formatsController`: the format erases every namespace of that controller; run once for all. */
+  | { kind: 'nvme_format'; ses: 1 | 2; formatsController?: string | undefined }
   | { kind: 'ata_secure_erase'; security: AtaSecurity }
   | { kind: 'overwrite'; plan: OverwritePlan }
   | { kind: 'metadata' };
@@ -77,6 +78,7 @@ export async function chooseFullEraseMethod(
   ctx: StepContext,
   device: BlockDevice,
   settings: EraseSettings,
+  siblings?: NamespaceSiblings,
 ): Promise<MethodChoice> {
   const notUsed: MethodChoice['notUsed'] = [];
   const plan = overwritePlanFrom(settings);
@@ -95,8 +97,8 @@ export async function chooseFullEraseMethod(
     notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
   else if (!isBlock) notUsed.push({ method: 'nvme_format', reason: 'a plain file' });
   else {
-    const nvme = await probeNvmeFormat(ctx, device.path);
-    if (nvme.usable) return secureErase({ kind: 'nvme_format', ses: nvme.ses });
+    const nvme = await probeNvmeFormat(ctx, device.path, siblings);
+    if (nvme.usable) return secureErase({ kind: 'nvme_format', ses: nvme.ses, formatsController: nvme.formatsController });
     notUsed.push({ method: 'nvme_format', reason: nvme.reason });
   }
 
@@ -120,15 +122,23 @@ export async function chooseFullEraseMethod(
  * SAS disk, WRITE SAME is a full-media write taking hours, and the kernel has reported no
  * discard as zeroing (DISC-ZERO) since Linux 4.12.
  */
-export async function chooseExpressMethod(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice> {
+export async function chooseExpressMethod(
+  ctx: StepContext,
+  device: BlockDevice,
+  settings: EraseSettings,
+  siblings?: NamespaceSiblings,
+): Promise<MethodChoice> {
   const notUsed: MethodChoice['notUsed'] = [];
   const metadata: EraseMethod = { kind: 'metadata' };
   if (device.type === 'file') notUsed.push({ method: 'nvme_format', reason: 'a plain file' });
   else if (!settings.enableNvmeSecureErase)
     notUsed.push({ method: 'nvme_format', reason: 'disabled (agent_enable_nvme_secure_erase)' });
   else {
-    const nvme = await probeNvmeFormat(ctx, device.path);
-    if (nvme.usable) return { method: { kind: 'nvme_format', ses: nvme.ses }, notUsed, fallback: metadata };
+    const nvme = await probeNvmeFormat(ctx, device.path, siblings);
+    if (nvme.usable) {
+      const method: EraseMethod = { kind: 'nvme_format', ses: nvme.ses, formatsController: nvme.formatsController };
+      return { method, notUsed, fallback: metadata };
+    }
     notUsed.push({ method: 'nvme_format', reason: nvme.reason });
   }
   return { method: metadata, notUsed };
@@ -151,11 +161,28 @@ export interface DeviceReport {
   verify: VerifyOutcome;
 }
 
-async function runMethod(ctx: StepContext, device: BlockDevice, method: EraseMethod, board: ProgressBoard): Promise<void> {
+/** Formats that erase a whole controller's namespaces, by controller: the first namespace starts it, the others wait for it. */
+export type ControllerFormats = Map<string, Promise<void>>;
+
+async function runMethod(
+  ctx: StepContext,
+  device: BlockDevice,
+  method: EraseMethod,
+  board: ProgressBoard,
+  controllerFormats: ControllerFormats,
+): Promise<void> {
   switch (method.kind) {
-    case 'nvme_format':
-      await nvmeFormat(ctx, device.path, method.ses);
+    case 'nvme_format': {
+      if (!method.formatsController) return nvmeFormat(ctx, device.path, method.ses);
+      let format = controllerFormats.get(method.formatsController);
+      if (format) ctx.log.info({ device: device.path }, 'erased by the format of another namespace of the controller');
+      else {
+        format = nvmeFormat(ctx, device.path, method.ses);
+        controllerFormats.set(method.formatsController, format);
+      }
+      await format;
       return;
+    }
     case 'ata_secure_erase':
       await ataSecureErase(ctx, device.path, method.security);
       return;
@@ -198,6 +225,8 @@ async function eraseWithOtherManager(ctx: StepContext, device: BlockDevice): Pro
 export interface EraseDeviceOptions {
   /** erase_devices: let another manager's erase_block_device handle the device first. */
   offerToOtherManagers?: boolean;
+  /** Shared by the devices of one step, so that a controller-wide format runs once. */
+  controllerFormats?: ControllerFormats;
 }
 
 export async function eraseDevice(
@@ -208,6 +237,7 @@ export async function eraseDevice(
   options: EraseDeviceOptions = {},
 ): Promise<DeviceReport> {
   const started = Date.now();
+  const controllerFormats = options.controllerFormats ?? new Map<string, Promise<void>>();
   const notUsed = [...choice.notUsed];
   let method = choice.method;
   if (options.offerToOtherManagers) {
@@ -221,7 +251,7 @@ export async function eraseDevice(
   board.start(device.path, methodName(method), passesOf(method));
   ctx.log.info({ device: device.path, method: methodName(method) }, 'erasing device');
   try {
-    await runMethod(ctx, device, method, board);
+    await runMethod(ctx, device, method, board, controllerFormats);
   } catch (error) {
     const hardware = method.kind === 'nvme_format' || method.kind === 'ata_secure_erase';
     // An abort or a timeout is neither "unsupported" nor a reason to start overwriting: the
@@ -237,7 +267,7 @@ export async function eraseDevice(
     notUsed.push({ method: methodName(method), reason: `failed: ${error.details}` });
     method = choice.fallback;
     board.start(device.path, methodName(method), passesOf(method));
-    await runMethod(ctx, device, method, board);
+    await runMethod(ctx, device, method, board, controllerFormats);
   }
   return finishReport(ctx, device, method, notUsed, board, started, Date.now());
 }

@@ -12,7 +12,8 @@ import {
   type BlockDevice,
   type StepContext,
 } from '../../src/hardware/index.js';
-import { eraseDevice, methodName, type DeviceReport, type MethodChoice } from './device-eraser.js';
+import { eraseDevice, methodName, type ControllerFormats, type DeviceReport, type MethodChoice } from './device-eraser.js';
+import { namespaceSiblings, type NamespaceSiblings } from './nvme.js';
 import { planErase, type PlanOptions, type SkippedEntry } from './plan.js';
 import { forEachConcurrently } from './pool.js';
 import { ProgressBoard } from './progress.js';
@@ -37,14 +38,16 @@ export interface EraseStepSpec {
   readOnly: PlanOptions['readOnly'];
   /** Offer each device to other managers' erase_block_device first (erase_devices, as IPA). */
   offerToOtherManagers?: boolean;
-  choose(ctx: StepContext, device: BlockDevice, settings: EraseSettings): Promise<MethodChoice>;
+  /** `siblings`: for an NVMe namespace, what else its controller's format would erase. */
+  choose(ctx: StepContext, device: BlockDevice, settings: EraseSettings, siblings?: NamespaceSiblings): Promise<MethodChoice>;
 }
 
 export async function runEraseStep(ctx: StepContext, spec: EraseStepSpec, dryRun: boolean): Promise<EraseStepReport> {
   const settings = eraseSettingsFromNode(ctx.node);
   const plan = await planErase(ctx, { settings, readOnly: spec.readOnly });
+  const siblings = await namespaceSiblings(plan.listing, plan.targets);
   // Each device's probes (nvme id-ctrl, hdparm -I) at the same time, as the erases themselves.
-  const chosen = await Promise.all(plan.targets.map((device) => spec.choose(ctx, device, settings)));
+  const chosen = await Promise.all(plan.targets.map((device) => spec.choose(ctx, device, settings, siblings.get(device.path))));
   const choices = new Map(plan.targets.map((device, i) => [device.path, chosen[i]!]));
 
   if (dryRun) {
@@ -69,10 +72,12 @@ export async function runEraseStep(ctx: StepContext, spec: EraseStepSpec, dryRun
     plan.skipped,
   );
   const limit = settings.concurrency ?? Math.max(plan.targets.length, 1);
+  const controllerFormats: ControllerFormats = new Map();
   const results = await forEachConcurrently(plan.targets, limit, async (device) => {
     try {
       const report = await eraseDevice(ctx, device, choices.get(device.path)!, board, {
         offerToOtherManagers: spec.offerToOtherManagers ?? false,
+        controllerFormats,
       });
       board.finish(device.path);
       return report;

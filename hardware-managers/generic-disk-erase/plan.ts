@@ -23,6 +23,8 @@ import { guardRefusal, isAcceptedSkip, nothingAllowListedError, refusalError, ty
 export type { SkippedEntry } from './skip-reasons.js';
 
 export interface ErasePlan {
+  /** Every block device lsblk listed (an NVMe format's reach is judged against it). */
+  listing: readonly BlockDevice[];
   targets: BlockDevice[];
   /** Left alone by choice (see isAcceptedSkip); a device that cannot be erased fails the plan instead. */
   skipped: SkippedEntry[];
@@ -162,5 +164,5 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
   }
   for (const entry of left) ctx.log.info({ device: entry.device, reason: entry.reason }, 'not erasing device');
   if (targets.length === 0) ctx.log.warn({ skipped: left.length }, 'no device to erase');
-  return { targets, skipped: left };
+  return { listing, targets, skipped: left };
 }

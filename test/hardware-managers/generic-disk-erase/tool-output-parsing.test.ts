@@ -85,7 +85,15 @@ describe('nvme id-ctrl', () => {
       serial: '1951B3444502',
       formatSupported: true,
       cryptoEraseSupported: true,
+      formatErasesAllNamespaces: false,
     });
+  });
+
+  it('sees a format that erases every namespace when FNA bit 0 (format) or bit 1 (secure erase) is set', () => {
+    const text = fixture('nvme-id-ctrl-wdc-pc-sn730.json');
+    for (const fna of [1, 2, 5, 6]) {
+      expect(parseNvmeIdCtrl(text.replace('"fna" : 4', `"fna" : ${fna}`)).formatErasesAllNamespaces, `fna ${fna}`).toBe(true);
+    }
   });
 
   it('sees no format support when OACS bit 1 is clear and no crypto erase when FNA bit 2 is clear', () => {
