@@ -27,7 +27,8 @@ export type HardwareSupportLevel = number;
  * 2.4.0: `ConvertOptions.range` (convert one window of an image as it arrives).
  * 2.5.0: `BlockWriter.seek` (a writer that places pieces at their own offsets: a qcow2's clusters).
  * 2.6.0: `directIoBuffer` and `DIRECT_IO_ALIGNMENT` (memory for O_DIRECT I/O on a block device).
- * 2.7.0: the `permittedImageFormats` and `disableDeepImageInspection` settings.
+ * 2.7.0: the `permittedImageFormats` and `disableDeepImageInspection` settings; `cleanupExec`
+ *   and `CLEANUP_TIMEOUT_MS`; `SkipKind` (`SkippedDevice.kind`).
  */
 export const CONTRACT_VERSION = '2.7.0';
 
