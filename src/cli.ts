@@ -5,7 +5,8 @@
  */
 import { startAgent } from './agent/agent.js';
 import { AGENT_USAGE, FlagError, parseAgentFlags } from './agent/config/flags.js';
-import { ConfigError, loadAgentConfig } from './agent/config/load.js';
+import { ConfigError } from './agent/config/config-error.js';
+import { loadAgentConfig } from './agent/config/load.js';
 import { AGENT_VERSION } from './version.js';
 import { parseProgressFlags, PROGRESS_USAGE, ProgressError, ProgressUsageError, runProgress } from './cli/progress-command.js';
 

@@ -24,7 +24,7 @@ import { AGENT_VERSION } from '../version.js';
 import { CommandRunner } from './command-runner.js';
 import type { Extension } from './command.js';
 import type { AgentConfig } from './config/schema.js';
-import { ConfigError } from './config/load.js';
+import { ConfigError } from './config/config-error.js';
 import { registerAgentRoutes } from './http/routes.js';
 // Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.

@@ -1,10 +1,13 @@
 /**
- * Builds the effective configuration: defaults < config file < kernel command line < flags.
+ * Builds the effective configuration: defaults < config file < kernel command line < IPA's
+ * configuration directory < flags.
  * Each source is plain data; the merged result is validated once, so an error names the
  * key whatever source set it.
  */
 import { readFileSync } from 'node:fs';
 import { formatZodError } from '../../hardware/zod-error.js';
+import { ConfigError } from './config-error.js';
+import { readIpaConfigDir } from './ipa-config-dir.js';
 import { configFromKernelParams, parseKernelCmdline } from './kernel-cmdline.js';
 import type { AgentFlags } from './flags.js';
 import { agentConfigSchema, type AgentConfig, type AgentConfigInput } from './schema.js';
@@ -12,17 +15,20 @@ import { agentConfigSchema, type AgentConfig, type AgentConfigInput } from './sc
 const DEFAULT_CONFIG_FILE = '/etc/ramdisk-agent/agent.json';
 const DEFAULT_CMDLINE_FILE = '/proc/cmdline';
 
-export class ConfigError extends Error {}
-
 export interface ConfigSources {
   file?: Partial<AgentConfigInput>;
   kernel?: Partial<AgentConfigInput>;
+  /**
+   * IPA's /etc/ironic-python-agent.d (TLS settings only). Over the kernel command line as in
+   * IPA, where `ipa-insecure=` is only the default of the `insecure` its files may set.
+   */
+  ipaConfigDir?: Partial<AgentConfigInput>;
   flags?: Partial<AgentConfigInput>;
 }
 
 /** Later sources win key by key; lists replace, they do not concatenate. */
 export function mergeConfig(sources: ConfigSources): AgentConfig {
-  const merged = { ...sources.file, ...sources.kernel, ...sources.flags };
+  const merged = { ...sources.file, ...sources.kernel, ...sources.ipaConfigDir, ...sources.flags };
   const result = agentConfigSchema.safeParse(merged);
   if (!result.success) throw new ConfigError(`invalid configuration: ${formatZodError(result.error)}`);
   return result.data;
@@ -72,12 +78,29 @@ function configFileKeys(value: Record<string, unknown>, path: string): Partial<A
   return config as Partial<AgentConfigInput>;
 }
 
+export interface LoadOptions {
+  /**
+   * The folder that stands for `/` where IPA's configuration is read from
+   * (`/etc/ironic-python-agent.d`): `/` unless a test gives a folder of its own.
+   */
+  ipaConfigRoot?: string;
+  /**
+   * Told what was read from IPA's configuration, before the agent has a logger. Default:
+   * stderr, which the ramdisk's run-agent sends to the console and /var/log/ramdisk-agent.log.
+   */
+  report?: (message: string) => void;
+}
+
+const reportOnStderr = (message: string) => void process.stderr.write(`ramdisk-agent: ${message}\n`);
+
 /**
  * Read synchronously: the agent has nothing else to do before it has its configuration, and
  * start-up then need not load node:fs/promises (the build loads it on first use, after the
  * API first answers).
  */
-export function loadAgentConfig(flags: AgentFlags): AgentConfig {
+export function loadAgentConfig(flags: AgentFlags, options: LoadOptions = {}): AgentConfig {
+  const report = options.report ?? reportOnStderr;
+  const root = options.ipaConfigRoot ?? '/';
   const file = readConfigFile(flags.configFile ?? DEFAULT_CONFIG_FILE, flags.configFile !== undefined);
   const cmdlinePath = flags.cmdlineFile ?? DEFAULT_CMDLINE_FILE;
   let cmdline = '';
@@ -91,6 +114,7 @@ export function loadAgentConfig(flags: AgentFlags): AgentConfig {
   return mergeConfig({
     ...(file ? { file } : {}),
     kernel: configFromKernelParams(parseKernelCmdline(cmdline)),
+    ipaConfigDir: readIpaConfigDir(root, report),
     flags: flags.config,
   });
 }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../hardware/logger.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/config-error.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { ConductorLink } from '../heartbeat/conductor-link.js';
 import type { HttpServerOptions } from '../http/server.js';
