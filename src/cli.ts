@@ -31,7 +31,7 @@ async function runAgent(argv: string[]): Promise<number> {
     process.stdout.write(AGENT_USAGE);
     return 0;
   }
-  const config = loadAgentConfig(flags);
+  const config = await loadAgentConfig(flags);
   const agent = await startAgent({ config });
   // A standalone agent answers before its hardware managers start; if none can, it stops as
   // an agent that could not start at all does (exit 1 with the error).

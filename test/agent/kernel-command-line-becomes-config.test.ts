@@ -122,7 +122,7 @@ describe('precedence', () => {
     const cmdlineFile = join(dir, 'cmdline');
     writeFileSync(configFile, JSON.stringify({ listenPort: 1111, lookupTimeout: 42, insecure: true, advertiseHost: '10.0.0.9' }));
     writeFileSync(cmdlineFile, 'ipa-listen-port=2222 ipa-lookup-timeout=77 ipa-api-url=http://k:6385\n');
-    const config = loadAgentConfig({
+    const config = await loadAgentConfig({
       config: { listenPort: 3333 },
       configFile,
       cmdlineFile,
@@ -138,19 +138,19 @@ describe('precedence', () => {
   });
 
   it('a named config file that does not exist or is not JSON is a clear error', async () => {
-    expect(() => loadAgentConfig({ config: {}, configFile: '/nonexistent.json', help: false })).toThrow(
+    await expect(loadAgentConfig({ config: {}, configFile: '/nonexistent.json', help: false })).rejects.toThrow(
       /cannot read config file \/nonexistent.json/,
     );
     const dir = scratchDir();
     writeFileSync(join(dir, 'bad.json'), '{nope');
-    expect(() => loadAgentConfig({ config: {}, configFile: join(dir, 'bad.json'), help: false })).toThrow(/is not valid/);
+    await expect(loadAgentConfig({ config: {}, configFile: join(dir, 'bad.json'), help: false })).rejects.toThrow(/is not valid/);
   });
 
   it('the config file takes the documented snake_case keys (camelCase too)', async () => {
     const dir = scratchDir();
     const configFile = join(dir, 'agent.json');
     writeFileSync(configFile, JSON.stringify({ hardware_manager_paths: ['/opt/acme'], listenPort: 1234 }));
-    const config = loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
+    const config = await loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
     expect(config.hardwareManagerPaths).toEqual(['/opt/acme']);
     expect(config.listenPort).toBe(1234);
   });
@@ -159,7 +159,7 @@ describe('precedence', () => {
     const dir = scratchDir();
     const configFile = join(dir, 'agent.json');
     writeFileSync(configFile, JSON.stringify({ hardware_manager_path: ['/opt/acme'] }));
-    expect(() => loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false })).toThrow(
+    await expect(loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false })).rejects.toThrow(
       /unknown key "hardware_manager_path"; known keys: .*hardware_manager_paths/,
     );
   });

@@ -30,7 +30,7 @@ describe('from the config file to the step, over HTTP', () => {
     try {
       const configFile = join(dir, 'agent.json');
       writeFileSync(configFile, JSON.stringify({ hardware_managers: { acme_settings: { retries: 5 } } }));
-      const config = loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
+      const config = await loadAgentConfig({ config: {}, configFile, cmdlineFile: '/dev/null', help: false });
       expect(config.hardwareManagers).toEqual({ acme_settings: { retries: 5 } });
     } finally {
       rmSync(dir, { recursive: true, force: true });

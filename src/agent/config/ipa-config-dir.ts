@@ -4,7 +4,7 @@
  * options of its Ironic API client, `[DEFAULT]` `cafile`, `certfile`, `keyfile` and
  * `insecure`. Ironic's virtual media ISO puts `ironic-tls.conf` there (`cafile =
  * /etc/ironic-python-agent/ironic.crt`, its `[agent]api_ca_file`), which
- * IPA copies into /etc at start; an image builder may add files of its own.
+ * vmedia/vmedia-boot.ts copies into /etc; an image builder may add files of its own.
  *
  * Files are read in name order, a later one winning, as oslo.config reads a config dir.
  * Any other option is IPA's alone (or has an `ipa-*` kernel parameter or agent.json key

@@ -1,6 +1,6 @@
 /**
- * Builds the effective configuration: defaults < config file < kernel command line < IPA's
- * configuration directory < flags.
+ * Builds the effective configuration: defaults < config file < kernel command line (with a
+ * virtual media boot's parameters.txt over it) < IPA's configuration directory < flags.
  * Each source is plain data; the merged result is validated once, so an error names the
  * key whatever source set it.
  */
@@ -11,6 +11,7 @@ import { readIpaConfigDir } from './ipa-config-dir.js';
 import { configFromKernelParams, parseKernelCmdline } from './kernel-cmdline.js';
 import type { AgentFlags } from './flags.js';
 import { agentConfigSchema, type AgentConfig, type AgentConfigInput } from './schema.js';
+import type { MediaSearch } from './vmedia/find-media.js';
 
 const DEFAULT_CONFIG_FILE = '/etc/ramdisk-agent/agent.json';
 const DEFAULT_CMDLINE_FILE = '/proc/cmdline';
@@ -80,13 +81,16 @@ function configFileKeys(value: Record<string, unknown>, path: string): Partial<A
 
 export interface LoadOptions {
   /**
-   * The folder that stands for `/` where IPA's configuration is read from
-   * (`/etc/ironic-python-agent.d`): `/` unless a test gives a folder of its own.
+   * The folder that stands for `/` where IPA's configuration is copied to and read from
+   * (`/etc/ironic-python-agent{,.d}`): `/` unless a test gives a folder of its own.
    */
   ipaConfigRoot?: string;
+  /** Where a virtual media boot looks for its media (tests: only their own device). */
+  media?: MediaSearch;
   /**
-   * Told what was read from IPA's configuration, before the agent has a logger. Default:
-   * stderr, which the ramdisk's run-agent sends to the console and /var/log/ramdisk-agent.log.
+   * Told what was read from virtual media and IPA's configuration, and why something was
+   * not, before the agent has a logger. Default: stderr, which the ramdisk's run-agent sends
+   * to the console and /var/log/ramdisk-agent.log.
    */
   report?: (message: string) => void;
 }
@@ -94,11 +98,12 @@ export interface LoadOptions {
 const reportOnStderr = (message: string) => void process.stderr.write(`ramdisk-agent: ${message}\n`);
 
 /**
- * Read synchronously: the agent has nothing else to do before it has its configuration, and
- * start-up then need not load node:fs/promises (the build loads it on first use, after the
- * API first answers).
+ * Files are read synchronously: the agent has nothing else to do before it has its
+ * configuration, and start-up then need not load node:fs/promises (the build loads it on
+ * first use, after the API first answers). Only a virtual media boot (`boot_method=vmedia`
+ * on the kernel command line, which IPA requires too) loads the media code and runs tools.
  */
-export function loadAgentConfig(flags: AgentFlags, options: LoadOptions = {}): AgentConfig {
+export async function loadAgentConfig(flags: AgentFlags, options: LoadOptions = {}): Promise<AgentConfig> {
   const report = options.report ?? reportOnStderr;
   const root = options.ipaConfigRoot ?? '/';
   const file = readConfigFile(flags.configFile ?? DEFAULT_CONFIG_FILE, flags.configFile !== undefined);
@@ -111,9 +116,14 @@ export function loadAgentConfig(flags: AgentFlags, options: LoadOptions = {}): A
       throw new ConfigError(`cannot read kernel command line ${cmdlinePath}: ${(error as Error).message}`);
     }
   }
+  let params = parseKernelCmdline(cmdline);
+  if (params.boot_method === 'vmedia') {
+    const { applyVirtualMediaBoot } = await import('./vmedia/vmedia-boot.js');
+    params = await applyVirtualMediaBoot(params, root, options.media ?? {}, report);
+  }
   return mergeConfig({
     ...(file ? { file } : {}),
-    kernel: configFromKernelParams(parseKernelCmdline(cmdline)),
+    kernel: configFromKernelParams(params),
     ipaConfigDir: readIpaConfigDir(root, report),
     flags: flags.config,
   });
