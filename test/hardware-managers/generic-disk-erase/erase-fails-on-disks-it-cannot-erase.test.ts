@@ -9,51 +9,10 @@ import eraseManager from '../../../hardware-managers/generic-disk-erase/index.js
 import { DeviceGuard, exec as realExec, type StepContext } from '../../../src/hardware/index.js';
 import { createFakeStepContext } from '../../../src/testing/index.js';
 import { ScratchDevices } from '../../helpers/loop-devices.js';
+import { cannedLsblkJson, type CannedDisk } from './canned-lsblk.js';
 import { sha256 } from './helpers.js';
 
 const GONE = '/nonexistent-ramdisk-agent-test';
-const MIB = 1024 * 1024;
-
-interface CannedDisk {
-  name: string;
-  path: string;
-  type?: string;
-  sizeBytes?: number;
-  ro?: boolean;
-  mountpoints?: string[];
-}
-
-function lsblkJson(disks: CannedDisk[]): string {
-  return JSON.stringify({
-    blockdevices: disks.map((d) => ({
-      name: d.name,
-      kname: d.name,
-      path: d.path,
-      'maj:min': null,
-      pkname: null,
-      type: d.type ?? 'disk',
-      size: d.sizeBytes ?? 64 * MIB,
-      model: 'CANNED',
-      vendor: 'TEST',
-      serial: `serial-${d.name}`,
-      wwn: null,
-      rota: false,
-      hctl: null,
-      ro: d.ro ?? false,
-      rm: false,
-      tran: 'sata',
-      'log-sec': 512,
-      'phy-sec': 512,
-      fstype: null,
-      label: null,
-      pttype: null,
-      parttype: null,
-      mountpoints: d.mountpoints ?? [null],
-      'disc-gran': 0,
-      'disc-zero': false,
-    })),
-  });
-}
 
 const scratch = new ScratchDevices();
 afterEach(() => scratch.cleanup());
@@ -63,7 +22,7 @@ function ramdiskContext(disks: CannedDisk[], scratchFile: string | undefined, no
   const fake = createFakeStepContext({
     node: { uuid: 'a5b1a0a6-8c2b-4b8e-9a39-6f1d1f0e5c01', properties: {}, driver_internal_info: {}, ...node },
     exec: async (file, args, options) => {
-      if (file === 'lsblk') return { stdout: lsblkJson(disks) };
+      if (file === 'lsblk') return { stdout: cannedLsblkJson(disks) };
       if (scratchFile && args.includes(scratchFile)) return realExec(file, args, options);
       if (file === 'blkid') return { exitCode: 2 };
       throw new Error(`this test's disks do not exist: ${file} ${args.join(' ')}`);

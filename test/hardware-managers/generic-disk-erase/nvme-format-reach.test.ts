@@ -11,6 +11,7 @@ import eraseManager from '../../../hardware-managers/generic-disk-erase/index.js
 import { namespaceSiblings } from '../../../hardware-managers/generic-disk-erase/nvme.js';
 import { DeviceGuard, type BlockDevice, type GuardVerdict, type StepContext } from '../../../src/hardware/index.js';
 import { createFakeStepContext } from '../../../src/testing/index.js';
+import { cannedLsblkJson } from './canned-lsblk.js';
 
 const ID_CTRL = readFileSync(
   join(import.meta.dirname, '..', '..', 'fixtures', 'erase', 'nvme-id-ctrl-wdc-pc-sn730.json'),
@@ -18,42 +19,9 @@ const ID_CTRL = readFileSync(
 );
 /** FNA 5: crypto erase (bit 2), and a format applies to all namespaces (bit 0). */
 const ID_CTRL_FORMATS_ALL = ID_CTRL.replace('"fna" : 4', '"fna" : 5');
-const MIB = 1024 * 1024;
 
 /** The namespaces of controller nvme9 (no such controller here). */
 const NAMESPACES = ['nvme9n1', 'nvme9n2'];
-
-function lsblkJson(names: string[]): string {
-  return JSON.stringify({
-    blockdevices: names.map((name) => ({
-      name,
-      kname: name,
-      path: `/dev/${name}`,
-      'maj:min': null,
-      pkname: null,
-      type: 'disk',
-      size: 64 * MIB,
-      model: 'WDC PC SN730',
-      vendor: null,
-      serial: `serial-${name}`,
-      wwn: null,
-      rota: false,
-      hctl: null,
-      ro: false,
-      rm: false,
-      tran: 'nvme',
-      'log-sec': 512,
-      'phy-sec': 512,
-      fstype: null,
-      label: null,
-      pttype: null,
-      parttype: null,
-      mountpoints: [null],
-      'disc-gran': 512,
-      'disc-zero': false,
-    })),
-  });
-}
 
 /** A ramdisk's guard that finds every device writable: the devices of this test exist nowhere. */
 class GuardForAbsentDevices extends DeviceGuard {
@@ -71,7 +39,12 @@ function nvmeMachine(idCtrl: string, node: StepContext['node'] = {}) {
     node: { uuid: '1b9a3c1e-5d7f-4f0e-8b8a-0c6d1e2f3a4b', properties: {}, driver_internal_info: {}, ...node },
     exec: async (file, args) => {
       const command = [file, ...args].join(' ');
-      if (file === 'lsblk') return { stdout: lsblkJson(NAMESPACES) };
+      if (file === 'lsblk')
+        return {
+          stdout: cannedLsblkJson(
+            NAMESPACES.map((name) => ({ name, model: 'WDC PC SN730', vendor: null, tran: 'nvme', discGranularity: 512 })),
+          ),
+        };
       if (file === 'nvme' && args[0] === 'id-ctrl') return { stdout: idCtrl };
       if (file === 'nvme' && args[0] === 'format') {
         formats.push(command);
