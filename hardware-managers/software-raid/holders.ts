@@ -62,11 +62,15 @@ export function placeLogicalDisks(disks: readonly BlockDevice[], logicalDisks: r
 
 /**
  * The disk of `disks` that partition `node` is on: the disk's path followed by the
- * partition number (`/dev/sda1`, `/dev/nvme0n1p2`). Not a plain prefix: `/dev/sdaa1` starts
- * with `/dev/sda` too, and its partition would have been taken for one of sda's.
+ * partition number, after a `p` when the disk's name ends in a digit, as the kernel names
+ * them (`/dev/sda1`, `/dev/nvme0n1p2`). Not a plain prefix: `/dev/sdaa1` starts with
+ * `/dev/sda`, and `/dev/nvme0n11` (a namespace) with `/dev/nvme0n1`.
  */
 export function diskOfPartition(node: string, disks: readonly string[]): string | undefined {
-  return disks.find((disk) => node.length > disk.length && node.startsWith(disk) && /^p?\d+$/.test(node.slice(disk.length)));
+  return disks.find((disk) => {
+    if (node.length <= disk.length || !node.startsWith(disk)) return false;
+    return (/\d$/.test(disk) ? /^p\d+$/ : /^\d+$/).test(node.slice(disk.length));
+  });
 }
 
 /**
@@ -80,7 +84,9 @@ export function assertNotHeld(disks: readonly BlockDevice[]): void {
     .filter((d) => d.by.length > 0);
   if (held.length === 0) return;
   const list = held.map((d) => `${d.disk} (held by ${d.by.join(', ')})`).join(', ');
-  throw new SoftwareRAIDError(`Devices ${list} are in use by an active RAID or device-mapper device: run delete_configuration first`);
+  throw new SoftwareRAIDError(
+    `Devices ${list} are in use by an active RAID or device-mapper device: run delete_configuration first`,
+  );
 }
 
 /** IPA refuses holders that already carry partitions (left behind, or someone's data). */

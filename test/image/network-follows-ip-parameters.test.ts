@@ -70,10 +70,21 @@ describe.skipIf(!busybox)('the ramdisk configures the NICs ip= names (busybox sh
     expect(run.ticks).toBe(3); // the BOOTIF NIC's lease
   });
 
+  it("the kernel's long form without a client address: its device and method, or every NIC", () => {
+    const named = runSetupNetwork('BOOTIF=01-52-54-00-00-00-01 ip=::::node1:eth0:dhcp', { eth0, eth1 });
+    expect(Object.keys(named.udhcpc)).toEqual(['eth0']);
+    expect(named.log).not.toMatch(/WARNING|unconfigured/);
+    const other = runSetupNetwork('ip=:::::eth1:', { eth0, eth1 });
+    expect(Object.keys(other.udhcpc)).toEqual(['eth1']);
+    const every = runSetupNetwork('ip=::::node1::dhcp', { eth0, eth1 });
+    expect(Object.keys(every.udhcpc).sort()).toEqual(['eth0', 'eth1']);
+  });
+
   it('ip=eth1:off names eth1 alone: nothing gets DHCP; beside a bare ip=dhcp, eth0 does', () => {
     const alone = runSetupNetwork('ip=eth1:off', { eth0, eth1 });
     expect(alone.udhcpc).toEqual({});
     expect(alone.ticks).toBe(0);
+    expect(alone.log).toContain('WARNING: network: ip=eth1:off configures no NIC');
     const mixed = runSetupNetwork('ip=dhcp ip=eth1:off', { eth0, eth1 });
     expect(Object.keys(mixed.udhcpc)).toEqual(['eth0']);
   });

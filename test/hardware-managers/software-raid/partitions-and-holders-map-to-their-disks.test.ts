@@ -13,6 +13,8 @@ describe('diskOfPartition', () => {
     expect(diskOfPartition('/dev/sda1', ['/dev/sdaa', '/dev/sda'])).toBe('/dev/sda');
     expect(diskOfPartition('/dev/nvme0n1p2', ['/dev/nvme0n10', '/dev/nvme0n1'])).toBe('/dev/nvme0n1');
     expect(diskOfPartition('/dev/nvme0n10p1', ['/dev/nvme0n1', '/dev/nvme0n10'])).toBe('/dev/nvme0n10');
+    expect(diskOfPartition('/dev/nvme0n11', ['/dev/nvme0n1'])).toBeUndefined();
+    expect(diskOfPartition('/dev/md127p1', ['/dev/md127'])).toBe('/dev/md127');
     expect(diskOfPartition('/dev/sda', ['/dev/sda'])).toBeUndefined();
     expect(diskOfPartition('/dev/sdb1', ['/dev/sda'])).toBeUndefined();
   });

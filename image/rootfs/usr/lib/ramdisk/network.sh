@@ -113,7 +113,7 @@ EOF
 }
 
 setup_network() {
-  local param fields first second nic metric want bare= named_dhcp= dhcp_rest
+  local param fields first second nic metric want bare= named_dhcp= dhcp_rest long_device long_method
   STATIC_NICS=
   NAMED_NICS=
   V6_NICS=
@@ -128,6 +128,16 @@ setup_network() {
   fi
   for param in $IP_PARAMS; do
     fields=$(split_ip_param "$param")
+    # The kernel's long form without a client address, DHCP with a hostname or a device
+    # (ip=::::<hostname>:<device>:<autoconf>): read as <device>:<autoconf>, or as a bare
+    # <autoconf> (dhcp when empty) when it names no device.
+    case "$fields" in
+      '|'*'|'*'|'*'|'*'|'*)
+        long_device=$(echo "$fields" | cut -d'|' -f6)
+        long_method=$(echo "$fields" | cut -d'|' -f7)
+        if [ -n "$long_device" ]; then fields="$long_device|$long_method"; else fields=${long_method:-dhcp}; fi
+        ;;
+    esac
     first=${fields%%|*}
     case "$fields" in *'|'*) second=${fields#*|}; second=${second%%|*} ;; *) second= ;; esac
     case "$fields" in
@@ -186,6 +196,9 @@ setup_network() {
     case " $DHCP_NICS $STATIC_NICS $V6_NICS " in *" $nic "*) want=$nic; break ;; esac
   done
   [ -n "$BOOTIF_NIC" ] && [ "$want" != "$BOOTIF_NIC" ] && say "network: the BOOTIF NIC $BOOTIF_NIC is left unconfigured by ip=$(echo $IP_PARAMS | sed 's/ / ip=/g')"
+  if [ -z "$DHCP_NICS$STATIC_NICS$V6_NICS" ] && [ "$bare" != v6 ]; then
+    warn "network: ip=$(echo $IP_PARAMS | sed 's/ / ip=/g') configures no NIC: only router advertisements (IPv6) can give this machine an address"
+  fi
   if [ -n "$want" ]; then
     case " $DHCP_NICS " in *" $want "*) wait_for_lease "$want" ;; *) wait_for_carrier "$want" ;; esac
   elif [ -n "$DHCP_NICS" ]; then
