@@ -49,6 +49,13 @@ describe.skipIf(!busybox)("udhcpc's hook renews in place and applies the MTU (bu
     expect(addresses).toBe('192.0.2.11/24\n');
   });
 
+  it('a lost lease (deconfig) takes the address and leaves the link as it is: a locked-down NIC stays down', () => {
+    const { ip, addresses } = events(`hook bound ${lease}`, 'hook deconfig interface=eth0 METRIC=100');
+    expect(ip).toContain('ip -4 addr flush dev eth0 scope global');
+    expect(ip.filter((c) => c.startsWith('ip link set'))).toEqual([]);
+    expect(addresses).toBe('');
+  });
+
   it("the server's MTU is applied; one below 576 is not", () => {
     const jumbo = events('', `hook bound ${lease} mtu=9000`);
     expect(jumbo.ip).toContain('ip link set eth0 mtu 9000');
