@@ -10,7 +10,7 @@
 //                       of 200 was the second-slowest request, and moved by a third between runs
 //   BENCH_SIDE_WARMUP   requests of each kind before the latency rows, default 200
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,17 +42,25 @@ try {
   console.log(`IPA ${IPA_TAG} cannot run here (${error.message}): printing ours only.`);
 }
 const agents = ipa ? [ours, ipa] : [ours];
-// Not an agent: the floor Node's own HTTP stack sets on this machine under this load.
-const floor = {
-  name: 'bare node:http',
+// Not agents: the floor Node's own HTTP stack sets on this machine under this load, with V8's
+// defaults, and with the V8 flags bin/ramdisk-agent runs the agent with (read from that script, so
+// they cannot drift). --max-opt=2 keeps TurboFan off, and Node's own HTTP code then runs
+// unoptimised too: the second floor is the least our configuration can cost.
+const agentFlags = readFileSync(join(root, 'bin', 'ramdisk-agent'), 'utf8')
+  .match(/^exec node (.*?) "\$here/m)?.[1]
+  .split(' ');
+if (!agentFlags) throw new Error('bin/ramdisk-agent has no "exec node <flags> $here/..." line to read the flags from');
+const floorOf = (name, flags) => ({
+  name,
   floor: true,
   command: (port) => ({
     file: process.execPath,
-    args: [join(root, 'bench', 'http-floor.mjs'), String(port)],
+    args: [...flags, join(root, 'bench', 'http-floor.mjs'), String(port)],
     env: process.env,
   }),
-};
-const servers = [...agents, floor];
+});
+const floors = [floorOf('bare node:http', []), floorOf(`bare node:http ${agentFlags.join(' ')}`, agentFlags)];
+const servers = [...agents, ...floors];
 const WARM_UP = Number(process.env.BENCH_SIDE_WARMUP ?? 200);
 
 function getStatus(port) {
@@ -82,7 +90,14 @@ async function start(agent) {
     }
     await new Promise((r) => setTimeout(r, 5));
   }
-  return { ms: performance.now() - started, cpu: cpuMs(child.pid), rss: rssMiB(child.pid), anon: rssAnonMiB(child.pid), child, port };
+  return {
+    ms: performance.now() - started,
+    cpu: cpuMs(child.pid),
+    rss: rssMiB(child.pid),
+    anon: rssAnonMiB(child.pid),
+    child,
+    port,
+  };
 }
 
 /**
@@ -219,11 +234,22 @@ const rows = [
   ['  server CPU per request p50 / p99 (ms)', (r) => pair(r.steps.cpu, 3), ''],
   ['GET /v1/commands/ after 420 results p50 (ms, wall)', (r) => fmt(r.list.wall.p50, 2), '≤ 2'],
   ['  server CPU p50 (ms); body (KiB)', (r) => `${fmt(r.list.cpu.p50, 3)}; ${fmt(r.listKiB, 0)}`, ''],
-  ['new node get_clean_steps, inventory p50 (ms, wall)', (r) => `${fmt(r.newNode.wall.p50, 1)}, ${fmt(r.inventory.wall.p50, 0)}`, '≤ 5, ≤ 100'],
+  [
+    'new node get_clean_steps, inventory p50 (ms, wall)',
+    (r) => `${fmt(r.newNode.wall.p50, 1)}, ${fmt(r.inventory.wall.p50, 0)}`,
+    '≤ 5, ≤ 100',
+  ],
   ['RSS at first answer / after load (MiB)', (r) => `${fmt(r.rssFirst, 1)} / ${fmt(r.rssAfter, 1)}`, '≤ 60 / ≤ 64'],
   ['  of which anonymous (not file pages) (MiB)', (r) => `${fmt(r.anonFirst, 1)} / ${fmt(r.anonAfter, 1)}`, ''],
 ];
-const label = (a) => (a === ours ? 'ours (bin/ramdisk-agent)' : a.floor ? 'floor: bare node:http' : `${a.name}, same run`);
+const label = (a) =>
+  a === ours
+    ? 'ours (bin/ramdisk-agent)'
+    : a === floors[0]
+      ? 'floor: bare node:http'
+      : a === floors[1]
+        ? "floor, agent's V8 flags"
+        : `${a.name}, same run`;
 const header = ['', ...servers.map(label), 'goal'];
 const table = rows.map(([text, f, goal]) => [text, ...servers.map((a) => cell(a.name, f)), goal]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
@@ -239,7 +265,8 @@ console.log(
     "so other workers' load falls on both alike. Server CPU: the agent's CPU time (all threads, schedstat) between the\n" +
     'starts of consecutive requests, which waiting for a busy core does not inflate. Each server gets\n' +
     `${WARM_UP} get_clean_steps and ${WARM_UP} status requests first (BENCH_SIDE_WARMUP). The floor: a bare node:http\n` +
-    'server answering the same requests with fixed bodies of the same size, the least Node itself costs here.\n',
+    'server answering the same requests with fixed bodies of the same size, the least Node itself costs here; run\n' +
+    `again with the agent's V8 flags (${agentFlags.join(' ')}): no TurboFan for Node's own code either.\n`,
 );
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
