@@ -1,13 +1,14 @@
 /**
  * Runs the ramdisk's network set-up (setup_network in image/rootfs/usr/lib/ramdisk/network.sh)
  * with busybox sh over a stub machine: a sysfs of NICs whose carrier comes up at a given
- * tick, and shell functions standing in for `ip`, `udhcpc` and `sleep` (network-stubs.sh;
- * `sleep` is the clock, one tick of 0.2 s a call).
+ * tick, block devices for the config drive search, and shell functions standing in for `ip`,
+ * `udhcpc`, `sleep`, `blkid`, `lsblk`, `mount`, `umount` and `modprobe` (network-stubs.sh;
+ * `sleep` is the clock, one tick of 0.2 s a call). network-data.mjs runs in this node.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { busybox, RAMDISK_SHELL_LIB } from './ramdisk-shell.js';
 
 const STUBS = join(import.meta.dirname, 'network-stubs.sh');
@@ -18,6 +19,18 @@ interface StubNic {
   carrierAt?: number;
   /** The address a DHCP server on its link gives, e.g. '192.0.2.10/24'; undefined = no server. */
   lease?: string;
+}
+
+/** A block device of the stub machine, /dev/<name>, as blkid and `lsblk -s` describe it. */
+export interface StubMedia {
+  /** blkid's export block without DEVNAME, e.g. 'LABEL=config-2\nTYPE=iso9660'. */
+  blkid: string;
+  /** `lsblk -n -s -P -b -oKNAME,TRAN,TYPE,SIZE` of it. */
+  lsblk: string;
+  /** Its ISO publisher ID (blkid -p). */
+  publisher?: string;
+  /** What mounting it shows, path -> content; undefined: it does not mount. */
+  files?: Record<string, string>;
 }
 
 interface NetworkRun {
@@ -35,10 +48,18 @@ interface NetworkRun {
   resolvConf: string;
   /** What `hostname` was given ('' when it was not run). */
   hostname: string;
+  /** mount and umount commands run, one a line; the test's folder is written $TMP. */
+  mounts: string[];
+  /** modprobe's arguments, one call a line. */
+  modprobe: string[];
 }
 
 /** Boots the network part of /init with `cmdline` on a machine with `nics`. */
-export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>): NetworkRun {
+export function runSetupNetwork(
+  cmdline: string,
+  nics: Record<string, StubNic>,
+  media: Record<string, StubMedia> = {},
+): NetworkRun {
   if (!busybox) throw new Error('no busybox');
   const dir = mkdtempSync(join(tmpdir(), 'ramdisk-net-'));
   try {
@@ -52,6 +73,18 @@ export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>):
       writeFileSync(join(sysNet, name, 'carrier'), nic.carrierAt === 0 ? '1\n' : '0\n');
       if (nic.carrierAt) writeFileSync(join(t, `carrier-at.${name}`), `${nic.carrierAt}\n`);
       if (nic.lease) writeFileSync(join(t, `lease.${name}`), `${nic.lease}\n`);
+    }
+    for (const [name, device] of Object.entries(media)) {
+      const m = join(t, 'media', name);
+      mkdirSync(m, { recursive: true });
+      writeFileSync(join(m, 'blkid'), `DEVNAME=/dev/${name}\n${device.blkid}\n`);
+      writeFileSync(join(m, 'lsblk'), `${device.lsblk}\n`);
+      if (device.publisher !== undefined) writeFileSync(join(m, 'publisher'), `${device.publisher}\n`);
+      for (const [path, content] of Object.entries(device.files ?? {})) {
+        mkdirSync(dirname(join(m, 'root', path)), { recursive: true });
+        writeFileSync(join(m, 'root', path), content);
+      }
+      if (device.files) mkdirSync(join(m, 'root'), { recursive: true });
     }
     // A virtual interface, which is never configured (no device link).
     mkdirSync(join(sysNet, 'lo'));
@@ -76,6 +109,8 @@ export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>):
           RAMDISK_LIB: RAMDISK_SHELL_LIB,
           DNS_DIR: join(dir, 'dns'),
           RESOLV_CONF: join(dir, 'resolv.conf'),
+          CONFIG_DRIVE_MNT: join(dir, 'config-drive'),
+          NODE: process.execPath,
         },
         timeout: 60_000,
       },
@@ -84,12 +119,15 @@ export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>):
     const udhcpc: Record<string, string> = {};
     const leasedAt: Record<string, number> = {};
     for (const file of readdirSync(t)) {
-      const [kind, name] = file.split('.', 2) as [string, string];
+      // udhcpc.<interface>, whose name may hold a dot (a VLAN: eth0.100)
+      const kind = file.slice(0, file.indexOf('.'));
+      const name = file.slice(file.indexOf('.') + 1);
       if (kind === 'udhcpc') udhcpc[name] = readFileSync(join(t, file), 'utf8').trim();
       if (kind === 'leased') leasedAt[name] = Number(readFileSync(join(t, file), 'utf8'));
     }
-    const ipLog = join(t, 'ip.log');
-    const ip = existsSync(ipLog) ? readFileSync(ipLog, 'utf8').trim().split('\n') : [];
+    const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : []);
+    const ip = lines(join(t, 'ip.log'));
+    if (existsSync(join(t, 'errors'))) throw new Error(readFileSync(join(t, 'errors'), 'utf8'));
     const text = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
     return {
       ticks,
@@ -99,6 +137,8 @@ export function runSetupNetwork(cmdline: string, nics: Record<string, StubNic>):
       log: readFileSync(log, 'utf8'),
       resolvConf: text(join(dir, 'resolv.conf')),
       hostname: text(join(t, 'hostname')).trim(),
+      mounts: lines(join(t, 'mount.log')).map((line) => line.replaceAll(dir, '$TMP')),
+      modprobe: lines(join(t, 'modprobe.log')),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -36,3 +36,35 @@ sleep() {
     fi
   done
 }
+# Block devices for the config drive search (config-drive.sh): $T/media/<name>/ holds what
+# blkid (blkid: its export block; publisher: its ISO publisher ID) and lsblk -s (lsblk) say
+# of /dev/<name>, and root/, what mounting it shows. Nothing here reads a device of the host.
+blkid() {
+  local m
+  case "$*" in
+    "-c /dev/null -o export")
+      for m in "$T"/media/*; do [ -f "$m/blkid" ] && cat "$m/blkid" && echo; done
+      ;;
+    "-p -c /dev/null -o value -s PUBLISHER_ID /dev/"*) cat "$T/media/${8#/dev/}/publisher" 2>/dev/null ;;
+    *) echo "unexpected blkid $*" >>"$T/errors"; return 2 ;;
+  esac
+  return 0
+}
+lsblk() {
+  local dev
+  for dev; do :; done
+  cat "$T/media/${dev#/dev/}/lsblk"
+}
+mount() {
+  local dev dir
+  echo "mount $*" >>"$T/mount.log"
+  for dir; do :; done
+  dev=$(echo "$*" | awk '{print $(NF - 1)}')
+  [ -d "$T/media/${dev#/dev/}/root" ] || return 32
+  cp -R "$T/media/${dev#/dev/}/root/." "$dir/"
+}
+umount() {
+  echo "umount $*" >>"$T/mount.log"
+  rm -rf "$1" && mkdir "$1"
+}
+modprobe() { echo "$*" >>"$T/modprobe.log"; }

@@ -66,6 +66,7 @@ parse_cmdline() {
   IP_PARAMS=
   NTP_SERVER=
   CONSOLE_SHELL=
+  IR_PUB_ID=
   local word key value mac
   for word in $(cat "$CMDLINE"); do
     [ "$word" = -- ] && break
@@ -85,6 +86,8 @@ parse_cmdline() {
         fi
         ;;
       ip) IP_PARAMS="$IP_PARAMS $value" ;;
+      # The publisher ID Ironic gave its virtual media ISO (config-drive.sh).
+      ir_pub_id) IR_PUB_ID=$value ;;
       ipa-disk-wait-attempts)
         if is_uint "$value"; then DISK_WAIT_ATTEMPTS=$value; else
           bad_param "$word" "not a whole number; using $DISK_WAIT_ATTEMPTS"

@@ -5,6 +5,9 @@
 #  - ip=<method> or ip=<interface>:<method> with method dhcp|on|any|dhcp6|auto6|off|none;
 #    as dracut, once an ip= names a NIC or gives a static address only the NICs named are
 #    configured (a bare ip=dhcp beside them keeps DHCP on the others);
+#  - first of all, on a virtual media boot whose config drive holds network_data.json (a
+#    DHCP-less boot, config-drive.sh), the NICs that file names as it says; ip= then applies
+#    to the others only, and an ip= naming one of them is ignored;
 #  - otherwise DHCPv4 on every NIC, cabled or not (udhcpc keeps trying in the background),
 #    the BOOTIF= NIC first (its default route wins, its DNS servers come first); /init waits
 #    only for the BOOTIF NIC's lease. IPv6: the kernel's SLAAC (accept_ra) on every NIC;
@@ -12,6 +15,7 @@
 # SYS_NET can be overridden to exercise this outside a ramdisk (test/image).
 SYS_NET=${SYS_NET:-/sys/class/net}
 . "$RAMDISK_LIB/resolv.sh"
+. "$RAMDISK_LIB/config-drive.sh"
 
 nic_list() {
   local dev
@@ -23,6 +27,7 @@ nic_list() {
 }
 nic_mac() { cat "$SYS_NET/$1/address" 2>/dev/null; }
 has_carrier() { [ "$(cat "$SYS_NET/$1/carrier" 2>/dev/null)" = 1 ]; }
+in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 has_ipv4() { ip -4 -o addr show dev "$1" scope global 2>/dev/null | grep -q inet; }
 
 # The BOOTIF NIC first, then the others in name order.
@@ -100,6 +105,7 @@ EOF
     bad_param "ip=$param" "no network interface '${iface:-(none found)}'; present: $(nic_list | tr '\n' ' ')"
     return 1
   fi
+  if in_list "$iface" "$ND_NICS"; then bad_param "ip=$param" "$iface is configured from network_data.json: ignored"; return 1; fi
   ip link set "$iface" up
   ip addr add "$client/$prefix" dev "$iface" || { warn "ip=$param: could not add $client/$prefix to $iface"; return 1; }
   [ -n "$gw" ] && { ip route add default via "$gw" dev "$iface" || warn "ip=$param: could not add the default route via $gw"; }
@@ -126,6 +132,9 @@ setup_network() {
     for nic in $(nic_list); do [ "$(nic_mac "$nic")" = "$BOOTIF_MAC" ] && BOOTIF_NIC=$nic; done
     [ -n "$BOOTIF_NIC" ] || warn "BOOTIF=$BOOTIF_MAC matches no NIC here ($(for n in $(nic_list); do printf '%s ' "$n=$(nic_mac "$n")"; done))"
   fi
+  # Before any DHCP: a NIC the config drive configures must not ask for a lease first.
+  configure_from_config_drive
+  STATIC_NICS=$ND_WAIT
   for param in $IP_PARAMS; do
     fields=$(split_ip_param "$param")
     # The kernel's long form without a client address, DHCP with a hostname or a device
@@ -149,6 +158,8 @@ setup_network() {
           bad_param "ip=$param" "unknown method '$param' (expected dhcp, on, any, dhcp6, auto6, off, none or a static address): ignored"
         elif valid_ip "$first" || [ "${param#[}" != "$param" ]; then
           configure_static "$param"
+        elif [ -e "$SYS_NET/$first" ] && in_list "$first" "$ND_NICS"; then
+          bad_param "ip=$param" "$first is configured from network_data.json: ignored"
         elif [ -e "$SYS_NET/$first" ]; then
           case "$second" in
             dhcp | on | any | '') named_dhcp="$named_dhcp $first"; NAMED_NICS="$NAMED_NICS $first" ;;
@@ -175,13 +186,13 @@ setup_network() {
   # 30 s per interface); here one NIC is waited for (below). Route metrics in order of
   # preference: the BOOTIF NIC, those ip= names (in their order), the others by name.
   metric=100
-  for nic in $BOOTIF_NIC $named_dhcp $(nic_list); do
+  for nic in $BOOTIF_NIC $ND_DHCP $named_dhcp $(nic_list); do
     case " $DHCP_NICS " in *" $nic "*) continue ;; esac
-    case " $named_dhcp " in
+    case " $named_dhcp $ND_DHCP " in
       *" $nic "*) ;;
       *)
         [ "$dhcp_rest" = 1 ] || continue
-        case " $NAMED_NICS " in *" $nic "*) continue ;; esac
+        case " $NAMED_NICS $ND_NICS " in *" $nic "*) continue ;; esac
         ;;
     esac
     start_dhcp "$nic" "$metric"
@@ -189,13 +200,19 @@ setup_network() {
     DHCP_NICS="$DHCP_NICS $nic"
   done
 
-  # The NIC the agent's lookup should find ready: the BOOTIF NIC, else the first NIC ip=
-  # configures; its lease (DHCP) or carrier (static, IPv6 only). Without one, the first lease.
+  # The NIC the agent's lookup should find ready: the BOOTIF NIC, else the first NIC
+  # network_data.json gives an address, else the first NIC ip= configures; its lease (DHCP) or
+  # carrier (static, IPv6 only). Without one, the first lease.
   want=
-  for nic in $BOOTIF_NIC $NAMED_NICS; do
+  for nic in $BOOTIF_NIC $ND_WAIT $ND_DHCP $NAMED_NICS; do
     case " $DHCP_NICS $STATIC_NICS $V6_NICS " in *" $nic "*) want=$nic; break ;; esac
   done
-  [ -n "$BOOTIF_NIC" ] && [ "$want" != "$BOOTIF_NIC" ] && say "network: the BOOTIF NIC $BOOTIF_NIC is left unconfigured by ip=$(echo $IP_PARAMS | sed 's/ / ip=/g')"
+  if [ -n "$BOOTIF_NIC" ] && [ "$want" != "$BOOTIF_NIC" ]; then
+    case " $ND_NICS " in
+      *" $BOOTIF_NIC "*) say "network: the BOOTIF NIC $BOOTIF_NIC is given no address by network_data.json" ;;
+      *) say "network: the BOOTIF NIC $BOOTIF_NIC is left unconfigured by ip=$(echo $IP_PARAMS | sed 's/ / ip=/g')" ;;
+    esac
+  fi
   if [ -z "$DHCP_NICS$STATIC_NICS$V6_NICS" ] && [ "$bare" != v6 ]; then
     warn "network: ip=$(echo $IP_PARAMS | sed 's/ / ip=/g') configures no NIC: only router advertisements (IPv6) can give this machine an address"
   fi
