@@ -50,6 +50,10 @@ export interface VmOptions {
   kernelParams?: string[];
   /** `bios` (SeaBIOS, the default) or `uefi` (OVMF with this VM's own variable store). */
   firmware?: 'bios' | 'uefi';
+  /** An ISO attached as a CD on the next free AHCI port (Ironic's virtual media with a config drive). */
+  cdrom?: string;
+  /** The guest's address the agent's port is forwarded to (default: QEMU's, the DHCP lease 10.0.2.15). */
+  guestAddress?: string;
 }
 
 export interface ExtraDisk {
@@ -114,7 +118,7 @@ export class E2eVm {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', this.disks.nvme, `${options.nvmeMiB}M`]);
     execFileSync('qemu-img', ['create', '-q', '-f', 'raw', this.disks.sata, `${options.diskMiB}M`]);
     const extra = options.extraDisks ?? [];
-    if (extra.length > 5) throw new Error('q35 AHCI has ports for 5 extra SATA disks');
+    if (extra.length + (options.cdrom ? 1 : 0) > 5) throw new Error('q35 AHCI has ports for 5 extra SATA disks or CDs');
     for (const disk of extra) {
       this.extraDisks[disk.name] = join(options.dir, `${disk.name}.raw`);
       execFileSync('qemu-img', ['create', '-q', '-f', 'raw', this.extraDisks[disk.name]!, `${disk.sizeMiB}M`]);
@@ -146,7 +150,7 @@ export class E2eVm {
     const o = this.options;
     return [
       'restrict=on',
-      `hostfwd=tcp:127.0.0.1:${o.agentPort}-:${AGENT_GUEST_PORT}`,
+      `hostfwd=tcp:127.0.0.1:${o.agentPort}-${o.guestAddress ?? ''}:${AGENT_GUEST_PORT}`,
       ...o.hostPorts.map((p) => `guestfwd=tcp:${GUEST_HOST}:${p}-cmd:socat STDIO TCP:127.0.0.1:${p}`),
     ].join(',');
   }
@@ -176,6 +180,10 @@ export class E2eVm {
         '-drive', drive(this.extraDisks[disk.name]!, `e2extra${i}`, 'raw'),
         '-device', `ide-hd,drive=e2extra${i},bus=ide.${i + 1},serial=${disk.serial},model=QEMU-SATA-E2E`,
       ]),
+      ...(this.options.cdrom ? [
+        '-drive', `file=${this.options.cdrom},if=none,id=e2ecd,format=raw,media=cdrom,readonly=on`,
+        '-device', `ide-cd,drive=e2ecd,bus=ide.${(this.options.extraDisks ?? []).length + 1}`,
+      ] : []),
     ]; // prettier-ignore
   }
 

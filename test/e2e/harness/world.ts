@@ -16,6 +16,7 @@ import { Timeline } from './timeline.js';
 import { type GrubImage, writeGrubImage } from './grub-image.js';
 import { type UefiImage, writeUefiImage } from './uefi-image.js';
 import { E2eVm, type ExtraDisk, GUEST_HOST } from './vm.js';
+import { type ConfigDrive, writeConfigDriveIso } from './config-drive-iso.js';
 
 const GUEST_RAM_MIB = 512;
 const DISK_MIB = 32;
@@ -34,6 +35,10 @@ export interface WorldOptions {
   hostPorts?: number[];
   /** `uefi`: OVMF instead of SeaBIOS. */
   firmware?: 'bios' | 'uefi';
+  /** A virtual CD labelled config-2 with this network_data.json, as Ironic's virtual media ISO (config-drive-iso.ts). */
+  configDrive?: ConfigDrive;
+  /** The guest's address the agent's port is forwarded to, when it is not the DHCP lease. */
+  guestAddress?: string;
 }
 
 export interface DeployImage {
@@ -87,6 +92,8 @@ export class E2eWorld {
       ...(options.extraDisks ? { extraDisks: options.extraDisks } : {}),
       ...(options.kernelParams ? { kernelParams: options.kernelParams } : {}),
       ...(options.firmware ? { firmware: options.firmware } : {}),
+      ...(options.configDrive ? { cdrom: writeConfigDriveIso(join(dir, 'config-drive.iso'), options.configDrive) } : {}),
+      ...(options.guestAddress ? { guestAddress: options.guestAddress } : {}),
     });
     // A previous tenant's data on every disk.
     seedDisk(vm.disks.virtio, 'qcow2', DISK_MIB);
