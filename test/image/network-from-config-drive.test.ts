@@ -150,6 +150,23 @@ describe.skipIf(!busybox)("the ramdisk configures NICs from the virtual media's 
     expect(run.resolvConf).toBe('nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
   });
 
+  it('a NIC the file lists without a network comes up with no address and no DHCP, as glean leaves it', () => {
+    const json = JSON.parse(doc('ironic-dhcp-less-doc.json')) as { networks: unknown[] };
+    json.networks = [];
+    const run = runSetupNetwork(
+      '',
+      { eth0: { mac: '52:54:00:d3:6a:71', carrierAt: 0, lease: '192.0.2.10/24' } },
+      {
+        sr0: virtualCd(JSON.stringify(json)),
+      },
+    );
+    expect(run.udhcpc).toEqual({});
+    expect(run.ip).toEqual(around(['eth0'], []));
+    expect(run.log).toContain(
+      'WARNING: network: network_data.json names eth0 but gives none an address, and no other NIC gets one',
+    );
+  });
+
   it('an ip= naming a NIC the file configures is ignored and said; ip= still applies to the others', () => {
     const run = runSetupNetwork(
       'ip=eth0:dhcp ip=eth1:dhcp',

@@ -214,7 +214,11 @@ setup_network() {
     esac
   fi
   if [ -z "$DHCP_NICS$STATIC_NICS$V6_NICS" ] && [ "$bare" != v6 ]; then
-    warn "network: ip=$(echo $IP_PARAMS | sed 's/ / ip=/g') configures no NIC: only router advertisements (IPv6) can give this machine an address"
+    if [ -n "$ND_NICS" ]; then
+      warn "network: network_data.json names$ND_NICS but gives none an address, and no other NIC gets one: only router advertisements (IPv6) can give this machine an address"
+    else
+      warn "network: ip=$(echo $IP_PARAMS | sed 's/ / ip=/g') configures no NIC: only router advertisements (IPv6) can give this machine an address"
+    fi
   fi
   if [ -n "$want" ]; then
     case " $DHCP_NICS " in *" $want "*) wait_for_lease "$want" ;; *) wait_for_carrier "$want" ;; esac
