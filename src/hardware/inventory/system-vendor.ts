@@ -15,13 +15,25 @@ async function dmi(dir: string, key: string): Promise<string> {
   }
 }
 
+/**
+ * The system's product as lshw names it, hence as IPA reports it: the SMBIOS product name
+ * followed by the SKU in brackets when there is one (lshw's dmi.cc, type 1), e.g. Dell's
+ * "PowerEdge R640 (SKU=NotProvided;ModelName=PowerEdge R640)". Inspection rules and
+ * auto-discovery written against IPA's inventory compare this string as it stands.
+ */
+function lshwProductName(product: string, sku: string): string {
+  return sku === '' ? product : `${product} (${sku})`.trim();
+}
+
 export async function getSystemVendor(sysRoot = '/sys'): Promise<InventorySystemVendor> {
   const dir = join(sysRoot, 'class', 'dmi', 'id');
-  const [product, serial, manufacturer, biosVendor, biosVersion, biosDate] = await Promise.all(
-    ['product_name', 'product_serial', 'sys_vendor', 'bios_vendor', 'bios_version', 'bios_date'].map((k) => dmi(dir, k)),
+  const [product, sku, serial, manufacturer, biosVendor, biosVersion, biosDate] = await Promise.all(
+    ['product_name', 'product_sku', 'product_serial', 'sys_vendor', 'bios_vendor', 'bios_version', 'bios_date'].map((k) =>
+      dmi(dir, k),
+    ),
   );
   return {
-    product_name: product!,
+    product_name: lshwProductName(product!, sku!),
     serial_number: serial!,
     manufacturer: manufacturer!,
     firmware: { vendor: biosVendor!, version: biosVersion!, build_date: biosDate! },
