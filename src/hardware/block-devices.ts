@@ -27,6 +27,14 @@ export interface BlockDevice {
   wwn: string | null;
   wwnWithExtension: string | null;
   wwnVendorExtension: string | null;
+  /**
+   * Every distinct serial lsblk and udev give (lsblk's, udev's ID_SERIAL_SHORT and the long
+   * ID_SERIAL), and every WWN (lsblk's, udev's ID_WWN): IPA's `all_serial_and_wwn`, which
+   * root device hints match against (a hint matches when any one does). Absent on devices
+   * described without udev (plain files).
+   */
+  allSerials?: string[];
+  allWwns?: string[];
   rotational: boolean;
   /** SCSI host:channel:target:lun. */
   hctl: string | null;
@@ -144,6 +152,9 @@ async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<Bloc
     extras.holders(kname),
     node.type === 'loop' ? extras.sysfsText(kname, 'loop/backing_file') : null,
   ]);
+  // IPA reads each udev key as ID_<key>, else device-mapper's DM_<key>.
+  const fromUdev = (key: string) => udev.get(`ID_${key}`) ?? udev.get(`DM_${key}`) ?? null;
+  const distinct = (values: Array<string | null>) => [...new Set(values.filter((v): v is string => v !== null))];
   return {
     name: kname,
     path,
@@ -152,10 +163,12 @@ async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<Bloc
     sizeBytes: node.size,
     model: node.model,
     vendor: node.vendor ?? sysfsVendor,
-    serial: node.serial ?? udev.get('ID_SERIAL_SHORT') ?? udev.get('ID_SERIAL') ?? null,
-    wwn: node.wwn ?? udev.get('ID_WWN') ?? null,
-    wwnWithExtension: udev.get('ID_WWN_WITH_EXTENSION') ?? null,
-    wwnVendorExtension: udev.get('ID_WWN_VENDOR_EXTENSION') ?? null,
+    serial: node.serial ?? fromUdev('SERIAL_SHORT') ?? fromUdev('SERIAL'),
+    wwn: node.wwn ?? fromUdev('WWN'),
+    wwnWithExtension: fromUdev('WWN_WITH_EXTENSION'),
+    wwnVendorExtension: fromUdev('WWN_VENDOR_EXTENSION'),
+    allSerials: distinct([node.serial, fromUdev('SERIAL_SHORT'), fromUdev('SERIAL')]),
+    allWwns: distinct([node.wwn, fromUdev('WWN')]),
     rotational: node.rota,
     hctl: node.hctl,
     byPath,

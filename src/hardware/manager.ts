@@ -29,8 +29,10 @@ export type HardwareSupportLevel = number;
  * 2.6.0: `directIoBuffer` and `DIRECT_IO_ALIGNMENT` (memory for O_DIRECT I/O on a block device).
  * 2.7.0: the `permittedImageFormats` and `disableDeepImageInspection` settings; `cleanupExec`
  *   and `CLEANUP_TIMEOUT_MS`; `SkipKind` (`SkippedDevice.kind`).
+ * 2.8.0: `BlockDevice.allSerials` and `allWwns` (every serial and WWN lsblk and udev give,
+ *   which root device hints match, as IPA's `all_serial_and_wwn`).
  */
-export const CONTRACT_VERSION = '2.7.0';
+export const CONTRACT_VERSION = '2.8.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

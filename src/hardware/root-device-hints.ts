@@ -147,14 +147,21 @@ function withDefaultOperator(expression: string, op: string): string {
   return isParsableSpec(expression) && parseSpec(expression).length > 1 ? expression : `${op} ${expression}`;
 }
 
-/** The values IPA compares hints with, from a discovered device (`name` is the /dev path). */
+/**
+ * The values IPA compares hints with, from a discovered device (`name` is the /dev path).
+ * `serial` and `wwn` are every value lsblk and udev give, as IPA's get_os_install_device
+ * lists devices (`all_serial_and_wwn=True`, IPA 10.0+): a hint naming a disk by udev's long
+ * ID_SERIAL (`WDC_WD140EDFZ-11A0VA0_9RK1XXXX`) or by its short serial both find it. IPA's
+ * erase steps match the skip list against the single values; here the skip list sees every
+ * value too, so a disk the operator named either way is kept, never erased.
+ */
 export function hintValuesOf(device: BlockDevice): Record<RootDeviceHintName, unknown> {
   return {
     name: device.path,
     size: device.sizeBytes,
     model: device.model,
-    wwn: device.wwn,
-    serial: device.serial,
+    wwn: device.allWwns?.length ? device.allWwns : device.wwn,
+    serial: device.allSerials?.length ? device.allSerials : device.serial,
     vendor: device.vendor,
     wwn_with_extension: device.wwnWithExtension,
     wwn_vendor_extension: device.wwnVendorExtension,
