@@ -37,6 +37,25 @@ export interface InterfaceOptions {
 
 const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 
+/** Mellanox's PCI vendor ID as /sys/class/net/<nic>/device/vendor has it. */
+const MLNX_VENDOR_ID = '0x15b3';
+/** An IPoIB hardware address: 20 bytes (QPN, GID prefix, port GUID), `aa:bb:...` 59 characters. */
+const INFINIBAND_ADDRESS_LENGTH = 59;
+const MLNX_INFINIBAND_CLIENT_ID_PREFIX = 'ff:00:00:00:00:00:02:00:00:02:c9:00:';
+
+/**
+ * IPA's MellanoxDeviceHardwareManager (hardware_managers/mlnx.py, shipped and active in every
+ * IPA ramdisk that sees a Mellanox NIC): an InfiniBand interface of a Mellanox adapter is
+ * reported with a 6-byte MAC made of the port GUID's upper three and lower three bytes, and
+ * the DHCP client-id built from the GUID. Ironic keeps 6-byte MACs only: without this the
+ * interface is dropped by inspection (validate_interfaces) and never matches a port at lookup.
+ * IPA's manager leaves the interface's other fields empty; here they are kept as found.
+ */
+function mellanoxInfiniband(address: string, vendor: string | null): { mac: string; clientId: string } | undefined {
+  if (address.length !== INFINIBAND_ADDRESS_LENGTH || vendor !== MLNX_VENDOR_ID) return undefined;
+  return { mac: address.slice(36, -14) + address.slice(51), clientId: MLNX_INFINIBAND_CLIENT_ID_PREFIX + address.slice(36) };
+}
+
 export function parseIpAddr(stdout: string): IpAddrEntry[] {
   return ipAddrSchema.parse(JSON.parse(stdout));
 }
@@ -103,17 +122,20 @@ async function describe(entry: IpAddrEntry, options: InterfaceOptions, sysNet: s
   const device = join(dir, 'device');
   const speed = Number(await readSys(join(dir, 'speed')));
   const driverLink = await readlink(join(device, 'driver')).catch(() => null);
+  // The burnt-in address survives bonding and MAC changes; the conductor's ports know it.
+  const address = (entry.permaddr ?? entry.address ?? '').toLowerCase();
+  const vendor = await readSys(join(device, 'vendor'));
+  const infiniband = mellanoxInfiniband(address, vendor);
   return {
     name: entry.ifname,
-    // The burnt-in address survives bonding and MAC changes; the conductor's ports know it.
-    mac_address: (entry.permaddr ?? entry.address ?? '').toLowerCase(),
+    mac_address: infiniband?.mac ?? address,
     ipv4_address: firstAddress(entry, 'inet'),
     ipv6_address: firstAddress(entry, 'inet6'),
     has_carrier: (await readSys(join(dir, 'carrier'))) === '1',
     lldp: null,
-    vendor: await readSys(join(device, 'vendor')),
+    vendor,
     product: await readSys(join(device, 'device')),
-    client_id: null,
+    client_id: infiniband?.clientId ?? null,
     biosdevname: options.hasBiosdevname ? await biosdevname(options.exec, entry.ifname, options.log) : null,
     speed_mbps: Number.isFinite(speed) && speed > 0 ? speed : null,
     pci_address: await pciAddress(device),
