@@ -1,8 +1,10 @@
 /**
  * IPA's `_install_grub2` for a whole-disk image on a software RAID root in BIOS mode: the
- * image's root filesystem is the md device's first partition (IPA takes `<md>p1` whatever the
- * root UUID says), the software RAID manager restarts the array and gives GPT holders a BIOS
- * boot partition, and then, in a chroot of the image's root (with /dev, /proc and /run bound
+ * image's root filesystem is the md device's partition whose filesystem UUID, PARTUUID or
+ * label is the root UUID Ironic sends (the image's `rootfs_uuid`), else, as IPA's
+ * `get_partition` falls back for md devices, its first partition (Ironic sends the disk
+ * identifier when it knows no rootfs UUID); the software RAID manager restarts the array
+ * and gives GPT holders a BIOS boot partition, and then, in a chroot of the image's root (with /dev, /proc and /run bound
  * and sysfs mounted, the image's vfat filesystems mounted as its fstab says), the image's own
  * `grub-install` (or `grub2-install`) writes its boot code to every holder disk, so the
  * machine boots whichever disk the firmware picks, and `grub-mkconfig` writes its config.
@@ -14,7 +16,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeviceNotFound, describeError, rescanPartitions, type StepContext } from '../../src/hardware/index.js';
+import {
+  DeviceNotFound,
+  describeError,
+  findPartitionByUuid,
+  readPartitionTable,
+  rescanPartitions,
+  type StepContext,
+} from '../../src/hardware/index.js';
 
 const BIND_MOUNTS = ['/dev', '/proc', '/run'] as const;
 
@@ -32,13 +41,38 @@ async function isBlockDevice(path: string): Promise<boolean> {
   );
 }
 
-export async function installGrubOnSoftwareRaid(ctx: StepContext, device: string): Promise<GrubOnSoftwareRaid> {
-  const rootPartition = `${device}p1`;
+/**
+ * The image's root partition on the md device: by `rootUuid` (filesystem UUID, PARTUUID or
+ * label, IPA's get_partition), else `<md>p1`. RHEL-family cloud images keep a BIOS boot
+ * partition (and an ESP, /boot) before their root, so the first partition is not their root.
+ */
+async function findRootPartition(ctx: StepContext, device: string, rootUuid: string | null | undefined): Promise<string> {
+  const table = rootUuid ? await readPartitionTable(ctx.exec, device) : undefined;
+  const byUuid = table && rootUuid ? await findPartitionByUuid(ctx.exec, device, table, rootUuid) : undefined;
+  if (byUuid) {
+    ctx.log.info({ device, rootUuid, partition: byUuid.node }, 'root partition found by its UUID');
+    return byUuid.node;
+  }
+  const first = `${device}p1`;
+  if (!(await isBlockDevice(first))) {
+    throw new DeviceNotFound(
+      rootUuid
+        ? `No partition with UUID ${rootUuid} found on device ${device}, and no partition ${first} to fall back to`
+        : `Could not find partition ${first} on md device ${device}`,
+    );
+  }
+  if (rootUuid) ctx.log.info({ device, rootUuid, partition: first }, 'no partition has the root UUID; using the first one');
+  return first;
+}
+
+export async function installGrubOnSoftwareRaid(
+  ctx: StepContext,
+  device: string,
+  rootUuid?: string | null,
+): Promise<GrubOnSoftwareRaid> {
   const { holders, biosBootPartitions } = await ctx.dispatch('prepare_software_raid_bios_boot', ctx, device);
   await rescanPartitions(ctx.exec, device, true);
-  if (!(await isBlockDevice(rootPartition))) {
-    throw new DeviceNotFound(`Could not find partition ${rootPartition} on md device ${device}`);
-  }
+  const rootPartition = await findRootPartition(ctx, device, rootUuid);
   for (const node of [rootPartition, ...holders]) await ctx.guard.assertWritable(node);
 
   // IPA's _get_path_variable: the chroot finds grub in /usr/sbin and /sbin whatever PATH is.

@@ -119,7 +119,7 @@ async function installBios(
         `grub-install is offered for software RAID roots only: the whole-disk image on ${device} boots in BIOS mode with its own boot code`,
       );
     }
-    const grub = await installGrubOnSoftwareRaid(ctx, device);
+    const grub = await installGrubOnSoftwareRaid(ctx, device, rootUuid);
     return {
       boot_mode: 'bios',
       device,

@@ -226,3 +226,27 @@ export async function probeFilesystemAt(exec: Exec, device: string, offsetBytes:
     return {};
   }
 }
+
+/**
+ * IPA's `partition_utils.get_partition`: the partition of `table` (read from `device`) whose
+ * filesystem UUID, PARTUUID or filesystem label is `uuid`, in partition order, each checked
+ * in that order. UUIDs are compared without case (lsblk prints FAT UUIDs in upper case,
+ * Glance properties hold what the operator typed); labels exactly. Read from the table and
+ * with `blkid -p` at each partition's offset, so no udev database and no partition device
+ * node is needed. Undefined when none matches: the caller decides the fallback.
+ */
+export async function findPartitionByUuid(
+  exec: Exec,
+  device: string,
+  table: PartitionTable,
+  uuid: string,
+): Promise<PartitionEntry | undefined> {
+  const wanted = uuid.toLowerCase();
+  for (const partition of table.partitions) {
+    const probed = await probeFilesystemAt(exec, device, partition.startBytes);
+    if (probed.UUID?.toLowerCase() === wanted) return partition;
+    if (partition.partUuid === wanted) return partition;
+    if (probed.LABEL === uuid) return partition;
+  }
+  return undefined;
+}

@@ -22,6 +22,7 @@ export {
   diskIdentifier,
   wipeDiskSignatures,
   probeFilesystemAt,
+  findPartitionByUuid,
   isEfiSystemPartition,
   isPrepBootPartition,
   isBiosBootPartition,

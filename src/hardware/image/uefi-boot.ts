@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { CommandExecutionError, DeviceNotFound } from '../errors.js';
 import { ExecError, hasCommand } from '../exec.js';
 import type { Exec } from '../step-context.js';
-import { isEfiSystemPartition, readPartitionTable, type PartitionEntry, type PartitionTable } from './disk-layout.js';
+import {
+  findPartitionByUuid,
+  isEfiSystemPartition,
+  readPartitionTable,
+  type PartitionEntry,
+  type PartitionTable,
+} from './disk-layout.js';
 
 export interface EfiLoader {
   /** Path on the ESP as firmware wants it: `\EFI\debian\shimx64.efi`. */
@@ -35,7 +41,7 @@ export async function bootedInUefi(): Promise<boolean> {
   );
 }
 
-/** The ESP of `device`: the one whose PARTUUID/FS UUID is `uuid` when given, else the first by partition type. */
+/** The ESP of `device`: the one whose FS UUID/PARTUUID/label is `uuid` when given, else the first by partition type. */
 export async function findEfiSystemPartition(
   exec: Exec,
   device: string,
@@ -43,19 +49,7 @@ export async function findEfiSystemPartition(
 ): Promise<{ table: PartitionTable; partition: PartitionEntry }> {
   const table = await readPartitionTable(exec, device);
   if (!table) throw new DeviceNotFound(`No partition table on ${device}: no EFI system partition to boot from`);
-  let partition: PartitionEntry | undefined;
-  if (uuid) {
-    const wanted = uuid.toLowerCase();
-    partition = table.partitions.find((p) => p.partUuid === wanted);
-    if (!partition) {
-      for (const candidate of table.partitions) {
-        const { stdout } = await exec('blkid', ['-p', '-s', 'UUID', '-o', 'value', '-O', String(candidate.startBytes), device], {
-          okExitCodes: [0, 2],
-        });
-        if (stdout.trim().toLowerCase() === wanted) partition = candidate;
-      }
-    }
-  }
+  let partition = uuid ? await findPartitionByUuid(exec, device, table, uuid) : undefined;
   partition ??= table.partitions.find((p) => isEfiSystemPartition(table, p));
   if (!partition) {
     throw new DeviceNotFound(
