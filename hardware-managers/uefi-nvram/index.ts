@@ -14,15 +14,10 @@ import {
   defineStep,
   hasCommand,
   HardwareSupport,
+  parseBootRecords,
   type StepContext,
 } from '../../src/hardware/index.js';
-import {
-  compileMatchPatterns,
-  DEFAULT_MATCH_PATTERNS,
-  parseBootRecords,
-  planRemovals,
-  type PlannedRemoval,
-} from './boot-records.js';
+import { compileMatchPatterns, DEFAULT_MATCH_PATTERNS, planRemovals, type PlannedRemoval } from './boot-records.js';
 
 const args = z.object({
   match_patterns: z

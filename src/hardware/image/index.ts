@@ -49,5 +49,6 @@ export {
   chooseLoaders,
   parseBootCsv,
   registerBootEntries,
+  parseBootRecords,
 } from './uefi-boot.js';
-export type { EfiLoader, UefiBootResult } from './uefi-boot.js';
+export type { EfiLoader, UefiBootResult, BootRecord } from './uefi-boot.js';

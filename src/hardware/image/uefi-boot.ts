@@ -128,6 +128,37 @@ export function parseBootCsv(raw: Buffer): { file: string; label: string }[] {
     .map((fields) => ({ file: fields[0]!.trim(), label: fields[1]!.trim() }));
 }
 
+export interface BootRecord {
+  /** `0001`, as efibootmgr -b wants it. */
+  bootNum: string;
+  label: string;
+  /** The device path: `HD(1,GPT,...)/File(\EFI\...)`, `PciRoot(...)`, ... */
+  path: string;
+}
+
+// IPA's _ENTRY_LABEL.
+const ENTRY = /^Boot([0-9a-fA-F-]+)\*?\s+(.*?)\s+((BBS|HD|FvFile|FvVol|PciRoot|VenMsg|VenHw|UsbClass)\(.*)$/;
+
+/**
+ * Some efibootmgr builds print UTF-16; through a UTF-8 reader every ASCII character then
+ * comes with a NUL (and the byte-order mark as U+FFFD). IPA decodes UTF-16 first when the
+ * `BootCurrent: ` line appears that way; here the NULs are dropped.
+ */
+function decodeEfibootmgrOutput(text: string): string {
+  if (/^BootCurrent: /m.test(text)) return text;
+  return text.replace(/[\u0000\ufeff\ufffd]/g, '');
+}
+
+/** IPA's `efi_utils.get_boot_records`: the entries of an `efibootmgr -v` output. */
+export function parseBootRecords(output: string): BootRecord[] {
+  const records: BootRecord[] = [];
+  for (const line of decodeEfibootmgrOutput(output).split('\n')) {
+    const match = ENTRY.exec(line.replace(/\r$/, ''));
+    if (match) records.push({ bootNum: match[1]!, label: match[2]!, path: match[3]! });
+  }
+  return records;
+}
+
 /** Replaces NVRAM entries of the same labels with entries for `loaders` on `device`'s ESP. */
 export async function registerBootEntries(
   exec: Exec,
@@ -144,11 +175,24 @@ export async function registerBootEntries(
         `for ${loaders.map((l) => l.path).join(', ')} on ${partition.node}`,
     );
   }
+  await replaceBootEntries(exec, device, partition, loaders);
+}
+
+/**
+ * IPA's `_run_efibootmgr`, once registerBootEntries has checked efibootmgr can run: entries
+ * of the loaders' labels are removed (found as get_boot_records finds them, so in UTF-16
+ * output too), then the loaders are added.
+ */
+export async function replaceBootEntries(
+  exec: Exec,
+  device: string,
+  partition: PartitionEntry,
+  loaders: EfiLoader[],
+): Promise<void> {
   const { stdout } = await exec('efibootmgr', ['-v']);
   const labels = new Set(loaders.map((l) => l.label));
-  for (const line of stdout.split('\n')) {
-    const match = /^Boot([0-9A-Fa-f]{4})\*?\s+(.+?)(?:\t|\s{2,}|$)/.exec(line);
-    if (match && labels.has(match[2]!.trim())) await exec('efibootmgr', ['-b', match[1]!, '-B']);
+  for (const record of parseBootRecords(stdout)) {
+    if (labels.has(record.label)) await exec('efibootmgr', ['-b', record.bootNum, '-B']);
   }
   // Added in reverse so the first loader ends up first in BootOrder (efibootmgr -c prepends).
   for (const loader of [...loaders].reverse()) {

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { run } from '../../../src/hardware/exec.js';
-import { DeviceGuard, InvalidCommandParamsError, type StepContext } from '../../../src/hardware/index.js';
+import { DeviceGuard, InvalidCommandParamsError, parseBootRecords, type StepContext } from '../../../src/hardware/index.js';
 import { silentLogger } from '../../../src/hardware/logger.js';
-import { compileMatchPatterns, parseBootRecords, planRemovals } from '../../../hardware-managers/uefi-nvram/boot-records.js';
+import { compileMatchPatterns, planRemovals } from '../../../hardware-managers/uefi-nvram/boot-records.js';
 import { cleanUefiNvram } from '../../../hardware-managers/uefi-nvram/index.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
 
