@@ -4,13 +4,12 @@
  * label is the root UUID Ironic sends (the image's `rootfs_uuid`), else, as IPA's
  * `get_partition` falls back for md devices, its first partition (Ironic sends the disk
  * identifier when it knows no rootfs UUID); the software RAID manager restarts the array
- * and gives GPT holders a BIOS boot partition, and then, in a chroot of the image's root (with /dev, /proc and /run bound
- * and sysfs mounted, the image's vfat filesystems mounted as its fstab says), the image's own
- * `grub-install` (or `grub2-install`) writes its boot code to every holder disk, so the
- * machine boots whichever disk the firmware picks, and `grub-mkconfig` writes its config.
- *
- * Not done: IPA also adds `rd.md.uuid=` parameters to /etc/default/grub when the image has
- * dracut; images that assemble their root with dracut need them set by the image here.
+ * and gives GPT holders a BIOS boot partition, and then, in a chroot of the image's root
+ * (with /dev, /proc and /run bound and sysfs mounted, the image's vfat filesystems mounted as
+ * its fstab says), the image's own `grub-install` (or `grub2-install`) writes its boot code
+ * to every holder disk, so the machine boots whichever disk the firmware picks, and
+ * `grub-mkconfig` writes its config, with `rd.md.uuid=` of every array on the kernel command
+ * line when the image has dracut (IPA's _configure_grub).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rmdir, stat } from 'node:fs/promises';
@@ -65,12 +64,39 @@ async function findRootPartition(ctx: StepContext, device: string, rootUuid: str
   return first;
 }
 
+/**
+ * IPA's `_configure_grub` for an md root: dracut assembles no array at boot unless the
+ * kernel command line names it (`rd.auto` is off since dracut 024), so an image with dracut
+ * gets `rd.md.uuid=<uuid>` of every array appended to GRUB_CMDLINE_LINUX in its
+ * /etc/default/grub (IPA's re.sub, as sed) before grub-mkconfig. Deliberate differences:
+ * dracut is looked for with the shell's `command -v` (IPA runs `which`, which minimal
+ * images lack, and then leaves the parameters out), and the file is edited inside the
+ * chroot, so a link in the image resolves within the image, never into the ramdisk.
+ */
+async function addMdUuidsForDracut(
+  ctx: StepContext,
+  inChroot: (command: string) => Promise<unknown>,
+  arrayUuids: readonly string[],
+): Promise<void> {
+  // mdadm's UUIDs are hex and colons; nothing else goes into the shell command.
+  const uuids = arrayUuids.filter((uuid) => /^[0-9a-fA-F:.-]+$/.test(uuid));
+  if (uuids.length === 0) return;
+  const hasDracut = await inChroot('command -v dracut').then(
+    () => true,
+    () => false,
+  );
+  if (!hasDracut) return;
+  const parameters = uuids.map((uuid) => `rd.md.uuid=${uuid}`).join(' ');
+  ctx.log.info({ parameters }, 'the image has dracut: naming the md arrays on its kernel command line');
+  await inChroot(`sed -i -E 's/GRUB_CMDLINE_LINUX="(.*)"/GRUB_CMDLINE_LINUX="\\1 ${parameters}"/' /etc/default/grub`);
+}
+
 export async function installGrubOnSoftwareRaid(
   ctx: StepContext,
   device: string,
   rootUuid?: string | null,
 ): Promise<GrubOnSoftwareRaid> {
-  const { holders, biosBootPartitions } = await ctx.dispatch('prepare_software_raid_bios_boot', ctx, device);
+  const { holders, biosBootPartitions, arrayUuids = [] } = await ctx.dispatch('prepare_software_raid_bios_boot', ctx, device);
   await rescanPartitions(ctx.exec, device, true);
   const rootPartition = await findRootPartition(ctx, device, rootUuid);
   for (const node of [rootPartition, ...holders]) await ctx.guard.assertWritable(node);
@@ -101,6 +127,7 @@ export async function installGrubOnSoftwareRaid(
     vfatMounted = true;
     ctx.log.info({ device, holders }, 'installing grub on every software RAID holder disk');
     for (const holder of holders) await chroot(root, `${grub}-install ${holder}`);
+    await addMdUuidsForDracut(ctx, (command) => chroot(root, command), arrayUuids);
     await chroot(root, `${grub}-mkconfig -o /boot/${grub}/grub.cfg`, {
       GRUB_DISABLE_OS_PROBER: 'true',
       GRUB_SAVEDEFAULT: 'true',

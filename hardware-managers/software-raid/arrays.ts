@@ -11,6 +11,8 @@ export interface ExistingArray {
   device: string;
   /** `MD_NAME` without its `host:` prefix, as IPA's get_volume_name_of_raid_device. */
   volumeName: string | null;
+  /** `MD_UUID`, as mdadm prints it (`b1022a62:e0a45820:14f39b94:fb57b1d8`). */
+  uuid: string | null;
   level: string | null;
   /** Member devices (partitions or whole disks) as mdadm reports them. */
   components: string[];
@@ -35,7 +37,12 @@ export function examineShowsSuperblock(stdout: string): boolean {
   return /^\s*Magic : a92b4efc$/m.test(stdout);
 }
 
-export function parseDetailExport(stdout: string): { volumeName: string | null; level: string | null; components: string[] } {
+export function parseDetailExport(stdout: string): {
+  volumeName: string | null;
+  uuid: string | null;
+  level: string | null;
+  components: string[];
+} {
   const fields = new Map<string, string>();
   for (const line of stdout.split('\n')) {
     const eq = line.indexOf('=');
@@ -48,6 +55,7 @@ export function parseDetailExport(stdout: string): { volumeName: string | null; 
     .sort();
   return {
     volumeName: name === null ? null : name.includes(':') ? name.slice(name.indexOf(':') + 1) : name,
+    uuid: fields.get('MD_UUID') ?? null,
     level: fields.get('MD_LEVEL') ?? null,
     components,
   };
@@ -100,6 +108,7 @@ export async function listArrays(
     arrays.push({
       device,
       volumeName: detail.volumeName,
+      uuid: detail.uuid,
       level: detail.level ?? entry.personality,
       components,
       holderDisks: [...new Set(components.map((c) => diskOf(devices, c)))],

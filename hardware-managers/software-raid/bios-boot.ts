@@ -5,7 +5,8 @@
  * it), then every GPT holder disk gets a 2 MiB BIOS boot partition (`ef02`, labelled
  * `bios-boot-part-<n>`) in the 8 MiB gap create_configuration left at its start, where
  * grub embeds its core image. MBR holders need nothing: grub embeds it in the gap before
- * the first partition (1 MiB). Returns the holder disks grub goes to.
+ * the first partition (1 MiB). Returns the holder disks grub goes to, and the UUID of every
+ * array (IPA's md_get_raid_devices) for an image assembling its root with dracut.
  */
 import {
   describeError,
@@ -23,6 +24,8 @@ export interface SoftwareRaidBiosBoot {
   holders: string[];
   /** The BIOS boot partitions made (GPT holders only), as device nodes. */
   biosBootPartitions: string[];
+  /** Every array's UUID (IPA's md_get_raid_devices), for the image's dracut. */
+  arrayUuids: string[];
 }
 
 async function restartArray(ctx: StepContext, device: string, components: readonly string[]): Promise<void> {
@@ -53,7 +56,8 @@ async function makeBiosBootPartition(ctx: StepContext, holder: string, index: nu
 }
 
 export async function prepareSoftwareRaidBiosBoot(ctx: StepContext, rootDevice: string): Promise<SoftwareRaidBiosBoot> {
-  const root = (await listArrays(ctx)).find((a) => a.device === rootDevice);
+  const arrays = await listArrays(ctx);
+  const root = arrays.find((a) => a.device === rootDevice);
   if (!root) throw new SoftwareRAIDError(`${rootDevice} is not a software RAID device`);
   for (const node of [rootDevice, ...root.components]) await ctx.guard.assertWritable(node);
   await restartArray(ctx, rootDevice, root.components);
@@ -64,5 +68,6 @@ export async function prepareSoftwareRaidBiosBoot(ctx: StepContext, rootDevice: 
     if (made) biosBootPartitions.push(made);
   }
   ctx.log.info({ device: rootDevice, holders: root.holderDisks, biosBootPartitions }, 'software RAID holders ready for grub');
-  return { holders: root.holderDisks, biosBootPartitions };
+  const arrayUuids = arrays.flatMap((a) => (a.uuid ? [a.uuid] : []));
+  return { holders: root.holderDisks, biosBootPartitions, arrayUuids };
 }

@@ -103,7 +103,14 @@ export async function prepareSoftwareRaidEsp(
         `Failed to create the ESP mirror ${device} on ${members.map((m) => m.node).join(' ')}: ${describeError(error)}`,
       );
     }
-    esp = { device, volumeName: 'esp', level: 'raid1', components: members.map((m) => m.node), holderDisks: root.holderDisks };
+    esp = {
+      device,
+      volumeName: 'esp',
+      uuid: null,
+      level: 'raid1',
+      components: members.map((m) => m.node),
+      holderDisks: root.holderDisks,
+    };
   }
 
   if (imageEsp) {

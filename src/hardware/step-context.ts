@@ -101,6 +101,11 @@ export interface SoftwareRaidBiosBootInfo {
   holders: string[];
   /** BIOS boot partitions made on GPT holders (none on MBR holders). */
   biosBootPartitions: string[];
+  /**
+   * The UUIDs (mdadm's form, `b1022a62:e0a45820:…`) of the machine's arrays, for an image
+   * whose initramfs (dracut) assembles only the arrays named by `rd.md.uuid=`. Since 2.7.0.
+   */
+  arrayUuids?: string[];
 }
 
 /** LLDP TLVs per interface name: `[type, hex of the value]`, as IPA's `collect_lldp_data`. */

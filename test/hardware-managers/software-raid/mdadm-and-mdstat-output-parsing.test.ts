@@ -46,9 +46,10 @@ describe('/proc/mdstat', () => {
 });
 
 describe('mdadm', () => {
-  it('--detail --export: the volume name without its host part, the level, the members', () => {
+  it('--detail --export: the volume name without its host part, the UUID, the level, the members', () => {
     expect(parseDetailExport(fixture('mdadm-detail-export-raid1.txt'))).toEqual({
       volumeName: 'root',
+      uuid: 'b1022a62:e0a45820:14f39b94:fb57b1d8',
       level: 'raid1',
       components: ['/dev/vda1', '/dev/vdb1'],
     });
