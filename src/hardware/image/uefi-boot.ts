@@ -48,12 +48,15 @@ export async function findEfiSystemPartition(
   uuid?: string | null,
 ): Promise<{ table: PartitionTable; partition: PartitionEntry }> {
   const table = await readPartitionTable(exec, device);
-  if (!table) throw new DeviceNotFound(`No partition table on ${device}: no EFI system partition to boot from`);
-  let partition = uuid ? await findPartitionByUuid(exec, device, table, uuid) : undefined;
-  partition ??= table.partitions.find((p) => isEfiSystemPartition(table, p));
-  if (!partition) {
+  let partition = table && uuid ? await findPartitionByUuid(exec, device, table, uuid) : undefined;
+  partition ??= table?.partitions.find((p) => isEfiSystemPartition(table, p));
+  if (!table || !partition) {
+    // IPA's messages (manage_uefi; get_partition when a UUID was given): operators search for them.
     throw new DeviceNotFound(
-      `No EFI system partition found on ${device}${uuid ? ` (looked for uuid ${uuid} and for the ESP partition type)` : ''}`,
+      uuid
+        ? `No partition with UUID ${uuid} found on device ${device}`
+        : `No EFI partition could be detected on device ${device} and EFI partition UUID has not been recorded during ` +
+            'deployment (which is often the case for whole disk images). Are you using a UEFI-compatible image?',
     );
   }
   return { table, partition };

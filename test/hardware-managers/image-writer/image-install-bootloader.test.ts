@@ -115,12 +115,24 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     expect(done.command_result.ignored_error).toContain('Refusing to change this machine');
   });
 
-  it('fails with DeviceNotFound when the written disk has no EFI system partition', async ({ noEsp, written }) => {
+  it("fails with IPA's DeviceNotFound when the written disk has no EFI system partition", async ({ noEsp, written }) => {
     const { installBootloader } = await written(noEsp, 'no-esp.raw');
     const done = await installBootloader({ root_uuid: '0x5e6f7a8b', target_boot_mode: 'uefi' });
     expect(done.command_status).toBe('FAILED');
     expect(done.command_error.type).toBe('DeviceNotFound');
-    expect(done.command_error.details).toMatch(/No EFI system partition found on \/dev\/loop\d+/);
+    // IPA's manage_uefi message, word for word.
+    expect(done.command_error.details).toMatch(
+      /^No EFI partition could be detected on device \/dev\/loop\d+ and EFI partition UUID has not been recorded during deployment \(which is often the case for whole disk images\)\. Are you using a UEFI-compatible image\?$/,
+    );
+    const byUuid = await installBootloader({
+      root_uuid: '0x5e6f7a8b',
+      efi_system_part_uuid: '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9',
+      target_boot_mode: 'uefi',
+    });
+    expect(byUuid.command_error.type).toBe('DeviceNotFound');
+    expect(byUuid.command_error.details).toMatch(
+      /^No partition with UUID 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9 found on device \/dev\/loop\d+$/,
+    );
   });
 
   it('answers 400 for an unknown boot mode', async ({ disks, startAgent }) => {
