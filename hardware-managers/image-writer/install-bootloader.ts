@@ -9,6 +9,11 @@
  * Deliberate difference: grub for a whole-disk image on a plain disk is refused (IPA would
  * chroot into the partition of that UUID): such an image boots with its own boot code, and
  * partition images, the case IPA's grub path is for, are refused by prepare_image.
+ * The way is chosen by `target_boot_mode` (the ramdisk's own mode when Ironic sends none).
+ * IPA writes NVRAM whenever the ramdisk booted in UEFI mode, whatever the target; here a
+ * BIOS target (only a software RAID root gets this far) takes the grub path, as IPA's way
+ * would put ESPs on holders partitioned for BIOS. A UEFI target on a ramdisk booted in BIOS
+ * mode is, as in IPA, done without NVRAM for a whole-disk image without a root UUID.
  */
 import {
   bootedInUefi,
@@ -52,9 +57,28 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
   const settings = ctx.settings ?? DEFAULT_HARDWARE_SETTINGS;
   const ignoreFailure = params.ignore_bootloader_failure ?? settings.ignoreBootloaderFailure ?? false;
   const device = getLastWrite()?.device ?? (await selectInstallDevice(ctx)).path;
-  const uefi = params.target_boot_mode === 'uefi' || (params.target_boot_mode == null && (await bootedInUefi()));
+  const booted = (await bootedInUefi()) ? 'uefi' : 'bios';
+  const uefi = params.target_boot_mode === 'uefi' || (params.target_boot_mode == null && booted === 'uefi');
 
   if (!uefi) return installBios(ctx, device, params.root_uuid, ignoreFailure);
+  if (booted === 'bios' && isWholeDiskWithoutRootUuid(params.root_uuid)) {
+    // IPA's _efi_boot_setup writes NVRAM only when the ramdisk itself booted in UEFI mode:
+    // otherwise it warns of the mismatch and a whole-disk image without a root UUID (a GPT
+    // image: its firmware finds \EFI\BOOT\BOOTX64.EFI by itself) is done. An MBR image's
+    // disk identifier, or a software RAID root, still goes the UEFI way and fails there.
+    ctx.log.warn(
+      { device, target: 'uefi', current: booted },
+      'Boot mode mismatch: target boot mode is uefi, current boot mode is bios. Installing boot loader may fail or work incorrectly.',
+    );
+    return {
+      boot_mode: 'uefi',
+      device,
+      action: 'none',
+      message:
+        `The agent booted in BIOS mode, so no UEFI boot entries were added for the whole-disk image on ${device} ` +
+        '(target boot mode uefi); it boots through its removable-media loader',
+    };
+  }
   try {
     const { partition } = await findEfiSystemPartition(ctx.exec, device, params.efi_system_part_uuid);
     const loaders = await findEfiLoaders(ctx.exec, device, partition);
@@ -95,6 +119,11 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
   }
 }
 
+/** IPA: "We don't have a working root UUID detection for whole disk images". */
+function isWholeDiskWithoutRootUuid(rootUuid: string | null | undefined): boolean {
+  return rootUuid == null || rootUuid === '0x00000000';
+}
+
 const BIOS_INSTALL_DISABLED =
   'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.';
 
@@ -104,7 +133,7 @@ async function installBios(
   rootUuid: string | null | undefined,
   ignoreFailure: boolean,
 ): Promise<InstallBootloaderResult> {
-  if (rootUuid == null || rootUuid === '0x00000000') {
+  if (isWholeDiskWithoutRootUuid(rootUuid)) {
     return {
       boot_mode: 'bios',
       device,

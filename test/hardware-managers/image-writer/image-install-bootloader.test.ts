@@ -6,11 +6,12 @@
  * ESP and its loader on the written disk, and fails clearly (never crashes) when there is
  * no ESP, no efibootmgr, or no right to touch NVRAM (outside a ramdisk, as here: the host's
  * boot entries are never changed by a test). ignore_bootloader_failure turns the failure
- * into a reported, ignored error.
+ * into a reported, ignored error. A UEFI target on an agent booted in BIOS mode (this
+ * machine, when it is one) is IPA's mode mismatch: no NVRAM, and done for a GPT image.
  */
 import { describe, expect } from 'vitest';
 import type { AgentConfigInput } from '../../../src/agent/config/schema.js';
-import { findEfiSystemPartition, registerBootEntries } from '../../../src/hardware/index.js';
+import { bootedInUefi, findEfiSystemPartition, registerBootEntries } from '../../../src/hardware/index.js';
 import { run } from '../../../src/hardware/exec.js';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
 import { imageInfo, runWriteImage } from './harness.js';
@@ -18,6 +19,7 @@ import { imageWriterTest } from './image-writer-lab.js';
 import { buildGptImage, buildMbrImage, type TestImage } from './test-images.js';
 
 const DISK_MIB = 4608;
+const hostBootedInUefi = await bootedInUefi();
 
 interface WrittenDisk {
   device: string;
@@ -29,10 +31,13 @@ interface WrittenDisk {
 const it = imageWriterTest.extend<{
   gpt: TestImage;
   noEsp: TestImage;
+  mbr: TestImage;
   written: (image: TestImage, name: string, config?: Partial<AgentConfigInput>) => Promise<WrittenDisk>;
 }>({
   gpt: [async ({ scratch }, use) => use(buildGptImage(scratch.dir)), { scope: 'file' }],
   noEsp: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir, 16, false)), { scope: 'file' }],
+  // An ESP and a disk identifier (0x1a2b3c4d): Ironic's root UUID is not 0x00000000.
+  mbr: [async ({ scratch }, use) => use(buildMbrImage(scratch.dir, 24, true)), { scope: 'file' }],
   // Writes `image` onto a fresh disk of the test through an agent allowed only that disk.
   written: async ({ disks, server, startAgent }, use) => {
     await use(async (image, name, config) => {
@@ -92,10 +97,11 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
   });
 
   it('finds the ESP and its loader for UEFI, and refuses to touch NVRAM outside a ramdisk with a clear error', async ({
-    gpt,
+    mbr,
     written,
   }) => {
-    const { uuids, installBootloader } = await written(gpt, 'uefi.raw');
+    const { uuids, installBootloader } = await written(mbr, 'uefi.raw');
+    expect(uuids['root uuid']).toBe('0x1a2b3c4d');
     const done = await installBootloader({
       root_uuid: uuids['root uuid'],
       efi_system_part_uuid: uuids['efi system partition uuid'],
@@ -107,13 +113,31 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     expect(done.command_error.details).toContain('\\EFI\\BOOT\\BOOTX64.EFI');
   });
 
-  it('reports an ignored failure as success when ignore_bootloader_failure is set', async ({ gpt, written }) => {
-    const { installBootloader } = await written(gpt, 'uefi-ignored.raw');
-    const done = await installBootloader({ root_uuid: '0x00000000', target_boot_mode: 'uefi', ignore_bootloader_failure: true });
+  it('reports an ignored failure as success when ignore_bootloader_failure is set', async ({ mbr, written }) => {
+    const { installBootloader } = await written(mbr, 'uefi-ignored.raw');
+    const done = await installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'uefi', ignore_bootloader_failure: true });
     expect(done.command_status).toBe('SUCCEEDED');
     expect(done.command_result.action).toBe('none');
     expect(done.command_result.ignored_error).toContain('Refusing to change this machine');
   });
+
+  it.skipIf(hostBootedInUefi)(
+    'leaves NVRAM alone for a UEFI target when the agent booted in BIOS mode, and succeeds for a GPT image, as IPA',
+    async ({ gpt, mbr, written }) => {
+      const gptDisk = await written(gpt, 'uefi-target-bios-agent.raw');
+      expect(gptDisk.uuids['root uuid']).toBe('0x00000000');
+      for (const root_uuid of ['0x00000000', null]) {
+        const done = await gptDisk.installBootloader({ root_uuid, target_boot_mode: 'uefi' });
+        expect(done.command_status).toBe('SUCCEEDED');
+        expect(done.command_result).toMatchObject({ boot_mode: 'uefi', action: 'none', device: gptDisk.device });
+        expect(done.command_result.message).toContain('booted in BIOS mode, so no UEFI boot entries were added');
+      }
+      // An MBR image's disk identifier is a root UUID: IPA goes on to grub and refuses it; here the UEFI way fails.
+      const mbrDisk = await written(mbr, 'uefi-target-bios-agent-mbr.raw');
+      const refused = await mbrDisk.installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'uefi' });
+      expect(refused.command_status).toBe('FAILED');
+    },
+  );
 
   it("fails with IPA's DeviceNotFound when the written disk has no EFI system partition", async ({ noEsp, written }) => {
     const { installBootloader } = await written(noEsp, 'no-esp.raw');
