@@ -102,6 +102,9 @@ export async function injectFiles(ctx: StepContext, files: unknown, verifyCa: un
     return result;
   }
   const rootDevice = await ctx.dispatch('get_os_install_device', ctx);
-  for (const file of all) await injectOne(ctx, file, rootDevice, verifyCa !== false && verifyCa !== 'false', result);
+  // Only `false` turns verification off. IPA's `if not verify_ca` verifies for any string,
+  // "false" included; it also turns it off for None, 0 and '', which here verify (never less
+  // checking than asked for).
+  for (const file of all) await injectOne(ctx, file, rootDevice, verifyCa !== false, result);
   return result;
 }

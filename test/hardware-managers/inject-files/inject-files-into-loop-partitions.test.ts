@@ -1,7 +1,8 @@
 /**
  * inject_files as Ironic runs it (deploy.execute_deploy_step) against a real loop disk with
  * a GPT, a vfat partition 1 and an ext4 partition 2: files placed by path or partition
- * number, mode/owner/group/dirmode, deletion, URL contents with node fields, links inside
+ * number, mode/owner/group/dirmode, deletion, URL contents with node fields (TLS verified
+ * unless verify_ca is false), links inside
  * the image that cannot lead out of it, and IPA's validation messages.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
+import { ImageServer } from '../../helpers/image-server.js';
 import { canUseLoopDevices, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
 
 const NODE_UUID = '7d0a4c4e-6b55-4d7e-9a1f-2b7c0e3f9a11';
@@ -209,6 +211,44 @@ describe.skipIf(!canUseLoopDevices())('inject_files on a loop disk (vfat p1, ext
     expect(details).toContain('points outside of its partition');
     expect(details).toContain("expected a path in {'content': '***'}");
     expect(details).not.toContain(b64('secret'));
+  });
+
+  it('verifies TLS unless verify_ca is false: the string "false" verifies, as in IPA', async () => {
+    const key = join(scratch.dir, 'key.pem');
+    const cert = join(scratch.dir, 'cert.pem');
+    // Self-signed, so only an unverified fetch gets the content.
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'].concat([
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ]),
+      { stdio: 'ignore' },
+    );
+    const https = await ImageServer.start({ key: readFileSync(key), cert: readFileSync(cert) });
+    try {
+      const url = https.serveBuffer('tls-config', 'over tls\n');
+      for (const verify_ca of ['false', 'False', true]) {
+        const refused = await injectFiles({ files: [{ path: '/etc/tls-config', partition: 2, content: url }], verify_ca });
+        expect(refused.command_status, String(verify_ca)).toBe('FAILED');
+        expect(refused.command_error.details).toMatch(/self[- ]signed certificate/i);
+      }
+      inspectPartition(2, (root) => expect(existsSync(join(root, 'etc', 'tls-config'))).toBe(false));
+      const unverified = await injectFiles({
+        files: [{ path: '/etc/tls-config', partition: 2, content: url }],
+        verify_ca: false,
+      });
+      expect(unverified.command_status).toBe('SUCCEEDED');
+      inspectPartition(2, (root) => expect(readFileSync(join(root, 'etc', 'tls-config'), 'utf8')).toBe('over tls\n'));
+    } finally {
+      await https.close();
+    }
   });
 
   it('reports a file it cannot write, and does nothing without files', async () => {
