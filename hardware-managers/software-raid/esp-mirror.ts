@@ -19,6 +19,7 @@ import {
   type StepContext,
 } from '../../src/hardware/index.js';
 import { listArrays, mdDevicesInUse } from './arrays.js';
+import { copyImageEsp } from './esp-copy.js';
 import { diskOfPartition } from './holders.js';
 import { ESP_SIZE_MIB } from './partition-plan.js';
 
@@ -33,11 +34,6 @@ export interface SoftwareRaidEsp {
   members: EspMember[];
   /** Whether the image's ESP was copied onto the mirror (else an empty FAT was made). */
   copiedFrom: string | null;
-}
-
-async function blockDeviceSize(ctx: Pick<StepContext, 'exec'>, device: string): Promise<number> {
-  const { stdout } = await ctx.exec('blockdev', ['--getsize64', device]);
-  return Number(stdout.trim());
 }
 
 async function nextFreeMd(existing: ReadonlySet<string>): Promise<string> {
@@ -114,14 +110,7 @@ export async function prepareSoftwareRaidEsp(
   }
 
   if (imageEsp) {
-    const [source, target] = [await blockDeviceSize(ctx, imageEsp), await blockDeviceSize(ctx, esp.device)];
-    if (source > target) {
-      throw new SoftwareRAIDError(`ESP content (${source} bytes) exceeds md device size (${target} bytes)`);
-    }
-    await ctx.guard.assertWritable(esp.device);
-    await ctx.exec('dd', [`if=${imageEsp}`, `of=${esp.device}`, 'bs=4M', 'conv=fsync', 'status=none'], {
-      timeoutMs: 10 * 60_000,
-    });
+    await copyImageEsp(ctx, imageEsp, esp.device);
     await ctx.exec('wipefs', ['-a', imageEsp]);
   } else {
     await ctx.exec('mkfs.vfat', ['-n', 'efi-part', esp.device]);
