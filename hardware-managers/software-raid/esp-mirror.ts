@@ -5,11 +5,9 @@
  * `uefi-holder-<n>`, in the gap create_configuration left at the start), mirrored as a
  * RAID-1 with metadata 1.0 (superblock at the end: each member reads as a plain FAT
  * filesystem), named `esp`. The image's own ESP (inside the md root, invisible to
- * firmware) is copied onto the mirror and its signature wiped, so only one ESP is seen.
- *
- * Deliberate difference: the image's ESP is copied byte for byte (`dd`) instead of IPA's
- * mkfs.vfat with the same UUID and label + `cp -a` through two mounts: the same UUID,
- * label and files, with nothing mounted.
+ * firmware) is copied onto the mirror (esp-copy.ts: byte for byte when it fits, else its
+ * files into a FAT with its UUID and label, as IPA) and its signature wiped, so only one
+ * ESP is seen.
  */
 import {
   describeError,
