@@ -21,6 +21,7 @@ import {
   findEfiLoaders,
   findEfiSystemPartition,
   CommandExecutionError,
+  ExecError,
   InvalidImage,
   registerBootEntries,
   isIpaError,
@@ -114,7 +115,7 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
       device,
       error,
       ignoreFailure,
-      (reason) => `Installing the UEFI bootloader on ${device} failed: ${reason}`,
+      (reason) => `Could not configure UEFI boot on device ${device}: ${reason}`,
     );
   }
 }
@@ -163,14 +164,16 @@ async function installBios(
       device,
       error,
       ignoreFailure,
-      (reason) => `Installing GRUB2 boot loader to device ${device} failed with ${reason}`,
+      (reason) => `Installing GRUB2 boot loader to device ${device} failed with ${reason}.`,
     );
   }
 }
 
 /**
- * IPA's `ignore_bootloader_failure`: a failed install is rethrown (agent errors as they are,
- * anything else as CommandExecutionError with `message`), or logged and reported as skipped.
+ * IPA's `ignore_bootloader_failure`: a failed install is rethrown, or logged and reported as
+ * skipped. Agent errors go as they are; a tool that failed (ExecError, IPA's
+ * ProcessExecutionError) and anything else become CommandExecutionError with IPA's `message`
+ * (manage_uefi's, _install_grub2's), as IPA wraps them.
  */
 function failedInstall(
   ctx: StepContext,
@@ -181,7 +184,9 @@ function failedInstall(
   message: (reason: string) => string,
 ): InstallBootloaderResult {
   const reason = isIpaError(error) ? error.details : (error as Error).message;
-  if (!ignoreFailure) throw isIpaError(error) ? error : new CommandExecutionError(message(reason));
+  if (!ignoreFailure) {
+    throw isIpaError(error) && !(error instanceof ExecError) ? error : new CommandExecutionError(message(reason));
+  }
   ctx.log.warn({ device, err: reason }, 'bootloader installation failed; ignored as requested');
   return {
     boot_mode: bootMode,
