@@ -4,7 +4,7 @@
  * 127.0.0.1, checks its sha256 and writes it; the conductor runs write_image 80 and
  * prepare_instance_boot 60 (partition UUIDs; a BIOS instance needs no bootloader install)
  * and the disk then holds the image byte for byte. In UEFI mode the bootloader install the
- * conductor asks for fails on this unbootable image, with Ironic's message. With a software
+ * conductor asks for fails on this unbootable image (no ESP), with Ironic's message. With a software
  * RAID target_raid_config the conductor asks for it in BIOS mode too, with instance_info
  * image_rootfs_uuid as the root UUID (as Ironic's configure_local_boot): an agent without
  * enable_bios_bootloader_install refuses it, and the deploy fails saying so.
@@ -25,6 +25,10 @@ function makeImage(dir: string): { file: string; bytes: Buffer; sha256: string }
   const bytes = randomBytes(4 * 1024 * 1024);
   // An MBR with one partition so the writer sees a partitioned whole-disk image.
   bytes.fill(0, 0, 512);
+  // A disk signature: Ironic's root UUID is then 0x5ea1ab1e, not 0x00000000, so a UEFI
+  // install looks for the (missing) ESP whatever mode the agent booted in (as IPA, an agent
+  // booted in BIOS mode leaves a 0x00000000 whole-disk image alone).
+  bytes.writeUInt32LE(0x5ea1ab1e, 440);
   bytes.writeUInt32LE(2048, 446 + 8);
   bytes.writeUInt32LE(bytes.length / 512 - 2048, 446 + 12);
   bytes[446 + 4] = 0x83;
@@ -132,7 +136,7 @@ describe('direct deploy', () => {
     expect(done.provisionState).toBe(states.DEPLOYFAIL);
     expect(done.lastError).toMatch(
       new RegExp(
-        `^Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: .*EFI`,
+        `^Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: No EFI partition could be detected`,
       ),
     );
     // set_failed_state powers the node off after a deploy failure.
