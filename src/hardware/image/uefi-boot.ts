@@ -97,7 +97,14 @@ export async function findEfiLoaders(exec: Exec, device: string, partition: Part
   return chooseLoaders(files, readFile);
 }
 
-/** The loaders among the ESP's files (paths like `EFI/debian/shimx64.efi`), IPA's preference order. */
+/**
+ * The loaders among the ESP's files (paths like `EFI/debian/shimx64.efi`). As IPA's
+ * _get_efi_bootloaders, a shim CSV wins and names loader and label. Deliberately unlike IPA
+ * after that: IPA registers every file of its list found anywhere (`bootx64.efi`,
+ * `grubaa64.efi`, ... but not `shimx64.efi` or `grubx64.efi`) as `ironic1`, `ironic2`, ...;
+ * here the distribution's shim, else its grub, labelled with its folder, comes before the
+ * removable-media `\EFI\BOOT\BOOT<ARCH>.EFI` (`ironic1`), and only `EFI/<dir>/<file>` is looked at.
+ */
 export async function chooseLoaders(files: readonly string[], readFile: (path: string) => Promise<Buffer>): Promise<EfiLoader[]> {
   const split = files.map((f) => f.split('/')).filter((parts) => parts.length === 3 && parts[0]!.toLowerCase() === 'efi');
   const toEfiPath = (parts: string[]) => `\\${parts.join('\\')}`;
