@@ -30,7 +30,8 @@ export type HardwareSupportLevel = number;
  * 2.7.0: the `permittedImageFormats` and `disableDeepImageInspection` settings; `cleanupExec`
  *   and `CLEANUP_TIMEOUT_MS`; `SkipKind` (`SkippedDevice.kind`).
  * 2.8.0: `BlockDevice.allSerials` and `allWwns` (every serial and WWN lsblk and udev give,
- *   which root device hints match, as IPA's `all_serial_and_wwn`).
+ *   which root device hints match, as IPA's `all_serial_and_wwn`); `findPartitionByUuid`,
+ *   `parseBootRecords` (`BootRecord`) and `SoftwareRaidBiosBootInfo.arrayUuids`.
  */
 export const CONTRACT_VERSION = '2.8.0';
 

@@ -103,7 +103,7 @@ export interface SoftwareRaidBiosBootInfo {
   biosBootPartitions: string[];
   /**
    * The UUIDs (mdadm's form, `b1022a62:e0a45820:…`) of the machine's arrays, for an image
-   * whose initramfs (dracut) assembles only the arrays named by `rd.md.uuid=`. Since 2.7.0.
+   * whose initramfs (dracut) assembles only the arrays named by `rd.md.uuid=`. Since 2.8.0.
    */
   arrayUuids?: string[];
 }
