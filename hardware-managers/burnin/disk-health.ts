@@ -83,24 +83,27 @@ export async function checkDiskHealth(ctx: StepContext, args: z.output<typeof he
   } finally {
     progress.close(parts.every((p) => p.passed) ? 'done' : 'failed');
   }
-  return assertPassed({
-    step: 'check_disk_health',
-    tool: 'smartctl',
-    commands: parts.map((p) => `smartctl --json -a ${p.name}`),
-    started_at: startedAt.toISOString(),
-    duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
-    planned_seconds: null,
-    passed: true,
-    parts,
-    skipped: [
-      ...skipped.map((s) => ({ device: s.device.path, reason: s.reason })),
-      ...targets.filter((d) => d.type === 'file').map((d) => ({ device: d.path, reason: 'plain file, no SMART' })),
-    ],
-    thresholds: {
-      max_reallocated_sectors: limits.maxReallocatedSectors,
-      max_pending_sectors: limits.maxPendingSectors,
-      max_media_errors: limits.maxMediaErrors,
-      max_percentage_used: limits.maxPercentageUsed,
+  return assertPassed(
+    {
+      step: 'check_disk_health',
+      tool: 'smartctl',
+      commands: parts.map((p) => `smartctl --json -a ${p.name}`),
+      started_at: startedAt.toISOString(),
+      duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
+      planned_seconds: null,
+      passed: true,
+      parts,
+      skipped: [
+        ...skipped.map((s) => ({ device: s.device.path, reason: s.reason })),
+        ...targets.filter((d) => d.type === 'file').map((d) => ({ device: d.path, reason: 'plain file, no SMART' })),
+      ],
+      thresholds: {
+        max_reallocated_sectors: limits.maxReallocatedSectors,
+        max_pending_sectors: limits.maxPendingSectors,
+        max_media_errors: limits.maxMediaErrors,
+        max_percentage_used: limits.maxPercentageUsed,
+      },
     },
-  });
+    ctx.log,
+  );
 }

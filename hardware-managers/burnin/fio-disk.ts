@@ -24,6 +24,7 @@ import {
   type Threshold,
 } from './report.js';
 import { runSelfTests } from './self-test.js';
+import { ToolOutputLog } from './tool-log.js';
 
 export const diskArgs = z.object({
   agent_burnin_fio_disk_loops: integer.optional().describe('Passes over each disk when no runtime is set (IPA default 4)'),
@@ -151,23 +152,29 @@ export async function burninDisk(ctx: StepContext, raw: z.output<typeof diskArgs
     }
   });
   const args = fioDiskArgs(plan.targets, loops, runtime);
+  // fio's errors (verification mismatches, I/O errors) come on stderr; its report, which
+  // IPA logs, is the final JSON document on stdout.
+  const output = new ToolOutputLog(ctx.log, 'fio');
   let toolError: unknown;
   try {
     await ctx.exec('fio', args, {
       timeoutMs: toolTimeoutMs(runtime > 0 ? runtime * 1000 + 300_000 : Infinity),
       signal: ctx.signal,
       keepStdout: false,
-      onLine: (line, from) => from === 'stdout' && stream.push(line),
+      onLine: (line, from) => (from === 'stdout' ? stream.push(line) : output.line(line)),
     });
   } catch (error) {
     // fio exits non-zero when a job failed; its final JSON still says which disk and why.
     if (!(error instanceof ExecError && error.reason === 'exit' && stream.last)) {
+      output.close();
       progress.close('failed');
       throw toolFailure('fio (disk)', error);
     }
     toolError = error;
   }
+  output.close();
   const final = stream.last;
+  if (final) ctx.log.info({ tool: 'fio', fio_report: final }, 'fio (disk) report');
   if (knobs.agent_burnin_fio_disk_outputfile && stream.lastText) {
     await writeFile(knobs.agent_burnin_fio_disk_outputfile, stream.lastText + '\n');
   }
@@ -193,16 +200,19 @@ export async function burninDisk(ctx: StepContext, raw: z.output<typeof diskArgs
   progress.close(parts.every((p) => p.passed) ? 'done' : 'failed');
   if (toolError && parts.every((p) => p.passed)) throw toolFailure('fio (disk)', toolError);
 
-  return assertPassed({
-    step: 'burnin_disk',
-    tool: 'fio',
-    commands: [['fio', ...args].join(' ')],
-    started_at: startedAt.toISOString(),
-    duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
-    planned_seconds: runtime > 0 ? runtime : null,
-    passed: true,
-    parts,
-    skipped: plan.skipped,
-    thresholds: thresholdsOf(Object.values(thresholds)),
-  });
+  return assertPassed(
+    {
+      step: 'burnin_disk',
+      tool: 'fio',
+      commands: [['fio', ...args].join(' ')],
+      started_at: startedAt.toISOString(),
+      duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
+      planned_seconds: runtime > 0 ? runtime : null,
+      passed: true,
+      parts,
+      skipped: plan.skipped,
+      thresholds: thresholdsOf(Object.values(thresholds)),
+    },
+    ctx.log,
+  );
 }

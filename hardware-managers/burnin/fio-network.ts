@@ -17,6 +17,7 @@ import { CleaningError, ExecError, type StepContext } from '../../src/hardware/i
 import { FioJsonStream, mibPerSecond } from './fio-json.js';
 import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
 import { BurninProgress } from './progress.js';
+import { ToolOutputLog } from './tool-log.js';
 import {
   assertPassed,
   checkThreshold,
@@ -138,17 +139,19 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
   for (;;) {
     const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...figure(doc) }));
     options.progress.part(name, { state: direction.role === 'writer' && !direction.connectAndSend ? 'listening' : 'connecting' });
+    const output = new ToolOutputLog(ctx.log, 'fio', { hold: true });
     try {
       await ctx.exec('fio', args, {
         // The listener waits for its partner first; the reader receives until the writer stops.
         timeoutMs: toolTimeoutMs((options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000),
         signal: ctx.signal,
         keepStdout: false,
-        onLine: (line, from) => from === 'stdout' && stream.push(line),
+        onLine: (line, from) => (from === 'stdout' ? stream.push(line) : output.line(line)),
       });
     } catch (error) {
       const connecting = direction.role === 'reader' || direction.connectAndSend;
       if (connecting && isRefused(error) && Date.now() + READER_RETRY_MS < deadline) {
+        output.drop();
         ctx.log.info(
           { partner: direction.host },
           `fio (network): partner not listening yet, retrying in ${READER_RETRY_MS / 1000} s`,
@@ -156,8 +159,11 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
         await sleep(READER_RETRY_MS, undefined, { signal: ctx.signal });
         continue;
       }
+      output.close();
       throw toolFailure('fio (network)', error);
     }
+    output.close();
+    if (stream.last) ctx.log.info({ tool: 'fio', fio_report: stream.last }, `fio (network) ${direction.role} report`);
     if (options.outputFile && stream.lastText) {
       await writeFile(`${options.outputFile}.${direction.role}`, stream.lastText + '\n');
     }
@@ -238,15 +244,18 @@ export async function burninNetwork(ctx: StepContext, raw: z.output<typeof netwo
     throw error;
   }
   progress.close(parts.every((p) => p.passed) ? 'done' : 'failed');
-  return assertPassed({
-    step: 'burnin_network',
-    tool: 'fio',
-    commands,
-    started_at: startedAt.toISOString(),
-    duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
-    planned_seconds: runtime * directions.length,
-    passed: true,
-    parts,
-    thresholds: threshold.limit === undefined ? {} : { [threshold.knob]: threshold.limit },
-  });
+  return assertPassed(
+    {
+      step: 'burnin_network',
+      tool: 'fio',
+      commands,
+      started_at: startedAt.toISOString(),
+      duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
+      planned_seconds: runtime * directions.length,
+      passed: true,
+      parts,
+      thresholds: threshold.limit === undefined ? {} : { [threshold.knob]: threshold.limit },
+    },
+    ctx.log,
+  );
 }

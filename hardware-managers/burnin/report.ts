@@ -3,7 +3,7 @@
  * back as the step's result): what ran, for how long, its figures and a verdict per part.
  * Thresholds given as arguments turn a figure into a failure that names both.
  */
-import { CleaningError, CommandExecutionError, ExecError } from '../../src/hardware/index.js';
+import { CleaningError, CommandExecutionError, ExecError, type Logger } from '../../src/hardware/index.js';
 
 export interface PartReport {
   name: string;
@@ -52,12 +52,15 @@ export function thresholdsOf(list: Threshold[]): Record<string, number> {
 }
 
 /**
- * Fails the step when any part failed: a tool that could not run is IPA's
- * CommandExecutionError; figures, verification errors and thresholds are CleaningError,
- * as IPA raises for a failed SMART test. The message lists every failed part.
+ * Logs the report, then fails the step when any part failed: a tool that could not run is
+ * IPA's CommandExecutionError; figures, verification errors and thresholds are
+ * CleaningError, as IPA raises for a failed SMART test. The message lists every failed part.
+ * The report goes to the agent's log whatever the verdict: Ironic drops a step's result, so
+ * the log bundle the conductor collects is where an operator finds the figures.
  */
-export function assertPassed(report: BurninReport): BurninReport {
+export function assertPassed(report: BurninReport, log: Logger): BurninReport {
   report.passed = report.parts.every((p) => p.passed);
+  log.info({ burnin_report: report }, `${report.step} ${report.passed ? 'passed' : 'failed'}`);
   if (report.passed) return report;
   const details = report.parts
     .filter((p) => !p.passed)

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { StepContext } from '../../src/hardware/index.js';
 import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
 import { BurninProgress } from './progress.js';
+import { ToolOutputLog } from './tool-log.js';
 import { assertPassed, checkThreshold, round, thresholdsOf, toolFailure, type BurninReport, type PartReport } from './report.js';
 
 /** IPA's default run: 24 hours. */
@@ -138,6 +139,8 @@ async function runStressNg(ctx: StepContext, spec: StressSpec): Promise<BurninRe
   progress.part(spec.stressor, { state: 'running', workers: part.workers });
   let metrics: StressNgMetrics | undefined;
   const failLines: string[] = [];
+  // stress-ng reports on stderr only (IPA logs it): dispatch, metrics, verification failures.
+  const output = new ToolOutputLog(ctx.log, 'stress-ng');
 
   try {
     await ctx.exec('stress-ng', args, {
@@ -145,6 +148,7 @@ async function runStressNg(ctx: StepContext, spec: StressSpec): Promise<BurninRe
       signal: ctx.signal,
       quiet: true,
       onLine: (line) => {
+        output.line(line);
         const workers = parseDispatchedWorkers(line)?.[spec.stressor];
         if (workers !== undefined) {
           part.workers = workers;
@@ -156,10 +160,12 @@ async function runStressNg(ctx: StepContext, spec: StressSpec): Promise<BurninRe
       },
     });
   } catch (error) {
+    output.close();
     progress.close('failed');
     // A failed verification is reported on "fail:" lines: those, not the whole log, name it.
     throw toolFailure(`stress-ng (${spec.stressor})`, failLines.length > 0 ? new Error(failLines.join('; ')) : error);
   }
+  output.close();
 
   if (metrics) {
     Object.assign(part, {
@@ -178,15 +184,18 @@ async function runStressNg(ctx: StepContext, spec: StressSpec): Promise<BurninRe
   progress.part(spec.stressor, { state: part.passed ? 'passed' : 'failed', ...part });
   progress.close(part.passed ? 'done' : 'failed');
 
-  return assertPassed({
-    step: spec.step,
-    tool: 'stress-ng',
-    commands: [['stress-ng', ...args].join(' ')],
-    started_at: startedAt.toISOString(),
-    duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
-    planned_seconds: spec.timeoutSeconds,
-    passed: part.passed,
-    parts: [part],
-    thresholds: thresholdsOf([{ ...spec.minBogoOpsPerSecond, kind: 'min' }]),
-  });
+  return assertPassed(
+    {
+      step: spec.step,
+      tool: 'stress-ng',
+      commands: [['stress-ng', ...args].join(' ')],
+      started_at: startedAt.toISOString(),
+      duration_seconds: round((Date.now() - startedAt.getTime()) / 1000),
+      planned_seconds: spec.timeoutSeconds,
+      passed: part.passed,
+      parts: [part],
+      thresholds: thresholdsOf([{ ...spec.minBogoOpsPerSecond, kind: 'min' }]),
+    },
+    ctx.log,
+  );
 }

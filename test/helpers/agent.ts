@@ -3,13 +3,21 @@
  * speak HTTP to it; and a tiny client for IPA's command API.
  */
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { mergeConfig } from '../../src/agent/config/load.js';
 import type { AgentConfigInput } from '../../src/agent/config/schema.js';
 
 export const FIXTURE_MANAGERS = join(import.meta.dirname, '..', 'fixtures', 'hardware-managers');
 
-export async function startTestAgent(overrides: Partial<AgentConfigInput> = {}): Promise<RunningAgent> {
+/**
+ * `logLevel`: the agent's logger level (default silent, or TEST_AGENT_LOG_LEVEL); its lines
+ * reach `agent.services.logBuffer`, what the log bundle carries, and nothing else.
+ */
+export async function startTestAgent(
+  overrides: Partial<AgentConfigInput> = {},
+  options: { logLevel?: string } = {},
+): Promise<RunningAgent> {
   const config = mergeConfig({
     flags: {
       standalone: true,
@@ -22,6 +30,7 @@ export async function startTestAgent(overrides: Partial<AgentConfigInput> = {}):
       ...overrides,
     },
   });
+  if (options.logLevel) return startAgent({ config, logger: { level: options.logLevel, stream: new PassThrough().resume() } });
   return startAgent({ config, logger: { level: process.env.TEST_AGENT_LOG_LEVEL ?? 'silent' } });
 }
 

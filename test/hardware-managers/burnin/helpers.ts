@@ -7,8 +7,14 @@ import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
 
 const BURNIN_MANAGER = join(import.meta.dirname, '..', '..', '..', 'hardware-managers', 'burnin');
 
-export async function startBurninAgent(allowDevices: string[] = []): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
-  const agent = await startTestAgent({ allowDevices, loadShippedManagers: false, hardwareManagerPaths: [BURNIN_MANAGER] });
+export async function startBurninAgent(
+  allowDevices: string[] = [],
+  options: { logLevel?: string } = {},
+): Promise<{ agent: RunningAgent; client: AgentTestClient }> {
+  const agent = await startTestAgent(
+    { allowDevices, loadShippedManagers: false, hardwareManagerPaths: [BURNIN_MANAGER] },
+    options,
+  );
   // Paired steps start on two agents at once: both have their managers loaded first, so
   // neither side's step waits for a load the other does not (a standalone agent loads them
   // after its first answer).
