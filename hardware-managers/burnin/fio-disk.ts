@@ -53,10 +53,13 @@ function fioDiskArgs(devices: readonly BlockDevice[], loops: number, runtime: nu
     '--verify_state_save', '0',
   ];
   for (const device of devices) {
-    // A job named after a device uses it as its file, as in IPA; a plain file (allow-listed
-    // stand-in for a disk) needs its size given, a block device does not.
+    // A job named after a block device uses that device as its file, as in IPA. fio does so
+    // only for a name that exists and is not a regular file: a job named after a plain file
+    // (an allow-listed stand-in for a disk) would create and fill "<name>.0.0" beside it, a
+    // file nobody allowed, and leave the allowed one untouched. So a plain file is named as
+    // the job's file (":" escaped: fio splits file lists on it), with its size.
     args.push('--name', device.path);
-    if (device.type === 'file') args.push('--size', String(device.sizeBytes));
+    if (device.type === 'file') args.push('--filename', device.path.replaceAll(':', '\\:'), '--size', String(device.sizeBytes));
   }
   return args;
 }
