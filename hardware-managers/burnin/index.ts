@@ -1,7 +1,7 @@
 /**
  * Hardware qualification with IPA's burn-in steps and knobs (reference §10): burnin_cpu,
- * burnin_memory (stress-ng), burnin_disk and burnin_network (fio), plus check_disk_health
- * (SMART). All priority 0 (manual cleaning or servicing only), interface deploy,
+ * burnin_memory (stress-ng), burnin_disk and burnin_network (fio), burnin_gpu (gpu-burn),
+ * plus check_disk_health (SMART). All priority 0 (manual cleaning or servicing only), interface deploy,
  * abortable. Each returns a report (what ran, how long, figures, pass/fail per part) and
  * shows live progress; thresholds given as arguments fail the step naming figure and limit.
  *
@@ -11,6 +11,7 @@ import { defineHardwareManager, defineStep, HardwareSupport, type StepListing } 
 import { checkDiskHealth, healthArgs } from './disk-health.js';
 import { burninDisk, diskArgs } from './fio-disk.js';
 import { burninNetwork, networkArgs } from './fio-network.js';
+import { burninGpu, gpuArgs } from './gpu.js';
 import { burninCpu, burninMemory, cpuArgs, memoryArgs } from './stress.js';
 
 const manual: StepListing = { priority: 0, interface: 'deploy', abortable: true };
@@ -22,6 +23,16 @@ const burninCpuStep = defineStep({
   service: manual,
   args: cpuArgs,
   run: burninCpu,
+});
+
+// IPA 10.0+ (2025.1): gpu-burn, installed by the image builder, not shipped in the ramdisk.
+const burninGpuStep = defineStep({
+  name: 'burnin_gpu',
+  description: 'Check the GPU count and load every GPU with gpu-burn for a set time; fails a GPU it finds faulty.',
+  clean: manual,
+  service: manual,
+  args: gpuArgs,
+  run: burninGpu,
 });
 
 const burninMemoryStep = defineStep({
@@ -65,5 +76,5 @@ export default defineHardwareManager({
   version: '1.0',
   className: 'BurninHardwareManager',
   evaluateHardwareSupport: () => HardwareSupport.GENERIC,
-  steps: [burninCpuStep, burninMemoryStep, burninDiskStep, burninNetworkStep, checkDiskHealthStep],
+  steps: [burninCpuStep, burninGpuStep, burninMemoryStep, burninDiskStep, burninNetworkStep, checkDiskHealthStep],
 });

@@ -7,7 +7,7 @@
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defineIpaError, HARDWARE_ERRORS } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { redactor, secretsIn } from './exec-secrets.js';
@@ -19,6 +19,11 @@ export interface ExecOptions {
   okExitCodes?: readonly number[];
   input?: string | Buffer;
   env?: Record<string, string>;
+  /**
+   * The program's working directory (default: the agent's). For tools that read files next
+   * to themselves, as gpu-burn reads its compare.ptx from the current directory.
+   */
+  cwd?: string;
   signal?: AbortSignal;
   /** Called with each complete output line while the program runs (progress parsing). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -118,9 +123,17 @@ const PARENT_DEATH_PREFIX = ['setpriv', '--pdeathsig', 'KILL', '--'];
 let parentDeathWrapper: Promise<boolean> | undefined;
 const resolvedTools = new Map<string, string>();
 
-/** The absolute path of `file` on PATH (so a missing tool is "not installed", not a wrapper's exit 127). */
-async function resolveTool(file: string): Promise<string | undefined> {
-  if (file.includes('/')) return file;
+/**
+ * The absolute path of `file` on PATH, or `file` itself when it names a path (relative to
+ * `cwd`), if it is executable: a missing tool is "not installed", not a wrapper's exit 127.
+ */
+async function resolveTool(file: string, cwd?: string): Promise<string | undefined> {
+  if (file.includes('/')) {
+    return access(resolve(cwd ?? '.', file), constants.X_OK).then(
+      () => file,
+      () => undefined,
+    );
+  }
   const known = resolvedTools.get(file);
   if (known) return known;
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean)) {
@@ -153,7 +166,7 @@ export async function run(file: string, args: readonly string[] = [], options: E
   parentDeathWrapper ??= resolveTool('setpriv').then((path) => path !== undefined);
   let tool = file;
   if (await parentDeathWrapper) {
-    const resolved = await resolveTool(file);
+    const resolved = await resolveTool(file, options.cwd);
     if (!resolved) throw new ExecError({ command, reason: 'not-found' });
     tool = resolved;
   }
@@ -176,6 +189,7 @@ export async function run(file: string, args: readonly string[] = [], options: E
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     // Tools print in the C locale: the parsers depend on it.
     env: { LC_ALL: 'C', ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     forceKillAfterDelay: 5_000,
     stripFinalNewline: false,

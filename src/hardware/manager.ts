@@ -31,7 +31,8 @@ export type HardwareSupportLevel = number;
  *   and `CLEANUP_TIMEOUT_MS`; `SkipKind` (`SkippedDevice.kind`).
  * 2.8.0: `BlockDevice.allSerials` and `allWwns` (every serial and WWN lsblk and udev give,
  *   which root device hints match, as IPA's `all_serial_and_wwn`); `findPartitionByUuid`,
- *   `parseBootRecords` (`BootRecord`) and `SoftwareRaidBiosBootInfo.arrayUuids`.
+ *   `parseBootRecords` (`BootRecord`) and `SoftwareRaidBiosBootInfo.arrayUuids`;
+ *   `ExecOptions.cwd`.
  */
 export const CONTRACT_VERSION = '2.8.0';
 

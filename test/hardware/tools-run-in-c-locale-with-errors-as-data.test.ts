@@ -1,5 +1,8 @@
 // The exec wrapper: the only way the agent runs external programs. Real programs, real
 // exit codes, timeouts and aborts.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExecError, formatCommand, hasCommand, run } from '../../src/hardware/exec.js';
 import type { Logger } from '../../src/hardware/logger.js';
@@ -63,6 +66,22 @@ describe('run', () => {
     const error = await run('definitely-not-a-tool-xyz', ['--help']).catch((e) => e);
     expect(error.reason).toBe('not-found');
     expect(error.details).toBe('definitely-not-a-tool-xyz --help is not installed');
+  });
+
+  it('runs a program in the folder given, and a path that is not there is not installed', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'ramdisk-agent-exec-cwd-'));
+    try {
+      writeFileSync(join(folder, 'tool'), '#!/bin/sh\npwd\n');
+      chmodSync(join(folder, 'tool'), 0o755);
+      // A path relative to `cwd` names the folder's own program, as `./gpu_burn` in IPA.
+      expect((await run('./tool', [], { cwd: folder })).stdout).toBe(`${folder}\n`);
+      expect((await run(join(folder, 'tool'), [], { cwd: '/' })).stdout).toBe('/\n');
+      const missing = await run(join(folder, 'absent'), ['-l']).catch((e) => e);
+      expect(missing.reason).toBe('not-found');
+      expect(missing.details).toBe(`${join(folder, 'absent')} -l is not installed`);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('streams output lines (including \\r-terminated progress) while the program runs', async () => {
