@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { CleaningError, ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 import { planDiskBurnin } from './disk-targets.js';
 import { FioJsonStream, MIB, mibPerSecond, type FioDocument, type FioJob } from './fio-json.js';
-import { flag, integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
+import { flag, integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import {
   assertPassed,
@@ -28,7 +28,9 @@ import { ToolOutputLog } from './tool-log.js';
 
 export const diskArgs = z.object({
   agent_burnin_fio_disk_loops: integer.optional().describe('Passes over each disk when no runtime is set (IPA default 4)'),
-  agent_burnin_fio_disk_runtime: integer.optional().describe('Seconds to run, 0 = until the loops are done (IPA default 0)'),
+  agent_burnin_fio_disk_runtime: duration
+    .optional()
+    .describe('Seconds to run (or 30m, 6h, 1d), 0 = until the loops are done (IPA default 0)'),
   agent_burnin_fio_disk_outputfile: outputFile.optional().describe("Where to write fio's final JSON report"),
   agent_burnin_fio_disk_smart_test: flag
     .optional()

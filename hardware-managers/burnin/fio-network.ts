@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { CleaningError, ExecError, type StepContext } from '../../src/hardware/index.js';
 import { FioJsonStream, mibPerSecond } from './fio-json.js';
-import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
+import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import { ToolOutputLog } from './tool-log.js';
 import {
@@ -29,7 +29,9 @@ import {
 } from './report.js';
 
 export const networkArgs = z.object({
-  agent_burnin_fio_network_runtime: integer.optional().describe('Seconds per direction (IPA default 21600)'),
+  agent_burnin_fio_network_runtime: duration
+    .optional()
+    .describe('Seconds per direction, or with a unit: 30m, 6h (IPA default 21600)'),
   agent_burnin_fio_network_outputfile: outputFile
     .optional()
     .describe("fio's final JSON report per direction, written to <file>.writer and <file>.reader"),

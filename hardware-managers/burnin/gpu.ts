@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CleaningError, type StepContext } from '../../src/hardware/index.js';
-import { integer, resolveKnobs, toolTimeoutMs } from './knobs.js';
+import { integer, resolveKnobs, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import { assertPassed, round, toolFailure, type BurninReport, type PartReport } from './report.js';
 import { ToolOutputLog } from './tool-log.js';
@@ -22,7 +22,9 @@ export const gpuArgs = z.object({
     .min(1)
     .optional()
     .describe('Folder holding gpu_burn and its compare.ptx (IPA default /opt/gpu-burn)'),
-  agent_burnin_gpu_timeout: integer.optional().describe('Seconds to run (IPA default 86400)'),
+  // gpu-burn reads plain seconds (atoi: IPA's "1h" would run for one second); a unit is
+  // read as stress-ng and fio read it, and gpu-burn gets the seconds.
+  agent_burnin_gpu_timeout: duration.optional().describe('Seconds to run, or with a unit: 30m, 6h, 1d (IPA default 86400)'),
   agent_burnin_gpu_memory: z
     .union([z.string().regex(/^\d+%?$/), integer])
     .optional()

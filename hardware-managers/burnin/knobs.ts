@@ -19,6 +19,28 @@ export const wholeNumber = z.union([z.number(), z.string().regex(/^\s*\d+(\.\d+)
 
 export const integer = wholeNumber.refine(Number.isInteger, 'must be an integer');
 
+const SECONDS_PER_UNIT: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/**
+ * A run length in seconds. IPA hands the driver_info value to the tool as it is, and both
+ * stress-ng (--timeout) and fio (--runtime) read a unit after the number, so an operator's
+ * "30m" or "6h" works there; here it is read the same way (s, m, h, d: the units both tools
+ * know) and the tool gets plain seconds, which the step also needs for its own time limit
+ * and progress.
+ */
+export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const m = typeof value === 'number' ? undefined : /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(value);
+  const seconds = typeof value === 'number' ? value : m ? Number(m[1]) * SECONDS_PER_UNIT[(m[2] || 's').toLowerCase()]! : NaN;
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be whole seconds, or a whole number with s, m, h or d, got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
 export const flag = z.union([z.boolean(), z.string(), z.number()]).transform((value, ctx) => {
   if (typeof value === 'boolean') return value;
   const text = String(value).trim().toLowerCase();

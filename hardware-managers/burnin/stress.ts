@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { StepContext } from '../../src/hardware/index.js';
-import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs } from './knobs.js';
+import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import { ToolOutputLog } from './tool-log.js';
 import { assertPassed, checkThreshold, round, thresholdsOf, toolFailure, type BurninReport, type PartReport } from './report.js';
@@ -18,7 +18,7 @@ const EXEC_GRACE_MS = 120_000;
 
 export const cpuArgs = z.object({
   agent_burnin_cpu_cpu: integer.optional().describe('stress-ng CPU workers (0 = one per online CPU; IPA default 0)'),
-  agent_burnin_cpu_timeout: integer.optional().describe('Seconds to run (IPA default 86400)'),
+  agent_burnin_cpu_timeout: duration.optional().describe('Seconds to run, or with a unit: 30m, 6h, 1d (IPA default 86400)'),
   agent_burnin_cpu_outputfile: outputFile.optional().describe("stress-ng's log file (--log-file)"),
   agent_burnin_cpu_min_bogo_ops_per_second: wholeNumber
     .optional()
@@ -27,7 +27,7 @@ export const cpuArgs = z.object({
 
 export const memoryArgs = z.object({
   agent_burnin_vm_vm: integer.optional().describe('stress-ng vm workers (0 = one per online CPU; IPA default 0)'),
-  agent_burnin_vm_timeout: integer.optional().describe('Seconds to run (IPA default 86400)'),
+  agent_burnin_vm_timeout: duration.optional().describe('Seconds to run, or with a unit: 30m, 6h, 1d (IPA default 86400)'),
   'agent_burnin_vm_vm-bytes': z
     .union([z.string().regex(/^\d+(\.\d+)?[%bBkKmMgGtT]?$/), integer])
     .optional()
