@@ -28,9 +28,11 @@ export interface ExecOptions {
   /** Called with each complete output line while the program runs (progress parsing). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /**
-   * `false`: stdout goes only to `onLine` and is not kept (`stdout` is empty). For tools that
-   * report for hours (fio's periodic JSON): kept, their output would grow without bound and
-   * execa would kill them at its buffer limit.
+   * `false`: stdout goes only to `onLine` and is not kept (`stdout` is empty), and of stderr
+   * only the last 16 KiB are kept (`stderr`, and an ExecError's message). For tools that
+   * report for hours (fio's periodic JSON, gpu-burn's status): kept, their output would grow
+   * without bound. fio prints a line on stderr per bad block it verifies and carries on, so a
+   * failing disk made the agent hold gigabytes and then put them all in the step's error.
    */
   keepStdout?: boolean;
   /**
@@ -183,6 +185,7 @@ export async function run(file: string, args: readonly string[] = [], options: E
   // Loaded on first use: execa is a large module graph and the API must answer before any
   // tool has to run.
   const { execa } = await import('execa');
+  const streamed = options.onLine !== undefined && options.keepStdout === false;
   const child = execa(bin, rest, {
     reject: false,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -194,19 +197,23 @@ export async function run(file: string, args: readonly string[] = [], options: E
     forceKillAfterDelay: 5_000,
     stripFinalNewline: false,
     encoding: 'utf8',
-    ...(options.onLine ? { buffer: options.keepStdout === false ? { stdout: false, stderr: true } : true } : {}),
+    ...(options.onLine ? { buffer: !streamed } : {}),
   });
 
+  const stderrTail = streamed ? new TextTail(STREAMED_STDERR_BYTES) : undefined;
   if (options.onLine) {
     const onLine = options.onLine;
     attachLineReader(child.stdout, (line) => onLine(line, 'stdout'));
-    attachLineReader(child.stderr, (line) => onLine(line, 'stderr'));
+    attachLineReader(child.stderr, (line) => {
+      stderrTail?.add(line);
+      onLine(line, 'stderr');
+    });
   }
 
   const result = await child;
   const durationMs = Math.round(performance.now() - started);
   const stdout = hide(String(result.stdout ?? ''));
-  const stderr = hide(String(result.stderr ?? ''));
+  const stderr = hide(stderrTail ? stderrTail.text() : String(result.stderr ?? ''));
 
   if (result.isCanceled) {
     throw new ExecError({ command, stdout, stderr, reason: 'aborted' });
@@ -226,6 +233,41 @@ export async function run(file: string, args: readonly string[] = [], options: E
   }
   log.debug({ command, exitCode, durationMs, ...(options.quiet ? {} : { stdout: stdout.slice(0, 2000) }) }, 'exec done');
   return { command, exitCode, stdout, stderr, durationMs };
+}
+
+/** What is kept of a streamed tool's stderr (`keepStdout: false`). */
+const STREAMED_STDERR_BYTES = 16 * 1024;
+
+/** The last lines of a stream, about `limit` characters, and how much was left out before them. */
+class TextTail {
+  readonly #limit: number;
+  #text = '';
+  #dropped = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  add(line: string): void {
+    this.#text += line + '\n';
+    // Cut when twice the limit: each cut copies at most `limit` characters.
+    if (this.#text.length > 2 * this.#limit) this.#cut();
+  }
+
+  text(): string {
+    this.#cut();
+    return this.#dropped > 0 ? `[${this.#dropped} earlier characters left out]\n${this.#text}` : this.#text;
+  }
+
+  #cut(): void {
+    const length = this.#text.length;
+    if (length <= this.#limit) return;
+    // From a line start where one is within the limit, else the last `limit` characters.
+    let from = this.#text.indexOf('\n', length - this.#limit) + 1;
+    if (from <= 0 || from >= length) from = length - this.#limit;
+    this.#dropped += from;
+    this.#text = this.#text.slice(from);
+  }
 }
 
 function attachLineReader(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {

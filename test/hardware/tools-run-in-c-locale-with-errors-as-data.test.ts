@@ -84,6 +84,24 @@ describe('run', () => {
     }
   });
 
+  it('a streamed tool that prints without end on stderr (fio on a failing disk) keeps only its last 16 KiB', async () => {
+    let lines = 0;
+    // 21 MB of fio's verification complaints, then the line that says why it stopped.
+    const script =
+      'yes "verify: bad magic header 0, wanted acca at file /dev/sdb offset 1048576, length 4096" | head -n 250000 >&2;' +
+      ' echo "fio: pid=123, err=5/file:io_u.c:1889, func=io_u error, error=Input/output error" >&2; exit 1';
+    const error = await run('sh', ['-c', script], { keepStdout: false, onLine: () => lines++ }).catch((e) => e);
+    expect(lines).toBeGreaterThan(200_000); // every line still reached the reader
+    expect(error).toBeInstanceOf(ExecError);
+    expect(error.exitCode).toBe(1);
+    expect(error.stderr.length).toBeLessThan(17 * 1024);
+    expect(error.stderr).toMatch(/^\[\d+ earlier characters left out\]\nverify: bad magic header/);
+    expect(error.stderr.trimEnd().split('\n').at(-1)).toMatch(/^fio: pid=123, err=5/);
+    // The message (a step's command_error) is as short, and names what fio said last.
+    expect(error.message.length).toBeLessThan(18 * 1024);
+    expect(error.message).toMatch(/error=Input\/output error$/);
+  });
+
   it('streams output lines (including \\r-terminated progress) while the program runs', async () => {
     const seen: string[] = [];
     await run('sh', ['-c', 'printf "a\\rb\\nc\\n"; printf "progress 50%%\\r" >&2'], {
