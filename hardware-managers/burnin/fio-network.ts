@@ -39,7 +39,11 @@ export const networkArgs = z.object({
     .looseObject({ role: z.string(), partner: z.string().min(1).optional() })
     .optional()
     .describe('Static pairing: {"role": "writer"|"reader", "partner": "<host>"}'),
-  agent_burnin_fio_network_pairing_timeout: integer.optional().describe('Seconds to wait for the partner (IPA default 900)'),
+  agent_burnin_fio_network_pairing_timeout: integer
+    .optional()
+    .describe(
+      'Seconds to wait for a target to listen (IPA: for a dynamic partner, default 900); a static pair waits until aborted',
+    ),
   agent_burnin_fio_network_pairing_group_name: z.string().optional().describe('tooz group for dynamic pairing (not supported)'),
   agent_burnin_fio_network_pairing_backend_url: z
     .string()
@@ -62,6 +66,13 @@ const DEFAULT_PORT = 9000;
  * here tries every 2 s, which starts the swapped direction sooner and changes nothing else.
  */
 const READER_RETRY_MS = 2_000;
+/**
+ * A partner still not listening after a minute is booting or not started yet (a static pair
+ * waits for it without end): from then on the reader tries at IPA's pace, every 30 s, not
+ * starting 16 fio jobs and logging a line every 2 s for hours.
+ */
+const READER_SLOW_RETRY_AFTER_MS = 60_000;
+const READER_SLOW_RETRY_MS = 30_000;
 /**
  * The writer's 16 fio jobs set up their listening sockets one after another. A reader that
  * connects the moment its own previous direction ends can get ahead of them: here that
@@ -115,7 +126,8 @@ function isRefused(error: unknown): boolean {
 interface RunOptions {
   port: number;
   runtime: number;
-  pairingTimeoutSeconds: number;
+  /** How long to wait for the partner; undefined: until the step is aborted. */
+  pairingTimeoutSeconds: number | undefined;
   threshold: Threshold;
   outputFile: string | undefined;
   progress: BurninProgress;
@@ -128,7 +140,7 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
     : `${direction.role} (partner ${direction.host ?? 'connects'})`;
   const args = fioNetArgs(direction, options.port, options.runtime);
   options.commands.push(['fio', ...args].join(' '));
-  const deadline = Date.now() + options.pairingTimeoutSeconds * 1000;
+  const deadline = options.pairingTimeoutSeconds === undefined ? Infinity : Date.now() + options.pairingTimeoutSeconds * 1000;
   const figure = (doc: { jobs: { read: { io_bytes: number; bw: number }; write: { io_bytes: number; bw: number } }[] }) => {
     const job = doc.jobs[0];
     const side = direction.role === 'reader' && !direction.connectAndSend ? job?.read : job?.write;
@@ -138,6 +150,7 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
     options.progress.part(name, { state: 'waiting for the partner to listen' });
     await sleep(READER_START_DELAY_MS, undefined, { signal: ctx.signal });
   }
+  const waitingSince = Date.now();
   for (;;) {
     const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...figure(doc) }));
     options.progress.part(name, { state: direction.role === 'writer' && !direction.connectAndSend ? 'listening' : 'connecting' });
@@ -145,20 +158,22 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
     try {
       await ctx.exec('fio', args, {
         // The listener waits for its partner first; the reader receives until the writer stops.
-        timeoutMs: toolTimeoutMs((options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000),
+        timeoutMs: toolTimeoutMs(
+          options.pairingTimeoutSeconds === undefined
+            ? Infinity
+            : (options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000,
+        ),
         signal: ctx.signal,
         keepStdout: false,
         onLine: (line, from) => (from === 'stdout' ? stream.push(line) : output.line(line)),
       });
     } catch (error) {
       const connecting = direction.role === 'reader' || direction.connectAndSend;
-      if (connecting && isRefused(error) && Date.now() + READER_RETRY_MS < deadline) {
+      const retryMs = Date.now() - waitingSince < READER_SLOW_RETRY_AFTER_MS ? READER_RETRY_MS : READER_SLOW_RETRY_MS;
+      if (connecting && isRefused(error) && Date.now() + retryMs < deadline) {
         output.drop();
-        ctx.log.info(
-          { partner: direction.host },
-          `fio (network): partner not listening yet, retrying in ${READER_RETRY_MS / 1000} s`,
-        );
-        await sleep(READER_RETRY_MS, undefined, { signal: ctx.signal });
+        ctx.log.info({ partner: direction.host }, `fio (network): partner not listening yet, retrying in ${retryMs / 1000} s`);
+        await sleep(retryMs, undefined, { signal: ctx.signal });
         continue;
       }
       output.close();
@@ -203,6 +218,11 @@ export async function burninNetwork(ctx: StepContext, raw: z.output<typeof netwo
   if (config) {
     if (!ROLES.has(config.role)) throw new CleaningError(`fio (network) found an unknown role: ${config.role}`);
     if (!config.partner) throw new CleaningError('fio (network) failed to find partner');
+    // As in IPA, a static pair waits for its partner as long as it takes ("Both nodes will
+    // wait for the other node to show up and block while waiting", Ironic's burn-in guide):
+    // the reader retries, the writer listens, until the partner comes or the step is
+    // aborted. agent_burnin_fio_network_pairing_timeout bounds IPA's dynamic pairing only; it
+    // bounds the wait for a target here.
     const role = config.role as Role;
     const other: Role = role === 'writer' ? 'reader' : 'writer';
     // The writer listens; the reader connects to its partner. Then the roles swap.
@@ -233,7 +253,7 @@ export async function burninNetwork(ctx: StepContext, raw: z.output<typeof netwo
         await runDirection(ctx, direction, {
           port,
           runtime,
-          pairingTimeoutSeconds: knobs.agent_burnin_fio_network_pairing_timeout ?? 900,
+          pairingTimeoutSeconds: config ? undefined : (knobs.agent_burnin_fio_network_pairing_timeout ?? 900),
           threshold,
           outputFile: knobs.agent_burnin_fio_network_outputfile,
           progress,

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
-import { freePort, runStep, startBurninAgent } from './helpers.js';
+import { freePort, runStep, startBurninAgent, startStep } from './helpers.js';
 
 const agents: RunningAgent[] = [];
 let listener: ChildProcess | undefined;
@@ -96,6 +96,29 @@ describe('burnin_network', { retry: 1 }, () => {
     expect(writer.final.command_result.clean_result.parts.map((p: any) => p.role)).toEqual(['writer', 'reader']);
     expect(reader.final.command_result.clean_result.parts.map((p: any) => p.role)).toEqual(['reader', 'writer']);
   }, 120_000); // two directions, each with the reader's 5 s head start, on a loaded CI machine
+
+  it('a static pair waits for a partner that comes late, past any pairing timeout, as IPA does', async () => {
+    const port = await freePort();
+    const [a, b] = await Promise.all([startBurninAgent(), startBurninAgent()]);
+    agents.push(a.agent, b.agent);
+    const knobs = (role: string) => ({
+      agent_burnin_fio_network_config: { role, partner: '127.0.0.1' },
+      agent_burnin_fio_network_runtime: 1,
+      agent_burnin_fio_network_port: port,
+      // IPA's pairing timeout is for its dynamic pairing: a static pair ignores it.
+      agent_burnin_fio_network_pairing_timeout: 1,
+    });
+    const readerId = await startStep(b.client, 'burnin_network', {}, knobs('reader'));
+    // The partner's node is still booting: past the reader's 5 s head start and several refused attempts.
+    await new Promise((resolve) => setTimeout(resolve, 9_000));
+    expect((await b.client.get(readerId)).body.command_status).toBe('RUNNING');
+    const writer = await runStep(a.client, 'burnin_network', {}, knobs('writer'));
+    const reader = await b.client.waitFor(readerId);
+    for (const final of [writer.final, reader]) {
+      expect(final.command_status, JSON.stringify(final.command_error)).toBe('SUCCEEDED');
+      expect(final.command_result.clean_result.parts).toHaveLength(2);
+    }
+  }, 120_000);
 
   it('fails with a threshold naming the figure', async () => {
     const port = await freePort();
