@@ -48,8 +48,8 @@ interface GpuStatus {
 }
 
 /** One progress report of gpu-burn (it rewrites one line with `\r`): per GPU, in GPU order. */
-export function parseGpuBurnStatus(segment: string): GpuStatus | undefined {
-  const m = STATUS.exec(segment.trim());
+export function parseGpuBurnStatus(line: string): GpuStatus | undefined {
+  const m = STATUS.exec(line.trim());
   if (!m) return undefined;
   const split = (text: string) => text.split(' - ').map((piece) => piece.trim());
   const work = split(m[2]!);
@@ -119,18 +119,17 @@ export async function burninGpu(ctx: StepContext, raw: z.output<typeof gpuArgs>)
       signal: ctx.signal,
       // Hours of `\r` status updates: read as they come, never kept whole.
       keepStdout: false,
+      // The exec wrapper splits lines at `\r` too: each status update comes as a line.
       onLine: (line) => {
-        for (const segment of line.split('\r')) {
-          const status = parseGpuBurnStatus(segment);
-          if (status) {
-            // Errors count since gpu-burn's last summary (every 10 % of the run), not in total.
-            status.gpus.forEach((gpu, index) => progress.part(`GPU ${index}`, { state: 'running', ...gpu }));
-            continue;
-          }
-          if (segment.trim().length > 0) output.line(segment);
-          const verdict = VERDICT.exec(segment);
-          if (verdict) verdicts.set(Number(verdict[1]), verdict[2] as 'OK' | 'FAULTY');
+        const status = parseGpuBurnStatus(line);
+        if (status) {
+          // Errors count since gpu-burn's last summary (every 10 % of the run), not in total.
+          status.gpus.forEach((gpu, index) => progress.part(`GPU ${index}`, { state: 'running', ...gpu }));
+          return;
         }
+        if (line.trim().length > 0) output.line(line);
+        const verdict = VERDICT.exec(line);
+        if (verdict) verdicts.set(Number(verdict[1]), verdict[2] as 'OK' | 'FAULTY');
       },
     });
   } catch (error) {
