@@ -1,7 +1,8 @@
 // burnin_disk on an allow-listed plain file (the stand-in for a disk on machines without
 // loop devices, and in the demo): fio must write that file, and nothing beside it.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { ScratchDevices } from '../../helpers/loop-devices.js';
@@ -10,10 +11,19 @@ import { runStep, startBurninAgent } from './helpers.js';
 const scratch = new ScratchDevices();
 let agent: RunningAgent | undefined;
 
+let corrupter: ChildProcess | undefined;
+
+/** What fio's --verify_dump writes into its working directory: `<file>.<offset>.hdr_fail|received|expected`. */
+const isVerifyDump = (name: string) => /^disk-\d+\.img\.\d+\.(hdr_fail|received|expected)$/.test(name);
+
 afterEach(async () => {
+  corrupter?.kill('SIGKILL');
+  corrupter = undefined;
   await agent?.close();
   agent = undefined;
   scratch.cleanup();
+  // The agent runs in this process: its tools' working directory is this one.
+  for (const name of readdirSync(process.cwd()).filter(isVerifyDump)) rmSync(join(process.cwd(), name));
 });
 afterAll(() => scratch.cleanup());
 
@@ -33,5 +43,29 @@ describe('burnin_disk on a plain file', () => {
     expect(readdirSync(dirname(disk.file)).sort()).toEqual(before);
     // The file the step was allowed to write holds fio's verification headers now (it was sparse).
     expect(readFileSync(disk.file).some((byte) => byte !== 0)).toBe(true);
+  });
+
+  it('a disk that returns other data than was written fails, and fio leaves no file per bad block', async () => {
+    const disk = scratch.create({ sizeMiB: 16, plainFile: true });
+    let client;
+    ({ agent, client } = await startBurninAgent([disk.file]));
+    // A failing region: 1 MiB at 2 MiB of the test's own file rewritten with random data while
+    // fio runs (bounded to a minute should the test die first).
+    corrupter = spawn('sh', [
+      '-c',
+      `end=$(($(date +%s) + 60)); while [ "$(date +%s)" -lt "$end" ]; do ` +
+        `dd if=/dev/urandom of='${disk.file}' bs=4k seek=512 count=256 conv=notrunc 2>/dev/null; done`,
+    ]);
+    const { final } = await runStep(client, 'burnin_disk', { agent_burnin_fio_disk_runtime: 3 });
+    corrupter.kill('SIGKILL');
+
+    expect(final.command_status).toBe('FAILED');
+    expect(final.command_error.type).toBe('CleaningError');
+    expect(final.command_error.details).toMatch(
+      new RegExp(`^burnin_disk failed: ${disk.file}: (.+; )?errors \\d+ is above agent_burnin_fio_disk_max_errors 0$`),
+    );
+    // IPA's --verify_dump 1 wrote a 4 KiB file per bad block into the agent's working
+    // directory (RAM in a ramdisk), which nothing reads.
+    expect(readdirSync(process.cwd()).filter(isVerifyDump)).toEqual([]);
   });
 });
