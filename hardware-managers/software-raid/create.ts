@@ -15,12 +15,13 @@ import {
   SoftwareRAIDError,
   type StepContext,
 } from '../../src/hardware/index.js';
-import { listArrays, loadMdModules, mdDevicesInUse, type ExistingArray } from './arrays.js';
+import { listArrays, loadMdModules, mdDevicesInUse } from './arrays.js';
 import { nodeBootMode, partitionTableType, ramdiskBootMode } from './boot-mode.js';
 import { assertNoPartitions, assertNotHeld, candidateDisks, placeLogicalDisks } from './holders.js';
 import { MIN_MEMBERS, planArrays, type PlannedArray } from './mdadm-plan.js';
 import { readMdstat } from './mdstat.js';
 import { planPartitions, type DiskLayout, type HolderDisk } from './partition-plan.js';
+import { existingLogicalDisks } from './kept-volumes.js';
 import { RaidProgress } from './progress.js';
 import {
   orderForPartitioning,
@@ -35,29 +36,8 @@ import { recordCreatedArrays } from './root-volume.js';
 interface CreatePlan {
   layouts: DiskLayout[];
   arrays: PlannedArray[];
-  /** Logical disks left alone because their array is kept (skip_block_devices volume_name). */
+  /** Logical disks whose array exists: kept (skip_block_devices volume_name) or wiped beside a kept one. */
   kept: LogicalDisk[];
-}
-
-/**
- * IPA's `_create_raid_ignore_list`: with volume names on the skip list, an array that exists
- * and is named there is kept and not created again; any other existing array is an error.
- * Disks holding a kept array are not used for new ones (IPA would re-label them).
- */
-function keptLogicalDisks(disks: readonly LogicalDisk[], existing: readonly ExistingArray[], skip: readonly string[]) {
-  const kept: LogicalDisk[] = [];
-  for (const array of existing) {
-    if (!array.volumeName || !skip.includes(array.volumeName)) {
-      throw new SoftwareRAIDError(
-        array.volumeName
-          ? 'Existing Software RAID device detected that should not'
-          : "A Software RAID device detected that does not have a volume name. This is not allowed because there is a volume_name hint in the property 'skip_block_devices'.",
-      );
-    }
-    const disk = disks.find((d) => d.volume_name === array.volumeName);
-    if (disk) kept.push(disk);
-  }
-  return kept;
 }
 
 async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreatePlan> {
@@ -69,7 +49,7 @@ async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreateP
   let kept: LogicalDisk[] = [];
   const existing = skip.length > 0 ? await listArrays(ctx) : [];
   if (existing.length > 0) {
-    kept = keptLogicalDisks(config.logical_disks, existing, skip);
+    kept = existingLogicalDisks(config.logical_disks, existing, skip);
     const busy = new Set(existing.flatMap((a) => a.holderDisks));
     disks = candidates.filter((d) => !busy.has(d.path));
   }

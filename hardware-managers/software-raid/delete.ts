@@ -29,10 +29,9 @@ import {
 import { assembleDescribedArrays } from './assemble.js';
 import { examineShowsSuperblock, listArrays, loadMdModules, type ExistingArray } from './arrays.js';
 import { diskOfPartition, RAID_DEVICE_TYPE } from './holders.js';
+import { decideArrays } from './kept-volumes.js';
 import { RaidProgress } from './progress.js';
 import { forgetCreatedArrays } from './root-volume.js';
-
-type Decision = 'delete' | 'wipe' | 'keep';
 
 export interface DeleteReport {
   deleted: string[];
@@ -41,24 +40,6 @@ export interface DeleteReport {
   holders_wiped: string[];
   superblocks_zeroed: string[];
   left_alone: { device: string; reason: string }[];
-}
-
-/** IPA's `_handle_raid_skip_list`: keep the named arrays, only wipe their disk neighbours. */
-function decide(arrays: readonly ExistingArray[], skip: readonly string[]): Map<string, Decision> {
-  const decisions = new Map<string, Decision>(arrays.map((a) => [a.device, 'delete']));
-  for (const array of arrays) {
-    if (!array.volumeName || !skip.includes(array.volumeName)) continue;
-    decisions.set(array.device, 'keep');
-    for (const neighbour of arrays) {
-      if (neighbour === array || decisions.get(neighbour.device) !== 'delete') continue;
-      if (neighbour.holderDisks.some((d) => array.holderDisks.includes(d))) decisions.set(neighbour.device, 'wipe');
-    }
-  }
-  // The ESP array on a kept array's disks stays, so that the kept root can still boot.
-  for (const array of arrays) {
-    if (array.volumeName === 'esp' && decisions.get(array.device) === 'wipe') decisions.set(array.device, 'keep');
-  }
-  return decisions;
 }
 
 /** `mdadm --examine` finds an md superblock on the device. */
@@ -80,7 +61,7 @@ async function checkAll(ctx: StepContext, devices: readonly string[]): Promise<{
 
 async function onePass(ctx: StepContext, arrays: readonly ExistingArray[], report: DeleteReport, progress: RaidProgress) {
   const skip = skipListVolumeNames(ctx.node);
-  const decisions = decide(arrays, skip);
+  const decisions = decideArrays(arrays, skip);
   const protectedDevices = new Set<string>();
   const removePartitions = new Map<string, string[]>();
   const holders: string[] = [];

@@ -14,7 +14,10 @@
  * array's data offset and its root filesystem with grub.cfg, every holder disk's MBR
  * boots grub's core image embedded before its first partition, and each holder disk booted
  * alone in a throw-away QEMU reaches grub's prompt on the serial port. Then `delete_configuration`
- * leaves no superblock and no partition table, and a second create builds the arrays again.
+ * leaves no superblock and no partition table, and a second create builds the arrays again,
+ * named `root` and `kept`. With `kept` on the skip list (`skip_block_devices` volume_name) and a
+ * marker written into its members' data, a cleaning of delete + create (as Ironic runs it)
+ * keeps it untouched, leaves the RAID-1 beside it the same array and builds nothing.
  * Last, `burnin_cpu` on this image, which leaves stress-ng out: the clean fails naming it.
  */
 import { createHash } from 'node:crypto';
@@ -35,6 +38,7 @@ import {
   TARGET_RAID_CONFIG,
 } from './harness/raid-scenario.js';
 import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+import { expectKeptVolume, KEEP, NAMED_RAID_CONFIG, namedMembers, writeMarkers } from './harness/raid-kept-volume.js';
 import { bootGrubFrom, checkGrubInRoot, checkGrubOnHolders } from './harness/grub-check.js';
 import { missingGrubImageTools } from './harness/grub-image.js';
 
@@ -161,12 +165,36 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${
       expect(deleted.raidConfig).toEqual({});
       say(`host check: ${expectNoRaidLeft(members(), arrays.partitions)}`);
 
-      const again = await clean('manual cleaning: raid.create_configuration (second create)', [
+      // The second create names its volumes, so that one can be kept below.
+      await client.request('PUT', `/v1/nodes/${uuid}/states/raid`, NAMED_RAID_CONFIG);
+      const again = await clean('manual cleaning: raid.create_configuration (second create, named volumes)', [
         { interface: 'raid', step: 'create_configuration' },
       ]);
       expect(again.lastError, failure()).toBeNull();
-      expect(again.raidConfig).toEqual(TARGET_RAID_CONFIG);
-      say(`host check after the second create: ${checkRaidMembers(members()).summary}`);
+      expect(again.raidConfig).toEqual(NAMED_RAID_CONFIG);
+      say(`host check after the second create: ${checkRaidMembers(members(), 'root').summary}`);
+
+      // Keep the RAID-0 "kept" (skip_block_devices volume_name) and clean as Ironic does with
+      // both steps: delete keeps it and only wipes the RAID-1 on the same disks, create finds
+      // both and builds nothing.
+      const named = namedMembers(members());
+      const kept = named.get('kept')!;
+      const rootUuid = named.get('root')![0]!.arrayUuid;
+      const markers = writeMarkers(kept);
+      await client.patchNode(uuid, [{ op: 'add', path: '/properties/skip_block_devices', value: KEEP.skip_block_devices }]);
+      const keptClean = await clean('manual cleaning with volume "kept" on the skip list: delete + create', [
+        { interface: 'raid', step: 'delete_configuration' },
+        { interface: 'raid', step: 'create_configuration' },
+      ]);
+      expect(keptClean.lastError, failure()).toBeNull();
+      expect(keptClean.raidConfig).toEqual(NAMED_RAID_CONFIG);
+      say(`host check: ${expectKeptVolume(members(), kept, markers)}`);
+      expect(
+        namedMembers(members())
+          .get('root')!
+          .map((m) => m.arrayUuid),
+      ).toEqual([rootUuid, rootUuid]);
+      say('host check: the RAID-1 "root" beside it is the same array (wiped, not made again)');
 
       // This image has no stress-ng (BURNIN=1 make image adds it): the step says so.
       const burnin = await clean('manual cleaning: deploy.burnin_cpu on the default image', [

@@ -35,8 +35,8 @@ export interface RaidCheck {
   summary: string;
 }
 
-/** Both disks carry two md members: RAID-1 `md0` (first partitions) and RAID-0 `md1`. */
-export function checkRaidMembers(files: readonly string[]): RaidCheck {
+/** Both disks carry two md members: RAID-1 `rootName` (first partitions) and RAID-0. */
+export function checkRaidMembers(files: readonly string[], rootName = 'md0'): RaidCheck {
   const arrays = new Map<string, { level: string; name: string; devices: string; members: RaidMember[] }>();
   const partitions = new Map<string, DiskPartition[]>();
   for (const file of files) {
@@ -63,7 +63,7 @@ export function checkRaidMembers(files: readonly string[]): RaidCheck {
     ['raid1', '2', 2],
   ]);
   const root = list.find((a) => a.level === 'raid1')!;
-  expect(root.name).toMatch(/(^|:)md0\b/);
+  expect(root.name).toMatch(new RegExp(`(^|:)${rootName}\\b`));
   expect(root.members.every((m) => m.partition.startBytes === table1Start(m))).toBe(true);
   const summary = list
     .map(
