@@ -29,12 +29,33 @@ export async function loadMdModules(ctx: Pick<StepContext, 'exec' | 'guard'>): P
   await ctx.exec('modprobe', ['-a', 'md_mod', 'raid0', 'raid1', 'raid10', 'raid456'], { quiet: true }).catch(() => undefined);
 }
 
+export interface ExaminedSuperblock {
+  /** The array's name without its `host:` part, null when the superblock has none. */
+  volumeName: string | null;
+  arrayUuid: string | null;
+}
+
 /**
- * Whether `mdadm --examine` output shows an md superblock (its magic). Its exit status is no
- * answer: on a disk with a partition table it succeeds and describes the table.
+ * `mdadm --examine` of one device: undefined without an md superblock (its exit status is
+ * no answer: on a partitioned disk it succeeds and describes the table). The name is read as
+ * IPA's `get_volume_name_of_raid_device` reads `Name : host:name (local to host x)`.
  */
-export function examineShowsSuperblock(stdout: string): boolean {
-  return /^\s*Magic : a92b4efc$/m.test(stdout);
+export function parseExamine(stdout: string): ExaminedSuperblock | undefined {
+  if (!/^\s*Magic : a92b4efc$/m.test(stdout)) return undefined;
+  const field = (name: string) => new RegExp(`^\\s*${name} : (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? null;
+  const name = field('Name');
+  let volumeName: string | null = null;
+  if (name !== null) {
+    const parts = name.split(':');
+    const candidate = parts.length === 2 ? parts[1]! : parts.length === 1 ? parts[0]! : null;
+    volumeName = candidate?.trim().split(' ')[0] || null;
+  }
+  return { volumeName, arrayUuid: field('Array UUID') };
+}
+
+export async function examineDevice(ctx: Pick<StepContext, 'exec'>, device: string): Promise<ExaminedSuperblock | undefined> {
+  const result = await ctx.exec('mdadm', ['--examine', device], { quiet: true, okExitCodes: [0, 1, 2] }).catch(() => undefined);
+  return result?.exitCode === 0 ? parseExamine(result.stdout) : undefined;
 }
 
 export function parseDetailExport(stdout: string): {
@@ -105,9 +126,18 @@ export async function listArrays(
     const detail = parseDetailExport(stdout);
     // An inactive array reports no roles through --detail; the kernel's list still names them.
     const components = detail.components.length > 0 ? detail.components : entry.members.map((m) => `/dev/${m}`);
+    // An inactive array (one mdadm could not start) may report no name: its members'
+    // superblocks carry it (IPA's get_volume_name_of_raid_device with examine=True), read
+    // from members the agent may touch, so that a kept volume is known as kept.
+    let volumeName = detail.volumeName;
+    for (const member of volumeName === null && entry.state === 'inactive' ? components : []) {
+      if (!inRamdisk && !(await ctx.guard.isAllowListed(member))) continue;
+      volumeName = (await examineDevice(ctx, member))?.volumeName ?? null;
+      if (volumeName !== null) break;
+    }
     arrays.push({
       device,
-      volumeName: detail.volumeName,
+      volumeName,
       uuid: detail.uuid,
       level: detail.level ?? entry.personality,
       components,

@@ -21,7 +21,7 @@ import { assertNoPartitions, assertNotHeld, candidateDisks, placeLogicalDisks } 
 import { MIN_MEMBERS, planArrays, type PlannedArray } from './mdadm-plan.js';
 import { readMdstat } from './mdstat.js';
 import { planPartitions, type DiskLayout, type HolderDisk } from './partition-plan.js';
-import { existingLogicalDisks } from './kept-volumes.js';
+import { assertKeptVolumesAssembled, existingLogicalDisks } from './kept-volumes.js';
 import { RaidProgress } from './progress.js';
 import {
   orderForPartitioning,
@@ -48,6 +48,10 @@ async function planCreate(ctx: StepContext, config: RaidConfig): Promise<CreateP
   let disks = candidates;
   let kept: LogicalDisk[] = [];
   const existing = skip.length > 0 ? await listArrays(ctx) : [];
+  if (skip.length > 0) {
+    const disksAndPartitions = candidates.map((d) => ({ path: d.path, partitions: d.partitions.map((p) => p.path) }));
+    await assertKeptVolumesAssembled(ctx, disksAndPartitions, existing, skip);
+  }
   if (existing.length > 0) {
     kept = existingLogicalDisks(config.logical_disks, existing, skip);
     const busy = new Set(existing.flatMap((a) => a.holderDisks));

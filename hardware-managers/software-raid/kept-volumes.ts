@@ -1,10 +1,19 @@
 /**
  * Volumes kept by the node's `skip_block_devices` (`{"volume_name": ...}`): which existing
- * arrays are kept, wiped or deleted (IPA master's `_handle_raid_skip_list`), and which of
- * them create_configuration finds existing (IPA master's `_create_raid_ignore_list`).
+ * arrays are kept, wiped or deleted (IPA master's `_handle_raid_skip_list`), which of them
+ * create_configuration finds existing (IPA master's `_create_raid_ignore_list`), and which
+ * member devices carry a kept volume's superblock although its array is not assembled.
+ *
+ * The last is where we differ from IPA. IPA decides from the assembled arrays only, and
+ * its sweep of left-over superblocks then zeroes every member of a kept volume that did not
+ * assemble (a RAID-0 or RAID-5 with a disk missing or late, a member mdadm refused), and
+ * wipes the partition tables of disks it shares with a deleted array: the volume the
+ * operator asked to keep is gone. Here a device whose own superblock (`mdadm --examine`)
+ * names a kept volume is never zeroed, nor its disk wiped, whether or not its array
+ * assembled.
  */
-import { SoftwareRAIDError } from '../../src/hardware/index.js';
-import type { ExistingArray } from './arrays.js';
+import { SoftwareRAIDError, type StepContext } from '../../src/hardware/index.js';
+import { examineDevice, type ExaminedSuperblock, type ExistingArray } from './arrays.js';
 import type { LogicalDisk } from './raid-config.js';
 
 export type Decision = 'delete' | 'wipe' | 'keep';
@@ -66,4 +75,84 @@ export function existingLogicalDisks(
   if (esp >= 0) unclaimed.splice(esp, 1);
   if (unclaimed.length > 0) throw new SoftwareRAIDError(SHOULD_NOT_EXIST);
   return found;
+}
+
+/** A disk and its partitions, as the sweep walks them. */
+export interface SweptDisk {
+  path: string;
+  partitions: readonly string[];
+}
+
+export interface SweepPlan {
+  /** Devices whose left-over superblock is zeroed, partitions before their disk. */
+  zero: string[];
+  /** Devices left alone because their superblock names a kept volume, with that name. */
+  keptMembers: Map<string, string>;
+  /** Disks whose partition table must stay: they hold a kept or wiped array's member. */
+  keptDisks: Set<string>;
+}
+
+/**
+ * Which left-over superblocks the sweep zeroes (IPA's walk over every disk and partition,
+ * partitions first): not a member of an array kept or wiped this pass (`protectedDevices`),
+ * not a disk holding one, and never a device whose superblock names a kept volume.
+ * `superblocks` holds every device of `disks` that has one.
+ */
+export function planSweep(
+  disks: readonly SweptDisk[],
+  superblocks: ReadonlyMap<string, ExaminedSuperblock>,
+  protectedDevices: ReadonlySet<string>,
+  skip: readonly string[],
+): SweepPlan {
+  const keptMembers = new Map<string, string>();
+  for (const [device, superblock] of superblocks) {
+    if (superblock.volumeName !== null && skip.includes(superblock.volumeName)) keptMembers.set(device, superblock.volumeName);
+  }
+  const keptDisks = new Set<string>();
+  const zero: string[] = [];
+  for (const disk of disks) {
+    const devices = [...disk.partitions, disk.path];
+    if (devices.some((d) => protectedDevices.has(d) || keptMembers.has(d))) keptDisks.add(disk.path);
+    for (const device of [...disk.partitions].reverse()) {
+      if (protectedDevices.has(device) || keptMembers.has(device) || !superblocks.has(device)) continue;
+      zero.push(device);
+    }
+    if (!keptDisks.has(disk.path) && superblocks.has(disk.path)) zero.push(disk.path);
+  }
+  return { zero, keptMembers, keptDisks };
+}
+
+/** The volume names the arrays and the examined superblocks carry. */
+export function volumeNames(arrays: readonly ExistingArray[], superblocks: ReadonlyMap<string, ExaminedSuperblock>): string[] {
+  return [...arrays.map((a) => a.volumeName), ...[...superblocks.values()].map((s) => s.volumeName)].filter(
+    (name): name is string => name !== null,
+  );
+}
+
+/**
+ * Before create_configuration: a kept volume whose members carry its superblock but whose
+ * array is not assembled cannot be kept by building around it (its disks are partitioned)
+ * and must not be built again over it. IPA would fail on the partitions, or re-label the
+ * disks when another volume is kept; here the step fails naming the volume and its members.
+ */
+export async function assertKeptVolumesAssembled(
+  ctx: Pick<StepContext, 'exec'>,
+  disks: readonly SweptDisk[],
+  existing: readonly ExistingArray[],
+  skip: readonly string[],
+): Promise<void> {
+  const assembled = new Set(existing.map((a) => a.volumeName));
+  const stranded = new Map<string, string[]>();
+  for (const disk of disks) {
+    for (const device of [...disk.partitions, disk.path]) {
+      const name = (await examineDevice(ctx, device))?.volumeName;
+      if (!name || !skip.includes(name) || assembled.has(name)) continue;
+      stranded.set(name, [...(stranded.get(name) ?? []), device]);
+    }
+  }
+  if (stranded.size === 0) return;
+  const list = [...stranded].map(([name, devices]) => `${name} (members ${devices.join(', ')})`).join(', ');
+  throw new SoftwareRAIDError(
+    `Software RAID volumes on the skip list are not assembled: ${list}. Assemble or repair them, or take them off skip_block_devices, before creating the RAID configuration`,
+  );
 }

@@ -17,7 +17,10 @@
  * leaves no superblock and no partition table, and a second create builds the arrays again,
  * named `root` and `kept`. With `kept` on the skip list (`skip_block_devices` volume_name) and a
  * marker written into its members' data, a cleaning of delete + create (as Ironic runs it)
- * keeps it untouched, leaves the RAID-1 beside it the same array and builds nothing.
+ * keeps it untouched, leaves the RAID-1 beside it the same array and builds nothing. Then, the
+ * VM off, one member's superblock gets another array UUID so that `kept` cannot assemble, and
+ * a delete_configuration in a fresh boot deletes `root` but leaves both `kept` members (whose
+ * superblocks still name it) and both partition tables alone.
  * Last, `burnin_cpu` on this image, which leaves stress-ng out: the clean fails naming it.
  */
 import { createHash } from 'node:crypto';
@@ -38,7 +41,14 @@ import {
   TARGET_RAID_CONFIG,
 } from './harness/raid-scenario.js';
 import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
-import { expectKeptVolume, KEEP, NAMED_RAID_CONFIG, namedMembers, writeMarkers } from './harness/raid-kept-volume.js';
+import {
+  expectKeptVolume,
+  divertSuperblock,
+  KEEP,
+  NAMED_RAID_CONFIG,
+  namedMembers,
+  writeMarkers,
+} from './harness/raid-kept-volume.js';
 import { bootGrubFrom, checkGrubInRoot, checkGrubOnHolders } from './harness/grub-check.js';
 import { missingGrubImageTools } from './harness/grub-image.js';
 
@@ -176,7 +186,9 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${
 
       // Keep the RAID-0 "kept" (skip_block_devices volume_name) and clean as Ironic does with
       // both steps: delete keeps it and only wipes the RAID-1 on the same disks, create finds
-      // both and builds nothing.
+      // both and builds nothing. Then, with one member's superblock given another array UUID
+      // while the VM is off, the RAID-0 cannot assemble: delete must leave both members, whose
+      // superblocks still name "kept", and both partition tables alone.
       const named = namedMembers(members());
       const kept = named.get('kept')!;
       const rootUuid = named.get('root')![0]!.arrayUuid;
@@ -195,6 +207,22 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, our conductor${
           .map((m) => m.arrayUuid),
       ).toEqual([rootUuid, rootUuid]);
       say('host check: the RAID-1 "root" beside it is the same array (wiped, not made again)');
+
+      await t.phase('power off; give the kept RAID-0 member on raid-b another array UUID', async () => {
+        await client.request('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power off' });
+        while (w.vm.running()) await new Promise((r) => setTimeout(r, 250));
+      });
+      const putBack = divertSuperblock(kept.find((m) => m.file.endsWith('raid-b.raw'))!);
+      const diverted = namedMembers(members()).get('kept')!;
+      expect(new Set(diverted.map((m) => m.arrayUuid)).size, 'mdadm --examine reads both members, two arrays').toBe(2);
+      const unassembled = await clean('manual cleaning (boots the ramdisk): delete_configuration, "kept" cannot assemble', [
+        { interface: 'raid', step: 'delete_configuration' },
+      ]);
+      expect(unassembled.lastError, failure()).toBeNull();
+      putBack();
+      say(`host check with raid-b's superblock put back: ${expectKeptVolume(members(), kept, markers)}`);
+      expect(namedMembers(members()).get('root')).toBeUndefined();
+      say('host check: the RAID-1 "root" was deleted');
 
       // This image has no stress-ng (BURNIN=1 make image adds it): the step says so.
       const burnin = await clean('manual cleaning: deploy.burnin_cpu on the default image', [

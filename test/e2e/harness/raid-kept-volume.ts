@@ -2,7 +2,9 @@
  * The kept-volume part of the software RAID scenario (`skip_block_devices`
  * `[{"volume_name": "kept"}]`), read and written on the VM's raw disk files from the host:
  * which partitions hold which named array (mdadm --examine on a copy, md-check.ts), a marker
- * written into the kept volume's data on each member as an operator's data.
+ * written into the kept volume's data on each member as an operator's data, and one member's
+ * superblock given another array UUID while the VM is off, so that mdadm cannot start the kept
+ * RAID-0 although both members name it.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -19,6 +21,9 @@ export const NAMED_RAID_CONFIG = {
   ],
 };
 export const KEEP = { skip_block_devices: [{ volume_name: 'kept' }] };
+
+/** A 1.2 superblock: 4 KiB into the member (Super Offset : 8 sectors). */
+const SUPERBLOCK = { offset: 4096, length: 4096 };
 
 export interface NamedMember {
   file: string;
@@ -81,4 +86,37 @@ export function expectKeptVolume(files: readonly string[], before: readonly Name
     ).toBe(true);
   }
   return `kept RAID-0 intact: ${before.map((m) => `${disk(m.file)}@${m.partition.startBytes / 2 ** 20} MiB`).join(' + ')}, array ${before[0]!.arrayUuid}, markers in place`;
+}
+
+/** md v1 superblock checksum (mdadm's calc_sb_1_csum): 32-bit words summed, the carry folded in. */
+function superblockChecksum(sb: Buffer): number {
+  const size = 256 + sb.readUInt32LE(220) * 2;
+  let sum = 0n;
+  for (let at = 0; at + 4 <= size; at += 4) sum += at === 216 ? 0n : BigInt(sb.readUInt32LE(at));
+  if (size % 4 === 2) sum += BigInt(sb.readUInt16LE(size - 2));
+  return Number(((sum & 0xffffffffn) + (sum >> 32n)) & 0xffffffffn);
+}
+
+/**
+ * Gives one member's superblock another array UUID (checksum made right) while the VM is
+ * off: mdadm sees two RAID-0 arrays named "kept" of one member each and can start neither,
+ * while each member's superblock still names the volume. Returns how to put it back.
+ */
+export function divertSuperblock(member: NamedMember): () => void {
+  const at = member.partition.startBytes + SUPERBLOCK.offset;
+  const saved = readAt(member.file, at, SUPERBLOCK.length);
+  expect(saved.readUInt32LE(0), `md magic on ${disk(member.file)}`).toBe(0xa92b4efc);
+  const put = (bytes: Buffer) => {
+    const fd = openSync(member.file, 'r+');
+    try {
+      writeSync(fd, bytes, 0, bytes.length, at);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const diverted = Buffer.from(saved);
+  for (let i = 16; i < 32; i++) diverted[i] = diverted[i]! ^ 0xff; // set_uuid
+  diverted.writeUInt32LE(superblockChecksum(diverted), 216);
+  put(diverted);
+  return () => put(saved);
 }

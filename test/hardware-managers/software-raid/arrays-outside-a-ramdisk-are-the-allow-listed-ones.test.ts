@@ -4,10 +4,14 @@
 // it left alone. In a ramdisk every array is the agent's.
 // The kernel's /proc/mdstat and sysfs are laid out in a temporary tree (this machine's kernel
 // has no md driver); mdadm cannot describe arrays that do not exist, so the exec records the
-// queries and answers as mdadm does for an array it cannot open (nothing on stdout).
+// queries and answers as mdadm does for an array it cannot open (nothing on stdout), or with
+// a captured `mdadm --examine` of a member. An inactive array (md127, one mdadm could not
+// start) reports no name: its allow-listed member's superblock gives it, so that a kept
+// volume is known as kept.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listArrays, mdDevicesInUse } from '../../../hardware-managers/software-raid/arrays.js';
 import { DeviceGuard, type ExecResult } from '../../../src/hardware/index.js';
@@ -46,11 +50,18 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-function context(inRamdisk: boolean) {
+const KEPT_MEMBER = readFileSync(
+  join(import.meta.dirname, '..', '..', 'fixtures', 'software-raid', 'mdadm-examine-kept-raid0-member-1.txt'),
+  'utf8',
+);
+
+function context(inRamdisk: boolean, answers: Record<string, string> = {}) {
   const queried: string[] = [];
   const exec = (file: string, args: readonly string[] = []): Promise<ExecResult> => {
-    queried.push([file, ...args].join(' '));
-    return Promise.resolve({ command: file, exitCode: 1, stdout: '', stderr: '', durationMs: 0 });
+    const command = [file, ...args].join(' ');
+    queried.push(command);
+    const stdout = answers[command] ?? '';
+    return Promise.resolve({ command: file, exitCode: stdout ? 0 : 1, stdout, stderr: '', durationMs: 0 });
   };
   const guard = new DeviceGuard({ allowList: ['/dev/loop0', '/dev/loop1'], inRamdisk, sysRoot: join(root, 'sys') });
   return { exec, guard, queried };
@@ -67,6 +78,17 @@ describe('the arrays the RAID steps see', () => {
       'mdadm --detail --export /dev/md0',
       'mdadm --detail --export /dev/md2',
       'mdadm --detail --export /dev/md127',
+      'mdadm --examine /dev/loop1p2',
+    ]);
+  });
+
+  it('an inactive array is named by its member’s superblock (a kept volume that did not start stays kept)', async () => {
+    const ctx = context(false, { 'mdadm --examine /dev/loop1p2': KEPT_MEMBER });
+    const arrays = await listArrays(ctx, [], join(root, 'proc'));
+    expect(arrays.map((a) => [a.device, a.volumeName])).toEqual([
+      ['/dev/md0', null],
+      ['/dev/md2', null],
+      ['/dev/md127', 'kept'],
     ]);
   });
 
@@ -78,6 +100,7 @@ describe('the arrays the RAID steps see', () => {
     const ctx = context(true);
     const arrays = await listArrays(ctx, [], join(root, 'proc'));
     expect(arrays.map((a) => a.device)).toEqual(['/dev/md0', '/dev/md1', '/dev/md2', '/dev/md127']);
-    expect(ctx.queried).toHaveLength(4);
+    expect(ctx.queried).toHaveLength(5);
+    expect(ctx.queried.at(-1)).toBe('mdadm --examine /dev/loop1p2');
   });
 });

@@ -1,14 +1,83 @@
-// What create_configuration finds existing after delete_configuration kept a volume
-// (skip_block_devices [{"volume_name": ...}]): the arrays as listArrays reports them, judged
-// as delete_configuration judges them.
+// Which devices delete_configuration's sweep zeroes, and what create_configuration finds
+// existing, with volumes kept by skip_block_devices [{"volume_name": ...}]. Superblocks are
+// read from mdadm --examine output captured from the e2e guest's disks
+// (test/fixtures/software-raid/README.md); the arrays are as listArrays reports them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ExistingArray } from '../../../hardware-managers/software-raid/arrays.js';
-import { decideArrays, existingLogicalDisks } from '../../../hardware-managers/software-raid/kept-volumes.js';
+import { parseExamine, type ExaminedSuperblock, type ExistingArray } from '../../../hardware-managers/software-raid/arrays.js';
+import {
+  assertKeptVolumesAssembled,
+  decideArrays,
+  existingLogicalDisks,
+  planSweep,
+} from '../../../hardware-managers/software-raid/kept-volumes.js';
 import type { LogicalDisk } from '../../../hardware-managers/software-raid/raid-config.js';
+import type { ExecResult } from '../../../src/hardware/index.js';
+
+const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'software-raid', name), 'utf8');
+const KEPT_A = fixture('mdadm-examine-kept-raid0-member-0.txt');
+const KEPT_B = fixture('mdadm-examine-kept-raid0-member-1.txt');
+const ROOT = fixture('mdadm-examine-member.txt');
+const GPT_DISK = fixture('mdadm-examine-gpt-disk.txt');
+
+const superblock = (text: string): ExaminedSuperblock => parseExamine(text)!;
+const disks = [
+  { path: '/dev/sdb', partitions: ['/dev/sdb1', '/dev/sdb2'] },
+  { path: '/dev/sdc', partitions: ['/dev/sdc1', '/dev/sdc2'] },
+];
+
+describe("delete_configuration's sweep of left-over superblocks", () => {
+  it('reads the volume name and array of a kept RAID-0 member; a partitioned disk has no superblock', () => {
+    expect(parseExamine(KEPT_A)).toEqual({ volumeName: 'kept', arrayUuid: expect.stringMatching(/^[0-9a-f:]{35}$/) });
+    expect(parseExamine(KEPT_B)!.arrayUuid).toBe(parseExamine(KEPT_A)!.arrayUuid);
+    expect(parseExamine(GPT_DISK)).toBeUndefined();
+  });
+
+  it('never zeroes the members of a kept volume that did not assemble, and keeps their disks’ partition tables', () => {
+    // The RAID-1 "root" was deleted this pass (its members zeroed); the kept RAID-0 never
+    // assembled, so no array protects its members; a stale root superblock is left on sdb1.
+    const found = new Map([
+      ['/dev/sdb1', superblock(ROOT)],
+      ['/dev/sdb2', superblock(KEPT_A)],
+      ['/dev/sdc2', superblock(KEPT_B)],
+    ]);
+    const plan = planSweep(disks, found, new Set(), ['kept']);
+    expect(plan.zero).toEqual(['/dev/sdb1']);
+    expect([...plan.keptMembers]).toEqual([
+      ['/dev/sdb2', 'kept'],
+      ['/dev/sdc2', 'kept'],
+    ]);
+    expect([...plan.keptDisks]).toEqual(['/dev/sdb', '/dev/sdc']);
+  });
+
+  it('without a kept volume every left-over superblock goes, partitions before their disk', () => {
+    const found = new Map([
+      ['/dev/sdb2', superblock(KEPT_A)],
+      ['/dev/sdb', superblock(ROOT)],
+      ['/dev/sdc2', superblock(KEPT_B)],
+    ]);
+    const plan = planSweep(disks, found, new Set(), ['other']);
+    expect(plan.zero).toEqual(['/dev/sdb2', '/dev/sdb', '/dev/sdc2']);
+    expect(plan.keptDisks.size).toBe(0);
+  });
+
+  it('members of arrays kept or wiped this pass stay, and so do their disks; other partitions there are swept (IPA)', () => {
+    const found = new Map([
+      ['/dev/sdb1', superblock(ROOT)],
+      ['/dev/sdb2', superblock(ROOT)],
+      ['/dev/sdc1', superblock(ROOT)],
+    ]);
+    const plan = planSweep(disks, found, new Set(['/dev/sdb2', '/dev/sdc2', '/dev/sdb', '/dev/sdc']), ['kept']);
+    expect(plan.zero).toEqual(['/dev/sdb1', '/dev/sdc1']);
+    expect([...plan.keptDisks]).toEqual(['/dev/sdb', '/dev/sdc']);
+  });
+});
 
 const array = (device: string, volumeName: string | null, components: string[]): ExistingArray => ({
   device,
   volumeName,
+  uuid: null,
   level: 'raid1',
   components,
   holderDisks: [...new Set(components.map((c) => c.replace(/\d+$/, '')))],
@@ -44,5 +113,19 @@ describe('create_configuration after delete_configuration kept a volume (IPA mas
     expect(() => existingLogicalDisks([root, kept], [keptArray, array('/dev/md0', null, ['/dev/sdb1'])], ['kept'])).toThrow(
       /does not have a volume name/,
     );
+  });
+
+  it('a kept volume whose members did not assemble fails the step, naming it, before anything is written', async () => {
+    const examined: string[] = [];
+    const exec = (file: string, args: readonly string[] = []): Promise<ExecResult> => {
+      examined.push(args.at(-1)!);
+      const stdout = { '/dev/sdb2': KEPT_A, '/dev/sdc2': KEPT_B, '/dev/sdb': GPT_DISK }[args.at(-1)!] ?? '';
+      return Promise.resolve({ command: file, exitCode: stdout ? 0 : 1, stdout, stderr: '', durationMs: 0 });
+    };
+    await expect(assertKeptVolumesAssembled({ exec }, disks, [], ['kept'])).rejects.toThrow(
+      'Software RAID volumes on the skip list are not assembled: kept (members /dev/sdb2, /dev/sdc2)',
+    );
+    expect(examined).toEqual(['/dev/sdb1', '/dev/sdb2', '/dev/sdb', '/dev/sdc1', '/dev/sdc2', '/dev/sdc']);
+    await expect(assertKeptVolumesAssembled({ exec }, disks, [keptArray], ['kept'])).resolves.toBeUndefined();
   });
 });

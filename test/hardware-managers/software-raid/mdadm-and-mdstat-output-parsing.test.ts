@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { examineShowsSuperblock, parseDetailExport } from '../../../hardware-managers/software-raid/arrays.js';
+import { parseDetailExport, parseExamine } from '../../../hardware-managers/software-raid/arrays.js';
 import { parseMdstat } from '../../../hardware-managers/software-raid/mdstat.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'software-raid', name), 'utf8');
@@ -56,7 +56,10 @@ describe('mdadm', () => {
   });
 
   it('--examine: a member shows the superblock; a partitioned holder disk does not, although mdadm succeeds on it', () => {
-    expect(examineShowsSuperblock(fixture('mdadm-examine-member.txt'))).toBe(true);
-    expect(examineShowsSuperblock(fixture('mdadm-examine-gpt-disk.txt'))).toBe(false);
+    expect(parseExamine(fixture('mdadm-examine-member.txt'))).toEqual({
+      volumeName: 'root',
+      arrayUuid: 'bf2b7063:cbfeeaf7:b9b36bbe:85505751',
+    });
+    expect(parseExamine(fixture('mdadm-examine-gpt-disk.txt'))).toBeUndefined();
   });
 });
