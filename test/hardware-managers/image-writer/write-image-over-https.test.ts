@@ -5,13 +5,12 @@
  * disk is slower than the network (every buffer in flight while TLS still delivers) and
  * when the image ends part-way into a buffer and a sector.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, copyFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { HttpProxy } from '../../helpers/http-proxy.js';
 import { ImageServer } from '../../helpers/image-server.js';
+import { selfSignedCert } from '../../helpers/self-signed-cert.js';
 import { canUseLoopDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
 import { canThrottleWrites, throttleWrites } from '../../helpers/throttled-device.js';
 import { imageInfo, runWriteImage } from './harness.js';
@@ -31,31 +30,7 @@ const it = imageWriterTest.extend<{
   // A self-signed certificate for 127.0.0.1: its own CA bundle.
   tls: [
     async ({ scratch }, use) => {
-      const key = join(scratch.dir, 'key.pem');
-      const cafile = join(scratch.dir, 'cert.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-keyout',
-          key,
-          '-out',
-          cafile,
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      const { key, cert: cafile } = selfSignedCert(scratch.dir);
       await use({ key, cafile });
     },
     { scope: 'file' },

@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { AgentTestClient, startTestAgent } from '../../helpers/agent.js';
 import { ImageServer } from '../../helpers/image-server.js';
+import { selfSignedCert } from '../../helpers/self-signed-cert.js';
 import { canUseLoopDevices, ScratchDevices, type ScratchDevice } from '../../helpers/loop-devices.js';
 
 const NODE_UUID = '7d0a4c4e-6b55-4d7e-9a1f-2b7c0e3f9a11';
@@ -214,23 +215,8 @@ describe.skipIf(!canUseLoopDevices())('inject_files on a loop disk (vfat p1, ext
   });
 
   it('verifies TLS unless verify_ca is false: the string "false" verifies, as in IPA', async () => {
-    const key = join(scratch.dir, 'key.pem');
-    const cert = join(scratch.dir, 'cert.pem');
     // Self-signed, so only an unverified fetch gets the content.
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'].concat([
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ]),
-      { stdio: 'ignore' },
-    );
+    const { key, cert } = selfSignedCert(scratch.dir);
     const https = await ImageServer.start({ key: readFileSync(key), cert: readFileSync(cert) });
     try {
       const url = https.serveBuffer('tls-config', 'over tls\n');

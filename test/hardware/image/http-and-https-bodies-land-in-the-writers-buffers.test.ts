@@ -6,7 +6,6 @@
  * over what it received after it is paused), and a cut or aborted body fails instead of
  * looking complete.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directGet, type BodyTarget, type DirectRequest } from '../../../src/hardware/image/http-direct.js';
 import { ImageServer } from '../../helpers/image-server.js';
+import { selfSignedCert } from '../../helpers/self-signed-cert.js';
 
 const BODY = randomBytes(5 * 1024 * 1024 + 123);
 let dir: string;
@@ -26,22 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'http-direct-'));
   file = join(dir, 'body.bin');
   writeFileSync(file, BODY);
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'].concat([
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]),
-    { stdio: 'ignore' },
-  );
+  const { key, cert } = selfSignedCert(dir);
   ca = readFileSync(cert);
   servers.http = await ImageServer.start();
   servers.https = await ImageServer.start({ key: readFileSync(key), cert: ca });
