@@ -4,7 +4,7 @@
  * completed by `mdadm --detail --export` (volume name, level, member devices) and the member
  * partitions' disks (IPA's `get_holder_disks`).
  */
-import { listBlockDevices, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
+import { examineDevice, listBlockDevices, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 import { readMdstat, type MdstatArray } from './mdstat.js';
 
 export interface ExistingArray {
@@ -27,35 +27,6 @@ export interface ExistingArray {
 export async function loadMdModules(ctx: Pick<StepContext, 'exec' | 'guard'>): Promise<void> {
   if (!(await ctx.guard.inRamdisk())) return;
   await ctx.exec('modprobe', ['-a', 'md_mod', 'raid0', 'raid1', 'raid10', 'raid456'], { quiet: true }).catch(() => undefined);
-}
-
-export interface ExaminedSuperblock {
-  /** The array's name without its `host:` part, null when the superblock has none. */
-  volumeName: string | null;
-  arrayUuid: string | null;
-}
-
-/**
- * `mdadm --examine` of one device: undefined without an md superblock (its exit status is
- * no answer: on a partitioned disk it succeeds and describes the table). The name is read as
- * IPA's `get_volume_name_of_raid_device` reads `Name : host:name (local to host x)`.
- */
-export function parseExamine(stdout: string): ExaminedSuperblock | undefined {
-  if (!/^\s*Magic : a92b4efc$/m.test(stdout)) return undefined;
-  const field = (name: string) => new RegExp(`^\\s*${name} : (.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? null;
-  const name = field('Name');
-  let volumeName: string | null = null;
-  if (name !== null) {
-    const parts = name.split(':');
-    const candidate = parts.length === 2 ? parts[1]! : parts.length === 1 ? parts[0]! : null;
-    volumeName = candidate?.trim().split(' ')[0] || null;
-  }
-  return { volumeName, arrayUuid: field('Array UUID') };
-}
-
-export async function examineDevice(ctx: Pick<StepContext, 'exec'>, device: string): Promise<ExaminedSuperblock | undefined> {
-  const result = await ctx.exec('mdadm', ['--examine', device], { quiet: true, okExitCodes: [0, 1, 2] }).catch(() => undefined);
-  return result?.exitCode === 0 ? parseExamine(result.stdout) : undefined;
 }
 
 export function parseDetailExport(stdout: string): {

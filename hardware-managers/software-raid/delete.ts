@@ -18,6 +18,7 @@
  */
 import {
   describeError,
+  examineDevice,
   listBlockDevices,
   listTargetDisks,
   ProtectedDeviceError,
@@ -25,10 +26,11 @@ import {
   rescanPartitions,
   skipListVolumeNames,
   SoftwareRAIDError,
+  type ExaminedSuperblock,
   type StepContext,
 } from '../../src/hardware/index.js';
 import { assembleDescribedArrays } from './assemble.js';
-import { examineDevice, listArrays, loadMdModules, type ExaminedSuperblock, type ExistingArray } from './arrays.js';
+import { listArrays, loadMdModules, type ExistingArray } from './arrays.js';
 import { diskOfPartition, RAID_DEVICE_TYPE } from './holders.js';
 import { decideArrays, planSweep, volumeNames, type SweptDisk } from './kept-volumes.js';
 import { RaidProgress } from './progress.js';

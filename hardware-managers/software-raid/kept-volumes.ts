@@ -12,8 +12,8 @@
  * names a kept volume is never zeroed, nor its disk wiped, whether or not its array
  * assembled.
  */
-import { SoftwareRAIDError, type StepContext } from '../../src/hardware/index.js';
-import { examineDevice, type ExaminedSuperblock, type ExistingArray } from './arrays.js';
+import { examineDevice, SoftwareRAIDError, type ExaminedSuperblock, type StepContext } from '../../src/hardware/index.js';
+import type { ExistingArray } from './arrays.js';
 import type { LogicalDisk } from './raid-config.js';
 
 export type Decision = 'delete' | 'wipe' | 'keep';

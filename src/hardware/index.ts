@@ -59,6 +59,8 @@ export { parseLsblkJson } from './lsblk.js';
 export type { BlockDevice, ListBlockDevicesOptions } from './block-devices.js';
 export { listTargetDisks, applySkipList, skipListHints, skipListVolumeNames, ramdiskMediaReason } from './disk-targets.js';
 export type { TargetDisks, SkippedDevice, SkipKind, ListTargetDisksOptions } from './disk-targets.js';
+export { examineDevice, parseExamine } from './md-superblock.js';
+export type { ExaminedSuperblock } from './md-superblock.js';
 export {
   matchesRootDeviceHints,
   findDevicesByHints,

@@ -32,7 +32,7 @@ export type HardwareSupportLevel = number;
  * 2.8.0: `BlockDevice.allSerials` and `allWwns` (every serial and WWN lsblk and udev give,
  *   which root device hints match, as IPA's `all_serial_and_wwn`); `findPartitionByUuid`,
  *   `parseBootRecords` (`BootRecord`) and `SoftwareRaidBiosBootInfo.arrayUuids`;
- *   `ExecOptions.cwd`.
+ *   `ExecOptions.cwd`; `examineDevice` and `parseExamine` (`ExaminedSuperblock`).
  */
 export const CONTRACT_VERSION = '2.8.0';
 

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseExamine, type ExaminedSuperblock, type ExistingArray } from '../../../hardware-managers/software-raid/arrays.js';
+import type { ExistingArray } from '../../../hardware-managers/software-raid/arrays.js';
+import { parseExamine, type ExaminedSuperblock } from '../../../src/hardware/index.js';
 import {
   assertKeptVolumesAssembled,
   decideArrays,

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDetailExport, parseExamine } from '../../../hardware-managers/software-raid/arrays.js';
+import { parseDetailExport } from '../../../hardware-managers/software-raid/arrays.js';
+import { parseExamine } from '../../../src/hardware/index.js';
 import { parseMdstat } from '../../../hardware-managers/software-raid/mdstat.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'software-raid', name), 'utf8');
