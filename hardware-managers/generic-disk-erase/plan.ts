@@ -8,7 +8,6 @@
  */
 import { realpath } from 'node:fs/promises';
 import {
-  hasCommand,
   isMounted,
   listBlockDevices,
   listTargetDisks,
@@ -17,6 +16,7 @@ import {
   type BlockDevice,
   type StepContext,
 } from '../../src/hardware/index.js';
+import { findKeptRaid } from './kept-raid.js';
 import type { EraseSettings } from './settings.js';
 import { guardRefusal, isAcceptedSkip, nothingAllowListedError, refusalError, type SkippedEntry } from './skip-reasons.js';
 
@@ -68,15 +68,6 @@ async function virtualFloppy(): Promise<string | undefined> {
   return realpath('/dev/disk/by-label/ir-vfd-dev').catch(() => undefined);
 }
 
-/** `MD_NAME=host:name` → `name`, as IPA's get_volume_name_of_raid_device. */
-async function raidVolumeName(ctx: StepContext, device: BlockDevice): Promise<string | undefined> {
-  const { stdout } = await ctx
-    .exec('mdadm', ['--detail', '--export', device.path], { quiet: true })
-    .catch(() => ({ stdout: '' }));
-  const name = /^MD_NAME=(.*)$/m.exec(stdout)?.[1];
-  return name?.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
-}
-
 function specialFilesystem(device: BlockDevice): string | undefined {
   for (const part of [device, ...device.partitions]) {
     if (part.fsType === 'gfs2') return `${part.path} holds a gfs2 filesystem`;
@@ -93,24 +84,10 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
   const left: SkippedEntry[] = shared.map(({ device, kind, reason }) => ({ device: device.path, kind, reason }));
   const targets: BlockDevice[] = [];
   const floppy = await virtualFloppy();
-  const keptVolumes = new Set(skipListVolumeNames(ctx.node));
-  const keptRaidMembers = new Map<string, string>();
-
-  if (keptVolumes.size > 0 && (await hasCommand('mdadm'))) {
-    for (const md of listing.filter((d) => /^raid|^md$/.test(d.type))) {
-      const volume = await raidVolumeName(ctx, md);
-      if (!volume || !keptVolumes.has(volume)) continue;
-      left.push({
-        device: md.path,
-        kind: 'kept-raid-volume',
-        reason: `software RAID volume "${volume}" is kept (skip_block_devices)`,
-      });
-      for (const member of listing) {
-        const holdsIt = member.holders.includes(md.name) || member.partitions.some((p) => p.holders.includes(md.name));
-        if (holdsIt) keptRaidMembers.set(member.path, volume);
-      }
-    }
-  }
+  // Before anything is written: the kept volumes' md devices, and the disks holding a member
+  // of one, assembled or not (kept-raid.ts).
+  const keptRaid = await findKeptRaid(ctx, listing, candidates, new Set(skipListVolumeNames(ctx.node)));
+  left.push(...keptRaid.volumes);
 
   // The safety guard reads sysfs and every process's open files for each device: asked for
   // all devices at once (results used in order below), not one device after another.
@@ -129,11 +106,7 @@ export async function planErase(ctx: StepContext, options: PlanOptions): Promise
     if (floppy && floppy === (await realpath(device.path).catch(() => device.path)))
       skip = { kind: 'virtual-media', reason: 'virtual media floppy (ir-vfd-dev)' };
     else if (vmedia) skip = { kind: 'virtual-media', reason: `virtual media (filesystem label ${vmedia})` };
-    else if (keptRaidMembers.has(device.path))
-      skip = {
-        kind: 'kept-raid-volume',
-        reason: `member of the kept software RAID volume "${keptRaidMembers.get(device.path)}"`,
-      };
+    else if (keptRaid.members.has(device.path)) skip = { kind: 'kept-raid-volume', reason: keptRaid.members.get(device.path)! };
     else if (/^raid|^md$/.test(device.type) && left.some((s) => s.device === device.path)) continue;
     else if (raidMember) skip = { kind: 'raid-member', reason: 'member of a software RAID (the RAID device is erased instead)' };
     else if (isMounted(device)) skip = { kind: 'mounted', reason: `holds a mounted filesystem (${describeMounts(device)})` };
