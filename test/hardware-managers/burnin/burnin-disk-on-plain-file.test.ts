@@ -1,23 +1,56 @@
 // burnin_disk on an allow-listed plain file (the stand-in for a disk on machines without
 // loop devices, and in the demo): fio must write that file, and nothing beside it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { ScratchDevices } from '../../helpers/loop-devices.js';
-import { runStep, startBurninAgent } from './helpers.js';
+import { runStep, startBurninAgent, startStep } from './helpers.js';
 
 const scratch = new ScratchDevices();
 let agent: RunningAgent | undefined;
 
-let corrupter: ChildProcess | undefined;
+const MIB = 1024 * 1024;
+
+/**
+ * A failing region: 1 MiB at 2 MiB of `file` rewritten with random data, pass after pass,
+ * until `stop()`, which resolves once the last write is done (bounded to a minute should the
+ * test die first). Written from this process, not by a shell loop of dd: killing the shell
+ * left its last dd running, which recreated the file while the scratch folder was removed
+ * (ENOTEMPTY) and could be holding the file open when the step's safety guard looked
+ * (another writer: no disk to burn in).
+ */
+function startCorrupting(file: string): { stop: () => Promise<void> } {
+  let stopped = false;
+  const passes = (async () => {
+    // r+: never creates the file.
+    const handle = await open(file, 'r+');
+    try {
+      for (const end = Date.now() + 60_000; !stopped && Date.now() < end; await sleep(1)) {
+        await handle.write(randomBytes(MIB), 0, MIB, 2 * MIB);
+      }
+    } finally {
+      await handle.close();
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await passes;
+    },
+  };
+}
+
+let corrupter: ReturnType<typeof startCorrupting> | undefined;
 
 /** What fio's --verify_dump writes into its working directory: `<file>.<offset>.hdr_fail|received|expected`. */
 const isVerifyDump = (name: string) => /^disk-\d+\.img\.\d+\.(hdr_fail|received|expected)$/.test(name);
 
 afterEach(async () => {
-  corrupter?.kill('SIGKILL');
+  await corrupter?.stop();
   corrupter = undefined;
   await agent?.close();
   agent = undefined;
@@ -49,15 +82,13 @@ describe('burnin_disk on a plain file', () => {
     const disk = scratch.create({ sizeMiB: 16, plainFile: true });
     let client;
     ({ agent, client } = await startBurninAgent([disk.file]));
-    // A failing region: 1 MiB at 2 MiB of the test's own file rewritten with random data while
-    // fio runs (bounded to a minute should the test die first).
-    corrupter = spawn('sh', [
-      '-c',
-      `end=$(($(date +%s) + 60)); while [ "$(date +%s)" -lt "$end" ]; do ` +
-        `dd if=/dev/urandom of='${disk.file}' bs=4k seek=512 count=256 conv=notrunc 2>/dev/null; done`,
-    ]);
-    const { final } = await runStep(client, 'burnin_disk', { agent_burnin_fio_disk_runtime: 3 });
-    corrupter.kill('SIGKILL');
+    const id = await startStep(client, 'burnin_disk', { agent_burnin_fio_disk_runtime: 3 });
+    // Corrupted once the step has taken the disk (its part is listed) and fio is starting:
+    // the disk returns other data than fio writes for the whole run.
+    const final = await client.waitFor(id, (body) => {
+      if (!corrupter && body.command_progress?.parts?.[disk.file]) corrupter = startCorrupting(disk.file);
+    });
+    await corrupter?.stop();
 
     expect(final.command_status).toBe('FAILED');
     expect(final.command_error.type).toBe('CleaningError');
