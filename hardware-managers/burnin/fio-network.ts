@@ -54,7 +54,9 @@ export const networkArgs = z.object({
     .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:\d{1,5})?$/)
     .optional()
     .describe('Without pairing: send for the runtime to a fio reader listening at "host[:port]"'),
-  agent_burnin_fio_network_port: integer.optional().describe('TCP port of the fio connection (IPA uses 9000)'),
+  agent_burnin_fio_network_port: integer
+    .optional()
+    .describe("First of fio's 16 TCP ports, one per job: port to port+15 (IPA uses 9000-9015)"),
   agent_burnin_fio_network_min_mib_per_second: wholeNumber.optional().describe('Fail a direction whose MiB/s stays below this'),
 });
 
@@ -151,6 +153,7 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
     await sleep(READER_START_DELAY_MS, undefined, { signal: ctx.signal });
   }
   const waitingSince = Date.now();
+  let refusedAttempts = 0;
   for (;;) {
     const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...figure(doc) }));
     options.progress.part(name, { state: direction.role === 'writer' && !direction.connectAndSend ? 'listening' : 'connecting' });
@@ -172,6 +175,9 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
       const retryMs = Date.now() - waitingSince < READER_SLOW_RETRY_AFTER_MS ? READER_RETRY_MS : READER_SLOW_RETRY_MS;
       if (connecting && isRefused(error) && Date.now() + retryMs < deadline) {
         output.drop();
+        // Between attempts the reader waits, not connects: what command_progress says.
+        refusedAttempts++;
+        options.progress.part(name, { state: 'waiting for the partner to listen', refused_attempts: refusedAttempts });
         ctx.log.info({ partner: direction.host }, `fio (network): partner not listening yet, retrying in ${retryMs / 1000} s`);
         await sleep(retryMs, undefined, { signal: ctx.signal });
         continue;

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
-import { freePort, runStep, startBurninAgent, startStep } from './helpers.js';
+import { FIO_NETWORK_JOBS, freeFioPorts, runStep, startBurninAgent, startStep } from './helpers.js';
 
 const agents: RunningAgent[] = [];
 let listener: ChildProcess | undefined;
@@ -15,20 +15,21 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.close()));
 });
 
-/** A plain fio reader listening on 127.0.0.1:port, as an operator would run on a test server. */
+/** A plain fio reader listening on ports port .. port+15, as an operator would run on a test server. */
 function startFioReader(port: number): Promise<ChildProcess> {
   // prettier-ignore
   const child = spawn(
     'fio',
     ['--ioengine', 'net', '--port', String(port), '--fill_device', '1', '--gtod_reduce', '1', '--group_reporting',
-     '--numjobs', '16', '--name', 'reader', '--rw', 'read', '--listen'],
+     '--numjobs', String(FIO_NETWORK_JOBS), '--name', 'reader', '--rw', 'read', '--listen'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  // fio's stdout is block-buffered into a pipe: readiness is its listening socket.
+  // fio's stdout is block-buffered into a pipe: readiness is its listening sockets, one per
+  // job on its own port. A sender that comes when only some listen has jobs refused.
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     const poll = setInterval(() => {
-      if (listeningSockets(port) > 0) {
+      if (listeningPorts(port, FIO_NETWORK_JOBS) === FIO_NETWORK_JOBS) {
         clearInterval(poll);
         resolve(child);
       }
@@ -36,16 +37,24 @@ function startFioReader(port: number): Promise<ChildProcess> {
   });
 }
 
-function listeningSockets(port: number): number {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  return ['/proc/net/tcp', '/proc/net/tcp6']
-    .map((table) => (existsSync(table) ? readFileSync(table, 'utf8') : ''))
-    .flatMap((text) => text.split('\n'))
-    .filter((line) => {
-      // local_address is "ADDR:PORT", state 0A is LISTEN.
+/** How many of the ports base .. base+count-1 have a listening socket. */
+async function waitUntilAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !(await predicate()); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+}
+
+function listeningPorts(base: number, count: number): number {
+  const listening = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (existsSync(table) ? readFileSync(table, 'utf8') : '').split('\n')) {
+      // local_address is "ADDR:PORT" (hex), state 0A is LISTEN.
       const fields = line.trim().split(/\s+/);
-      return fields[1]?.endsWith(`:${hex}`) && fields[3] === '0A';
-    }).length;
+      const port = parseInt(fields[1]?.split(':').pop() ?? '', 16);
+      if (fields[3] === '0A' && port >= base && port < base + count) listening.add(port);
+    }
+  }
+  return listening.size;
 }
 
 // Two fio processes with 16 jobs each pairing over loopback while the rest of the suite
@@ -53,7 +62,7 @@ function listeningSockets(port: number): number {
 // alone and under a CPU hog). One retry; the assertion messages carry the agent's error.
 describe('burnin_network', { retry: 1 }, () => {
   it('sends to a fio reader given as the target when no coordination backend exists', async () => {
-    const port = await freePort();
+    const port = await freeFioPorts();
     listener = await startFioReader(port);
     const { agent, client } = await startBurninAgent();
     agents.push(agent);
@@ -74,7 +83,7 @@ describe('burnin_network', { retry: 1 }, () => {
   });
 
   it('pairs two agents statically as IPA does: writer listens, reader connects, then they swap', async () => {
-    const port = await freePort();
+    const port = await freeFioPorts();
     const [a, b] = await Promise.all([startBurninAgent(), startBurninAgent()]);
     agents.push(a.agent, b.agent);
     const knobs = (role: string) => ({
@@ -98,7 +107,7 @@ describe('burnin_network', { retry: 1 }, () => {
   }, 120_000); // two directions, each with the reader's 5 s head start, on a loaded CI machine
 
   it('a static pair waits for a partner that comes late, past any pairing timeout, as IPA does', async () => {
-    const port = await freePort();
+    const port = await freeFioPorts();
     const [a, b] = await Promise.all([startBurninAgent(), startBurninAgent()]);
     agents.push(a.agent, b.agent);
     const knobs = (role: string) => ({
@@ -109,8 +118,13 @@ describe('burnin_network', { retry: 1 }, () => {
       agent_burnin_fio_network_pairing_timeout: 1,
     });
     const readerId = await startStep(b.client, 'burnin_network', {}, knobs('reader'));
-    // The partner's node is still booting: past the reader's 5 s head start and several refused attempts.
-    await new Promise((resolve) => setTimeout(resolve, 9_000));
+    const refused = async () =>
+      (await b.client.get(readerId)).body.command_progress?.parts?.['reader (partner 127.0.0.1)']?.refused_attempts ?? 0;
+    // The partner's node is still booting: past the reader's 5 s head start and three refused
+    // attempts. It comes just after the third, while the reader waits: fio's jobs start one
+    // after another, and a reader that connects while only some listen leaves the others
+    // waiting for good (so does IPA's, whose reader retries every 30 s).
+    await waitUntilAsync(async () => (await refused()) >= 3, 60_000, 'three refused attempts');
     expect((await b.client.get(readerId)).body.command_status).toBe('RUNNING');
     const writer = await runStep(a.client, 'burnin_network', {}, knobs('writer'));
     const reader = await b.client.waitFor(readerId);
@@ -121,7 +135,7 @@ describe('burnin_network', { retry: 1 }, () => {
   }, 120_000);
 
   it('fails with a threshold naming the figure', async () => {
-    const port = await freePort();
+    const port = await freeFioPorts();
     listener = await startFioReader(port);
     const { agent, client } = await startBurninAgent();
     agents.push(agent);

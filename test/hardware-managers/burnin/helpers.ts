@@ -1,5 +1,6 @@
 /** Shared by the burn-in tests: an agent with only the burn-in manager, steps run as Ironic runs them. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { RunningAgent } from '../../../src/agent/agent.js';
@@ -87,11 +88,43 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, wha
   return Date.now() - started;
 }
 
-/** A TCP port free right now on 127.0.0.1 (fio needs a number, not port 0). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** fio's network job count (IPA's --numjobs 16): fio gives job n the port `port + n`. */
+export const FIO_NETWORK_JOBS = 16;
+
+/**
+ * The first of 16 consecutive TCP ports that are all free now, for fio's 16 jobs, outside
+ * the kernel's ephemeral range (as IPA's 9000-9015 are). A port from listen(0) is free only
+ * itself, and its neighbours are where the machine's outgoing connections take their source
+ * ports: a client connection's TIME_WAIT on one of them failed the writer's bind ("io engine
+ * net init failed") in a loaded `make test`. Outside that range only an explicit bind takes a
+ * port; the block is random, so test runs in parallel do not pick the same one.
+ */
+export async function freeFioPorts(): Promise<number> {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [
+    number,
+    number,
+  ];
+  // Below the ephemeral range (above the well-known services), else above it.
+  const [from, to] = low - 10_000 > 1_000 ? [10_000, low - FIO_NETWORK_JOBS] : [high + 1, 65_536 - FIO_NETWORK_JOBS];
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = randomInt(from, to);
+    if (await allFree(base, FIO_NETWORK_JOBS)) return base;
+  }
+  throw new Error(`no ${FIO_NETWORK_JOBS} consecutive free ports between ${from} and ${to}`);
+}
+
+/** True when every port of base .. base+count-1 can be bound on all addresses, as fio binds them. */
+async function allFree(base: number, count: number): Promise<boolean> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const bound = await Promise.all(
+    servers.map(
+      (server, n) =>
+        new Promise<boolean>((resolve) => {
+          server.once('error', () => resolve(false));
+          server.listen(base + n, '0.0.0.0', () => resolve(true));
+        }),
+    ),
+  );
+  await Promise.all(servers.filter((_, n) => bound[n]).map((server) => new Promise((resolve) => server.close(resolve))));
+  return bound.every(Boolean);
 }
