@@ -42,7 +42,13 @@ async function syncClock(ctx: CommandContext): Promise<void> {
   if (await hasCommand('hwclock')) await attempt('hwclock', ['-v', '--systohc']);
 }
 
-/** IPA's power_off / run_image: clock and disks settled first, then the power action. */
+/**
+ * IPA's power_off / run_image: clock and disks settled first, then the power action. A failed
+ * sync (a manager's `full_sync` included) is only a warning, as in IPA's
+ * `_run_shutdown_command`: the machine still goes down. With the `agent` power interface
+ * run_image is Ironic's only way to reboot the node, and after a refused power_off Ironic
+ * waits and cuts the power out of band anyway, losing what the flush could still write.
+ */
 function powerCommand(name: 'power_off' | 'run_image', action: (power: CommandContext['services']['power']) => Promise<void>) {
   return defineCommand({
     name,
@@ -50,7 +56,7 @@ function powerCommand(name: 'power_off' | 'run_image', action: (power: CommandCo
     params: noParams,
     async run(_params, ctx) {
       await syncClock(ctx);
-      await fullSync(ctx);
+      await fullSync(ctx).catch((error: unknown) => ctx.log.warn({ err: error }, 'Failed to sync file system buffers'));
       await action(ctx.services.power);
       return null;
     },
