@@ -11,6 +11,7 @@ const NAMES: Record<ManagerMethodName, true> = {
   get_os_install_device: true,
   collect_lldp_data: true,
   get_usb_devices: true,
+  collect_system_logs: true,
   full_sync: true,
   prepare_image: true,
   get_partition_uuids: true,

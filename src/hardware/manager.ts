@@ -33,8 +33,10 @@ export type HardwareSupportLevel = number;
  *   which root device hints match, as IPA's `all_serial_and_wwn`); `findPartitionByUuid`,
  *   `parseBootRecords` (`BootRecord`) and `SoftwareRaidBiosBootInfo.arrayUuids`;
  *   `ExecOptions.cwd`; `examineDevice` and `parseExamine` (`ExaminedSuperblock`).
+ * 2.9.0: the `collect_system_logs` manager method (IPA's hook: a manager's own entries in the
+ *   log bundle).
  */
-export const CONTRACT_VERSION = '2.8.0';
+export const CONTRACT_VERSION = '2.9.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

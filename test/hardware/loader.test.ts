@@ -28,7 +28,7 @@ describe('loadHardwareManagers', () => {
     expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic', 'fixture_mainline', 'fixture_unsupported']);
     const bySource = Object.fromEntries(problems.map((p) => [p.source.split('/').at(-1), p.message]));
     expect(bySource['bad-export']).toMatch(/does not export a hardware manager made by defineHardwareManager\(\)/);
-    expect(bySource['contract-mismatch']).toBe('manager "from_the_future" needs contract ^3.0.0, this agent provides 2.8.0');
+    expect(bySource['contract-mismatch']).toBe('manager "from_the_future" needs contract ^3.0.0, this agent provides 2.9.0');
     expect(bySource['duplicate-name']).toMatch(
       /a hardware manager named "fixture_generic" was already loaded from .*fixture-generic/,
     );

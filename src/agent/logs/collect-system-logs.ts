@@ -3,10 +3,12 @@
  * clean or deploy, as one tar.gz. The conductor stores it (`[agent]deploy_logs_collect`)
  * when a step fails. Names follow IPA's bundle, so existing tooling finds its files; ours
  * adds the agent's own log, its effective configuration (token removed), the routes and the
- * inventory.
+ * inventory; then, as IPA's bundle, whatever the managers' `collect_system_logs` return.
  */
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { z } from 'zod';
+import { HardwareManagerMethodNotFound, describeError } from '../../hardware/errors.js';
 import { ExecError, hasCommand } from '../../hardware/exec.js';
 import { blockDeviceUdevProperties } from '../../hardware/udev-properties.js';
 import { redactText } from '../redact.js';
@@ -107,6 +109,51 @@ function withoutSecrets(entry: TarEntry, services: AgentServices): TarEntry {
   return { ...entry, data: Buffer.from(redactText(entry.data.toString('latin1'), known, Infinity), 'latin1') };
 }
 
+const managerLogsSchema = z.record(z.string(), z.union([z.string(), z.instanceof(Uint8Array)]));
+
+/**
+ * A name a manager may give: relative, `/`-separated, no `.`/`..` segment, not one of ours,
+ * and at most 100 bytes (ustar's name field, whatever its slashes).
+ */
+function managerEntryName(name: string, taken: ReadonlySet<string>): string | null {
+  const segments = name.split('/');
+  if (name === '' || Buffer.byteLength(name) > 100 || taken.has(name)) return null;
+  return segments.some((s) => s === '' || s === '.' || s === '..') ? null : name;
+}
+
+/**
+ * IPA's hook: every manager's `collect_system_logs` adds its own entries. IPA fails the whole
+ * bundle when one manager raises; here the failure becomes an entry of its own and the bundle
+ * still goes out, since it is what the operator reads to find out what failed.
+ */
+async function managerEntries(services: AgentServices, taken: ReadonlySet<string>): Promise<TarEntry[]> {
+  let results: Record<string, unknown>;
+  try {
+    results = await services.hardware.dispatchToAllManagers('collect_system_logs', services.hardware.context);
+  } catch (error) {
+    if (HardwareManagerMethodNotFound.is(error)) return [];
+    services.log.warn({ err: error }, 'a hardware manager failed to collect its logs');
+    return [{ name: 'hardware-manager-logs.error', data: `collect_system_logs failed: ${describeError(error)}\n` }];
+  }
+  const entries: TarEntry[] = [];
+  for (const [manager, value] of Object.entries(results)) {
+    const parsed = managerLogsSchema.safeParse(value);
+    if (!parsed.success) {
+      entries.push({ name: `${manager}.error`, data: 'collect_system_logs did not return {name: string | bytes}\n' });
+      continue;
+    }
+    for (const [raw, data] of Object.entries(parsed.data)) {
+      const name = managerEntryName(raw, taken);
+      if (name === null) {
+        services.log.warn({ manager, name: raw }, 'log entry left out: its name is not a free relative path');
+        continue;
+      }
+      entries.push({ name, data: typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
+    }
+  }
+  return entries;
+}
+
 function redactedConfig(services: AgentServices): string {
   const { agentToken, ...rest } = services.config;
   return JSON.stringify({ ...rest, agentToken: agentToken ? '***' : undefined }, null, 2);
@@ -125,13 +172,15 @@ export async function collectSystemLogs(
       (error: unknown) => ({ name: 'inventory.json', data: JSON.stringify({ error: String(error) }) }),
     ),
   ]);
-  const entries: TarEntry[] = [
+  const own: TarEntry[] = [
     ...(journalEntry ? [journalEntry] : await varLog()),
     { name: 'ramdisk-agent.log', data: services.logBuffer.text() },
     { name: 'ramdisk-agent-config.json', data: redactedConfig(services) },
     ...commands,
     ...udev,
     inventoryEntry,
-  ].map((entry) => withoutSecrets(entry, services));
+  ];
+  const fromManagers = await managerEntries(services, new Set(own.map((e) => e.name)));
+  const entries = [...own, ...fromManagers].map((entry) => withoutSecrets(entry, services));
   return { entries, archive: await tarGz(entries) };
 }
