@@ -10,7 +10,10 @@ export const logExtension = defineExtension('log', [
     mode: 'sync',
     params: z.object({}).loose(),
     async run(_params, ctx) {
-      const { entries, archive } = await collectSystemLogs(ctx.services, () => hardwareInventory(ctx.services));
+      // The bundle's inventory.json (IPA's bundle has none) without LLDP: with ipa-collect-lldp
+      // listening held the bundle for lldp_timeout, and Ironic waits 60 s for it in all.
+      const inventory = () => hardwareInventory(ctx.services, { lldp: false });
+      const { entries, archive } = await collectSystemLogs(ctx.services, inventory);
       ctx.log.info({ files: entries.length, bytes: archive.length }, 'system logs collected');
       return { system_logs: archive.toString('base64') };
     },

@@ -19,9 +19,11 @@ const bmcCaches = new WeakMap<AgentServices, { value?: Promise<BmcInfo> }>();
  * The inventory, then IPA's extension point: the highest-support manager that has a
  * `list_hardware_info` method gets it and returns it, usually with keys of its own added
  * (disk enclosures, accelerators, ...). Without such a manager, the inventory as collected.
+ * `lldp: false` leaves LLDP out (`interfaces[].lldp` null) even with `ipa-collect-lldp`:
+ * listening waits up to `lldp_timeout` (30 s) per NIC for a frame that may never come.
  */
-export async function hardwareInventory(services: AgentServices): Promise<Inventory> {
-  const inventory = await baseInventory(services);
+export async function hardwareInventory(services: AgentServices, options: { lldp?: boolean } = {}): Promise<Inventory> {
+  const inventory = await baseInventory(services, options.lldp ?? true);
   try {
     const extended = await services.hardware.dispatchToManagers('list_hardware_info', services.hardware.context, inventory);
     if (typeof extended !== 'object' || extended === null || Array.isArray(extended)) {
@@ -36,7 +38,7 @@ export async function hardwareInventory(services: AgentServices): Promise<Invent
   }
 }
 
-async function baseInventory(services: AgentServices): Promise<Inventory> {
+async function baseInventory(services: AgentServices, lldp: boolean): Promise<Inventory> {
   let bmcCache = bmcCaches.get(services);
   if (!bmcCache) bmcCaches.set(services, (bmcCache = {}));
   return collectInventory({
@@ -45,7 +47,7 @@ async function baseInventory(services: AgentServices): Promise<Inventory> {
     bootif: services.config.bootif,
     skipBmcDetect: services.conductor?.lookupConfig?.agent_skip_bmc_detect ?? false,
     enableVlanInterfaces: services.config.enableVlanInterfaces,
-    ...(services.config.collectLldp ? { lldpFor: (names: string[]) => lldpData(services, names) } : {}),
+    ...(services.config.collectLldp && lldp ? { lldpFor: (names: string[]) => lldpData(services, names) } : {}),
     bmcCache,
   });
 }

@@ -55,7 +55,8 @@ const collectDefault: Collector = async (data, _failures, { services, collectorN
 
 const collectLogs: Collector = async (data, _failures, { services }) => {
   try {
-    const { archive } = await collectSystemLogs(services, () => hardwareInventory(services));
+    // The inventory is already in the data (default collector): no second LLDP wait here.
+    const { archive } = await collectSystemLogs(services, () => hardwareInventory(services, { lldp: false }));
     data.logs = archive.toString('base64');
   } catch (error) {
     // IPA: this collector does not report failures.
