@@ -5,7 +5,7 @@
  * flow.start_flow (sub-commands inline, first failure fails the flow).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -98,6 +98,31 @@ describe('system.lockdown', () => {
       if (link && name.startsWith('eth')) expect(link.flags).toContain('UP');
     }
     await expect(fetch(`${agent.url}/v1/status`)).rejects.toThrow();
+  });
+
+  it('locks down even when `ip` fails (busybox ip has no -j): the API never stays up', async () => {
+    const { agent, client } = await start();
+    const bin = hostRoot();
+    writeFileSync(join(bin, 'ip'), `#!/bin/sh\necho "ip: invalid option -- 'j'" >&2\nexit 1\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const { status, body } = await client.post('system.lockdown', {}, true);
+      expect(status).toBe(200);
+      expect(body.command_status).toBe('SUCCEEDED');
+      expect(await agent.stopped).toBe('lockdown');
+    } finally {
+      process.env.PATH = path;
+    }
+    await expect(fetch(`${agent.url}/v1/status`)).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 50));
+    const downed = agent.power.history.find((r) => r.action === 'network_down')?.detail?.split(',') ?? [];
+    expect(downed).not.toContain('lo');
+    expect(downed.sort()).toEqual(
+      readdirSync('/sys/class/net')
+        .filter((n) => n !== 'lo')
+        .sort(),
+    );
   });
 });
 
