@@ -226,9 +226,22 @@ describe.skipIf(!busybox)('which config-2 device the ramdisk reads, and what it 
     expect(other.log).toContain(
       "config-2 on /dev/sr0 has publisher ID '5C3E9F1A-0B2D-4C6E-8F7A-1B2C3D4E5F60', not ir_pub_id=0f0f0f0f-0000-4000-8000-000000000000: not read",
     );
-    const pxe = runSetupNetwork('BOOTIF=01-52-54-00-d3-6a-71', nics, media);
-    expect(pxe.mounts).toEqual([]);
-    expect(pxe.log).toContain('a config-2 device is present, but BOOTIF= without ir_pub_id= is a network boot: not read');
+    expect(match.probes[0]).toBe('blkid -c /dev/null -o export'); // the probes are seen
+  });
+
+  it('a PXE boot (BOOTIF= without ir_pub_id=) is told by the command line alone: no device is probed, none read', () => {
+    // ironic-python-agent-builder's resolve-configdrive script stops before lsblk then: a
+    // network boot pays for no probe of every device, even with a config-2 ISO attached.
+    const media = { sr0: virtualCd(doc('ironic-dhcp-less-doc.json'), { publisher: '5C3E9F1A-0B2D-4C6E-8F7A-1B2C3D4E5F60' }) };
+    for (const cmdline of ['BOOTIF=01-52-54-00-d3-6a-71', 'BOOTIF=01-52-54-00-d3-6a-71 ir_pub_id=', 'BOOTIF=not-a-mac']) {
+      const pxe = runSetupNetwork(cmdline, nics, media);
+      expect(pxe.probes, cmdline).toEqual([]);
+      expect(pxe.mounts, cmdline).toEqual([]);
+      dhcpOnEveryNic(pxe);
+      expect(pxe.log, cmdline).toContain(
+        'ramdisk: network: BOOTIF= without ir_pub_id= is a network boot: no config drive is looked for',
+      );
+    }
   });
 
   it('malformed JSON is reported on the console, nothing is configured from it, DHCP stands', () => {

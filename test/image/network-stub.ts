@@ -52,6 +52,8 @@ interface NetworkRun {
   mounts: string[];
   /** modprobe's arguments, one call a line. */
   modprobe: string[];
+  /** blkid and lsblk commands run (the config drive search), one a line. */
+  probes: string[];
 }
 
 /** Boots the network part of /init with `cmdline` on a machine with `nics`. */
@@ -139,6 +141,7 @@ export function runSetupNetwork(
       hostname: text(join(t, 'hostname')).trim(),
       mounts: lines(join(t, 'mount.log')).map((line) => line.replaceAll(dir, '$TMP')),
       modprobe: lines(join(t, 'modprobe.log')),
+      probes: lines(join(t, 'probes.log')),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -39,8 +39,10 @@ sleep() {
 # Block devices for the config drive search (config-drive.sh): $T/media/<name>/ holds what
 # blkid (blkid: its export block; publisher: its ISO publisher ID) and lsblk -s (lsblk) say
 # of /dev/<name>, and root/, what mounting it shows. Nothing here reads a device of the host.
+# Each probe is recorded in probes.log, so a test can tell that a boot probed no device.
 blkid() {
   local m
+  echo "blkid $*" >>"$T/probes.log"
   case "$*" in
     "-c /dev/null -o export")
       for m in "$T"/media/*; do [ -f "$m/blkid" ] && cat "$m/blkid" && echo; done
@@ -52,6 +54,7 @@ blkid() {
 }
 lsblk() {
   local dev
+  echo "lsblk $*" >>"$T/probes.log"
   for dev; do :; done
   cat "$T/media/${dev#/dev/}/lsblk"
 }

@@ -10,8 +10,12 @@
 #    judged over `lsblk -s`. A config drive that a deployment left on a local disk carries the
 #    same label and must not configure the ramdisk;
 #  - with ir_pub_id= on the command line (Ironic sets it to the ISO's publisher ID), that ID;
-#    with BOOTIF= and no ir_pub_id= (a network boot, or an Ironic that sets none), none is read,
-#    as ironic-python-agent-builder's script skips the config drive then.
+#  - with BOOTIF= and no ir_pub_id= (a network boot, or an Ironic that sets none), none: that is
+#    decided from the command line before any device is probed, as ironic-python-agent-builder's
+#    script exits before its lsblk then ("Non-vmedia based deploy detected"), so a PXE boot runs
+#    no blkid over every device. A BOOTIF= that is no MAC counts too: the script only greps for
+#    BOOTIF. (Without either parameter the script reads only a device with an empty publisher ID;
+#    this one reads any virtual media config-2 device, as the agent's find-media.ts does.)
 # The device is mounted read-only in a folder of its own and unmounted before anything is
 # configured. The paths and node can be overridden to exercise this outside a ramdisk (test/image).
 CONFIG_DRIVE_MNT=${CONFIG_DRIVE_MNT:-/run/ramdisk-config-drive}
@@ -54,11 +58,6 @@ vmedia_verdict() {
 # The config-2 device to read, or nothing (and why on the console).
 find_config_drive() {
   local dev type verdict pub
-  if [ -n "$BOOTIF_MAC" ] && [ -z "$IR_PUB_ID" ]; then
-    [ -n "$(config_drive_candidates)" ] &&
-      say "network: a config-2 device is present, but BOOTIF= without ir_pub_id= is a network boot: not read"
-    return 1
-  fi
   config_drive_candidates | while read -r dev type; do
     verdict=$(vmedia_verdict "$dev")
     if [ "$verdict" != yes ]; then
@@ -85,7 +84,12 @@ configure_from_config_drive() {
   ND_NICS=
   ND_DHCP=
   ND_WAIT=
-  found=$(find_config_drive) || return 0
+  # A network boot: the command line alone says so, and nothing is probed (see the top).
+  if [ -n "$BOOTIF_GIVEN" ] && [ -z "$IR_PUB_ID" ]; then
+    say "network: BOOTIF= without ir_pub_id= is a network boot: no config drive is looked for"
+    return 0
+  fi
+  found=$(find_config_drive)
   [ -n "$found" ] || return 0
   read -r dev type <<EOF
 $found

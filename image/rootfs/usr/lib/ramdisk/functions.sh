@@ -63,6 +63,7 @@ parse_cmdline() {
   DISK_WAIT_ATTEMPTS=10
   DISK_WAIT_DELAY=3
   BOOTIF_MAC=
+  BOOTIF_GIVEN=
   IP_PARAMS=
   NTP_SERVER=
   CONSOLE_SHELL=
@@ -76,6 +77,8 @@ parse_cmdline() {
     value=${value//\"/}
     case "$key" in
       BOOTIF)
+        # Given at all, even malformed, it marks a network boot (config-drive.sh).
+        BOOTIF_GIVEN=1
         # PXE's form 01-52-54-00-12-34-56 (hardware type 1 = Ethernet) or a plain MAC.
         mac=$(echo "$value" | tr 'A-F-' 'a-f:')
         case "$mac" in 01:??:??:??:??:??:??) mac=${mac#01:} ;; esac
