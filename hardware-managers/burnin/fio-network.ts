@@ -13,8 +13,9 @@
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { CleaningError, ExecError, type StepContext } from '../../src/hardware/index.js';
-import { FioJsonStream, mibPerSecond } from './fio-json.js';
+import { CleaningError, type StepContext } from '../../src/hardware/index.js';
+import { FioJsonStream, mibPerSecond, type FioDocument } from './fio-json.js';
+import { connectAllPorts, FIO_NETWORK_JOBS } from './fio-network-connect.js';
 import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import { ToolOutputLog } from './tool-log.js';
@@ -64,23 +65,12 @@ type Role = 'writer' | 'reader';
 const ROLES = new Set<string>(['writer', 'reader']);
 const DEFAULT_PORT = 9000;
 /**
- * IPA's reader retries a refused connection every 30 s; connecting is cheap, so the reader
- * here tries every 2 s, which starts the swapped direction sooner and changes nothing else.
- */
-const READER_RETRY_MS = 2_000;
-/**
- * A partner still not listening after a minute is booting or not started yet (a static pair
- * waits for it without end): from then on the reader tries at IPA's pace, every 30 s, not
- * starting 16 fio jobs and logging a line every 2 s for hours.
- */
-const READER_SLOW_RETRY_AFTER_MS = 60_000;
-const READER_SLOW_RETRY_MS = 30_000;
-/**
  * The writer's 16 fio jobs set up their listening sockets one after another. A reader that
- * connects the moment its own previous direction ends can get ahead of them: here that
- * left jobs on both sides waiting for each other until the timeout. So the reader gives
- * its partner this head start at the start of each direction (IPA's 30 s retry cycle
- * hides the same race).
+ * connects the moment its own previous direction ends can get ahead of some of them: a half
+ * pairing, which fio-network-connect.ts completes with a second fio run, its ports starting
+ * a second later. So the reader gives its partner this head start at the start of each
+ * direction, and all 16 ports usually pair in one run (IPA's reader, which cannot complete
+ * a half pairing, waits 30 s between attempts instead).
  */
 const READER_START_DELAY_MS = 5_000;
 
@@ -92,37 +82,14 @@ interface Direction {
   connectAndSend?: boolean;
 }
 
-function fioNetArgs(direction: Direction, port: number, runtime: number): string[] {
-  const args = [
-    '--ioengine',
-    'net',
-    '--port',
-    String(port),
-    '--fill_device',
-    '1',
-    '--group_reporting',
-    '--gtod_reduce',
-    '1',
-    '--numjobs',
-    '16',
+/** IPA's writer: fio listens on port .. port+15, one job each, and sends for the runtime. */
+function listenArgs(port: number, runtime: number): string[] {
+  // prettier-ignore
+  return [
+    '--ioengine', 'net', '--port', String(port), '--fill_device', '1', '--group_reporting', '--gtod_reduce', '1',
+    '--numjobs', String(FIO_NETWORK_JOBS), '--name', 'writer', '--rw', 'write', '--runtime', String(runtime),
+    '--time_based', '--listen', '--output-format', 'json', '--status-interval', '1',
   ];
-  if (direction.connectAndSend) {
-    args.push('--name', 'writer', '--rw', 'write', '--runtime', String(runtime), '--time_based', '--hostname', direction.host!);
-  } else if (direction.role === 'writer') {
-    args.push('--name', 'writer', '--rw', 'write', '--runtime', String(runtime), '--time_based', '--listen');
-  } else {
-    args.push('--name', 'reader', '--rw', 'read', '--hostname', direction.host!);
-  }
-  args.push('--output-format', 'json', '--status-interval', '1');
-  return args;
-}
-
-function isRefused(error: unknown): boolean {
-  return (
-    error instanceof ExecError &&
-    error.reason === 'exit' &&
-    (error.exitCode === 16 || /Connection refused|Connection timed out|No route to host/.test(error.stderr + error.stdout))
-  );
 }
 
 interface RunOptions {
@@ -140,73 +107,73 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
   const name = direction.connectAndSend
     ? `send to ${direction.host}`
     : `${direction.role} (partner ${direction.host ?? 'connects'})`;
-  const args = fioNetArgs(direction, options.port, options.runtime);
-  options.commands.push(['fio', ...args].join(' '));
-  const deadline = options.pairingTimeoutSeconds === undefined ? Infinity : Date.now() + options.pairingTimeoutSeconds * 1000;
-  const figure = (doc: { jobs: { read: { io_bytes: number; bw: number }; write: { io_bytes: number; bw: number } }[] }) => {
-    const job = doc.jobs[0];
-    const side = direction.role === 'reader' && !direction.connectAndSend ? job?.read : job?.write;
-    return side ? { bytes: side.io_bytes, mib_per_second: round(mibPerSecond(side), 2) } : { bytes: 0, mib_per_second: 0 };
-  };
-  if (direction.role === 'reader' && !direction.connectAndSend) {
-    options.progress.part(name, { state: 'waiting for the partner to listen' });
-    await sleep(READER_START_DELAY_MS, undefined, { signal: ctx.signal });
-  }
-  const waitingSince = Date.now();
-  let refusedAttempts = 0;
-  for (;;) {
-    const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...figure(doc) }));
-    options.progress.part(name, { state: direction.role === 'writer' && !direction.connectAndSend ? 'listening' : 'connecting' });
-    const output = new ToolOutputLog(ctx.log, 'fio', { hold: true });
+  const part: PartReport = { name, passed: true, failures: [], role: direction.role };
+  const reports: { text: string }[] = [];
+  if (direction.host !== undefined) {
+    if (!direction.connectAndSend) {
+      options.progress.part(name, { state: 'waiting for the partner to listen' });
+      await sleep(READER_START_DELAY_MS, undefined, { signal: ctx.signal });
+    }
+    const result = await connectAllPorts(
+      ctx,
+      { host: direction.host, send: direction.connectAndSend === true },
+      { ...options, name },
+    );
+    for (const report of result.reports) {
+      ctx.log.info({ tool: 'fio', fio_report: report.doc }, `fio (network) ${direction.role} report`);
+      reports.push(report);
+    }
+    const { reports: _, ...figures } = result;
+    Object.assign(part, figures);
+    if (result.job_error !== 0) {
+      part.passed = false;
+      part.failures.push(`fio stopped with error ${result.job_error}`);
+    }
+  } else {
+    const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...writerFigure(doc) }));
+    options.progress.part(name, { state: 'listening' });
+    const args = listenArgs(options.port, options.runtime);
+    options.commands.push(['fio', ...args].join(' '));
+    const output = new ToolOutputLog(ctx.log, 'fio');
     try {
       await ctx.exec('fio', args, {
-        // The listener waits for its partner first; the reader receives until the writer stops.
-        timeoutMs: toolTimeoutMs(
-          options.pairingTimeoutSeconds === undefined
-            ? Infinity
-            : (options.pairingTimeoutSeconds + options.runtime) * 1000 + 120_000,
-        ),
+        // The listener waits for its partner first, until the step is aborted.
+        timeoutMs: toolTimeoutMs(Infinity),
         signal: ctx.signal,
         keepStdout: false,
         onLine: (line, from) => (from === 'stdout' ? stream.push(line) : output.line(line)),
       });
     } catch (error) {
-      const connecting = direction.role === 'reader' || direction.connectAndSend;
-      const retryMs = Date.now() - waitingSince < READER_SLOW_RETRY_AFTER_MS ? READER_RETRY_MS : READER_SLOW_RETRY_MS;
-      if (connecting && isRefused(error) && Date.now() + retryMs < deadline) {
-        output.drop();
-        // Between attempts the reader waits, not connects: what command_progress says.
-        refusedAttempts++;
-        options.progress.part(name, { state: 'waiting for the partner to listen', refused_attempts: refusedAttempts });
-        ctx.log.info({ partner: direction.host }, `fio (network): partner not listening yet, retrying in ${retryMs / 1000} s`);
-        await sleep(retryMs, undefined, { signal: ctx.signal });
-        continue;
-      }
-      output.close();
       throw toolFailure('fio (network)', error);
+    } finally {
+      output.close();
     }
-    output.close();
-    if (stream.last) ctx.log.info({ tool: 'fio', fio_report: stream.last }, `fio (network) ${direction.role} report`);
-    if (options.outputFile && stream.lastText) {
-      await writeFile(`${options.outputFile}.${direction.role}`, stream.lastText + '\n');
-    }
-    const part: PartReport = { name, passed: true, failures: [], role: direction.role };
-    const final = stream.last;
-    if (!final?.jobs[0]) {
+    const job = stream.last?.jobs[0];
+    if (!job) {
       part.passed = false;
       part.failures.push('fio printed no report');
       return part;
     }
-    const job = final.jobs[0];
-    Object.assign(part, figure(final), { errors: job.total_err ?? 0, job_error: job.error });
+    ctx.log.info({ tool: 'fio', fio_report: stream.last }, `fio (network) ${direction.role} report`);
+    if (stream.lastText) reports.push({ text: stream.lastText });
+    Object.assign(part, writerFigure(stream.last), { errors: job.total_err ?? 0, job_error: job.error });
     if (job.error !== 0) {
       part.passed = false;
       part.failures.push(`fio stopped with error ${job.error}`);
     }
-    checkThreshold(part, 'MiB/s', (part.mib_per_second as number | undefined) ?? 0, options.threshold);
-    options.progress.part(name, { state: part.passed ? 'passed' : 'failed', ...part });
-    return part;
   }
+  // One report, as IPA's --output; several when a half pairing was completed by another run.
+  if (options.outputFile && reports.length > 0) {
+    await writeFile(`${options.outputFile}.${direction.role}`, reports.map((r) => r.text + '\n').join(''));
+  }
+  checkThreshold(part, 'MiB/s', (part.mib_per_second as number | undefined) ?? 0, options.threshold);
+  options.progress.part(name, { state: part.passed ? 'passed' : 'failed', ...part });
+  return part;
+}
+
+function writerFigure(doc: FioDocument | undefined): { bytes: number; mib_per_second: number } {
+  const side = doc?.jobs[0]?.write;
+  return side ? { bytes: side.io_bytes, mib_per_second: round(mibPerSecond(side), 2) } : { bytes: 0, mib_per_second: 0 };
 }
 
 export async function burninNetwork(ctx: StepContext, raw: z.output<typeof networkArgs>): Promise<BurninReport> {

@@ -1,10 +1,9 @@
 // burnin_network with the real fio over 127.0.0.1: against a fio reader listening on a
 // local port (no pairing), and IPA's static pairing between two agents that swap roles.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../../src/agent/agent.js';
-import { FIO_NETWORK_JOBS, freeFioPorts, runStep, startBurninAgent, startStep } from './helpers.js';
+import { FIO_NETWORK_JOBS, freeFioPorts, listeningPorts, runStep, startBurninAgent, startStep } from './helpers.js';
 
 const agents: RunningAgent[] = [];
 let listener: ChildProcess | undefined;
@@ -37,24 +36,10 @@ function startFioReader(port: number): Promise<ChildProcess> {
   });
 }
 
-/** How many of the ports base .. base+count-1 have a listening socket. */
 async function waitUntilAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   for (const end = Date.now() + timeoutMs; !(await predicate()); await new Promise((r) => setTimeout(r, 50))) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
   }
-}
-
-function listeningPorts(base: number, count: number): number {
-  const listening = new Set<number>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of (existsSync(table) ? readFileSync(table, 'utf8') : '').split('\n')) {
-      // local_address is "ADDR:PORT" (hex), state 0A is LISTEN.
-      const fields = line.trim().split(/\s+/);
-      const port = parseInt(fields[1]?.split(':').pop() ?? '', 16);
-      if (fields[3] === '0A' && port >= base && port < base + count) listening.add(port);
-    }
-  }
-  return listening.size;
 }
 
 // Two fio processes with 16 jobs each pairing over loopback while the rest of the suite

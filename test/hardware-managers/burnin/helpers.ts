@@ -1,5 +1,5 @@
 /** Shared by the burn-in tests: an agent with only the burn-in manager, steps run as Ironic runs them. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -128,3 +128,23 @@ async function allFree(base: number, count: number): Promise<boolean> {
   await Promise.all(servers.filter((_, n) => bound[n]).map((server) => new Promise((resolve) => server.close(resolve))));
   return bound.every(Boolean);
 }
+
+/** Local TCP sockets on the ports base .. base+count-1, in state `state` (hex, as /proc/net/tcp writes it). */
+function portsInState(base: number, count: number, state: string): number {
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (existsSync(table) ? readFileSync(table, 'utf8') : '').split('\n')) {
+      // local_address is "ADDR:PORT" (hex); st is the state.
+      const fields = line.trim().split(/\s+/);
+      const port = parseInt(fields[1]?.split(':').pop() ?? '', 16);
+      if (fields[3] === state && port >= base && port < base + count) ports.add(port);
+    }
+  }
+  return ports.size;
+}
+
+/** How many of the ports base .. base+count-1 have a listening socket. */
+export const listeningPorts = (base: number, count: number) => portsInState(base, count, '0A');
+
+/** How many of the ports base .. base+count-1 have an established connection accepted on them. */
+export const connectedPorts = (base: number, count: number) => portsInState(base, count, '01');
