@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
+import { killOrphanedTools } from '../hardware/process-tree.js';
 import type { LoadProblem } from '../hardware/loader.js';
 import type { Logger } from '../hardware/logger.js';
 import type { ManagerRegistry } from '../hardware/registry.js';
@@ -127,6 +128,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const logBuffer = new LogBuffer();
   const log = createLogger(options, logBuffer);
   const startedAt = Date.now() / 1000;
+  // What a SIGKILLed predecessor (the OOM killer; init respawns the agent) left running, e.g.
+  // fio jobs still writing a disk: see process-tree.ts.
+  for (const orphan of killOrphanedTools()) log.warn({ process: orphan }, 'killed a tool a previous agent left running');
 
   const guard = new DeviceGuard({ allowList: config.allowDevices });
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>

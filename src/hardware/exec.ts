@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { defineIpaError, HARDWARE_ERRORS } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { redactor, secretsIn } from './exec-secrets.js';
+import { ProcessTree } from './process-tree.js';
 
 export interface ExecOptions {
   /** Kill the program after this long (default 5 minutes; long erases pass their own). */
@@ -109,6 +110,10 @@ export class ExecError extends defineIpaError(HARDWARE_ERRORS.ExecError) {
 }
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+/** Between SIGTERM to an aborted or timed-out tool's processes and SIGKILL. */
+const KILL_GRACE_MS = 5_000;
+/** setTimeout fires at once for a longer delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const BACKGROUND_PREFIX = ['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7'];
 
 /**
@@ -117,9 +122,10 @@ const BACKGROUND_PREFIX = ['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7'];
  * tool (nice/ionice exec in turn; the setting survives exec of a non-setuid program). Node
  * cannot call prctl itself, and a process group or an exit handler only helps when the agent
  * gets to run its shutdown. The signal follows the thread that forked: libuv forks on the
- * main thread, which lives as long as the process. Without setpriv (a minimal image) tools
- * still stop with an orderly shutdown (abort + execa's cleanup), and the device guard refuses
- * a device some other process holds open for writing.
+ * main thread, which lives as long as the process. It reaches the tool only, not what the tool
+ * started: process-tree.ts says how those end. Without setpriv (a minimal image) tools still
+ * stop with an orderly shutdown (abort), and the device guard refuses a device some other
+ * process holds open for writing.
  */
 const PARENT_DEATH_PREFIX = ['setpriv', '--pdeathsig', 'KILL', '--'];
 let parentDeathWrapper: Promise<boolean> | undefined;
@@ -160,6 +166,19 @@ export function formatCommand(file: string, args: readonly string[]): string {
 }
 
 export async function run(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
+  return runTool(file, args, options, KILL_GRACE_MS);
+}
+
+/**
+ * `run` with the grace period between SIGTERM and SIGKILL of an aborted or timed-out tool's
+ * processes given (tests shorten it; not in ExecOptions, so not part of the plugin contract).
+ */
+export async function runTool(
+  file: string,
+  args: readonly string[],
+  options: ExecOptions,
+  killGraceMs: number,
+): Promise<ExecResult> {
   const log = options.logger ?? silentLogger;
   const hide = redactor(secretsIn(args, options.secrets));
   const command = hide(formatCommand(file, args));
@@ -185,20 +204,36 @@ export async function run(file: string, args: readonly string[] = [], options: E
   // Loaded on first use: execa is a large module graph and the API must answer before any
   // tool has to run.
   const { execa } = await import('execa');
+  if (options.signal?.aborted) throw new ExecError({ command, reason: 'aborted' });
   const streamed = options.onLine !== undefined && options.keepStdout === false;
+  const tree = new ProcessTree();
+  // Timeout and abort are handled here, not by execa's `timeout`/`cancelSignal`, which signal
+  // the started program only: process-tree.ts ends everything it started. `detached` makes
+  // the program the leader of its own process group (and session); execa's exit cleanup
+  // does not apply to a detached program, process-tree.ts's exit hook replaces it.
   const child = execa(bin, rest, {
     reject: false,
-    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    detached: true,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     // Tools print in the C locale: the parsers depend on it.
-    env: { LC_ALL: 'C', ...options.env },
+    env: { LC_ALL: 'C', ...options.env, ...tree.env },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-    forceKillAfterDelay: 5_000,
     stripFinalNewline: false,
     encoding: 'utf8',
     ...(options.onLine ? { buffer: !streamed } : {}),
   });
+  tree.attach(child.pid, () => child.exitCode === null && child.signalCode === null);
+  let stopped: 'aborted' | 'timeout' | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (why: 'aborted' | 'timeout') => {
+    if (stopped) return;
+    stopped = why;
+    stopping = tree.stop(killGraceMs);
+  };
+  const onAbort = () => stop('aborted');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timer = timeoutMs > 0 ? setTimeout(() => stop('timeout'), Math.min(timeoutMs, MAX_TIMER_MS)) : undefined;
 
   const stderrTail = streamed ? new TextTail(STREAMED_STDERR_BYTES) : undefined;
   if (options.onLine) {
@@ -210,17 +245,21 @@ export async function run(file: string, args: readonly string[] = [], options: E
     });
   }
 
-  const result = await child;
+  let result: Awaited<typeof child>;
+  try {
+    result = await child;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    // An aborted or timed-out command returns once its whole tree is gone.
+    await stopping;
+    tree.detach();
+  }
   const durationMs = Math.round(performance.now() - started);
   const stdout = hide(String(result.stdout ?? ''));
   const stderr = hide(stderrTail ? stderrTail.text() : String(result.stderr ?? ''));
 
-  if (result.isCanceled) {
-    throw new ExecError({ command, stdout, stderr, reason: 'aborted' });
-  }
-  if (result.timedOut) {
-    throw new ExecError({ command, stdout, stderr, reason: 'timeout' });
-  }
+  if (stopped) throw new ExecError({ command, stdout, stderr, reason: stopped });
   if (result.exitCode === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
     throw new ExecError({ command, stderr, reason: code === 'ENOENT' ? 'not-found' : 'spawn', cause: result.cause });
