@@ -177,7 +177,7 @@ export async function burninDisk(ctx: StepContext, raw: z.output<typeof diskArgs
     if (!(error instanceof ExecError && error.reason === 'exit' && stream.last)) {
       output.close();
       progress.close('failed');
-      throw toolFailure('fio (disk)', error);
+      throw toolFailure('fio (disk)', error, stream.otherOutput);
     }
     toolError = error;
   }
@@ -207,7 +207,7 @@ export async function burninDisk(ctx: StepContext, raw: z.output<typeof diskArgs
     );
   }
   progress.close(parts.every((p) => p.passed) ? 'done' : 'failed');
-  if (toolError && parts.every((p) => p.passed)) throw toolFailure('fio (disk)', toolError);
+  if (toolError && parts.every((p) => p.passed)) throw toolFailure('fio (disk)', toolError, stream.otherOutput);
 
   return assertPassed(
     {

@@ -37,9 +37,19 @@ function parseFioDocument(text: string): FioDocument {
   return document.parse(JSON.parse(text));
 }
 
-/** Feeds output lines; calls `onDocument` with each complete document fio printed. */
+/** What is kept of fio's other stdout lines: the last few, each cut short. */
+const OTHER_LINES = 10;
+const OTHER_LINE_CHARS = 300;
+
+/**
+ * Feeds output lines; calls `onDocument` with each complete document fio printed, and keeps
+ * the last lines that are not part of one: fio says there why a job failed ("fio: pid=..,
+ * err=111/file:engines/net.c:800, func=connect, error=Connection refused"), on stdout, not
+ * stderr.
+ */
 export class FioJsonStream {
   #lines: string[] | undefined;
+  readonly #other: string[] = [];
   #last: FioDocument | undefined;
   #lastText: string | undefined;
   readonly #onDocument: (doc: FioDocument) => void;
@@ -51,6 +61,10 @@ export class FioJsonStream {
   push(line: string): void {
     if (this.#lines === undefined) {
       if (line === '{') this.#lines = [line];
+      else if (line.trim()) {
+        this.#other.push(line.length > OTHER_LINE_CHARS ? `${line.slice(0, OTHER_LINE_CHARS)}...` : line);
+        if (this.#other.length > OTHER_LINES) this.#other.shift();
+      }
       return;
     }
     this.#lines.push(line);
@@ -75,6 +89,11 @@ export class FioJsonStream {
 
   get lastText(): string | undefined {
     return this.#lastText;
+  }
+
+  /** The last lines fio printed outside its JSON documents, one per line ('' if none). */
+  get otherOutput(): string {
+    return this.#other.join('\n');
   }
 }
 

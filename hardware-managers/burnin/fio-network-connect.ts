@@ -227,7 +227,11 @@ export async function connectAllPorts(
         // A job failed otherwise than by a refused connection: that is the tool's failure.
         const { error } = await attempt.done;
         attempt.output.close();
-        throw toolFailure('fio (network)', error ?? new Error(`fio left ports ${unexplained.join(', ')} unpaired`));
+        throw toolFailure(
+          'fio (network)',
+          error ?? new Error(`fio left ports ${unexplained.join(', ')} unpaired`),
+          attempt.stream.otherOutput,
+        );
       }
       if (now.length === 0) {
         // Nothing listened. Its held output is a retry, not news.
@@ -236,7 +240,11 @@ export async function connectAllPorts(
       }
       const retryMs = now.length > 0 ? FOLLOW_UP_MS : Date.now() - waitingSince < SLOW_RETRY_AFTER_MS ? RETRY_MS : SLOW_RETRY_MS;
       if (Date.now() + retryMs >= deadline) {
-        throw toolFailure('fio (network)', (await attempt.done).error ?? new Error('the partner is not listening'));
+        throw toolFailure(
+          'fio (network)',
+          (await attempt.done).error ?? new Error('the partner is not listening'),
+          attempt.stream.otherOutput,
+        );
       }
       refusedAttempts++;
       if (paired.length === 0) {
@@ -257,7 +265,7 @@ export async function connectAllPorts(
       // fio exits non-zero when a job failed: refused jobs (their ports paired in another run)
       // are expected; a paired job that failed, or no report, is the tool's failure.
       const broken = end.doc?.jobs.some((job) => job.error !== 0 && !NOT_LISTENING.has(job.error)) ?? true;
-      if (end.error !== undefined && broken) throw toolFailure('fio (network)', end.error);
+      if (end.error !== undefined && broken) throw toolFailure('fio (network)', end.error, paired[index]!.stream.otherOutput);
     }
     const jobs = ends.flatMap((end) => end.doc?.jobs ?? []).filter((job) => !NOT_LISTENING.has(job.error));
     return {

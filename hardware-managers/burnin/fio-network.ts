@@ -144,7 +144,7 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
         onLine: (line, from) => (from === 'stdout' ? stream.push(line) : output.line(line)),
       });
     } catch (error) {
-      throw toolFailure('fio (network)', error);
+      throw toolFailure('fio (network)', error, stream.otherOutput);
     } finally {
       output.close();
     }

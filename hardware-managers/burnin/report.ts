@@ -69,8 +69,12 @@ export function assertPassed(report: BurninReport, log: Logger): BurninReport {
   throw new CleaningError(`${report.step} failed: ${details}`);
 }
 
-/** A tool failure as IPA words it: "stress-ng (cpu) failed with error ...". */
-export function toolFailure(what: string, error: unknown): CommandExecutionError {
+/**
+ * A tool failure as IPA words it: "stress-ng (cpu) failed with error ...". `stdout`: what the
+ * tool said there that is not already in the error (fio's job errors), added as IPA's
+ * ProcessExecutionError shows a tool's stdout beside its stderr.
+ */
+export function toolFailure(what: string, error: unknown, stdout = ''): CommandExecutionError {
   // The whole command line followed by "is not installed" reads as if the line were a
   // package: name the program, which is what the operator has to add to the ramdisk.
   if (error instanceof ExecError && error.reason === 'not-found') {
@@ -78,7 +82,8 @@ export function toolFailure(what: string, error: unknown): CommandExecutionError
     return new CommandExecutionError(`${what} failed: ${tool} is not installed in this ramdisk`, { cause: error });
   }
   const text = error instanceof ExecError ? error.details : error instanceof Error ? error.message : String(error);
-  return new CommandExecutionError(`${what} failed with error ${text}`, { cause: error });
+  const said = stdout.trim() ? `; stdout: ${stdout.trim()}` : '';
+  return new CommandExecutionError(`${what} failed with error ${text}${said}`, { cause: error });
 }
 
 export function round(value: number, digits = 1): number {

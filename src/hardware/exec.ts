@@ -26,7 +26,7 @@ export interface ExecOptions {
    */
   cwd?: string;
   signal?: AbortSignal;
-  /** Called with each complete output line while the program runs (progress parsing). */
+  /** Called with each complete output line (secrets redacted) while the program runs (progress parsing). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /**
    * `false`: stdout goes only to `onLine` and is not kept (`stdout` is empty), and of stderr
@@ -238,10 +238,11 @@ export async function runTool(
   const stderrTail = streamed ? new TextTail(STREAMED_STDERR_BYTES) : undefined;
   if (options.onLine) {
     const onLine = options.onLine;
-    attachLineReader(child.stdout, (line) => onLine(line, 'stdout'));
+    // Redacted as the kept output is: callers log these lines or put them in errors.
+    attachLineReader(child.stdout, (line) => onLine(hide(line), 'stdout'));
     attachLineReader(child.stderr, (line) => {
       stderrTail?.add(line);
-      onLine(line, 'stderr');
+      onLine(hide(line), 'stderr');
     });
   }
 
