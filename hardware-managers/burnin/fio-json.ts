@@ -40,6 +40,11 @@ function parseFioDocument(text: string): FioDocument {
 /** What is kept of fio's other stdout lines: the last few, each cut short. */
 const OTHER_LINES = 10;
 const OTHER_LINE_CHARS = 300;
+/**
+ * fio's own announcements, not news: one job description per job ("reader-7001: (g=0):
+ * rw=read, ...") and "Starting 16 processes". With a job per port they were the last ten.
+ */
+const ANNOUNCEMENT = /^\S+: \(g=\d+\): |^Starting \d+ (processes|process|threads|thread)\b/;
 
 /**
  * Feeds output lines; calls `onDocument` with each complete document fio printed, and keeps
@@ -61,7 +66,7 @@ export class FioJsonStream {
   push(line: string): void {
     if (this.#lines === undefined) {
       if (line === '{') this.#lines = [line];
-      else if (line.trim()) {
+      else if (line.trim() && !ANNOUNCEMENT.test(line)) {
         this.#other.push(line.length > OTHER_LINE_CHARS ? `${line.slice(0, OTHER_LINE_CHARS)}...` : line);
         if (this.#other.length > OTHER_LINES) this.#other.shift();
       }
