@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listBlockDevices } from '../../src/hardware/block-devices.js';
 import { DeviceGuard } from '../../src/hardware/device-guard.js';
@@ -8,6 +10,8 @@ import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
 import { dropPartitions, partition } from '../hardware-managers/generic-disk-erase/helpers.js';
 
 const MIB = 1024 * 1024;
+/** A udev database folder that cannot exist: `/nonexistent` itself can (something made it on a CI host once). */
+const NO_UDEV_DATABASE = join(tmpdir(), `ramdisk-agent-no-udev-${process.pid}-${Date.now()}`);
 const scratch = new ScratchDevices();
 afterEach(() => {
   dropPartitions();
@@ -37,7 +41,7 @@ describe.runIf(canUseLoopDevices())('block-device discovery on real loop devices
     const device = scratch.create({ sizeMiB: 16 });
     partition(device, ['-n1:0:+8M', '-t1:8300']);
     execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'scratch-label', `${device.path}p1`], { stdio: 'ignore' });
-    const [listed] = await listBlockDevices(run, { devices: [device.path], udevRoot: '/nonexistent', probeSignatures: true });
+    const [listed] = await listBlockDevices(run, { devices: [device.path], udevRoot: NO_UDEV_DATABASE, probeSignatures: true });
     expect(listed?.partitionTableType).toBe('gpt');
     expect(listed?.partitions[0]).toMatchObject({
       fsType: 'ext4',
