@@ -128,10 +128,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const logBuffer = new LogBuffer();
   const log = createLogger(options, logBuffer);
   const startedAt = Date.now() / 1000;
-  // What a SIGKILLed predecessor (the OOM killer; init respawns the agent) left running, e.g.
-  // fio jobs still writing a disk: see process-tree.ts.
-  for (const orphan of killOrphanedTools()) log.warn({ process: orphan }, 'killed a tool a previous agent left running');
-
   const guard = new DeviceGuard({ allowList: config.allowDevices });
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>
     run(file, args, { logger: log, ...opts });
@@ -156,6 +152,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     beginCommands();
   };
   const commands: Promise<readonly Extension[]> = commandsStarted.then(async () => {
+    // What a SIGKILLed predecessor (the OOM killer; init respawns the agent) left running, e.g.
+    // fio jobs still writing a disk: see process-tree.ts. Here, before any manager or command
+    // can run a tool, not before the first answer: it reads every process's environment
+    // (54 ms for 233 processes on a loaded 2-core host, and a large server has thousands of
+    // kernel threads).
+    for (const orphan of killOrphanedTools()) log.warn({ process: orphan }, 'killed a tool a previous agent left running');
     const [{ startHardwareManagers }, { builtinExtensions }] = await Promise.all([
       import('./hardware-start.js'),
       import('./extensions/index.js'),

@@ -118,11 +118,11 @@ describe('tool trees end with the agent', () => {
     agent!.kill('SIGKILL');
     await until(() => !alive(leader!));
     expect(alive(leader!)).toBe(false); // setpriv --pdeathsig, as before
-    expect(children.filter(alive)).toEqual(children); // the kernel signals the tool only
-
-    const killed = killOrphanedTools();
-    expect(killed.map((line) => Number(line.split(' ')[0])).sort()).toEqual([...children].sort());
-    expect(killed[0]).toMatch(/^\d+ sleep 300$/);
+    // The kernel signals the tool only: its children live on until a sweep. Not asserted here:
+    // any agent another test file starts meanwhile sweeps them too (as it should), so only
+    // what this sweep killed being theirs, and none of them left, are certain.
+    const killed = killOrphanedTools().map((line) => Number(line.split(' ')[0]));
+    expect(killed.every((pid) => children.includes(pid))).toBe(true);
     await until(() => !children.some(alive));
     expect(children.filter(alive)).toEqual([]);
     expect(ownPid).toBeGreaterThan(0);
@@ -141,9 +141,9 @@ describe('tool trees end with the agent', () => {
     const jobs = fioOn(file);
     expect(jobs).toHaveLength(3);
     agent!.kill('SIGKILL');
-    await sleep(500);
-    // fio itself died with the agent; its jobs did not.
-    expect(fioOn(file)).toHaveLength(2);
+    // fio itself dies with the agent, its jobs do not (they left its session); that they are
+    // still there is not asserted: an agent another test file starts may sweep them first.
+    await until(() => !alive(jobs.reduce((a, b) => Math.min(a, b))));
     killOrphanedTools();
     await until(() => fioOn(file).length === 0);
     expect(fioOn(file)).toEqual([]);
