@@ -1,39 +1,101 @@
 # Sourced by test/image/network-stub.ts after functions.sh: shell functions standing in for
-# the commands the network set-up runs (busybox sh runs its applets before anything on PATH,
-# so a stub has to be a function). $T holds the machine's state; $SYS_NET its sysfs.
+# the commands the network set-up and the rescue hand-over run (busybox sh runs its applets
+# before anything on PATH, so a stub has to be a function). $T holds the machine's state,
+# $SYS_NET its sysfs, $RUN_DIR its /run.
 ip() {
+  local f
   echo "$*" >>"$T/ip.log"
   case "$*" in
-    "-4 -o addr show dev "*) [ -f "$T/leased.$6" ] && echo "2: $6    inet $(cat "$T/lease.$6") scope global $6" ;;
+    "-4 -o addr show dev "*) [ -f "$T/addr.$6" ] && echo "2: $6    inet $(cat "$T/addr.$6") scope global $6" ;;
     *"addr show scope global"*)
-      for f in "$T"/leased.*; do
-        [ -f "$f" ] && n=${f##*.} && echo "2: $n    inet $(cat "$T/lease.$n") scope global $n"
+      for f in "$T"/addr.*; do
+        [ -f "$f" ] && echo "2: ${f#"$T/addr."}    inet $(cat "$f") scope global ${f#"$T/addr."}"
       done
       ;;
   esac
   return 0
 }
-# Records how it was started; the clock below hands out the lease (udhcpc keeps asking).
+# The address the DHCP server on NIC's link gives now: $T/offers.<nic> holds "<tick> <address>"
+# lines in order ('-': no server from that tick on).
+current_offer() {
+  [ -f "$T/offers.$1" ] && awk -v t="$TICK" '$1 <= t { a = $2 } END { if (a != "" && a != "-") print a }' "$T/offers.$1"
+}
+# udhcpc. As a daemon it records how it was started (udhcpc.<nic>: its arguments; starts.<nic>:
+# the tick of each start), runs its hook's deconfig (the NIC's address goes) and writes its
+# pidfile; the clock below hands out the lease (udhcpc keeps asking), and a bound one keeps it
+# (a real one asks again only at T1, hours later). With -q (a probe, in the foreground) it gets
+# the server's current offer at once and hands it to its script as udhcpc does, or fails.
 udhcpc() {
-  local a=" $* " nic
+  local a=" $* " nic pidfile script offer
   nic=${a#* -i }
   nic=${nic%% *}
+  case "$a" in
+    *" -q "*)
+      echo "$nic $TICK" >>"$T/dhcp-probes.log"
+      [ "$(cat "$SYS_NET/$nic/carrier")" = 1 ] || return 1
+      offer=$(current_offer "$nic")
+      [ -n "$offer" ] || return 1
+      script=${a#* -s }
+      script=${script%% *}
+      (export interface="$nic" ip="${offer%/*}" mask="${offer#*/}" && sh "$script" bound)
+      return 0
+      ;;
+  esac
+  pidfile=${a#* -p }
+  pidfile=${pidfile%% *}
   echo "METRIC=$METRIC $*" >"$T/udhcpc.$nic"
+  echo "$TICK" >>"$T/starts.$nic"
+  rm -f "$T/addr.$nic" "$T/bound.$nic"
+  : >"$T/running.$nic"
+  echo "$nic $(wc -l <"$T/starts.$nic")" | cksum | cut -d' ' -f1 >"$pidfile"
+}
+# Ends the udhcpc whose pidfile holds the pid (as a real one on SIGTERM without -R: its
+# address stays); kill.log: "<nic> <tick>".
+kill() {
+  local pid f nic
+  for pid; do :; done
+  for f in "$RUN_DIR"/udhcpc.*.pid; do
+    [ "$(cat "$f" 2>/dev/null)" = "$pid" ] || continue
+    nic=${f#"$RUN_DIR/udhcpc."}
+    nic=${nic%.pid}
+    echo "$nic $TICK" >>"$T/kill.log"
+    rm -f "$f" "$T/running.$nic"
+    return 0
+  done
+  echo "kill $*: no udhcpc has this pid" >>"$T/errors"
+  return 1
 }
 hostname() { echo "$*" >"$T/hostname"; }
-# The clock: one call is one tick (0.2 s in network.sh). After it, the NICs whose time has
-# come get their carrier, and a NIC with a udhcpc, a carrier and a DHCP server its lease.
+# The clock: a tick is 0.2 s (network.sh's step); `sleep S` takes S / 0.2 ticks. At each tick
+# the NICs whose time has come get their carrier, and a NIC with a udhcpc that holds no lease,
+# a carrier and a DHCP server gets the server's offer (leases.log: "<nic> <tick> <address>").
 TICK=0
-sleep() {
-  wait # the udhcpc stubs run in the background: let them record their start
-  TICK=$((TICK + 1))
-  local nic
-  for nic in $(ls "$SYS_NET"); do
-    [ "$(cat "$T/carrier-at.$nic" 2>/dev/null)" = "$TICK" ] && echo 1 >"$SYS_NET/$nic/carrier"
-    if [ -f "$T/udhcpc.$nic" ] && [ -f "$T/lease.$nic" ] && [ ! -f "$T/leased.$nic" ] &&
-      [ "$(cat "$SYS_NET/$nic/carrier")" = 1 ]; then
-      echo "$TICK" >"$T/leased.$nic"
+tick_machine() {
+  local dev nic at carrier offer
+  for dev in "$SYS_NET"/*; do
+    nic=${dev##*/}
+    if [ -f "$T/carrier-at.$nic" ]; then
+      read -r at <"$T/carrier-at.$nic"
+      [ "$at" = "$TICK" ] && echo 1 >"$dev/carrier"
     fi
+    [ -f "$T/running.$nic" ] && [ ! -f "$T/bound.$nic" ] || continue
+    read -r carrier <"$dev/carrier"
+    [ "$carrier" = 1 ] || continue
+    offer=$(current_offer "$nic")
+    [ -n "$offer" ] || continue
+    echo "$offer" >"$T/addr.$nic"
+    : >"$T/bound.$nic"
+    echo "$nic $TICK $offer" >>"$T/leases.log"
+  done
+}
+sleep() {
+  local n
+  wait # the udhcpc stubs run in the background: let them record their start
+  n=$(awk -v s="$1" 'BEGIN { printf "%d", s * 5 + 0.5 }')
+  while [ "$n" -gt 0 ]; do
+    TICK=$((TICK + 1))
+    tick_machine
+    n=$((n - 1))
   done
 }
 # Block devices for the config drive search (config-drive.sh): $T/media/<name>/ holds what

@@ -12,8 +12,12 @@
 #    the BOOTIF= NIC first (its default route wins, its DNS servers come first); /init waits
 #    only for the BOOTIF NIC's lease. IPv6: the kernel's SLAAC (accept_ra) on every NIC;
 #    busybox-static has no DHCPv6 client, so stateful DHCPv6-only networks get no address.
-# SYS_NET can be overridden to exercise this outside a ramdisk (test/image).
+# SYS_NET and RUN_DIR can be overridden to exercise this outside a ramdisk (test/image).
 SYS_NET=${SYS_NET:-/sys/class/net}
+RUN_DIR=${RUN_DIR:-/run}
+# The NICs DHCP configures, "<nic> <route metric>" a line: rescue-dhcp.sh restarts their
+# udhcpc after rescue.finalize_rescue (statically configured NICs are not in it).
+DHCP_NICS_FILE=$RUN_DIR/ramdisk-dhcp-nics
 . "$RAMDISK_LIB/resolv.sh"
 . "$RAMDISK_LIB/config-drive.sh"
 
@@ -196,6 +200,7 @@ setup_network() {
         ;;
     esac
     start_dhcp "$nic" "$metric"
+    echo "$nic $metric" >>"$DHCP_NICS_FILE"
     metric=$((metric + 1))
     DHCP_NICS="$DHCP_NICS $nic"
   done
@@ -238,7 +243,7 @@ setup_network() {
 # udhcpc does not by default (dhclient, which DIB's ramdisks run, does).
 start_dhcp() {
   step "network: DHCP on $1 (route metric $2)"
-  METRIC=$2 udhcpc -b -t 5 -T 2 -A 2 -O mtu -i "$1" -p "/run/udhcpc.$1.pid" \
+  METRIC=$2 udhcpc -b -t 5 -T 2 -A 2 -O mtu -i "$1" -p "$RUN_DIR/udhcpc.$1.pid" \
     -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
 }
 
