@@ -12,9 +12,10 @@
 #    the BOOTIF= NIC first (its default route wins, its DNS servers come first); /init waits
 #    only for the BOOTIF NIC's lease. IPv6: the kernel's SLAAC (accept_ra) on every NIC;
 #    busybox-static has no DHCPv6 client, so stateful DHCPv6-only networks get no address.
-# SYS_NET and RUN_DIR can be overridden to exercise this outside a ramdisk (test/image).
+# SYS_NET, RUN_DIR and UDHCPC_HOOK can be overridden to exercise this outside a ramdisk (test/image).
 SYS_NET=${SYS_NET:-/sys/class/net}
 RUN_DIR=${RUN_DIR:-/run}
+UDHCPC_HOOK=${UDHCPC_HOOK:-/usr/share/udhcpc/default.script}
 # The NICs DHCP configures, "<nic> <route metric>" a line: rescue-dhcp.sh restarts their
 # udhcpc after rescue.finalize_rescue (statically configured NICs are not in it).
 DHCP_NICS_FILE=$RUN_DIR/ramdisk-dhcp-nics
@@ -244,7 +245,7 @@ setup_network() {
 start_dhcp() {
   step "network: DHCP on $1 (route metric $2)"
   METRIC=$2 udhcpc -b -t 5 -T 2 -A 2 -O mtu -i "$1" -p "$RUN_DIR/udhcpc.$1.pid" \
-    -s /usr/share/udhcpc/default.script -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
+    -s "$UDHCPC_HOOK" -x hostname:ramdisk >>"$INIT_LOG" 2>&1 &
 }
 
 # Up to 30 s (DIB's dhcp-all-interfaces waits as long per NIC) for a lease on one of the NICs
