@@ -3,13 +3,18 @@
 # before anything on PATH, so a stub has to be a function). $T holds the machine's state,
 # $SYS_NET its sysfs, $RUN_DIR its /run.
 ip() {
-  local f
+  local f a
   echo "$*" >>"$T/ip.log"
   case "$*" in
-    "-4 -o addr show dev "*) [ -f "$T/addr.$6" ] && echo "2: $6    inet $(cat "$T/addr.$6") scope global $6" ;;
+    "-4 -o addr show dev "*)
+      a=$(cat "$T/addr.$6" 2>/dev/null)
+      [ -n "$a" ] && echo "2: $6    inet $a scope global $6"
+      ;;
     *"addr show scope global"*)
       for f in "$T"/addr.*; do
-        [ -f "$f" ] && echo "2: ${f#"$T/addr."}    inet $(cat "$f") scope global ${f#"$T/addr."}"
+        case $f in *.new) continue ;; esac
+        a=$(cat "$f" 2>/dev/null)
+        [ -n "$a" ] && echo "2: ${f#"$T/addr."}    inet $a scope global ${f#"$T/addr."}"
       done
       ;;
   esac
@@ -83,7 +88,9 @@ tick_machine() {
     [ "$carrier" = 1 ] || continue
     offer=$(current_offer "$nic")
     [ -n "$offer" ] || continue
-    echo "$offer" >"$T/addr.$nic"
+    # Written whole, then moved: `ip addr show` run meanwhile sees the old state or the new,
+    # never an empty file (as the kernel never shows half an address).
+    echo "$offer" >"$T/addr.$nic.new" && mv "$T/addr.$nic.new" "$T/addr.$nic"
     : >"$T/bound.$nic"
     echo "$nic $TICK $offer" >>"$T/leases.log"
   done
