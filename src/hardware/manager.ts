@@ -35,8 +35,11 @@ export type HardwareSupportLevel = number;
  *   `ExecOptions.cwd`; `examineDevice` and `parseExamine` (`ExaminedSuperblock`).
  * 2.9.0: the `collect_system_logs` manager method (IPA's hook: a manager's own entries in the
  *   log bundle).
+ * 2.10.0: a step runs only in the phases it is offered for, and the manager whose step the
+ *   listing shows runs it (at equal support: higher priority, then class name), where it ran on
+ *   the highest-support manager with a step of that name, in any phase, ties in load order.
  */
-export const CONTRACT_VERSION = '2.9.0';
+export const CONTRACT_VERSION = '2.10.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

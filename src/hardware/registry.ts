@@ -193,8 +193,9 @@ export class ManagerRegistry {
   /**
    * Steps of one phase for a node, grouped by manager class name. A step name offered by
    * several managers is listed once, for the winner: higher support, then higher priority,
-   * then class name alphabetically (IPA's `deduplicate_steps`). A manager whose `getSteps`
-   * fails is left out of this listing and reported with the other problems.
+   * then class name alphabetically (IPA's `deduplicate_steps`); `dispatchStep` runs that one.
+   * A manager whose `getSteps` fails is left out of this listing and reported with the other
+   * problems.
    */
   async listSteps(phase: StepPhase, node: IronicNode = {}, ports: readonly IronicPort[] = []): Promise<NodeStepListing> {
     if (!this.#dynamic) {
@@ -239,15 +240,30 @@ export class ManagerRegistry {
   }
 
   /**
-   * Run a step by name on the highest-support manager that has it for this node, falling
-   * through to the next one on `IncompatibleHardwareMethodError` (or when its `getSteps`
-   * fails: its steps are out, as in the listing). Args are validated by the step's schema.
+   * Run a step by name for `ctx.phase`: among the managers that offer it in that phase for this
+   * node, in the listing's order (support, then priority, then class name: the first is the
+   * one `listSteps` listed), the first runs it; `IncompatibleHardwareMethodError` falls
+   * through to the next. A manager whose `getSteps` fails is left out, as in the listing.
+   * Args are validated by the running step's schema.
+   *
+   * Where we differ from IPA: its `dispatch_to_managers(step)` calls the method of the
+   * highest-support manager that has one by that name, whichever phase listed it and, at
+   * equal support, in load order. Here a step is declared per phase, so it runs only in the
+   * phases its author offered it for, and the step that runs is the one Ironic cached, whose
+   * argsinfo it checked the operator's args against: a same-named step a higher-support
+   * manager offers only for cleaning (say, a destructive variant) never runs in servicing.
+   * Ironic only executes steps the agent listed for that phase, so it sees no difference.
    */
   async dispatchStep(name: string, ctx: StepContext, args: Record<string, unknown>): Promise<unknown> {
-    for (const active of this.#active) {
-      const steps = await this.#stepsOf(active, ctx.node, ctx.ports).catch(() => []);
-      const step = steps.find((s) => s.name === name);
-      if (!step) continue;
+    const candidates = await Promise.all(
+      this.#active.map(async (active) => {
+        const steps = await this.#stepsOf(active, ctx.node, ctx.ports).catch(() => []);
+        const step = steps.find((s) => s.name === name && s.listings[ctx.phase] !== undefined);
+        return step && { active, step, priority: step.listings[ctx.phase]!.priority };
+      }),
+    );
+    const ordered = candidates.filter((c) => c !== undefined).sort((a, b) => (beats(a, b) ? -1 : beats(b, a) ? 1 : 0));
+    for (const { active, step } of ordered) {
       try {
         return await step.run({ ...ctx, managerSettings: active.settings }, parseStepArgs(step, args));
       } catch (error) {

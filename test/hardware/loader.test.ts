@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findInstalledPlugins, loadHardwareManagers } from '../../src/hardware/loader.js';
 import { silentLogger } from '../../src/hardware/logger.js';
+import { CONTRACT_VERSION } from '../../src/hardware/manager.js';
 import { FIXTURE_MANAGERS } from '../helpers/agent.js';
 
 const BROKEN = join(import.meta.dirname, '..', 'fixtures', 'broken-hardware-managers');
@@ -28,7 +29,9 @@ describe('loadHardwareManagers', () => {
     expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic', 'fixture_mainline', 'fixture_unsupported']);
     const bySource = Object.fromEntries(problems.map((p) => [p.source.split('/').at(-1), p.message]));
     expect(bySource['bad-export']).toMatch(/does not export a hardware manager made by defineHardwareManager\(\)/);
-    expect(bySource['contract-mismatch']).toBe('manager "from_the_future" needs contract ^3.0.0, this agent provides 2.9.0');
+    expect(bySource['contract-mismatch']).toBe(
+      `manager "from_the_future" needs contract ^3.0.0, this agent provides ${CONTRACT_VERSION}`,
+    );
     expect(bySource['duplicate-name']).toMatch(
       /a hardware manager named "fixture_generic" was already loaded from .*fixture-generic/,
     );
