@@ -37,7 +37,8 @@ export type HardwareSupportLevel = number;
  *   log bundle).
  * 2.10.0: a step runs only in the phases it is offered for, and the manager whose step the
  *   listing shows runs it (at equal support: higher priority, then class name), where it ran on
- *   the highest-support manager with a step of that name, in any phase, ties in load order.
+ *   the highest-support manager with a step of that name, in any phase, ties in load order;
+ *   IncompatibleHardwareMethodError once the command was aborted ends a dispatch.
  */
 export const CONTRACT_VERSION = '2.10.0';
 

@@ -69,8 +69,21 @@ function reason(error: unknown): string {
   return error instanceof TimeLimitExceeded ? error.message : describeError(error);
 }
 
-function isIncompatible(error: unknown): boolean {
-  return IncompatibleHardwareMethodError.is(error);
+/**
+ * Whether dispatch passes the call on to the next manager: only on "not on this hardware", and
+ * never once the command was aborted (the conductor power-cycled the node, the agent stops). A
+ * manager that declines because its tool failed, IPA's idiom, sees its tool fail from an
+ * abort too; passing the call on would start the next manager's (often destructive) work
+ * after the abort. IPA has no abort (the node loses power), so it never meets this case.
+ */
+function fallsThrough(error: unknown, signal: AbortSignal | undefined): boolean {
+  return IncompatibleHardwareMethodError.is(error) && signal?.aborted !== true;
+}
+
+/** The abort signal a method's context (its first argument) carries, if any. */
+function signalOf(args: readonly unknown[]): AbortSignal | undefined {
+  const ctx = args[0] as { signal?: unknown } | null | undefined;
+  return ctx?.signal instanceof AbortSignal ? ctx.signal : undefined;
 }
 
 export class ManagerRegistry {
@@ -267,9 +280,9 @@ export class ManagerRegistry {
       try {
         return await step.run({ ...ctx, managerSettings: active.settings }, parseStepArgs(step, args));
       } catch (error) {
-        // Only "not on this hardware" falls through; any other failure (including a
-        // configuration error) is the step's outcome.
-        if (isIncompatible(error)) continue;
+        // Only "not on this hardware" falls through, and not after an abort; any other failure
+        // (including a configuration error) is the step's outcome.
+        if (fallsThrough(error, ctx.signal)) continue;
         throw error;
       }
     }
@@ -284,7 +297,7 @@ export class ManagerRegistry {
     method: K,
     ...args: ManagerMethodArgs<K>
   ): Promise<ManagerMethodResult<K>> {
-    return (await this.#walk(method, (active) => {
+    return (await this.#walk(method, signalOf(args), (active) => {
       const fn = active.manager.methods[method] as AnyMethod | undefined;
       return fn ? async () => fn(...withOwnSettings(args, active)) : undefined;
     })) as ManagerMethodResult<K>;
@@ -302,7 +315,7 @@ export class ManagerRegistry {
       try {
         results[active.manager.className] = (await fn(...withOwnSettings(args, active))) as ManagerMethodResult<K>;
       } catch (error) {
-        if (isIncompatible(error)) continue;
+        if (fallsThrough(error, signalOf(args))) continue;
         throw error;
       }
     }
@@ -310,16 +323,20 @@ export class ManagerRegistry {
     return results;
   }
 
-  async #walk(method: string, pick: (active: ActiveManager) => (() => Promise<unknown>) | undefined): Promise<unknown> {
+  async #walk(
+    method: string,
+    signal: AbortSignal | undefined,
+    pick: (active: ActiveManager) => (() => Promise<unknown>) | undefined,
+  ): Promise<unknown> {
     for (const active of this.#active) {
       const call = pick(active);
       if (!call) continue;
       try {
         return await call();
       } catch (error) {
-        // Only "not on this hardware" falls through; any other failure (including a
-        // configuration error) is the step's outcome.
-        if (isIncompatible(error)) continue;
+        // Only "not on this hardware" falls through, and not after an abort; any other failure
+        // (including a configuration error) is the step's outcome.
+        if (fallsThrough(error, signal)) continue;
         throw error;
       }
     }
