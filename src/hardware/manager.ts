@@ -38,7 +38,8 @@ export type HardwareSupportLevel = number;
  * 2.10.0: a step runs only in the phases it is offered for, and the manager whose step the
  *   listing shows runs it (at equal support: higher priority, then class name), where it ran on
  *   the highest-support manager with a step of that name, in any phase, ties in load order;
- *   IncompatibleHardwareMethodError once the command was aborted ends a dispatch.
+ *   IncompatibleHardwareMethodError once the command was aborted ends a dispatch; getSteps
+ *   declining with it lists the static steps, no problem reported.
  */
 export const CONTRACT_VERSION = '2.10.0';
 
@@ -75,7 +76,8 @@ export interface HardwareManagerInit {
    * one of them runs, with the node and ports Ironic sent. Each must come from `defineStep`
    * (same rules as `steps`), names unique across both lists. A throw, a bad list or no
    * answer within `hardware_manager_start_timeout` leaves this manager's steps out of that
-   * listing, reported in `hardware_manager_problems`; the other managers' are listed.
+   * listing, reported in `hardware_manager_problems`; the other managers' are listed. Throwing
+   * `IncompatibleHardwareMethodError` means "none for this node": only `steps` are listed.
    */
   getSteps?(
     ctx: ManagerContext,

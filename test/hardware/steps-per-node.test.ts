@@ -65,6 +65,17 @@ describe('over HTTP, as a conductor sees it', () => {
     // For other nodes the same manager lists its steps.
     expect((await listed(acmeNode, acmePorts)).clean_steps.broken_get_steps!.map((s) => s.step)).toEqual(['broken_static_step']);
   });
+
+  it('a getSteps that declines with IncompatibleHardwareMethodError has no steps for this node: not a problem', async () => {
+    // IPA's dispatch_to_all_managers skips a manager whose get_clean_steps declines so.
+    const node = { ...acmeNode, properties: { vendor_tool: 'absent' } };
+    const result = await listed(node, acmePorts);
+    expect(result.hardware_manager_problems).toBeUndefined();
+    expect(result.clean_steps.broken_get_steps!.map((s) => s.step)).toEqual(['broken_static_step']);
+    const step = { step: 'broken_static_step', interface: 'deploy', priority: 0 };
+    const ran = await client.post('clean.execute_clean_step', { step, node, ports: acmePorts }, true);
+    expect(ran.body.command_result.clean_result).toBe('ran');
+  });
 });
 
 describe('the load-time rules, applied to what getSteps returns', () => {
