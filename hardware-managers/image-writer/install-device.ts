@@ -7,11 +7,14 @@
  * Choosing among the writable disks instead put the image, without hints, on the next
  * larger disk (a data disk) whenever the smallest one was busy.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  DEFAULT_HARDWARE_SETTINGS,
   DeviceNotFound,
   findDevicesByHints,
   HardwareManagerMethodNotFound,
   listTargetDisks,
+  parseRootDeviceHints,
   pythonRepr,
   rootDeviceHintsFromNode,
   selectRootDevice,
@@ -30,9 +33,57 @@ async function softwareRaidRoot(ctx: StepContext): Promise<string | undefined> {
   }
 }
 
-export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice> {
+async function listCandidates(ctx: StepContext): Promise<{ targets: BlockDevice[]; skipped: readonly SkippedDevice[] }> {
   const { targets, skipped } = await listTargetDisks(ctx.exec, ctx.guard, { node: ctx.node });
   for (const { device, reason } of skipped) ctx.log.debug({ device: device.path, reason }, 'not a candidate for the image');
+  return { targets, skipped };
+}
+
+/** Hints that cannot match anything ever: waiting for a disk does not help. */
+function hintsAreInvalid(hints: Record<string, unknown> | undefined): boolean {
+  try {
+    parseRootDeviceHints(hints);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * IPA's wait_for_disks: the root device is looked for `diskWaitAttempts` times,
+ * `diskWaitDelay` seconds apart, before DeviceNotFound, since a slow RAID controller or a SAN
+ * LUN shows its disk late. IPA waits when a command brings a node it had not seen (and at
+ * start) and goes on either way; here the wait is where the disk is needed, so listing steps
+ * for a new node stays instant, and it ends early when there is nothing to wait for: invalid
+ * hints, or a matching disk that is there but refused (selectInstallDevice says why).
+ */
+async function chooseRootDevice(
+  ctx: StepContext,
+  hints: Record<string, unknown> | undefined,
+  first: { targets: BlockDevice[]; skipped: readonly SkippedDevice[] },
+): Promise<BlockDevice> {
+  const attempts = Math.max(1, ctx.settings?.diskWaitAttempts ?? DEFAULT_HARDWARE_SETTINGS.diskWaitAttempts ?? 1);
+  const delayMs = (ctx.settings?.diskWaitDelay ?? DEFAULT_HARDWARE_SETTINGS.diskWaitDelay ?? 0) * 1000;
+  let { targets, skipped } = first;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return selectRootDevice(targets, hints);
+    } catch (error) {
+      const explained = hints ? withRefusedMatches(error, hints, skipped) : error;
+      if (!DeviceNotFound.is(error) || explained !== error || hintsAreInvalid(hints) || attempt >= attempts) {
+        if (attempt > 1)
+          ctx.log.warn(`The root device was not detected in ${Math.round(((attempt - 1) * delayMs) / 1000)} seconds`);
+        throw explained;
+      }
+      ctx.log.info({ hints: hints ?? null }, `Still waiting for the root device to appear, attempt ${attempt} of ${attempts}`);
+      await sleep(delayMs, undefined, { signal: ctx.signal });
+      ({ targets, skipped } = await listCandidates(ctx));
+    }
+  }
+}
+
+export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice> {
+  const { targets, skipped } = await listCandidates(ctx);
   const hints = rootDeviceHintsFromNode(ctx.node);
   // IPA: a root volume of the software RAID configuration wins over root device hints.
   const raidRoot = await softwareRaidRoot(ctx);
@@ -51,12 +102,7 @@ export async function selectInstallDevice(ctx: StepContext): Promise<BlockDevice
     ctx.log.info({ device: md.path, sizeBytes: md.sizeBytes }, 'install device: software RAID root volume');
     return md;
   }
-  let chosen: BlockDevice;
-  try {
-    chosen = selectRootDevice(targets, hints);
-  } catch (error) {
-    throw hints ? withRefusedMatches(error, hints, skipped) : error;
-  }
+  const chosen = await chooseRootDevice(ctx, hints, { targets, skipped });
   const why = hints ? `matching the root device hints ${pythonRepr(hints)}` : 'the smallest disk of at least 4 GiB';
   await assertWritable(ctx, chosen, `The install device ${chosen.path} (${why}) cannot be written`);
   ctx.log.info({ device: chosen.path, sizeBytes: chosen.sizeBytes, hints: hints ?? null }, 'install device selected');

@@ -40,8 +40,10 @@ export type HardwareSupportLevel = number;
  *   the highest-support manager with a step of that name, in any phase, ties in load order;
  *   IncompatibleHardwareMethodError once the command was aborted ends a dispatch; getSteps
  *   declining with it lists the static steps, no problem reported.
+ * 2.11.0: `HardwareSettings.diskWaitAttempts` and `diskWaitDelay` (IPA's disk_wait_attempts
+ *   and disk_wait_delay), which the image writer waits for a late root device by.
  */
-export const CONTRACT_VERSION = '2.10.0';
+export const CONTRACT_VERSION = '2.11.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

@@ -35,6 +35,13 @@ export interface HardwareSettings {
    * checking it against `disk_format` or the permitted formats.
    */
   readonly disableDeepImageInspection?: boolean | undefined;
+  /**
+   * IPA's `disk_wait_attempts` and `disk_wait_delay` (seconds): how often, and how far apart,
+   * the root device is looked for before the step fails (a slow RAID controller or SAN LUN
+   * shows its disk late). Unset: IPA's 10 and 3.
+   */
+  readonly diskWaitAttempts?: number | undefined;
+  readonly diskWaitDelay?: number | undefined;
 }
 
 /** IPA's default `permitted_image_formats` (its config.py); Ironic's lookup usually replaces it. */
@@ -50,6 +57,8 @@ export const DEFAULT_HARDWARE_SETTINGS: HardwareSettings = Object.freeze({
   insecure: false,
   permittedImageFormats: DEFAULT_PERMITTED_IMAGE_FORMATS,
   disableDeepImageInspection: false,
+  diskWaitAttempts: 10,
+  diskWaitDelay: 3,
 });
 
 const SETTING_KEYS = [
@@ -66,6 +75,8 @@ const SETTING_KEYS = [
   'enableBiosBootloaderInstall',
   'permittedImageFormats',
   'disableDeepImageInspection',
+  'diskWaitAttempts',
+  'diskWaitDelay',
 ] as const satisfies readonly (keyof HardwareSettings)[];
 
 /**

@@ -27,6 +27,9 @@ export async function startTestAgent(
       logLevel: 'silent',
       // Tests name their plugins; npm packages installed on this machine are not theirs.
       discoverInstalledPlugins: false,
+      // A missing root device fails at once (IPA waits 10 x 3 s for it): only the test of that
+      // wait waits.
+      diskWaitAttempts: 1,
       ...overrides,
     },
   });
