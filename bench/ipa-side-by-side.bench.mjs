@@ -9,11 +9,12 @@
 //   BENCH_SIDE_REQUESTS requests per latency row, default 2000 (status) / 1000 (steps): a p99
 //                       of 200 was the second-slowest request, and moved by a third between runs
 //   BENCH_SIDE_WARMUP   requests of each kind before the latency rows, default 200
-import { spawn } from 'node:child_process';
+//   BENCH_NODE22        a Node 22 binary: the agent also runs on it, as in the ramdisk
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuMs, fmt, keepAliveClient, rssAnonMiB, rssMiB, stop, summarize } from './lib.mjs';
 import { IPA_TAG, prepareIpa } from './ipa-runtime.mjs';
@@ -41,7 +42,19 @@ try {
 } catch (error) {
   console.log(`IPA ${IPA_TAG} cannot run here (${error.message}): printing ours only.`);
 }
-const agents = ipa ? [ours, ipa] : [ours];
+// The ramdisk runs the agent on Node 22 (image/), this host has Node 20: with BENCH_NODE22 naming a
+// Node 22 binary, the same launcher runs once more on it (its `exec node` follows PATH), with a
+// compile cache as the image prepares one (the first start fills it).
+const node22 = process.env.BENCH_NODE22;
+const node22Version = node22 && execFileSync(node22, ['--version'], { encoding: 'utf8' }).trim();
+const oursOn22 = node22 && {
+  name: 'ramdisk-agent on Node 22',
+  command: (port) => ({
+    ...ours.command(port),
+    env: { ...process.env, PATH: `${dirname(node22)}:${process.env.PATH}`, NODE_COMPILE_CACHE: join(logDir, 'node22-cache') },
+  }),
+};
+const agents = [ours, ...(oursOn22 ? [oursOn22] : []), ...(ipa ? [ipa] : [])];
 // Not agents: the floor Node's own HTTP stack sets on this machine under this load, with V8's
 // defaults, and with the V8 flags bin/ramdisk-agent runs the agent with (read from that script, so
 // they cannot drift). --max-opt=2 keeps TurboFan off, and Node's own HTTP code then runs
@@ -245,11 +258,13 @@ const rows = [
 const label = (a) =>
   a === ours
     ? 'ours (bin/ramdisk-agent)'
-    : a === floors[0]
-      ? 'floor: bare node:http'
-      : a === floors[1]
-        ? "floor, agent's V8 flags"
-        : `${a.name}, same run`;
+    : a === oursOn22
+      ? `ours on Node 22 (${node22Version})`
+      : a === floors[0]
+        ? 'floor: bare node:http'
+        : a === floors[1]
+          ? "floor, agent's V8 flags"
+          : `${a.name}, same run`;
 const header = ['', ...servers.map(label), 'goal'];
 const table = rows.map(([text, f, goal]) => [text, ...servers.map((a) => cell(a.name, f)), goal]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
