@@ -11,7 +11,7 @@ import { formatZodError } from '../hardware/zod-error.js';
 import { CommandResult } from './command-result.js';
 import { LazyAbort } from './lazy-abort.js';
 import { RunContext } from './run-context.js';
-import type { CommandContext, CommandDefinition, Extension } from './command.js';
+import { SubcommandFailed, type CommandContext, type CommandDefinition, type Extension } from './command.js';
 import { AgentIsBusy, InvalidCommandError, InvalidCommandParamsError, RequestedObjectNotFoundError } from './errors.js';
 import type { AgentServices } from './services.js';
 
@@ -238,7 +238,15 @@ export class CommandRunner extends EventEmitter<CommandRunnerEvents> {
     if (!parsed.success) throw new InvalidCommandParamsError(formatZodError(parsed.error));
     const ctx = parent.withLog(parent.log.child({ subcommand: fullName }));
     if (command.validate) await command.validate(parsed.data, ctx);
-    return wrapResult(await command.run(parsed.data, ctx), command.name, command.mode);
+    try {
+      return wrapResult(await command.run(parsed.data, ctx), command.name, command.mode);
+    } catch (error) {
+      // IPA's execute_command re-raises an InvalidContentError a sync command raises, as a
+      // top-level call answers it with 400 (#execute); an async command's failure, whatever
+      // its error, is only its result's FAILED status.
+      if (command.mode === 'sync' && isIpaError(error) && error.code === 400) throw error;
+      throw new SubcommandFailed(fullName, error);
+    }
   }
 
   async #execute(fullName: string, rawParams: Record<string, unknown>): Promise<CommandResult> {

@@ -15,7 +15,9 @@ export interface CommandContext {
   /**
    * Other commands, run inline (IPA's `ExecuteCommandMixin`, used by `flow.start_flow`):
    * `resolve` throws IPA's 404/400 for an unknown extension/command; `invoke` validates and
-   * runs one to completion without the busy check and without storing a result.
+   * runs one to completion without the busy check and without storing a result. It rejects
+   * with the command's own error when its input is bad (a 400 from its params or validator,
+   * or from a sync command), and with `SubcommandFailed` when it ran and failed.
    */
   commands: {
     resolve(fullName: string): CommandDefinition;
@@ -50,4 +52,17 @@ export function defineExtension(name: string, commands: readonly CommandDefiniti
     seen.add(command.name);
   }
   return { name, commands };
+}
+
+/**
+ * A command run by `invoke` failed while running (IPA: its result is FAILED), as opposed to
+ * refusing its input, which IPA's `execute_command` re-raises as the caller's error.
+ */
+export class SubcommandFailed extends Error {
+  constructor(
+    readonly command: string,
+    cause: unknown,
+  ) {
+    super(`${command} failed`, { cause });
+  }
 }

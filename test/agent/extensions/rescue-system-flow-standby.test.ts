@@ -179,6 +179,27 @@ describe('flow.start_flow', () => {
     expect(done.command_error).toMatchObject({ type: 'CommandExecutionError', details: 'clean.execute_clean_step was failed' });
   });
 
+  it("reports a sub-command's bad input with that command's own 400 error, as IPA's execute_command re-raises it", async () => {
+    const { client } = await start();
+    const badImage = { image_info: { id: 'img', urls: ['http://127.0.0.1:9/img'] } };
+    const direct = await client.post('standby.prepare_image', badImage);
+    expect(direct.status).toBe(400);
+    const started = await client.post('flow.start_flow', {
+      flow: [{ 'standby.sync': {} }, { 'standby.prepare_image': badImage }, { 'standby.sync': {} }],
+    });
+    expect(started.status).toBe(200);
+    const done = await client.waitFor(started.body.id);
+    expect(done.command_status).toBe('FAILED');
+    // IPA serialises the error the validator raised: the same text the direct call's 400 carries.
+    expect(done.command_error).toEqual({
+      type: 'InvalidCommandParamsError',
+      code: 400,
+      message: 'Invalid command parameters',
+      details: expect.stringContaining("Image checksum is not available, either the 'checksum' field"),
+    });
+    expect(direct.body.faultstring).toBe(`Invalid command parameters: ${done.command_error.details}`);
+  });
+
   it('checks every name before starting: unknown extension 404, unknown command 400', async () => {
     const { client } = await start();
     const noExtension = await client.post('flow.start_flow', { flow: [{ 'standby.sync': {} }, { 'nope.cmd': {} }] });
