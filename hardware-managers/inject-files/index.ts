@@ -1,7 +1,7 @@
 /**
- * IPA's `inject_files` as a shipped manager: a deploy step (priority from the agent's
- * `ipa-inject-files-priority`, default 0, applied when the agent lists deploy steps) and a
- * service step, writing files into the partitions of the disk the image went to.
+ * IPA's `inject_files` as a shipped manager: a deploy and a service step (priority from the
+ * agent's `ipa-inject-files-priority`, default 0, applied when the agent lists deploy and
+ * service steps), writing files into the partitions of the disk the image went to.
  */
 import { z } from 'zod';
 import { defineHardwareManager, defineStep, HardwareSupport } from '../../src/hardware/index.js';

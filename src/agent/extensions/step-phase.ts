@@ -60,15 +60,18 @@ export function createStepContext(ctx: CommandContext, phase: StepPhase, node: I
 }
 
 /**
- * IPA's `[DEFAULT]inject_files_priority` (`ipa-inject-files-priority`): the deploy priority
- * of `inject_files` is the agent's setting, whichever manager provides the step.
+ * IPA's `[DEFAULT]inject_files_priority` (`ipa-inject-files-priority`): the priority of
+ * `inject_files` is the agent's setting in the deploy and the service listings (IPA's
+ * GenericHardwareManager puts CONF.inject_files_priority in both get_deploy_steps and
+ * get_service_steps; it has no such clean step), whichever manager provides the step. IPA
+ * applies it only to its generic manager's entry, which is where the step lives there.
  */
 function withConfiguredPriorities(
   phase: StepPhase,
   listing: StepListingByManager,
   config: AgentServices['config'],
 ): StepListingByManager {
-  if (phase !== 'deploy' || config.injectFilesPriority === 0) return listing;
+  if (phase === 'clean' || config.injectFilesPriority === 0) return listing;
   return Object.fromEntries(
     Object.entries(listing).map(([manager, steps]) => [
       manager,

@@ -106,15 +106,17 @@ describe.skipIf(!canUseLoopDevices())('inject_files on a loop disk (vfat p1, ext
     return client.waitFor(started.body.id);
   }
 
-  it('lists inject_files as a deploy step with the configured priority, and as a service step', async () => {
+  it('lists inject_files as a deploy step and as a service step, both with the configured priority', async () => {
     const deploy = await client.post('deploy.get_deploy_steps', { node: {}, ports: [] }, true);
     const step = deploy.body.command_result.deploy_steps.InjectFilesHardwareManager[0];
     expect(step).toMatchObject({ step: 'inject_files', priority: 42, interface: 'deploy' });
     expect(Object.keys(step.argsinfo)).toEqual(['files', 'verify_ca']);
     const service = await client.post('service.get_service_steps', { node: {}, ports: [] }, true);
+    // IPA's GenericHardwareManager.get_service_steps lists it with CONF.inject_files_priority too.
     expect(service.body.command_result.service_steps.InjectFilesHardwareManager[0]).toMatchObject({
       step: 'inject_files',
-      priority: 0,
+      priority: 42,
+      interface: 'deploy',
     });
   });
 
