@@ -162,9 +162,11 @@ function redactedConfig(services: AgentServices): string {
 export async function collectSystemLogs(
   services: AgentServices,
   inventory: () => Promise<unknown>,
+  /** `varLogRoot`: read this folder as the bundle's `var/log/`, not the journal (tests: a tree of their own). */
+  options: { varLogRoot?: string } = {},
 ): Promise<{ entries: TarEntry[]; archive: Buffer }> {
   const [journalEntry, commands, udev, inventoryEntry] = await Promise.all([
-    journal(services),
+    options.varLogRoot === undefined ? journal(services) : null,
     Promise.all(Object.entries(COMMANDS).map(([name, argv]) => commandOutput(services, name, argv))),
     udevProperties(services),
     inventory().then(
@@ -173,7 +175,7 @@ export async function collectSystemLogs(
     ),
   ]);
   const own: TarEntry[] = [
-    ...(journalEntry ? [journalEntry] : await varLog()),
+    ...(journalEntry ? [journalEntry] : await varLog(options.varLogRoot)),
     { name: 'ramdisk-agent.log', data: services.logBuffer.text() },
     { name: 'ramdisk-agent-config.json', data: redactedConfig(services) },
     ...commands,

@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../../src/agent/agent.js';
 import { mergeConfig } from '../../../src/agent/config/load.js';
+import { collectSystemLogs } from '../../../src/agent/logs/collect-system-logs.js';
 import { tar } from '../../../src/agent/logs/tar-writer.js';
 import { hasCommand } from '../../../src/hardware/exec.js';
 import { AgentTestClient, FIXTURE_MANAGERS } from '../../helpers/agent.js';
@@ -121,5 +122,49 @@ describe('tar writer', () => {
     execFileSync('tar', ['-xf', file, '-C', out]);
     expect(readFileSync(join(out, name))).toEqual(data);
     expect(existsSync(join(out, 'empty'))).toBe(true);
+  });
+});
+
+describe('log bundle with /var/log names ustar cannot hold', () => {
+  // A 150-byte file name (ustar's name field holds 100, and a name cannot be split) and a
+  // 300-byte path (prefix 155 + name 100 at most): both kept, as IPA's tarfile (PAX) keeps them.
+  const longName = `${'n'.repeat(146)}.log`;
+  const deepDir = ['journal-export', 'a'.repeat(90), 'b'.repeat(90), 'c'.repeat(60)].join('/');
+  const files: Record<string, Buffer> = {
+    'short.log': Buffer.from('short\n'),
+    [longName]: Buffer.from('a long file name\n'),
+    [`${deepDir}/deep.log`]: Buffer.from([0, 1, 2, 255, 10]),
+    'ünïcödé/ñame.log': Buffer.from('utf-8 name\n'),
+  };
+
+  it('lists and extracts every file with its full name (GNU tar, Python tarfile, busybox tar)', async () => {
+    const root = join(dir, 'var-log-root');
+    for (const [name, data] of Object.entries(files)) {
+      execFileSync('mkdir', ['-p', join(root, name, '..')]);
+      writeFileSync(join(root, name), data);
+    }
+    const { archive } = await collectSystemLogs(agent.services, async () => ({}), { varLogRoot: root });
+    const bundle = join(dir, 'long-names.tar.gz');
+    writeFileSync(bundle, archive);
+    const expected = Object.keys(files).map((n) => `var/log/${n}`);
+
+    const listed = execFileSync('tar', ['-tzf', bundle], { encoding: 'utf8' }).trim().split('\n');
+    expect(listed).toEqual(expect.arrayContaining(expected));
+    expect(listed.filter((n) => n.startsWith('var/log/')).sort()).toEqual([...expected].sort());
+    const out = join(dir, 'long-names');
+    execFileSync('mkdir', ['-p', out]);
+    execFileSync('tar', ['-xzf', bundle, '-C', out]);
+    for (const [name, data] of Object.entries(files)) expect(readFileSync(join(out, 'var/log', name))).toEqual(data);
+
+    const python = execFileSync(
+      'python3',
+      ['-c', 'import sys, tarfile; print("\\n".join(tarfile.open(sys.argv[1]).getnames()))', bundle],
+      { encoding: 'utf8' },
+    );
+    expect(python.trim().split('\n')).toEqual(expect.arrayContaining(expected));
+    if (await hasCommand('busybox')) {
+      const busybox = execFileSync('busybox', ['tar', '-tzf', bundle], { encoding: 'utf8' });
+      expect(busybox.trim().split('\n')).toEqual(expect.arrayContaining(expected));
+    }
   });
 });
