@@ -53,14 +53,15 @@ describe.skipIf(!canUseLoopDevices())('write_image and a root device that appear
     startAgent,
   }) => {
     const disk = disks.create({ sizeMiB: 1024 });
-    const harness = await startAgent([disk.path], { diskWaitAttempts: 3, diskWaitDelay: 0.3 });
+    // Two looks 1.5 s apart: far enough from 'at once' that a loaded machine cannot blur the two.
+    const harness = await startAgent([disk.path], { diskWaitAttempts: 2, diskWaitDelay: 1.5 });
     let started = Date.now();
     const missing = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
       node: { instance_info: { root_device: { size: 5 } } },
     });
     expect(missing.status).toBe('FAILED');
     expect(missing.body.command_error.type).toBe('DeviceNotFound');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
 
     started = Date.now();
     const invalid = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
@@ -68,7 +69,7 @@ describe.skipIf(!canUseLoopDevices())('write_image and a root device that appear
     });
     expect(invalid.status).toBe('FAILED');
     expect(invalid.body.command_error.details).toMatch(/failed to validate/);
-    expect(Date.now() - started).toBeLessThan(600);
+    expect(Date.now() - started).toBeLessThan(1200);
     expect(readRange(disk.path, 510, 512).equals(MBR_SIGNATURE)).toBe(false);
   });
 });
