@@ -30,12 +30,14 @@ describe.skipIf(!canUseLoopDevices())('write_image and a root device that appear
     expect((await harness.client.post('clean.get_clean_steps', { node: {}, ports: [] })).status).toBe(200);
     const started = Date.now();
     const grow = setTimeout(() => {
-      truncateSync(disk.file, 5 * GIB);
+      // 7 GiB: a size no other test's loop device has (write-image-picks-the-root-device makes a
+      // 5 GiB one), since the agent sees every loop device of the host and would pick theirs.
+      truncateSync(disk.file, 7 * GIB);
       execFileSync('losetup', ['-c', disk.path]);
     }, 1500);
     try {
       const outcome = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
-        node: { instance_info: { root_device: { size: 5 } } },
+        node: { instance_info: { root_device: { size: 7 } } },
       });
       expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
       expect(outcome.body.command_result.deploy_result.device).toBe(disk.path);
@@ -57,7 +59,7 @@ describe.skipIf(!canUseLoopDevices())('write_image and a root device that appear
     const harness = await startAgent([disk.path], { diskWaitAttempts: 2, diskWaitDelay: 1.5 });
     let started = Date.now();
     const missing = await runWriteImage(harness.client, imageInfo(url, image.sha256), {
-      node: { instance_info: { root_device: { size: 5 } } },
+      node: { instance_info: { root_device: { size: 7 } } },
     });
     expect(missing.status).toBe('FAILED');
     expect(missing.body.command_error.type).toBe('DeviceNotFound');
