@@ -1,7 +1,7 @@
 /**
  * A root device that shows up late (a slow RAID controller, a SAN LUN) is waited for, as IPA's
  * wait_for_disks does: `diskWaitAttempts` looks, `diskWaitDelay` seconds apart. Here an
- * allow-listed loop device first reads 1 GiB, too small for the hints, and grows to 5 GiB
+ * allow-listed loop device first reads 1 GiB, too small for the hints, and grows to 7 GiB
  * (its backing file extended, `losetup -c`) while write_image looks for it.
  */
 import { execFileSync } from 'node:child_process';
