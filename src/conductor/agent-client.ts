@@ -167,28 +167,49 @@ export class AgentClient {
     if (token) url.searchParams.set('agent_token', token);
     const body = JSON.stringify({ name: method, params });
     this.log.debug({ node: node.uuid, method, wait: !!options.wait }, `executing agent command ${method}`);
-    let response: Response;
-    let text: string;
+    let result: any;
     try {
       const dispatcher = this.#dispatcher(node);
-      response = await fetch(url, {
+      const response = await fetch(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body,
         signal: this.#timeoutSignal(),
         ...(dispatcher ? { dispatcher } : {}),
       });
-      text = await response.text();
+      result = this.#readCommandResponse(node, method, { url: String(url), body }, response, await response.text());
     } catch (error) {
-      if (isConnectionFailure(error)) return this.#handleTimeoutOnCommandExecution(node, method, error);
-      throw new IronicException(`Error invoking agent command ${method} for node ${node.uuid}. Error: ${describeFailure(error)}`);
+      if (!isConnectionFailure(error)) {
+        if (error instanceof IronicException) throw error;
+        throw new IronicException(
+          `Error invoking agent command ${method} for node ${node.uuid}. Error: ${describeFailure(error)}`,
+        );
+      }
+      // As Ironic's `_command`: a command found running after a lost answer is the result, and
+      // a polled command is then waited for like any other. Returning it here unpolled made
+      // image.install_bootloader look finished (RUNNING is not FAILED) while it still ran, and
+      // tear_down_agent powered the ramdisk off under it.
+      result = await this.#handleTimeoutOnCommandExecution(node, method, error);
     }
+    this.#raiseIfTypeError(result, node);
+    if (options.poll) return this.#waitForCommand(node, method);
+    return result as AgentCommand;
+  }
+
+  /** The answer to a POST: the command, or Ironic's exception for a non-JSON or error answer. */
+  #readCommandResponse(
+    node: NodeData,
+    method: string,
+    request: { url: string; body: string },
+    response: Response,
+    text: string,
+  ): unknown {
     let result: any;
     try {
       result = JSON.parse(text);
     } catch {
       throw new IronicException(
-        `Unable to decode response as JSON.\nRequest URL: ${url}\nRequest body: "${body}"\nResponse status code: ${response.status}\nResponse: "${text}"`,
+        `Unable to decode response as JSON.\nRequest URL: ${request.url}\nRequest body: "${request.body}"\nResponse status code: ${response.status}\nResponse: "${text}"`,
       );
     }
     if (response.status >= 400) {
@@ -204,9 +225,7 @@ export class AgentClient {
       }
       throw new AgentAPIError(node.uuid, response.status, faultstring);
     }
-    this.#raiseIfTypeError(result, node);
-    if (options.poll) return this.#waitForCommand(node, method);
-    return result as AgentCommand;
+    return result;
   }
 
   /** The agent may have got the command although the response was lost: look before failing. */
