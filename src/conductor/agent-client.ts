@@ -29,7 +29,7 @@ import { type NodeData, type Port } from './node.js';
 import type { Step } from './step-types.js';
 
 export { type AgentCommand, getCommandError, maskSecrets, nodeAsDict } from './agent-wire.js';
-import { type AgentCommand, nodeAsDict, portAsDict } from './agent-wire.js';
+import { type AgentCommand, maskSecrets, nodeAsDict, portAsDict } from './agent-wire.js';
 import type { ConductorConf } from './conf.js';
 
 export type ClientConf = Pick<
@@ -177,7 +177,7 @@ export class AgentClient {
         signal: this.#timeoutSignal(),
         ...(dispatcher ? { dispatcher } : {}),
       });
-      result = this.#readCommandResponse(node, method, { url: String(url), body }, response, await response.text());
+      result = this.#readCommandResponse(node, method, params, response, await response.text());
     } catch (error) {
       if (!isConnectionFailure(error)) {
         if (error instanceof IronicException) throw error;
@@ -200,7 +200,7 @@ export class AgentClient {
   #readCommandResponse(
     node: NodeData,
     method: string,
-    request: { url: string; body: string },
+    params: Record<string, unknown>,
     response: Response,
     text: string,
   ): unknown {
@@ -208,8 +208,12 @@ export class AgentClient {
     try {
       result = JSON.parse(text);
     } catch {
+      // Ironic's message, but its URL is the command URL without the query string (requests
+      // gets the token as a separate parameter) and here the body is masked as well: this text
+      // becomes the node's last_error, which the API shows.
+      const shown = JSON.stringify({ name: method, params: maskSecrets(params) });
       throw new IronicException(
-        `Unable to decode response as JSON.\nRequest URL: ${request.url}\nRequest body: "${request.body}"\nResponse status code: ${response.status}\nResponse: "${text}"`,
+        `Unable to decode response as JSON.\nRequest URL: ${this.#commandUrl(node)}\nRequest body: "${shown}"\nResponse status code: ${response.status}\nResponse: "${text}"`,
       );
     }
     if (response.status >= 400) {

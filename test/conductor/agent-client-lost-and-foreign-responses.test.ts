@@ -1,21 +1,23 @@
 /**
  * AgentClient when the network between conductor and agent misbehaves, against a real agent
  * behind a proxy that injects the fault: the agent runs the command but its answer is lost on
- * the way back: Ironic then reads the command list, and for a polled command waits for it to
- * end.
+ * the way back (Ironic then reads the command list, and for a polled command waits for it to
+ * end), and something that is not the agent answers with an HTML page (the error that becomes
+ * `last_error` must not carry the agent token or the step's secrets).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { AgentClient } from '../../src/conductor/agent-client.js';
 import { makeConf } from '../../src/conductor/conf.js';
+import { IronicException } from '../../src/conductor/errors.js';
 import type { NodeData } from '../../src/conductor/node.js';
 import { SqliteNodeStore } from '../../src/conductor/store/sqlite-store.js';
 import { startTestAgent } from '../helpers/agent.js';
 import { CONDUCTOR_FIXTURES } from './helpers.js';
 
 const TOKEN = 'test-token-0123456789abcdef0123456789';
-type Fault = 'none' | 'lose-post-response';
+type Fault = 'none' | 'lose-post-response' | 'html-page';
 
 let agent: RunningAgent;
 let proxy: Server;
@@ -27,6 +29,12 @@ async function forward(request: IncomingMessage, response: ServerResponse): Prom
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   const isPost = request.method === 'POST';
+  if (isPost && fault === 'html-page') {
+    fault = 'none';
+    response.writeHead(502, { 'Content-Type': 'text/html' });
+    response.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+    return;
+  }
   const upstream = await fetch(`${agent.url}${request.url}`, {
     method: request.method!,
     headers: { 'Content-Type': 'application/json' },
@@ -119,5 +127,31 @@ describe('AgentClient with faults between it and a real agent', () => {
     expect(result.command_name).toBe('execute_clean_step');
     expect(result.command_status).toBe('RUNNING');
     await waitIdle(node);
+  });
+
+  it('keeps the agent token and secret step arguments out of the "not JSON" error', async () => {
+    const node = nodeBehindProxy();
+    await waitIdle(node);
+    fault = 'html-page';
+    const error = await client()
+      .executeCleanStep(
+        {
+          step: 'fixture_needs_size',
+          interface: 'deploy',
+          priority: 0,
+          args: { size: 1, bmc_password: 'hunter2-secret' },
+        },
+        node,
+        [],
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IronicException);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^Unable to decode response as JSON\.\nRequest URL: /);
+    expect(message).toContain('Response status code: 502');
+    expect(message).toContain('502 Bad Gateway');
+    expect(message).toContain('clean.execute_clean_step');
+    expect(message).not.toContain(TOKEN);
+    expect(message).not.toContain('hunter2-secret');
   });
 });
