@@ -26,13 +26,13 @@ export class ApiError extends Error {
 export function statusOf(error: unknown): number {
   if (error instanceof ApiError) return error.status;
   if (error instanceof NodeNotFound) return 404;
-  if (error instanceof NodeLocked || error instanceof NodeAlreadyExists) return 409;
+  // InvalidState is Ironic's Conflict (409); InvalidStateRequested is a client error (400).
+  if (error instanceof NodeLocked || error instanceof NodeAlreadyExists || error instanceof InvalidState) return 409;
   if (
     error instanceof InvalidParameterValue ||
     error instanceof MissingParameterValue ||
     error instanceof IncompleteLookup ||
     error instanceof InvalidStateRequested ||
-    error instanceof InvalidState ||
     error instanceof InstanceDeployFailure
   ) {
     return 400;

@@ -10,6 +10,7 @@ import { InvalidParameterValue } from '../errors.js';
 import { type NodeData, nodeToApi } from '../node.js';
 import { validateRaidConfiguration } from '../drivers/raid-config.js';
 import { maskSecrets } from '../agent-client.js';
+import { destroyNode, updateNode } from '../node-updates.js';
 import { ApiError, errorBody, statusOf } from './errors.js';
 
 const MAX_API_VERSION = '1.82';
@@ -208,28 +209,30 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
 
   app.patch('/v1/nodes/:node', async (request) => {
     const ops = parseBody(patchSchema, request.body, 'patch');
-    const node = conductor.store.getNode((request.params as { node: string }).node);
     for (const op of ops) {
-      const [, top, key] = op.path.split('/') as [string, string, string | undefined];
-      const field = PATCHABLE[top];
-      if (!field) throw new InvalidParameterValue(`Cannot patch /${top}`);
-      const record = node as unknown as Record<string, unknown>;
-      if (key === undefined) {
-        record[field] = op.op === 'remove' ? null : op.value;
-      } else {
-        const target = { ...(record[field] as Record<string, unknown>) };
-        if (op.op === 'remove') delete target[key];
-        else target[key] = op.value;
-        record[field] = target;
-      }
+      const top = op.path.split('/')[1]!;
+      if (!PATCHABLE[top]) throw new InvalidParameterValue(`Cannot patch /${top}`);
     }
-    conductor.store.saveNode(node);
+    const node = await updateNode(conductor, (request.params as { node: string }).node, (node) => {
+      for (const op of ops) {
+        const [, top, key] = op.path.split('/') as [string, string, string | undefined];
+        const field = PATCHABLE[top]!;
+        const record = node as unknown as Record<string, unknown>;
+        if (key === undefined) {
+          record[field] = op.op === 'remove' ? null : op.value;
+        } else {
+          const target = { ...(record[field] as Record<string, unknown>) };
+          if (op.op === 'remove') delete target[key];
+          else target[key] = op.value;
+          record[field] = target;
+        }
+      }
+    });
     return nodeToApi(node);
   });
 
   app.delete('/v1/nodes/:node', async (request, reply) => {
-    const node = conductor.store.getNode((request.params as { node: string }).node);
-    conductor.store.deleteNode(node.uuid);
+    await destroyNode(conductor, (request.params as { node: string }).node);
     return reply.code(204).send();
   });
 
@@ -264,11 +267,11 @@ export function buildConductorApi(options: ConductorApiOptions): FastifyInstance
   app.put('/v1/nodes/:node/states/raid', async (request, reply) => {
     if (!atLeast(parseVersion(request.headers['x-openstack-ironic-api-version']), 12))
       throw new ApiError(404, 'The requested version of the API does not support this resource');
-    const node = conductor.store.getNode((request.params as { node: string }).node);
     const body = (request.body ?? {}) as Record<string, unknown>;
     if (Object.keys(body).length > 0) validateRaidConfiguration(body);
-    node.targetRaidConfig = body as NodeData['targetRaidConfig'];
-    conductor.store.saveNode(node);
+    await updateNode(conductor, (request.params as { node: string }).node, (node) => {
+      node.targetRaidConfig = body as NodeData['targetRaidConfig'];
+    });
     return reply.code(204).send();
   });
 
