@@ -85,25 +85,6 @@ export function nodeCommonFields(node: NodeData): Record<string, unknown> {
   };
 }
 
-/** The API's view of a node (snake_case wire keys, as `baremetal node show -f json`). */
-export function nodeToApi(node: NodeData): Record<string, unknown> {
-  return {
-    ...nodeCommonFields(node),
-    maintenance_reason: node.maintenanceReason,
-    fault: node.fault,
-    reservation: node.reserved,
-    driver_info: node.driverInfo,
-    // As Ironic's API: the agent token never leaves the conductor.
-    driver_internal_info: node.driverInternalInfo.agent_secret_token
-      ? { ...node.driverInternalInfo, agent_secret_token: '******' }
-      : node.driverInternalInfo,
-    instance_info: node.instanceInfo,
-    provision_updated_at: node.provisionUpdatedAt,
-    created_at: node.createdAt,
-    updated_at: node.updatedAt,
-  };
-}
-
 /** `utils.set_node_nested_field(node, 'driver_internal_info', 'in_my_action', True)`. */
 export function setNodeNestedField(
   node: NodeData,

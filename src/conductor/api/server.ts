@@ -7,7 +7,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import type { Conductor } from '../conductor.js';
 import { InvalidParameterValue } from '../errors.js';
-import { type NodeData, nodeToApi } from '../node.js';
+import type { NodeData } from '../node.js';
+import { nodeToApi } from './node-view.js';
 import { validateRaidConfiguration } from '../drivers/raid-config.js';
 import { maskSecrets } from '../agent-client.js';
 import { destroyNode, updateNode } from '../node-updates.js';
