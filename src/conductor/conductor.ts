@@ -95,14 +95,15 @@ export class Conductor {
       try {
         await withTask(this, row.uuid, { purpose: 'start-up recovery' }, async (task) => {
           const state = task.node.provisionState;
-          const message = `Conductor ${this.conf.host} restarted while node ${task.node.uuid} was in state "${state}"; moving it to a failed state.`;
-          if (state === states.CLEANING) {
-            task.node.cleanStep = {};
-            task.processEvent('fail', { lastError: message });
-          } else if (state === states.DEPLOYING) {
-            task.node.deployStep = {};
-            task.processEvent('fail', { lastError: message });
-          }
+          if (!STUCK_STATES_TREATED_AS_FAIL.has(state)) return;
+          // `_fail_transient_state`: every stuck state fails, with Ironic's last_error. Only
+          // CLEANING and DEPLOYING were handled, so a restart during an undeploy left the node
+          // in "deleting" for good: no provision action is allowed from there.
+          if (state === states.CLEANING) task.node.cleanStep = {};
+          if (state === states.DEPLOYING) task.node.deployStep = {};
+          task.processEvent('fail', {
+            lastError: `The ${state} state can't be resumed by conductor ${this.conf.host}. Moving to fail state.`,
+          });
         });
       } catch (error) {
         this.log.warn({ node: row.uuid, err: error }, 'could not recover node at start-up');

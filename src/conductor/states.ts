@@ -93,6 +93,7 @@ const TRANSITIONS: ReadonlyArray<readonly [ProvisionState, ProvisionEvent, Provi
   [states.DEPLOYFAIL, 'delete', states.DELETING],
   [states.ERROR, 'delete', states.DELETING],
   [states.DELETING, 'fail', states.ERROR],
+  [states.VERIFYING, 'fail', states.ENROLL],
 ];
 
 const STABLE: ReadonlySet<string> = new Set([states.ENROLL, states.MANAGEABLE, states.AVAILABLE, states.ACTIVE, states.ERROR]);

@@ -75,9 +75,31 @@ describe('a conductor restart', () => {
     const after = store2.getNode(node.uuid);
     expect(after.provisionState).toBe(states.CLEANFAIL);
     expect(after.reserved).toBeNull();
-    expect(after.lastError).toMatch(/restarted while node .* was in state "cleaning"/);
+    expect(after.lastError).toBe("The cleaning state can't be resumed by conductor test-conductor. Moving to fail state.");
     await restarted.stop();
     store2.close();
+  });
+
+  it('fails a node left in DELETING (an undeploy cut short) to ERROR, from where it can be undeployed again', async ({ lab }) => {
+    const dbPath = dbFile(lab);
+    const store = new SqliteNodeStore(dbPath);
+    const crashed = new Conductor({ store, conf: FAST_CONF });
+    const node = crashed.createNode({ automatedClean: false });
+    const stuck = store.getNode(node.uuid);
+    stuck.provisionState = states.DELETING;
+    stuck.targetProvisionState = states.AVAILABLE;
+    store.saveNode(stuck);
+    store.reserveNode(node.uuid, FAST_CONF.host!);
+    store.close();
+
+    const { conductor } = await lab.start({ dbPath });
+    const after = conductor.store.getNode(node.uuid);
+    expect(after.provisionState).toBe(states.ERROR);
+    expect(after.reserved).toBeNull();
+    expect(after.lastError).toBe("The deleting state can't be resumed by conductor test-conductor. Moving to fail state.");
+    await conductor.provision(node.uuid, 'undeploy');
+    const done = await waitForState(conductor, node.uuid, states.AVAILABLE);
+    expect(done.powerState).toBe(states.POWER_OFF);
   });
 });
 
