@@ -6,7 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ConductorApiClient, DEFAULT_CONDUCTOR_URL } from './api-client.js';
-import { startConductorService } from './serve.js';
+import { type ServeOptions, startConductorService } from './serve.js';
 import { waitForProvisionEnd } from './wait.js';
 
 const CONDUCTOR_USAGE = `Usage: ramdisk-agent conductor <command> [options]
@@ -21,6 +21,12 @@ Commands:
       --power-off-wait N,S     tear_down_agent: N power-state checks S seconds apart (default 6,5)
       --deploy-logs DIR        store the agent's logs there when a step fails
       --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
+      --erase-devices-priority N            [deploy]erase_devices_priority (default: the agent's, 10;
+                                            0 keeps the full disk erase out of automated cleaning)
+      --erase-devices-metadata-priority N   [deploy]erase_devices_metadata_priority (agent's: 99)
+      --clean-step-priority-override IFACE.STEP:N   [conductor]clean_step_priority_override (repeatable)
+      --no-automated-clean     [conductor]automated_clean=False: provide skips cleaning
+                               unless the node says automated_clean=true
   enroll                     add a node and make it manageable; prints its UUID
       --name NAME  --mac MAC (repeatable; default: this machine's MACs)
       --deploy-interface direct|custom-agent   --no-automated-clean
@@ -108,7 +114,26 @@ function parse(argv: string[], options: Options, positionals = 0): { values: Val
   return { values: parsed.values as Values, positionals: parsed.positionals };
 }
 
-async function serve(argv: string[]): Promise<number> {
+/** An integer option (a step priority): Ironic's IntOpt refuses anything else. */
+function integerOption(value: string | undefined, flag: string): number | null {
+  if (value === undefined) return null;
+  if (!/^-?\d+$/.test(value.trim())) throw new UsageError(`${flag} expects an integer, got "${value}"`);
+  return Number(value);
+}
+
+/** `IFACE.STEP:N` entries (Ironic's `[conductor]clean_step_priority_override` format). */
+function priorityOverrides(values: string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of values ?? []) {
+    const match = /^([a-z_]+\.[A-Za-z0-9_]+):(-?\d+)$/.exec(item.trim());
+    if (!match) throw new UsageError(`--clean-step-priority-override expects IFACE.STEP:PRIORITY, got "${item}"`);
+    out[match[1]!] = Number(match[2]);
+  }
+  return out;
+}
+
+/** `conductor serve` options → what the service runs with. */
+export function serveOptions(argv: string[]): ServeOptions {
   const { values } = parse(argv, {
     listen: { type: 'string' },
     db: { type: 'string' },
@@ -118,18 +143,16 @@ async function serve(argv: string[]): Promise<number> {
     'power-off-wait': { type: 'string' },
     'deploy-logs': { type: 'string' },
     'log-level': { type: 'string' },
+    'erase-devices-priority': { type: 'string' },
+    'erase-devices-metadata-priority': { type: 'string' },
+    'clean-step-priority-override': { type: 'string', multiple: true },
+    'no-automated-clean': { type: 'boolean' },
   });
   const { host, port } = parseListen((values.listen as string | undefined) ?? '127.0.0.1:6385');
   const bootMode = (values['boot-mode'] as string | undefined) ?? 'uefi';
   if (bootMode !== 'uefi' && bootMode !== 'bios') throw new UsageError('--boot-mode is uefi or bios');
   const [retries, interval] = ((values['power-off-wait'] as string | undefined) ?? '6,5').split(',').map(Number);
-  // Listen for the stop signal before the API is up: a supervisor may send it as soon as the
-  // port answers, and an uncaught SIGTERM would end the process without closing the store.
-  const stopRequested = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  const service = await startConductorService({
+  return {
     host,
     port,
     dbPath: (values.db as string | undefined) ?? 'ramdisk-agent-conductor.sqlite',
@@ -137,10 +160,36 @@ async function serve(argv: string[]): Promise<number> {
     ...(values['deploy-logs'] ? { deployLogsDir: values['deploy-logs'] as string } : {}),
     conf: {
       api: { ramdiskHeartbeatTimeout: Number((values['heartbeat-timeout'] as string | undefined) ?? 300) },
-      deploy: { fastTrack: values['fast-track'] === true, defaultBootMode: bootMode },
+      // Without these an operator of `conductor serve` had no way to keep IPA's erase_devices
+      // (a shred of every disk, hours on real servers) out of automated cleaning, as Ironic's
+      // [deploy]erase_devices_priority=0 does, or to reorder or disable other steps.
+      conductor: {
+        automatedClean: values['no-automated-clean'] !== true,
+        cleanStepPriorityOverride: priorityOverrides(values['clean-step-priority-override'] as string[] | undefined),
+      },
+      deploy: {
+        fastTrack: values['fast-track'] === true,
+        defaultBootMode: bootMode,
+        eraseDevicesPriority: integerOption(values['erase-devices-priority'] as string | undefined, '--erase-devices-priority'),
+        eraseDevicesMetadataPriority: integerOption(
+          values['erase-devices-metadata-priority'] as string | undefined,
+          '--erase-devices-metadata-priority',
+        ),
+      },
       agent: { postDeployGetPowerStateRetries: retries ?? 6, postDeployGetPowerStateRetryInterval: interval ?? 5 },
     },
+  };
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const options = serveOptions(argv);
+  // Listen for the stop signal before the API is up: a supervisor may send it as soon as the
+  // port answers, and an uncaught SIGTERM would end the process without closing the store.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
   });
+  const service = await startConductorService(options);
   await stopRequested;
   await service.close();
   return 0;
