@@ -6,7 +6,7 @@
 import { AgentClient } from './agent-client.js';
 import { doNodeClean, doNodeCleanAbort } from './cleaning.js';
 import { makeConf, type ConductorConf, type ConductorConfInput } from './conf.js';
-import { doNodeDeploy } from './deployments.js';
+import { doNodeDeploy, doNodeTearDown } from './deployments.js';
 import type { Driver } from './drivers/base.js';
 import { InterfaceRegistry } from './drivers/registry.js';
 import { continueNodeSteps } from './continue-steps.js';
@@ -253,13 +253,7 @@ export class Conductor {
         case 'undeploy':
           this.#requireState(task, target, [states.ACTIVE, states.DEPLOYWAIT, states.DEPLOYFAIL, states.ERROR]);
           task.processEvent('delete', { targetState: states.AVAILABLE });
-          task.spawnAfter(async (t) => {
-            await nodePowerAction(t, states.POWER_OFF);
-            t.node.instanceInfo = {};
-            t.node.save();
-            t.processEvent('clean', { targetState: states.AVAILABLE });
-            await doNodeClean(t);
-          });
+          task.spawnAfter((t) => doNodeTearDown(t));
           return;
         case 'abort':
           await this.#abort(task);

@@ -1,12 +1,13 @@
 /**
  * `conductor/deployments.py`: deploy a node step by step (reference §3.5–§3.6).
  */
+import { doNodeClean } from './cleaning.js';
 import { AgentConnectionFailed, AgentInProgress, excClassAndMessage, IronicException, pyStr } from './errors.js';
 import { states } from './states.js';
 import { type Step, stepId, type UserStep } from './step-types.js';
 import { setNodeDeploymentSteps, validateDeploySteps } from './steps.js';
 import type { Task } from './task.js';
-import { deployingErrorHandler, updateNextStepIndex, wipeDeployInternalInfo } from './utils.js';
+import { deployingErrorHandler, nodePowerAction, updateNextStepIndex, wipeDeployInternalInfo } from './utils.js';
 
 async function failOnError(task: Task, msg: string, fn: () => Promise<void>): Promise<void> {
   try {
@@ -130,4 +131,34 @@ export async function continueNodeDeploy(task: Task): Promise<void> {
   }
   const next = updateNextStepIndex(task, 'deploy');
   await doNextDeployStep(task, next);
+}
+
+/**
+ * `_do_node_tear_down` (undeploy, DELETING): the deploy interface's clean-up and tear-down
+ * (the agent interfaces' `tear_down` is a power-off), then cleaning. A failure moves the node
+ * to ERROR with Ironic's "Failed to tear down: …"; before, the exception ended the worker and
+ * left the node in "deleting" with no error and no action allowed. Whatever happens, the
+ * instance's fields go (Ironic's `finally`).
+ */
+export async function doNodeTearDown(task: Task): Promise<void> {
+  const node = task.node;
+  let failure: string | null = null;
+  try {
+    await task.driver.deploy.cleanUp(task);
+    await nodePowerAction(task, states.POWER_OFF);
+  } catch (error) {
+    const [, msg] = excClassAndMessage(error);
+    failure = `Failed to tear down: ${msg}`;
+    task.conductor.log.error({ node: node.uuid }, `Error in tear_down of node ${node.uuid}: ${msg}`);
+  }
+  node.instanceInfo = {};
+  wipeDeployInternalInfo(task);
+  for (const key of ['root_uuid_or_disk_id', 'is_whole_disk_image', 'deploy_boot_mode']) delete node.driverInternalInfo[key];
+  node.save();
+  if (failure !== null) {
+    task.processEvent('fail', { lastError: failure });
+    return;
+  }
+  task.processEvent('clean', { targetState: states.AVAILABLE });
+  await doNodeClean(task);
 }
