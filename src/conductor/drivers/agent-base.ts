@@ -23,7 +23,10 @@ export * from './agent-steps.js';
 export class AgentBaseDeploy extends DeployInterface {
   override async prepareCleaning(task: Task): Promise<StepReturn> {
     const result = await prepareInbandCleaning(task, task.conductor.conf.agent.manageAgentBoot);
-    if (result === undefined) await refreshSteps(task, 'clean');
+    // Fast track: the running agent's steps now. If it is busy, Ironic goes on with no in-band
+    // steps, so automated cleaning "succeeds" without erasing anything. Wait for its heartbeat
+    // instead, which loads the steps before cleaning starts (see #heartbeatCleanWait).
+    if (result === undefined && !(await refreshSteps(task, 'clean'))) return states.CLEANWAIT;
     return result;
   }
 
@@ -169,8 +172,11 @@ export class AgentBaseDeploy extends DeployInterface {
       node.save();
       if (!isStepSet(node.cleanStep)) {
         msg = 'Node failed to start the first cleaning step';
+        // A deliberate difference from Ironic, which resumes and computes the steps even when
+        // the agent answered 409 and no in-band step is known: that cleaning ran none of the
+        // agent's steps (no erase) and ended available. Stay in CLEANWAIT until it answers.
+        if (!(await refreshSteps(task, 'clean'))) return;
         task.resumeCleaning();
-        await refreshSteps(task, 'clean');
         await setNodeCleaningSteps(task);
         await continueNodeClean(task);
       } else if (!node.driverInternalInfo.cleaning_polling) {

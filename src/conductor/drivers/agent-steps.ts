@@ -51,8 +51,11 @@ function checkInbandDeployPriority(task: Task, step: Step): void {
   );
 }
 
-/** `refresh_steps`: ask the agent for its steps and cache them grouped by interface. */
-export async function refreshSteps(task: Task, type: AgentStepType): Promise<void> {
+/**
+ * `refresh_steps`: ask the agent for its steps and cache them grouped by interface. Resolves
+ * false when the agent was busy (409) and nothing was cached, as Ironic logs and goes on.
+ */
+export async function refreshSteps(task: Task, type: AgentStepType): Promise<boolean> {
   const node = task.node;
   const client = getClient(task);
   let result: Record<string, any>;
@@ -66,7 +69,7 @@ export async function refreshSteps(task: Task, type: AgentStepType): Promise<voi
         { node: node.uuid },
         `agent on node ${node.uuid} is busy; will refresh ${type} steps on the next heartbeat`,
       );
-      return;
+      return false;
     }
     throw error;
   }
@@ -101,6 +104,7 @@ export async function refreshSteps(task: Task, type: AgentStepType): Promise<voi
   dii[`agent_cached_${type}_steps_refreshed`] = new Date().toISOString();
   node.save();
   task.conductor.log.info({ node: node.uuid }, `refreshed ${type} steps from the agent on node ${node.uuid}`);
+  return true;
 }
 
 /** `get_steps`: cached in-band steps of one interface, with priority overrides. */
