@@ -25,6 +25,13 @@ Commands:
 Run "ramdisk-agent <command> --help" for a command's options.
 `;
 
+const DEMO_USAGE = `Usage: ramdisk-agent demo
+
+Provisions a pretend machine on this computer, end to end: the conductor module cleans and
+deploys loop-backed disks through a real agent over HTTP on 127.0.0.1 (make demo).
+Takes no options.
+`;
+
 async function runAgent(argv: string[]): Promise<number> {
   const flags = parseAgentFlags(argv);
   if (flags.help) {
@@ -91,9 +98,13 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'plugin': {
-      const { parsePluginArgs, PluginUsageError, writePluginPackage } = await import('./cli/plugin-new.js');
+      const { parsePluginArgs, PLUGIN_NEW_USAGE, PluginUsageError, writePluginPackage } = await import('./cli/plugin-new.js');
       try {
         const options = parsePluginArgs(rest);
+        if (options === 'help') {
+          process.stdout.write(PLUGIN_NEW_USAGE);
+          return 0;
+        }
         const files = await writePluginPackage(options);
         process.stdout.write(
           `wrote ${files.length} files in ${options.dir}\nnext: cd ${options.dir} && npm install && npm test\n`,
@@ -106,6 +117,12 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'demo': {
+      // The demo takes no options: `demo --help` (or a typo) must not start it.
+      if (rest.length > 0) {
+        const help = rest.includes('--help') || rest.includes('-h');
+        (help ? process.stdout : process.stderr).write(`${help ? '' : `unknown option ${rest[0]}\n\n`}${DEMO_USAGE}`);
+        return help ? 0 : 2;
+      }
       const { runDemo } = await import('./conductor/cli/demo/demo.js');
       return runDemo();
     }

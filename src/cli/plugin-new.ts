@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { CONTRACT_VERSION } from '../hardware/manager.js';
 import { AGENT_VERSION } from '../version.js';
 
-const PLUGIN_NEW_USAGE = `Usage: ramdisk-agent plugin new NAME [--dir DIR] [--agent SPEC]
+export const PLUGIN_NEW_USAGE = `Usage: ramdisk-agent plugin new NAME [--dir DIR] [--agent SPEC]
 
 Writes a hardware-manager plugin package in DIR (default ./NAME).
   NAME           npm package name, e.g. acme-hardware-manager
@@ -27,7 +27,9 @@ export interface PluginNewOptions {
   agentSpec: string;
 }
 
-export function parsePluginArgs(argv: string[]): PluginNewOptions {
+/** The options, or 'help' when --help / -h is anywhere in them (nothing is written then). */
+export function parsePluginArgs(argv: string[]): PluginNewOptions | 'help' {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const [sub, name, ...rest] = argv;
   if (sub !== 'new' || !name || name.startsWith('-')) throw new PluginUsageError(PLUGIN_NEW_USAGE);
   if (!/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(name)) {
