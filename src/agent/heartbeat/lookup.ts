@@ -1,7 +1,7 @@
 /**
  * The lookup (reference §12.3): ask the conductor which node owns our MACs, retrying with
  * random exponential backoff (tenacity's `wait_random_exponential(min=lookup_interval,
- * max=60)`) until `lookup_timeout`; a 409 (node locked) adds 5 s, 10 s, then 30 s. A try
+ * max=60)`) until `lookup_timeout` has passed; a 409 (node locked) adds 5 s, 10 s, then 30 s. A try
  * fails on connection errors, non-200, undecodable JSON, a node without uuid, or no
  * heartbeat timeout.
  */
@@ -112,11 +112,14 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
       if (options.signal?.aborted) throw error;
       log.warn({ err: error }, 'Error detected while attempting to perform lookup, retrying');
     }
-    const wait = backoffSeconds(attempt, options.interval) + extraSleep;
-    if (Date.now() + wait * 1000 > deadline) {
-      throw new LookupNodeError('Could not look up node info. Check logs for details.');
-    }
-    await sleep(wait * 1000, undefined, options.signal ? { signal: options.signal } : {});
+    // IPA's tenacity stop_after_delay: give up once lookup_timeout has passed, never
+    // because the next wait would cross it (that lost up to a minute of the operator's
+    // timeout, half of a short one). Unlike IPA, whose last wait overshoots the deadline by up
+    // to 60 s (+30 s after a 409), the last wait ends at the deadline for one last try there.
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) throw new LookupNodeError('Could not look up node info. Check logs for details.');
+    const waitMs = Math.min((backoffSeconds(attempt, options.interval) + extraSleep) * 1000, remainingMs);
+    await sleep(waitMs, undefined, options.signal ? { signal: options.signal } : {});
   }
 }
 
