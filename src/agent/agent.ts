@@ -269,6 +269,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           advertiseHost: config.advertiseHost,
           networkInterface: config.networkInterface,
           apiUrls: config.apiUrls,
+          certfile: config.certfile,
+          keyfile: config.keyfile,
           attempts: config.ipLookupAttempts,
           sleepSeconds: config.ipLookupSleep,
           exec,

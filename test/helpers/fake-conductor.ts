@@ -43,8 +43,11 @@ export interface FakeConductorOptions {
   /** The max microversion announced on `GET /` (Ironic 2023.1 is 1.82). */
   maxVersion?: string;
   heartbeatTimeout?: number;
-  /** Serve HTTPS with this certificate and key (PEM). */
-  tls?: { cert: string; key: string };
+  /**
+   * Serve HTTPS with this certificate and key (PEM); with `clientCa`, only to clients that
+   * present a certificate it signed (an Ironic API behind mutual TLS).
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
 }
 
 interface FakeConductorEvents {
@@ -91,8 +94,12 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
     super();
     this.#maxVersion = options.maxVersion ?? '1.82';
     this.heartbeatTimeout = options.heartbeatTimeout ?? 300;
+    const { clientCa, ...tls } = options.tls ?? {};
     this.#app = (options.tls
-      ? Fastify({ logger: false, https: options.tls })
+      ? Fastify({
+          logger: false,
+          https: clientCa ? { ...tls, ca: clientCa, requestCert: true, rejectUnauthorized: true } : tls,
+        })
       : Fastify({ logger: false })) as unknown as FastifyInstance;
     this.#app.get('/', async () => ({
       name: 'OpenStack Ironic API',

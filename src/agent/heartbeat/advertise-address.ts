@@ -4,6 +4,7 @@
  * conductor URL that answers (`ip route get`), probing up to `ip_lookup_attempts` times.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAgents, destroyAgents, send, type HttpAgents } from './http-client.js';
@@ -16,6 +17,12 @@ export interface AdvertiseOptions {
   advertiseHost?: string | undefined;
   networkInterface?: string | undefined;
   apiUrls: readonly string[];
+  /**
+   * The client certificate the agent presents to the conductor (IPA's `certfile`/`keyfile`):
+   * an API behind mutual TLS refuses the probe below without it.
+   */
+  certfile?: string | undefined;
+  keyfile?: string | undefined;
   attempts: number;
   /** Seconds between attempts. */
   sleepSeconds: number;
@@ -65,8 +72,15 @@ async function reachable(url: string, agents: HttpAgents): Promise<boolean> {
 export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<string> {
   if (options.advertiseHost) return options.advertiseHost;
   const { exec, log } = options;
-  // Reachability only: any answer counts, so the certificate is not checked.
-  const agents = createAgents({ rejectUnauthorized: false });
+  // Reachability only: any answer counts, so the server's certificate is not checked. Ours is
+  // presented, as on the lookup: IPA's probe (requests.get(url, verify=False)) sends none, so
+  // an API that requires one looks unreachable right after the lookup took the one-time
+  // token, and IPA then fails with LookupAgentIPError, as this agent did.
+  const agents = createAgents({
+    rejectUnauthorized: false,
+    cert: options.certfile ? readFileSync(options.certfile) : undefined,
+    key: options.keyfile ? readFileSync(options.keyfile) : undefined,
+  });
   try {
     for (let attempt = 1; attempt <= Math.max(1, options.attempts); attempt++) {
       options.signal?.throwIfAborted();
