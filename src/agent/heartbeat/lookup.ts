@@ -39,6 +39,42 @@ export type LookupConfig = z.output<typeof lookupConfigSchema>;
 export interface LookupResult {
   node: IronicNode & { uuid: string };
   config: LookupConfig;
+  /** Keys of `config` left out because their value had another type than expected. */
+  ignoredConfigKeys?: string[];
+}
+
+/** The keys of `config` besides `heartbeat_timeout`: none of them is worth the answer. */
+const OPTIONAL_CONFIG_KEYS = [
+  'agent_token',
+  'agent_token_required',
+  'agent_skip_bmc_detect',
+  'tls_min_version',
+  'tls_cipher_suites',
+] as const;
+
+/**
+ * Removes (in place) the optional keys whose value has another type than expected, and names
+ * them. The answer with the one-time token is the only one the agent will get (later lookups
+ * say "******"): failing it over, say, a cipher list sent as a list left the agent without a
+ * token for good. IPA would end there too (oslo.config refuses the value); a warning and
+ * the agent's own setting are worth more than a node nobody can reach.
+ */
+function dropMistypedKeys(config: Record<string, unknown>): string[] {
+  const ignored: string[] = [];
+  for (const key of OPTIONAL_CONFIG_KEYS) {
+    if (config[key] === undefined || lookupConfigSchema.shape[key].safeParse(config[key]).success) continue;
+    delete config[key];
+    ignored.push(key);
+  }
+  return ignored;
+}
+
+/**
+ * A body for a log line, the agent token masked: IPA logs the lookup content as is, token
+ * included, and the log goes into the bundle Ironic stores.
+ */
+function bodyForLog(json: unknown): string {
+  return JSON.stringify(json, (key, value: unknown) => (key === 'agent_token' && value !== null ? '***' : value)).slice(0, 500);
 }
 
 /** Parses a 200 body; returns a reason string when the content is not usable. */
@@ -49,12 +85,20 @@ export function parseLookupResponse(text: string): LookupResult | string {
   } catch (error) {
     return `Error decoding response: ${(error as Error).message}`;
   }
+  let ignored: string[] = [];
+  const received = json as { config?: unknown } | null;
+  if (received && typeof received === 'object' && received.config && typeof received.config === 'object') {
+    const config = { ...(received.config as Record<string, unknown>) };
+    ignored = dropMistypedKeys(config);
+    json = { ...received, config };
+  }
   const parsed = lookupResponseSchema.safeParse(json);
-  if (!parsed.success) return `Got invalid node data in response: ${text.slice(0, 500)}`;
+  if (!parsed.success) return `Got invalid node data in response: ${bodyForLog(json)}`;
   const { node, config, heartbeat_timeout } = parsed.data;
-  if (config) return { node: node as LookupResult['node'], config };
+  const extra = ignored.length > 0 ? { ignoredConfigKeys: ignored } : {};
+  if (config) return { node: node as LookupResult['node'], config, ...extra };
   if (heartbeat_timeout !== undefined) return { node: node as LookupResult['node'], config: { heartbeat_timeout } };
-  return `Got invalid heartbeat from the API: ${text.slice(0, 500)}`;
+  return `Got invalid heartbeat from the API: ${bodyForLog(json)}`;
 }
 
 /** tenacity's wait_random_exponential: U(min, max(min, min(2^(n-1), max))). */
@@ -94,6 +138,12 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
       if (response.status === 200) {
         const result = parseLookupResponse(response.text);
         if (typeof result !== 'string') {
+          if (result.ignoredConfigKeys) {
+            log.warn(
+              { ignored: result.ignoredConfigKeys },
+              `ignoring ${result.ignoredConfigKeys.join(', ')} in the conductor's lookup config: not of the expected type; the agent keeps its own setting`,
+            );
+          }
           log.info({ node: result.node.uuid, attempt }, 'lookup succeeded');
           return result;
         }
