@@ -21,7 +21,6 @@ describe('configuration errors', () => {
         listenPort: 70000,
         advertisePort: 1.5,
         logLevel: 'loud',
-        ironicApiVersion: 'v1',
         agentToken: '',
         ipLookupAttempts: 0,
         lookupTimeout: -1,
@@ -31,7 +30,7 @@ describe('configuration errors', () => {
         'listenPort: Too big: expected number to be <=65535; advertisePort: Invalid input: expected int, received number; ' +
         'ipLookupAttempts: Too small: expected number to be >0; ' +
         'logLevel: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"; ' +
-        'ironicApiVersion: Invalid string: must match pattern /^\\d+\\.\\d+$/; lookupTimeout: Too small: expected number to be >=0',
+        'lookupTimeout: Too small: expected number to be >=0',
     );
   });
 

@@ -82,7 +82,12 @@ export const agentConfigSchema = z.object({
   simulatedHostRoot: z.optional(z.string()),
   logLevel: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
   globalRequestId: z.optional(z.string()),
-  ironicApiVersion: z.optional(z.string().check(z.regex(/^\d+\.\d+$/))),
+  /**
+   * `ipa-ironic-api-version`: read by the API client as IPA reads it (`1.62`, `1.62.0`); a value
+   * it cannot read is logged there and the version detected, as IPA does, rather than keeping
+   * the agent from starting.
+   */
+  ironicApiVersion: z.optional(z.string()),
   lookupTimeout: seconds(600),
   lookupInterval: seconds(1),
   httpRequestTimeout: seconds(30),

@@ -37,6 +37,17 @@ function parseVersion(text: string): ApiVersion | undefined {
   return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
 
+/**
+ * `ipa-ironic-api-version` as IPA reads it: `int()` of the first two dot-separated parts, so
+ * `1.62.0` is 1.62. IPA logs a value it cannot read and detects the version instead.
+ */
+function parsePinnedVersion(text: string): ApiVersion | undefined {
+  const [major, minor] = text.split('.');
+  const int = (part: string | undefined) => (part !== undefined && /^\s*\d+\s*$/.test(part) ? Number(part) : undefined);
+  const [a, b] = [int(major), int(minor)];
+  return a !== undefined && b !== undefined ? [a, b] : undefined;
+}
+
 export interface IronicApiClientOptions {
   apiUrls: readonly string[];
   log: Logger;
@@ -130,7 +141,12 @@ export class IronicApiClient {
     this.#urls = options.apiUrls.map((u) => u.replace(/\/+$/, ''));
     this.#log = options.log;
     this.#timeoutMs = options.requestTimeoutMs;
-    this.#version = options.pinnedVersion ? parseVersion(options.pinnedVersion) : undefined;
+    this.#version = options.pinnedVersion ? parsePinnedVersion(options.pinnedVersion) : undefined;
+    if (options.pinnedVersion && !this.#version) {
+      this.#log.warn(
+        `An error occurred while attempting to parse the ironic_api_version ${JSON.stringify(options.pinnedVersion)}. Will fall back to auto-detection`,
+      );
+    }
     this.#headers = {
       'content-type': 'application/json',
       accept: 'application/json',
