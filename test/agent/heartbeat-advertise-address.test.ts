@@ -37,6 +37,22 @@ describe('advertised address', () => {
     expect(await resolveAdvertiseHost({ ...base, apiUrls: ['http://127.0.0.1:1', url] })).toBe('127.0.0.1');
   });
 
+  it('an address whose route cannot be read does not hide the next one (IPA tries each)', async () => {
+    // A second conductor URL on 127.0.0.2 that answers; `ip route get` towards it fails
+    // (here: the route asked through a device that does not exist, as "Network is
+    // unreachable" would for an IPv6 address of a dual-stack name).
+    const second = createServer((_req, res) => res.end());
+    await new Promise<void>((resolve) => second.listen(0, '127.0.0.2', resolve));
+    const secondUrl = `http://127.0.0.2:${(second.address() as { port: number }).port}`;
+    const exec: typeof run = (file, args = [], opts) =>
+      run(file, args.includes('127.0.0.2') ? [...args, 'oif', 'no-such-nic0'] : args, opts);
+    try {
+      expect(await resolveAdvertiseHost({ ...base, exec, apiUrls: [secondUrl, url] })).toBe('127.0.0.1');
+    } finally {
+      await new Promise<void>((resolve) => second.close(() => resolve()));
+    }
+  });
+
   it('fails with LookupAgentIPError when no conductor URL answers', async () => {
     await expect(resolveAdvertiseHost({ ...base, apiUrls: ['http://127.0.0.1:1'] })).rejects.toMatchObject({
       type: 'LookupAgentIPError',

@@ -60,6 +60,34 @@ async function routeSource(exec: Exec, ip: string): Promise<string | undefined> 
   return src && !isLinkLocal(src) ? src : undefined;
 }
 
+/**
+ * The route source towards the first of `host`'s addresses that has one. As IPA's
+ * `_get_route_source`, a name that does not resolve or an address whose route cannot be read
+ * (`ip route get` refusing an IPv6 address of a dual-stack name: "Network is unreachable")
+ * is logged and the next one tried; it used to end the whole attempt, hiding the addresses
+ * and URLs after it.
+ */
+async function firstRouteSource(exec: Exec, log: Logger, host: string): Promise<string | undefined> {
+  let addresses: string[] = [host];
+  if (!isIP(host)) {
+    try {
+      addresses = (await dnsLookup(host, { all: true })).map((a) => a.address);
+    } catch (error) {
+      log.warn({ err: error, host }, 'cannot resolve the conductor host name');
+      return undefined;
+    }
+  }
+  for (const address of addresses) {
+    try {
+      const src = await routeSource(exec, address);
+      if (src) return src;
+    } catch (error) {
+      log.warn({ err: error, address }, 'cannot get the route to the conductor address');
+    }
+  }
+  return undefined;
+}
+
 async function reachable(url: string, agents: HttpAgents): Promise<boolean> {
   try {
     await send(url, { method: 'GET', agents, timeoutMs: 10_000 });
@@ -91,12 +119,8 @@ export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<s
         } else {
           for (const url of options.apiUrls) {
             if (!(await reachable(url, agents))) continue;
-            const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-            const addresses = isIP(host) ? [host] : (await dnsLookup(host, { all: true })).map((a) => a.address);
-            for (const address of addresses) {
-              const src = await routeSource(exec, address);
-              if (src) return src;
-            }
+            const src = await firstRouteSource(exec, log, new URL(url).hostname.replace(/^\[|\]$/g, ''));
+            if (src) return src;
           }
         }
       } catch (error) {
@@ -110,5 +134,7 @@ export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<s
   } finally {
     destroyAgents(agents);
   }
-  throw new LookupAgentIPError('Unable to find an IP address to advertise: no conductor URL was reachable');
+  throw new LookupAgentIPError(
+    'Unable to find an IP address to advertise: no conductor URL was reachable, or no route to one had a source address',
+  );
 }
