@@ -56,8 +56,9 @@ const OPTIONAL_CONFIG_KEYS = [
  * Removes (in place) the optional keys whose value has another type than expected, and names
  * them. The answer with the one-time token is the only one the agent will get (later lookups
  * say "******"): failing it over, say, a cipher list sent as a list left the agent without a
- * token for good. IPA would end there too (oslo.config refuses the value); a warning and
- * the agent's own setting are worth more than a node nobody can reach.
+ * token for good. IPA reads these loosely (`if skip_bmc:`) or hands them to oslo.config,
+ * which may refuse them and end the agent; here a warning and the agent's own setting are
+ * worth more than a node nobody can reach.
  */
 function dropMistypedKeys(config: Record<string, unknown>): string[] {
   const ignored: string[] = [];
