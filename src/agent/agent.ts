@@ -246,6 +246,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       runner,
       nodeCache: services.node,
       agentVersion: AGENT_VERSION,
+      lookUpAgainOnTokenRejection: power.mode === 'simulate',
       collectMacs: async () => {
         const { listNetworkInterfaces } = await import('../hardware/inventory/interfaces.js');
         return (await listNetworkInterfaces({ exec, log, enableVlanInterfaces: config.enableVlanInterfaces })).map(

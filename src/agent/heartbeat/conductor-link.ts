@@ -27,6 +27,15 @@ export interface ConductorLinkOptions {
   agentVersion: string;
   /** MAC addresses to look up with (the inventory's interfaces). */
   collectMacs: () => Promise<string[]>;
+  /**
+   * After the conductor rejects our token, look the node up again for a new one. Only where
+   * power actions are simulated (an agent outside a ramdisk, whose machine a conductor's
+   * power cycle does not restart). In a ramdisk a rejected token means the conductor wiped it
+   * to power this machine off or reboot it; a lookup in the window before the power goes (a
+   * soft reboot's shutdown, a BMC that acts late) would take the token meant for the agent of
+   * the next boot, which would then get "******" and never serve. IPA never looks up again.
+   */
+  lookUpAgainOnTokenRejection: boolean;
 }
 
 export interface ConductorLinkEvents {
@@ -185,6 +194,14 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
     } catch (error) {
       if (!(error instanceof HeartbeatRejectedError) || !error.isTokenRejection) throw error;
       this.emit('token-rejected', error);
+      if (!this.#options.lookUpAgainOnTokenRejection) {
+        // Heartbeats go on (and fail) until the power goes, as IPA's do.
+        throw new HeartbeatError(
+          'the conductor rejected our agent token: it wiped it to power this machine off or reboot it; ' +
+            'not looking up again, which would take the token of the next boot',
+          { cause: error },
+        );
+      }
       this.#log.warn(
         { faultstring: error.faultstring },
         'the conductor rejected our agent token (it power-cycled this node): looking up again',
