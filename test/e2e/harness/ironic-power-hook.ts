@@ -4,6 +4,13 @@
  * power action Ironic records (`driver_internal_info.last_power_state_change`) to the VM with
  * the `qemu` power interface: "power on" after a change starts the VM, or resets it when it
  * runs (a reboot); "power off" ends it.
+ *
+ * Ironic's agent rescue and unrescue power the node off, then write `power on` on the node
+ * without a power action (agent.py: "Revealing that the power is off at any time can cause
+ * external power sync to ...") before asking for power on. A real power driver reads the
+ * machine's state, finds it off and powers it on; `fake` power reads back the recorded
+ * `power on` and skips the action, so no new change is stamped. The hook does what the real
+ * driver would: a recorded off → on without a change starts the VM.
  */
 import { QemuPower } from '../../../src/conductor/drivers/qemu-power.js';
 import { states } from '../../../src/conductor/states.js';
@@ -14,6 +21,7 @@ import type { IronicConductor } from '../../interop/harness/ironic-conductor.js'
 export class IronicPowerHook {
   readonly actions: string[] = [];
   #lastChange: unknown;
+  #lastPowerState: string | null | undefined;
   #stopped = false;
   #loop: Promise<void> | undefined;
   #error: unknown;
@@ -49,8 +57,20 @@ export class IronicPowerHook {
       try {
         const node = await this.ironic.node(this.nodeUuid);
         const change = node.driver_internal_info.last_power_state_change;
-        // Ironic stamps the change before it records the new state: act once it has settled.
-        if (change !== undefined && change !== this.#lastChange && !node.target_power_state) {
+        const recordedOn =
+          change === this.#lastChange &&
+          this.#lastPowerState === states.POWER_OFF &&
+          node.power_state === states.POWER_ON &&
+          !node.target_power_state;
+        if (!node.target_power_state) this.#lastPowerState = node.power_state;
+        if (recordedOn) {
+          if ((await this.#power.getPowerState(this.#task)) !== states.POWER_ON) {
+            this.actions.push('start');
+            this.say('power hook: Ironic recorded the node on (rescue/unrescue, no power action) → start the VM');
+            await this.#power.setPowerState(this.#task, states.POWER_ON);
+          }
+        } else if (change !== undefined && change !== this.#lastChange && !node.target_power_state) {
+          // Ironic stamps the change before it records the new state: act once it has settled.
           this.#lastChange = change;
           const running = (await this.#power.getPowerState(this.#task)) === states.POWER_ON;
           if (node.power_state === states.POWER_ON) {
