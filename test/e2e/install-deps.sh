@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # What `make e2e` needs besides `make image`: QEMU for x86-64 (with its iPXE ROMs), OVMF, grub's files, qemu-img,
-# socat (QEMU's guestfwd runs it per guest connection), genisoimage (the DHCP-less scenario's config-2 CD) and the
-# stock Ironic of test/interop.
+# socat (QEMU's guestfwd runs it per guest connection), genisoimage (the DHCP-less scenario's config-2 CD), dropbear's
+# client dbclient (the rescue scenario's SSH login; the image's build installs its package for the ramdisk's dropbear)
+# and the stock Ironic of test/interop.
 # Quick when everything is there; without root it only reports what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-declare -A NEEDED=([qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [socat]=socat [genisoimage]=genisoimage)
+declare -A NEEDED=([qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [socat]=socat [genisoimage]=genisoimage [dbclient]=dropbear-bin)
 missing=()
 for cmd in "${!NEEDED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")

@@ -54,6 +54,8 @@ export interface VmOptions {
   cdrom?: string;
   /** The guest's address the agent's port is forwarded to (default: QEMU's, the DHCP lease 10.0.2.15). */
   guestAddress?: string;
+  /** Host port (127.0.0.1) forwarded to the guest's SSH port 22, for the rescue user's login. */
+  sshPort?: number;
 }
 
 export interface ExtraDisk {
@@ -151,6 +153,7 @@ export class E2eVm {
     return [
       'restrict=on',
       `hostfwd=tcp:127.0.0.1:${o.agentPort}-${o.guestAddress ?? ''}:${AGENT_GUEST_PORT}`,
+      ...(o.sshPort !== undefined ? [`hostfwd=tcp:127.0.0.1:${o.sshPort}-${o.guestAddress ?? ''}:22`] : []),
       ...o.hostPorts.map((p) => `guestfwd=tcp:${GUEST_HOST}:${p}-cmd:socat STDIO TCP:127.0.0.1:${p}`),
     ].join(',');
   }

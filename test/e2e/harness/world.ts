@@ -39,6 +39,8 @@ export interface WorldOptions {
   configDrive?: ConfigDrive;
   /** The guest's address the agent's port is forwarded to, when it is not the DHCP lease. */
   guestAddress?: string;
+  /** Forward a free 127.0.0.1 port to the guest's SSH port 22 (`vm.options.sshPort`). */
+  ssh?: boolean;
 }
 
 export interface DeployImage {
@@ -94,6 +96,7 @@ export class E2eWorld {
       ...(options.firmware ? { firmware: options.firmware } : {}),
       ...(options.configDrive ? { cdrom: writeConfigDriveIso(join(dir, 'config-drive.iso'), options.configDrive) } : {}),
       ...(options.guestAddress ? { guestAddress: options.guestAddress } : {}),
+      ...(options.ssh ? { sshPort: await freePort() } : {}),
     });
     // A previous tenant's data on every disk.
     seedDisk(vm.disks.virtio, 'qcow2', DISK_MIB);
