@@ -110,7 +110,7 @@ describe.skipIf(cannotRun !== undefined)('the rescue DHCP watch with real udhcpc
     expect(addressOf('c0')).toBe('10.9.0.105/24');
     for (let i = 0; i < 50 && !addressOf('c1'); i++) await sleep(100);
     expect(addressOf('c1')).toBe('10.9.10.105/24');
-    const c1Udhcpc = readFileSync(join(dir, 'run', 'udhcpc.c1.pid'), 'utf8').trim();
+    const c1Udhcpc = await backgroundedPid(join(dir, 'run', 'udhcpc.c1.pid'));
 
     const watch = spawn(
       'ip',
@@ -151,3 +151,23 @@ describe.skipIf(cannotRun !== undefined)('the rescue DHCP watch with real udhcpc
     expect(reachableAfter).toBeLessThan(5_000);
   });
 });
+
+/**
+ * The pid in a `udhcpc -b -p FILE` pidfile once udhcpc has gone to the background. It
+ * configures the address (its hook) before it forks: the parent's pid, or an empty file while
+ * the child rewrites it, is what a reader finds right after the address appears, on a busy
+ * machine. The child calls setsid(), so it leads its own session (/proc/PID/stat, field 6).
+ */
+async function backgroundedPid(file: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const pid = readFileSync(file, 'utf8').trim();
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (pid && stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3] === pid) return pid;
+    } catch {
+      // the parent has just exited, or the file is being rewritten
+    }
+    await sleep(100);
+  }
+  throw new Error(`${file} never named a udhcpc in the background`);
+}
