@@ -14,9 +14,13 @@ import { defineCommand, defineExtension, type CommandContext } from '../command.
 const PASSWORD_FILE = '/etc/ipa-rescue-config/ipa-rescue-password';
 const RESCUED_MARKER = '/etc/.rescued';
 
-/** crypt(3) SHA-256 with a random salt (`$5$...`), as IPA's `crypt_mksalt('SHA-256')`. */
+/**
+ * crypt(3) SHA-512 with a random salt (`$6$...`), as IPA's `crypt.crypt(password)`, which
+ * takes the strongest method glibc offers. Only for a conductor that sends the password in
+ * clear: Ironic since Victoria sends it hashed (`hashed: true`), written as it comes.
+ */
 async function hashPassword(ctx: CommandContext, password: string): Promise<string> {
-  const { stdout } = await ctx.services.exec('openssl', ['passwd', '-5', '-stdin'], {
+  const { stdout } = await ctx.services.exec('openssl', ['passwd', '-6', '-stdin'], {
     input: `${password}\n`,
     timeoutMs: 10_000,
     quiet: true,

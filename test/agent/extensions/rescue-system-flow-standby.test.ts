@@ -41,7 +41,7 @@ function hostRoot(): string {
 }
 
 describe('rescue.finalize_rescue', () => {
-  it('writes a SHA-256 crypt hash and the marker, then stops serving; a restarted agent stays silent', async () => {
+  it('writes a SHA-512 crypt hash (as IPA) and the marker, then stops serving; a restarted agent stays silent', async () => {
     const root = hostRoot();
     const { agent, client } = await start({ simulatedHostRoot: root });
     const { status, body } = await client.post('rescue.finalize_rescue', { rescue_password: 's3cret pass' }, true);
@@ -50,9 +50,9 @@ describe('rescue.finalize_rescue', () => {
     expect(body.command_result).toBeNull();
 
     const hash = readFileSync(join(root, 'etc/ipa-rescue-config/ipa-rescue-password'), 'utf8');
-    expect(hash).toMatch(/^\$5\$[^$]+\$[./0-9A-Za-z]{43}$/);
+    expect(hash).toMatch(/^\$6\$[^$]+\$[./0-9A-Za-z]{86}$/);
     const salt = hash.split('$')[2]!;
-    expect(execFileSync('openssl', ['passwd', '-5', '-salt', salt, 's3cret pass'], { encoding: 'utf8' }).trim()).toBe(hash);
+    expect(execFileSync('openssl', ['passwd', '-6', '-salt', salt, 's3cret pass'], { encoding: 'utf8' }).trim()).toBe(hash);
     expect(existsSync(join(root, 'etc/.rescued'))).toBe(true);
 
     expect(await agent.stopped).toBe('rescue finalized');
