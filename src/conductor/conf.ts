@@ -37,6 +37,14 @@ export interface ConductorConf {
     eraseDevicesPriority: number | null;
     eraseDevicesMetadataPriority: number | null;
     powerOffAfterDeployFailure: boolean;
+    /** What `agent_add_clean_params` gives the agent's disk erase (Ironic's [deploy] names). */
+    shredRandomOverwriteIterations: number;
+    shredFinalOverwriteWithZeros: boolean;
+    continueIfDiskSecureEraseFails: boolean;
+    enableAtaSecureErase: boolean;
+    enableNvmeSecureErase: boolean;
+    diskErasureConcurrency: number;
+    eraseSkipReadOnly: boolean;
   };
   api: {
     ramdiskHeartbeatTimeout: number;
@@ -80,6 +88,13 @@ export function makeConf(input: ConductorConfInput = {}): ConductorConf {
       eraseDevicesPriority: null,
       eraseDevicesMetadataPriority: null,
       powerOffAfterDeployFailure: true,
+      shredRandomOverwriteIterations: 1,
+      shredFinalOverwriteWithZeros: true,
+      continueIfDiskSecureEraseFails: false,
+      enableAtaSecureErase: true,
+      enableNvmeSecureErase: true,
+      diskErasureConcurrency: 1,
+      eraseSkipReadOnly: false,
       ...input.deploy,
     },
     api: {

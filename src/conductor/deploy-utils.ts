@@ -76,14 +76,16 @@ export async function tearDownInbandCleaning(task: Task, manageBoot = true): Pro
 /** `agent_add_clean_params`: the disk-erasure inputs IPA reads from `driver_internal_info`. */
 export function agentAddCleanParams(task: Task): void {
   const dii = task.node.driverInternalInfo;
-  dii.agent_erase_devices_iterations = 1;
-  dii.agent_erase_devices_zeroize = true;
-  dii.agent_continue_if_secure_erase_failed = false;
-  dii.agent_continue_if_ata_erase_failed = false;
-  dii.agent_enable_nvme_secure_erase = true;
-  dii.agent_enable_ata_secure_erase = true;
-  dii.disk_erasure_concurrency = 1;
-  dii.agent_erase_skip_read_only = false;
+  const conf = task.conductor.conf.deploy;
+  dii.agent_erase_devices_iterations = conf.shredRandomOverwriteIterations;
+  dii.agent_erase_devices_zeroize = conf.shredFinalOverwriteWithZeros;
+  dii.agent_continue_if_secure_erase_failed = conf.continueIfDiskSecureEraseFails;
+  // Ironic still sets the deprecated ATA-only name to the same value.
+  dii.agent_continue_if_ata_erase_failed = conf.continueIfDiskSecureEraseFails;
+  dii.agent_enable_nvme_secure_erase = conf.enableNvmeSecureErase;
+  dii.agent_enable_ata_secure_erase = conf.enableAtaSecureErase;
+  dii.disk_erasure_concurrency = conf.diskErasureConcurrency;
+  dii.agent_erase_skip_read_only = conf.eraseSkipReadOnly;
   task.node.save();
 }
 

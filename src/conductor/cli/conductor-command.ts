@@ -3,11 +3,14 @@
  * deploy, abort, node show/list) over its HTTP API, as `baremetal` does for Ironic.
  */
 import { networkInterfaces } from 'node:os';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ConductorApiClient, DEFAULT_CONDUCTOR_URL } from './api-client.js';
-import { type ServeOptions, startConductorService } from './serve.js';
+import { parse, UsageError } from './cli-args.js';
+import { startConductorService } from './serve.js';
+import { serveOptions } from './serve-options.js';
 import { waitForProvisionEnd } from './wait.js';
+
+export { UsageError } from './cli-args.js';
 
 const CONDUCTOR_USAGE = `Usage: ramdisk-agent conductor <command> [options]
 
@@ -27,6 +30,13 @@ Commands:
       --clean-step-priority-override IFACE.STEP:N   [conductor]clean_step_priority_override (repeatable)
       --no-automated-clean     [conductor]automated_clean=False: provide skips cleaning
                                unless the node says automated_clean=true
+      How erase_devices erases (Ironic's [deploy] options, given to the agent):
+      --shred-random-overwrite-iterations N   random passes where no secure erase (default 1)
+      --no-shred-final-overwrite-with-zeros   no final pass of zeros
+      --continue-if-disk-secure-erase-fails   shred a disk whose secure erase failed
+      --no-ata-secure-erase  --no-nvme-secure-erase   always shred instead
+      --disk-erasure-concurrency N            disks erased at once (default 1)
+      --erase-skip-read-only                  skip read-only disks instead of failing
   enroll                     add a node and make it manageable; prints its UUID
       --name NAME  --mac MAC (repeatable; default: this machine's MACs)
       --deploy-interface direct|custom-agent   --no-automated-clean
@@ -42,14 +52,6 @@ Commands:
 
 Client commands talk to --url URL (default ${DEFAULT_CONDUCTOR_URL}, or $RAMDISK_AGENT_CONDUCTOR_URL).
 `;
-
-export class UsageError extends Error {}
-
-function parseListen(value: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
-  if (!match) throw new UsageError(`--listen expects HOST:PORT, got "${value}"`);
-  return { host: match[1] ?? (match[2] || '127.0.0.1'), port: Number(match[3]) };
-}
 
 function keyValues(values: string[] | undefined, flag: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -92,93 +94,6 @@ export function localMacs(): string[] {
     for (const a of addresses ?? []) if (!a.internal) add(a.mac);
   }
   return [...macs].sort();
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-function parse(argv: string[], options: Options, positionals = 0): { values: Values; positionals: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (parsed.positionals.length !== positionals)
-    throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
-  return { values: parsed.values as Values, positionals: parsed.positionals };
-}
-
-/** An integer option (a step priority): Ironic's IntOpt refuses anything else. */
-function integerOption(value: string | undefined, flag: string): number | null {
-  if (value === undefined) return null;
-  if (!/^-?\d+$/.test(value.trim())) throw new UsageError(`${flag} expects an integer, got "${value}"`);
-  return Number(value);
-}
-
-/** `IFACE.STEP:N` entries (Ironic's `[conductor]clean_step_priority_override` format). */
-function priorityOverrides(values: string[] | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const item of values ?? []) {
-    const match = /^([a-z_]+\.[A-Za-z0-9_]+):(-?\d+)$/.exec(item.trim());
-    if (!match) throw new UsageError(`--clean-step-priority-override expects IFACE.STEP:PRIORITY, got "${item}"`);
-    out[match[1]!] = Number(match[2]);
-  }
-  return out;
-}
-
-/** `conductor serve` options → what the service runs with. */
-export function serveOptions(argv: string[]): ServeOptions {
-  const { values } = parse(argv, {
-    listen: { type: 'string' },
-    db: { type: 'string' },
-    'heartbeat-timeout': { type: 'string' },
-    'fast-track': { type: 'boolean' },
-    'boot-mode': { type: 'string' },
-    'power-off-wait': { type: 'string' },
-    'deploy-logs': { type: 'string' },
-    'log-level': { type: 'string' },
-    'erase-devices-priority': { type: 'string' },
-    'erase-devices-metadata-priority': { type: 'string' },
-    'clean-step-priority-override': { type: 'string', multiple: true },
-    'no-automated-clean': { type: 'boolean' },
-  });
-  const { host, port } = parseListen((values.listen as string | undefined) ?? '127.0.0.1:6385');
-  const bootMode = (values['boot-mode'] as string | undefined) ?? 'uefi';
-  if (bootMode !== 'uefi' && bootMode !== 'bios') throw new UsageError('--boot-mode is uefi or bios');
-  const [retries, interval] = ((values['power-off-wait'] as string | undefined) ?? '6,5').split(',').map(Number);
-  return {
-    host,
-    port,
-    dbPath: (values.db as string | undefined) ?? 'ramdisk-agent-conductor.sqlite',
-    logLevel: (values['log-level'] as string | undefined) ?? 'info',
-    ...(values['deploy-logs'] ? { deployLogsDir: values['deploy-logs'] as string } : {}),
-    conf: {
-      api: { ramdiskHeartbeatTimeout: Number((values['heartbeat-timeout'] as string | undefined) ?? 300) },
-      // Without these an operator of `conductor serve` had no way to keep IPA's erase_devices
-      // (a shred of every disk, hours on real servers) out of automated cleaning, as Ironic's
-      // [deploy]erase_devices_priority=0 does, or to reorder or disable other steps.
-      conductor: {
-        automatedClean: values['no-automated-clean'] !== true,
-        cleanStepPriorityOverride: priorityOverrides(values['clean-step-priority-override'] as string[] | undefined),
-      },
-      deploy: {
-        fastTrack: values['fast-track'] === true,
-        defaultBootMode: bootMode,
-        eraseDevicesPriority: integerOption(values['erase-devices-priority'] as string | undefined, '--erase-devices-priority'),
-        eraseDevicesMetadataPriority: integerOption(
-          values['erase-devices-metadata-priority'] as string | undefined,
-          '--erase-devices-metadata-priority',
-        ),
-      },
-      agent: { postDeployGetPowerStateRetries: retries ?? 6, postDeployGetPowerStateRetryInterval: interval ?? 5 },
-    },
-  };
 }
 
 async function serve(argv: string[]): Promise<number> {
