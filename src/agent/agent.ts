@@ -56,6 +56,11 @@ export interface AgentOptions {
   logger?: false | (LoggerOptions & { stream?: NodeJS.WritableStream }) | undefined;
   /** Where the kernel's /proc is read to tell whether IPv6 is enabled (tests: a tree of their own). */
   procRoot?: string | undefined;
+  /**
+   * Ends a start still under way (the lookup, the search for the address to advertise, which
+   * after a lookup goes on until it succeeds): `startAgent` then rejects with its reason.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunningAgent {
@@ -255,7 +260,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       },
     });
     services.conductor = link;
+    const stopLink = () => void link?.stop();
+    options.signal?.addEventListener('abort', stopLink, { once: true });
     try {
+      options.signal?.throwIfAborted();
       const lookup = link.lookup(inspectedNodeUuid);
       // The certificate library compiles while the lookup is on the wire; only a
       // conductor-linked agent can use it (it sends the certificate in its heartbeats).
@@ -266,7 +274,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       const decision = await lookup;
       if (decision.kind === 'fatal') serving = false;
       else {
-        advertiseHost = await advertise.resolveAdvertiseHost({
+        // Until it is found: the lookup took the one-time token (advertise-address.ts).
+        advertiseHost = await advertise.resolveAdvertiseHostAfterLookup({
           advertiseHost: config.advertiseHost,
           networkInterface: config.networkInterface,
           apiUrls: config.apiUrls,
@@ -276,11 +285,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           sleepSeconds: config.ipLookupSleep,
           exec,
           log,
+          signal: link.signal,
         });
       }
     } catch (error) {
       await link.stop();
-      throw error;
+      throw options.signal?.aborted ? options.signal.reason : error;
+    } finally {
+      options.signal?.removeEventListener('abort', stopLink);
     }
   }
 

@@ -12,11 +12,12 @@ export const FIXTURE_MANAGERS = join(import.meta.dirname, '..', 'fixtures', 'har
 
 /**
  * `logLevel`: the agent's logger level (default silent, or TEST_AGENT_LOG_LEVEL); its lines
- * reach `agent.services.logBuffer`, what the log bundle carries, and nothing else.
+ * reach `agent.services.logBuffer`, what the log bundle carries, and `logStream` if given.
+ * `signal` ends a start still under way (AgentOptions.signal).
  */
 export async function startTestAgent(
   overrides: Partial<AgentConfigInput> = {},
-  options: { logLevel?: string } = {},
+  options: { logLevel?: string; signal?: AbortSignal; logStream?: NodeJS.WritableStream } = {},
 ): Promise<RunningAgent> {
   const config = mergeConfig({
     flags: {
@@ -33,8 +34,15 @@ export async function startTestAgent(
       ...overrides,
     },
   });
-  if (options.logLevel) return startAgent({ config, logger: { level: options.logLevel, stream: new PassThrough().resume() } });
-  return startAgent({ config, logger: { level: process.env.TEST_AGENT_LOG_LEVEL ?? 'silent' } });
+  const { signal } = options;
+  if (options.logLevel) {
+    return startAgent({
+      config,
+      signal,
+      logger: { level: options.logLevel, stream: options.logStream ?? new PassThrough().resume() },
+    });
+  }
+  return startAgent({ config, signal, logger: { level: process.env.TEST_AGENT_LOG_LEVEL ?? 'silent' } });
 }
 
 export interface CommandResponse {

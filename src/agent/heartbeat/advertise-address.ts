@@ -88,9 +88,9 @@ async function firstRouteSource(exec: Exec, log: Logger, host: string): Promise<
   return undefined;
 }
 
-async function reachable(url: string, agents: HttpAgents): Promise<boolean> {
+async function reachable(url: string, agents: HttpAgents, signal: AbortSignal | undefined): Promise<boolean> {
   try {
-    await send(url, { method: 'GET', agents, timeoutMs: 10_000 });
+    await send(url, { method: 'GET', agents, timeoutMs: 10_000, signal });
     return true; // any HTTP answer will do
   } catch {
     return false;
@@ -118,7 +118,7 @@ export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<s
           if (ip) return ip;
         } else {
           for (const url of options.apiUrls) {
-            if (!(await reachable(url, agents))) continue;
+            if (!(await reachable(url, agents, options.signal))) continue;
             const src = await firstRouteSource(exec, log, new URL(url).hostname.replace(/^\[|\]$/g, ''));
             if (src) return src;
           }
@@ -135,6 +135,35 @@ export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<s
     destroyAgents(agents);
   }
   throw new LookupAgentIPError(
-    'Unable to find an IP address to advertise: no conductor URL was reachable, or no route to one had a source address',
+    options.networkInterface
+      ? `Unable to find an IP address to advertise: ${options.networkInterface} has no IPv4 address`
+      : 'Unable to find an IP address to advertise: no conductor URL was reachable, or no route to one had a source address',
   );
+}
+
+/**
+ * The address to advertise once the lookup has taken the one-time agent token: rounds of
+ * `resolveAdvertiseHost` (`attempts` tries, `sleepSeconds` apart), each failed round logged
+ * as an error, until one finds an address or `signal` (the agent stopping) ends them.
+ *
+ * IPA ends here (LookupAgentIPError: with auto-TLS its process exits and init restarts it,
+ * without it the heartbeat thread dies and the agent serves without ever heartbeating). The
+ * token is spent either way: the restarted agent's lookup gets "******" and it never serves,
+ * and the node waits for Ironic's timeout (about 30 min when cleaning). Trying on cannot be
+ * worse, and a network that comes up late (a DHCP lease, a conductor back from a restart)
+ * still ends in heartbeats with the token we hold.
+ */
+export async function resolveAdvertiseHostAfterLookup(options: AdvertiseOptions): Promise<string> {
+  for (let round = 1; ; round++) {
+    try {
+      return await resolveAdvertiseHost(options);
+    } catch (error) {
+      if (!(error instanceof LookupAgentIPError)) throw error;
+      options.log.error(
+        { err: error, round },
+        `${error.message}; the lookup already took the one-time agent token, so trying again in ${options.sleepSeconds} s rather than exiting`,
+      );
+    }
+    await sleep(options.sleepSeconds * 1000, undefined, options.signal ? { signal: options.signal } : {});
+  }
 }

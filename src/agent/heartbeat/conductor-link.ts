@@ -91,6 +91,11 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
     return this.#token;
   }
 
+  /** Aborted once the link is stopped: what the agent does for it (e.g. finding its address) ends then. */
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
   get callbackUrl(): string | undefined {
     return this.#callbackUrl;
   }
