@@ -278,6 +278,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         advertiseHost = await advertise.resolveAdvertiseHostAfterLookup({
           advertiseHost: config.advertiseHost,
           networkInterface: config.networkInterface,
+          lookupLocalAddress: link.lookupLocalAddress,
           apiUrls: config.apiUrls,
           certfile: config.certfile,
           keyfile: config.keyfile,

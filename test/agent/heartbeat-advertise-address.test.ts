@@ -1,12 +1,14 @@
 /**
- * The address in the callback URL: the flag, else the interface's IPv4, else the kernel's
- * source address towards a conductor URL that answers; LookupAgentIPError when none does.
+ * The address in the callback URL: the flag, else the interface's IPv4, else ours on the
+ * lookup's connection, else the kernel's source address towards a conductor URL that answers;
+ * LookupAgentIPError when none does.
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackUrl, resolveAdvertiseHost } from '../../src/agent/heartbeat/advertise-address.js';
 import { run } from '../../src/hardware/exec.js';
 import { silentLogger } from '../../src/hardware/logger.js';
+import { runInPrivateNetwork } from '../helpers/private-network.js';
 
 let server: Server;
 let url: string;
@@ -62,5 +64,23 @@ describe('advertised address', () => {
   it('brackets IPv6 literals in the callback URL', () => {
     expect(callbackUrl('https', 'fd00::2', 9999)).toBe('https://[fd00::2]:9999');
     expect(callbackUrl('http', '192.0.2.2', 9999)).toBe('http://192.0.2.2:9999');
+  });
+});
+
+describe('advertised address: our address on the lookup connection', () => {
+  it('comes before the route sources of a name that resolves to IPv6 and IPv4 (conductor on IPv4 only)', async () => {
+    // A namespace whose /etc/hosts gives conductor.test ::1 first, then 127.0.0.1; the
+    // conductor listens on 127.0.0.1. The route source of the first address, ::1, is not one
+    // the conductor can reach.
+    const result = await runInPrivateNetwork('dual-stack-name.ts', { hosts: '::1 conductor.test\n127.0.0.1 conductor.test\n' });
+    expect(result).toEqual({ status: 202, callbackHost: '127.0.0.1' });
+  });
+
+  it('comes after --network-interface, and a link-local one is skipped for the probe', async () => {
+    expect(await resolveAdvertiseHost({ ...base, networkInterface: 'lo', lookupLocalAddress: '192.0.2.7', apiUrls: [url] })).toBe(
+      '127.0.0.1',
+    );
+    expect(await resolveAdvertiseHost({ ...base, lookupLocalAddress: '::ffff:192.0.2.7', apiUrls: [url] })).toBe('192.0.2.7');
+    expect(await resolveAdvertiseHost({ ...base, lookupLocalAddress: '169.254.3.4', apiUrls: [url] })).toBe('127.0.0.1');
   });
 });

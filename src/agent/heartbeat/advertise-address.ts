@@ -1,7 +1,8 @@
 /**
  * The address put in the callback URL (reference §12.5): `--advertise-host`, else the IPv4
- * of `--network-interface`, else the source address the kernel would use to reach a
- * conductor URL that answers (`ip route get`), probing up to `ip_lookup_attempts` times.
+ * of `--network-interface`, else our address on the connection the lookup was answered over,
+ * else the source address the kernel would use to reach a conductor URL that answers (`ip
+ * route get`), probing up to `ip_lookup_attempts` times.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import type { Exec } from '../../hardware/step-context.js';
 export interface AdvertiseOptions {
   advertiseHost?: string | undefined;
   networkInterface?: string | undefined;
+  /** Our address on the connection the successful lookup was answered over. */
+  lookupLocalAddress?: string | undefined;
   apiUrls: readonly string[];
   /**
    * The client certificate the agent presents to the conductor (IPA's `certfile`/`keyfile`):
@@ -97,9 +100,24 @@ async function reachable(url: string, agents: HttpAgents, signal: AbortSignal | 
   }
 }
 
+/** `::ffff:192.0.2.1` as `192.0.2.1`; undefined for a link-local address (IPA skips those). */
+function usableLocalAddress(address: string | undefined): string | undefined {
+  const plain = address?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  return plain && isIP(plain) && !isLinkLocal(plain) ? plain : undefined;
+}
+
 export async function resolveAdvertiseHost(options: AdvertiseOptions): Promise<string> {
   if (options.advertiseHost) return options.advertiseHost;
   const { exec, log } = options;
+  // What IPA's _get_route_source looks for: the source address of the route to the conductor
+  // that answered. The lookup's connection has it, taken by the kernel for the very address
+  // (and family) that answered. IPA asks `ip route get` for each address the API host name
+  // resolves to, in no set order: with a name that resolves to IPv6 and IPv4 and an IPv6
+  // route, it can advertise the IPv6 source to a conductor that only listens on IPv4, and so
+  // did this agent (first address first). The probe below stays for a link-local source
+  // (skipped, as IPA skips it) and for the rounds after a failed one.
+  const fromLookup = options.networkInterface ? undefined : usableLocalAddress(options.lookupLocalAddress);
+  if (fromLookup) return fromLookup;
   // Reachability only: any answer counts, so the server's certificate is not checked. Ours is
   // presented, as on the lookup: IPA's probe (requests.get(url, verify=False)) sends none, so
   // an API that requires one looks unreachable right after the lookup took the one-time

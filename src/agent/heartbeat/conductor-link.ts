@@ -54,6 +54,7 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
   #lookupConfig: LookupConfig | undefined;
   #heartbeater: Heartbeater | undefined;
   #callbackUrl: string | undefined;
+  #lookupLocalAddress: string | undefined;
   #verifyCa: string | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -89,6 +90,11 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
 
   get agentToken(): string | undefined {
     return this.#token;
+  }
+
+  /** Our address on the connection the last successful lookup was answered over. */
+  get lookupLocalAddress(): string | undefined {
+    return this.#lookupLocalAddress;
   }
 
   /** Aborted once the link is stopped: what the agent does for it (e.g. finding its address) ends then. */
@@ -128,6 +134,7 @@ export class ConductorLink extends EventEmitter<ConductorLinkEvents> {
   #apply(result: LookupResult): TokenDecision {
     this.#node = result.node;
     this.#lookupConfig = result.config;
+    this.#lookupLocalAddress = result.localAddress;
     this.#options.nodeCache.update(result.node);
     applyLookupSettings(this.#options.config, result.config, this.#log);
     const decision = decideToken(result.config.agent_token, this.#token !== undefined);

@@ -54,8 +54,11 @@ export interface SendOptions {
   agents: HttpAgents;
 }
 
-/** One request; resolves with the status and the body text, rejects on connection-level failures. */
-export function send(url: string, options: SendOptions): Promise<{ status: number; text: string }> {
+/**
+ * One request; resolves with the status, the body text and our address on the connection that
+ * carried it; rejects on connection-level failures.
+ */
+export function send(url: string, options: SendOptions): Promise<{ status: number; text: string; localAddress?: string }> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const secure = target.protocol === 'https:';
@@ -72,7 +75,14 @@ export function send(url: string, options: SendOptions): Promise<{ status: numbe
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        const { localAddress } = response.socket;
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            ...(localAddress ? { localAddress } : {}),
+          }),
+        );
         response.on('error', reject);
       },
     );

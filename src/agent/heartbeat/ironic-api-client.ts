@@ -68,6 +68,8 @@ export interface ApiResponse {
   url: string;
   status: number;
   text: string;
+  /** Our address on the connection that carried the answer. */
+  localAddress?: string | undefined;
 }
 
 /** Every URL failed at the connection level (refused, reset, timed out, TLS). */
@@ -191,7 +193,7 @@ export class IronicApiClient {
           signal: init.signal,
         });
         if (this.#urls[0] !== base) this.#urls = [base, ...this.#urls.filter((u) => u !== base)];
-        return { url, status: response.status, text: response.text };
+        return { url, status: response.status, text: response.text, localAddress: response.localAddress };
       } catch (error) {
         if (init.signal?.aborted) throw error;
         this.#log.warn({ url, err: error }, 'Ironic API request failed, trying the next URL if any');

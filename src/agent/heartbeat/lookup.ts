@@ -41,6 +41,8 @@ export interface LookupResult {
   config: LookupConfig;
   /** Keys of `config` left out because their value had another type than expected. */
   ignoredConfigKeys?: string[];
+  /** Our address on the connection the answer came over (advertise-address.ts). */
+  localAddress?: string | undefined;
 }
 
 /** The keys of `config` besides `heartbeat_timeout`: none of them is worth the answer. */
@@ -146,7 +148,7 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
             );
           }
           log.info({ node: result.node.uuid, attempt }, 'lookup succeeded');
-          return result;
+          return { ...result, localAddress: response.localAddress };
         }
         log.warn({ url: response.url }, result);
       } else {
