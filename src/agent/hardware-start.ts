@@ -37,13 +37,14 @@ export async function startHardwareManagers(options: HardwareStartOptions): Prom
     ...(config.discoverInstalledPlugins ? await findInstalledPlugins(defaultNodeModulesDirs(options.packageRoot)) : []),
   ];
   publishHostModules();
-  const { plugins, problems } = await loadHardwareManagers(managerDirs, log);
+  const startTimeoutMs = config.hardwareManagerStartTimeout * 1000;
+  const { plugins, problems } = await loadHardwareManagers(managerDirs, log, { importTimeoutMs: startTimeoutMs });
   const hardware = await ManagerRegistry.activate(
     plugins,
     { log, exec, guard },
     {
       loadProblems: problems,
-      startTimeoutMs: config.hardwareManagerStartTimeout * 1000,
+      startTimeoutMs,
       managerSettings: config.hardwareManagers,
     },
   );

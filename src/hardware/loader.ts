@@ -20,6 +20,7 @@ import {
   type PluginPackageJson,
 } from './plugin-entry.js';
 import { CONTRACT_SPECIFIER, routeContractImportsToHost } from './host-resolve.js';
+import { MANAGER_START_TIMEOUT_MS, TimeLimitExceeded, withTimeLimit } from './time-limit.js';
 
 export interface PluginSource {
   manager: HardwareManager;
@@ -30,6 +31,15 @@ export interface PluginSource {
 export interface LoadProblem {
   source: string;
   message: string;
+}
+
+export interface LoadOptions {
+  /**
+   * How long one entry file may take to import (`hardware_manager_start_timeout`, as for
+   * `evaluateHardwareSupport()`): a module whose top-level await never settles (a vendor
+   * SDK's handshake with a BMC that does not answer) is reported and skipped.
+   */
+  importTimeoutMs?: number;
 }
 
 export interface LoadResult {
@@ -46,7 +56,8 @@ const PARALLEL_READS = 4;
  * `node_modules` folder works too: scoped packages included). A broken plugin is reported in
  * `problems` and skipped: one bad vendor folder must not keep the ramdisk from serving.
  */
-export async function loadHardwareManagers(dirs: readonly string[], log: Logger): Promise<LoadResult> {
+export async function loadHardwareManagers(dirs: readonly string[], log: Logger, options: LoadOptions = {}): Promise<LoadResult> {
+  const importTimeoutMs = options.importTimeoutMs ?? MANAGER_START_TIMEOUT_MS;
   const plugins: PluginSource[] = [];
   const problems: LoadProblem[] = [];
   const byName = new Map<string, string>();
@@ -62,7 +73,7 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger)
     }
     for (const folder of folders) {
       try {
-        for (const { manager, source } of await loadFolder(folder)) {
+        for (const { manager, source } of await loadFolder(folder, importTimeoutMs)) {
           const previous = byName.get(manager.name);
           if (previous) {
             problems.push({
@@ -150,7 +161,7 @@ function importsContractByName(pkg: PluginPackageJson | undefined): boolean {
   return fields.some((f) => typeof pkg[f] === 'object' && pkg[f] !== null && HOST_PACKAGE in (pkg[f] as object));
 }
 
-async function loadFolder(folder: string): Promise<PluginSource[]> {
+async function loadFolder(folder: string, importTimeoutMs: number): Promise<PluginSource[]> {
   const entries = await findEntries(folder);
   if (entries.length === 0) throw new Error(`no entry point: expected ${ENTRY_HINT}`);
   const pkg = await readPackageJson(folder);
@@ -160,8 +171,17 @@ async function loadFolder(folder: string): Promise<PluginSource[]> {
   for (const entry of entries) {
     let module: Record<string, unknown>;
     try {
-      module = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+      // Without a limit, one such module kept the agent from ever serving: plugins load before
+      // the lookup, so Ironic saw no heartbeat and no reason. The import cannot be cancelled;
+      // if it settles later, nothing uses it. (IPA's stevedore import has no limit either.)
+      const url = pathToFileURL(entry).href;
+      module = (await withTimeLimit(() => import(url), importTimeoutMs, `importing ${entry}`)) as Record<string, unknown>;
     } catch (error) {
+      if (error instanceof TimeLimitExceeded) {
+        throw new Error(`${error.message} (a top-level await that never settles?); its managers are not loaded`, {
+          cause: error,
+        });
+      }
       throw new Error(describeImportFailure(entry, error), { cause: error });
     }
     const managers = managersOf(module);

@@ -14,7 +14,7 @@ import {
 import type { HardwareManager } from './manager.js';
 import type { PluginSource } from './loader.js';
 import { stepsForNode } from './node-steps.js';
-import { TimeLimitExceeded, withTimeLimit } from './time-limit.js';
+import { MANAGER_START_TIMEOUT_MS, TimeLimitExceeded, withTimeLimit } from './time-limit.js';
 import { formatZodError } from './zod-error.js';
 import { stepToWire, type StepDefinition, type StepPhase } from './step.js';
 import type {
@@ -53,9 +53,6 @@ export interface ManagerProblem {
   manager?: string;
   message: string;
 }
-
-/** How long a manager may take to evaluate its support, initialise, or answer `getSteps()`. */
-const MANAGER_START_TIMEOUT_MS = 30_000;
 
 export interface ActivateOptions {
   /** Problems found while loading, reported with the ones found here. */

@@ -1,7 +1,13 @@
 /**
- * A limit on plugin code the agent waits for (support evaluation, `initialize()`,
+ * A limit on plugin code the agent waits for (its import, support evaluation, `initialize()`,
  * `getSteps()`): a promise that never settles cannot hang the agent or the API.
  */
+/**
+ * `hardware_manager_start_timeout`'s default: how long a plugin's import, support evaluation,
+ * `initialize()` or `getSteps()` may take.
+ */
+export const MANAGER_START_TIMEOUT_MS = 30_000;
+
 export class TimeLimitExceeded extends Error {}
 
 /** `work`'s outcome, or a TimeLimitExceeded after `ms`. */

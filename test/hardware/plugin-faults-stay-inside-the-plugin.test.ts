@@ -29,6 +29,11 @@ describe('faults found while starting', () => {
     expect(byFolder['evaluate-hangs']?.message).toBe(
       'evaluateHardwareSupport() failed: evaluateHardwareSupport() did not finish within 1 s',
     );
+    // Its import never finished: given up after the start timeout, not waited for forever
+    // (before, the agent never became ready: no lookup, no heartbeat, no reason given).
+    expect(byFolder['import-hangs']?.message).toMatch(
+      /^importing \/.*import-hangs\/index\.ts did not finish within 1 s \(a top-level await that never settles\?\); its managers are not loaded$/,
+    );
   });
 
   it('a deploy step outside 41-99 is refused at load time, naming the step, the file and the line', async () => {
@@ -52,6 +57,7 @@ describe('faults found while starting', () => {
       .map((s) => s.step);
     expect(all).not.toContain('init_throws_step');
     expect(all).not.toContain('evaluate_hangs_step');
+    expect(all).not.toContain('import_hangs_step');
   });
 });
 
