@@ -6,7 +6,7 @@
  * a `managers` list), a compatible contract range, no duplicate names, JavaScript only.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import { CONTRACT_VERSION, isHardwareManager, type HardwareManager } from './manager.js';
@@ -52,8 +52,9 @@ const PARALLEL_READS = 4;
 
 /**
  * Load every plugin in `dirs`. A directory that is itself a plugin (has a package.json or an
- * index file) is loaded as one; otherwise each sub-folder is a plugin, in name order (a
- * `node_modules` folder works too: scoped packages included). A broken plugin is reported in
+ * index file) is loaded as one; otherwise each sub-folder is a plugin, in name order (in a
+ * `node_modules` folder, each package with the `ramdisk-agent-plugin` keyword, scoped ones
+ * included). A broken plugin is reported in
  * `problems` and skipped: one bad vendor folder must not keep the ramdisk from serving.
  */
 export async function loadHardwareManagers(dirs: readonly string[], log: Logger, options: LoadOptions = {}): Promise<LoadResult> {
@@ -66,7 +67,7 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger,
     const absolute = resolve(dir);
     let folders: string[];
     try {
-      folders = (await findEntries(absolute)).length > 0 ? [absolute] : await listPluginFolders(absolute);
+      folders = (await findEntries(absolute)).length > 0 ? [absolute] : await pluginFoldersIn(absolute);
     } catch (error) {
       problems.push({ source: absolute, message: `cannot read hardware manager directory: ${(error as Error).message}` });
       continue;
@@ -136,6 +137,18 @@ export function defaultNodeModulesDirs(agentRoot: string | undefined): string[] 
   // `npm install -g` puts packages in <prefix>/lib/node_modules; node lives in <prefix>/bin.
   dirs.push(join(dirname(dirname(process.execPath)), 'lib', 'node_modules'));
   return dirs;
+}
+
+/**
+ * The plugins of a folder of plugins. In a `node_modules` folder (`npm install --prefix DIR
+ * acme-hw`), only the packages marked with the keyword: the others are the plugins'
+ * dependencies, and importing each as a plugin ran its code (a CLI's main, a module with side
+ * effects) and reported every one as a broken plugin.
+ */
+async function pluginFoldersIn(dir: string): Promise<string[]> {
+  if (basename(dir) !== 'node_modules') return await listPluginFolders(dir);
+  await readdir(dir); // a missing or unreadable folder is reported, as any other
+  return await findInstalledPlugins([dir]);
 }
 
 async function listPluginFolders(dir: string): Promise<string[]> {

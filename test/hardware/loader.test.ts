@@ -1,6 +1,6 @@
 // Plugin loading: the same code loads shipped and vendor managers, and refuses broken ones
 // by name without taking the agent down.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,37 @@ describe('loadHardwareManagers', () => {
     );
     expect(bySource['no-entry']).toMatch(/no entry point/);
     expect(bySource['throws-on-import']).toMatch(/vendor SDK not found/);
+  });
+
+  it('in a node_modules folder, only the packages marked as plugins are loaded: their dependencies are not imported', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plugin-node-modules-'));
+    try {
+      // What `npm install --prefix DIR acme-hw.tgz` leaves: the plugin and its dependencies.
+      const modules = join(root, 'node_modules');
+      const write = (name: string, pkg: object, index: string) => {
+        mkdirSync(join(modules, name), { recursive: true });
+        writeFileSync(join(modules, name, 'package.json'), JSON.stringify({ name, main: 'index.mjs', ...pkg }));
+        writeFileSync(join(modules, name, 'index.mjs'), index);
+      };
+      // Packages under node_modules are not transformed by the test runner, so the plugin is
+      // plain JavaScript shaped as a plugin that bundled its own copy of the contract.
+      write(
+        'acme-hw',
+        { keywords: ['ramdisk-agent-plugin'], dependencies: { 'acme-sdk': '1.0.0' } },
+        `export default { [Symbol.for('ramdisk-agent.HardwareManager')]: true, name: 'acme_hw', version: '1.0', ` +
+          `contract: '^${CONTRACT_VERSION}', steps: [], methods: {}, evaluateHardwareSupport: () => 3 };\n`,
+      );
+      // A dependency whose import has an effect: importing it as a plugin would run it.
+      const marker = join(root, 'acme-sdk-was-imported');
+      write('acme-sdk', {}, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'yes');\n`);
+      write('@acme/bmc-client', {}, 'export const connect = () => {};\n');
+      const { plugins, problems } = await loadHardwareManagers([modules], silentLogger);
+      expect(plugins.map((p) => p.manager.name)).toEqual(['acme_hw']);
+      expect(problems).toEqual([]);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('a missing directory is a problem, not a crash', async () => {
