@@ -137,15 +137,24 @@ export class ManagerRegistry {
         continue;
       }
       const own = { ...ctx, managerSettings: settings };
-      let support: number;
+      let support: unknown;
       try {
-        support = Number(await withTimeLimit(() => manager.evaluateHardwareSupport(own), timeoutMs, 'evaluateHardwareSupport()'));
+        support = await withTimeLimit(() => manager.evaluateHardwareSupport(own), timeoutMs, 'evaluateHardwareSupport()');
       } catch (error) {
         skip(manager, source, `evaluateHardwareSupport() failed: ${reason(error)}`, error);
         continue;
       }
+      // A JavaScript plugin's missing `return` (undefined) or a `true` was coerced by Number():
+      // the first dropped the manager with nothing but an info line, the second made it a
+      // GENERIC manager. (IPA compares `support > 0`: None raises TypeError, True counts as 1.)
+      if (typeof support !== 'number' || !Number.isFinite(support)) {
+        const answer = typeof support === 'string' ? JSON.stringify(support) : String(support);
+        const message = `evaluateHardwareSupport() returned ${answer}, not a support level (a number, HardwareSupport.NONE = 0 for "not this machine")`;
+        skip(manager, source, message, undefined);
+        continue;
+      }
       ctx.log.info({ manager: manager.name, version: manager.version, support, source }, 'hardware manager evaluated');
-      if (Number.isFinite(support) && support > 0) evaluated.push({ manager, support, source, settings });
+      if (support > 0) evaluated.push({ manager, support, source, settings });
     }
     evaluated.sort((a, b) => b.support - a.support);
     const initialised: ActiveManager[] = [];

@@ -100,6 +100,40 @@ describe('activation', () => {
     );
     expect(active.managers.map((m) => m.manager.name)).toEqual(['ok']);
   });
+
+  it('a support check that answers no number (a missing return in plain JavaScript) is reported, not silently dropped', async () => {
+    // JavaScript, as a plugin author without TypeScript writes it: the Acme branch forgot `return`.
+    const answers: Record<string, () => unknown> = {
+      forgot_return: () => undefined,
+      said_yes: () => true,
+      said_text: () => 'SERVICE_PROVIDER',
+      said_nan: () => Number.NaN,
+      said_infinity: () => Number.POSITIVE_INFINITY,
+    };
+    const managers = Object.entries(answers).map(([name, answer]) =>
+      defineHardwareManager({ name, version: '1', evaluateHardwareSupport: answer as () => number }),
+    );
+    const ok = defineHardwareManager({ name: 'ok', version: '1', evaluateHardwareSupport: () => HardwareSupport.NONE + 1 });
+    const active = await ManagerRegistry.activate(
+      [...managers, ok].map((manager) => ({ manager, source: 'test' })),
+      managerContext,
+    );
+    expect(active.managers.map((m) => m.manager.name)).toEqual(['ok']);
+    const shown = {
+      forgot_return: 'undefined',
+      said_yes: 'true',
+      said_text: '"SERVICE_PROVIDER"',
+      said_nan: 'NaN',
+      said_infinity: 'Infinity',
+    };
+    expect(active.problems()).toEqual(
+      Object.entries(shown).map(([manager, answer]) => ({
+        source: 'test',
+        manager,
+        message: `evaluateHardwareSupport() returned ${answer}, not a support level (a number, HardwareSupport.NONE = 0 for "not this machine")`,
+      })),
+    );
+  });
 });
 
 describe('step listing', () => {
