@@ -154,13 +154,34 @@ export function argsinfoFromSchema(schema: StepArgsSchema): Record<string, ArgIn
   const info: Record<string, ArgInfo> = {};
   for (const [key, field] of Object.entries(schema.shape)) {
     const type = field as z.ZodType;
-    info[key] = {
-      description: type.description ?? key,
-      // An arg with a default or marked optional may be left out by the operator.
-      required: !type.safeParse(undefined).success,
-    };
+    info[key] = { description: describedAs(type) ?? key, required: isRequired(type) };
   }
   return info;
+}
+
+/**
+ * The description of an arg's schema, or of the schema it wraps: `.optional()`, `.default()`,
+ * `.nullable()` and `.transform()` make a new schema without the inner one's `.describe()`,
+ * and Ironic shows it to the operator ("missing these required arguments: url (…)").
+ */
+function describedAs(type: z.ZodType): string | undefined {
+  let current: z.ZodType | undefined = type;
+  for (let depth = 0; current !== undefined && depth < 16; depth++) {
+    if (current.description !== undefined) return current.description;
+    const def = current.def as { innerType?: z.ZodType; in?: z.ZodType };
+    current = def.innerType ?? def.in;
+  }
+  return undefined;
+}
+
+/** An arg with a default or marked optional may be left out by the operator. */
+function isRequired(type: z.ZodType): boolean {
+  try {
+    return !type.safeParse(undefined).success;
+  } catch {
+    // A transform written for a value (`v.trim()`) throws on undefined: it needs one.
+    return true;
+  }
 }
 
 /** The dict Ironic receives for one step in one phase (IPA's exact keys). */

@@ -164,6 +164,38 @@ describe('step listing', () => {
     });
   });
 
+  it('argsinfo keeps a description written before .optional(), .default(), .nullable() or .transform()', () => {
+    // Ironic names a missing required argument with its description ("url (Where the bundle
+    // is)"); zod's wrappers are new schemas that do not carry the inner one's description.
+    const step = defineStep({
+      name: 'acme_flash',
+      clean: { priority: 0 },
+      args: z.object({
+        url: z
+          .string()
+          .url()
+          .describe('Where the bundle is')
+          .transform((u) => new URL(u)),
+        slot: z.number().int().describe('Firmware slot').nullable(),
+        retries: z.number().describe('Attempts').default(3),
+        bmc_password: z.string().describe('BMC password').optional(),
+        // A transform that cannot take `undefined` (it is only ever run on a value).
+        label: z
+          .any()
+          .transform((v: string) => v.trim())
+          .describe('Label'),
+      }),
+      run: () => null,
+    });
+    expect(step.argsinfo).toEqual({
+      url: { description: 'Where the bundle is', required: true },
+      slot: { description: 'Firmware slot', required: true },
+      retries: { description: 'Attempts', required: false },
+      bmc_password: { description: 'BMC password', required: false },
+      label: { description: 'Label', required: true },
+    });
+  });
+
   it('equal support: higher priority wins, then class name', async () => {
     const make = (name: string, priority: number) =>
       defineHardwareManager({
