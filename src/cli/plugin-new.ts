@@ -66,7 +66,10 @@ export async function writePluginPackage(options: PluginNewOptions): Promise<str
         type: 'module',
         keywords: ['ramdisk-agent-plugin'],
         main: 'dist/index.js',
-        files: ['dist/index.js'],
+        // Every compiled module (a plugin split into src/firmware.ts, src/bios.ts... imports
+        // them from dist/index.js), not the compiled tests: only dist/index.js was packed, so
+        // a multi-file plugin installed fine and then could not load in the ramdisk.
+        files: ['dist/', '!dist/test/'],
         scripts: { build: 'tsc', test: 'tsc && node --test dist/test/' },
         devDependencies: { '@types/node': '^20.19.43', 'ramdisk-agent': options.agentSpec, typescript: '6.0.3' },
       },
