@@ -39,7 +39,7 @@ async function runAgent(argv: string[]): Promise<number> {
     return 0;
   }
   const config = await loadAgentConfig(flags);
-  const agent = await startAgent({ config });
+  const agent = await startAgent({ config, survivesUnhandledRejections: true });
   // A standalone agent answers before its hardware managers start; if none can, it stops as
   // an agent that could not start at all does (exit 1 with the error).
   let failure: unknown;

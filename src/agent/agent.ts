@@ -39,6 +39,7 @@ import { LogBuffer } from './log-buffer.js';
 import { PowerActions, resolvePowerMode } from './power.js';
 import { NodeCache } from './node-cache.js';
 import { foundRescueMarker, ProcessHold } from './stay-up.js';
+import { logUnhandledRejections } from './unhandled-rejections.js';
 import type { AgentServices } from './services.js';
 
 /**
@@ -61,6 +62,8 @@ export interface AgentOptions {
    * after a lookup goes on until it succeeds): `startAgent` then rejects with its reason.
    */
   signal?: AbortSignal | undefined;
+  /** Log a rejection nobody handles instead of ending the process (the CLI's agent: unhandled-rejections.ts). */
+  survivesUnhandledRejections?: boolean;
 }
 
 export interface RunningAgent {
@@ -132,6 +135,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   const logBuffer = new LogBuffer();
   const log = createLogger(options, logBuffer);
+  // Before the managers load: their evaluateHardwareSupport() is the first plugin code to run.
+  const releaseRejections = options.survivesUnhandledRejections ? logUnhandledRejections(log) : undefined;
   const startedAt = Date.now() / 1000;
   const guard = new DeviceGuard({ allowList: config.allowDevices });
   const exec = (file: string, args?: readonly string[], opts?: Parameters<typeof run>[2]) =>
@@ -393,6 +398,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         resolveStopped('closed');
       })();
       await closing;
+      releaseRejections?.();
     },
   };
 }
