@@ -72,6 +72,14 @@ function isStepDefinition(value: unknown): value is StepDefinition {
 
 const STEP_NAME = /^[a-z][a-z0-9_]*$/;
 
+/**
+ * Step names a conductor acts on itself, whatever the interface, and never sends to the agent
+ * (Ironic 22.1+, `conductor/steps.py` `use_reserved_step_handler`): an in-band step of that
+ * name is listed but cannot run, and a `reboot` one power-cycles the node in its place. IPA
+ * does not check; Ironic 21.4 (before reserved steps) would still run such a step.
+ */
+const CONDUCTOR_STEP_NAMES: readonly string[] = ['power_on', 'power_off', 'reboot', 'hold', 'wait'];
+
 /** Where each step was defined (`file:line:column`), for load-time messages; not part of a step's shape. */
 const definedAt = new WeakMap<object, string>();
 
@@ -83,6 +91,11 @@ export function defineStep<S extends StepArgsSchema = z.ZodObject<{}>, R = unkno
     throw new TypeError(`Step "${init.name}"${where ? ` (${where})` : ''}: ${message}`);
   };
   if (!STEP_NAME.test(init.name)) fail('the name must be snake_case (letters, digits, underscores)');
+  if (CONDUCTOR_STEP_NAMES.includes(init.name)) {
+    fail(
+      `Ironic handles a step named "${init.name}" itself (${CONDUCTOR_STEP_NAMES.join(', ')}) and never sends it to the agent; choose another name (e.g. acme_${init.name})`,
+    );
+  }
   if (typeof init.run !== 'function') fail('run(ctx, args) is missing');
   const listings: Partial<Record<StepPhase, StepListing>> = {};
   for (const phase of STEP_PHASES) {

@@ -369,4 +369,16 @@ describe('defineStep and defineHardwareManager checks', () => {
       /"m" declares step "dup" twice \(the same definition at \/.*managers-activate-by-support\.test\.ts:\d+:\d+, listed twice\)/,
     );
   });
+  it('refuses the step names a conductor runs itself, which would never reach the agent', () => {
+    // Ironic 22.1+ (steps.py use_reserved_step_handler) acts on these names whatever the
+    // interface: a vendor's in-band "reboot" clean step would power-cycle the node instead.
+    for (const name of ['power_on', 'power_off', 'reboot', 'hold', 'wait']) {
+      expect(() => defineStep({ name, clean: { priority: 0 }, run: () => null })).toThrow(
+        new RegExp(
+          `^Step "${name}" \\(/.*managers-activate-by-support\\.test\\.ts:\\d+:\\d+\\): Ironic handles a step named "${name}" itself`,
+        ),
+      );
+    }
+    expect(defineStep({ name: 'acme_reboot_bmc', clean: { priority: 0 }, run: () => null }).name).toBe('acme_reboot_bmc');
+  });
 });
