@@ -5,7 +5,7 @@
  * entry exports managers made by `defineHardwareManager` (default export, a list of them, or
  * a `managers` list), a compatible contract range, no duplicate names, JavaScript only.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
@@ -62,6 +62,7 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger,
   const plugins: PluginSource[] = [];
   const problems: LoadProblem[] = [];
   const byName = new Map<string, string>();
+  const loadedFolders = new Set<string>();
 
   for (const dir of dirs) {
     const absolute = resolve(dir);
@@ -73,6 +74,11 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger,
       continue;
     }
     for (const folder of folders) {
+      // The same plugin reached twice (listed with --hardware-manager-path and found by npm
+      // discovery, or through a symlink) is one plugin, not a duplicate to report.
+      const real = await realpath(folder).catch(() => folder);
+      if (loadedFolders.has(real)) continue;
+      loadedFolders.add(real);
       try {
         for (const { manager, source } of await loadFolder(folder, importTimeoutMs)) {
           const previous = byName.get(manager.name);

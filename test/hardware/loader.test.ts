@@ -1,6 +1,6 @@
 // Plugin loading: the same code loads shipped and vendor managers, and refuses broken ones
 // by name without taking the agent down.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,22 @@ describe('loadHardwareManagers', () => {
       expect(plugins.map((p) => p.manager.name)).toEqual(['acme_hw']);
       expect(problems).toEqual([]);
       expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a plugin folder reached twice (its own path and the folder of plugins, a symlink) is loaded once, no problem', async () => {
+    // As when an operator lists a plugin that npm discovery finds too.
+    const root = mkdtempSync(join(tmpdir(), 'plugin-twice-'));
+    try {
+      symlinkSync(join(FIXTURE_MANAGERS, 'fixture-mainline'), join(root, 'linked-mainline'));
+      const { plugins, problems } = await loadHardwareManagers(
+        [FIXTURE_MANAGERS, join(FIXTURE_MANAGERS, 'fixture-generic'), join(root, 'linked-mainline')],
+        silentLogger,
+      );
+      expect(problems).toEqual([]);
+      expect(plugins.map((p) => p.manager.name)).toEqual(['fixture_generic', 'fixture_mainline', 'fixture_unsupported']);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
