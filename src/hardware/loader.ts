@@ -15,6 +15,7 @@ import {
   describeImportFailure,
   ENTRY_HINT,
   findEntries,
+  namesSpecifier,
   PLUGIN_KEYWORD,
   readPackageJson,
   type PluginPackageJson,
@@ -184,7 +185,10 @@ async function loadFolder(folder: string, importTimeoutMs: number): Promise<Plug
   const entries = await findEntries(folder);
   if (entries.length === 0) throw new Error(`no entry point: expected ${ENTRY_HINT}`);
   const pkg = await readPackageJson(folder);
-  if (importsContractByName(pkg)) routeContractImportsToHost();
+  // Before the import: Node keeps a failed resolution, so routing the name afterwards and
+  // importing again would not help. Only package.json was asked before, so a plain-folder plugin
+  // failed to load, unless a plugin that declared the dependency happened to load before it.
+  if (importsContractByName(pkg) || (await namesSpecifier(folder, CONTRACT_SPECIFIER))) routeContractImportsToHost();
 
   const loaded: PluginSource[] = [];
   for (const entry of entries) {

@@ -4,7 +4,7 @@
  * or an `index.mjs` / `index.js`. Plugins run as JavaScript: a TypeScript entry is refused with
  * a message saying to compile it, since Node 20 cannot load it.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The keyword an npm package carries to be found among installed packages (Homebridge's way). */
@@ -90,4 +90,32 @@ export function describeImportFailure(entry: string, error: unknown): string {
     return `${entry} failed to load: ${error.name}: ${error.message}${where ? ` (at ${where})` : ''}`;
   }
   return `${entry} failed to load: ${String(error)}`;
+}
+
+/** More JavaScript files than a plugin of its own has: past this, assume it names the contract. */
+const MAX_SCANNED_FILES = 200;
+
+/**
+ * Whether any of the plugin's own JavaScript files (not its node_modules) contains `specifier`,
+ * i.e. may import the contract by name. Read rather than guessed from package.json: a plain
+ * folder plugin (an `index.mjs`, no package.json) imports it too. A few small files, read
+ * only for plugins whose package.json does not already say so.
+ */
+export async function namesSpecifier(folder: string, specifier: string): Promise<boolean> {
+  const pending = [folder];
+  let files = 0;
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) pending.push(path);
+      else if (/\.[cm]?js$/.test(entry.name)) {
+        if (++files > MAX_SCANNED_FILES) return true;
+        if ((await readFile(path, 'utf8').catch(() => '')).includes(specifier)) return true;
+      }
+    }
+  }
+  return false;
 }
