@@ -81,7 +81,7 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger,
       if (loadedFolders.has(real)) continue;
       loadedFolders.add(real);
       try {
-        for (const { manager, source } of await loadFolder(folder, importTimeoutMs)) {
+        for (const { manager, source } of await loadFolder(folder, importTimeoutMs, log)) {
           const previous = byName.get(manager.name);
           if (previous) {
             problems.push({
@@ -181,10 +181,18 @@ function importsContractByName(pkg: PluginPackageJson | undefined): boolean {
   return fields.some((f) => typeof pkg[f] === 'object' && pkg[f] !== null && HOST_PACKAGE in (pkg[f] as object));
 }
 
-async function loadFolder(folder: string, importTimeoutMs: number): Promise<PluginSource[]> {
+async function loadFolder(folder: string, importTimeoutMs: number, log: Logger): Promise<PluginSource[]> {
   const entries = await findEntries(folder);
   if (entries.length === 0) throw new Error(`no entry point: expected ${ENTRY_HINT}`);
   const pkg = await readPackageJson(folder);
+  if (typeof pkg?.dependencies === 'object' && pkg.dependencies !== null && HOST_PACKAGE in pkg.dependencies) {
+    // Harmless at run time (the name is routed to the running agent), but npm installs a
+    // second copy of the whole agent with the plugin, in a RAM-bound ramdisk.
+    log.warn(
+      { source: folder },
+      `${folder}: package.json lists "${HOST_PACKAGE}" in dependencies, so npm installs a second copy of the agent with the plugin; the plugin is given the running agent's contract anyway: make it a devDependency`,
+    );
+  }
   // Before the import: Node keeps a failed resolution, so routing the name afterwards and
   // importing again would not help. Only package.json was asked before, so a plain-folder plugin
   // failed to load, unless a plugin that declared the dependency happened to load before it.

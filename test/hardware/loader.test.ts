@@ -90,6 +90,30 @@ describe('loadHardwareManagers', () => {
     }
   });
 
+  it('warns about a plugin that lists ramdisk-agent in dependencies (a second agent installed), and loads it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'plugin-host-dependency-'));
+    try {
+      const plugin = join(root, 'acme');
+      mkdirSync(plugin);
+      writeFileSync(join(plugin, 'package.json'), JSON.stringify({ name: 'acme', dependencies: { 'ramdisk-agent': '^0.1.0' } }));
+      writeFileSync(
+        join(plugin, 'index.mjs'),
+        `export default { [Symbol.for('ramdisk-agent.HardwareManager')]: true, name: 'acme_dep', version: '1.0', ` +
+          `contract: '^${CONTRACT_VERSION}', steps: [], methods: {}, evaluateHardwareSupport: () => 3 };\n`,
+      );
+      const warnings: string[] = [];
+      const log = { ...silentLogger, warn: (_fields: object | string, msg?: string) => void warnings.push(msg ?? '') };
+      const { plugins, problems } = await loadHardwareManagers([plugin], log);
+      expect(problems).toEqual([]);
+      expect(plugins.map((p) => p.manager.name)).toEqual(['acme_dep']);
+      expect(warnings).toEqual([
+        `${plugin}: package.json lists "ramdisk-agent" in dependencies, so npm installs a second copy of the agent with the plugin; the plugin is given the running agent's contract anyway: make it a devDependency`,
+      ]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('a missing directory is a problem, not a crash', async () => {
     const { plugins, problems } = await loadHardwareManagers(['/nonexistent/managers'], silentLogger);
     expect(plugins).toEqual([]);
