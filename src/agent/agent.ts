@@ -9,10 +9,7 @@
  * the first command arrives or shortly after the API is up, and a command waits for them.
  * Managers that fail to start stop it as before, only after it has answered.
  */
-import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
@@ -36,6 +33,7 @@ import { createHttpServer, type AgentHttpServer } from './http/server.js';
 import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
 import { TokenGate } from './http/token-gate.js';
 import { LogBuffer } from './log-buffer.js';
+import { agentPackageRoot, locateShippedManagers } from './package-paths.js';
 import { PowerActions, resolvePowerMode } from './power.js';
 import { NodeCache } from './node-cache.js';
 import { foundRescueMarker, ProcessHold } from './stay-up.js';
@@ -96,21 +94,6 @@ export interface RunningAgent {
    */
   ready: Promise<void>;
   close(): Promise<void>;
-}
-
-/** `hardware-managers/` next to the bundle (dist/) or at the repository root (source). */
-function locateShippedManagers(): string | undefined {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'hardware-managers'), join(here, '..', '..', 'hardware-managers')];
-  return candidates.find((dir) => existsSync(dir));
-}
-
-/** The folder of the agent's own package (where its package.json is), for npm plugin discovery. */
-function agentPackageRoot(): string | undefined {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-  }
-  return undefined;
 }
 
 /** pino with the token redacted, teeing every line into the in-memory log buffer. */
