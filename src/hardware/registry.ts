@@ -2,12 +2,10 @@
  * The active hardware managers, in IPA's order (highest support first), and everything that
  * routes work to them: step listing with de-duplication, the version check, and dispatch.
  */
-import { z } from 'zod';
 import {
   HardwareManagerMethodNotFound,
   HardwareManagerNotFound,
   IncompatibleHardwareMethodError,
-  InvalidCommandParamsError,
   VersionMismatch,
   describeError,
 } from './errors.js';
@@ -15,8 +13,7 @@ import type { HardwareManager } from './manager.js';
 import type { PluginSource } from './loader.js';
 import { stepsForNode } from './node-steps.js';
 import { MANAGER_START_TIMEOUT_MS, TimeLimitExceeded, withTimeLimit } from './time-limit.js';
-import { formatZodError } from './zod-error.js';
-import { stepToWire, type StepDefinition, type StepPhase } from './step.js';
+import { parseStepArgs, stepToWire, type StepDefinition, type StepPhase } from './step.js';
 import type {
   IronicNode,
   IronicPort,
@@ -387,15 +384,6 @@ function beats(a: { active: ActiveManager; priority: number }, b: { active: Acti
   if (a.active.support !== b.active.support) return a.active.support > b.active.support;
   if (a.priority !== b.priority) return a.priority > b.priority;
   return a.active.manager.className < b.active.manager.className;
-}
-
-function parseStepArgs(step: StepDefinition, args: Record<string, unknown>): Record<string, unknown> {
-  const schema = step.args ?? z.object({});
-  const result = schema.strict().safeParse(args);
-  if (!result.success) {
-    throw new InvalidCommandParamsError(`step ${step.name}: ${formatZodError(result.error)}`);
-  }
-  return result.data;
 }
 
 function deepFreeze<T>(value: T): T {

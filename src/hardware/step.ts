@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import type { StepContext } from './step-context.js';
+import { InvalidCommandParamsError } from './errors.js';
+import { formatZodError } from './zod-error.js';
 
 export type StepPhase = 'clean' | 'deploy' | 'service';
 export const STEP_PHASES: readonly StepPhase[] = ['clean', 'deploy', 'service'];
@@ -210,4 +212,14 @@ export function stepToWire(step: StepDefinition, phase: StepPhase): Record<strin
   if (phase !== 'deploy') wire.abortable = listing.abortable ?? false;
   if (step.argsinfo) wire.argsinfo = step.argsinfo;
   return wire;
+}
+
+/** A step's args as Ironic sent them, checked by its schema (unknown keys refused): IPA's 400. */
+export function parseStepArgs(step: StepDefinition, args: Record<string, unknown>): Record<string, unknown> {
+  const schema = step.args ?? z.object({});
+  const result = schema.strict().safeParse(args);
+  if (!result.success) {
+    throw new InvalidCommandParamsError(`step ${step.name}: ${formatZodError(result.error)}`);
+  }
+  return result.data;
 }
