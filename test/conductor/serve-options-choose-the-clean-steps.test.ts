@@ -14,42 +14,44 @@ import { UsageError } from '../../src/conductor/cli/cli-args.js';
 import { serveOptions } from '../../src/conductor/cli/serve-options.js';
 import { startConductorService } from '../../src/conductor/cli/serve.js';
 import { states } from '../../src/conductor/states.js';
-import { conductorTest as it } from './conductor-lab.js';
+import type { RunningAgent } from '../../src/agent/agent.js';
+import { conductorTest as it, type ConductorLab } from './conductor-lab.js';
 import { hostMacs, startLinkedAgent, waitForState } from './helpers.js';
 
 const ERASE_NAMES = join(import.meta.dirname, '..', 'fixtures', 'conductor-hardware-managers-erase-names');
 
+/**
+ * What `conductor serve` with these options runs (a real service on SQLite and HTTP): a node
+ * put through automated cleaning by a real agent with the erase-names fixture manager.
+ * Resolves with the agent once the node is available; fails on a clean failure.
+ */
+async function cleanWith(lab: ConductorLab, options: string[]): Promise<RunningAgent> {
+  const dir = mkdtempSync(join(tmpdir(), 'conductor-serve-options-'));
+  lab.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const common = ['--listen', '127.0.0.1:0', '--db', join(dir, 'nodes.sqlite'), '--log-level', 'silent'];
+  const service = await startConductorService(serveOptions([...common, '--heartbeat-timeout', '1', ...options]));
+  lab.defer(() => service.close());
+  const { conductor } = service;
+  const node = conductor.createNode({ interfaces: { deploy: 'custom-agent' }, ports: await hostMacs() });
+  await conductor.provision(node.uuid, 'manage');
+  await conductor.provision(node.uuid, 'provide');
+  const agent = await startLinkedAgent(service.url, { hardwareManagerPaths: [ERASE_NAMES] });
+  lab.defer(() => agent.close());
+  const done = await waitForState(conductor, node.uuid, [states.AVAILABLE, states.CLEANFAIL]);
+  expect(done.lastError).toBeNull();
+  return agent;
+}
+
 describe('conductor serve cleaning options', () => {
   it('keep erase_devices out of automated cleaning and enable, reorder or disable steps', async ({ lab }) => {
-    const dir = mkdtempSync(join(tmpdir(), 'conductor-serve-options-'));
-    lab.defer(() => rmSync(dir, { recursive: true, force: true }));
-    const service = await startConductorService(
-      serveOptions([
-        '--listen',
-        '127.0.0.1:0',
-        '--db',
-        join(dir, 'nodes.sqlite'),
-        '--log-level',
-        'silent',
-        '--heartbeat-timeout',
-        '1',
-        '--erase-devices-priority',
-        '0',
-        '--erase-devices-metadata-priority',
-        '5',
-        '--clean-step-priority-override',
-        'deploy.fixture_burnin_quick:50',
-      ]),
-    );
-    lab.defer(() => service.close());
-    const { conductor } = service;
-    const node = conductor.createNode({ interfaces: { deploy: 'custom-agent' }, ports: await hostMacs() });
-    await conductor.provision(node.uuid, 'manage');
-    await conductor.provision(node.uuid, 'provide');
-    const agent = await startLinkedAgent(service.url, { hardwareManagerPaths: [ERASE_NAMES] });
-    lab.defer(() => agent.close());
-    const done = await waitForState(conductor, node.uuid, [states.AVAILABLE, states.CLEANFAIL]);
-    expect(done.lastError).toBeNull();
+    const agent = await cleanWith(lab, [
+      '--erase-devices-priority',
+      '0',
+      '--erase-devices-metadata-priority',
+      '5',
+      '--clean-step-priority-override',
+      'deploy.fixture_burnin_quick:50',
+    ]);
     const ran = (JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_name: string; command_result: any }>)
       .filter((c) => c.command_name === 'execute_clean_step')
       .map((c) => c.command_result?.clean_step?.step);
@@ -59,39 +61,18 @@ describe('conductor serve cleaning options', () => {
   });
 
   it('give the agent’s disk erase the passes, zeros, secure-erase fallback and concurrency asked for', async ({ lab }) => {
-    const dir = mkdtempSync(join(tmpdir(), 'conductor-serve-erase-'));
-    lab.defer(() => rmSync(dir, { recursive: true, force: true }));
-    const service = await startConductorService(
-      serveOptions([
-        '--listen',
-        '127.0.0.1:0',
-        '--db',
-        join(dir, 'nodes.sqlite'),
-        '--log-level',
-        'silent',
-        '--heartbeat-timeout',
-        '1',
-        '--erase-devices-metadata-priority',
-        '0',
-        '--shred-random-overwrite-iterations',
-        '3',
-        '--no-shred-final-overwrite-with-zeros',
-        '--continue-if-disk-secure-erase-fails',
-        '--no-ata-secure-erase',
-        '--disk-erasure-concurrency',
-        '4',
-        '--erase-skip-read-only',
-      ]),
-    );
-    lab.defer(() => service.close());
-    const { conductor } = service;
-    const node = conductor.createNode({ interfaces: { deploy: 'custom-agent' }, ports: await hostMacs() });
-    await conductor.provision(node.uuid, 'manage');
-    await conductor.provision(node.uuid, 'provide');
-    const agent = await startLinkedAgent(service.url, { hardwareManagerPaths: [ERASE_NAMES] });
-    lab.defer(() => agent.close());
-    const done = await waitForState(conductor, node.uuid, [states.AVAILABLE, states.CLEANFAIL]);
-    expect(done.lastError).toBeNull();
+    const agent = await cleanWith(lab, [
+      '--erase-devices-metadata-priority',
+      '0',
+      '--shred-random-overwrite-iterations',
+      '3',
+      '--no-shred-final-overwrite-with-zeros',
+      '--continue-if-disk-secure-erase-fails',
+      '--no-ata-secure-erase',
+      '--disk-erasure-concurrency',
+      '4',
+      '--erase-skip-read-only',
+    ]);
     const erase = (JSON.parse(agent.runner.listBody().toString()).commands as Array<{ command_result: any }>).find(
       (c) => c.command_result?.clean_step?.step === 'erase_devices',
     );
