@@ -4,13 +4,13 @@
  * the ramdisk, init restarted it and the same manager ended it again, so the node was never
  * looked up. A real agent process started as the ramdisk starts it (the CLI).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import { REPO, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
+import { spawnAgentProcess, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
 import { freePort } from '../interop/harness/free-port.js';
 
 const PLUGIN = join(import.meta.dirname, '..', 'fixtures', 'unawaited-rejection-plugin');
@@ -45,22 +45,9 @@ it('the agent logs the rejections, keeps its managers and runs the step', async 
     extra: ['--no-shipped-managers', '--hardware-manager-path', PLUGIN],
     config: { discover_installed_plugins: false },
   });
-  child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += String(chunk)));
-  child.stderr!.on('data', (chunk: Buffer) => (output += String(chunk)));
-  const url = `http://127.0.0.1:${port}`;
-  for (
-    let tries = 0;
-    !(await fetch(`${url}/v1/status`).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    tries++
-  ) {
-    if (child.exitCode !== null || tries > 300) throw new Error(`the agent did not start: ${output}`);
-    await sleep(100);
-  }
+  const agent = await spawnAgentProcess(args, port);
+  child = agent.child;
+  const { url } = agent;
 
   const node = { uuid: '7d1c0a3e-5a1f-4c55-9f0e-2b3c4d5e6f70' };
   const listed = await command(url, 'clean.get_clean_steps', { node, ports: [] }, true);
@@ -88,8 +75,11 @@ it('the agent logs the rejections, keeps its managers and runs the step', async 
   expect(record.command_result.clean_result).toBe('flashed');
 
   await sleep(500);
-  expect(child.exitCode, output).toBeNull();
+  expect(child.exitCode, agent.output()).toBeNull();
   expect((await fetch(`${url}/v1/status`)).ok).toBe(true);
-  const logged = output.split('\n').filter((line) => line.includes('unhandled promise rejection'));
+  const logged = agent
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('unhandled promise rejection'));
   expect(logged.map((line) => /acmecli (\w+): not found/.exec(line)?.[1])).toEqual(['probe', 'flash']);
 }, 120_000);

@@ -6,13 +6,12 @@
  * listing `ramdisk-agent` in its package.json had the name routed; this one failed to load
  * ("Cannot find package 'ramdisk-agent'") unless such a plugin happened to load first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import { REPO, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
+import { spawnAgentProcess, standaloneAgentArgs } from '../helpers/standalone-agent-process.js';
 import { freePort } from '../interop/harness/free-port.js';
 
 let child: ChildProcess | undefined;
@@ -58,31 +57,18 @@ export default defineHardwareManager({
     extra: ['--no-shipped-managers', '--hardware-manager-path', join(dir, 'managers')],
     config: { discover_installed_plugins: false },
   });
-  child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += String(chunk)));
-  child.stderr!.on('data', (chunk: Buffer) => (output += String(chunk)));
-  const url = `http://127.0.0.1:${port}`;
-  for (
-    let tries = 0;
-    !(await fetch(`${url}/v1/status`).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    tries++
-  ) {
-    if (child.exitCode !== null || tries > 300) throw new Error(`the agent did not start: ${output}`);
-    await sleep(100);
-  }
+  const agent = await spawnAgentProcess(args, port);
+  child = agent.child;
+  const { url } = agent;
   const response = await fetch(`${url}/v1/commands/?wait=true`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'clean.get_clean_steps', params: { node: { uuid: 'n1' }, ports: [] } }),
   }).catch((error: unknown) => {
-    throw new Error(`the agent did not answer (${String(error)}): ${output}`);
+    throw new Error(`the agent did not answer (${String(error)}): ${agent.output()}`);
   });
   const listed = (await response.json()) as any;
-  expect(listed.command_status, `${JSON.stringify(listed)}\n${output}`).toBe('SUCCEEDED');
+  expect(listed.command_status, `${JSON.stringify(listed)}\n${agent.output()}`).toBe('SUCCEEDED');
   expect(listed.command_result.hardware_manager_version).toEqual({ acme_plain: '1.0' });
   expect(listed.command_result.clean_steps.acme_plain).toEqual([
     {
