@@ -13,7 +13,8 @@ import type { HardwareManager } from './manager.js';
 import type { PluginSource } from './loader.js';
 import { stepsForNode } from './node-steps.js';
 import { MANAGER_START_TIMEOUT_MS, TimeLimitExceeded, withTimeLimit } from './time-limit.js';
-import { parseStepArgs, stepToWire, type StepDefinition, type StepPhase } from './step.js';
+import { parseStepArgs, type StepDefinition, type StepPhase } from './step.js';
+import { beats, dedupSteps, shadowedErasureMessage, type StepListingByManager } from './step-dedup.js';
 import type {
   IronicNode,
   IronicPort,
@@ -36,7 +37,7 @@ export interface ActiveManager {
   settings: ManagerSettings;
 }
 
-export type StepListingByManager = Record<string, Record<string, unknown>[]>;
+export type { StepListingByManager };
 
 /** One `get_*_steps` answer: the steps, and every manager problem known at that moment. */
 export interface NodeStepListing {
@@ -84,7 +85,9 @@ export class ManagerRegistry {
   readonly #active: readonly ActiveManager[];
   readonly #versions: Readonly<Record<string, string>>;
   // Static steps never change after activation, so without getSteps a phase's listing is computed once.
-  readonly #listings = new Map<StepPhase, StepListingByManager>();
+  readonly #listings = new Map<StepPhase, NodeStepListing>();
+  // `${manager}/${step}` of each shadowed erase step already logged: one warning per agent.
+  readonly #warnedShadows = new Set<string>();
   readonly #dynamic: boolean;
   readonly #timeoutMs: number;
 
@@ -166,7 +169,11 @@ export class ManagerRegistry {
       }
     }
     if (initialised.length === 0) throw new HardwareManagerNotFound();
-    return new ManagerRegistry(initialised, problems, ctx, timeoutMs);
+    const registry = new ManagerRegistry(initialised, problems, ctx, timeoutMs);
+    // Static steps are known now: an erase step turned off by another manager is logged at
+    // start-up, where the operator watches the console, not only at the first cleaning.
+    if (!registry.#dynamic) await registry.listSteps('clean');
+    return registry;
   }
 
   /**
@@ -217,15 +224,11 @@ export class ManagerRegistry {
     if (!this.#dynamic) {
       let listing = this.#listings.get(phase);
       if (listing === undefined) {
-        listing = deepFreeze(
-          computeListing(
-            phase,
-            this.#active.map((active) => ({ active, steps: active.manager.steps })),
-          ),
-        );
+        const perManager = this.#active.map((active) => ({ active, steps: active.manager.steps }));
+        listing = deepFreeze(this.#listing(phase, perManager, [...this.#problems]));
         this.#listings.set(phase, listing);
       }
-      return { steps: listing, problems: this.#problems };
+      return listing;
     }
     const problems = [...this.#problems];
     const perManager = await Promise.all(
@@ -238,7 +241,30 @@ export class ManagerRegistry {
         }
       }),
     );
-    return { steps: computeListing(phase, perManager), problems };
+    return this.#listing(phase, perManager, problems);
+  }
+
+  /**
+   * The de-duplicated listing; an erase step left at priority 0 over a manager that runs it
+   * in automated cleaning is logged (once per agent) and reported with the problems, since
+   * the node would otherwise go back to available with the last tenant's data on its disks.
+   */
+  #listing(
+    phase: StepPhase,
+    perManager: readonly { active: ActiveManager; steps: readonly StepDefinition[] }[],
+    problems: ManagerProblem[],
+  ): NodeStepListing {
+    const { listing, shadowedErasures } = dedupSteps(phase, perManager);
+    for (const shadow of shadowedErasures) {
+      const { winner, step } = shadow;
+      const message = shadowedErasureMessage(shadow);
+      problems.push({ source: winner.source, manager: winner.manager.name, message });
+      const key = `${winner.manager.name}/${step}`;
+      if (this.#warnedShadows.has(key)) continue;
+      this.#warnedShadows.add(key);
+      this.#context.log.warn({ manager: winner.manager.name, source: winner.source, step }, message);
+    }
+    return { steps: listing, problems };
   }
 
   /** `manager`'s steps for this node; logs and rethrows a `getSteps` failure. */
@@ -355,35 +381,6 @@ function withOwnSettings(args: readonly unknown[], active: ActiveManager): unkno
   const [ctx, ...rest] = args;
   if (typeof ctx !== 'object' || ctx === null) return [...args];
   return [{ ...ctx, managerSettings: active.settings }, ...rest];
-}
-
-function computeListing(
-  phase: StepPhase,
-  perManager: readonly { active: ActiveManager; steps: readonly StepDefinition[] }[],
-): StepListingByManager {
-  const winners = new Map<string, { active: ActiveManager; step: StepDefinition; priority: number }>();
-  for (const { active, steps } of perManager) {
-    for (const step of steps) {
-      const listing = step.listings[phase];
-      if (!listing) continue;
-      const current = winners.get(step.name);
-      const candidate = { active, step, priority: listing.priority };
-      if (!current || beats(candidate, current)) winners.set(step.name, candidate);
-    }
-  }
-  const grouped: StepListingByManager = {};
-  for (const { active, step } of winners.values()) {
-    const wire = stepToWire(step, phase);
-    if (!wire) continue;
-    (grouped[active.manager.className] ??= []).push(wire);
-  }
-  return grouped;
-}
-
-function beats(a: { active: ActiveManager; priority: number }, b: { active: ActiveManager; priority: number }): boolean {
-  if (a.active.support !== b.active.support) return a.active.support > b.active.support;
-  if (a.priority !== b.priority) return a.priority > b.priority;
-  return a.active.manager.className < b.active.manager.className;
 }
 
 function deepFreeze<T>(value: T): T {
