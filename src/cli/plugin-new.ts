@@ -6,6 +6,7 @@
  * devDependency only (at run time the plugin gets the agent's own contract).
  */
 import { existsSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CONTRACT_VERSION } from '../hardware/manager.js';
@@ -14,7 +15,9 @@ import { AGENT_VERSION } from '../version.js';
 export const PLUGIN_NEW_USAGE = `Usage: ramdisk-agent plugin new NAME [--dir DIR] [--agent SPEC]
 
 Writes a hardware-manager plugin package in DIR (default ./NAME).
-  NAME           npm package name, e.g. acme-hardware-manager
+  NAME           npm package name, e.g. acme-hardware-manager; the manager and its step
+                 are named after it in snake_case (acme_hardware_manager), with a vendor_
+                 prefix when it starts with a digit (3par-hw: vendor_3par_hw)
   --agent SPEC   how the package depends on ramdisk-agent (default ^${AGENT_VERSION});
                  e.g. file:../ramdisk-agent-${AGENT_VERSION}.tgz from \`npm run pack\`
 `;
@@ -32,9 +35,13 @@ export function parsePluginArgs(argv: string[]): PluginNewOptions | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const [sub, name, ...rest] = argv;
   if (sub !== 'new' || !name || name.startsWith('-')) throw new PluginUsageError(PLUGIN_NEW_USAGE);
+  // npm's rules for a new package (validate-npm-package-name): URL-safe lower case, no leading
+  // dot or underscore, at most 214 characters, not a Node core module's name.
   if (!/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(name)) {
     throw new PluginUsageError(`"${name}" is not a valid npm package name (lower case, digits, - . _ ~)`);
   }
+  if (name.length > 214) throw new PluginUsageError(`"${name}" is not a valid npm package name (214 characters at most)`);
+  if (isBuiltin(name)) throw new PluginUsageError(`"${name}" is a Node core module's name; npm refuses it as a package name`);
   const options: PluginNewOptions = { name, dir: resolve(name.replace(/^@.*\//, '')), agentSpec: `^${AGENT_VERSION}` };
   for (let i = 0; i < rest.length; i += 2) {
     const value = rest[i + 1];
@@ -46,18 +53,25 @@ export function parsePluginArgs(argv: string[]): PluginNewOptions | 'help' {
   return options;
 }
 
-/** `acme-hardware-manager` → `acme_hardware_manager` (the manager's wire name). */
-const snake = (name: string) =>
-  name
+/**
+ * The manager's wire name, which also starts its step names: `acme-hardware-manager` →
+ * `acme_hardware_manager`. npm allows a package name to start with a digit (`3par-hw`) and
+ * defineStep does not (a step name is snake_case from a letter, as Ironic's are), so such a
+ * name gets a `vendor_` prefix: `vendor_3par_hw`, whose steps load.
+ */
+function managerIdentifier(packageName: string): string {
+  const words = packageName
     .replace(/^@.*\//, '')
     .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_|_$/g, '');
+    .replace(/^_+|_+$/g, '');
+  return /^[a-z]/.test(words) ? words : words ? `vendor_${words}` : 'vendor';
+}
 
 export async function writePluginPackage(options: PluginNewOptions): Promise<string[]> {
   if (existsSync(join(options.dir, 'package.json'))) {
     throw new PluginUsageError(`${options.dir} already holds a package.json; choose another --dir`);
   }
-  const manager = snake(options.name);
+  const manager = managerIdentifier(options.name);
   const files: Record<string, string> = {
     'package.json': `${JSON.stringify(
       {
