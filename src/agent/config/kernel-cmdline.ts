@@ -98,6 +98,11 @@ export function configFromKernelParams(params: Record<string, string>): Partial<
   const config: Record<string, unknown> = {};
   for (const [param, value] of Object.entries(params)) {
     const mapping = KERNEL_PARAMS[param];
+    // IPA keeps `ipa-agent-token=` as '' and tests the token for truth (agent.py: `if token:`
+    // in process_lookup_data, `self.agent_token and not self.standalone`): an empty value is
+    // no pre-shared token, and the lookup's one-time token is installed. The key is left
+    // unset, so a token from the config file, if any, still applies.
+    if (param === 'ipa-agent-token' && value === '') continue;
     if (mapping) config[mapping[0]] = convert(value, mapping[1]);
   }
   if ('ipa-debug' in params && (params['ipa-debug'] === '' || TRUE_WORDS.has(params['ipa-debug']!.toLowerCase()))) {
