@@ -42,8 +42,10 @@ export type HardwareSupportLevel = number;
  *   declining with it lists the static steps, no problem reported.
  * 2.11.0: `HardwareSettings.diskWaitAttempts` and `diskWaitDelay` (IPA's disk_wait_attempts
  *   and disk_wait_delay), which the image writer waits for a late root device by.
+ * 2.12.0: no export changed: `collect_system_logs` entry names past 100 bytes (up to a path's
+ *   4095) reach the log bundle whole, with a PAX header, where they were left out.
  */
-export const CONTRACT_VERSION = '2.11.0';
+export const CONTRACT_VERSION = '2.12.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

@@ -137,7 +137,8 @@ export interface ManagerMethods {
    * IPA's `collect_system_logs(io_dict, file_list)`, dispatched to every manager when the log
    * bundle is made (`log.collect_system_logs`, the inspection `logs` collector): your own
    * diagnostics (a controller's event log, a vendor tool's output) as `{name: content}`, each
-   * name a relative path inside the bundle (`vendor/raid-events.txt`). Since 2.9.0.
+   * name a relative path inside the bundle (`vendor/raid-events.txt`), up to 4095 bytes
+   * (before 2.12.0, 100). Since 2.9.0.
    */
   collect_system_logs?: (ctx: ManagerContext) => Returns<Record<string, string | Uint8Array>>;
   /** IPA's `full_sync()`, dispatched to every manager before the power goes: flush your caches. */

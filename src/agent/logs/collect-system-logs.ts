@@ -112,12 +112,19 @@ function withoutSecrets(entry: TarEntry, services: AgentServices): TarEntry {
 const managerLogsSchema = z.record(z.string(), z.union([z.string(), z.instanceof(Uint8Array)]));
 
 /**
- * A name a manager may give: relative, `/`-separated, no `.`/`..` segment, not one of ours,
- * and at most 100 bytes (ustar's name field, whatever its slashes).
+ * Linux's PATH_MAX less its NUL: a longer name is one no extractor can create. IPA puts any
+ * name a manager gives into its tarfile (PAX), so nothing shorter is refused: a name ustar's
+ * fields cannot hold gets a PAX `path` header from the tar writer, as a /var/log path does.
+ */
+const MAX_ENTRY_NAME_BYTES = 4095;
+
+/**
+ * A name a manager may give: relative, `/`-separated, no `.`/`..` segment, no NUL (no path
+ * holds one), not one of ours, and at most MAX_ENTRY_NAME_BYTES.
  */
 function managerEntryName(name: string, taken: ReadonlySet<string>): string | null {
   const segments = name.split('/');
-  if (name === '' || Buffer.byteLength(name) > 100 || taken.has(name)) return null;
+  if (name === '' || name.includes('\0') || Buffer.byteLength(name) > MAX_ENTRY_NAME_BYTES || taken.has(name)) return null;
   return segments.some((s) => s === '' || s === '.' || s === '..') ? null : name;
 }
 
