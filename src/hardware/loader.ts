@@ -63,6 +63,7 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger,
   const plugins: PluginSource[] = [];
   const problems: LoadProblem[] = [];
   const byName = new Map<string, string>();
+  const byClassName = new Map<string, { name: string; source: string }>();
   const loadedFolders = new Set<string>();
 
   for (const dir of dirs) {
@@ -90,7 +91,23 @@ export async function loadHardwareManagers(dirs: readonly string[], log: Logger,
             });
             continue;
           }
+          // IPA keys dispatch_to_all_managers' answer by class name, and so does the agent
+          // (get_*_steps' listing, collect_system_logs' entries): a second manager of the same
+          // class name would silently hide the first's steps or logs. IPA loads both and loses
+          // one; here the second is refused and the problem names both, so the author knows.
+          const sameClass = byClassName.get(manager.className);
+          if (sameClass) {
+            problems.push({
+              source: folder,
+              message:
+                `hardware manager "${manager.name}" has the class name "${manager.className}" of hardware manager ` +
+                `"${sameClass.name}" already loaded from ${sameClass.source}; results keyed by class name would ` +
+                `hide one of them: give it a className of its own`,
+            });
+            continue;
+          }
           byName.set(manager.name, source);
+          byClassName.set(manager.className, { name: manager.name, source });
           plugins.push({ manager, source });
         }
       } catch (error) {

@@ -43,7 +43,9 @@ export type HardwareSupportLevel = number;
  * 2.11.0: `HardwareSettings.diskWaitAttempts` and `diskWaitDelay` (IPA's disk_wait_attempts
  *   and disk_wait_delay), which the image writer waits for a late root device by.
  * 2.12.0: no export changed: `collect_system_logs` entry names past 100 bytes (up to a path's
- *   4095) reach the log bundle whole, with a PAX header, where they were left out.
+ *   4095) reach the log bundle whole, with a PAX header, where they were left out; a manager
+ *   whose className a manager loaded before it has is refused at load (results keyed by
+ *   class name hid one of them).
  */
 export const CONTRACT_VERSION = '2.12.0';
 
@@ -55,7 +57,11 @@ export interface HardwareManagerInit {
   name: string;
   /** Compared verbatim by Ironic between listing and running steps; bump it when steps change. */
   version: string;
-  /** Key under which `get_*_steps` lists this manager's steps (IPA: the class name). Defaults to `name`. */
+  /**
+   * Key under which `get_*_steps` lists this manager's steps and `collect_system_logs` results
+   * are gathered (IPA: the class name). Defaults to `name`. Unique among the loaded managers:
+   * a manager whose class name one loaded before it has is refused (since 2.12.0).
+   */
   className?: string;
   /**
    * Semver range of `CONTRACT_VERSION` this manager was written against; an agent whose
