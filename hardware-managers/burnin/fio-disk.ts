@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { CleaningError, ExecError, type BlockDevice, type StepContext } from '../../src/hardware/index.js';
 import { planDiskBurnin } from './disk-targets.js';
-import { FioJsonStream, MIB, mibPerSecond, type FioDocument, type FioJob } from './fio-json.js';
+import { FioJsonStream, jobStopped, MIB, mibPerSecond, type FioDocument, type FioJob } from './fio-json.js';
 import { flag, integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
 import {
@@ -93,7 +93,7 @@ function liveFigures(job: FioJob, previous: Sample | undefined, now: number): Re
   };
 }
 
-function diskPart(job: FioJob | undefined, device: string, knobs: Thresholds): PartReport {
+function diskPart(job: FioJob | undefined, device: string, knobs: Thresholds, fioSaid: string): PartReport {
   const part: PartReport = { name: device, passed: true, failures: [] };
   if (!job) {
     part.passed = false;
@@ -112,7 +112,7 @@ function diskPart(job: FioJob | undefined, device: string, knobs: Thresholds): P
   });
   if (job.error !== 0) {
     part.passed = false;
-    part.failures.push(`fio stopped with error ${job.error}`);
+    part.failures.push(jobStopped(job.error, fioSaid));
   }
   checkThreshold(part, 'errors', errors, knobs.maxErrors);
   checkThreshold(part, 'read MiB/s', mibPerSecond(job.read), knobs.minRead);
@@ -192,6 +192,7 @@ export async function burninDisk(ctx: StepContext, raw: z.output<typeof diskArgs
       final?.jobs.find((j) => j.jobname === device.path),
       device.path,
       thresholds,
+      stream.otherOutput,
     ),
   );
   for (const part of parts) progress.part(part.name, { state: part.passed ? 'passed' : 'failed', ...part });

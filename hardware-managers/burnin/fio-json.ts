@@ -102,6 +102,21 @@ export class FioJsonStream {
   }
 }
 
+/**
+ * A part's failure for a job fio stopped with `error` (an errno), with fio's own reason: the
+ * stdout lines fio printed for it ("fio: pid=7298, err=28/file:io_u.c:1876, func=io_u error,
+ * error=No space left on device"), matched by that errno, the pid left out so that 16 jobs
+ * failing alike say it once. The number alone ("error 28") was all the step said, where IPA's
+ * error shows fio's stdout. Other lines fio printed (already bounded by FioJsonStream) are
+ * given when none names the errno; nothing when fio printed none.
+ */
+export function jobStopped(error: number, otherOutput: string): string {
+  const lines = otherOutput.split('\n').filter((line) => line.trim() !== '');
+  const named = lines.filter((line) => line.includes(`err=${error}/`)).map((line) => line.replace(/^fio: pid=\d+, /, 'fio: '));
+  const said = [...new Set(named.length > 0 ? named : lines)];
+  return `fio stopped with error ${error}${said.length > 0 ? ` (${said.join('; ')})` : ''}`;
+}
+
 const KIB = 1024;
 export const MIB = 1024 * 1024;
 

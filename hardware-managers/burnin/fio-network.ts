@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { CleaningError, type StepContext } from '../../src/hardware/index.js';
-import { FioJsonStream, mibPerSecond, type FioDocument } from './fio-json.js';
+import { FioJsonStream, jobStopped, mibPerSecond, type FioDocument } from './fio-json.js';
 import { connectAllPorts, FIO_NETWORK_JOBS } from './fio-network-connect.js';
 import { integer, outputFile, resolveKnobs, wholeNumber, toolTimeoutMs, duration } from './knobs.js';
 import { BurninProgress } from './progress.js';
@@ -159,7 +159,7 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
     Object.assign(part, writerFigure(stream.last), { errors: job.total_err ?? 0, job_error: job.error });
     if (job.error !== 0) {
       part.passed = false;
-      part.failures.push(`fio stopped with error ${job.error}`);
+      part.failures.push(jobStopped(job.error, stream.otherOutput));
     }
   }
   // One report, as IPA's --output; several when a half pairing was completed by another run.
