@@ -5,26 +5,20 @@
  * `get_partition` falls back for md devices, its first partition (Ironic sends the disk
  * identifier when it knows no rootfs UUID); the software RAID manager restarts the array
  * and gives GPT holders a BIOS boot partition, and then, in a chroot of the image's root
- * (with /dev, /proc and /run bound and sysfs mounted, the image's vfat filesystems mounted as
- * its fstab says), the image's own `grub-install` (or `grub2-install`) writes its boot code
+ * (grub-chroot.ts), the image's own `grub-install` (or `grub2-install`) writes its boot code
  * to every holder disk, so the machine boots whichever disk the firmware picks, and
  * `grub-mkconfig` writes its config, with `rd.md.uuid=` of every array on the kernel command
  * line when the image has dracut (IPA's _configure_grub).
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rmdir, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import {
   DeviceNotFound,
-  describeError,
   findPartitionByUuid,
   readPartitionTable,
   rescanPartitions,
   type StepContext,
 } from '../../src/hardware/index.js';
-
-const BIND_MOUNTS = ['/dev', '/proc', '/run'] as const;
+import { installImageGrub } from './grub-chroot.js';
 
 export interface GrubOnSoftwareRaid {
   rootPartition: string;
@@ -100,46 +94,11 @@ export async function installGrubOnSoftwareRaid(
   await rescanPartitions(ctx.exec, device, true);
   const rootPartition = await findRootPartition(ctx, device, rootUuid);
   for (const node of [rootPartition, ...holders]) await ctx.guard.assertWritable(node);
-
-  // IPA's _get_path_variable: the chroot finds grub in /usr/sbin and /sbin whatever PATH is.
-  const env = { PATH: `${process.env.PATH ?? ''}:/bin:/usr/sbin:/sbin`, LC_ALL: 'C' };
-  const chroot = (root: string, command: string, extra: Record<string, string> = {}) =>
-    ctx.exec('chroot', [root, '/bin/sh', '-c', command], { env: { ...env, ...extra }, timeoutMs: 10 * 60_000 });
-
-  const root = await mkdtemp(join(tmpdir(), 'grub-root-'));
-  const mounted: string[] = [];
-  let vfatMounted = false;
-  try {
-    await ctx.exec('mount', [rootPartition, root]);
-    mounted.push(root);
-    for (const fs of BIND_MOUNTS) {
-      await ctx.exec('mkdir', ['-p', root + fs]);
-      await ctx.exec('mount', ['-o', 'bind', fs, root + fs]);
-      mounted.push(root + fs);
-    }
-    await ctx.exec('mkdir', ['-p', `${root}/sys`]);
-    await ctx.exec('mount', ['-t', 'sysfs', 'none', `${root}/sys`]);
-    mounted.push(`${root}/sys`);
-
-    const grub = existsSync(join(root, 'usr/sbin/grub2-install')) ? 'grub2' : 'grub';
-    // grub may need files kept on the image's vfat partitions (grubenv on an ESP).
-    await chroot(root, 'mount -a -t vfat');
-    vfatMounted = true;
-    ctx.log.info({ device, holders }, 'installing grub on every software RAID holder disk');
-    for (const holder of holders) await chroot(root, `${grub}-install ${holder}`);
-    await addMdUuidsForDracut(ctx, (command) => chroot(root, command), arrayUuids);
-    await chroot(root, `${grub}-mkconfig -o /boot/${grub}/grub.cfg`, {
-      GRUB_DISABLE_OS_PROBER: 'true',
-      GRUB_SAVEDEFAULT: 'true',
-    });
-    return { rootPartition, holders, biosBootPartitions, grub };
-  } finally {
-    if (vfatMounted) await chroot(root, 'umount -a -t vfat').catch(() => undefined);
-    for (const path of mounted.reverse()) {
-      await ctx.exec('umount', [path]).catch((error: unknown) => {
-        ctx.log.warn({ path, err: describeError(error) }, 'could not unmount after installing grub');
-      });
-    }
-    await rmdir(root).catch(() => undefined);
-  }
+  ctx.log.info({ device, holders }, 'installing grub on every software RAID holder disk');
+  const grub = await installImageGrub(ctx, {
+    rootPartition,
+    disks: holders,
+    beforeConfig: (image) => addMdUuidsForDracut(ctx, image.run, arrayUuids),
+  });
+  return { rootPartition, holders, biosBootPartitions, grub };
 }

@@ -1,17 +1,20 @@
 /**
- * IPA's `image.install_bootloader` for whole-disk images (reference §14.9): in UEFI mode,
- * NVRAM boot entries for the loaders found on the written disk's EFI system partition.
+ * IPA's `image.install_bootloader` (reference §14.9). In UEFI mode, NVRAM boot entries for
+ * the loaders found on the written disk's EFI system partition (a whole-disk image's own).
  * In BIOS mode, as IPA: without a root UUID (or `0x00000000`) the whole-disk image carries
- * its own boot code and there is nothing to do; with one (Ironic sends it for a software RAID
- * root) grub-install runs only when `enable_bios_bootloader_install` is set (IPA's
- * CVE-2026-43003 mitigation, off by default), else the image is refused. With it set, a
- * software RAID root gets grub on every holder disk (bios-grub.ts).
- * Deliberate difference: grub for a whole-disk image on a plain disk is refused (IPA would
- * chroot into the partition of that UUID): such an image boots with its own boot code, and
- * partition images, the case IPA's grub path is for, are refused by prepare_image.
+ * its own boot code and there is nothing to do; with one, grub-install runs only when
+ * `enable_bios_bootloader_install` is set (IPA's CVE-2026-43003 mitigation, off by default:
+ * IPA's option help names partition images as what it re-enables, and IPA applies it to
+ * every grub-install, so a partition image's root is gated as a software RAID root is),
+ * else the image is refused. With it set, a software RAID root gets grub on every holder
+ * disk (bios-grub.ts); a root on a plain disk (Ironic sends the root partition's UUID after
+ * writing a partition image) gets it on that disk, from the partition the UUID names
+ * (partition-grub.ts), and fails with IPA's DeviceNotFound when no partition has it (a
+ * whole-disk image's disk identifier: Ironic only sends one in BIOS mode for software RAID).
+ * UEFI for a partition image's root is refused with what is supported (see refuseUefiPartitionRoot).
  * The way is chosen by `target_boot_mode` (the ramdisk's own mode when Ironic sends none).
  * IPA writes NVRAM whenever the ramdisk booted in UEFI mode, whatever the target; here a
- * BIOS target (only a software RAID root gets this far) takes the grub path, as IPA's way
+ * BIOS target (a software RAID root or a partition image) takes the grub path, as IPA's way
  * would put ESPs on holders partitioned for BIOS. A UEFI target on a ramdisk booted in BIOS
  * mode is, as in IPA, done without NVRAM for a whole-disk image without a root UUID.
  */
@@ -30,6 +33,7 @@ import {
   type StepContext,
 } from '../../src/hardware/index.js';
 import { installGrubOnSoftwareRaid } from './bios-grub.js';
+import { installGrubOnPartitionRoot, partitionNamedBy } from './partition-grub.js';
 import { selectInstallDevice } from './install-device.js';
 import { getLastWrite } from './last-write.js';
 
@@ -46,8 +50,10 @@ export interface InstallBootloaderResult {
   device: string;
   action: 'uefi-boot-entries' | 'grub-install' | 'none';
   efi_system_partition?: string;
-  /** BIOS on software RAID: the holder disks grub was installed on. */
+  /** BIOS grub: the disks grub was installed on (every holder of a software RAID root). */
   grub_disks?: string[];
+  /** BIOS grub: the image's root partition grub-install and grub-mkconfig ran from. */
+  root_partition?: string;
   boot_entries?: { label: string; path: string }[];
   /** Set when a failure was ignored (`ignore_bootloader_failure`). */
   ignored_error?: string;
@@ -81,6 +87,9 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
     };
   }
   try {
+    if (!/^\/dev\/md/.test(device) && !isWholeDiskWithoutRootUuid(params.root_uuid)) {
+      await refuseUefiPartitionRoot(ctx, device, params.root_uuid);
+    }
     const { partition } = await findEfiSystemPartition(ctx.exec, device, params.efi_system_part_uuid);
     const loaders = await findEfiLoaders(ctx.exec, device, partition);
     if (loaders.length === 0) {
@@ -121,8 +130,29 @@ export async function installBootloader(ctx: StepContext, params: InstallBootloa
 }
 
 /** IPA: "We don't have a working root UUID detection for whole disk images". */
-function isWholeDiskWithoutRootUuid(rootUuid: string | null | undefined): boolean {
+function isWholeDiskWithoutRootUuid(rootUuid: string | null | undefined): rootUuid is null | undefined | '0x00000000' {
   return rootUuid == null || rootUuid === '0x00000000';
+}
+
+/**
+ * UEFI for a partition image's root (the root UUID names a partition of a plain disk: a
+ * whole-disk image's root UUID is its disk identifier). write_image made its ESP empty, so
+ * IPA's manage_uefi finds no loader and IPA goes on to `_install_grub2` with the ESP mounted
+ * at /boot/efi: it copies the image's /boot/efi/EFI assets there, or runs the image's
+ * grub-install for UEFI (and again with --removable), then NVRAM entries. That path cannot
+ * be tried for real here (the hosts that build and test this have no grub-efi), so it is
+ * refused with what works, after IPA's enable_bios_bootloader_install gate as IPA orders them.
+ */
+async function refuseUefiPartitionRoot(ctx: StepContext, device: string, rootUuid: string): Promise<void> {
+  const root = await partitionNamedBy(ctx, device, rootUuid);
+  if (!root) return;
+  if (!(ctx.settings ?? DEFAULT_HARDWARE_SETTINGS).enableBiosBootloaderInstall) throw new InvalidImage(BIOS_INSTALL_DISABLED);
+  throw new CommandExecutionError(
+    `UEFI boot of a partition image is not supported: root UUID ${rootUuid} is partition ${root.node} of ${device}, ` +
+      "whose EFI system partition holds no loader, and this agent does not install the image's grub for UEFI. " +
+      'Partition images are supported in BIOS mode (grub-install onto the disk, with enable_bios_bootloader_install); ' +
+      'for UEFI deploy a whole-disk image that carries its own EFI system partition.',
+  );
 }
 
 const BIOS_INSTALL_DISABLED =
@@ -145,9 +175,15 @@ async function installBios(
   try {
     if (!(ctx.settings ?? DEFAULT_HARDWARE_SETTINGS).enableBiosBootloaderInstall) throw new InvalidImage(BIOS_INSTALL_DISABLED);
     if (!/^\/dev\/md/.test(device)) {
-      throw new CommandExecutionError(
-        `grub-install is offered for software RAID roots only: the whole-disk image on ${device} boots in BIOS mode with its own boot code`,
-      );
+      const grub = await installGrubOnPartitionRoot(ctx, device, rootUuid);
+      return {
+        boot_mode: 'bios',
+        device,
+        action: 'grub-install',
+        grub_disks: [device],
+        root_partition: grub.rootPartition,
+        message: `Installed ${grub.grub} from the image's root ${grub.rootPartition} on ${device}`,
+      };
     }
     const grub = await installGrubOnSoftwareRaid(ctx, device, rootUuid);
     return {
@@ -155,6 +191,7 @@ async function installBios(
       device,
       action: 'grub-install',
       grub_disks: grub.holders,
+      root_partition: grub.rootPartition,
       message: `Installed ${grub.grub} from the image on ${grub.rootPartition} on every holder disk of ${device}: ${grub.holders.join(', ')}`,
     };
   } catch (error) {

@@ -28,36 +28,51 @@ function debugfs(fsFile: string, request: string): string {
   return execFileSync('debugfs', ['-R', request, fsFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
+/**
+ * grub's boot code in the MBR of `file` (boot.img's code, the partition table kept) pointing
+ * at its core image (diskboot.img's code): at `biosBootStartBytes` when given (GPT's BIOS boot
+ * partition), else in the gap before the first partition. Returns the core image's sector.
+ */
+export function checkGrubBootCode(file: string, firstPartitionSector: number, biosBootStartBytes?: number): number {
+  const name = file.split('/').pop();
+  const mbr = readAt(file, 0, 512);
+  const bootImg = readFileSync(join(GRUB_DIR, 'boot.img'));
+  expect(mbr.subarray(...BOOT_CODE).equals(bootImg.subarray(...BOOT_CODE)), `grub boot code in the MBR of ${name}`).toBe(true);
+  expect(mbr.readUInt16LE(510), `MBR signature of ${name}`).toBe(0xaa55);
+  const coreSector = Number(mbr.readBigUInt64LE(KERNEL_SECTOR_OFFSET));
+  expect(coreSector, `core image sector of ${name}`).toBeGreaterThan(0);
+  if (biosBootStartBytes === undefined) {
+    expect(coreSector, `core image of ${name} in the gap before the first partition`).toBeLessThan(firstPartitionSector);
+  } else {
+    expect(coreSector * 512, `core image of ${name} in its BIOS boot partition`).toBe(biosBootStartBytes);
+  }
+  const core = readAt(file, coreSector * 512, 512);
+  const diskboot = readFileSync(join(GRUB_DIR, 'diskboot.img'));
+  expect(core.subarray(0, 0x100).equals(diskboot.subarray(0, 0x100)), `grub core image at sector ${coreSector} of ${name}`).toBe(
+    true,
+  );
+  return coreSector;
+}
+
 /** Every holder boots grub from its own MBR; the partition table there is the one create_configuration wrote. */
 export function checkGrubOnHolders(holders: readonly string[], tablesBefore: Map<string, DiskPartition[]>): string[] {
-  const bootImg = readFileSync(join(GRUB_DIR, 'boot.img'));
-  const diskboot = readFileSync(join(GRUB_DIR, 'diskboot.img'));
   return holders.map((file) => {
     const name = file.split('/').pop();
-    const mbr = readAt(file, 0, 512);
-    expect(mbr.subarray(...BOOT_CODE).equals(bootImg.subarray(...BOOT_CODE)), `grub boot code in the MBR of ${name}`).toBe(true);
-    expect(mbr.readUInt16LE(510), `MBR signature of ${name}`).toBe(0xaa55);
-    const coreSector = Number(mbr.readBigUInt64LE(KERNEL_SECTOR_OFFSET));
     const firstPartition = Math.min(...(tablesBefore.get(file) ?? []).map((p) => p.startBytes / 512));
-    expect(coreSector, `core image sector of ${name}`).toBeGreaterThan(0);
-    expect(coreSector, `core image of ${name} in the gap before the first partition`).toBeLessThan(firstPartition);
     // A GPT holder has no gap before its first partition for grub: the core image goes into
     // the 2 MiB BIOS boot partition install_bootloader made (bios-boot-part-<n>).
     const table = partitionsOf(file);
+    let biosBootStart: number | undefined;
     let where = `in the gap before the first partition (sector ${firstPartition})`;
     if (table.label === 'gpt') {
       const biosBoot = table.partitions.filter((p) => p.name?.startsWith('bios-boot-part-'));
       expect(biosBoot, `BIOS boot partition on ${name}: ${JSON.stringify(table)}`).toHaveLength(1);
       expect(biosBoot[0]!.type.toLowerCase()).toBe(BIOS_BOOT_TYPE);
       expect(biosBoot[0]!.sizeBytes).toBe(2 * 1024 * 1024);
-      expect(coreSector * 512, `core image of ${name} in its BIOS boot partition`).toBe(biosBoot[0]!.startBytes);
+      biosBootStart = biosBoot[0]!.startBytes;
       where = `in BIOS boot partition ${biosBoot[0]!.node.split('/').pop()} "${biosBoot[0]!.name}"`;
     }
-    const core = readAt(file, coreSector * 512, 512);
-    expect(
-      core.subarray(0, 0x100).equals(diskboot.subarray(0, 0x100)),
-      `grub core image at sector ${coreSector} of ${name}`,
-    ).toBe(true);
+    const coreSector = checkGrubBootCode(file, firstPartition, biosBootStart);
     return `${name}: grub boot code in the MBR, core image at sector ${coreSector} ${where}`;
   });
 }

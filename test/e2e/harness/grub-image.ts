@@ -6,7 +6,8 @@
  * and the utilities grub-mkconfig uses, the files of `grub-common`, `grub2-common`,
  * `grub-pc-bin` and `gettext-base` (documentation and translations left out), mdadm, and the
  * libraries their programs link, made into ext4 by `mkfs.ext4 -d`, on partition 1 (at 1 MiB,
- * bootable) of an MBR with a non-zero disk signature. It has no kernel: grub installs and
+ * bootable) of an MBR with a non-zero disk signature; or that ext4 filesystem alone, a
+ * partition image (writeGrubRootFs). It has no kernel: grub installs and
  * writes its configuration (serial console on), and booting a holder disk ends at grub's
  * own command line, printed on the serial port.
  */
@@ -37,8 +38,12 @@ const LEFT_OUT = /^\/usr\/share\/(locale|man|doc|info|lintian|bug)\//;
  * grub-install names a metadata 1.x array by the UUID `mdadm --detail --export` reports
  * (`mduuid/<uuid>`); without mdadm in the image it falls back to `md0`, which grub's own md
  * driver does not know, and fails (`disk 'md0,1' not found`). Images with an md root carry it.
+ * grub-install finds where a partition starts with `udevadm info --query path` and sysfs,
+ * falling back to the HDIO_GETGEO ioctl, which a loop device does not answer: without
+ * udevadm (every distribution image has it) grub cannot place a root on a loop device's
+ * partition (`cannot find a GRUB drive for /dev/loop0p2`).
  */
-const PROGRAMS = ['/usr/sbin/mdadm'];
+const PROGRAMS = ['/usr/sbin/mdadm', '/usr/bin/udevadm'];
 
 export interface GrubImage {
   file: string;
@@ -136,20 +141,42 @@ function buildRoot(root: string): void {
     join(root, 'etc/default/grub'),
     `${defaults}\nGRUB_TERMINAL="serial console"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n`,
   );
-  writeFileSync(join(root, 'etc/fstab'), '# the root is the software RAID volume; nothing else to mount\n');
+  writeFileSync(join(root, 'etc/fstab'), '# nothing but the root to mount\n');
+}
+
+export interface GrubRootFs {
+  file: string;
+  sizeBytes: number;
+  /** The ext4 filesystem's UUID: Ironic's root UUID once it is deployed as a partition image. */
+  uuid: string;
+  sha256: string;
+}
+
+/**
+ * The grub root filesystem alone, as ext4 in `file`: a partition image (Ironic writes it into
+ * the root partition it makes, and installs its grub on the disk).
+ */
+export function writeGrubRootFs(file: string, sizeMiB = 64): GrubRootFs {
+  const work = mkdtempSync(join(tmpdir(), 'grub-root-'));
+  try {
+    const root = join(work, 'root');
+    buildRoot(root);
+    const sizeBytes = sizeMiB * MiB;
+    const uuid = randomUUID();
+    execFileSync('mkfs.ext4', ['-q', '-F', '-U', uuid, '-L', 'root', '-d', root, file, `${sizeBytes / 1024}k`]);
+    return { file, sizeBytes, uuid, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 export function writeGrubImage(file: string, sizeMiB = 64): GrubImage {
   const work = mkdtempSync(join(tmpdir(), 'grub-image-'));
   try {
-    const root = join(work, 'root');
-    buildRoot(root);
     const sizeBytes = sizeMiB * MiB;
     const start = MiB;
     const rootBytes = sizeBytes - start;
-    const ext4 = join(work, 'root.ext4');
-    const uuid = randomUUID();
-    execFileSync('mkfs.ext4', ['-q', '-F', '-U', uuid, '-L', 'root', '-d', root, ext4, `${rootBytes / 1024}k`]);
+    const { uuid } = writeGrubRootFs(join(work, 'root.ext4'), rootBytes / MiB);
     writeFileSync(file, Buffer.alloc(0));
     execFileSync('truncate', ['-s', String(sizeBytes), file]);
     execFileSync('sfdisk', ['--quiet', file], {
@@ -157,7 +184,7 @@ export function writeGrubImage(file: string, sizeMiB = 64): GrubImage {
     });
     const fd = openSync(file, 'r+');
     try {
-      const bytes = readFileSync(ext4);
+      const bytes = readFileSync(join(work, 'root.ext4'));
       writeSync(fd, bytes, 0, bytes.length, start);
     } finally {
       closeSync(fd);

@@ -1,8 +1,9 @@
 /**
  * image.install_bootloader after a whole-disk write: BIOS needs nothing without a root UUID;
  * with one, grub is refused as IPA refuses it unless enable_bios_bootloader_install is set,
- * and then offered for software RAID roots only (those run in the booted ramdisk: the e2e
- * software RAID scenario). UEFI finds the
+ * and then needs the partition the root UUID names (a partition image's root,
+ * grub-installs-on-a-partition-image-root.test.ts; a software RAID root runs in the booted
+ * ramdisk: the e2e software RAID scenario). UEFI finds the
  * ESP and its loader on the written disk, and fails clearly (never crashes) when there is
  * no ESP, no efibootmgr, or no right to touch NVRAM (outside a ramdisk, as here: the host's
  * boot entries are never changed by a test). ignore_bootloader_failure turns the failure
@@ -69,7 +70,7 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     }
   });
 
-  it('refuses grub for BIOS with a root UUID as IPA does, unless enable_bios_bootloader_install; then only on software RAID', async ({
+  it('refuses grub for BIOS with a root UUID as IPA does, unless enable_bios_bootloader_install; then the UUID must name a partition', async ({
     gpt,
     written,
   }) => {
@@ -82,10 +83,10 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
 
     const { device, installBootloader } = await written(gpt, 'bios-on.raw', { enableBiosBootloaderInstall: true });
     const plain = await installBootloader({ root_uuid: '0x1a2b3c4d', target_boot_mode: 'bios' });
+    // A whole-disk image's disk identifier names no partition: IPA's get_partition fails.
     expect(plain.command_status).toBe('FAILED');
-    expect(plain.command_error.details).toContain(
-      `grub-install is offered for software RAID roots only: the whole-disk image on ${device}`,
-    );
+    expect(plain.command_error.type).toBe('DeviceNotFound');
+    expect(plain.command_error.details).toBe(`No partition with UUID 0x1a2b3c4d found on device ${device}`);
     const ignored = await installBootloader({
       root_uuid: '0x1a2b3c4d',
       target_boot_mode: 'bios',
@@ -93,7 +94,7 @@ describe.skipIf(!canUseLoopDevices())('image.install_bootloader', () => {
     });
     expect(ignored.command_status).toBe('SUCCEEDED');
     expect(ignored.command_result).toMatchObject({ boot_mode: 'bios', action: 'none' });
-    expect(ignored.command_result.ignored_error).toContain('software RAID roots only');
+    expect(ignored.command_result.ignored_error).toContain('No partition with UUID 0x1a2b3c4d');
   });
 
   it('finds the ESP and its loader for UEFI, and refuses to touch NVRAM outside a ramdisk with a clear error', async ({

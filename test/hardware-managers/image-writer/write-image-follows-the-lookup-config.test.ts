@@ -99,9 +99,10 @@ describe.skipIf(!canUseLoopDevices())("the image writer follows the conductor's 
     expect(started.status).toBe(200);
     const done = await client.waitFor(started.body.id);
 
-    // Past the setting, the next rule of the BIOS path: grub goes on software RAID roots only.
+    // Past the setting, the next rule of the BIOS path: grub runs from the partition the
+    // root UUID names, and this blank disk has none.
     expect(done.command_status).toBe('FAILED');
     expect(done.command_error.details).not.toContain('enable_bios_bootloader_install');
-    expect(done.command_error.details).toContain('grub-install is offered for software RAID roots only');
+    expect(done.command_error.details).toBe(`No partition with UUID 0x1a2b3c4d found on device ${device.path}`);
   });
 });
