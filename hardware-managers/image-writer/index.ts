@@ -10,11 +10,12 @@ import { installBootloader, type InstallBootloaderParams } from './install-bootl
 import { selectInstallDevice } from './install-device.js';
 import { forgetLastWrite, getLastWrite } from './last-write.js';
 import { writeImage } from './write-image.js';
+import { DEFAULT_BIOS_BOOT_PARTITION_MB, DEFAULT_EFI_SYSTEM_PARTITION_MB } from './write-partition-image.js';
 
 const writeImageStep = defineStep({
   name: 'write_image',
   description:
-    'Download a whole-disk image (raw streamed, qcow2 converted on the disk), verify its checksum and write it with the config drive.',
+    'Download a whole-disk or partition image (raw streamed, qcow2 decoded or converted), verify its checksum and write it with the config drive.',
   // Priority 0 on the agent side: Ironic's own write_image deploy step (80) calls it in-band.
   deploy: { priority: 0, interface: 'deploy' },
   service: { priority: 0, interface: 'deploy', abortable: false },
@@ -37,6 +38,12 @@ export default defineHardwareManager({
   version: '1.0',
   className: 'ImageWriterHardwareManager',
   evaluateHardwareSupport: () => HardwareSupport.GENERIC,
+  // IPA's [disk_utils] options of the same names: the partition image layout's ESP and BIOS
+  // boot partition sizes in MiB.
+  settings: z.object({
+    efi_system_partition_size: z.number().int().positive().default(DEFAULT_EFI_SYSTEM_PARTITION_MB),
+    bios_boot_partition_size: z.number().int().positive().default(DEFAULT_BIOS_BOOT_PARTITION_MB),
+  }),
   initialize() {
     forgetLastWrite();
   },

@@ -5,7 +5,8 @@
  */
 export interface PartitionUuids {
   'root uuid'?: string;
-  'efi system partition uuid'?: string;
+  /** A partition image without an ESP reports null, as IPA's work_on_disk (None). */
+  'efi system partition uuid'?: string | null;
   'PReP Boot partition uuid'?: string;
   partitions?: Record<string, string>;
 }

@@ -10,13 +10,15 @@ import { access } from 'node:fs/promises';
 import {
   describeError,
   isIpaError,
+  nodeBootMode,
+  partitionTableType,
+  ramdiskBootMode,
   rescanPartitions,
   skipListVolumeNames,
   SoftwareRAIDError,
   type StepContext,
 } from '../../src/hardware/index.js';
 import { listArrays, loadMdModules, mdDevicesInUse } from './arrays.js';
-import { nodeBootMode, partitionTableType, ramdiskBootMode } from './boot-mode.js';
 import { assertNoPartitions, assertNotHeld, candidateDisks, placeLogicalDisks } from './holders.js';
 import { MIN_MEMBERS, planArrays, type PlannedArray } from './mdadm-plan.js';
 import { readMdstat } from './mdstat.js';

@@ -14,7 +14,7 @@
  * partitions carry the Linux RAID type and the volume name.
  */
 import { SoftwareRAIDError } from '../../src/hardware/index.js';
-import type { BootMode, TableType } from './boot-mode.js';
+import type { BootMode, TableType } from '../../src/hardware/index.js';
 import type { LogicalDisk } from './raid-config.js';
 
 export const ESP_SIZE_MIB = 550;

@@ -75,6 +75,8 @@ export {
 export type { RootDeviceHints, ParsedRootDeviceHints, RootDeviceHintName, SelectRootDeviceOptions } from './root-device-hints.js';
 export { matchSpec } from './specs-matcher.js';
 export * from './image/index.js';
+export { nodeBootMode, partitionTableType, ramdiskBootMode } from './boot-mode.js';
+export type { BootMode, TableType } from './boot-mode.js';
 export type {
   Inventory,
   InventoryInterface,

@@ -46,8 +46,12 @@ export type HardwareSupportLevel = number;
  *   4095) reach the log bundle whole, with a PAX header, where they were left out; a manager
  *   whose className a manager loaded before it has is refused at load (results keyed by
  *   class name hid one of them).
+ * 2.13.0: `ImageInfo`'s partition image keys (root_mb, swap_mb, ephemeral_mb,
+ *   ephemeral_format, preserve_ephemeral), which `validateImageInfo` checks for image_type
+ *   "partition" instead of refusing it; `nodeBootMode`, `ramdiskBootMode`,
+ *   `partitionTableType` (`BootMode`, `TableType`): IPA's boot mode and table type of a node.
  */
-export const CONTRACT_VERSION = '2.12.0';
+export const CONTRACT_VERSION = '2.13.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

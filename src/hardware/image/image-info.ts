@@ -26,6 +26,12 @@ export const imageInfoSchema = z.looseObject({
   boot_option: z.string().nullish(),
   disk_label: z.string().nullish(),
   configdrive: z.string().nullish(),
+  // Partition images (image_type "partition"): the layout Ironic's parse_instance_info sends.
+  root_mb: z.number().nullish(),
+  swap_mb: z.number().nullish(),
+  ephemeral_mb: z.number().nullish(),
+  ephemeral_format: z.string().nullish(),
+  preserve_ephemeral: z.boolean().nullish(),
 });
 
 export type ImageInfo = z.output<typeof imageInfoSchema>;
@@ -37,9 +43,8 @@ export function isHttpUrl(value: string): boolean {
 }
 
 /**
- * IPA's `_validate_image_info` followed by a parse into the typed shape. Partition images
- * are refused here: this agent writes whole-disk images only (partition images are a
- * later feature), and saying so up front beats failing after the disk was wiped.
+ * IPA's `_validate_image_info` followed by a parse into the typed shape, and for a partition
+ * image the layout's sizes (partitionLayoutProblem).
  */
 export function validateImageInfo(raw: unknown, options: { md5Enabled: boolean }): ImageInfo {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -77,7 +82,11 @@ export function validateImageInfo(raw: unknown, options: { md5Enabled: boolean }
       "Image checksum is not available, either the 'checksum' field or the 'os_hash_algo' and 'os_hash_value' fields must be provided.",
     );
   }
-  const parsed = imageInfoSchema.safeParse(raw);
+  if (info.image_type === 'partition') {
+    const problem = partitionLayoutProblem(info);
+    if (problem) throw new InvalidCommandParamsError(`Image ${String(info.id)} is a partition image: ${problem}`);
+  }
+  const parsed = imageInfoSchema.safeParse({ ...info, ...partitionSizes(info) });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidCommandParamsError(`Invalid image_info: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
@@ -85,11 +94,45 @@ export function validateImageInfo(raw: unknown, options: { md5Enabled: boolean }
   for (const url of parsed.data.urls) {
     if (!isHttpUrl(url)) throw new InvalidCommandParamsError(`Image URL ${url} is not an http(s) URL.`);
   }
-  if (parsed.data.image_type === 'partition') {
-    throw new InvalidCommandParamsError(
-      `Image ${parsed.data.id} is a partition image; this agent writes whole-disk images only. ` +
-        'Use a whole-disk image (image_type "whole-disk").',
-    );
-  }
   return parsed.data;
+}
+
+const PARTITION_SIZES = ['root_mb', 'swap_mb', 'ephemeral_mb'] as const;
+
+/**
+ * IPA reads `root_mb`, `swap_mb` and `ephemeral_mb` as given and fails inside the async
+ * command (a KeyError, or parted refusing a size) when one is missing or not a number;
+ * here a partition image's layout is checked before the command starts, an HTTP 400 with
+ * what is wrong. Ironic sends integers (parse_instance_info casts them); digit strings are
+ * taken as their number, as IPA's `int(root_mb)` does.
+ */
+function partitionLayoutProblem(info: Record<string, unknown>): string | undefined {
+  const sizes = partitionSizes(info);
+  for (const key of PARTITION_SIZES) {
+    const value = sizes[key];
+    if (key === 'root_mb' && (value === undefined || value === null)) return "'root_mb' is required";
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      return `'${key}' must be a non-negative integer of MiB, not ${JSON.stringify(info[key])}`;
+    }
+  }
+  if (sizes.root_mb === 0) return "'root_mb' must be more than 0";
+  const format = info.ephemeral_format;
+  if (format !== undefined && format !== null && (typeof format !== 'string' || !/^[a-z0-9]+$/.test(format))) {
+    return `'ephemeral_format' must be a file system name such as ext4, not ${JSON.stringify(format)}`;
+  }
+  if (info.preserve_ephemeral !== undefined && info.preserve_ephemeral !== null && typeof info.preserve_ephemeral !== 'boolean') {
+    return `'preserve_ephemeral' must be true or false, not ${JSON.stringify(info.preserve_ephemeral)}`;
+  }
+  return undefined;
+}
+
+function partitionSizes(info: Record<string, unknown>): Partial<Record<(typeof PARTITION_SIZES)[number], unknown>> {
+  const sizes: Partial<Record<(typeof PARTITION_SIZES)[number], unknown>> = {};
+  for (const key of PARTITION_SIZES) {
+    const value = info[key];
+    if (value === undefined) continue;
+    sizes[key] = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return sizes;
 }

@@ -1,6 +1,6 @@
 /**
  * standby.prepare_image as IPA serves it: image_info validated before the command starts
- * (HTTP 400 with IPA's messages, partition images refused), then the async write with the
+ * (HTTP 400 with IPA's messages; a partition image without its layout's sizes), then the async write with the
  * config drive in a new partition at the disk's end labelled config-2 (GPT and MBR), found
  * by `blkid -L config-2`; standby.get_partition_uuids with IPA's keys matching blkid.
  */
@@ -50,7 +50,11 @@ describe.skipIf(!canUseLoopDevices())('standby.prepare_image and the config driv
     ],
     [
       { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(64), image_type: 'partition' },
-      /partition image; this agent writes whole-disk images only/,
+      "Image a is a partition image: 'root_mb' is required",
+    ],
+    [
+      { id: 'a', urls: ['http://x/a'], checksum: 'a'.repeat(64), image_type: 'partition', root_mb: 1024, swap_mb: -1 },
+      "Image a is a partition image: 'swap_mb' must be a non-negative integer of MiB, not -1",
     ],
   ])('answers 400 before starting for invalid image_info %j', async ([info, message], { disks, startAgent }) => {
     const device = disks.create({ sizeMiB: 64 });

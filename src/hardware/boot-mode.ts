@@ -3,7 +3,7 @@
  * `utils.get_node_boot_mode` and `get_partition_table_type_from_specs` decide them.
  */
 import { access } from 'node:fs/promises';
-import type { IronicNode } from '../../src/hardware/index.js';
+import type { IronicNode } from './step-context.js';
 
 export type BootMode = 'uefi' | 'bios';
 export type TableType = 'gpt' | 'msdos';
