@@ -13,7 +13,7 @@ import { seedDisk } from './disk-check.js';
 import { copyImage, imageSizes, missingImage } from './image-files.js';
 import { ApiWatch, imageProxy, type Listening, serveDirectory } from './servers.js';
 import { Timeline } from './timeline.js';
-import { type GrubImage, writeGrubImage } from './grub-image.js';
+import { type GrubImage, type GrubRootFs, writeGrubImage, writeGrubRootFs } from './grub-image.js';
 import { type UefiImage, writeUefiImage } from './uefi-image.js';
 import { E2eVm, type ExtraDisk, GUEST_HOST } from './vm.js';
 import { type ConfigDrive, writeConfigDriveIso } from './config-drive-iso.js';
@@ -132,6 +132,12 @@ export class E2eWorld {
   /** An MBR whole-disk image whose root filesystem carries grub (grub-image.ts), served raw. */
   grubImage(name: string): GrubImage & { url: string } {
     const image = writeGrubImage(join(this.dir, 'www', `${name}.raw`));
+    return { ...image, url: `http://127.0.0.1:${this.files.port}/${name}.raw` };
+  }
+
+  /** The grub image's root filesystem alone (grub-image.ts): a partition image, served raw. */
+  grubPartitionImage(name: string): GrubRootFs & { url: string } {
+    const image = writeGrubRootFs(join(this.dir, 'www', `${name}.raw`));
     return { ...image, url: `http://127.0.0.1:${this.files.port}/${name}.raw` };
   }
 

@@ -1,0 +1,130 @@
+/**
+ * A partition image through a stock Ironic 21.4 in BIOS mode (test/interop's conductor,
+ * fake-hardware, power applied to the VM by the hook as in stock-ironic.e2e.ts): the image is
+ * the grub image's ext4 root filesystem alone (harness/grub-image.ts), served over HTTP with
+ * `image_type: partition` in instance_info (Ironic 21.4 takes a non-Glance image for a
+ * partition image only from that or from instance_info kernel/ramdisk, and needs those only
+ * for network boot; for local boot it needs root_gb), root_gb 1, swap_mb 64, ephemeral_gb 1
+ * and a config drive built by Ironic from meta_data. The disk is a 3 GiB SATA disk chosen by
+ * its serial; the agent boots with `ipa-enable-bios-bootloader-install=1` (IPA's default
+ * since CVE-2026-43003 refuses grub-install). Ironic calls write_image (make_partitions'
+ * layout, the image into the root partition), get_partition_uuids and, for a partition image
+ * in BIOS mode, install_bootloader with the root filesystem's UUID → active. The host checks
+ * the disk file: the msdos layout and each partition's content, the image's files with
+ * grub.cfg and grub's modules in the root, grub's boot code in the MBR with its core image in
+ * the gap before the first partition, and that the disk boots to grub's prompt in a
+ * throw-away QEMU (SeaBIOS, the file read-only).
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interopSkipReason } from '../interop/harness/ironic-install.js';
+import { IronicConductor } from '../interop/harness/ironic-conductor.js';
+import { bootGrubFrom, checkGrubBootCode } from './harness/grub-check.js';
+import { missingGrubImageTools } from './harness/grub-image.js';
+import { IronicPowerHook } from './harness/ironic-power-hook.js';
+import { checkConfigDrive, checkPartitionLayout, checkRootFilesystem } from './harness/partition-check.js';
+import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+
+const PHASE_TIMEOUT_MS = 300_000;
+const IRONIC_OVERRIDES = `[deploy]
+fast_track = True
+default_boot_mode = bios
+[conductor]
+automated_clean = False
+deploy_callback_timeout = 600`;
+const DISK = { name: 'part-disk', sizeMiB: 3072, serial: 'E2E-PART' };
+const HOSTNAME = 'e2e-partition';
+
+const skip = e2eSkipReason(missingGrubImageTools()) ?? interopSkipReason();
+let world: E2eWorld | undefined;
+let ironic: IronicConductor | undefined;
+let hook: IronicPowerHook | undefined;
+
+describe.skipIf(skip)(`e2e: a partition image in BIOS mode, stock Ironic 21.4${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(async () => {
+    ironic = await IronicConductor.start({ overrides: IRONIC_OVERRIDES });
+    world = await E2eWorld.create('partition image, BIOS, stock Ironic', ironic.port, {
+      extraDisks: [DISK],
+      kernelParams: ['ipa-enable-bios-bootloader-install=1'],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await hook?.stop();
+    await world?.teardown(async () => ironic?.stop());
+  }, 60_000);
+
+  it(
+    'deploy a partition image with swap, ephemeral and a config drive → write_image, get_partition_uuids, install_bootloader → active; grub boots from the disk',
+    { timeout: 600_000 },
+    async () => {
+      const w = world!;
+      const t = w.timeline;
+      const say = (line: string) => t.say(line);
+      const node = await ironic!.createNode({
+        name: 'e2e-partition-vm',
+        driver: 'fake-hardware',
+        boot_interface: 'fake',
+        deploy_interface: 'direct',
+        power_interface: 'fake',
+        management_interface: 'noop',
+        network_interface: 'noop',
+        properties: { root_device: { serial: DISK.serial } },
+        driver_info: { deploy_forces_oob_reboot: true, image_http_proxy: w.guestProxyUrl },
+      });
+      await ironic!.createPort(node.uuid, E2E_MAC);
+      hook = new IronicPowerHook(ironic!, node.uuid, w.vm.driverInfo(), say);
+      hook.start(node.driver_internal_info.last_power_state_change);
+      const failure = () => `${w.failureContext()}\n--- Ironic log: ${ironic!.logFile}`;
+      const wait = async (states: string[], failOn: string[]) => {
+        const done = await ironic!.waitForProvisionState(node.uuid, states, { timeoutMs: PHASE_TIMEOUT_MS, failOn });
+        hook!.check();
+        expect(done.last_error, failure()).toBeNull();
+        return done;
+      };
+
+      await t.phase('manage, provide (no automated cleaning)', async () => {
+        await ironic!.setProvisionState(node.uuid, 'manage');
+        await wait(['manageable'], ['enroll']);
+        await ironic!.setProvisionState(node.uuid, 'provide');
+        await wait(['available'], ['clean failed']);
+      });
+
+      const image = w.grubPartitionImage('partition-root');
+      await t.phase('deploy the partition image: write_image, get_partition_uuids, install_bootloader (BIOS)', async () => {
+        await ironic!.patchNode(node.uuid, {
+          instance_info: {
+            image_source: image.url,
+            image_os_hash_algo: 'sha256',
+            image_os_hash_value: image.sha256,
+            image_type: 'partition',
+            root_gb: 1,
+            swap_mb: 64,
+            ephemeral_gb: 1,
+          },
+        });
+        await ironic!.setProvisionState(node.uuid, 'active', { configdrive: { meta_data: { hostname: HOSTNAME } } });
+        await wait(['active'], ['deploy failed']);
+      });
+      const active = await ironic!.node(node.uuid);
+      say(`Ironic's root_uuid_or_disk_id: ${String(active.driver_internal_info.root_uuid_or_disk_id)}`);
+      expect(active.driver_internal_info.root_uuid_or_disk_id, 'the root UUID get_partition_uuids answered').toBe(image.uuid);
+
+      const disk = w.vm.extraDisks[DISK.name]!;
+      const layout = checkPartitionLayout(disk, { ephemeralMiB: 1024, swapMiB: 64, rootMiB: 1024 }, image);
+      for (const line of layout.lines) say(`host check: ${line}`);
+      say(`host check: ${checkConfigDrive(disk, layout, { uuid: node.uuid, hostname: HOSTNAME })}`);
+      say(`host check: ${checkRootFilesystem(disk, layout, image)}`);
+      const first = Math.min(...layout.partitions.map((p) => p.startBytes / 512));
+      const core = checkGrubBootCode(disk, first);
+      say(`host check: grub boot code in the MBR, core image at sector ${core}, before the first partition (sector ${first})`);
+
+      const output = await t.phase('boot the disk alone (SeaBIOS, read-only): grub from the root partition', () =>
+        bootGrubFrom(disk, join(w.dir, 'grub-boot.log')),
+      );
+      expect(output).toMatch(/grub> ?/);
+      say("host check: the disk boots to grub's prompt on the serial port");
+      say(`power actions applied to the VM: ${hook.actions.join(', ')}`);
+    },
+  );
+});
