@@ -14,6 +14,7 @@ import type { Task } from '../task.js';
 import { isFastTrack, nodePowerAction } from '../utils.js';
 import { executeStep, getClient, refreshSteps } from './agent-steps.js';
 import { AgentBaseDeploy } from './agent-base.js';
+import { partitionImageInfo, updateInstanceInfo, validateImageType } from './partition-image.js';
 
 /** `custom-agent`: the agent is up and running; the operator's own steps write the image. */
 export class CustomAgentDeploy extends AgentBaseDeploy {
@@ -69,6 +70,13 @@ export class AgentDeploy extends CustomAgentDeploy {
         `image_source's "image_checksum" or "image_os_hash_algo" and "image_os_hash_value" must be provided in instance_info for node ${task.node.uuid}`,
       );
     }
+    validateImageType(info);
+  }
+
+  /** AgentDeploy.prepare: `_update_instance_info` (image type, a partition image's layout) before the agent boots. */
+  override async prepare(task: Task): Promise<void> {
+    if (task.node.provisionState === states.DEPLOYING) updateInstanceInfo(task);
+    await super.prepare(task);
   }
 
   /** `write_image` (80): hand the image to the agent's `deploy.write_image`. */
@@ -86,6 +94,8 @@ export class AgentDeploy extends CustomAgentDeploy {
       stream_raw_images: task.conductor.conf.agent.streamRawImages,
       node_uuid: task.node.uuid,
     };
+    if (task.node.driverInternalInfo.is_whole_disk_image === false)
+      Object.assign(imageInfo, partitionImageInfo(task, getBootMode(task)));
     if (info.image_checksum) imageInfo.checksum = info.image_checksum;
     if (info.image_os_hash_algo) imageInfo.os_hash_algo = info.image_os_hash_algo;
     if (info.image_os_hash_value) imageInfo.os_hash_value = info.image_os_hash_value;
@@ -122,17 +132,20 @@ export class AgentDeploy extends CustomAgentDeploy {
       const efiUuid = (uuids['efi system partition uuid'] as string | undefined) ?? null;
       const prepUuid = (uuids['PReP Boot partition uuid'] as string | undefined) ?? null;
       node.driverInternalInfo.root_uuid_or_disk_id = rootUuid;
-      node.driverInternalInfo.is_whole_disk_image = true;
+      // prepare() set it (Ironic's _update_instance_info); a whole-disk image unless it said otherwise.
+      const wholeDisk = node.driverInternalInfo.is_whole_disk_image !== false;
+      node.driverInternalInfo.is_whole_disk_image = wholeDisk;
       node.save();
       if (task.conductor.conf.agent.manageAgentBoot) {
         const bootMode = getBootMode(task);
         // configure_local_boot: a software RAID root needs the bootloader in either boot mode
-        // (grub on every holder disk in BIOS mode, an ESP per holder in UEFI mode); other
-        // whole-disk images only in UEFI mode. For software RAID Ironic takes the root UUID
-        // from instance_info image_rootfs_uuid, then Glance's rootfs_uuid (there is no Glance
-        // here), then the disk identifier the agent reported.
+        // (grub on every holder disk in BIOS mode, an ESP per holder in UEFI mode); a
+        // partition image's root (the root UUID get_partition_uuids gave) in either too;
+        // other whole-disk images only in UEFI mode. For software RAID Ironic takes the root
+        // UUID from instance_info image_rootfs_uuid, then Glance's rootfs_uuid (there is no
+        // Glance here), then the disk identifier the agent reported.
         const softwareRaid = isSoftwareRaid(node.targetRaidConfig);
-        if (softwareRaid || bootMode === 'uefi') {
+        if (softwareRaid || (rootUuid && !wholeDisk) || (wholeDisk && bootMode === 'uefi')) {
           const imageRootfsUuid = node.instanceInfo.image_rootfs_uuid;
           const result = await client.installBootloader(node, {
             rootUuid: softwareRaid && typeof imageRootfsUuid === 'string' && imageRootfsUuid ? imageRootfsUuid : rootUuid,

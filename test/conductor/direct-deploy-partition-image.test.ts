@@ -1,0 +1,122 @@
+/**
+ * The `direct` deploy interface with a partition image, end to end against a real agent (the
+ * shipped image writer, allowed only a loop device of the test): instance_info
+ * `image_type: partition` with root_gb and swap_mb, BIOS. The conductor works out the layout
+ * at prepare as Ironic's _update_instance_info does (root_mb, swap_mb, ephemeral_mb kept in
+ * instance_info), sends them in write_image's image_info, then in prepare_instance_boot asks
+ * get_partition_uuids and, for a partition image's root, install_bootloader with the root
+ * UUID (Ironic's configure_local_boot). The image is the e2e grub image's root filesystem:
+ * afterwards the disk has make_partitions' msdos layout, the image in its root partition, and
+ * the image's grub in the MBR with grub.cfg in the root. Without enable_bios_bootloader_install
+ * the agent refuses grub and the deploy fails saying so; without root_gb the deploy fails at
+ * prepare with Ironic's message.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { describe, expect } from 'vitest';
+import { states } from '../../src/conductor/states.js';
+import { checkGrubBootCode } from '../e2e/harness/grub-check.js';
+import { missingGrubImageTools, writeGrubRootFs, type GrubRootFs } from '../e2e/harness/grub-image.js';
+import { partitionsOf } from '../e2e/harness/md-check.js';
+import { canUseLoopDevices, ScratchDevices } from '../helpers/loop-devices.js';
+import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
+import { enrollHostNode, waitForState } from './helpers.js';
+
+const MiB = 1024 * 1024;
+const canRun = canUseLoopDevices() && missingGrubImageTools() === undefined;
+
+/** Serves the file on 127.0.0.1 until the test ends; returns its URL. */
+async function serve(lab: ConductorLab, file: string): Promise<string> {
+  const bytes = readFileSync(file);
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-length': String(bytes.length), 'content-type': 'application/octet-stream' });
+    response.end(bytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  lab.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/root.ext4`;
+}
+
+async function deployPartitionImage(
+  lab: ConductorLab,
+  options: { enableBiosBootloaderInstall: boolean; instanceInfo?: Record<string, unknown> },
+) {
+  const scratch = new ScratchDevices();
+  lab.defer(() => scratch.cleanup());
+  const disk = scratch.create({ sizeMiB: 1100 });
+  const image: GrubRootFs = writeGrubRootFs(join(scratch.dir, 'root.ext4'));
+  const url = await serve(lab, image.file);
+  const { conductor } = await lab.start({ conf: { deploy: { defaultBootMode: 'bios' } } });
+  const enrolled = await enrollHostNode(conductor, {
+    automatedClean: false,
+    interfaces: { deploy: 'direct' },
+    properties: { root_device: { name: disk.path } },
+    instanceInfo: {
+      image_source: url,
+      image_os_hash_algo: 'sha256',
+      image_os_hash_value: image.sha256,
+      image_type: 'partition',
+      root_gb: 1,
+      swap_mb: 8,
+      ...options.instanceInfo,
+    },
+  });
+  await conductor.provision(enrolled.uuid, 'manage');
+  await conductor.provision(enrolled.uuid, 'provide');
+  await waitForState(conductor, enrolled.uuid, states.AVAILABLE);
+  await conductor.provision(enrolled.uuid, 'active');
+  const waiting = await waitForState(conductor, enrolled.uuid, [states.DEPLOYWAIT, states.DEPLOYFAIL]);
+  if (waiting.provisionState === states.DEPLOYFAIL) return { done: waiting, disk, image };
+  await lab.agent({
+    loadShippedManagers: true,
+    hardwareManagerPaths: [],
+    allowDevices: [disk.path],
+    enableBiosBootloaderInstall: options.enableBiosBootloaderInstall,
+  });
+  const done = await waitForState(conductor, enrolled.uuid, [states.ACTIVE, states.DEPLOYFAIL], 90_000);
+  return { done, disk, image };
+}
+
+describe.skipIf(!canRun)('direct deploy of a partition image', () => {
+  it("writes it into make_partitions' layout and installs its grub for the root UUID get_partition_uuids gave", async ({
+    lab,
+  }) => {
+    const { done, disk, image } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true });
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    expect(done.instanceInfo).toMatchObject({ image_type: 'partition', root_mb: 1024, swap_mb: 8, ephemeral_mb: 0 });
+    expect(done.driverInternalInfo).toMatchObject({ is_whole_disk_image: false, root_uuid_or_disk_id: image.uuid });
+
+    const table = partitionsOf(disk.path);
+    expect(table.label).toBe('dos');
+    expect(table.partitions.map((p) => p.sizeBytes / MiB)).toEqual([8, 1024]);
+    const root = table.partitions[1]!;
+    const uuid = execFileSync('blkid', ['-p', '-o', 'value', '-s', 'UUID', '-O', String(root.startBytes), disk.path], {
+      encoding: 'utf8',
+    }).trim();
+    expect(uuid, "the image's root filesystem in the root partition").toBe(image.uuid);
+    checkGrubBootCode(disk.path, table.partitions[0]!.startBytes / 512);
+    const cfg = execFileSync('debugfs', ['-R', 'cat /boot/grub/grub.cfg', `${disk.path}p2`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(cfg).toContain('### BEGIN /etc/grub.d/00_header ###');
+  });
+
+  it('fails the deploy with the agent’s reason when enable_bios_bootloader_install is off', async ({ lab }) => {
+    const { done } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: false });
+    expect(done.provisionState).toBe(states.DEPLOYFAIL);
+    expect(done.lastError).toBe(
+      `Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: ` +
+        'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.',
+    );
+  });
+
+  it("fails at prepare with Ironic's message when root_gb is missing", async ({ lab }) => {
+    const { done } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true, instanceInfo: { root_gb: null } });
+    expect(done.provisionState).toBe(states.DEPLOYFAIL);
+    expect(done.lastError).toContain("Some parameters were missing in node's instance_info. Missing are: ['root_gb']");
+  });
+});
