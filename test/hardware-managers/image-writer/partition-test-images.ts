@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageInfo } from './harness.js';
 import { sha256Of } from './test-images.js';
 
 const MIB = 1024 * 1024;
@@ -61,4 +62,20 @@ export function probe(device: string): Record<string, string> {
 
 export function sfdiskJson(device: string): any {
   return JSON.parse(execFileSync('sfdisk', ['--json', device], { encoding: 'utf8' })).partitiontable;
+}
+
+/** image_info as a stock Ironic sends it for a partition image (root_gb 1 would be 1024 MiB: smaller here, quicker). */
+export function partitionImageInfo(url: string, sha256: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return imageInfo(url, sha256, {
+    image_type: 'partition',
+    root_mb: 64,
+    swap_mb: 16,
+    ephemeral_mb: 32,
+    ephemeral_format: 'ext4',
+    preserve_ephemeral: false,
+    boot_option: 'local',
+    kernel: null,
+    ramdisk: null,
+    ...extra,
+  });
 }

@@ -9,31 +9,22 @@
  */
 import { describe, expect } from 'vitest';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
-import { imageInfo, runWriteImage } from './harness.js';
+import { runWriteImage } from './harness.js';
 import { imageWriterTest } from './image-writer-lab.js';
-import { buildPartitionImage, catInExt, probe, sfdiskJson, type PartitionImage } from './partition-test-images.js';
+import {
+  buildPartitionImage,
+  catInExt,
+  partitionImageInfo,
+  probe,
+  sfdiskJson,
+  type PartitionImage,
+} from './partition-test-images.js';
 import { buildConfigDrive, readRange } from './test-images.js';
 
 const DISK_MIB = 4608;
 const MIB = 1024 * 1024;
 const ESP_GPT = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 const BIOS_BOOT_GPT = '21686148-6449-6E6F-744E-656564454649';
-
-/** The layout a stock Ironic asks for: root_gb 1 would be 1024 MiB; smaller here to keep the test quick. */
-export function partitionImageInfo(url: string, sha256: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return imageInfo(url, sha256, {
-    image_type: 'partition',
-    root_mb: 64,
-    swap_mb: 16,
-    ephemeral_mb: 32,
-    ephemeral_format: 'ext4',
-    preserve_ephemeral: false,
-    boot_option: 'local',
-    kernel: null,
-    ramdisk: null,
-    ...extra,
-  });
-}
 
 interface Layout {
   name: string;

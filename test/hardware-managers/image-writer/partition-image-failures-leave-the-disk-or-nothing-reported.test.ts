@@ -1,0 +1,101 @@
+/**
+ * A partition image that cannot be written is refused before the disk is touched when a cheap
+ * check can tell: an image larger than root_mb (IPA's InvalidCommandParamsError and message),
+ * a layout larger than the disk, an ephemeral_format the ramdisk cannot make (xfs: no
+ * mkfs.xfs). One whose checksum fails after it was streamed leaves nothing reported as written:
+ * get_partition_uuids answers {} (also after an earlier good write) and the disk has no
+ * partition table left that could pass for a deployed one.
+ */
+import { execFileSync } from 'node:child_process';
+import { describe, expect } from 'vitest';
+import { canUseLoopDevices } from '../../helpers/loop-devices.js';
+import { runWriteImage } from './harness.js';
+import { imageWriterTest } from './image-writer-lab.js';
+import { buildPartitionImage, partitionImageInfo, probe, type PartitionImage } from './partition-test-images.js';
+import { sha256OfRange } from './test-images.js';
+
+const DISK_MIB = 4608;
+const MIB = 1024 * 1024;
+const NODE = { properties: { capabilities: 'boot_mode:bios' } };
+
+const it = imageWriterTest.extend<{ image: PartitionImage }>({
+  image: [async ({ scratch }, use) => use(buildPartitionImage(scratch.dir, 'refused', 'never written\n')), { scope: 'file' }],
+});
+
+/** The disk's first 256 MiB (every partition the layouts here would make) and its last MiB. */
+function fingerprint(device: string, sizeBytes: number): string {
+  return sha256OfRange(device, 0, 256 * MIB) + sha256OfRange(device, sizeBytes - MIB, sizeBytes);
+}
+
+/** An earlier deployment's GPT with one partition, as a disk being redeployed has. */
+function oldTable(device: string): void {
+  execFileSync('sgdisk', ['-o', '-n', '1:2048:+100M', '-t', '1:8300', device], { stdio: 'ignore' });
+}
+
+describe.skipIf(!canUseLoopDevices())('partition image failures', () => {
+  it.for<[string, Record<string, unknown>, string, RegExp]>([
+    [
+      'an image larger than root_mb',
+      { root_mb: 32 },
+      'InvalidCommandParamsError',
+      /^Root partition is too small for requested image\. Image virtual size: 48 MB, Root size: 32 MB$/,
+    ],
+    [
+      'a layout larger than the disk',
+      { root_mb: 5000 },
+      'InvalidCommandParamsError',
+      /^The partition layout needs 5049 MiB .* more than the 4608 MiB of \/dev\/loop\d+$/,
+    ],
+    [
+      'an ephemeral_format the ramdisk cannot make',
+      { ephemeral_format: 'xfs' },
+      'FileSystemNotSupported',
+      /^Failed to create a file system\. File system xfs is not supported: the ramdisk has no mkfs\.xfs$/,
+    ],
+  ])('refuses %s before touching the disk', async ([, layout, type, details], { disks, server, image, startAgent }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    oldTable(device.path);
+    const before = fingerprint(device.path, device.sizeBytes);
+    const harness = await startAgent([device.path]);
+    const url = server.serveFile(`refused-${type}-${String(layout.root_mb)}.raw`, image.raw.path);
+
+    const outcome = await runWriteImage(harness.client, partitionImageInfo(url, image.raw.sha256, layout), { node: NODE });
+
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.body.command_error.type).toBe(type);
+    expect(outcome.body.command_error.details).toMatch(details);
+    expect(fingerprint(device.path, device.sizeBytes)).toBe(before);
+    expect((await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result).toEqual({});
+  });
+
+  it.for(['raw', 'qcow2'] as const)(
+    'a %s image whose checksum fails: nothing reported written, no partition table left behind',
+    async (format, { disks, server, image, startAgent }) => {
+      const device = disks.create({ sizeMiB: DISK_MIB });
+      const harness = await startAgent([device.path]);
+      const file = image[format];
+      const url = server.serveFile(`checksum-${format}`, file.path);
+      const good = await runWriteImage(harness.client, partitionImageInfo(url, file.sha256, { disk_format: format }), {
+        node: NODE,
+      });
+      expect(good.status, JSON.stringify(good.body.command_error)).toBe('SUCCEEDED');
+      const root = `${device.path}p3`; // ephemeral, swap, root
+      expect(probe(root).TYPE).toBe('ext4');
+
+      const bad = await runWriteImage(
+        harness.client,
+        partitionImageInfo(url, 'f'.repeat(64), { id: 'bad', disk_format: format }),
+        {
+          node: NODE,
+        },
+      );
+
+      expect(bad.status).toBe('FAILED');
+      expect(bad.body.command_error.type).toBe('ImageChecksumError');
+      // The earlier write's UUIDs describe a disk that is no longer there.
+      expect((await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result).toEqual({});
+      expect(probe(root).TYPE).toBeUndefined();
+      expect(probe(device.path).PTTYPE).toBeUndefined();
+    },
+  );
+});
