@@ -13,8 +13,15 @@ const prepareImage = defineCommand({
   name: 'prepare_image',
   mode: 'async',
   params: z.looseObject({
-    image_info: z.unknown().optional(),
-    configdrive: z.string().nullish(),
+    image_info: z
+      .unknown()
+      .optional()
+      .describe(
+        'The image as Ironic sends it (id, urls, checksum or os_hash_algo/os_hash_value, disk_format, ...). A whole-disk ' +
+          'image is written onto the disk; image_type "partition" into the root partition of a new layout, with root_mb ' +
+          '(required), swap_mb, ephemeral_mb, ephemeral_format and preserve_ephemeral, as IPA',
+      ),
+    configdrive: z.string().nullish().describe('Config drive: base64 of a gzipped ISO labelled config-2, or a URL to one'),
   }),
   validate(params, { services }) {
     validateImageInfo(params.image_info, { md5Enabled: services.config.md5Enabled });
