@@ -3,7 +3,8 @@
  * checksums, a cut connection is resumed with Range (or restarted when the server cannot
  * resume), a connection cut every time ends FAILED, a 4xx is not retried (the next URL is
  * tried, as IPA does), a 5xx is.
- * The command is never reported SUCCEEDED after a failed download.
+ * The command is never reported SUCCEEDED after a failed download, nor is an earlier write's
+ * get_partition_uuids answer kept once the failed one changed the disk.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -74,6 +75,25 @@ describe.skipIf(!canUseLoopDevices())('write_image download failures', () => {
     expect(server.requestsFor(name).length).toBe(2);
     // The unverified image must not look bootable: its partition table is gone.
     expect(readRange(device.path, 510, 512).equals(Buffer.from([0x55, 0xaa]))).toBe(false);
+  });
+
+  it('forgets the previous write once a failed one has changed the disk: get_partition_uuids answers {}', async ({
+    image,
+    device,
+    serve,
+    startAgent,
+  }) => {
+    const harness = await startAgent([device.path], { imageDownloadConnectionRetries: 0 });
+    const good = await runWriteImage(harness.client, imageInfo(serve().url, image.sha256));
+    expect(good.status, JSON.stringify(good.body.command_error)).toBe('SUCCEEDED');
+    const uuids = async () => (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
+    expect((await uuids())['root uuid']).toBe('0x1a2b3c4d');
+
+    const bad = await runWriteImage(harness.client, imageInfo(serve().url, 'a'.repeat(64)));
+
+    expect(bad.body.command_error.type).toBe('ImageChecksumError');
+    // The disk signature those UUIDs named was wiped with the unverified image.
+    expect(await uuids()).toEqual({});
   });
 
   it('verifies a legacy sha512 `checksum` and an md5 one by their length', async ({
