@@ -205,12 +205,21 @@ async function parkAndConvert(
  * mistaken for anything later. Runs without the step's signal: an abort must not leave it
  * behind.
  */
-async function dropParkedCopy(ctx: DownloadJob['ctx'], device: string, offset: number, bytes: number): Promise<void> {
+export async function dropParkedCopy(ctx: DownloadJob['ctx'], device: string, offset: number, bytes: number): Promise<void> {
   const exec = cleanupExec(ctx.exec);
   const length = Math.ceil(bytes / MIB) * MIB;
   await exec('blkdiscard', ['-f', '-o', String(offset), '-l', String(length), device]).catch(async () =>
-    // No discard here: at least its header goes.
-    exec('dd', ['if=/dev/zero', `of=${device}`, 'bs=1M', 'count=1', `seek=${offset}`, 'oflag=seek_bytes,direct', 'conv=notrunc']),
+    // No discard here: at least its header goes. nocreat: a device node that is gone by now
+    // (a partition's, removed by udev or partx) must not come back as a regular file in /dev.
+    exec('dd', [
+      'if=/dev/zero',
+      `of=${device}`,
+      'bs=1M',
+      'count=1',
+      `seek=${offset}`,
+      'oflag=seek_bytes,direct',
+      'conv=notrunc,nocreat',
+    ]),
   );
 }
 
