@@ -16,7 +16,7 @@ done
 [ -e /usr/share/qemu/efi-virtio.rom ] || [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || missing+=(ipxe-qemu)
 # UEFI machines (software RAID in UEFI mode): OVMF's code and variable-store template.
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
-# The software RAID scenario's image with grub (test/e2e/harness/grub-image.ts) is built from
+# The software RAID and partition image scenarios' grub image (test/e2e/harness/grub-image.ts) is built from
 # these packages' files: grub's tools and BIOS modules only (not grub-pc, which would install
 # grub on this machine's own disk), and gettext for grub-mkconfig.
 [ -e /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
