@@ -155,7 +155,8 @@ async function refuseUefiPartitionRoot(ctx: StepContext, device: string, rootUui
   );
 }
 
-const BIOS_INSTALL_DISABLED =
+/** IPA's refusal of grub-install (also raised by write_image for a partition image: write-partition-image.ts). */
+export const BIOS_INSTALL_DISABLED =
   'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.';
 
 async function installBios(

@@ -26,10 +26,13 @@ import { open } from 'node:fs/promises';
 import { machine } from 'node:os';
 import {
   cleanupExec,
+  CommandExecutionError,
+  DEFAULT_HARDWARE_SETTINGS,
   DeploymentError,
   ExecError,
   ImageWriteError,
   InvalidCommandParamsError,
+  InvalidImage,
   nodeBootMode,
   partitionTableType,
   ramdiskBootMode,
@@ -48,6 +51,7 @@ import {
 } from '../../src/hardware/index.js';
 import { downloadTo, type DownloadJob } from './download-to.js';
 import type { FormatDecision } from './image-format-decision.js';
+import { BIOS_INSTALL_DISABLED } from './install-bootloader.js';
 import { forgetLastWrite, type PartitionUuids } from './last-write.js';
 import { assertCanMake, blockUuid, makeFilesystem } from './partition-filesystems.js';
 import { partedArguments, partitionPath, planPartitions, type PartitionLayout, type PartitionRole } from './partition-layout.js';
@@ -160,6 +164,7 @@ async function planWrite(
     }
   }
   const bootMode = nodeBootMode(ctx.node, modeOf(info.deploy_boot_mode) ?? (await ramdiskBootMode()));
+  assertBootable(ctx, device, bootMode);
   const diskLabel = tableFor(ctx, info, bootMode);
   const settings = ctx.managerSettings ?? {};
   const layout = planPartitions({
@@ -197,6 +202,32 @@ async function planWrite(
   const plan = { layout, bootMode, preserveEphemeral, ephemeralFormat, paths };
   if (preserveEphemeral) assertLayoutKept(device.path, layout, await readPartitionTable(ctx.exec, device.path));
   return plan;
+}
+
+/**
+ * A partition image boots only through the image's grub, which install_bootloader puts on the
+ * disk after this write (Ironic's configure_local_boot always asks for it with the root UUID).
+ * Where this agent's install_bootloader is bound to refuse it (UEFI: install-bootloader.ts's
+ * refuseUefiPartitionRoot; BIOS without enable_bios_bootloader_install, IPA's CVE-2026-43003
+ * gate), the write is refused here, before the disk is touched. Deliberate difference: IPA
+ * writes the image (destroying what the disk held) and only install_bootloader then fails,
+ * leaving a disk that neither boots nor keeps its old contents.
+ */
+function assertBootable(ctx: StepContext, device: BlockDevice, bootMode: BootMode): void {
+  const untouched = `Nothing was written to ${device.path}.`;
+  if (bootMode === 'uefi') {
+    throw new CommandExecutionError(
+      "UEFI boot of a partition image is not supported: this agent does not install the image's grub for UEFI, " +
+        'so the deployed disk could not boot. Partition images are supported in BIOS mode (grub-install onto the disk, ' +
+        'with enable_bios_bootloader_install); for UEFI deploy a whole-disk image that carries its own EFI system ' +
+        `partition. ${untouched}`,
+    );
+  }
+  if (!(ctx.settings ?? DEFAULT_HARDWARE_SETTINGS).enableBiosBootloaderInstall) {
+    throw new InvalidImage(
+      `${BIOS_INSTALL_DISABLED} A partition image boots only with the image's grub installed by install_bootloader. ${untouched}`,
+    );
+  }
 }
 
 function modeOf(value: string | null | undefined): BootMode | undefined {

@@ -8,7 +8,8 @@
  * UUID (Ironic's configure_local_boot). The image is the e2e grub image's root filesystem:
  * afterwards the disk has make_partitions' msdos layout, the image in its root partition, and
  * the image's grub in the MBR with grub.cfg in the root. Without enable_bios_bootloader_install
- * the agent refuses grub and the deploy fails saying so; without root_gb the deploy fails at
+ * the agent refuses the write (it could not install grub afterwards) and the deploy fails saying
+ * so, the disk untouched; without root_gb the deploy fails at
  * prepare with Ironic's message.
  */
 import { execFileSync } from 'node:child_process';
@@ -105,13 +106,19 @@ describe.skipIf(!canRun)('direct deploy of a partition image', () => {
     expect(cfg).toContain('### BEGIN /etc/grub.d/00_header ###');
   });
 
-  it('fails the deploy with the agent’s reason when enable_bios_bootloader_install is off', async ({ lab }) => {
-    const { done } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: false });
+  it('fails the deploy at write_image, the disk untouched, when enable_bios_bootloader_install is off', async ({ lab }) => {
+    const { done, disk } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: false });
     expect(done.provisionState).toBe(states.DEPLOYFAIL);
+    // The agent could not install the image's grub afterwards, so it refuses before partitioning
+    // (IPA writes the disk first and fails only at install_bootloader).
     expect(done.lastError).toBe(
-      `Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: ` +
-        'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.',
+      `Deploy step deploy.write_image failed on node ${done.uuid}. ` +
+        'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation. ' +
+        `A partition image boots only with the image's grub installed by install_bootloader. Nothing was written to ${disk.path}.`,
     );
+    const zeros = Buffer.alloc(MiB);
+    const head = execFileSync('dd', [`if=${disk.path}`, 'bs=1M', 'count=1', 'status=none']);
+    expect(head.equals(zeros), 'no partition table nor anything else written').toBe(true);
   });
 
   it("fails at prepare with Ironic's message when root_gb is missing", async ({ lab }) => {

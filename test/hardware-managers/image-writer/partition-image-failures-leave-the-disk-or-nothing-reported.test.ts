@@ -2,7 +2,8 @@
  * A partition image that cannot be written is refused before the disk is touched when a cheap
  * check can tell: an image larger than root_mb (IPA's InvalidCommandParamsError and message),
  * a layout larger than the disk, an ephemeral_format the ramdisk cannot make (xfs: no
- * mkfs.xfs). One whose checksum fails after it was streamed leaves nothing reported as written:
+ * mkfs.xfs), and a disk that install_bootloader could not make boot afterwards (a UEFI node;
+ * BIOS without enable_bios_bootloader_install), where IPA wipes the disk first. One whose checksum fails after it was streamed leaves nothing reported as written:
  * get_partition_uuids answers {} (also after an earlier good write) and the disk has no
  * partition table left that could pass for a deployed one.
  */
@@ -17,6 +18,9 @@ import { sha256OfRange } from './test-images.js';
 const DISK_MIB = 4608;
 const MIB = 1024 * 1024;
 const NODE = { properties: { capabilities: 'boot_mode:bios' } };
+const UEFI_NODE = { properties: { capabilities: 'boot_mode:uefi' } };
+/** A partition image needs the image's grub installed afterwards: the agent must be allowed to. */
+const GRUB_ALLOWED = { enableBiosBootloaderInstall: true };
 
 const it = imageWriterTest.extend<{ image: PartitionImage }>({
   image: [async ({ scratch }, use) => use(buildPartitionImage(scratch.dir, 'refused', 'never written\n')), { scope: 'file' }],
@@ -33,7 +37,7 @@ function oldTable(device: string): void {
 }
 
 describe.skipIf(!canUseLoopDevices())('partition image failures', () => {
-  it.for<[string, Record<string, unknown>, string, RegExp]>([
+  it.for<[string, Record<string, unknown>, string, RegExp, { node?: Record<string, unknown>; grub?: boolean }?]>([
     [
       'an image larger than root_mb',
       { root_mb: 32 },
@@ -52,14 +56,30 @@ describe.skipIf(!canUseLoopDevices())('partition image failures', () => {
       'FileSystemNotSupported',
       /^Failed to create a file system\. File system xfs is not supported: the ramdisk has no mkfs\.xfs$/,
     ],
-  ])('refuses %s before touching the disk', async ([, layout, type, details], { disks, server, image, startAgent }) => {
+    [
+      'a UEFI node (its grub could not be installed)',
+      { deploy_boot_mode: 'uefi' },
+      'CommandExecutionError',
+      /^UEFI boot of a partition image is not supported: .* Nothing was written to \/dev\/loop\d+\.$/,
+      { node: UEFI_NODE },
+    ],
+    [
+      'BIOS without enable_bios_bootloader_install',
+      { root_mb: 63 },
+      'InvalidImage',
+      /^Install of legacy BIOS bootloaders disabled by CONF\.enable_bios_bootloader_install .* Nothing was written to \/dev\/loop\d+\.$/,
+      { grub: false },
+    ],
+  ])('refuses %s before touching the disk', async ([, layout, type, details, options], { disks, server, image, startAgent }) => {
     const device = disks.create({ sizeMiB: DISK_MIB });
     oldTable(device.path);
     const before = fingerprint(device.path, device.sizeBytes);
-    const harness = await startAgent([device.path]);
+    const harness = await startAgent([device.path], options?.grub === false ? {} : GRUB_ALLOWED);
     const url = server.serveFile(`refused-${type}-${String(layout.root_mb)}.raw`, image.raw.path);
 
-    const outcome = await runWriteImage(harness.client, partitionImageInfo(url, image.raw.sha256, layout), { node: NODE });
+    const outcome = await runWriteImage(harness.client, partitionImageInfo(url, image.raw.sha256, layout), {
+      node: options?.node ?? NODE,
+    });
 
     expect(outcome.status).toBe('FAILED');
     expect(outcome.body.command_error.type).toBe(type);
@@ -72,7 +92,7 @@ describe.skipIf(!canUseLoopDevices())('partition image failures', () => {
     'a %s image whose checksum fails: nothing reported written, no partition table left behind',
     async (format, { disks, server, image, startAgent }) => {
       const device = disks.create({ sizeMiB: DISK_MIB });
-      const harness = await startAgent([device.path]);
+      const harness = await startAgent([device.path], GRUB_ALLOWED);
       const file = image[format];
       const url = server.serveFile(`checksum-${format}`, file.path);
       const good = await runWriteImage(harness.client, partitionImageInfo(url, file.sha256, { disk_format: format }), {

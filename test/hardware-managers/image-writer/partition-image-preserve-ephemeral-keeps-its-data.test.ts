@@ -15,7 +15,7 @@ import { buildPartitionImage, catInExt, partitionImageInfo, probe, type Partitio
 import { buildConfigDrive } from './test-images.js';
 
 const DISK_MIB = 4608;
-const NODE = { properties: { capabilities: 'boot_mode:uefi' } };
+const NODE = { properties: { capabilities: 'boot_mode:bios,disk_label:gpt' } };
 
 const it = imageWriterTest.extend<{ first: PartitionImage; second: PartitionImage }>({
   first: [async ({ scratch }, use) => use(buildPartitionImage(scratch.dir, 'first', 'first deployment\n')), { scope: 'file' }],
@@ -32,9 +32,9 @@ describe.skipIf(!canUseLoopDevices())('preserve_ephemeral', () => {
     startAgent,
   }) => {
     const device = disks.create({ sizeMiB: DISK_MIB });
-    const harness = await startAgent([device.path]);
+    const harness = await startAgent([device.path], { enableBiosBootloaderInstall: true });
     const configdrive = buildConfigDrive(scratch.dir);
-    // UEFI: ESP 1, ephemeral 2, swap 3, config drive 4, root 5.
+    // BIOS on GPT: BIOS boot partition 1, ephemeral 2, swap 3, config drive 4, root 5.
     const ephemeral = `${device.path}p2`;
     const root = `${device.path}p5`;
     const deployed = await runWriteImage(

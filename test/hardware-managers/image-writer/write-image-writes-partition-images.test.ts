@@ -2,8 +2,9 @@
  * Partition images (image_info as Ironic sends it for a node whose image has a kernel and
  * ramdisk: image_type "partition", root_mb, swap_mb, ephemeral_mb, ephemeral_format,
  * configdrive) written by write_image as IPA's work_on_disk writes them, raw and qcow2, in the
- * three layouts: msdos + BIOS (boot flag on root), GPT + BIOS (BIOS boot partition), GPT + UEFI
- * (ESP). Checked with the real tools: the table (sfdisk), each partition's file system and label
+ * two BIOS layouts: msdos (boot flag on root) and GPT (BIOS boot partition). UEFI is refused
+ * before the disk is touched (partition-image-failures-leave-the-disk-or-nothing-reported.test.ts);
+ * its ESP layout is planned as ironic-lib's (partition-layout-follows-ironic-lib.test.ts). Checked with the real tools: the table (sfdisk), each partition's file system and label
  * (blkid -p), the image's marker file in the root partition (debugfs), the config drive's
  * bytes, and get_partition_uuids' answer against blkid.
  */
@@ -23,12 +24,11 @@ import { buildConfigDrive, readRange } from './test-images.js';
 
 const DISK_MIB = 4608;
 const MIB = 1024 * 1024;
-const ESP_GPT = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 const BIOS_BOOT_GPT = '21686148-6449-6E6F-744E-656564454649';
 
 interface Layout {
   name: string;
-  bootMode: 'bios' | 'uefi';
+  bootMode: 'bios';
   capabilities: string;
   label: 'dos' | 'gpt';
   /** Partition number → role, in IPA's order. */
@@ -50,13 +50,6 @@ const LAYOUTS: Layout[] = [
     label: 'gpt',
     roles: ['BIOS Boot partition', 'ephemeral', 'swap', 'configdrive', 'root'],
   },
-  {
-    name: 'GPT + UEFI',
-    bootMode: 'uefi',
-    capabilities: 'boot_mode:uefi',
-    label: 'gpt',
-    roles: ['efi system partition', 'ephemeral', 'swap', 'configdrive', 'root'],
-  },
 ];
 
 const it = imageWriterTest.extend<{ image: PartitionImage; configdrive: { base64: string; iso: Buffer } }>({
@@ -73,7 +66,8 @@ describe.skipIf(!canUseLoopDevices())('write_image with a partition image', () =
     '$layout.name, $format: IPA layout, file systems, marker, config drive, UUIDs',
     async ({ layout, format }, { disks, server, image, configdrive, startAgent }) => {
       const device = disks.create({ sizeMiB: DISK_MIB });
-      const harness = await startAgent([device.path]);
+      // A partition image is written only where its grub can be installed afterwards.
+      const harness = await startAgent([device.path], { enableBiosBootloaderInstall: true });
       const file = image[format];
       const url = server.serveFile(`part-${layout.label}-${layout.bootMode}.${format}`, file.path);
       const info = partitionImageInfo(url, file.sha256, { disk_format: format, deploy_boot_mode: layout.bootMode });
@@ -104,11 +98,6 @@ describe.skipIf(!canUseLoopDevices())('write_image with a partition image', () =
         expect(table.partitions[0].type).toBe(BIOS_BOOT_GPT);
         expect(sizes['BIOS Boot partition']).toBe(1);
       }
-      if (layout.bootMode === 'uefi') {
-        expect(table.partitions[0].type).toBe(ESP_GPT);
-        expect(sizes['efi system partition']).toBe(550);
-        expect(probe(part('efi system partition'))).toMatchObject({ TYPE: 'vfat', LABEL: 'efi-part' });
-      }
 
       expect(probe(part('root'))).toMatchObject({ TYPE: 'ext4', LABEL: 'img-root' });
       expect(catInExt(part('root'), '/marker')).toBe(image.marker);
@@ -119,15 +108,13 @@ describe.skipIf(!canUseLoopDevices())('write_image with a partition image', () =
       expect(readRange(device.path, cdStart, cdStart + configdrive.iso.length).equals(configdrive.iso)).toBe(true);
 
       const rootUuid = probe(part('root')).UUID!;
-      const espUuid = layout.bootMode === 'uefi' ? probe(part('efi system partition')).UUID! : null;
       expect(outcome.body.command_result.deploy_result.result).toBe(
-        `prepare_image: image (${info.id}) written to device ${device.path} root_uuid=${rootUuid}` +
-          (espUuid ? ` efi_system_partition_uuid=${espUuid}` : ''),
+        `prepare_image: image (${info.id}) written to device ${device.path} root_uuid=${rootUuid}`,
       );
       const uuids = (await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result;
       expect(uuids).toEqual({
         'root uuid': rootUuid,
-        'efi system partition uuid': espUuid,
+        'efi system partition uuid': null,
         partitions: Object.fromEntries(layout.roles.map((role) => [role, part(role)])),
       });
     },
