@@ -167,18 +167,24 @@ async function planWrite(
   assertBootable(ctx, device, bootMode);
   const diskLabel = tableFor(ctx, info, bootMode);
   const settings = ctx.managerSettings ?? {};
-  const layout = planPartitions({
-    rootMb,
-    swapMb: info.swap_mb ?? 0,
-    ephemeralMb: info.ephemeral_mb ?? 0,
-    // IPA's get_configdrive: the decompressed config drive's size, rounded up to a MiB.
-    configdriveMb: configdrive ? Math.ceil(configdrive.length / MIB) : 0,
-    bootMode,
-    diskLabel,
-    cpuArch: machine(),
-    efiSystemPartitionMb: (settings.efi_system_partition_size as number | undefined) ?? DEFAULT_EFI_SYSTEM_PARTITION_MB,
-    biosBootPartitionMb: (settings.bios_boot_partition_size as number | undefined) ?? DEFAULT_BIOS_BOOT_PARTITION_MB,
-  });
+  const layoutWith = (configdriveMb: number) =>
+    planPartitions({
+      rootMb,
+      swapMb: info.swap_mb ?? 0,
+      ephemeralMb: info.ephemeral_mb ?? 0,
+      configdriveMb,
+      bootMode,
+      diskLabel,
+      cpuArch: machine(),
+      efiSystemPartitionMb: (settings.efi_system_partition_size as number | undefined) ?? DEFAULT_EFI_SYSTEM_PARTITION_MB,
+      biosBootPartitionMb: (settings.bios_boot_partition_size as number | undefined) ?? DEFAULT_BIOS_BOOT_PARTITION_MB,
+    });
+  // IPA's get_configdrive: the decompressed config drive's size, rounded up to a MiB.
+  let layout = layoutWith(configdrive ? Math.ceil(configdrive.length / MIB) : 0);
+  const preserveEphemeral = info.preserve_ephemeral === true;
+  const existing = preserveEphemeral ? await readPartitionTable(ctx.exec, device.path) : undefined;
+  const keptConfigdriveMb = configdrive && keptConfigdrivePartitionMb(layout, existing, configdrive.length);
+  if (keptConfigdriveMb) layout = layoutWith(keptConfigdriveMb);
   const neededMib = layout.endMib + (diskLabel === 'gpt' ? GPT_BACKUP_MIB : 0);
   if (neededMib * MIB > device.sizeBytes) {
     throw new InvalidCommandParamsError(
@@ -187,7 +193,6 @@ async function planWrite(
         `more than the ${Math.floor(device.sizeBytes / MIB)} MiB of ${device.path}`,
     );
   }
-  const preserveEphemeral = info.preserve_ephemeral === true;
   const ephemeralFormat = info.ephemeral_format ?? undefined;
   const hasEphemeral = layout.partitions.some((p) => p.role === 'ephemeral');
   if (hasEphemeral && !preserveEphemeral) {
@@ -200,8 +205,28 @@ async function planWrite(
   const paths: PartitionPlan['paths'] = {};
   for (const p of layout.partitions) paths[p.role] = partitionPath(device.path, p.number);
   const plan = { layout, bootMode, preserveEphemeral, ephemeralFormat, paths };
-  if (preserveEphemeral) assertLayoutKept(device.path, layout, await readPartitionTable(ctx.exec, device.path));
+  if (preserveEphemeral) assertLayoutKept(device.path, layout, existing);
   return plan;
+}
+
+/**
+ * preserve_ephemeral with a config drive: the config drive partition already on the disk is
+ * reused when the new config drive fits in it (its size in MiB, to plan the layout as it is),
+ * as IPA's commit=False writes into whatever partition has that number: a rebuild's config
+ * drive that rounds to fewer MiB than the first deployment's (its metadata shrank) must not
+ * refuse the rebuild. One that does not fit is left to assertLayoutKept to refuse, a deliberate
+ * difference: IPA would dd it past the partition's end into the root partition.
+ */
+function keptConfigdrivePartitionMb(
+  layout: PartitionLayout,
+  table: PartitionTable | undefined,
+  configdriveBytes: number,
+): number | undefined {
+  const planned = layout.partitions.find((p) => p.role === 'configdrive');
+  const found = planned && table?.partitions.find((entry) => entry.number === planned.number);
+  if (!planned || !found || found.startBytes !== planned.startMib * MIB) return undefined;
+  if (found.sizeBytes % MIB !== 0 || found.sizeBytes < configdriveBytes) return undefined;
+  return found.sizeBytes / MIB;
 }
 
 /**
