@@ -9,7 +9,7 @@
  * afterwards the disk has make_partitions' msdos layout, the image in its root partition, and
  * the image's grub in the MBR with grub.cfg in the root. Without enable_bios_bootloader_install
  * the agent refuses the write (it could not install grub afterwards) and the deploy fails saying
- * so, the disk untouched; without root_gb the deploy fails at
+ * so, the disk untouched; an empty ephemeral_format gets Ironic's default (ext4); without root_gb the deploy fails at
  * prepare with Ironic's message.
  */
 import { execFileSync } from 'node:child_process';
@@ -42,11 +42,11 @@ async function serve(lab: ConductorLab, file: string): Promise<string> {
 
 async function deployPartitionImage(
   lab: ConductorLab,
-  options: { enableBiosBootloaderInstall: boolean; instanceInfo?: Record<string, unknown> },
+  options: { enableBiosBootloaderInstall: boolean; instanceInfo?: Record<string, unknown>; diskMiB?: number },
 ) {
   const scratch = new ScratchDevices();
   lab.defer(() => scratch.cleanup());
-  const disk = scratch.create({ sizeMiB: 1100 });
+  const disk = scratch.create({ sizeMiB: options.diskMiB ?? 1100 });
   const image: GrubRootFs = writeGrubRootFs(join(scratch.dir, 'root.ext4'));
   const url = await serve(lab, image.file);
   const { conductor } = await lab.start({ conf: { deploy: { defaultBootMode: 'bios' } } });
@@ -119,6 +119,20 @@ describe.skipIf(!canRun)('direct deploy of a partition image', () => {
     const zeros = Buffer.alloc(MiB);
     const head = execFileSync('dd', [`if=${disk.path}`, 'bs=1M', 'count=1', 'status=none']);
     expect(head.equals(zeros), 'no partition table nor anything else written').toBe(true);
+  });
+
+  it("gives an ephemeral partition Ironic's default_ephemeral_format when ephemeral_format is empty", async ({ lab }) => {
+    const { done, disk } = await deployPartitionImage(lab, {
+      enableBiosBootloaderInstall: true,
+      instanceInfo: { ephemeral_gb: 1, ephemeral_format: '' },
+      diskMiB: 2150,
+    });
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    expect(done.instanceInfo).toMatchObject({ ephemeral_mb: 1024, ephemeral_format: 'ext4' });
+    const ephemeral = execFileSync('blkid', ['-p', '-o', 'export', `${disk.path}p1`], { encoding: 'utf8' });
+    expect(ephemeral).toContain('TYPE=ext4');
+    expect(ephemeral).toContain('LABEL=ephemeral0');
   });
 
   it("fails at prepare with Ironic's message when root_gb is missing", async ({ lab }) => {

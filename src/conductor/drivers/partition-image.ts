@@ -83,7 +83,8 @@ export function updateInstanceInfo(task: Task): void {
       root_mb: 1024 * rootGb,
       swap_mb: swapMb,
       ephemeral_mb: 1024 * ephemeralGb,
-      ephemeral_format: info.ephemeral_format ?? (ephemeralGb ? DEFAULT_EPHEMERAL_FORMAT : null),
+      // Ironic: `if ephemeral_gb and not ephemeral_format` — an empty string gets the default too.
+      ephemeral_format: ephemeralGb && !info.ephemeral_format ? DEFAULT_EPHEMERAL_FORMAT : (info.ephemeral_format ?? null),
       preserve_ephemeral: preserveEphemeral,
     });
   }
