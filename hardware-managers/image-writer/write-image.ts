@@ -39,7 +39,7 @@ import { decideFormat, type FormatDecision } from './image-format-decision.js';
 import { selectInstallDevice } from './install-device.js';
 import { forgetLastWrite, recordLastWrite, type PartitionUuids } from './last-write.js';
 import { writePartitionImage } from './write-partition-image.js';
-import { writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
+import { assertQcow2HasRoom, writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
 
 const MIB = 1024 * 1024;
 /** A config drive URL holds at most 64 MiB of ISO, base64-encoded (4/3) and maybe not compressed. */
@@ -148,6 +148,7 @@ async function writeWholeDiskImage(
   const { ctx, info, progress } = job;
   const isBlockDevice = device.type !== 'file';
   assertFits(info, format, device);
+  if (format.name === 'qcow2') await assertQcow2HasRoom(info.id, device, isBlockDevice, format);
   // The disk changes from here: what an earlier write recorded no longer describes it.
   forgetLastWrite();
   // IPA's destroy_disk_metadata: the old partition table must not survive the new image.

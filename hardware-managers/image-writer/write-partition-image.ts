@@ -55,7 +55,7 @@ import { BIOS_INSTALL_DISABLED } from './install-bootloader.js';
 import { forgetLastWrite, type PartitionUuids } from './last-write.js';
 import { assertCanMake, blockUuid, makeFilesystem } from './partition-filesystems.js';
 import { partedArguments, partitionPath, planPartitions, type PartitionLayout, type PartitionRole } from './partition-layout.js';
-import { writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
+import { assertQcow2HasRoom, writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
 
 const MIB = 1024 * 1024;
 /** GPT keeps a backup table in the disk's last 33 sectors: the layout leaves the last MiB free. */
@@ -206,6 +206,10 @@ async function planWrite(
   for (const p of layout.partitions) paths[p.role] = partitionPath(device.path, p.number);
   const plan = { layout, bootMode, preserveEphemeral, ephemeralFormat, paths };
   if (preserveEphemeral) assertLayoutKept(device.path, layout, existing);
+  if (format.name === 'qcow2') {
+    const root = layout.partitions.find((p) => p.role === 'root')!;
+    await assertQcow2HasRoom(info.id, { path: paths.root!, sizeBytes: (root.endMib - root.startMib) * MIB }, true, format);
+  }
   return plan;
 }
 

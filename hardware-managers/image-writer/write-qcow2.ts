@@ -86,6 +86,44 @@ export async function writeQcow2(
   return { download, method: `${method} (not streamed: ${reason})` };
 }
 
+/** Where the qcow2 file is parked on a target of `sizeBytes`: -1 when its size is unknown. */
+function parkingOffset(sizeBytes: number, fileBytes: number | undefined): number {
+  return fileBytes === undefined ? -1 : Math.floor((sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
+}
+
+function noRoom(
+  imageId: string,
+  at: { fileBytes: number; virtualSize: number; device: Pick<BlockDevice, 'path' | 'sizeBytes'>; dir: string; room: number },
+): ImageDownloadOutofSpaceError {
+  return new ImageDownloadOutofSpaceError(
+    imageId,
+    `the ${at.fileBytes}-byte qcow2 fits neither beside its ${at.virtualSize}-byte expansion on ${at.device.path} (${at.device.sizeBytes} bytes) ` +
+      `nor in ${at.dir} (${at.room} bytes free)`,
+  );
+}
+
+/**
+ * The qemu-img way's room, checked before the target disk is wiped or partitioned: a qcow2 whose
+ * header already says it cannot be decoded as it streams, that fits neither parked beside its
+ * expansion on the target nor in the temp directory, fails as convertQcow2 would fail later,
+ * with the disk as it was. (IPA finds out while downloading to its cache, after
+ * destroy_disk_metadata.) One that starts streaming and gives up mid-way is only known then.
+ */
+export async function assertQcow2HasRoom(
+  imageId: string,
+  target: Pick<BlockDevice, 'path' | 'sizeBytes'>,
+  isBlockDevice: boolean,
+  format: { totalBytes: number | undefined; virtualSize: number | undefined; head: Buffer },
+): Promise<void> {
+  const fileBytes = format.totalBytes;
+  const virtualSize = format.virtualSize ?? 0;
+  if (fileBytes === undefined || judgeQcow2Header(format.head).streamable) return;
+  if (isBlockDevice && parkingOffset(target.sizeBytes, fileBytes) >= virtualSize) return;
+  const dir = tmpdir();
+  const room = await statfs(dir).then((s) => s.bavail * s.bsize);
+  if (fileBytes + SCRATCH_MARGIN > room) throw noRoom(imageId, { fileBytes, virtualSize, device: target, dir, room });
+}
+
 /** The qemu-img way: parked on the disk beside its expansion, else in a scratch file. */
 async function convertQcow2(
   job: DownloadJob,
@@ -95,7 +133,7 @@ async function convertQcow2(
   virtualSize: number,
 ): Promise<{ download: DownloadResult; method: ConvertMethod }> {
   const { ctx, info } = job;
-  const scratchOffset = fileBytes === undefined ? -1 : Math.floor((device.sizeBytes - fileBytes - SCRATCH_MARGIN) / MIB) * MIB;
+  const scratchOffset = parkingOffset(device.sizeBytes, fileBytes);
   if (isBlockDevice && fileBytes !== undefined && scratchOffset >= virtualSize) {
     let download: DownloadResult;
     try {
@@ -114,11 +152,7 @@ async function convertQcow2(
   const dir = tmpdir();
   const room = await statfs(dir).then((s) => s.bavail * s.bsize);
   if (fileBytes !== undefined && fileBytes + SCRATCH_MARGIN > room) {
-    throw new ImageDownloadOutofSpaceError(
-      info.id,
-      `the ${fileBytes}-byte qcow2 fits neither beside its ${virtualSize}-byte expansion on ${device.path} (${device.sizeBytes} bytes) ` +
-        `nor in ${dir} (${room} bytes free)`,
-    );
+    throw noRoom(info.id, { fileBytes, virtualSize, device, dir, room });
   }
   ctx.log.warn(
     { dir, fileBytes: fileBytes ?? null },

@@ -3,11 +3,15 @@
  * check can tell: an image larger than root_mb (IPA's InvalidCommandParamsError and message),
  * a layout larger than the disk, an ephemeral_format the ramdisk cannot make (xfs: no
  * mkfs.xfs), and a disk that install_bootloader could not make boot afterwards (a UEFI node;
- * BIOS without enable_bios_bootloader_install), where IPA wipes the disk first. One whose checksum fails after it was streamed leaves nothing reported as written:
+ * BIOS without enable_bios_bootloader_install), a qcow2 that can be neither decoded as it
+ * streams nor converted for want of room (root partition and temp directory), where IPA wipes
+ * the disk first. One whose checksum fails after it was streamed leaves nothing reported as written:
  * get_partition_uuids answers {} (also after an earlier good write) and the disk has no
  * partition table left that could pass for a deployed one.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
 import { runWriteImage } from './harness.js';
@@ -86,6 +90,43 @@ describe.skipIf(!canUseLoopDevices())('partition image failures', () => {
     expect(outcome.body.command_error.details).toMatch(details);
     expect(fingerprint(device.path, device.sizeBytes)).toBe(before);
     expect((await harness.client.post('standby.get_partition_uuids', {}, true)).body.command_result).toEqual({});
+  });
+
+  it('refuses a qcow2 with no room to convert it (not streamable, root_mb its size, a 1 MiB temp directory) before touching the disk', async ({
+    disks,
+    server,
+    scratch,
+    image,
+    startAgent,
+  }) => {
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    oldTable(device.path);
+    const before = fingerprint(device.path, device.sizeBytes);
+    // Extended L2 entries: qemu-img converts it, the streaming decoder does not take it.
+    const qcow2 = join(scratch.dir, 'extended-l2.qcow2');
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'extended_l2=on', image.raw.path, qcow2]);
+    const sha256 = execFileSync('sha256sum', [qcow2], { encoding: 'utf8' }).split(' ')[0]!;
+    const tmp = join(scratch.dir, 'small-tmp');
+    mkdirSync(tmp, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'ramdisk-agent-test', tmp]);
+    const savedTmpdir = process.env.TMPDIR;
+    try {
+      process.env.TMPDIR = tmp; // the agent runs in this process: its scratch files would go here
+      const harness = await startAgent([device.path], GRUB_ALLOWED);
+      const url = server.serveFile('extended-l2.qcow2', qcow2);
+      const info = partitionImageInfo(url, sha256, { disk_format: 'qcow2', root_mb: 48 });
+
+      const outcome = await runWriteImage(harness.client, info, { node: NODE });
+
+      expect(outcome.status).toBe('FAILED');
+      expect(outcome.body.command_error.type).toBe('ImageDownloadOutofSpaceError');
+      expect(outcome.body.command_error.details).toMatch(/fits neither beside its 50331648-byte expansion on \/dev\/loop\d+p3/);
+      expect(fingerprint(device.path, device.sizeBytes)).toBe(before);
+    } finally {
+      if (savedTmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmpdir;
+      execFileSync('umount', [tmp]);
+    }
   });
 
   it.for(['raw', 'qcow2'] as const)(
