@@ -54,8 +54,10 @@ export async function installImageGrub(ctx: StepContext, plan: ImageGrubPlan): P
     mounted.push(`${root}/sys`);
 
     const grub = existsSync(join(root, 'usr/sbin/grub2-install')) ? 'grub2' : 'grub';
-    await run('mount -a -t vfat');
+    // Set first: `mount -a` can fail after mounting some of them, which must come off too
+    // (IPA's _umount_all_partitions runs whatever happened).
     vfatMounted = true;
+    await run('mount -a -t vfat');
     ctx.log.info({ disks: plan.disks, root: plan.rootPartition }, `installing the image's ${grub}`);
     // The disk paths come from the partition table and the md holders, never from the request.
     for (const disk of plan.disks) await run(`${grub}-install ${disk}`);
