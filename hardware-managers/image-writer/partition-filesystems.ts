@@ -45,16 +45,25 @@ export async function assertCanMake(fs: string): Promise<void> {
   if (!(await hasCommand(file))) throw new FileSystemNotSupported(fs, `the ramdisk has no ${file}`);
 }
 
-/** Make `fs` labelled `label` on `path`; a failing mkfs is IPA's ImageWriteError (work_on_disk's wrapping). */
-export async function makeFilesystem(exec: Exec, fs: string, path: string, label: string): Promise<void> {
-  const { file, args } = mkfsCommand(fs);
+/**
+ * A tool that fails while the disk is laid out (parted, mkfs) is IPA's ImageWriteError:
+ * work_on_disk's wrapping of ProcessExecutionError.
+ */
+export async function runLayoutTool(exec: Exec, file: string, args: string[], device: string): Promise<void> {
   try {
-    await exec(file, args(label, path));
+    await exec(file, args);
   } catch (error) {
-    if (error instanceof ExecError && error.reason === 'exit')
-      throw new ImageWriteError(path, error.exitCode ?? 'unknown', error.stdout, error.stderr);
+    if (error instanceof ExecError && error.reason === 'exit') {
+      throw new ImageWriteError(device, error.exitCode ?? 'unknown', error.stdout, error.stderr);
+    }
     throw error;
   }
+}
+
+/** Make `fs` labelled `label` on `path`. */
+export async function makeFilesystem(exec: Exec, fs: string, path: string, label: string): Promise<void> {
+  const { file, args } = mkfsCommand(fs);
+  await runLayoutTool(exec, file, args(label, path), path);
 }
 
 /**

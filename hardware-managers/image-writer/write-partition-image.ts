@@ -29,7 +29,6 @@ import {
   CommandExecutionError,
   DEFAULT_HARDWARE_SETTINGS,
   DeploymentError,
-  ExecError,
   ImageWriteError,
   InvalidCommandParamsError,
   InvalidImage,
@@ -53,7 +52,7 @@ import { downloadTo, type DownloadJob } from './download-to.js';
 import type { FormatDecision } from './image-format-decision.js';
 import { BIOS_INSTALL_DISABLED } from './install-bootloader.js';
 import { forgetLastWrite, type PartitionUuids } from './last-write.js';
-import { assertCanMake, blockUuid, makeFilesystem } from './partition-filesystems.js';
+import { assertCanMake, blockUuid, makeFilesystem, runLayoutTool } from './partition-filesystems.js';
 import { partedArguments, partitionPath, planPartitions, type PartitionLayout, type PartitionRole } from './partition-layout.js';
 import { assertQcow2HasRoom, writeQcow2, type Qcow2WriteMethod } from './write-qcow2.js';
 
@@ -100,7 +99,7 @@ export async function writePartitionImage(
   if (!plan.preserveEphemeral) {
     // IPA's destroy_disk_metadata, then DiskPartitioner.commit.
     await wipeDiskSignatures(exec, device.path);
-    await tool(exec, 'parted', partedArguments(device.path, plan.layout), device.path);
+    await runLayoutTool(exec, 'parted', partedArguments(device.path, plan.layout), device.path);
   }
   await rescanPartitions(exec, device.path, true);
   await assertPartitionsPresent(exec, device.path, plan);
@@ -364,17 +363,5 @@ async function copyInto(partition: string, bytes: Buffer): Promise<void> {
     throw new ImageWriteError(partition, code, '', (error as Error).message);
   } finally {
     await handle.close();
-  }
-}
-
-/** A tool failing while the disk is laid out: IPA's ImageWriteError (work_on_disk's wrapping of ProcessExecutionError). */
-async function tool(exec: Exec, file: string, args: string[], device: string): Promise<void> {
-  try {
-    await exec(file, args);
-  } catch (error) {
-    if (error instanceof ExecError && error.reason === 'exit') {
-      throw new ImageWriteError(device, error.exitCode ?? 'unknown', error.stdout, error.stderr);
-    }
-    throw error;
   }
 }
