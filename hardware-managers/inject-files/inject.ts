@@ -36,7 +36,9 @@ async function withFileLocation<T>(
 ): Promise<T> {
   const path = normalizedPath(file.path);
   const partition = file.partition;
-  if (partition !== undefined && partition !== null && partition !== '') {
+  // IPA tests `if partition:`, so 0 (like null and '') means "not given": the file's first
+  // directory finds the partition. The string '0' is truthy there and names partition 0.
+  if (partition !== undefined && partition !== null && partition !== '' && partition !== 0) {
     const number = typeof partition === 'number' ? partition : /^\d+$/.test(partition.trim()) ? Number(partition) : undefined;
     const device = number === undefined ? String(partition) : await partitionByNumber(ctx, rootDevice, number);
     return withFileTree(ctx, device, (tree) => use(tree, path));

@@ -134,17 +134,20 @@ describe.skipIf(!canUseLoopDevices())('inject_files on a loop disk (vfat p1, ext
           },
           { path: '/EFI/ironic/boot.cfg', partition: 1, content: b64('vfat content\n') },
           { path: '/etc/motd', deleted: true },
+          // IPA's `if partition:`: 0 is no partition given, so the path finds it.
+          { path: '/etc/issue', partition: 0, content: b64('by path\n') },
         ],
       },
       { inject_files: [{ path: '/etc/hostname', content: b64('node-1\n') }] },
     );
     expect(result.command_status, JSON.stringify(result.command_error)).toBe('SUCCEEDED');
     expect(result.command_result.deploy_result).toEqual({
-      injected: ['/etc/hostname', '/etc/ironic.d/agent.conf', '/EFI/ironic/boot.cfg'],
+      injected: ['/etc/hostname', '/etc/ironic.d/agent.conf', '/EFI/ironic/boot.cfg', '/etc/issue'],
       deleted: ['/etc/motd'],
     });
     inspectPartition(2, (root) => {
       expect(readFileSync(join(root, 'etc', 'hostname'), 'utf8')).toBe('node-1\n');
+      expect(readFileSync(join(root, 'etc', 'issue'), 'utf8')).toBe('by path\n');
       const conf = statSync(join(root, 'etc', 'ironic.d', 'agent.conf'));
       expect(readFileSync(join(root, 'etc', 'ironic.d', 'agent.conf'), 'utf8')).toBe('[DEFAULT]\n');
       expect(conf.mode & 0o777).toBe(0o600);
