@@ -57,6 +57,16 @@ describe.skipIf(!busybox)('the ramdisk init reads its kernel parameters (busybox
     expect(log).toMatch(/BAD KERNEL PARAMETER ipa-ntp-server=: empty/);
   });
 
+  it('takes ipa-ntp-server only as an IP address or a plain host name, as IPA', () => {
+    const server = (value: string) => run(`ipa-ntp-server=${value}`, 'parse_cmdline; echo "[$NTP_SERVER]"');
+    expect(server('2001:db8::123').stdout.trim()).toBe('[2001:db8::123]');
+    for (const value of ['ntp.example;reboot', '-d', 'a'.repeat(254)]) {
+      const { stdout, log } = server(value);
+      expect(stdout.trim()).toBe('[]');
+      expect(log).toContain(`BAD KERNEL PARAMETER ipa-ntp-server=${value}: not a host name or IP address; the clock is not set`);
+    }
+  });
+
   it('splits ip= as dracut does: IPv6 in brackets, netmask or prefix length', () => {
     const { stdout } = run(
       '',

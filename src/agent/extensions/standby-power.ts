@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { fullSync as syncDisks } from '../../hardware/full-sync.js';
-import { hasCommand } from '../../hardware/exec.js';
+import { syncClock } from '../clock-sync.js';
 import { defineCommand, type CommandContext } from '../command.js';
 
 const noParams = z.object({}).loose();
@@ -14,32 +14,6 @@ const noParams = z.object({}).loose();
 function fullSync(ctx: CommandContext): Promise<void> {
   const { exec, guard, hardware, log, power } = ctx.services;
   return syncDisks({ exec, guard, hardware, log, allDisks: power.mode === 'real' });
-}
-
-/**
- * Before the machine goes down, as IPA does: set the clock from `ntp_server` when one is
- * configured, then write the system time to the hardware clock, so the next OS boots with
- * the right time. Best effort, and only for real power actions: a simulated power-off never
- * touches the host's clock.
- */
-async function syncClock(ctx: CommandContext): Promise<void> {
-  const { exec, power, config, log } = ctx.services;
-  if (power.mode !== 'real') return;
-  const attempt = async (file: string, args: string[]) => {
-    try {
-      await exec(file, args, { timeoutMs: 60_000 });
-      return true;
-    } catch (error) {
-      log.warn({ err: error }, `${file} failed; continuing`);
-      return false;
-    }
-  };
-  if (config.ntpServer) {
-    if (await hasCommand('chronyd')) await attempt('chronyd', ['-q', `server ${config.ntpServer} iburst`]);
-    else if (await hasCommand('ntpdate')) await attempt('ntpdate', [config.ntpServer]);
-    else log.warn({ ntpServer: config.ntpServer }, 'no chronyd or ntpdate to sync the clock with');
-  }
-  if (await hasCommand('hwclock')) await attempt('hwclock', ['-v', '--systohc']);
 }
 
 /**
@@ -55,7 +29,9 @@ function powerCommand(name: 'power_off' | 'run_image', action: (power: CommandCo
     mode: 'async',
     params: noParams,
     async run(_params, ctx) {
-      await syncClock(ctx);
+      const { exec, power, config } = ctx.services;
+      // A simulated power-off never touches the host's clock.
+      if (power.mode === 'real') await syncClock({ exec, log: ctx.log, ntpServer: config.ntpServer });
       await fullSync(ctx).catch((error: unknown) => ctx.log.warn({ err: error }, 'Failed to sync file system buffers'));
       await action(ctx.services.power);
       return null;

@@ -57,6 +57,12 @@ is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; }
 is_number() {
   case "$1" in '' | . | *.*.* | *[!0-9.]*) return 1 ;; esac
 }
+# An NTP server as IPA's _validate_ntp_server takes it (IPA LP#2160050): an IP address or a
+# host name of plain characters, at most 253, so it cannot add options to chronyd's directive.
+is_ntp_server() {
+  case "$1" in '' | -* | *[!A-Za-z0-9.:_-]*) return 1 ;; esac
+  [ "${#1}" -le 253 ]
+}
 
 # Kernel parameters /init acts on. The agent reads the rest (ipa-api-url, ...) itself.
 parse_cmdline() {
@@ -102,7 +108,9 @@ parse_cmdline() {
         fi
         ;;
       ipa-ntp-server)
-        if [ -n "$value" ]; then NTP_SERVER=$value; else bad_param "$word" "empty; the clock is not set"; fi
+        if [ -z "$value" ]; then bad_param "$word" "empty; the clock is not set"
+        elif is_ntp_server "$value"; then NTP_SERVER=$value
+        else bad_param "$word" "not a host name or IP address; the clock is not set"; fi
         ;;
       ramdisk-agent.shell)
         case "$value" in 1 | true | yes | on | '') CONSOLE_SHELL=1 ;; 0 | false | no | off) ;; *)
