@@ -16,16 +16,14 @@
  * throw-away QEMU (SeaBIOS, the file read-only).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { interopSkipReason } from '../interop/harness/ironic-install.js';
-import { IronicConductor } from '../interop/harness/ironic-conductor.js';
 import { bootGrubFrom, checkGrubBootCode } from './harness/grub-check.js';
 import { missingGrubImageTools } from './harness/grub-image.js';
-import { IronicPowerHook } from './harness/ironic-power-hook.js';
 import { checkConfigDrive, checkPartitionLayout, checkRootFilesystem } from './harness/partition-check.js';
-import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+import { StockIronicScenario } from './harness/stock-ironic-scenario.js';
+import { e2eSkipReason } from './harness/world.js';
 
-const PHASE_TIMEOUT_MS = 300_000;
 const IRONIC_OVERRIDES = `[deploy]
 fast_track = True
 default_boot_mode = bios
@@ -36,63 +34,36 @@ const DISK = { name: 'part-disk', sizeMiB: 3072, serial: 'E2E-PART' };
 const HOSTNAME = 'e2e-partition';
 
 const skip = e2eSkipReason(missingGrubImageTools()) ?? interopSkipReason();
-let world: E2eWorld | undefined;
-let ironic: IronicConductor | undefined;
-let hook: IronicPowerHook | undefined;
 
 describe.skipIf(skip)(`e2e: a partition image in BIOS mode, stock Ironic 21.4${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(async () => {
-    ironic = await IronicConductor.start({ overrides: IRONIC_OVERRIDES });
-    world = await E2eWorld.create('partition image, BIOS, stock Ironic', ironic.port, {
-      extraDisks: [DISK],
-      kernelParams: ['ipa-enable-bios-bootloader-install=1'],
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await hook?.stop();
-    await world?.teardown(async () => ironic?.stop());
-  }, 60_000);
+  const scenario = new StockIronicScenario('partition image, BIOS, stock Ironic', IRONIC_OVERRIDES, {
+    extraDisks: [DISK],
+    kernelParams: ['ipa-enable-bios-bootloader-install=1'],
+  });
 
   it(
     'deploy a partition image with swap, ephemeral and a config drive → write_image, get_partition_uuids, install_bootloader → active; grub boots from the disk',
     { timeout: 600_000 },
     async () => {
-      const w = world!;
+      const { ironic, world: w } = scenario;
       const t = w.timeline;
       const say = (line: string) => t.say(line);
-      const node = await ironic!.createNode({
+      const { node, hook, wait } = await scenario.enrol({
         name: 'e2e-partition-vm',
-        driver: 'fake-hardware',
-        boot_interface: 'fake',
-        deploy_interface: 'direct',
-        power_interface: 'fake',
-        management_interface: 'noop',
-        network_interface: 'noop',
         properties: { root_device: { serial: DISK.serial } },
         driver_info: { deploy_forces_oob_reboot: true, image_http_proxy: w.guestProxyUrl },
       });
-      await ironic!.createPort(node.uuid, E2E_MAC);
-      hook = new IronicPowerHook(ironic!, node.uuid, w.vm.driverInfo(), say);
-      hook.start(node.driver_internal_info.last_power_state_change);
-      const failure = () => `${w.failureContext()}\n--- Ironic log: ${ironic!.logFile}`;
-      const wait = async (states: string[], failOn: string[]) => {
-        const done = await ironic!.waitForProvisionState(node.uuid, states, { timeoutMs: PHASE_TIMEOUT_MS, failOn });
-        hook!.check();
-        expect(done.last_error, failure()).toBeNull();
-        return done;
-      };
 
       await t.phase('manage, provide (no automated cleaning)', async () => {
-        await ironic!.setProvisionState(node.uuid, 'manage');
+        await ironic.setProvisionState(node.uuid, 'manage');
         await wait(['manageable'], ['enroll']);
-        await ironic!.setProvisionState(node.uuid, 'provide');
+        await ironic.setProvisionState(node.uuid, 'provide');
         await wait(['available'], ['clean failed']);
       });
 
       const image = w.grubPartitionImage('partition-root');
       await t.phase('deploy the partition image: write_image, get_partition_uuids, install_bootloader (BIOS)', async () => {
-        await ironic!.patchNode(node.uuid, {
+        await ironic.patchNode(node.uuid, {
           instance_info: {
             image_source: image.url,
             image_os_hash_algo: 'sha256',
@@ -103,10 +74,10 @@ describe.skipIf(skip)(`e2e: a partition image in BIOS mode, stock Ironic 21.4${s
             ephemeral_gb: 1,
           },
         });
-        await ironic!.setProvisionState(node.uuid, 'active', { configdrive: { meta_data: { hostname: HOSTNAME } } });
+        await ironic.setProvisionState(node.uuid, 'active', { configdrive: { meta_data: { hostname: HOSTNAME } } });
         await wait(['active'], ['deploy failed']);
       });
-      const active = await ironic!.node(node.uuid);
+      const active = await ironic.node(node.uuid);
       say(`Ironic's root_uuid_or_disk_id: ${String(active.driver_internal_info.root_uuid_or_disk_id)}`);
       expect(active.driver_internal_info.root_uuid_or_disk_id, 'the root UUID get_partition_uuids answered').toBe(image.uuid);
 

@@ -13,14 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { interopSkipReason } from '../interop/harness/ironic-install.js';
-import { IronicConductor } from '../interop/harness/ironic-conductor.js';
-import { IronicPowerHook } from './harness/ironic-power-hook.js';
 import { sshRun, waitForSshServer } from './harness/ssh.js';
-import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+import { StockIronicScenario } from './harness/stock-ironic-scenario.js';
+import { e2eSkipReason } from './harness/world.js';
 
-const PHASE_TIMEOUT_MS = 300_000;
 // `fake` boot has no validate_rescue, which AgentRescue.validate calls when Ironic manages the
 // agent's boot (agent.py, AgentRescue.validate); here the harness's PXE script boots the
 // ramdisk, so Ironic need not, and AgentRescue then leaves the boot interface alone.
@@ -35,63 +33,33 @@ const SSH_WAIT_MS = 30_000;
 const SILENT_HEARTBEATS_MS = 8_000;
 
 const skip = e2eSkipReason() ?? interopSkipReason();
-let world: E2eWorld | undefined;
-let ironic: IronicConductor | undefined;
-let hook: IronicPowerHook | undefined;
 
 describe.skipIf(skip)(`e2e: stock Ironic 21.4 rescues a PXE-booted QEMU machine${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(async () => {
-    ironic = await IronicConductor.start({ overrides: IRONIC_OVERRIDES });
-    world = await E2eWorld.create('rescue', ironic.port, { ssh: true });
-  }, 180_000);
-
-  afterAll(async () => {
-    await hook?.stop();
-    await world?.teardown(async () => ironic?.stop());
-  }, 60_000);
+  const scenario = new StockIronicScenario('rescue', IRONIC_OVERRIDES, { ssh: true });
 
   it('adopt → rescue → SSH login as rescue → unrescue → active', { timeout: 900_000 }, async () => {
-    const w = world!;
+    const { ironic, world: w } = scenario;
     const t = w.timeline;
     const say = (line: string) => t.say(line);
     const sshPort = w.vm.options.sshPort!;
     const password = randomBytes(12).toString('base64url');
-    const node = await ironic!.createNode({
-      name: 'e2e-rescue-vm',
-      driver: 'fake-hardware',
-      boot_interface: 'fake',
-      deploy_interface: 'direct',
-      power_interface: 'fake',
-      management_interface: 'noop',
-      network_interface: 'noop',
-      rescue_interface: 'agent',
-    });
-    await ironic!.createPort(node.uuid, E2E_MAC);
-    hook = new IronicPowerHook(ironic!, node.uuid, w.vm.driverInfo(), say);
-    hook.start(node.driver_internal_info.last_power_state_change);
-    const failure = () => `${w.failureContext()}\n--- Ironic log: ${ironic!.logFile}`;
-    const wait = async (states: string[], failOn: string[]) => {
-      const done = await ironic!.waitForProvisionState(node.uuid, states, { timeoutMs: PHASE_TIMEOUT_MS, failOn });
-      hook!.check();
-      expect(done.last_error, failure()).toBeNull();
-      return done;
-    };
+    const { node, hook, wait, failure } = await scenario.enrol({ name: 'e2e-rescue-vm', rescue_interface: 'agent' });
 
     await t.phase('manage → adopt (active, nothing booted)', async () => {
-      await ironic!.setProvisionState(node.uuid, 'manage');
+      await ironic.setProvisionState(node.uuid, 'manage');
       await wait(['manageable'], ['enroll']);
-      await ironic!.setProvisionState(node.uuid, 'adopt');
+      await ironic.setProvisionState(node.uuid, 'adopt');
       await wait(['active'], ['adopt failed']);
     });
     expect(w.vm.running()).toBe(false);
 
     await t.phase('rescue (boot the ramdisk, lookup, heartbeat, finalize_rescue)', async () => {
-      await ironic!.setProvisionState(node.uuid, 'rescue', { rescue_password: password });
+      await ironic.setProvisionState(node.uuid, 'rescue', { rescue_password: password });
       await wait(['rescue'], ['rescue failed']);
     });
     const rescuedAt = Date.now();
     // Ironic drops the password from the node once the agent has it (AgentRescue.clean_up).
-    const rescued = await ironic!.node(node.uuid);
+    const rescued = await ironic.node(node.uuid);
     expect(rescued.instance_info).not.toHaveProperty('rescue_password');
     expect(rescued.instance_info).not.toHaveProperty('hashed_rescue_password');
 
@@ -145,10 +113,10 @@ describe.skipIf(skip)(`e2e: stock Ironic 21.4 rescues a PXE-booted QEMU machine$
     say(`no heartbeat in the ${SILENT_HEARTBEATS_MS / 1000} s after rescue; the agent's port answers nothing`);
 
     await t.phase('unrescue → active', async () => {
-      await ironic!.setProvisionState(node.uuid, 'unrescue');
+      await ironic.setProvisionState(node.uuid, 'unrescue');
       await wait(['active'], ['unrescue failed']);
     });
-    say(`power actions applied to the VM: ${hook!.actions.join(', ')}`);
+    say(`power actions applied to the VM: ${hook.actions.join(', ')}`);
   });
 });
 

@@ -11,16 +11,14 @@
  * configure_local_boot asks for install_bootloader (UEFI, software RAID), and the host finds
  * an ESP mirrored on every holder and a boot entry for each in the VM's NVRAM.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { interopSkipReason } from '../interop/harness/ironic-install.js';
-import { IronicConductor } from '../interop/harness/ironic-conductor.js';
-import { IronicPowerHook } from './harness/ironic-power-hook.js';
 import { checkRaidMembers, RAID_DISKS, TARGET_RAID_CONFIG } from './harness/raid-scenario.js';
 import { checkUefiRaidBoot } from './harness/raid-uefi-check.js';
 import { missingOvmf } from './harness/vm.js';
-import { E2E_MAC, e2eSkipReason, E2eWorld } from './harness/world.js';
+import { PHASE_TIMEOUT_MS, StockIronicScenario } from './harness/stock-ironic-scenario.js';
+import { e2eSkipReason } from './harness/world.js';
 
-const PHASE_TIMEOUT_MS = 300_000;
 const IRONIC_OVERRIDES = `[deploy]
 fast_track = True
 default_boot_mode = uefi
@@ -30,73 +28,52 @@ clean_callback_timeout = 600
 deploy_callback_timeout = 600`;
 
 const skip = e2eSkipReason(missingOvmf()) ?? interopSkipReason();
-let world: E2eWorld | undefined;
-let ironic: IronicConductor | undefined;
-let hook: IronicPowerHook | undefined;
 
 describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, stock Ironic 21.4${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  beforeAll(async () => {
-    ironic = await IronicConductor.start({ overrides: IRONIC_OVERRIDES });
-    world = await E2eWorld.create('software RAID, UEFI, stock Ironic', ironic.port, {
-      extraDisks: RAID_DISKS,
-      firmware: 'uefi',
-      // Under OVMF the kernel cannot unpack the initramfs (~190 MiB) in 512 MiB: iPXE's copy
-      // and the firmware's own reservations take more of it than under SeaBIOS.
-      memoryMiB: 1024,
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await hook?.stop();
-    await world?.teardown(async () => ironic?.stop());
-  }, 60_000);
+  const scenario = new StockIronicScenario('software RAID, UEFI, stock Ironic', IRONIC_OVERRIDES, {
+    extraDisks: RAID_DISKS,
+    firmware: 'uefi',
+    // Under OVMF the kernel cannot unpack the initramfs (~190 MiB) in 512 MiB: iPXE's copy
+    // and the firmware's own reservations take more of it than under SeaBIOS.
+    memoryMiB: 1024,
+  });
 
   it(
     'UEFI: clean (raid.delete_configuration + raid.create_configuration) → raid_config, arrays on the disks → deploy onto md0: ESP on every holder, NVRAM entries',
     { timeout: 1_200_000 },
     async () => {
-      const w = world!;
+      const { ironic, world: w } = scenario;
       const t = w.timeline;
       const say = (line: string) => t.say(line);
-      const node = await ironic!.createNode({
+      const { node, hook, failure } = await scenario.enrol({
         name: 'e2e-raid-vm',
-        driver: 'fake-hardware',
-        boot_interface: 'fake',
-        deploy_interface: 'direct',
-        power_interface: 'fake',
-        management_interface: 'noop',
-        network_interface: 'noop',
         raid_interface: 'agent',
         properties: { capabilities: 'boot_mode:uefi' },
         driver_info: { deploy_forces_oob_reboot: true, image_http_proxy: w.guestProxyUrl },
       });
-      await ironic!.createPort(node.uuid, E2E_MAC);
-      hook = new IronicPowerHook(ironic!, node.uuid, w.vm.driverInfo(), say);
-      hook.start(node.driver_internal_info.last_power_state_change);
-      const failure = () => `${w.failureContext()}\n--- Ironic log: ${ironic!.logFile}`;
 
       await t.phase('manage', async () => {
-        await ironic!.setProvisionState(node.uuid, 'manage');
-        await ironic!.waitForProvisionState(node.uuid, ['manageable'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['enroll'] });
+        await ironic.setProvisionState(node.uuid, 'manage');
+        await ironic.waitForProvisionState(node.uuid, ['manageable'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['enroll'] });
       });
-      const set = await ironic!.request('PUT', `/v1/nodes/${node.uuid}/states/raid`, TARGET_RAID_CONFIG);
+      const set = await ironic.request('PUT', `/v1/nodes/${node.uuid}/states/raid`, TARGET_RAID_CONFIG);
       expect(set.status, JSON.stringify(set.json)).toBe(204);
 
       const cleaned = await t.phase('manual cleaning: raid.delete_configuration + raid.create_configuration', async () => {
-        await ironic!.setProvisionState(node.uuid, 'clean', {
+        await ironic.setProvisionState(node.uuid, 'clean', {
           clean_steps: [
             { interface: 'raid', step: 'delete_configuration' },
             { interface: 'raid', step: 'create_configuration' },
           ],
         });
-        return ironic!.waitForProvisionState(node.uuid, ['manageable'], {
+        return ironic.waitForProvisionState(node.uuid, ['manageable'], {
           timeoutMs: PHASE_TIMEOUT_MS,
           failOn: ['clean failed'],
         });
       });
       hook.check();
       expect(cleaned.last_error, failure()).toBeNull();
-      const raw = (await ironic!.request('GET', `/v1/nodes/${node.uuid}`)).json as Record<string, unknown>;
+      const raw = (await ironic.request('GET', `/v1/nodes/${node.uuid}`)).json as Record<string, unknown>;
       expect(raw.raid_config).toMatchObject({ logical_disks: TARGET_RAID_CONFIG.logical_disks });
       say(`Ironic's raid_config: ${JSON.stringify(raw.raid_config)}`);
       const arrays = checkRaidMembers(Object.values(w.vm.extraDisks));
@@ -105,14 +82,14 @@ describe.skipIf(skip)(`e2e: software RAID in the booted ramdisk, stock Ironic 21
 
       const image = w.uefiImage('uefi-raid-root');
       const deployed = await t.phase('provide, deploy a GPT image with an ESP onto /dev/md0 (UEFI)', async () => {
-        await ironic!.setProvisionState(node.uuid, 'provide');
-        await ironic!.waitForProvisionState(node.uuid, ['available'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['clean failed'] });
-        await ironic!.patchNode(node.uuid, {
+        await ironic.setProvisionState(node.uuid, 'provide');
+        await ironic.waitForProvisionState(node.uuid, ['available'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['clean failed'] });
+        await ironic.patchNode(node.uuid, {
           'properties/root_device': { name: '/dev/md0' },
           instance_info: { image_source: image.url, image_os_hash_algo: 'sha256', image_os_hash_value: image.sha256 },
         });
-        await ironic!.setProvisionState(node.uuid, 'active');
-        return ironic!.waitForProvisionState(node.uuid, ['active'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['deploy failed'] });
+        await ironic.setProvisionState(node.uuid, 'active');
+        return ironic.waitForProvisionState(node.uuid, ['active'], { timeoutMs: PHASE_TIMEOUT_MS, failOn: ['deploy failed'] });
       });
       expect(deployed.last_error, failure()).toBeNull();
       for (const line of checkUefiRaidBoot(arrays.root, image, w.vm.ovmfVars!)) say(`host check: ${line}`);
