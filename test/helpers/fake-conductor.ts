@@ -88,6 +88,8 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
   lookupConfigExtra: Record<string, unknown> = {};
   /** Statuses to answer the next lookups with, before answering normally. */
   failLookups: number[] = [];
+  /** Statuses to answer the next `GET /` (version document) with, before answering normally. */
+  failRoot: number[] = [];
   url = '';
 
   private constructor(options: FakeConductorOptions) {
@@ -101,13 +103,21 @@ export class FakeConductor extends EventEmitter<FakeConductorEvents> {
           https: clientCa ? { ...tls, ca: clientCa, requestCert: true, rejectUnauthorized: true } : tls,
         })
       : Fastify({ logger: false })) as unknown as FastifyInstance;
-    this.#app.get('/', async () => ({
+    this.#app.get('/', async (_request, reply) => {
+      const scripted = this.failRoot.shift();
+      if (scripted !== undefined) return fault(reply, scripted, `scripted failure ${scripted}`);
+      return this.#root();
+    });
+    this.#app.get('/v1/lookup', (request, reply) => this.#lookup(request, reply));
+    this.#app.post('/v1/heartbeat/:uuid', (request, reply) => this.#heartbeat(request, reply));
+  }
+
+  #root() {
+    return {
       name: 'OpenStack Ironic API',
       default_version: { id: 'v1', status: 'CURRENT', min_version: '1.1', version: this.#maxVersion },
       versions: [{ id: 'v1', status: 'CURRENT', min_version: '1.1', version: this.#maxVersion }],
-    }));
-    this.#app.get('/v1/lookup', (request, reply) => this.#lookup(request, reply));
-    this.#app.post('/v1/heartbeat/:uuid', (request, reply) => this.#heartbeat(request, reply));
+    };
   }
 
   static async start(options: FakeConductorOptions = {}): Promise<FakeConductor> {

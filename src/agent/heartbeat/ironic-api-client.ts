@@ -204,18 +204,32 @@ export class IronicApiClient {
     throw new ApiConnectionError(`no Ironic API URL answered: ${last instanceof Error ? last.message : String(last)}`, causes);
   }
 
-  /** The detected (or pinned) Ironic API microversion; 1.31 while detection fails. */
-  async apiVersion(signal?: AbortSignal): Promise<ApiVersion> {
+  /**
+   * The pinned or detected Ironic API microversion (`GET /`, once it succeeds); rejects while
+   * detection fails.
+   */
+  async detectApiVersion(signal?: AbortSignal): Promise<ApiVersion> {
     if (this.#version) return this.#version;
+    const response = await this.request('GET', '/', signal ? { signal } : {});
+    let version: ApiVersion | undefined;
     try {
-      const response = await this.request('GET', '/', signal ? { signal } : {});
       const parsed = rootSchema.safeParse(JSON.parse(response.text));
-      const version = parsed.success ? parseVersion(parsed.data.default_version.version) : undefined;
-      if (!version) throw new Error(`unexpected answer to GET / (HTTP ${response.status})`);
-      this.#version = version;
-      this.#log.info({ version: formatVersion(version) }, 'detected the Ironic API version');
-      return version;
+      version = parsed.success ? parseVersion(parsed.data.default_version.version) : undefined;
+    } catch {
+      // not JSON: reported below
+    }
+    if (!version) throw new Error(`unexpected answer to GET / (HTTP ${response.status})`);
+    this.#version = version;
+    this.#log.info({ version: formatVersion(version) }, 'detected the Ironic API version');
+    return version;
+  }
+
+  /** The detected (or pinned) Ironic API microversion; 1.31 while detection fails (IPA's). */
+  async apiVersion(signal?: AbortSignal): Promise<ApiVersion> {
+    try {
+      return await this.detectApiVersion(signal);
     } catch (error) {
+      if (signal?.aborted) throw error;
       this.#log.warn(
         { err: error },
         `An error occurred while attempting to discover the available Ironic API versions, falling back to using version ${formatVersion(MIN_IRONIC_VERSION)}`,
@@ -224,9 +238,28 @@ export class IronicApiClient {
     }
   }
 
-  /** `GET /v1/lookup?addresses=...[&node_uuid=...]` with version ≤ 1.62. */
+  /**
+   * `GET /v1/lookup?addresses=...[&node_uuid=...]` with version ≤ 1.62. Rejects, without
+   * asking, while the version is not known. IPA looks up at 1.31 then, and Ironic hands the
+   * agent token out only to lookups at 1.62 or later: the agent got none, and since Ironic
+   * 16.0 (Victoria) refuses heartbeats without one ("Agent token is required for heartbeat
+   * processing.") the node waited for the conductor's timeout although the API answered
+   * the next request. Here that try fails and the lookup tries again (its backoff, until
+   * `lookup_timeout`); a pinned version (`ipa-ironic-api-version`) is used as given.
+   */
   async lookup(addresses: readonly string[], nodeUuid: string | undefined, signal?: AbortSignal): Promise<ApiResponse> {
-    const version = minVersion(await this.apiVersion(signal), AGENT_TOKEN_IRONIC_VERSION);
+    let detected: ApiVersion;
+    try {
+      detected = await this.detectApiVersion(signal);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new Error(
+        `the Ironic API version is not known yet (${error instanceof Error ? error.message : String(error)}): ` +
+          'not looking up at 1.31, which would give no agent token',
+        { cause: error },
+      );
+    }
+    const version = minVersion(detected, AGENT_TOKEN_IRONIC_VERSION);
     const query = new URLSearchParams({ addresses: addresses.join(',') });
     if (nodeUuid) query.set('node_uuid', nodeUuid);
     return this.request('GET', `/v1/lookup?${query.toString()}`, {

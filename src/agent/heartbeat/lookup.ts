@@ -134,8 +134,9 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
     let extraSleep = 0;
     let addresses: readonly string[] = [];
     try {
-      // The version detection (first try only) runs while the NICs are read.
-      [addresses] = await Promise.all([options.addresses(), client.apiVersion(options.signal)]);
+      // The version detection (until it succeeds) runs while the NICs are read; client.lookup
+      // refuses to ask while it fails.
+      [addresses] = await Promise.all([options.addresses(), client.detectApiVersion(options.signal).catch(() => undefined)]);
       if (addresses.length === 0) log.warn('no network interface with a MAC address yet');
       const response = await client.lookup(addresses, options.nodeUuid, options.signal);
       if (response.status === 200) {
