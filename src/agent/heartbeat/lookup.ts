@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { LookupNodeError } from '../errors.js';
 import type { Logger } from '../../hardware/logger.js';
 import type { IronicNode } from '../../hardware/step-context.js';
-import type { IronicApiClient } from './ironic-api-client.js';
+import { ironicErrorMessage, type IronicApiClient } from './ironic-api-client.js';
 
 const MAX_BACKOFF_S = 60;
 const CONFLICT_SLEEPS_S = [5, 10, 30];
@@ -153,14 +153,24 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResult> 
         }
         log.warn({ url: response.url }, result);
       } else {
+        // Ironic's reason, as IPA logs it: a 404 (not enrolled, or in a state that allows
+        // no lookup), a 400 (no usable MAC), a 403 (ramdisk endpoints disabled) read alike
+        // without it.
+        const error = `Error ${response.status}: ${ironicErrorMessage(response.text)}`.slice(0, 500);
+        const context = { url: response.url, status: response.status, addresses: addresses.join(',') };
         if (response.status === 409) {
           extraSleep = CONFLICT_SLEEPS_S[Math.min(conflicts, CONFLICT_SLEEPS_S.length - 1)]!;
           conflicts += 1;
+          log.warn(
+            context,
+            `Ironic has responded with a conflict, signaling the node is locked. We will wait ${extraSleep} seconds before trying again. ${error}`,
+          );
+        } else {
+          log.warn(
+            context,
+            `Failed looking up node with addresses ${addresses.join(',')} at ${response.url.split('?')[0]}. Check if inspection has completed? ${error}`,
+          );
         }
-        log.warn(
-          { url: response.url, status: response.status, addresses: addresses.join(',') },
-          `Failed looking up node with addresses ${addresses.join(',')}, status code: ${response.status}`,
-        );
       }
     } catch (error) {
       if (options.signal?.aborted) throw error;
