@@ -53,8 +53,9 @@ describe('auto-TLS', () => {
     expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
     expect(cert.checkIssued(cert)).toBe(true);
     const days = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
-    expect(days).toBeGreaterThan(29.9);
-    expect(days).toBeLessThanOrEqual(30);
+    // 10 years, not IPA's 30 days (auto-tls.ts, VALIDITY_DAYS).
+    expect(days).toBeGreaterThan(3649.9);
+    expect(days).toBeLessThanOrEqual(3650);
     expect(Date.now() - Date.parse(cert.validFrom)).toBeGreaterThanOrEqual(3_599_000);
 
     // The conductor's view: verify the agent with the PEM it was given.

@@ -2,8 +2,8 @@
  * Auto-TLS (reference §17.2): a fresh self-signed certificate per boot, as IPA's
  * `tls_utils.generate_tls_certificate`: an EC key on the configured curve (P-384 by
  * default), CN = hostname, a critical subjectAltName with the advertised IP, valid from
- * now − allowed clock skew to now + 30 days, signed with ECDSA-SHA512. The PEM goes to the
- * conductor as `agent_verify_ca`; the key never leaves memory.
+ * now − allowed clock skew to now + 10 years (IPA: 30 days, see VALIDITY_DAYS), signed with
+ * ECDSA-SHA512. The PEM goes to the conductor as `agent_verify_ca`; the key never leaves memory.
  *
  * node:crypto makes the key and signs, but cannot assemble an X.509 certificate, so
  * @peculiar/x509 does that on top of node's WebCrypto.
@@ -17,7 +17,18 @@ import * as x509 from '@peculiar/x509';
 export type CertificateCurve = 'p256' | 'p384' | 'p521';
 
 const NAMED_CURVES: Record<CertificateCurve, string> = { p256: 'P-256', p384: 'P-384', p521: 'P-521' };
-const VALIDITY_DAYS = 30;
+/**
+ * Unlike IPA's 30 days: the certificate has to last as long as the agent runs, since it
+ * cannot be replaced under a running agent. Ironic refuses a heartbeat whose
+ * `agent_verify_ca` differs from the one it holds ("Detected change in ramdisk provided
+ * agent_verify_ca") until a power action wipes it, and with fast-track an agent heartbeats
+ * in `available` until the node is deployed, weeks or months later: from day 31 every call
+ * of the conductor failed (certificate has expired) and deploys failed until someone
+ * power-cycled the node. A longer life costs nothing here: Ironic pins this exact
+ * certificate for this node only, drops it at the next power action, and the key never
+ * leaves this process's memory.
+ */
+const VALIDITY_DAYS = 3650;
 
 export interface AgentCertificate {
   certPem: string;
