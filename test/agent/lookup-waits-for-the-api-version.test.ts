@@ -5,6 +5,7 @@
  * and heartbeated ("Agent token is required for heartbeat processing.") until the conductor's
  * timeout failed the node, although the API answered normally a moment later.
  */
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../src/agent/agent.js';
 import { run } from '../../src/hardware/exec.js';
@@ -58,6 +59,26 @@ describe('lookup and the Ironic API version', () => {
     });
     expect(conductor.lookups.map((l) => [l.status, l.apiVersion])).toEqual([[200, '1.62']]);
     expect(conductor.failRoot).toHaveLength(3);
+    expect(agent.tokenGate.hasToken).toBe(true);
+  });
+
+  it('names ipa-ironic-api-version when the lookup waits for the version', async () => {
+    conductor = await FakeConductor.start({ maxVersion: '1.82' });
+    conductor.addNode((await listNetworkInterfaces({ exec: run })).map((i) => i.mac_address));
+    conductor.failRoot = [403, 403];
+    const lines: string[] = [];
+    const logStream = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) });
+    agent = await startTestAgent(
+      { standalone: false, agentToken: undefined, apiUrls: [conductor.url], lookupInterval: 0.05, enableAutoTls: false },
+      { logLevel: 'warn', logStream },
+    );
+    const warning = lines
+      .map((l) => JSON.parse(l) as { msg: string; err?: { message: string } })
+      .find((l) => l.err?.message.includes('1.31'));
+    expect(warning?.err?.message).toContain(
+      'the Ironic API version is not known yet (unexpected answer to GET / (HTTP 403)): not looking up at 1.31, which would give ' +
+        'no agent token (ipa-ironic-api-version=1.68 pins the version where the API root cannot be read)',
+    );
     expect(agent.tokenGate.hasToken).toBe(true);
   });
 });

@@ -255,7 +255,8 @@ export class IronicApiClient {
       if (signal?.aborted) throw error;
       throw new Error(
         `the Ironic API version is not known yet (${error instanceof Error ? error.message : String(error)}): ` +
-          'not looking up at 1.31, which would give no agent token',
+          'not looking up at 1.31, which would give no agent token (ipa-ironic-api-version=1.68 pins the version ' +
+          'where the API root cannot be read)',
         { cause: error },
       );
     }
