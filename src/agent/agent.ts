@@ -343,6 +343,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
 
   if (link && serving && callbackUrl) {
+    // Without ipa-advertise-port the port the API listens on, where IPA advertises 9999 even
+    // when ipa-listen-port moved the API elsewhere (a callback URL nothing answers).
     link.startHeartbeats(callbackUrl(plan.protocol, advertiseHost!, config.advertisePort ?? port), plan.certificatePem);
   }
 
