@@ -17,11 +17,13 @@ import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { states } from '../../src/conductor/states.js';
 import { HttpProxy } from '../helpers/http-proxy.js';
+import { AgentCommandRecorder } from './agent-command-recorder.js';
 import { ScratchDevices } from '../helpers/loop-devices.js';
 import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
 import { enrollHostNode, waitForState } from './helpers.js';
 
-function makeImage(dir: string): { file: string; bytes: Buffer; sha256: string } {
+/** `partitionType` 0xef makes the one partition an EFI system partition. */
+function makeImage(dir: string, partitionType = 0x83): { file: string; bytes: Buffer; sha256: string } {
   const bytes = randomBytes(4 * 1024 * 1024);
   // An MBR with one partition so the writer sees a partitioned whole-disk image.
   bytes.fill(0, 0, 512);
@@ -31,7 +33,7 @@ function makeImage(dir: string): { file: string; bytes: Buffer; sha256: string }
   bytes.writeUInt32LE(0x5ea1ab1e, 440);
   bytes.writeUInt32LE(2048, 446 + 8);
   bytes.writeUInt32LE(bytes.length / 512 - 2048, 446 + 12);
-  bytes[446 + 4] = 0x83;
+  bytes[446 + 4] = partitionType;
   bytes[510] = 0x55;
   bytes[511] = 0xaa;
   const file = join(dir, 'image.raw');
@@ -66,12 +68,18 @@ async function deployTo(
   bootMode: 'bios' | 'uefi',
   driverInfo: Record<string, unknown> = {},
   served: 'raw' | 'qcow2' = 'raw',
-  node: { instanceInfo?: Record<string, unknown>; targetRaidConfig?: Record<string, unknown> } = {},
+  node: {
+    instanceInfo?: Record<string, unknown>;
+    targetRaidConfig?: Record<string, unknown>;
+    properties?: Record<string, unknown>;
+    partitionType?: number;
+    recorder?: AgentCommandRecorder;
+  } = {},
 ) {
   const scratch = new ScratchDevices();
   lab.defer(() => scratch.cleanup());
   const disk = scratch.create({ sizeMiB: 32, randomMiB: 1 });
-  const image = makeImage(scratch.dir);
+  const image = makeImage(scratch.dir, node.partitionType);
   let bytes = image.bytes;
   if (served === 'qcow2') {
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', image.file, `${image.file}.qcow2`]);
@@ -82,7 +90,7 @@ async function deployTo(
   const enrolled = await enrollHostNode(conductor, {
     automatedClean: false,
     interfaces: { deploy: 'direct' },
-    properties: { root_device: { name: disk.path } },
+    properties: { root_device: { name: disk.path }, ...node.properties },
     driverInfo,
     instanceInfo: {
       image_source: url,
@@ -101,7 +109,13 @@ async function deployTo(
   await waitForState(conductor, enrolled.uuid, states.AVAILABLE);
   await conductor.provision(enrolled.uuid, 'active');
   await waitForState(conductor, enrolled.uuid, states.DEPLOYWAIT);
-  await lab.agent({ loadShippedManagers: true, hardwareManagerPaths: [], allowDevices: [disk.path] });
+  const agent = await lab.agent({
+    loadShippedManagers: true,
+    hardwareManagerPaths: [],
+    allowDevices: [disk.path],
+    ...(node.recorder ? { advertisePort: node.recorder.port } : {}),
+  });
+  node.recorder?.forwardTo(agent.url);
   const done = await waitForState(conductor, enrolled.uuid, [states.ACTIVE, states.DEPLOYFAIL], 60_000);
   return { done, disk, image };
 }
@@ -156,5 +170,29 @@ describe('direct deploy', () => {
       `Deploy step deploy.prepare_instance_boot failed: Failed to install a bootloader when deploying node ${done.uuid}: ` +
         'Install of legacy BIOS bootloaders disabled by CONF.enable_bios_bootloader_install as part of CVE-2026-43003 mitigation.',
     );
+  });
+
+  it("sends no ESP UUID for a whole-disk image in UEFI mode nor a PReP UUID off ppc64, as Ironic's prepare_instance_boot", async ({
+    lab,
+  }) => {
+    const recorder = await AgentCommandRecorder.start();
+    lab.defer(() => recorder.close());
+    // The image's one partition is an ESP (type 0xef): the agent reports its UUID, and a stock
+    // IPA given it would take that partition rather than find the ESP itself.
+    const { done } = await deployTo(lab, 'uefi', {}, 'raw', {
+      partitionType: 0xef,
+      properties: { cpu_arch: 'x86_64' },
+      recorder,
+    });
+    expect(recorder.last('standby.get_partition_uuids'), 'the conductor asked for the partition UUIDs').toBeDefined();
+    expect(recorder.last('image.install_bootloader')).toMatchObject({
+      root_uuid: '0x5ea1ab1e',
+      target_boot_mode: 'uefi',
+      efi_system_part_uuid: null,
+      prep_boot_part_uuid: null,
+    });
+    // The partition holds no FAT filesystem: the install fails (the wire is what this test is about).
+    expect(done.provisionState).toBe(states.DEPLOYFAIL);
+    expect(done.driverInternalInfo.root_uuid_or_disk_id).toBe('0x5ea1ab1e');
   });
 });

@@ -128,16 +128,25 @@ export class AgentDeploy extends CustomAgentDeploy {
     try {
       const client = getClient(task);
       const uuids = (await client.getPartitionUuids(node)).command_result ?? {};
-      const rootUuid = (uuids['root uuid'] as string | undefined) ?? null;
-      const efiUuid = (uuids['efi system partition uuid'] as string | undefined) ?? null;
-      const prepUuid = (uuids['PReP Boot partition uuid'] as string | undefined) ?? null;
-      node.driverInternalInfo.root_uuid_or_disk_id = rootUuid;
+      const rootUuid = (uuids['root uuid'] as string | undefined) || null;
+      // Ironic keeps the root_uuid_or_disk_id it had when the agent reports none.
+      if (rootUuid) node.driverInternalInfo.root_uuid_or_disk_id = rootUuid;
       // prepare() set it (Ironic's _update_instance_info); a whole-disk image unless it said otherwise.
       const wholeDisk = node.driverInternalInfo.is_whole_disk_image !== false;
       node.driverInternalInfo.is_whole_disk_image = wholeDisk;
       node.save();
+      const bootMode = getBootMode(task);
+      // As AgentDeploy.prepare_instance_boot: the ESP's UUID only for a partition image in UEFI
+      // mode (a whole-disk image's ESP is the agent's to find), the PReP partition's only when
+      // the node's properties cpu_arch is ppc64*.
+      const efiUuid =
+        !wholeDisk && bootMode === 'uefi' ? ((uuids['efi system partition uuid'] as string | undefined) ?? null) : null;
+      const cpuArch = node.properties.cpu_arch;
+      const prepUuid =
+        typeof cpuArch === 'string' && cpuArch.startsWith('ppc64')
+          ? ((uuids['PReP Boot partition uuid'] as string | undefined) ?? null)
+          : null;
       if (task.conductor.conf.agent.manageAgentBoot) {
-        const bootMode = getBootMode(task);
         // configure_local_boot: a software RAID root needs the bootloader in either boot mode
         // (grub on every holder disk in BIOS mode, an ESP per holder in UEFI mode); a
         // partition image's root (the root UUID get_partition_uuids gave) in either too;
