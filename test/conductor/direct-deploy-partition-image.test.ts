@@ -10,13 +10,18 @@
  * the image's grub in the MBR with grub.cfg in the root. Without enable_bios_bootloader_install
  * the agent refuses the write (it could not install grub afterwards) and the deploy fails saying
  * so, the disk untouched; an empty ephemeral_format gets Ironic's default (ext4); without root_gb the deploy fails at
- * prepare with Ironic's message.
+ * prepare with Ironic's message. A config drive given as a dict is built by the conductor into a
+ * config-2 ISO (Ironic's build_configdrive) that lands in the config drive partition; a string
+ * one goes to the agent as it is; with no ISO tool on PATH a dict one fails the deploy at prepare.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
+import { MISSING_ISO_TOOL } from '../../src/conductor/configdrive.js';
 import { states } from '../../src/conductor/states.js';
 import { checkGrubBootCode } from '../e2e/harness/grub-check.js';
 import { missingGrubImageTools, writeGrubRootFs, type GrubRootFs } from '../e2e/harness/grub-image.js';
@@ -42,7 +47,13 @@ async function serve(lab: ConductorLab, file: string): Promise<string> {
 
 async function deployPartitionImage(
   lab: ConductorLab,
-  options: { enableBiosBootloaderInstall: boolean; instanceInfo?: Record<string, unknown>; diskMiB?: number },
+  options: {
+    enableBiosBootloaderInstall: boolean;
+    instanceInfo?: Record<string, unknown>;
+    diskMiB?: number;
+    /** PATH while the conductor starts the deploy (prepare runs then). */
+    deployPath?: string;
+  },
 ) {
   const scratch = new ScratchDevices();
   lab.defer(() => scratch.cleanup());
@@ -67,8 +78,15 @@ async function deployPartitionImage(
   await conductor.provision(enrolled.uuid, 'manage');
   await conductor.provision(enrolled.uuid, 'provide');
   await waitForState(conductor, enrolled.uuid, states.AVAILABLE);
-  await conductor.provision(enrolled.uuid, 'active');
-  const waiting = await waitForState(conductor, enrolled.uuid, [states.DEPLOYWAIT, states.DEPLOYFAIL]);
+  const path = process.env.PATH;
+  if (options.deployPath !== undefined) process.env.PATH = options.deployPath;
+  let waiting;
+  try {
+    await conductor.provision(enrolled.uuid, 'active');
+    waiting = await waitForState(conductor, enrolled.uuid, [states.DEPLOYWAIT, states.DEPLOYFAIL]);
+  } finally {
+    process.env.PATH = path;
+  }
   if (waiting.provisionState === states.DEPLOYFAIL) return { done: waiting, disk, image };
   await lab.agent({
     loadShippedManagers: true,
@@ -78,6 +96,16 @@ async function deployPartitionImage(
   });
   const done = await waitForState(conductor, enrolled.uuid, [states.ACTIVE, states.DEPLOYFAIL], 90_000);
   return { done, disk, image };
+}
+
+/** The config-2 partition of the deployed disk and a reader of its files (isoinfo, Rock Ridge names). */
+function configDrive(disk: string): { node: string; read(path: string): string } {
+  const found = execFileSync('blkid', ['-o', 'device', '-t', 'LABEL=config-2'], { encoding: 'utf8' })
+    .split('\n')
+    .find((line) => line.startsWith(`${disk}p`));
+  expect(found, 'a config-2 filesystem in a partition of the disk').toBeDefined();
+  const node = found!;
+  return { node, read: (path) => execFileSync('isoinfo', ['-R', '-i', node, '-x', path], { encoding: 'utf8' }) };
 }
 
 describe.skipIf(!canRun)('direct deploy of a partition image', () => {
@@ -139,5 +167,48 @@ describe.skipIf(!canRun)('direct deploy of a partition image', () => {
     const { done } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true, instanceInfo: { root_gb: null } });
     expect(done.provisionState).toBe(states.DEPLOYFAIL);
     expect(done.lastError).toContain("Some parameters were missing in node's instance_info. Missing are: ['root_gb']");
+  });
+
+  it('builds a config drive given as a dict into a config-2 ISO in the config drive partition, as Ironic', async ({ lab }) => {
+    const configdrive = {
+      meta_data: { hostname: 'web-1', public_keys: { default: 'ssh-ed25519 AAAA test' } },
+      user_data: '#cloud-config\nruncmd: [echo hi]\n',
+      network_data: { links: [], networks: [], services: [] },
+    };
+    const { done, disk } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true, instanceInfo: { configdrive } });
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    const drive = configDrive(disk.path);
+    // Ironic's setdefault('uuid', node.uuid); the operator's keys kept as given.
+    expect(JSON.parse(drive.read('/openstack/latest/meta_data.json'))).toEqual({ ...configdrive.meta_data, uuid: done.uuid });
+    expect(drive.read('/openstack/latest/user_data')).toBe(configdrive.user_data);
+    expect(JSON.parse(drive.read('/openstack/2012-08-10/network_data.json'))).toEqual(configdrive.network_data);
+  });
+
+  it('sends a config drive given as a string (a packed ISO) to the agent unchanged', async ({ lab }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'configdrive-test-'));
+    lab.defer(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'tree', 'openstack', 'latest'), { recursive: true });
+    writeFileSync(join(dir, 'tree', 'openstack', 'latest', 'meta_data.json'), '{"uuid": "from-the-operator"}');
+    execFileSync('genisoimage', ['-quiet', '-J', '-r', '-V', 'config-2', '-o', join(dir, 'cd.iso'), join(dir, 'tree')]);
+    const configdrive = gzipSync(readFileSync(join(dir, 'cd.iso'))).toString('base64');
+    const { done, disk } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true, instanceInfo: { configdrive } });
+    expect(done.lastError).toBeNull();
+    expect(done.provisionState).toBe(states.ACTIVE);
+    expect(configDrive(disk.path).read('/openstack/latest/meta_data.json')).toBe('{"uuid": "from-the-operator"}');
+  });
+
+  it('fails a dict config drive at prepare, before any deploy step, when no ISO tool is installed', async ({ lab }) => {
+    // PATH an empty directory: none of genisoimage, mkisofs, xorrisofs is found.
+    const empty = mkdtempSync(join(tmpdir(), 'no-iso-tools-'));
+    lab.defer(() => rmSync(empty, { recursive: true, force: true }));
+    const { done } = await deployPartitionImage(lab, {
+      enableBiosBootloaderInstall: true,
+      instanceInfo: { configdrive: { meta_data: { hostname: 'web-1' } } },
+      deployPath: empty,
+    });
+    expect(done.provisionState).toBe(states.DEPLOYFAIL);
+    expect(done.lastError).toContain(MISSING_ISO_TOOL);
+    expect(done.deployStep).toEqual({});
   });
 });

@@ -4,6 +4,7 @@
  * agent downloads and writes the image itself).
  */
 import { getCommandError } from '../agent-client.js';
+import { checkConfigdrive, configdriveImage } from '../configdrive.js';
 import { deployStep } from '../decorators.js';
 import { setFailedState } from '../deploy-utils.js';
 import { excClassAndMessage, InstanceDeployFailure, InvalidParameterValue, MissingParameterValue } from '../errors.js';
@@ -75,7 +76,10 @@ export class AgentDeploy extends CustomAgentDeploy {
 
   /** AgentDeploy.prepare: `_update_instance_info` (image type, a partition image's layout) before the agent boots. */
   override async prepare(task: Task): Promise<void> {
-    if (task.node.provisionState === states.DEPLOYING) updateInstanceInfo(task);
+    if (task.node.provisionState === states.DEPLOYING) {
+      updateInstanceInfo(task);
+      checkConfigdrive(task.node);
+    }
     await super.prepare(task);
   }
 
@@ -84,6 +88,8 @@ export class AgentDeploy extends CustomAgentDeploy {
   async writeImage(task: Task): Promise<StepReturn> {
     const info = task.node.instanceInfo;
     const source = String(info.image_source);
+    // A dict config drive is built into the gzipped, base64-encoded ISO the agent takes.
+    const configdrive = await configdriveImage(task.node);
     const imageInfo: Record<string, unknown> = {
       id: source.split('/').pop() ?? source,
       urls: [info.image_url ?? source],
@@ -99,7 +105,7 @@ export class AgentDeploy extends CustomAgentDeploy {
     if (info.image_checksum) imageInfo.checksum = info.image_checksum;
     if (info.image_os_hash_algo) imageInfo.os_hash_algo = info.image_os_hash_algo;
     if (info.image_os_hash_value) imageInfo.os_hash_value = info.image_os_hash_value;
-    if (info.configdrive) imageInfo.configdrive = info.configdrive;
+    if (configdrive) imageInfo.configdrive = configdrive;
     // driver_info image_http_proxy / image_https_proxy / image_no_proxy, as Ironic passes them.
     const driverInfo = task.node.driverInfo;
     const proxies: Record<string, string> = {};
@@ -116,7 +122,7 @@ export class AgentDeploy extends CustomAgentDeploy {
       interface: 'deploy',
       step: 'write_image',
       priority: 80,
-      args: { image_info: imageInfo, configdrive: info.configdrive ?? null },
+      args: { image_info: imageInfo, configdrive },
     };
     return executeStep(task, step, 'deploy');
   }
