@@ -19,6 +19,7 @@ import {
   isEfiSystemPartition,
   isPrepBootPartition,
   loadConfigDrive,
+  MAX_CONFIG_DRIVE_BYTES,
   moveGptBackupToEnd,
   gptBackupAtEnd,
   readPartitionTable,
@@ -85,7 +86,13 @@ export async function writeImage(
     const format = await decideFormat(info, client, settings, ctx, { sizeOfRaw: partitionImage });
     // A bad or oversized config drive must fail the step before the disk is touched.
     const configdriveImage = configdrive
-      ? await loadConfigDrive(configdrive, (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal))
+      ? await loadConfigDrive(
+          configdrive,
+          (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal),
+          // IPA caps only the whole-disk path's config drive (its partition is 64 MiB); a
+          // partition image's gets a partition of its size, checked against the disk in planWrite.
+          partitionImage ? null : MAX_CONFIG_DRIVE_BYTES,
+        )
       : undefined;
     ctx.log.info(
       {

@@ -50,8 +50,10 @@ export type HardwareSupportLevel = number;
  *   ephemeral_format, preserve_ephemeral), which `validateImageInfo` checks for image_type
  *   "partition" instead of refusing it; `nodeBootMode`, `ramdiskBootMode`,
  *   `partitionTableType` (`BootMode`, `TableType`): IPA's boot mode and table type of a node.
+ * 2.14.0: `loadConfigDrive`'s optional `maxBytes` (default the 64 MiB cap; null: none, for a
+ *   partition image's config drive, as IPA's work_on_disk).
  */
-export const CONTRACT_VERSION = '2.13.0';
+export const CONTRACT_VERSION = '2.14.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

@@ -4,6 +4,7 @@
  * the disk (an existing `config-2` partition is reused), GPT (sgdisk) or MBR (sfdisk, keeping the disk signature) as the image has it,
  * where cloud-init finds it with `blkid -L config-2`.
  */
+import buffer from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
@@ -27,8 +28,17 @@ const CONFIG_DRIVE_LABEL = 'config-2';
 /** IPA's 64 MiB config drive partition. */
 const CONFIG_DRIVE_PARTITION_BYTES = 64 * MIB;
 
-/** Decoded config drive bytes from Ironic's value (base64 of gzip, or a URL to that or to raw bytes). */
-export async function loadConfigDrive(value: string, fetchBytes: (url: string) => Promise<Buffer>): Promise<Buffer> {
+/**
+ * Decoded config drive bytes from Ironic's value (base64 of gzip, or a URL to that or to raw bytes).
+ * `maxBytes`: IPA's 64 MiB cap (create_config_drive_partition) for a whole-disk image, whose
+ * config drive goes into a 64 MiB partition; a partition image's config drive partition is made
+ * its size (work_on_disk's configdrive_mb), so it has none (`null`): the layout must fit the disk.
+ */
+export async function loadConfigDrive(
+  value: string,
+  fetchBytes: (url: string) => Promise<Buffer>,
+  maxBytes: number | null = MAX_CONFIG_DRIVE_BYTES,
+): Promise<Buffer> {
   const data = isHttpUrl(value) ? await fetchBytes(value) : Buffer.from(value, 'base64');
   let payload = data;
   if (isHttpUrl(value)) {
@@ -38,19 +48,19 @@ export async function loadConfigDrive(value: string, fetchBytes: (url: string) =
   }
   if (payload.length >= 2 && payload[0] === 0x1f && payload[1] === 0x8b) {
     try {
-      payload = gunzipSync(payload, { maxOutputLength: MAX_CONFIG_DRIVE_BYTES });
+      payload = gunzipSync(payload, maxBytes === null ? {} : { maxOutputLength: maxBytes });
     } catch (error) {
       if (
         (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ||
         /Cannot create a Buffer larger|Memory limit|too large/i.test(String(error))
       ) {
-        throw new ConfigDriveTooLargeError('configdrive', MAX_CONFIG_DRIVE_BYTES + 1);
+        throw new ConfigDriveTooLargeError('configdrive', (maxBytes ?? buffer.constants.MAX_LENGTH) + 1);
       }
       throw new DeploymentError(`The config drive is not valid gzip data: ${(error as Error).message}`);
     }
   }
   if (payload.length === 0) throw new DeploymentError('The config drive is empty');
-  if (payload.length > MAX_CONFIG_DRIVE_BYTES) throw new ConfigDriveTooLargeError('configdrive', payload.length);
+  if (maxBytes !== null && payload.length > maxBytes) throw new ConfigDriveTooLargeError('configdrive', payload.length);
   return payload;
 }
 

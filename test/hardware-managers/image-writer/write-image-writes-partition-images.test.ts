@@ -6,8 +6,11 @@
  * before the disk is touched (partition-image-failures-leave-the-disk-or-nothing-reported.test.ts);
  * its ESP layout is planned as ironic-lib's (partition-layout-follows-ironic-lib.test.ts). Checked with the real tools: the table (sfdisk), each partition's file system and label
  * (blkid -p), the image's marker file in the root partition (debugfs), the config drive's
- * bytes, and get_partition_uuids' answer against blkid.
+ * bytes, and get_partition_uuids' answer against blkid. A config drive over 64 MiB (the cap IPA
+ * applies only to a whole-disk image's config drive partition) gets a partition of its size.
  */
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
 import { runWriteImage } from './harness.js';
@@ -119,4 +122,34 @@ describe.skipIf(!canUseLoopDevices())('write_image with a partition image', () =
       });
     },
   );
+
+  it('writes a config drive over 64 MiB into a partition of its size, as work_on_disk (no cap there)', async ({
+    disks,
+    server,
+    image,
+    scratch,
+    startAgent,
+  }) => {
+    // 80 MiB of zeros in the ISO: the gzipped, base64 value stays small.
+    const dir = join(scratch.dir, 'big-configdrive');
+    mkdirSync(join(dir, 'configdrive', 'openstack', 'latest'), { recursive: true });
+    const filler = join(dir, 'configdrive', 'openstack', 'latest', 'vendor_data.bin');
+    writeFileSync(filler, '');
+    truncateSync(filler, 80 * MIB);
+    const configdrive = buildConfigDrive(dir);
+    expect(configdrive.iso.length).toBeGreaterThan(64 * MIB);
+    const device = disks.create({ sizeMiB: DISK_MIB });
+    const harness = await startAgent([device.path], { enableBiosBootloaderInstall: true });
+    const url = server.serveFile('part-big-cd.raw', image.raw.path);
+    const outcome = await runWriteImage(harness.client, partitionImageInfo(url, image.raw.sha256, { deploy_boot_mode: 'bios' }), {
+      configdrive: configdrive.base64,
+      node: { properties: { capabilities: 'boot_mode:bios' } },
+    });
+    expect(outcome.status, JSON.stringify(outcome.body.command_error)).toBe('SUCCEEDED');
+    const table = sfdiskJson(device.path);
+    const cd = table.partitions[2];
+    expect((cd.size * 512) / MIB).toBe(Math.ceil(configdrive.iso.length / MIB));
+    expect(probe(`${device.path}p3`)).toMatchObject({ TYPE: 'iso9660', LABEL: 'config-2' });
+    expect(readRange(device.path, cd.start * 512, cd.start * 512 + configdrive.iso.length).equals(configdrive.iso)).toBe(true);
+  });
 });
