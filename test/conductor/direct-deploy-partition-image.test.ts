@@ -31,6 +31,8 @@ import { type ConductorLab, conductorTest as it } from './conductor-lab.js';
 import { enrollHostNode, waitForState } from './helpers.js';
 
 const MiB = 1024 * 1024;
+/** A whole deploy (grub image built, written, grub installed) on a busy 2-core host: past vitest's 60 s. */
+const DEPLOY_TIMEOUT_MS = 150_000;
 const canRun = canUseLoopDevices() && missingGrubImageTools() === undefined;
 
 /** Serves the file on 127.0.0.1 until the test ends; returns its URL. */
@@ -169,46 +171,64 @@ describe.skipIf(!canRun)('direct deploy of a partition image', () => {
     expect(done.lastError).toContain("Some parameters were missing in node's instance_info. Missing are: ['root_gb']");
   });
 
-  it('builds a config drive given as a dict into a config-2 ISO in the config drive partition, as Ironic', async ({ lab }) => {
-    const configdrive = {
-      meta_data: { hostname: 'web-1', public_keys: { default: 'ssh-ed25519 AAAA test' } },
-      user_data: '#cloud-config\nruncmd: [echo hi]\n',
-      network_data: { links: [], networks: [], services: [] },
-    };
-    const { done, disk } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true, instanceInfo: { configdrive } });
-    expect(done.lastError).toBeNull();
-    expect(done.provisionState).toBe(states.ACTIVE);
-    const drive = configDrive(disk.path);
-    // Ironic's setdefault('uuid', node.uuid); the operator's keys kept as given.
-    expect(JSON.parse(drive.read('/openstack/latest/meta_data.json'))).toEqual({ ...configdrive.meta_data, uuid: done.uuid });
-    expect(drive.read('/openstack/latest/user_data')).toBe(configdrive.user_data);
-    expect(JSON.parse(drive.read('/openstack/2012-08-10/network_data.json'))).toEqual(configdrive.network_data);
-  });
+  it(
+    'builds a config drive given as a dict into a config-2 ISO in the config drive partition, as Ironic',
+    async ({ lab }) => {
+      const configdrive = {
+        meta_data: { hostname: 'web-1', public_keys: { default: 'ssh-ed25519 AAAA test' } },
+        user_data: '#cloud-config\nruncmd: [echo hi]\n',
+        network_data: { links: [], networks: [], services: [] },
+      };
+      const { done, disk } = await deployPartitionImage(lab, {
+        enableBiosBootloaderInstall: true,
+        instanceInfo: { configdrive },
+      });
+      expect(done.lastError).toBeNull();
+      expect(done.provisionState).toBe(states.ACTIVE);
+      const drive = configDrive(disk.path);
+      // Ironic's setdefault('uuid', node.uuid); the operator's keys kept as given.
+      expect(JSON.parse(drive.read('/openstack/latest/meta_data.json'))).toEqual({ ...configdrive.meta_data, uuid: done.uuid });
+      expect(drive.read('/openstack/latest/user_data')).toBe(configdrive.user_data);
+      expect(JSON.parse(drive.read('/openstack/2012-08-10/network_data.json'))).toEqual(configdrive.network_data);
+    },
+    DEPLOY_TIMEOUT_MS,
+  );
 
-  it('sends a config drive given as a string (a packed ISO) to the agent unchanged', async ({ lab }) => {
-    const dir = mkdtempSync(join(tmpdir(), 'configdrive-test-'));
-    lab.defer(() => rmSync(dir, { recursive: true, force: true }));
-    mkdirSync(join(dir, 'tree', 'openstack', 'latest'), { recursive: true });
-    writeFileSync(join(dir, 'tree', 'openstack', 'latest', 'meta_data.json'), '{"uuid": "from-the-operator"}');
-    execFileSync('genisoimage', ['-quiet', '-J', '-r', '-V', 'config-2', '-o', join(dir, 'cd.iso'), join(dir, 'tree')]);
-    const configdrive = gzipSync(readFileSync(join(dir, 'cd.iso'))).toString('base64');
-    const { done, disk } = await deployPartitionImage(lab, { enableBiosBootloaderInstall: true, instanceInfo: { configdrive } });
-    expect(done.lastError).toBeNull();
-    expect(done.provisionState).toBe(states.ACTIVE);
-    expect(configDrive(disk.path).read('/openstack/latest/meta_data.json')).toBe('{"uuid": "from-the-operator"}');
-  });
+  it(
+    'sends a config drive given as a string (a packed ISO) to the agent unchanged',
+    async ({ lab }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'configdrive-test-'));
+      lab.defer(() => rmSync(dir, { recursive: true, force: true }));
+      mkdirSync(join(dir, 'tree', 'openstack', 'latest'), { recursive: true });
+      writeFileSync(join(dir, 'tree', 'openstack', 'latest', 'meta_data.json'), '{"uuid": "from-the-operator"}');
+      execFileSync('genisoimage', ['-quiet', '-J', '-r', '-V', 'config-2', '-o', join(dir, 'cd.iso'), join(dir, 'tree')]);
+      const configdrive = gzipSync(readFileSync(join(dir, 'cd.iso'))).toString('base64');
+      const { done, disk } = await deployPartitionImage(lab, {
+        enableBiosBootloaderInstall: true,
+        instanceInfo: { configdrive },
+      });
+      expect(done.lastError).toBeNull();
+      expect(done.provisionState).toBe(states.ACTIVE);
+      expect(configDrive(disk.path).read('/openstack/latest/meta_data.json')).toBe('{"uuid": "from-the-operator"}');
+    },
+    DEPLOY_TIMEOUT_MS,
+  );
 
-  it('fails a dict config drive at prepare, before any deploy step, when no ISO tool is installed', async ({ lab }) => {
-    // PATH an empty directory: none of genisoimage, mkisofs, xorrisofs is found.
-    const empty = mkdtempSync(join(tmpdir(), 'no-iso-tools-'));
-    lab.defer(() => rmSync(empty, { recursive: true, force: true }));
-    const { done } = await deployPartitionImage(lab, {
-      enableBiosBootloaderInstall: true,
-      instanceInfo: { configdrive: { meta_data: { hostname: 'web-1' } } },
-      deployPath: empty,
-    });
-    expect(done.provisionState).toBe(states.DEPLOYFAIL);
-    expect(done.lastError).toContain(MISSING_ISO_TOOL);
-    expect(done.deployStep).toEqual({});
-  });
+  it(
+    'fails a dict config drive at prepare, before any deploy step, when no ISO tool is installed',
+    async ({ lab }) => {
+      // PATH an empty directory: none of genisoimage, mkisofs, xorrisofs is found.
+      const empty = mkdtempSync(join(tmpdir(), 'no-iso-tools-'));
+      lab.defer(() => rmSync(empty, { recursive: true, force: true }));
+      const { done } = await deployPartitionImage(lab, {
+        enableBiosBootloaderInstall: true,
+        instanceInfo: { configdrive: { meta_data: { hostname: 'web-1' } } },
+        deployPath: empty,
+      });
+      expect(done.provisionState).toBe(states.DEPLOYFAIL);
+      expect(done.lastError).toContain(MISSING_ISO_TOOL);
+      expect(done.deployStep).toEqual({});
+    },
+    DEPLOY_TIMEOUT_MS,
+  );
 });
