@@ -27,7 +27,7 @@ import { registerAgentRoutes } from './http/routes.js';
 // Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.
 import type { ConductorLink } from './heartbeat/conductor-link.js';
-import { LOG_REDACTION } from './http/request-log.js';
+import { LOG_REDACTION, redactLogLine } from './http/request-log.js';
 import { listenHost } from './http/listen-address.js';
 import { createHttpServer, type AgentHttpServer } from './http/server.js';
 import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
@@ -96,14 +96,27 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/** pino with the token redacted, teeing every line into the in-memory log buffer. */
-function createLogger(options: AgentOptions, buffer: LogBuffer): Logger & pino.Logger {
+/**
+ * pino with the token redacted, teeing every line into the in-memory log buffer. Every line
+ * also passes redactLogLine (request-log.ts) before it is written: `heldTokens` names the
+ * tokens the agent holds by then (the lookup's arrives after the logger is made).
+ */
+function createLogger(
+  options: AgentOptions,
+  buffer: LogBuffer,
+  heldTokens: () => readonly (string | undefined)[],
+): Logger & pino.Logger {
   const given = options.logger;
   const base: LoggerOptions & { stream?: NodeJS.WritableStream } =
     given === false ? { level: 'silent' } : (given ?? { level: options.config.logLevel });
   const { stream, ...pinoOptions } = base;
   return pino(
-    { redact: LOG_REDACTION, serializers: LOG_SERIALIZERS, ...pinoOptions },
+    {
+      redact: LOG_REDACTION,
+      serializers: LOG_SERIALIZERS,
+      hooks: { streamWrite: (line) => redactLogLine(line, heldTokens()) },
+      ...pinoOptions,
+    },
     buffer.tee(stream ?? process.stdout),
   ) as Logger & pino.Logger;
 }
@@ -117,7 +130,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
 
   const logBuffer = new LogBuffer();
-  const log = createLogger(options, logBuffer);
+  // Assigned once the agent looks itself up; the logger reads its token from then on.
+  let link: ConductorLink | undefined;
+  const log = createLogger(options, logBuffer, () => [config.agentToken, link?.agentToken]);
   // Before the managers load: their evaluateHardwareSupport() is the first plugin code to run.
   const releaseRejections = options.survivesUnhandledRejections ? logUnhandledRejections(log) : undefined;
   const startedAt = Date.now() / 1000;
@@ -207,7 +222,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     log.warn('STANDALONE WITHOUT A TOKEN: anyone who can reach this port can run commands, including erasing disks');
   }
 
-  let link: ConductorLink | undefined;
   let advertiseHost: string | undefined;
   let callbackUrl: ((protocol: 'http' | 'https', host: string, port: number) => string) | undefined;
   let autoTls: Promise<AutoTlsModule> | undefined;

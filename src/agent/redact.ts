@@ -61,8 +61,9 @@ function isElided(key: string, item: unknown): boolean {
 const MAX_SCANNED_STRING = 64 * 1024;
 
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
-  // scheme://user:password@host → scheme://***@host
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, `$1${MASK}@`],
+  // scheme://user:password@host → scheme://***@host. Not across a quote, bracket or JSON
+  // escape: in a log line (JSON) a URL without a path must not mask up to a later field's "@".
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>\\]+@/gi, `$1${MASK}@`],
   // Swift temp URLs, S3 pre-signed URLs.
   [/([?&;](?:temp_url_sig|x-amz-signature|x-amz-credential|x-amz-security-token|signature)=)[^&\s"'<>]*/gi, `$1${MASK}`],
   // The agent token in a URL, whatever the encoding of its name, on the command line or the

@@ -1,7 +1,9 @@
 /**
  * What the agent logs about requests: one line per answered request in IPA's format, and
- * never the agent token, wherever it appears.
+ * never the agent token, wherever it appears; and the last pass every log line of the agent
+ * takes (redactLogLine).
  */
+import { redactText } from '../redact.js';
 
 /** Never log the agent token, wherever it appears in a log object. */
 export const LOG_REDACTION = {
@@ -43,4 +45,22 @@ function redactToken(url: string): string {
 /** IPA's request log: "<ip> - <METHOD> <path?query> - <status> (<ms>ms)". */
 export function requestLine(ip: string, method: string, url: string, status: number, elapsedMs: number): string {
   return `${ip} - ${method} ${redactToken(url)} - ${status} (${elapsedMs.toFixed(1)}ms)`;
+}
+
+/**
+ * Every line the agent logs, as pino wrote it, with the secrets redactText knows masked: the
+ * tokens the agent holds by value, credentials in URLs, Swift's `temp_url_sig`, S3
+ * signatures. The fields naming a URL are masked where they are made, but errors carry URLs
+ * in their messages (a failed download's "Connection to <url> failed", a config drive's
+ * fetch, a manager's own error), and pino writes each line to stdout (the console, the
+ * journal) as well as to the bundle. IPA logs such URLs as they are; here a line is masked
+ * once, wherever its text came from. The whole line is scanned: a line is bounded by what
+ * the agent chooses to log, not by a peer.
+ */
+export function redactLogLine(line: string, heldTokens: readonly (string | undefined)[]): string {
+  return redactText(
+    line,
+    heldTokens.filter((token): token is string => !!token),
+    Infinity,
+  );
 }
