@@ -13,18 +13,33 @@ const MASK = '***';
 /** IPA's placeholder for a dropped large value. */
 const ELIDED = '<...>';
 
-/** Substrings of key names whose values are secret (oslo's list, as far as results go). */
+/**
+ * Substrings of key names whose values are secret: oslo's `_SANITIZE_KEYS` (what IPA's and
+ * Ironic's `mask_dict_password` match, as substrings of the lowered key; `configdrive` is
+ * elided instead) plus what image URLs and headers carry. A vendor step's `passphrase` (a
+ * LUKS or OPAL key) or `keyring` echoed in its result was readable by anyone who can list
+ * the commands.
+ */
 const SECRET_KEY_PARTS = [
   'password',
   'passwd',
   'pswd',
   'admin_pass',
+  'adminpass',
+  'new_pass',
   'secret',
   'token',
-  'authorization',
-  'temp_url_sig',
+  'passphrase',
+  'encrypted_key',
   'encryption_key',
   'private_key',
+  'fernetkey',
+  'sslkey',
+  'cephxkey',
+  'pskkey',
+  'keyring',
+  'authorization',
+  'temp_url_sig',
 ];
 /** Values only ever sent to the agent, never read back: echoed as IPA's `<...>`. */
 const LARGE_KEYS = new Set(['configdrive']);

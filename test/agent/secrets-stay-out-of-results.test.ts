@@ -72,6 +72,45 @@ describe('results and progress carry no secrets', () => {
     expect(finished.length).toBeLessThan(4096);
   });
 
+  it("masks a vendor step's secrets under oslo's other key names (passphrase, keyring, sslkey, ...) in the echoed step", async () => {
+    const vendorStep = {
+      interface: 'deploy',
+      step: 'encrypt_root',
+      priority: 0,
+      args: {
+        luks_passphrase: 'correct-horse-battery',
+        ceph: { keyring: 'AQBf3kAAAAAAAAAAAAAAAAAAAAAAAAA', cephxkey: 'AQCcephxkeyvalue0000' },
+        SslKey: '-----BEGIN PRIVATE KEY-----MIIEvQ',
+        fernetkey: 'fernet-key-0123456789',
+        pskkey: 'psk-0123456789abcdef',
+        encrypted_key: 'ZW5jcnlwdGVkLWtleQ==',
+        adminPass: 'admin-pass-value',
+        cipher: 'aes-xts-plain64',
+      },
+    };
+    const runner = runnerWith({});
+    const result = await runner.execute('deploy.execute_deploy_step', { step: vendorStep });
+    await result.whenDone();
+    const listed = runner.listJSON();
+    for (const secret of [
+      'correct-horse-battery',
+      'AQBf3kAAAAAAAAAAAAAAAAAAAAAAAAA',
+      'AQCcephxkeyvalue0000',
+      'MIIEvQ',
+      'fernet-key-0123456789',
+      'psk-0123456789abcdef',
+      'ZW5jcnlwdGVkLWtleQ==',
+      'admin-pass-value',
+    ]) {
+      expect(listed).not.toContain(secret);
+    }
+    const echoed = JSON.parse(listed).commands[0].command_result.deploy_step;
+    expect(echoed.args.luks_passphrase).toBe('***');
+    expect(echoed.args.ceph.keyring).toBe('***');
+    // Not a secret: left as sent.
+    expect(echoed.args.cipher).toBe('aes-xts-plain64');
+  });
+
   it('keeps what the agent reports under a configdrive key: the partition it wrote, not the drive', () => {
     const uuids = { 'root uuid': '0x00000000', partitions: { 'efi system partition': '/dev/sda1', configdrive: '/dev/sda3' } };
     expect(redactValue(uuids)).toEqual(uuids);
