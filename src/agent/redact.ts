@@ -106,6 +106,21 @@ export function redactText(text: string, knownSecrets: readonly string[] = [], s
   return out;
 }
 
+/**
+ * `"<secret key>":"<text>"` in JSON text: a field with a secret-looking name, as
+ * redactValue masks it in a value. A log line is JSON made by pino, so a hardware manager
+ * that logs an object holding `ipmi_password` or a step's `passphrase` gets it masked
+ * there; strings only (`"\"` escapes included), numbers and objects are left as they are.
+ */
+const SECRET_JSON_FIELD = new RegExp(
+  `("[^"\\\\]*(?:${SECRET_KEY_PARTS.join('|')})[^"\\\\]*"\\s*:\\s*")(?:[^"\\\\]|\\\\.)+(")`,
+  'gi',
+);
+
+export function redactJsonFields(text: string): string {
+  return text.replace(SECRET_JSON_FIELD, `$1${MASK}$2`);
+}
+
 /** A copy of `value` with secret keys masked, large echoed keys elided and secrets in strings masked. */
 export function redactValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactText(value);

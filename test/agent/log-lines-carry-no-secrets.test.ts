@@ -2,7 +2,8 @@
  * The agent's log (stdout, hence the console and the journal, and the bundle's
  * ramdisk-agent.log) carries no secret from an image URL, however it got into a line: the
  * failed download's own warnings, the error's message and stack, the config drive fetch's
- * error. The lines stay: the operator still sees which URL failed, with the secret masked.
+ * error; nor a secret-looking field of an object a hardware manager logs. The lines stay: the
+ * operator still sees which URL failed, with the secret masked.
  */
 import { createServer, type Server } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -85,6 +86,37 @@ describe.skipIf(!canUseLoopDevices())('log lines', () => {
       scratch.cleanup();
     }
   }, 120_000);
+});
+
+describe('a hardware manager logging an object', () => {
+  it('gets secret-looking string fields masked in the line, on stdout and in the bundle; other fields stay', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk) => lines.push(String(chunk)));
+    const agent = await startTestAgent({}, { logLevel: 'info', logStream: stream });
+    try {
+      // The logger a manager's ctx.log is a child of.
+      agent.services.log.info(
+        {
+          node: { driver_info: { ipmi_password: 'Ipmi-Passw0rd-1', ipmi_address: '10.0.0.9' } },
+          luks_passphrase: 'luks "quoted" pass',
+        },
+        'settings as received',
+      );
+      const bundle = await new AgentTestClient(agent.url).post('log.collect_system_logs', {}, true);
+      const ownLog = untar(Buffer.from(bundle.body.command_result.system_logs, 'base64'));
+      const stdout = lines.join('');
+      for (const text of [stdout, ownLog]) {
+        expect(text).not.toContain('Ipmi-Passw0rd-1');
+        expect(text).not.toContain('quoted');
+      }
+      const line = JSON.parse(stdout.split('\n').find((l) => l.includes('settings as received'))!);
+      expect(line.node.driver_info).toEqual({ ipmi_password: '***', ipmi_address: '10.0.0.9' });
+      expect(line.luks_passphrase).toBe('***');
+    } finally {
+      await agent.close();
+    }
+  });
 });
 
 describe('free text in JSON', () => {

@@ -3,7 +3,7 @@
  * never the agent token, wherever it appears; and the last pass every log line of the agent
  * takes (redactLogLine).
  */
-import { redactText } from '../redact.js';
+import { redactJsonFields, redactText } from '../redact.js';
 
 /** Never log the agent token, wherever it appears in a log object. */
 export const LOG_REDACTION = {
@@ -50,7 +50,8 @@ export function requestLine(ip: string, method: string, url: string, status: num
 /**
  * Every line the agent logs, as pino wrote it, with the secrets redactText knows masked: the
  * tokens the agent holds by value, credentials in URLs, Swift's `temp_url_sig`, S3
- * signatures. The fields naming a URL are masked where they are made, but errors carry URLs
+ * signatures, and string fields whose names look secret (redactJsonFields: `ipmi_password`,
+ * a step's `passphrase`, as a result's). The fields naming a URL are masked where they are made, but errors carry URLs
  * in their messages (a failed download's "Connection to <url> failed", a config drive's
  * fetch, a manager's own error), and pino writes each line to stdout (the console, the
  * journal) as well as to the bundle. IPA logs such URLs as they are; here a line is masked
@@ -58,9 +59,6 @@ export function requestLine(ip: string, method: string, url: string, status: num
  * the agent chooses to log, not by a peer.
  */
 export function redactLogLine(line: string, heldTokens: readonly (string | undefined)[]): string {
-  return redactText(
-    line,
-    heldTokens.filter((token): token is string => !!token),
-    Infinity,
-  );
+  const known = heldTokens.filter((token): token is string => !!token);
+  return redactJsonFields(redactText(line, known, Infinity));
 }
