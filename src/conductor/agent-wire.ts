@@ -16,7 +16,9 @@ export interface AgentCommand {
   [extra: string]: unknown;
 }
 
-const SECRET_KEY = /(password|passwd|pass$|secret|token|configdrive|private_key|passphrase|sslkey|fernetkey|encrypted_key)/i;
+/** oslo.utils' `_SANITIZE_KEYS` (what `mask_dict_password` matches in the lowered key), and `pass$`. */
+const SECRET_KEY =
+  /(password|passwd|pswd|pass$|adminpass|admin_pass|new_pass|secret|token|configdrive|private_key|passphrase|sslkey|fernetkey|encrypted_key|encryption_key|cephxkey|pskkey|keyring)/i;
 
 /** `strutils.mask_dict_password(…, "******")`, recursively. */
 export function maskSecrets(value: unknown, keep: readonly string[] = []): unknown {

@@ -12,6 +12,10 @@ const DRIVER_INFO = {
   redfish_password: 'bmc-pass-123',
   ipmi_password: 'ipmi-pass-456',
   nested: { snmp_auth_key: 'k', secret_pin: '9999' },
+  // oslo's _SANITIZE_KEYS beyond passwords: Ceph and TLS-PSK keys.
+  rbd_keyring: 'AQBceph-keyring==',
+  storage_cephxkey: 'AQBcephx==',
+  tls_pskkey: 'psk-0123',
 };
 const INSTANCE_INFO = {
   image_source: 'http://images.example/disk.img',
@@ -47,6 +51,9 @@ describe('the API’s node view', () => {
         redfish_password: '******',
         ipmi_password: '******',
         nested: { snmp_auth_key: 'k', secret_pin: '******' },
+        rbd_keyring: '******',
+        storage_cephxkey: '******',
+        tls_pskkey: '******',
       });
       expect(view.instance_info).toEqual({
         image_source: 'http://images.example/disk.img',
@@ -54,7 +61,7 @@ describe('the API’s node view', () => {
         configdrive: '******',
         image_os_hash_value: '9f86d081884c7d65',
       });
-      expect(JSON.stringify(view)).not.toMatch(/bmc-pass-123|ipmi-pass-456|temp_url_sig|H4sIAAAA/);
+      expect(JSON.stringify(view)).not.toMatch(/bmc-pass-123|ipmi-pass-456|temp_url_sig|H4sIAAAA|AQB|psk-0123/);
     }
     const stored = running.conductor.store.getNode(node.uuid as string);
     expect(stored.driverInfo).toMatchObject({ ...DRIVER_INFO, redfish_verify_ca: false });
