@@ -1,7 +1,8 @@
 /**
  * The hardware inventory (IPA's `list_hardware_info`, reference §11). Every part is
  * collected concurrently: one `ip`, one `lscpu`, one `lsblk` (through the block-device
- * discovery), optional `dmidecode`/`ipmitool`/`biosdevname`, and /proc, /sys reads.
+ * discovery), optional `lshw` (NIC speeds)/`dmidecode`/`ipmitool`/`biosdevname`, and
+ * /proc, /sys reads.
  * Optional tools that are absent leave their fields null; they are not errors.
  */
 import { access } from 'node:fs/promises';
@@ -61,10 +62,11 @@ async function bmcInfo(options: InventoryOptions, log: Logger): Promise<BmcInfo>
 export async function collectInventory(options: InventoryOptions): Promise<Inventory> {
   const log = options.log ?? silentLogger;
   const started = performance.now();
-  const [hasDmidecode, hasBiosdevname, hasSmartctl] = await Promise.all([
+  const [hasDmidecode, hasBiosdevname, hasSmartctl, hasLshw] = await Promise.all([
     process.getuid?.() === 0 ? hasCommand('dmidecode') : Promise.resolve(false),
     hasCommand('biosdevname'),
     hasCommand('smartctl'),
+    hasCommand('lshw'),
   ]);
   const listDisks = options.listDisks ?? (() => listBlockDevices(options.exec).then(inventoryDisks));
   const [interfaces, cpu, disks, memory, bmc, systemVendor, uefi] = await Promise.all([
@@ -72,6 +74,7 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
       exec: options.exec,
       log,
       hasBiosdevname,
+      hasLshw,
       ...(options.enableVlanInterfaces !== undefined ? { enableVlanInterfaces: options.enableVlanInterfaces } : {}),
     }),
     getCpu(options.exec),
@@ -94,6 +97,8 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
       collectLldp: options.lldpFor !== undefined,
     });
     if (added.length > 0) {
+      // No lshw here: only the new VLANs are kept, and lshw lists no VLAN (a virtual
+      // interface), so their speed_mbps is null as in IPA.
       const again = await listNetworkInterfaces({
         exec: options.exec,
         log,

@@ -1,13 +1,15 @@
 /**
  * Network interfaces for the inventory and the lookup (reference §11): physical NICs
  * (a `device` link under /sys/class/net), bonds, and VLANs when enabled. One `ip -j -d
- * addr` call gives names, addresses, permanent MACs and link kinds; the rest is /sys.
+ * addr` call gives names, addresses, permanent MACs and link kinds; one lshw run, alongside
+ * it, the speeds (nic-speed.ts); the rest is /sys.
  */
 import { readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { Exec } from '../step-context.js';
+import { collectNicSpeeds } from './nic-speed.js';
 import type { InventoryInterface } from './types.js';
 
 const ipAddrSchema = z.array(
@@ -33,6 +35,8 @@ export interface InterfaceOptions {
   extraVlanNames?: readonly string[];
   /** `biosdevname -i` is run only when the tool is installed. */
   hasBiosdevname?: boolean;
+  /** `speed_mbps` comes from lshw (nic-speed.ts); without it every speed is null. */
+  hasLshw?: boolean;
 }
 
 const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
@@ -117,10 +121,14 @@ async function biosdevname(exec: Exec, name: string, log?: Logger): Promise<stri
   }
 }
 
-async function describe(entry: IpAddrEntry, options: InterfaceOptions, sysNet: string): Promise<InventoryInterface> {
+async function describe(
+  entry: IpAddrEntry,
+  options: InterfaceOptions,
+  sysNet: string,
+  speeds: ReadonlyMap<string, number | null>,
+): Promise<InventoryInterface> {
   const dir = join(sysNet, entry.ifname);
   const device = join(dir, 'device');
-  const speed = Number(await readSys(join(dir, 'speed')));
   const driverLink = await readlink(join(device, 'driver')).catch(() => null);
   // The burnt-in address survives bonding and MAC changes; the conductor's ports know it.
   const address = (entry.permaddr ?? entry.address ?? '').toLowerCase();
@@ -137,7 +145,7 @@ async function describe(entry: IpAddrEntry, options: InterfaceOptions, sysNet: s
     product: await readSys(join(device, 'device')),
     client_id: infiniband?.clientId ?? null,
     biosdevname: options.hasBiosdevname ? await biosdevname(options.exec, entry.ifname, options.log) : null,
-    speed_mbps: Number.isFinite(speed) && speed > 0 ? speed : null,
+    speed_mbps: speeds.get(entry.ifname) ?? null,
     pci_address: await pciAddress(device),
     driver: driverLink ? basename(driverLink) : null,
   };
@@ -145,7 +153,10 @@ async function describe(entry: IpAddrEntry, options: InterfaceOptions, sysNet: s
 
 export async function listNetworkInterfaces(options: InterfaceOptions): Promise<InventoryInterface[]> {
   const sysNet = join(options.sysRoot ?? '/sys', 'class', 'net');
-  const { stdout } = await options.exec('ip', ['-j', '-d', 'addr', 'show'], { timeoutMs: 10_000, quiet: true });
+  const [{ stdout }, speeds] = await Promise.all([
+    options.exec('ip', ['-j', '-d', 'addr', 'show'], { timeoutMs: 10_000, quiet: true }),
+    options.hasLshw ? collectNicSpeeds(options.exec, options.log) : new Map<string, number | null>(),
+  ]);
   const entries = parseIpAddr(stdout);
   const kinds = await Promise.all(
     entries.map((e) =>
@@ -155,7 +166,7 @@ export async function listNetworkInterfaces(options: InterfaceOptions): Promise<
     ),
   );
   const listed = entries.filter((_, i) => kinds[i] !== null);
-  const described = await Promise.all(listed.map((entry) => describe(entry, options, sysNet)));
+  const described = await Promise.all(listed.map((entry) => describe(entry, options, sysNet, speeds)));
   return described.filter((iface) => {
     // Locally administered fa:… MACs can be spoofed by an in-band BMC: IPA ignores them.
     if (iface.mac_address.startsWith('fa:')) {
