@@ -1,9 +1,13 @@
 /**
- * BMC addresses through `ipmitool` (reference §11): only when an IPMI character device
- * exists; channels 1–11; `0.0.0.0` / `::/0` when IPMI answers but no address is set, null
- * when there is no IPMI at all (virtual machines, containers) or the conductor said
- * `agent_skip_bmc_detect`. Found once per process, as IPA caches it.
+ * BMC addresses through `ipmitool` (reference §11), read as IPA's get_bmc_address,
+ * get_bmc_v6address and get_bmc_mac read them: only when an IPMI character device exists
+ * (IPA ≥ 9.14; null without one, as in virtual machines and containers, or when the conductor
+ * said `agent_skip_bmc_detect`); channels 1–11. Once there is an IPMI device IPA always
+ * answers: `0.0.0.0` and `::/0` when no channel has an address, also when every ipmitool call
+ * fails (IPA pipes ipmitool into awk, so a failure reads as no address). Found once per
+ * process, as IPA caches it.
  */
+import { isIP } from 'node:net';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import type { Exec } from '../step-context.js';
@@ -15,6 +19,9 @@ export interface BmcInfo {
 }
 
 const CHANNELS = Array.from({ length: 11 }, (_, i) => i + 1);
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** IPA's null_address_re: `::` with or without a prefix length. */
+const NULL_V6 = /^::(\/\d{1,3})*$/;
 
 export async function hasIpmiDevice(devRoot = '/dev'): Promise<boolean> {
   const top = await readdir(devRoot).catch(() => [] as string[]);
@@ -25,25 +32,79 @@ export async function hasIpmiDevice(devRoot = '/dev'): Promise<boolean> {
   return false;
 }
 
-/** `Key   : value` from `ipmitool lan print`. */
-function parseLanPrint(stdout: string): { ip: string | null; mac: string | null } {
-  const ip = /^IP Address\s+:\s*(\S+)\s*$/m.exec(stdout)?.[1] ?? null;
-  const mac = /^MAC Address\s+:\s*(\S+)\s*$/m.exec(stdout)?.[1] ?? null;
-  return { ip, mac: mac?.toLowerCase() ?? null };
+/** The fourth word of the `IP Address :` and `MAC Address :` lines, as IPA's awk prints them. */
+function lanField(stdout: string, key: 'IP' | 'MAC'): string | null {
+  return new RegExp(`^${key} Address[ \\t]*:[ \\t]*(\\S+)`, 'm').exec(stdout)?.[1] ?? null;
 }
 
-/** First non-link-local `Address: x/len` in `ipmitool lan6 print` whose status is active. */
-function parseLan6Print(stdout: string): string | null {
-  const blocks = stdout.split(/^(?=IPv6 (?:Static|Dynamic) Address)/m);
-  for (const block of blocks) {
-    const address = /^\s*Address:\s*(\S+)/m.exec(block)?.[1];
-    const status = /^\s*Status:\s*(\S+)/m.exec(block)?.[1];
-    if (!address || (status && status !== 'active')) continue;
-    const ip = address.split('/')[0]!;
-    if (ip === '::' || ip.toLowerCase().startsWith('fe80')) continue;
-    return ip;
+/** `ipmitool lan6 print <ch>` cut into its `Name N:` blocks, each as `key → value`. */
+function lan6Blocks(stdout: string, kind: 'Static' | 'Dynamic'): Array<Map<string, string>> {
+  const blocks: Array<Map<string, string>> = [];
+  let current: Map<string, string> | undefined;
+  for (const line of stdout.split('\n')) {
+    if (/^\S/.test(line)) {
+      current = new RegExp(`^IPv6 ${kind} Address \\d+:\\s*$`).test(line) ? new Map() : undefined;
+      if (current) blocks.push(current);
+      continue;
+    }
+    const field = /^\s+([^:]+):\s*(.*?)\s*$/.exec(line);
+    if (current && field) current.set(field[1]!.trim(), field[2]!);
   }
-  return null;
+  return blocks;
+}
+
+/**
+ * IPA's get_bmc_v6address for one channel: only when `IPv6/IPv4 Addressing Enables` is ipv6
+ * or both; the first active DHCPv6/SLAAC dynamic address, else the first active enabled
+ * static one, never `::`. A link-local address counts: IPA reports it (an HPE iLO 4 with
+ * SLAAC and no router lists only its fe80:: address, and IPA sends that).
+ */
+function bmcV6FromLan6Print(stdout: string): string | null {
+  const enables = /^IPv6\/IPv4 Addressing Enables[ \t]*:.*?(\S+)\s*$/m.exec(stdout)?.[1];
+  if (enables !== 'ipv6' && enables !== 'both') return null;
+  const pick = (kind: 'Static' | 'Dynamic') =>
+    lan6Blocks(stdout, kind).find((block) => {
+      const enabled =
+        kind === 'Dynamic' ? ['DHCPv6', 'SLAAC'].includes(block.get('Source/Type') ?? '') : block.get('Enabled') === 'yes';
+      const address = block.get('Address') ?? '';
+      return block.get('Status') === 'active' && enabled && address !== '' && !NULL_V6.test(address);
+    });
+  const address = (pick('Dynamic') ?? pick('Static'))?.get('Address');
+  const ip = address?.split('/')[0];
+  return ip && isIP(ip) === 6 ? ip : null;
+}
+
+/**
+ * IPA ≥ 10.1's get_bmc_mac test for a channel without an IPv4 address: any static or dynamic
+ * address (whatever its status) that is neither `::…` nor link-local means IPv6 is set up.
+ */
+function hasRoutableV6(stdout: string): boolean {
+  return [...lan6Blocks(stdout, 'Static'), ...lan6Blocks(stdout, 'Dynamic')].some((block) => {
+    const address = block.get('Address') ?? '';
+    return address !== '' && !address.startsWith('::') && !address.startsWith('fe80');
+  });
+}
+
+/**
+ * The BMC facts from each channel's `lan print` and `lan6 print` output (null where ipmitool
+ * failed for that channel: not a LAN channel, or no answer).
+ */
+function bmcFromIpmitool(lan: ReadonlyArray<string | null>, lan6: ReadonlyArray<string | null>): BmcInfo {
+  let v4: string | null = null;
+  let mac: string | null = null;
+  lan.forEach((out, i) => {
+    if (out === null) return;
+    const ip = lanField(out, 'IP');
+    const channelMac = lanField(out, 'MAC');
+    if (v4 === null && ip && isIP(ip) && ip !== '0.0.0.0') v4 = ip;
+    // get_bmc_mac: the MAC of the first channel with an address; an unconfigured BMC
+    // (0.0.0.0 and no routable IPv6) has none, and the key stays out of the inventory.
+    if (mac !== null || !ip || !channelMac) return;
+    if (ip === '0.0.0.0' && !hasRoutableV6(lan6[i] ?? '')) return;
+    if (MAC.test(channelMac) && channelMac !== '00:00:00:00:00:00') mac = channelMac.toLowerCase();
+  });
+  const v6 = lan6.reduce<string | null>((found, out) => found ?? (out === null ? null : bmcV6FromLan6Print(out)), null);
+  return { v4: v4 ?? '0.0.0.0', v6: v6 ?? '::/0', mac };
 }
 
 async function tryIpmitool(exec: Exec, args: string[], log?: Logger): Promise<string | null> {
@@ -55,30 +116,21 @@ async function tryIpmitool(exec: Exec, args: string[], log?: Logger): Promise<st
   }
 }
 
+/**
+ * Asks channels 1–11 in order (`lan6 print` only where `lan print` answered: a LAN channel),
+ * and stops once every fact is found: each is the first one in channel order, as in IPA,
+ * and a real BMC takes a good fraction of a second per call.
+ */
 export async function detectBmc(exec: Exec, log?: Logger): Promise<BmcInfo> {
-  // Each ipmitool call can take a good fraction of a second on a real BMC: find the LAN
-  // channels once and ask only those for IPv6.
-  const lanChannels: number[] = [];
-  let v4: string | null = null;
-  let mac: string | null = null;
+  const lan: Array<string | null> = [];
+  const lan6: Array<string | null> = [];
+  let info: BmcInfo = bmcFromIpmitool(lan, lan6);
   for (const channel of CHANNELS) {
     const out = await tryIpmitool(exec, ['lan', 'print', String(channel)], log);
-    if (out === null || out.startsWith('Invalid channel')) continue;
-    lanChannels.push(channel);
-    const parsed = parseLanPrint(out);
-    if (parsed.ip && parsed.ip !== '0.0.0.0') {
-      v4 = parsed.ip;
-      mac = parsed.mac;
-      break;
-    }
-    mac ??= parsed.mac && parsed.mac !== '00:00:00:00:00:00' ? parsed.mac : null;
+    lan.push(out);
+    lan6.push(out === null ? null : await tryIpmitool(exec, ['lan6', 'print', String(channel)], log));
+    info = bmcFromIpmitool(lan, lan6);
+    if (info.v4 !== '0.0.0.0' && info.v6 !== '::/0' && info.mac !== null) break;
   }
-  if (lanChannels.length === 0) return { v4: null, v6: null, mac: null };
-  let v6: string | null = null;
-  for (const channel of lanChannels) {
-    const out = await tryIpmitool(exec, ['lan6', 'print', String(channel)], log);
-    v6 = out === null ? null : parseLan6Print(out);
-    if (v6) break;
-  }
-  return { v4: v4 ?? '0.0.0.0', v6: v6 ?? '::/0', mac };
+  return info;
 }

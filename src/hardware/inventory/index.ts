@@ -51,7 +51,9 @@ async function uefiBooted(): Promise<boolean> {
 async function bmcInfo(options: InventoryOptions, log: Logger): Promise<BmcInfo> {
   if (options.skipBmcDetect) return { v4: null, v6: null, mac: null };
   const detect = async (): Promise<BmcInfo> => {
-    if (!(await hasIpmiDevice()) || !(await hasCommand('ipmitool'))) return { v4: null, v6: null, mac: null };
+    if (!(await hasIpmiDevice())) return { v4: null, v6: null, mac: null };
+    // Without ipmitool IPA's shell pipeline reads nothing: 0.0.0.0 and ::/0, no MAC.
+    if (!(await hasCommand('ipmitool'))) return { v4: '0.0.0.0', v6: '::/0', mac: null };
     return detectBmc(options.exec, log);
   };
   if (!options.bmcCache) return detect();
