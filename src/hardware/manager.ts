@@ -52,8 +52,12 @@ export type HardwareSupportLevel = number;
  *   `partitionTableType` (`BootMode`, `TableType`): IPA's boot mode and table type of a node.
  * 2.14.0: `loadConfigDrive`'s optional `maxBytes` (default the 64 MiB cap; null: none, for a
  *   partition image's config drive, as IPA's work_on_disk).
+ * 2.15.0: `InventoryDisk.model` is `string | null`: null where lsblk has no model, as IPA
+ *   sends it (was `''`); a manager's `list_hardware_info` sees what Ironic will. Minor, not
+ *   major: the inventory is IPA's, whose managers have always received None there, and a
+ *   major would refuse every plugin declaring ^2.
  */
-export const CONTRACT_VERSION = '2.14.0';
+export const CONTRACT_VERSION = '2.15.0';
 
 /** The range a manager that declares none is taken to be written for: this contract's major. */
 const DEFAULT_CONTRACT_RANGE = `^${CONTRACT_VERSION.split('.')[0]}.0.0`;

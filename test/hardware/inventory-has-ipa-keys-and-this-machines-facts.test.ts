@@ -51,7 +51,7 @@ const inventorySchema = z.strictObject({
   disks: z.array(
     z.strictObject({
       name: z.string().startsWith('/dev/'),
-      model: z.string(),
+      model: nullableString,
       size: z.number().int().positive(),
       rotational: z.boolean(),
       wwn: nullableString,
@@ -154,6 +154,15 @@ describe('inventory on this machine', () => {
     }
     const physical = all.filter((d) => d.type === 'disk' && d.sizeBytes > 0 && !/^(ram|zram|fd)/.test(d.name)).map((d) => d.path);
     expect(inventory.disks.map((d) => d.name)).toEqual(expect.arrayContaining(physical));
+  });
+
+  it("reports each disk's model as lsblk prints it, null where it has none (IPA's BlockDevice takes lsblk's value)", async () => {
+    // IPA's own lsblk call (list_all_block_devices); a virtio disk has no MODEL: JSON null.
+    const { stdout } = await run('lsblk', ['-bia', '--json', '-oKNAME,MODEL'], { quiet: true });
+    const lsblk = JSON.parse(stdout) as { blockdevices: Array<{ kname: string; model: string | null }> };
+    const models = new Map(lsblk.blockdevices.map((d) => [`/dev/${d.kname}`, d.model?.trim() ?? null]));
+    expect(inventory.disks.length).toBeGreaterThan(0);
+    for (const disk of inventory.disks) if (models.has(disk.name)) expect(disk.model).toBe(models.get(disk.name));
   });
 });
 

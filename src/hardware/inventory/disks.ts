@@ -18,7 +18,7 @@ function isInventoryDisk(device: BlockDevice): boolean {
 function toInventoryDisk(device: BlockDevice): InventoryDisk {
   return {
     name: device.path,
-    model: device.model ?? '',
+    model: device.model,
     size: device.sizeBytes,
     rotational: device.rotational,
     wwn: device.wwn,

@@ -33,7 +33,8 @@ export interface InventoryCpu {
 
 export interface InventoryDisk {
   name: string;
-  model: string;
+  /** lsblk's MODEL as IPA passes it on: null (JSON null) when the device has none (virtio, NVMe namespaces without one, md). */
+  model: string | null;
   size: number;
   rotational: boolean;
   wwn: string | null;
