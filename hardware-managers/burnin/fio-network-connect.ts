@@ -71,6 +71,8 @@ export interface ConnectResult {
   errors: number;
   /** fio's error of the first paired job that stopped with one, else 0. */
   job_error: number;
+  /** What fio printed outside its reports in the run of that job (bounded by FioJsonStream), for its reason. */
+  fioSaid: string;
   /** Ports paired, all of them when the direction is done. */
   ports_paired: number;
   /** fio runs that paired at least one port (1 unless a half pairing was completed). */
@@ -268,6 +270,7 @@ export async function connectAllPorts(
       if (end.error !== undefined && broken) throw toolFailure('fio (network)', end.error, paired[index]!.stream.otherOutput);
     }
     const jobs = ends.flatMap((end) => end.doc?.jobs ?? []).filter((job) => !NOT_LISTENING.has(job.error));
+    const failedRun = ends.findIndex((end) => end.doc?.jobs.some((job) => job.error !== 0 && !NOT_LISTENING.has(job.error)));
     return {
       ...figures(
         ends.map((end) => end.doc),
@@ -275,6 +278,7 @@ export async function connectAllPorts(
       ),
       errors: jobs.reduce((sum, job) => sum + (job.total_err ?? 0), 0),
       job_error: jobs.find((job) => job.error !== 0)?.error ?? 0,
+      fioSaid: failedRun >= 0 ? paired[failedRun]!.stream.otherOutput : '',
       ports_paired: all.length,
       paired_attempts: paired.length,
       reports: ends.flatMap((end) => (end.doc && end.text ? [{ doc: end.doc, text: end.text }] : [])),

@@ -123,11 +123,14 @@ async function runDirection(ctx: StepContext, direction: Direction, options: Run
       ctx.log.info({ tool: 'fio', fio_report: report.doc }, `fio (network) ${direction.role} report`);
       reports.push(report);
     }
-    const { reports: _, ...figures } = result;
+    const { reports: _, fioSaid, ...figures } = result;
     Object.assign(part, figures);
     if (result.job_error !== 0) {
+      // Reached when fio exits 0 with a paired job in error (fio 3.33 counts such a job in
+      // its exit status, and a non-zero exit is the tool's failure, with fio's stdout): name
+      // fio's reason here too, as the listening side and burnin_disk do.
       part.passed = false;
-      part.failures.push(`fio stopped with error ${result.job_error}`);
+      part.failures.push(jobStopped(result.job_error, fioSaid));
     }
   } else {
     const stream = new FioJsonStream((doc) => options.progress.part(name, { state: 'running', ...writerFigure(doc) }));
