@@ -164,7 +164,10 @@ async function toBlockDevice(node: LsblkNode, extras: SysfsExtras): Promise<Bloc
     model: node.model,
     vendor: node.vendor ?? sysfsVendor,
     serial: node.serial ?? fromUdev('SERIAL_SHORT') ?? fromUdev('SERIAL'),
-    wwn: node.wwn ?? fromUdev('WWN'),
+    // IPA's wwn is udev's ID_WWN (DM_WWN). lsblk's WWN column is ID_WWN_WITH_EXTENSION when
+    // udev has one (a RAID volume, a SAN LUN): the longer value, which IPA reports as
+    // wwn_with_extension. lsblk's is used only where udev has none (no udev database).
+    wwn: fromUdev('WWN') ?? node.wwn,
     wwnWithExtension: fromUdev('WWN_WITH_EXTENSION'),
     wwnVendorExtension: fromUdev('WWN_VENDOR_EXTENSION'),
     allSerials: distinct([node.serial, fromUdev('SERIAL_SHORT'), fromUdev('SERIAL')]),
