@@ -59,6 +59,5 @@ export function requestLine(ip: string, method: string, url: string, status: num
  * the agent chooses to log, not by a peer.
  */
 export function redactLogLine(line: string, heldTokens: readonly (string | undefined)[]): string {
-  const known = heldTokens.filter((token): token is string => !!token);
-  return redactJsonFields(redactText(line, known, Infinity));
+  return redactJsonFields(redactText(line, heldTokens, Infinity));
 }
