@@ -10,14 +10,11 @@
  * Managers that fail to start stop it as before, only after it has answered.
  */
 import type { IncomingMessage } from 'node:http';
-import { pino, type LoggerOptions } from 'pino';
 import { DeviceGuard } from '../hardware/device-guard.js';
 import { run } from '../hardware/exec.js';
 import { killOrphanedTools } from '../hardware/process-tree.js';
 import type { LoadProblem } from '../hardware/loader.js';
-import type { Logger } from '../hardware/logger.js';
 import type { ManagerRegistry } from '../hardware/registry.js';
-import { LOG_SERIALIZERS } from '../shared/log-serializers.js';
 import { AGENT_VERSION } from '../version.js';
 import { CommandRunner } from './command-runner.js';
 import type { Extension } from './command.js';
@@ -27,11 +24,11 @@ import { registerAgentRoutes } from './http/routes.js';
 // Type-only: the conductor link is imported only when not
 // standalone, so a standalone agent starts without it.
 import type { ConductorLink } from './heartbeat/conductor-link.js';
-import { LOG_REDACTION, redactLogLine } from './http/request-log.js';
 import { listenHost } from './http/listen-address.js';
 import { createHttpServer, type AgentHttpServer } from './http/server.js';
 import { planTls, type AutoTlsModule } from './tls/serve-plan.js';
 import { TokenGate } from './http/token-gate.js';
+import { createAgentLogger, type AgentLoggerOptions } from './agent-logger.js';
 import { LogBuffer } from './log-buffer.js';
 import { agentPackageRoot, locateShippedManagers } from './package-paths.js';
 import { PowerActions, resolvePowerMode } from './power.js';
@@ -52,7 +49,7 @@ const IDLE_START_MS = 1000;
 export interface AgentOptions {
   config: AgentConfig;
   /** Override the pino logger options (tests: `{ level: 'silent' }`, or a `stream` to read). */
-  logger?: false | (LoggerOptions & { stream?: NodeJS.WritableStream }) | undefined;
+  logger?: AgentLoggerOptions;
   /** Where the kernel's /proc is read to tell whether IPv6 is enabled (tests: a tree of their own). */
   procRoot?: string | undefined;
   /**
@@ -96,31 +93,6 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/**
- * pino with the token redacted, teeing every line into the in-memory log buffer. Every line
- * also passes redactLogLine (request-log.ts) before it is written: `heldTokens` names the
- * tokens the agent holds by then (the lookup's arrives after the logger is made).
- */
-function createLogger(
-  options: AgentOptions,
-  buffer: LogBuffer,
-  heldTokens: () => readonly (string | undefined)[],
-): Logger & pino.Logger {
-  const given = options.logger;
-  const base: LoggerOptions & { stream?: NodeJS.WritableStream } =
-    given === false ? { level: 'silent' } : (given ?? { level: options.config.logLevel });
-  const { stream, ...pinoOptions } = base;
-  return pino(
-    {
-      redact: LOG_REDACTION,
-      serializers: LOG_SERIALIZERS,
-      hooks: { streamWrite: (line) => redactLogLine(line, heldTokens()) },
-      ...pinoOptions,
-    },
-    buffer.tee(stream ?? process.stdout),
-  ) as Logger & pino.Logger;
-}
-
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config } = options;
   if (!config.standalone && config.apiUrls.length === 0 && !config.inspectionCallbackUrl) {
@@ -132,7 +104,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const logBuffer = new LogBuffer();
   // Assigned once the agent looks itself up; the logger reads its token from then on.
   let link: ConductorLink | undefined;
-  const log = createLogger(options, logBuffer, () => [config.agentToken, link?.agentToken]);
+  const log = createAgentLogger(options.logger, config.logLevel, logBuffer, () => [config.agentToken, link?.agentToken]);
   // Before the managers load: their evaluateHardwareSupport() is the first plugin code to run.
   const releaseRejections = options.survivesUnhandledRejections ? logUnhandledRejections(log) : undefined;
   const startedAt = Date.now() / 1000;
