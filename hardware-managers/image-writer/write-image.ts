@@ -9,6 +9,7 @@
  * onto it as they arrive, or else parked at the end of the target disk and converted onto
  * its start by qemu-img (write-qcow2.ts).
  */
+import { freemem } from 'node:os';
 import {
   cleanupExec,
   DEFAULT_HARDWARE_SETTINGS,
@@ -91,7 +92,9 @@ export async function writeImage(
           (url) => client.fetchBytes(url, CONFIGDRIVE_DOWNLOAD_LIMIT, ctx.signal),
           // IPA caps only the whole-disk path's config drive (its partition is 64 MiB); a
           // partition image's gets a partition of its size, checked against the disk in planWrite.
-          partitionImage ? null : MAX_CONFIG_DRIVE_BYTES,
+          // Inflating it is still bounded, by the disk and by half the free memory: a small gzip
+          // of zeros must not take the agent's RAM (IPA inflates it into a file in its tmpfs).
+          partitionImage ? Math.min(device.sizeBytes, Math.floor(freemem() / 2)) : MAX_CONFIG_DRIVE_BYTES,
         )
       : undefined;
     ctx.log.info(

@@ -47,14 +47,16 @@ export async function loadConfigDrive(
     if (/^[A-Za-z0-9+/=\s]+$/.test(text)) payload = Buffer.from(text, 'base64');
   }
   if (payload.length >= 2 && payload[0] === 0x1f && payload[1] === 0x8b) {
+    // zlib takes no limit above the largest Buffer (4 GiB): a disk-sized limit is clamped to it.
+    const limit = Math.min(maxBytes ?? buffer.constants.MAX_LENGTH, buffer.constants.MAX_LENGTH);
     try {
-      payload = gunzipSync(payload, maxBytes === null ? {} : { maxOutputLength: maxBytes });
+      payload = gunzipSync(payload, { maxOutputLength: limit });
     } catch (error) {
       if (
         (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ||
         /Cannot create a Buffer larger|Memory limit|too large/i.test(String(error))
       ) {
-        throw new ConfigDriveTooLargeError('configdrive', (maxBytes ?? buffer.constants.MAX_LENGTH) + 1);
+        throw new ConfigDriveTooLargeError('configdrive', limit + 1);
       }
       throw new DeploymentError(`The config drive is not valid gzip data: ${(error as Error).message}`);
     }

@@ -11,6 +11,7 @@
  */
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect } from 'vitest';
 import { canUseLoopDevices } from '../../helpers/loop-devices.js';
 import { runWriteImage } from './harness.js';
@@ -151,5 +152,27 @@ describe.skipIf(!canUseLoopDevices())('write_image with a partition image', () =
     expect((cd.size * 512) / MIB).toBe(Math.ceil(configdrive.iso.length / MIB));
     expect(probe(`${device.path}p3`)).toMatchObject({ TYPE: 'iso9660', LABEL: 'config-2' });
     expect(readRange(device.path, cd.start * 512, cd.start * 512 + configdrive.iso.length).equals(configdrive.iso)).toBe(true);
+  });
+
+  it('refuses a config drive that inflates beyond the disk before inflating it all or touching the disk', async ({
+    disks,
+    server,
+    image,
+    startAgent,
+  }) => {
+    // 272 MiB of zeros gzip to ~270 KiB: the disk (256 MiB) bounds how far the agent inflates it.
+    const bomb = gzipSync(Buffer.alloc(272 * MIB), { level: 1 }).toString('base64');
+    const device = disks.create({ sizeMiB: 256, randomMiB: 8 });
+    const before = readRange(device.path, 0, 8 * MIB);
+    const harness = await startAgent([device.path], { enableBiosBootloaderInstall: true });
+    const url = server.serveFile('part-bomb-cd.raw', image.raw.path);
+    const outcome = await runWriteImage(harness.client, partitionImageInfo(url, image.raw.sha256, { deploy_boot_mode: 'bios' }), {
+      configdrive: bomb,
+      // Named: a disk under 4 GiB is not guessed as the root device.
+      node: { properties: { capabilities: 'boot_mode:bios', root_device: { name: device.path } } },
+    });
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.body.command_error).toMatchObject({ type: 'ConfigDriveTooLargeError' });
+    expect(readRange(device.path, 0, 8 * MIB).equals(before), 'the disk is untouched').toBe(true);
   });
 });
